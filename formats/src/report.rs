@@ -1,0 +1,139 @@
+//! `sortie/report.json`: the reconciliation of what each source listed against what the
+//! archive holds, with every exclusion and failure named.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// Counts for one kind of item in one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindCounts {
+    /// Items the listing returned.
+    pub listed: u64,
+    /// Bytes the listing announced.
+    pub listed_bytes: u64,
+    /// Items in the archive (with or without bytes).
+    pub archived: u64,
+    /// Bytes in the archive.
+    pub archived_bytes: u64,
+    /// Items left out on purpose, each with a reason in `exclusions`.
+    pub excluded: u64,
+    /// Items that could not be archived, each with an error in `failures`.
+    pub failed: u64,
+}
+
+/// One source's part of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// Source id, as under `data/`.
+    pub source: String,
+    /// The source as given on the command line, without credentials.
+    pub url: String,
+    /// Per kind.
+    pub kinds: BTreeMap<String, KindCounts>,
+    /// Time spent listing, in seconds.
+    pub listing_seconds: f64,
+}
+
+/// An item that could not be archived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Source id.
+    pub source: String,
+    /// The provider's identifier.
+    pub id: String,
+    /// Item kind.
+    pub kind: String,
+    /// What went wrong, last attempt.
+    pub error: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
+/// An item left out on purpose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exclusion {
+    /// Source id.
+    pub source: String,
+    /// The provider's identifier.
+    pub id: String,
+    /// Item kind.
+    pub kind: String,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// Everything in the report but the two lists, which can be long and are spooled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportHeader {
+    /// The archive format version (docs/FORMAT.md).
+    pub format_version: u32,
+    /// True when every listed item is archived or excluded on purpose.
+    pub complete: bool,
+    /// Start of the export, RFC 3339 UTC.
+    pub started: String,
+    /// End of the export, RFC 3339 UTC.
+    pub finished: String,
+    /// Per source.
+    pub sources: Vec<SourceReport>,
+}
+
+/// Writes the report: the header's fields, then `failures` and `exclusions` copied from
+/// spools holding one JSON object per line, so the report never sits whole in memory.
+pub fn write_report(
+    out: &mut dyn Write,
+    header: &ReportHeader,
+    failures: &mut dyn BufRead,
+    exclusions: &mut dyn BufRead,
+) -> io::Result<()> {
+    let head = serde_json::to_string_pretty(header)?;
+    let head = head.trim_end().strip_suffix('}').ok_or_else(|| io::Error::other("report header is not an object"))?;
+    out.write_all(head.trim_end().as_bytes())?;
+    let spools: [(&str, &mut dyn BufRead); 2] = [("failures", failures), ("exclusions", exclusions)];
+    for (name, spool) in spools {
+        write!(out, ",\n  \"{name}\": [")?;
+        let mut first = true;
+        for line in spool.lines() {
+            let line = line?;
+            if line.is_empty() {
+                continue;
+            }
+            out.write_all(if first { b"\n    " } else { b",\n    " })?;
+            out.write_all(line.as_bytes())?;
+            first = false;
+        }
+        out.write_all(if first { b"]" } else { b"\n  ]" })?;
+    }
+    out.write_all(b"\n}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_with_spooled_lists_is_valid_json() {
+        let header = ReportHeader {
+            format_version: 1,
+            complete: false,
+            started: "s".into(),
+            finished: "f".into(),
+            sources: vec![],
+        };
+        let failure = serde_json::to_string(&Failure {
+            source: "fs-x".into(),
+            id: "a".into(),
+            kind: "file".into(),
+            error: "denied".into(),
+            attempts: 1,
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        write_report(&mut out, &header, &mut format!("{failure}\n{failure}\n").as_bytes(), &mut &b""[..]).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["failures"].as_array().unwrap().len(), 2);
+        assert_eq!(value["exclusions"].as_array().unwrap().len(), 0);
+        assert_eq!(value["complete"], false);
+    }
+}

@@ -1,0 +1,341 @@
+//! `verify`: one sequential pass that re-hashes every member and checks the bag the way
+//! bagit-python's validator and `sha256sum -c` would, plus the archive-level checks only
+//! Sortie's format promises (zstd frame checksums, the sidecar, tag manifest last).
+//!
+//! Memory stays bounded: payload digests and the manifest are spooled to temporary files
+//! and compared line by line, which works because the writer puts manifest lines in member
+//! order; an archive in another order falls back to an in-memory comparison.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tar::EntryType;
+
+use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
+use crate::reader;
+
+/// Problems kept in full; the rest are only counted.
+const MAX_PROBLEMS: usize = 1000;
+/// Tag files read into memory: anything larger is not one of ours.
+const MAX_SMALL_TAG: u64 = 1 << 20;
+
+/// One thing found wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The member concerned, relative to the bag root, when one is.
+    pub member: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What the `.sha256` sidecar said.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sidecar {
+    /// It matched the file.
+    Matched,
+    /// There is none beside the archive.
+    Missing,
+    /// It names another digest.
+    Mismatch {
+        /// Digest in the sidecar.
+        expected: String,
+        /// Digest of the file.
+        actual: String,
+    },
+    /// It could not be read or parsed.
+    Unreadable {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The result of verifying one archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// The bag's top directory.
+    pub bag: Option<String>,
+    /// Tar members read.
+    pub members: u64,
+    /// Payload files read.
+    pub payload_files: u64,
+    /// Payload bytes read.
+    pub payload_bytes: u64,
+    /// `Sortie-Complete` from bag-info.txt.
+    pub complete: Option<bool>,
+    /// Sidecar check.
+    pub sidecar: Sidecar,
+    /// Everything found wrong (at most a thousand; see `more_problems`).
+    pub problems: Vec<Problem>,
+    /// Problems beyond those listed.
+    pub more_problems: u64,
+}
+
+impl Verification {
+    /// True when nothing is wrong. A missing sidecar is not a fault of the archive.
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty() && !matches!(self.sidecar, Sidecar::Mismatch { .. } | Sidecar::Unreadable { .. })
+    }
+
+    fn problem(&mut self, member: Option<&str>, message: impl Into<String>) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Problem { member: member.map(str::to_owned), message: message.into() });
+        } else {
+            self.more_problems += 1;
+        }
+    }
+}
+
+/// Verifies the archive at `path`. An `Err` means it could not be opened at all.
+pub fn verify(path: &Path) -> io::Result<Verification> {
+    let mut stream = reader::open(path)?;
+    let mut v = Verification {
+        bag: None,
+        members: 0,
+        payload_files: 0,
+        payload_bytes: 0,
+        complete: None,
+        sidecar: Sidecar::Missing,
+        problems: Vec::new(),
+        more_problems: 0,
+    };
+    let mut payload = BufWriter::new(tempfile::tempfile()?);
+    let mut manifest: Option<File> = None;
+    let mut small_tags: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut tag_digests: Vec<(String, String)> = Vec::new();
+    let mut last: Option<String> = None;
+    let mut after_tag_manifest = false;
+
+    for entry in stream.entries()? {
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
+                break;
+            }
+        };
+        v.members += 1;
+        let (full, utf8) = reader::member_path(&entry);
+        let (bag, rel) = full.split_once('/').unwrap_or((full.as_str(), ""));
+        let rel = rel.trim_end_matches('/').to_owned();
+        if !utf8 {
+            v.problem(Some(&full), "member path is not valid UTF-8");
+        }
+        match &v.bag {
+            None => v.bag = Some(bag.to_owned()),
+            Some(first) if first != bag => v.problem(Some(&full), format!("member is outside the bag directory {first}/")),
+            Some(_) => {}
+        }
+        if after_tag_manifest {
+            v.problem(Some(&rel), format!("member follows {TAG_MANIFEST}, which must be last"));
+        }
+        let kind = entry.header().entry_type();
+        last = Some(rel.clone());
+        if kind == EntryType::Directory {
+            continue;
+        }
+        if kind != EntryType::Regular {
+            v.problem(Some(&rel), format!("unexpected member type {kind:?}: a Sortie archive holds only files and directories"));
+            continue;
+        }
+        let size = entry.header().size().unwrap_or(0);
+        let mut hasher = Sha256::new();
+        let read = if rel.starts_with("data/") {
+            copy_hashing(&mut entry, &mut hasher, &mut io::sink())
+        } else if rel == MANIFEST {
+            let mut spool = tempfile::tempfile()?;
+            let read = copy_hashing(&mut entry, &mut hasher, &mut spool);
+            manifest = Some(spool);
+            read
+        } else if size <= MAX_SMALL_TAG && [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel.as_str()) {
+            let mut content = Vec::new();
+            let read = copy_hashing(&mut entry, &mut hasher, &mut content);
+            small_tags.insert(rel.clone(), content);
+            read
+        } else {
+            copy_hashing(&mut entry, &mut hasher, &mut io::sink())
+        };
+        if let Err(e) = read {
+            v.problem(Some(&rel), format!("archive is corrupt inside this member: {e}"));
+            break;
+        }
+        let digest = hex::encode(hasher.finalize());
+        if rel.starts_with("data/") {
+            writeln!(payload, "{digest}  {rel}")?;
+            v.payload_files += 1;
+            v.payload_bytes += size;
+        } else if rel == TAG_MANIFEST {
+            after_tag_manifest = true;
+        } else {
+            tag_digests.push((rel, digest));
+        }
+    }
+    let (trailing, file_digest) = reader::finish(stream)?;
+    match trailing {
+        Ok(0) => {}
+        Ok(n) => v.problem(None, format!("{n} non-zero bytes follow the end of the tar archive")),
+        Err(e) => {
+            if v.problems.is_empty() {
+                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
+            }
+        }
+    }
+    v.sidecar = check_sidecar(path, &file_digest);
+
+    check_bagit_txt(&mut v, small_tags.get(BAGIT));
+    let payload = payload.into_inner().map_err(|e| e.into_error())?;
+    match manifest {
+        Some(manifest) => compare_manifest(&mut v, payload, manifest)?,
+        None => v.problem(Some(MANIFEST), "the payload manifest is missing"),
+    }
+    check_tag_manifest(&mut v, small_tags.get(TAG_MANIFEST), &tag_digests);
+    check_bag_info(&mut v, small_tags.get(BAG_INFO));
+    Ok(v)
+}
+
+fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut impl Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+    }
+}
+
+fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".sha256");
+    match std::fs::read_to_string(&name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Sidecar::Missing,
+        Err(e) => Sidecar::Unreadable { error: e.to_string() },
+        Ok(text) => match text.split_whitespace().next() {
+            Some(expected) if expected.len() == 64 => {
+                if expected.eq_ignore_ascii_case(actual) {
+                    Sidecar::Matched
+                } else {
+                    Sidecar::Mismatch { expected: expected.to_owned(), actual: actual.to_owned() }
+                }
+            }
+            _ => Sidecar::Unreadable { error: "not in sha256sum format".to_owned() },
+        },
+    }
+}
+
+fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
+    match content {
+        None => v.problem(Some(BAGIT), "bagit.txt is missing: this is not a BagIt bag"),
+        Some(text) => {
+            let fields = bagit::parse_bag_info(&String::from_utf8_lossy(text));
+            if !fields.iter().any(|(k, val)| k == "BagIt-Version" && (val == "1.0" || val == "0.97")) {
+                v.problem(Some(BAGIT), "bagit.txt does not declare BagIt-Version 1.0");
+            }
+        }
+    }
+}
+
+/// Reads `digest  path` lines from the start of `file`.
+fn lines_of(mut file: File) -> io::Result<impl Iterator<Item = io::Result<String>>> {
+    file.seek(SeekFrom::Start(0))?;
+    Ok(BufReader::new(file).lines())
+}
+
+fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::Result<()> {
+    let mut found = lines_of(payload)?.peekable();
+    let mut listed = lines_of(manifest)?.peekable();
+    // Ordered walk: both sides in member order, as Sortie writes them.
+    loop {
+        let (Some(Ok(have)), Some(Ok(want))) = (found.peek(), listed.peek()) else { break };
+        let Some((want_digest, want_path)) = bagit::parse_manifest_line(want) else {
+            v.problem(Some(MANIFEST), format!("malformed manifest line: {want:?}"));
+            listed.next();
+            continue;
+        };
+        let (have_digest, have_path) = have.split_once("  ").unwrap_or_default();
+        if have_path != want_path {
+            break;
+        }
+        if !have_digest.eq_ignore_ascii_case(want_digest) {
+            v.problem(Some(&want_path), format!("sha256 mismatch: manifest says {want_digest}, content is {have_digest}"));
+        }
+        found.next();
+        listed.next();
+    }
+    // Whatever remains is compared by path.
+    let mut have: HashMap<String, String> = HashMap::new();
+    for line in found {
+        let line = line?;
+        let (digest, path) = line.split_once("  ").unwrap_or_default();
+        if have.insert(path.to_owned(), digest.to_owned()).is_some() {
+            v.problem(Some(path), "payload member appears twice");
+        }
+    }
+    for line in listed {
+        let line = line?;
+        let Some((want_digest, want_path)) = bagit::parse_manifest_line(&line) else {
+            v.problem(Some(MANIFEST), format!("malformed manifest line: {line:?}"));
+            continue;
+        };
+        match have.remove(&want_path) {
+            None => v.problem(Some(&want_path), "listed in the manifest but missing from the archive"),
+            Some(digest) if !digest.eq_ignore_ascii_case(want_digest) => {
+                v.problem(Some(&want_path), format!("sha256 mismatch: manifest says {want_digest}, content is {digest}"))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut extra: Vec<String> = have.into_keys().collect();
+    extra.sort();
+    for path in extra {
+        v.problem(Some(&path), "payload member is not listed in the manifest");
+    }
+    Ok(())
+}
+
+fn check_tag_manifest(v: &mut Verification, content: Option<&Vec<u8>>, computed: &[(String, String)]) {
+    let Some(content) = content else {
+        v.problem(Some(TAG_MANIFEST), "the tag manifest is missing");
+        return;
+    };
+    let mut computed: HashMap<&str, &str> = computed.iter().map(|(k, d)| (k.as_str(), d.as_str())).collect();
+    for line in String::from_utf8_lossy(content).lines() {
+        let Some((digest, name)) = bagit::parse_manifest_line(line) else {
+            v.problem(Some(TAG_MANIFEST), format!("malformed tag manifest line: {line:?}"));
+            continue;
+        };
+        match computed.remove(name.as_str()) {
+            None => v.problem(Some(&name), "listed in the tag manifest but missing from the archive"),
+            Some(actual) if !actual.eq_ignore_ascii_case(digest) => {
+                v.problem(Some(&name), format!("sha256 mismatch: tag manifest says {digest}, content is {actual}"))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut unlisted: Vec<&str> = computed.into_keys().collect();
+    unlisted.sort();
+    for name in unlisted {
+        v.problem(Some(name), "tag file is not listed in the tag manifest");
+    }
+}
+
+fn check_bag_info(v: &mut Verification, content: Option<&Vec<u8>>) {
+    let Some(content) = content else {
+        v.problem(Some(BAG_INFO), "bag-info.txt is missing");
+        return;
+    };
+    let fields = bagit::parse_bag_info(&String::from_utf8_lossy(content));
+    let get = |label: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(label)).map(|(_, val)| val.as_str());
+    let actual = format!("{}.{}", v.payload_bytes, v.payload_files);
+    match get("Payload-Oxum") {
+        Some(oxum) if oxum == actual => {}
+        Some(oxum) => v.problem(Some(BAG_INFO), format!("Payload-Oxum says {oxum}, the payload is {actual}")),
+        None => v.problem(Some(BAG_INFO), "Payload-Oxum is missing"),
+    }
+    v.complete = get("Sortie-Complete").map(|value| value == "true");
+}
