@@ -65,13 +65,26 @@ pub struct FramedZstd {
 impl FramedZstd {
     /// Starts writing at the beginning of `file`, which must be empty.
     pub fn new(file: File, level: i32, workers: u32) -> Self {
-        let sink = Sink { file, hasher: Sha256::new(), written: 0 };
-        Self { state: State::Between(sink), level, workers, frame_input: 0 }
+        let sink = Sink {
+            file,
+            hasher: Sha256::new(),
+            written: 0,
+        };
+        Self {
+            state: State::Between(sink),
+            level,
+            workers,
+            frame_input: 0,
+        }
     }
 
     /// Closes the current frame if it holds at least [`FRAME_TARGET`] bytes of input.
     pub fn end_frame_if_full(&mut self) -> io::Result<()> {
-        if self.frame_input >= FRAME_TARGET { self.end_frame() } else { Ok(()) }
+        if self.frame_input >= FRAME_TARGET {
+            self.end_frame()
+        } else {
+            Ok(())
+        }
     }
 
     /// Closes the current frame, if any, so that the next byte starts a new one.
@@ -93,7 +106,10 @@ impl FramedZstd {
     pub fn checkpoint(&mut self) -> io::Result<Checkpoint> {
         self.end_frame()?;
         match &self.state {
-            State::Between(sink) => Ok(Checkpoint { offset: sink.written, hasher: sink.hasher.clone() }),
+            State::Between(sink) => Ok(Checkpoint {
+                offset: sink.written,
+                hasher: sink.hasher.clone(),
+            }),
             _ => Err(broken()),
         }
     }
@@ -108,7 +124,11 @@ impl FramedZstd {
         let mut file = file;
         file.set_len(checkpoint.offset)?;
         file.seek(SeekFrom::Start(checkpoint.offset))?;
-        self.state = State::Between(Sink { file, hasher: checkpoint.hasher, written: checkpoint.offset });
+        self.state = State::Between(Sink {
+            file,
+            hasher: checkpoint.hasher,
+            written: checkpoint.offset,
+        });
         self.frame_input = 0;
         Ok(())
     }
@@ -119,19 +139,28 @@ impl FramedZstd {
         match self.state {
             State::Between(sink) => {
                 sink.file.sync_all()?;
-                Ok(Finished { bytes: sink.written, sha256: hex::encode(sink.hasher.finalize()) })
+                Ok(Finished {
+                    bytes: sink.written,
+                    sha256: hex::encode(sink.hasher.finalize()),
+                })
             }
             _ => Err(broken()),
         }
     }
 
     fn ensure_usable(&self) -> io::Result<()> {
-        if matches!(self.state, State::Broken) { Err(broken()) } else { Ok(()) }
+        if matches!(self.state, State::Broken) {
+            Err(broken())
+        } else {
+            Ok(())
+        }
     }
 
     fn encoder(&mut self) -> io::Result<&mut Encoder<'static, Sink>> {
         if let State::Between(_) = self.state {
-            let State::Between(sink) = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
+            let State::Between(sink) = std::mem::replace(&mut self.state, State::Broken) else {
+                unreachable!()
+            };
             let mut encoder = Encoder::new(sink, self.level)?;
             encoder.include_checksum(true)?;
             if self.workers > 1 {
@@ -173,7 +202,10 @@ mod tests {
 
     fn frames_of(bytes: &[u8]) -> usize {
         // Each zstd frame begins with the magic number 0xFD2FB528 (little endian).
-        bytes.windows(4).filter(|w| *w == [0x28, 0xB5, 0x2F, 0xFD]).count()
+        bytes
+            .windows(4)
+            .filter(|w| *w == [0x28, 0xB5, 0x2F, 0xFD])
+            .count()
     }
 
     #[test]
@@ -196,7 +228,10 @@ mod tests {
         assert_eq!(finished.sha256, hex::encode(Sha256::digest(&bytes)));
         assert_eq!(frames_of(&bytes), 2);
         let mut plain = String::new();
-        zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
+        zstd::stream::read::Decoder::new(&bytes[..])
+            .unwrap()
+            .read_to_string(&mut plain)
+            .unwrap();
         assert_eq!(plain, "first second");
     }
 }

@@ -17,7 +17,11 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Reads to the end, then returns the byte count and hex sha256 of everything read.
@@ -37,12 +41,16 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// The decompressed tar stream of an archive file.
-pub type TarStream = tar::Archive<zstd::stream::read::Decoder<'static, BufReader<HashingReader<File>>>>;
+pub type TarStream =
+    tar::Archive<zstd::stream::read::Decoder<'static, BufReader<HashingReader<File>>>>;
 
 /// Opens an archive for one sequential pass.
 pub fn open(path: &Path) -> io::Result<TarStream> {
     let file = File::open(path)?;
-    let decoder = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 16, HashingReader::new(file)))?;
+    let decoder = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(
+        1 << 16,
+        HashingReader::new(file),
+    ))?;
     Ok(tar::Archive::new(decoder))
 }
 

@@ -23,7 +23,11 @@ pub fn append<W: Write>(
 ) -> io::Result<()> {
     let mut header = Header::new_ustar();
     header.set_entry_type(kind);
-    header.set_mode(if kind == EntryType::Directory { 0o755 } else { 0o644 });
+    header.set_mode(if kind == EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
     header.set_mtime(mtime);
     header.set_uid(0);
     header.set_gid(0);

@@ -1,0 +1,248 @@
+//! Fetching one item, with retries, and handing its body to the writer without stalling
+//! the other downloads on the single writer thread:
+//!
+//! - a body of known size above [`SMALL`] waits for the one *live* slot, then streams into
+//!   the archive as it arrives (no copy, no temporary file);
+//! - a small body is read into memory under a shared byte budget, so that many of them
+//!   download in parallel while the writer is busy;
+//! - a body of unknown size starts in memory and overflows to a temporary file, because a
+//!   tar header needs the size before the first byte.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use md5::{Digest, Md5};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::item::ProviderChecksum;
+use crate::progress::{Event, ProgressSink};
+use crate::provider::{Body, Provider};
+use crate::retry::RetryPolicy;
+
+use super::writer::{Held, Job, ToWriter};
+
+/// Bodies up to this size are held in memory.
+pub(crate) const SMALL: u64 = 1 << 20;
+/// Memory all held bodies may use together, in KiB (the unit of the budget's permits).
+pub(crate) const MEMORY_BUDGET_KIB: usize = 32 * 1024;
+/// Chunks of a live body buffered between fetcher and writer.
+const LIVE_CHUNKS: usize = 8;
+
+pub(crate) struct Fetcher {
+    pub(crate) tx: mpsc::Sender<ToWriter>,
+    pub(crate) live: Arc<Semaphore>,
+    pub(crate) budget: Arc<Semaphore>,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) progress: ProgressSink,
+    pub(crate) spool_dir: PathBuf,
+}
+
+/// The writer is gone: the export is failing and this fetch stops quietly.
+pub(crate) struct WriterGone;
+
+enum AttemptError {
+    Item(Error),
+    WriterGone,
+}
+
+impl From<Error> for AttemptError {
+    fn from(error: Error) -> Self {
+        AttemptError::Item(error)
+    }
+}
+
+impl Fetcher {
+    /// Fetches `job` until it is in the archive or recorded as failed.
+    pub(crate) async fn fetch(&self, provider: &dyn Provider, job: Job) -> Result<(), WriterGone> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.attempt(provider, job.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(AttemptError::WriterGone) => return Err(WriterGone),
+                Err(AttemptError::Item(error)) => error,
+            };
+            if error.is_temporary() && attempts <= self.policy.retries {
+                tracing::debug!(id = %job.item.id.display(), attempts, %error, "retrying");
+                (self.progress)(Event::Retrying {
+                    id: job.item.id.display(),
+                    retry: attempts,
+                    error: error.to_string(),
+                });
+                tokio::time::sleep(self.policy.delay(attempts - 1, error.retry_after())).await;
+                continue;
+            }
+            let failed = ToWriter::Failed {
+                job,
+                error: error.to_string(),
+                attempts,
+            };
+            return self.tx.send(failed).await.map_err(|_| WriterGone);
+        }
+    }
+
+    async fn attempt(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
+        if job.item.size.is_some_and(|size| size > SMALL) {
+            return self.stream_live(provider, job).await;
+        }
+        let body = provider.open(&job.item).await?;
+        if body.checksum.is_some() {
+            job.item.checksum = body.checksum.clone();
+        }
+        let held = self
+            .collect(body, job.item.size, job.item.checksum.as_ref())
+            .await?;
+        self.tx
+            .send(ToWriter::Payload { job, body: held })
+            .await
+            .map_err(|_| AttemptError::WriterGone)
+    }
+
+    async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
+        let slot = self
+            .live
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AttemptError::WriterGone)?;
+        let body = provider.open(&job.item).await?;
+        if body.checksum.is_some() {
+            job.item.checksum = body.checksum.clone();
+        }
+        let size = body
+            .size
+            .or(job.item.size)
+            .expect("live bodies have a known size");
+        let expected_md5 = job.item.checksum.as_ref().and_then(|c| c.md5.clone());
+        let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);
+        let (done, outcome) = oneshot::channel();
+        let held = Held::Live {
+            size,
+            chunks,
+            done,
+            _slot: slot,
+        };
+        self.tx
+            .send(ToWriter::Payload { job, body: held })
+            .await
+            .map_err(|_| AttemptError::WriterGone)?;
+
+        let mut md5 = Md5::new();
+        let mut stream = body.stream;
+        while let Some(chunk) = stream.next().await {
+            let failed = chunk.is_err();
+            if let Ok(bytes) = &chunk {
+                md5.update(bytes);
+            }
+            if chunk_tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+        if let Some(expected) = expected_md5 {
+            let actual = hex::encode(md5.finalize());
+            if actual != expected {
+                let _ = chunk_tx
+                    .send(Err(checksum_mismatch(&expected, &actual)))
+                    .await;
+            }
+        }
+        drop(chunk_tx);
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(AttemptError::Item(error)),
+            Err(_) => Err(AttemptError::WriterGone),
+        }
+    }
+
+    /// Reads a whole body: into memory while it fits, then into a temporary file.
+    async fn collect(
+        &self,
+        body: Body,
+        listed: Option<u64>,
+        checksum: Option<&ProviderChecksum>,
+    ) -> Result<Held> {
+        let announced = body.size.or(listed);
+        let reserve = announced.unwrap_or(SMALL).min(SMALL);
+        let permits = u32::try_from(reserve.div_ceil(1024).max(1)).expect("at most SMALL");
+        let budget = self
+            .budget
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .expect("the budget is never closed");
+        let mut buffer = BytesMut::with_capacity(usize::try_from(reserve).expect("small"));
+        let mut spool: Option<tokio::fs::File> = None;
+        let mut md5 = Md5::new();
+        let mut total = 0u64;
+        let mut stream = body.stream;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            md5.update(&chunk);
+            total += chunk.len() as u64;
+            if let Some(file) = spool.as_mut() {
+                write_spool(file, &chunk).await?;
+            } else if total > SMALL {
+                let file = tempfile::tempfile_in(&self.spool_dir).map_err(|e| {
+                    Error::io("cannot create a temporary file beside the output", &e)
+                })?;
+                let mut file = tokio::fs::File::from_std(file);
+                write_spool(&mut file, &buffer).await?;
+                write_spool(&mut file, &chunk).await?;
+                buffer = BytesMut::new();
+                spool = Some(file);
+            } else {
+                buffer.extend_from_slice(&chunk);
+            }
+        }
+        if let Some(announced) = announced.filter(|a| *a != total) {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("body has {total} bytes but {announced} were announced (changed during the export?)"),
+            )
+            .temporary());
+        }
+        if let Some(expected) = checksum.and_then(|c| c.md5.as_deref()) {
+            let actual = hex::encode(md5.finalize());
+            if actual != expected {
+                return Err(checksum_mismatch(expected, &actual));
+            }
+        }
+        Ok(match spool {
+            Some(mut file) => {
+                let rewound = async {
+                    file.flush().await?;
+                    file.rewind().await
+                };
+                rewound
+                    .await
+                    .map_err(|e| Error::io("cannot read a temporary file", &e))?;
+                Held::Spooled {
+                    file: file.into_std().await,
+                    len: total,
+                }
+            }
+            None => Held::Memory {
+                data: Bytes::from(buffer),
+                _budget: budget,
+            },
+        })
+    }
+}
+
+async fn write_spool(file: &mut tokio::fs::File, bytes: &[u8]) -> Result<()> {
+    file.write_all(bytes)
+        .await
+        .map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
+}
+
+fn checksum_mismatch(expected: &str, actual: &str) -> Error {
+    Error::new(
+        ErrorKind::Integrity,
+        format!("MD5 of the body is {actual}, the provider announced {expected}"),
+    )
+    .temporary()
+}

@@ -1,0 +1,536 @@
+//! The export pipeline: list every source to a spool (phase one), then fetch with bounded
+//! concurrency into the single writer thread (phase two), then write the tag files and
+//! move the archive into place.
+
+mod conflicts;
+mod fetch;
+pub mod listing;
+mod output;
+mod writer;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sortie_formats::FORMAT_VERSION;
+use sortie_formats::bagit::{INVENTORY, REPORT};
+use sortie_formats::payload_path::{self, payload_path};
+use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::item::{Item, Skip};
+use crate::progress::{Event, ProgressSink};
+use crate::provider::Provider;
+use crate::retry::RetryPolicy;
+
+use fetch::{Fetcher, MEMORY_BUDGET_KIB};
+use listing::{SourceListing, joined, list_source};
+use output::Output;
+use writer::{Job, ToWriter, WriterThread, Written, now_rfc3339, spool_line};
+
+/// How to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Items fetched at once.
+    pub concurrency: usize,
+    /// Retries of temporary errors.
+    pub retry: RetryPolicy,
+    /// zstd level.
+    pub zstd_level: i32,
+    /// zstd worker threads.
+    pub zstd_workers: u32,
+    /// Overwrite an existing output.
+    pub force: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            zstd_level: 3,
+            zstd_workers: 2,
+            force: false,
+        }
+    }
+}
+
+/// What an export produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    /// The archive.
+    pub archive: PathBuf,
+    /// Its `.sha256` sidecar.
+    pub sidecar: PathBuf,
+    /// Whether everything listed is archived (or excluded on purpose).
+    pub complete: bool,
+    /// Items archived, with or without bytes.
+    pub archived: u64,
+    /// Payload bytes archived.
+    pub archived_bytes: u64,
+    /// Items that could not be archived.
+    pub failed: u64,
+    /// Items left out on purpose.
+    pub excluded: u64,
+    /// Size of the archive file.
+    pub archive_bytes: u64,
+    /// sha256 of the archive file.
+    pub archive_sha256: String,
+    /// Wall time.
+    pub seconds: f64,
+    /// Per source.
+    pub sources: Vec<SourceReport>,
+}
+
+/// One source as the listing alone sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInventory {
+    /// Counts: only `listed` and `listed_bytes` are filled.
+    #[serde(flatten)]
+    pub report: SourceReport,
+    /// Why the listing stopped early, if it did.
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Spooled {
+    source: usize,
+    item: Item,
+}
+
+/// Lists the sources without transferring bodies.
+pub async fn inventory(
+    providers: &[Arc<dyn Provider>],
+    policy: &RetryPolicy,
+    progress: ProgressSink,
+) -> Result<Vec<SourceInventory>> {
+    let ids = unique_ids(providers);
+    let mut out = Vec::new();
+    for (provider, id) in providers.iter().zip(&ids) {
+        provider
+            .check()
+            .await
+            .map_err(|e| e.context(format!("source {}", provider.display_url())))?;
+        let listing =
+            list_source(id, provider.as_ref(), policy, &progress, &mut |_| Ok(())).await?;
+        out.push(SourceInventory {
+            report: SourceReport {
+                source: id.clone(),
+                url: provider.display_url(),
+                kinds: listing.kinds,
+                listing_seconds: listing.seconds,
+            },
+            error: listing.error.map(|e| e.to_string()),
+        });
+    }
+    Ok(out)
+}
+
+/// Exports `providers` into the archive `output`. An `Err` means no archive was written;
+/// an incomplete export still writes one, with `complete: false`.
+pub async fn export(
+    providers: &[Arc<dyn Provider>],
+    output: &Path,
+    options: &ExportOptions,
+    progress: ProgressSink,
+) -> Result<ExportSummary> {
+    let (out, file) = Output::prepare(output, options.force)?;
+    let result = run(providers, &out, file, options, progress).await;
+    if result.is_err() {
+        out.abandon();
+    }
+    result
+}
+
+async fn run(
+    providers: &[Arc<dyn Provider>],
+    out: &Output,
+    file: File,
+    options: &ExportOptions,
+    progress: ProgressSink,
+) -> Result<ExportSummary> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    for provider in providers {
+        provider
+            .check()
+            .await
+            .map_err(|e| e.context(format!("source {}", provider.display_url())))?;
+    }
+    let ids = unique_ids(providers);
+    let temp = |what: &str| {
+        tempfile::tempfile_in(&out.dir)
+            .map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
+    };
+
+    // Phase one: listing.
+    let mut spool = BufWriter::new(temp("the listing spool")?);
+    let mut listings = Vec::new();
+    for (index, (provider, id)) in providers.iter().zip(&ids).enumerate() {
+        let mut on_item = |item: &Item| {
+            spool_line(
+                &mut spool,
+                &Spooled {
+                    source: index,
+                    item: item.clone(),
+                },
+            )
+        };
+        listings.push(
+            list_source(
+                id,
+                provider.as_ref(),
+                &options.retry,
+                &progress,
+                &mut on_item,
+            )
+            .await?,
+        );
+    }
+    progress(Event::ListingDone {
+        items: listings.iter().map(|l| l.to_fetch).sum(),
+        bytes: listings.iter().map(|l| l.to_fetch_bytes).sum(),
+    });
+
+    // Phase two: fetching into the writer thread.
+    let archive = ArchiveWriter::create(
+        file,
+        &bag_name(&out.path),
+        &out.dir,
+        WriterOptions {
+            level: options.zstd_level,
+            workers: options.zstd_workers,
+        },
+    )
+    .map_err(|e| Error::io("cannot write the archive", &e))?;
+    let mut state = Written {
+        archive,
+        counts: vec![BTreeMap::new(); providers.len()],
+        inventory: BufWriter::new(temp("the inventory spool")?),
+        failures: BufWriter::new(temp("the failure spool")?),
+        exclusions: BufWriter::new(temp("the exclusion spool")?),
+        failed: 0,
+    };
+    for (id, listing) in ids.iter().zip(&listings) {
+        if let Some(error) = &listing.error {
+            let failure = Failure {
+                source: id.clone(),
+                id: String::new(),
+                kind: "listing".into(),
+                error: error.to_string(),
+                attempts: 0,
+            };
+            spool_line(&mut state.failures, &failure)?;
+            state.failed += 1;
+        }
+    }
+    let (tx, rx) = mpsc::channel(options.concurrency.max(1) * 2);
+    let writer = WriterThread {
+        state,
+        sources: ids.clone(),
+        progress: progress.clone(),
+    };
+    let writer = tokio::task::spawn_blocking(move || writer.run(rx));
+    let fetcher = Arc::new(Fetcher {
+        tx: tx.clone(),
+        live: Arc::new(Semaphore::new(1)),
+        budget: Arc::new(Semaphore::new(MEMORY_BUDGET_KIB)),
+        policy: options.retry,
+        progress: progress.clone(),
+        spool_dir: out.dir.clone(),
+    });
+    let spool = spool
+        .into_inner()
+        .map_err(|e| Error::io("cannot write the listing spool", e.error()))?;
+    dispatch(
+        providers,
+        &ids,
+        &listings,
+        spool,
+        tx,
+        fetcher,
+        options.concurrency.max(1),
+    )
+    .await?;
+    let written = writer
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
+
+    // Tag files.
+    progress(Event::Finishing);
+    let reports: Vec<SourceReport> = providers
+        .iter()
+        .zip(&ids)
+        .zip(listings)
+        .zip(&written.counts)
+        .map(|(((provider, id), listing), counts)| SourceReport {
+            source: id.clone(),
+            url: provider.display_url(),
+            kinds: merge_counts(listing.kinds, counts),
+            listing_seconds: listing.seconds,
+        })
+        .collect();
+    let finished_summary = tokio::task::spawn_blocking({
+        let reports = reports.clone();
+        let dir = out.dir.clone();
+        move || finish(written, reports, started_at, &dir)
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
+    let (finished, complete) = finished_summary;
+    let sidecar = out.commit(&finished.sha256)?;
+
+    let total = |f: fn(&KindCounts) -> u64| {
+        reports
+            .iter()
+            .flat_map(|r| r.kinds.values())
+            .map(f)
+            .sum::<u64>()
+    };
+    Ok(ExportSummary {
+        archive: out.path.clone(),
+        sidecar,
+        complete,
+        archived: total(|c| c.archived),
+        archived_bytes: total(|c| c.archived_bytes),
+        failed: total(|c| c.failed),
+        excluded: total(|c| c.excluded),
+        archive_bytes: finished.bytes,
+        archive_sha256: finished.sha256,
+        seconds: started.elapsed().as_secs_f64(),
+        sources: reports,
+    })
+}
+
+/// Reads the listing spool back and sends every item on its way, at most `concurrency`
+/// fetches at a time.
+async fn dispatch(
+    providers: &[Arc<dyn Provider>],
+    ids: &[String],
+    listings: &[SourceListing],
+    mut spool: File,
+    tx: mpsc::Sender<ToWriter>,
+    fetcher: Arc<Fetcher>,
+    concurrency: usize,
+) -> Result<()> {
+    spool
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("cannot read the listing spool", &e))?;
+    let mut lines = tokio::io::BufReader::new(tokio::fs::File::from_std(spool)).lines();
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = JoinSet::new();
+    let no_conflicts = HashSet::new();
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .map_err(|e| Error::io("cannot read the listing spool", &e))?
+    {
+        let Spooled { source, item } = serde_json::from_str(&line)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
+        let conflicts = listings
+            .get(source)
+            .map_or(&no_conflicts, |l| &l.leaf_conflicts);
+        let segments: Vec<Vec<u8>> = item.segments.iter().map(|s| s.0.clone()).collect();
+        let leaf_conflict = !conflicts.is_empty() && conflicts.contains(&joined(&item));
+        let path = payload_path(&ids[source], item.area, &segments, leaf_conflict);
+        let skip = item.skip.clone();
+        let has_body = item.has_body;
+        let job = Job { source, item, path };
+        let message = match skip {
+            Some(Skip::Excluded(reason)) => Some(ToWriter::Excluded { job, reason }),
+            Some(Skip::Failed(error)) => Some(ToWriter::Failed {
+                job,
+                error,
+                attempts: 1,
+            }),
+            None if !has_body => Some(ToWriter::NoBytes { job }),
+            None => {
+                let slot = slots.clone().acquire_owned().await.expect("never closed");
+                let fetcher = fetcher.clone();
+                let provider = providers[source].clone();
+                tasks.spawn(async move {
+                    let _slot = slot;
+                    fetcher.fetch(provider.as_ref(), job).await
+                });
+                None
+            }
+        };
+        if let Some(message) = message
+            && tx.send(message).await.is_err()
+        {
+            break;
+        }
+        while let Some(done) = tasks.try_join_next() {
+            if reap(done)? {
+                tasks.abort_all();
+                return Ok(());
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        if reap(done)? {
+            tasks.abort_all();
+        }
+    }
+    Ok(())
+}
+
+/// Returns true when the writer is gone (the export is failing; its error comes from the
+/// writer), and turns a panicked fetch into an error.
+fn reap(
+    done: std::result::Result<std::result::Result<(), fetch::WriterGone>, tokio::task::JoinError>,
+) -> Result<bool> {
+    match done {
+        Ok(Ok(())) => Ok(false),
+        Ok(Err(fetch::WriterGone)) => Ok(true),
+        Err(e) if e.is_cancelled() => Ok(false),
+        Err(e) => Err(Error::new(
+            ErrorKind::Other,
+            format!("a fetch task crashed: {e}"),
+        )),
+    }
+}
+
+/// Writes report.json and bag-info.txt and closes the archive. Returns the archive's size
+/// and digest, and whether the export is complete.
+fn finish(
+    written: Written,
+    reports: Vec<SourceReport>,
+    started_at: String,
+    dir: &Path,
+) -> Result<(sortie_formats::framed_zstd::Finished, bool)> {
+    let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
+    let Written {
+        archive,
+        inventory,
+        mut failures,
+        exclusions,
+        failed,
+        ..
+    } = written;
+    let mut unaccounted = 0;
+    for report in &reports {
+        for (kind, counts) in &report.kinds {
+            let accounted = counts.archived + counts.excluded + counts.failed;
+            if accounted != counts.listed {
+                let failure = Failure {
+                    source: report.source.clone(),
+                    id: String::new(),
+                    kind: kind.clone(),
+                    error: format!(
+                        "{} items listed but {accounted} archived, excluded or failed",
+                        counts.listed
+                    ),
+                    attempts: 0,
+                };
+                spool_line(&mut failures, &failure)?;
+                unaccounted += 1;
+            }
+        }
+    }
+    let complete = failed == 0 && unaccounted == 0;
+    let finished_at = now_rfc3339();
+    let header = ReportHeader {
+        format_version: FORMAT_VERSION,
+        complete,
+        started: started_at.clone(),
+        finished: finished_at.clone(),
+        sources: reports.clone(),
+    };
+    let reopen = |spool: BufWriter<File>| -> std::io::Result<BufReader<File>> {
+        let mut file = spool.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(BufReader::new(file))
+    };
+    let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
+    {
+        let mut out = BufWriter::new(&mut report_file);
+        report::write_report(
+            &mut out,
+            &header,
+            &mut reopen(failures).map_err(io)?,
+            &mut reopen(exclusions).map_err(io)?,
+        )
+        .map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
+
+    let mut bag_info = vec![
+        (
+            "Bag-Software-Agent".to_owned(),
+            format!(
+                "sortie {} (https://github.com/sortie-project/sortie)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
+        ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
+        (
+            "External-Identifier".to_owned(),
+            format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        ),
+        (
+            "Sortie-Format-Version".to_owned(),
+            FORMAT_VERSION.to_string(),
+        ),
+    ];
+    for report in &reports {
+        bag_info.push((
+            "Sortie-Source".to_owned(),
+            format!("{} {}", report.source, report.url),
+        ));
+    }
+    bag_info.push(("Sortie-Started".to_owned(), started_at));
+    bag_info.push(("Sortie-Finished".to_owned(), finished_at));
+    bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
+    let finished = archive
+        .finish(
+            &bag_info,
+            vec![(INVENTORY, inventory), (REPORT, report_file)],
+        )
+        .map_err(io)?;
+    Ok((finished, complete))
+}
+
+fn merge_counts(
+    mut listed: BTreeMap<String, KindCounts>,
+    written: &BTreeMap<String, KindCounts>,
+) -> BTreeMap<String, KindCounts> {
+    for (kind, counts) in written {
+        let entry = listed.entry(kind.clone()).or_default();
+        entry.archived = counts.archived;
+        entry.archived_bytes = counts.archived_bytes;
+        entry.excluded = counts.excluded;
+        entry.failed = counts.failed;
+    }
+    listed
+}
+
+/// Source ids, made unique within one archive by numbering repeats.
+fn unique_ids(providers: &[Arc<dyn Provider>]) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    providers
+        .iter()
+        .map(|provider| {
+            let mut base = provider.source_id();
+            if !payload_path::is_plain_source_id(&base) {
+                base = format!("source-{}", payload_path::slug(&base));
+            }
+            let mut id = base.clone();
+            let mut n = 2;
+            while !seen.insert(id.clone()) {
+                id = format!("{base}-{n}");
+                n += 1;
+            }
+            id
+        })
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! The writer thread: the only owner of the archive. It takes finished or streaming bodies
+//! from the fetchers through a bounded channel, writes members in the order they arrive,
+//! and keeps the inventory, failure and exclusion spools.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes};
+use sortie_formats::inventory::Record;
+use sortie_formats::report::{Exclusion, Failure, KindCounts};
+use sortie_formats::writer::{AddError, ArchiveWriter};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::item::{Item, Kind};
+use crate::progress::{Event, ProgressSink};
+
+/// One item on its way to the archive.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) source: usize,
+    pub(crate) item: Item,
+    pub(crate) path: String,
+}
+
+/// A body as handed to the writer.
+pub(crate) enum Held {
+    /// Small and complete; the permit returns its bytes to the memory budget once written.
+    Memory {
+        data: Bytes,
+        _budget: OwnedSemaphorePermit,
+    },
+    /// Complete, in a temporary file (removed when dropped).
+    Spooled { file: File, len: u64 },
+    /// Still arriving; the writer reports the outcome on `done`, since a failure half-way
+    /// is undone in the archive and the fetcher decides whether to try again.
+    Live {
+        size: u64,
+        chunks: mpsc::Receiver<Result<Bytes>>,
+        done: oneshot::Sender<Result<()>>,
+        _slot: OwnedSemaphorePermit,
+    },
+}
+
+pub(crate) enum ToWriter {
+    Payload {
+        job: Job,
+        body: Held,
+    },
+    NoBytes {
+        job: Job,
+    },
+    Excluded {
+        job: Job,
+        reason: String,
+    },
+    Failed {
+        job: Job,
+        error: String,
+        attempts: u32,
+    },
+}
+
+/// Everything the writer accumulated, handed back when the channel closes.
+pub(crate) struct Written {
+    pub(crate) archive: ArchiveWriter,
+    pub(crate) counts: Vec<BTreeMap<String, KindCounts>>,
+    pub(crate) inventory: BufWriter<File>,
+    pub(crate) failures: BufWriter<File>,
+    pub(crate) exclusions: BufWriter<File>,
+    pub(crate) failed: u64,
+}
+
+/// Reads a live body from its chunk channel, keeping the provider's error if one comes.
+struct ChannelReader {
+    chunks: mpsc::Receiver<Result<Bytes>>,
+    current: Bytes,
+    failure: Option<Error>,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while !self.current.has_remaining() {
+            match self.chunks.blocking_recv() {
+                None => return Ok(0),
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(error)) => {
+                    let message = error.to_string();
+                    self.failure = Some(error);
+                    return Err(io::Error::other(message));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        self.current.copy_to_slice(&mut buf[..n]);
+        Ok(n)
+    }
+}
+
+pub(crate) struct WriterThread {
+    pub(crate) state: Written,
+    pub(crate) sources: Vec<String>,
+    pub(crate) progress: ProgressSink,
+}
+
+impl WriterThread {
+    /// Runs until every sender is gone. An `Err` means the archive itself failed.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<ToWriter>) -> Result<Written> {
+        while let Some(message) = rx.blocking_recv() {
+            match message {
+                ToWriter::Payload { job, body } => self.payload(job, body)?,
+                ToWriter::NoBytes { job } => {
+                    let member = if job.item.kind == Kind::Directory {
+                        self.state
+                            .archive
+                            .add_directory(&job.path, mtime(&job.item))
+                            .map_err(|e| Error::io("cannot write the archive", &e))?;
+                        Some(job.path.clone())
+                    } else {
+                        None
+                    };
+                    self.archived(&job, member, None, None)?;
+                }
+                ToWriter::Excluded { job, reason } => {
+                    self.state.counts[job.source]
+                        .entry(job.item.kind.as_str().to_owned())
+                        .or_default()
+                        .excluded += 1;
+                    let exclusion = Exclusion {
+                        source: self.sources[job.source].clone(),
+                        id: job.item.id.display(),
+                        kind: job.item.kind.as_str().to_owned(),
+                        reason,
+                    };
+                    spool_line(&mut self.state.exclusions, &exclusion)?;
+                }
+                ToWriter::Failed {
+                    job,
+                    error,
+                    attempts,
+                } => self.failed(&job, error, attempts)?,
+            }
+        }
+        Ok(self.state)
+    }
+
+    fn payload(&mut self, job: Job, body: Held) -> Result<()> {
+        let mtime = mtime(&job.item);
+        let archive = &mut self.state.archive;
+        let written = match body {
+            Held::Memory { data, _budget } => Some(
+                archive
+                    .add_payload(
+                        &job.path,
+                        data.len() as u64,
+                        mtime,
+                        &mut data.reader(),
+                        false,
+                    )
+                    .map_err(fatal)?,
+            ),
+            Held::Spooled { mut file, len } => Some(
+                archive
+                    .add_payload(&job.path, len, mtime, &mut file, false)
+                    .map_err(fatal)?,
+            ),
+            Held::Live {
+                size,
+                chunks,
+                done,
+                _slot,
+            } => {
+                let mut reader = ChannelReader {
+                    chunks,
+                    current: Bytes::new(),
+                    failure: None,
+                };
+                let added = archive.add_payload(&job.path, size, mtime, &mut reader, true);
+                drop(reader.chunks);
+                match added {
+                    Ok(written) => {
+                        let _ = done.send(Ok(()));
+                        Some(written)
+                    }
+                    Err(AddError::Body(io)) => {
+                        let error = reader.failure.unwrap_or_else(|| {
+                            Error::new(ErrorKind::Integrity, io.to_string()).temporary()
+                        });
+                        let _ = done.send(Err(error));
+                        None
+                    }
+                    Err(archive_error) => return Err(fatal(archive_error)),
+                }
+            }
+        };
+        match written {
+            Some(written) => {
+                let verified = job.item.checksum.as_ref().map(|c| c.md5.is_some());
+                self.archived(&job, Some(job.path.clone()), Some(written), verified)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn archived(
+        &mut self,
+        job: &Job,
+        path: Option<String>,
+        written: Option<sortie_formats::writer::Written>,
+        etag_verified: Option<bool>,
+    ) -> Result<()> {
+        let item = &job.item;
+        let size = written.as_ref().map(|w| w.size);
+        let counts = self.state.counts[job.source]
+            .entry(item.kind.as_str().to_owned())
+            .or_default();
+        counts.archived += 1;
+        counts.archived_bytes += size.unwrap_or(0);
+        let mut record = Record {
+            path,
+            size,
+            sha256: written.map(|w| w.sha256),
+            source: self.sources[job.source].clone(),
+            id: String::new(),
+            id_hex: None,
+            kind: item.kind.as_str().to_owned(),
+            modified: item
+                .modified
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            content_type: item.content_type.clone(),
+            etag: item.checksum.as_ref().map(|c| c.served.clone()),
+            etag_verified,
+            etag_note: item.checksum.as_ref().and_then(|c| c.note.clone()),
+            meta: item.meta.clone(),
+        };
+        record.set_id(&item.id.0);
+        spool_line(&mut self.state.inventory, &record)?;
+        (self.progress)(Event::Archived {
+            bytes: size.unwrap_or(0),
+        });
+        Ok(())
+    }
+
+    fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
+        let counts = self.state.counts[job.source]
+            .entry(job.item.kind.as_str().to_owned())
+            .or_default();
+        counts.failed += 1;
+        self.state.failed += 1;
+        (self.progress)(Event::Failed {
+            id: job.item.id.display(),
+            error: error.clone(),
+        });
+        let failure = Failure {
+            source: self.sources[job.source].clone(),
+            id: job.item.id.display(),
+            kind: job.item.kind.as_str().to_owned(),
+            error,
+            attempts,
+        };
+        spool_line(&mut self.state.failures, &failure)
+    }
+}
+
+/// A body held in full cannot fail on its own: any error is the archive's.
+fn fatal(error: AddError) -> Error {
+    match error {
+        AddError::Body(io) | AddError::Archive(io) => Error::io("cannot write the archive", &io),
+    }
+}
+
+/// Seconds since the epoch for the tar header; 0 when unknown or before 1970.
+fn mtime(item: &Item) -> u64 {
+    item.modified
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn spool_line(out: &mut BufWriter<File>, value: &impl serde::Serialize) -> Result<()> {
+    let mut line =
+        serde_json::to_vec(value).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
+    line.push(b'\n');
+    out.write_all(&line)
+        .map_err(|e| Error::io("cannot write a temporary file", &e))
+}
+
+/// The current time, RFC 3339 UTC to the second.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}

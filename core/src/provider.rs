@@ -1,0 +1,64 @@
+//! The provider plugin surface: list items page by page, open one item's bytes.
+//!
+//! It is object safe and free of generics so that a C ABI adapter can wrap it later:
+//! a page is a plain `Vec`, a cursor an opaque string, a body a stream of byte chunks.
+//! A provider knows its protocol only; hashing, retries and the archive are the engine's.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use crate::error::Result;
+use crate::item::{Item, ProviderChecksum};
+
+/// What the engine may rely on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Capabilities {
+    /// Keys form a flat namespace (S3, Swift) in which `a` and `a/b` can both exist, and
+    /// the listing is sorted by key bytes; the engine then finds leaves that are also
+    /// directories and gives them the format's leaf suffix.
+    pub flat_namespace: bool,
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The items, in the provider's listing order.
+    pub items: Vec<Item>,
+    /// Where the next page starts, or `None` after the last page.
+    pub next: Option<String>,
+}
+
+/// The bytes of one item.
+pub struct Body {
+    /// The exact length the provider announces for this response, when it does.
+    pub size: Option<u64>,
+    /// A checksum from the response itself, which takes precedence over the listing's.
+    pub checksum: Option<ProviderChecksum>,
+    /// The bytes, in order.
+    pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+/// A source of items: one bucket, one directory tree, one mailbox…
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// A plain identifier for the source's subtree under `data/` (e.g. `fs-sample`).
+    fn source_id(&self) -> String;
+
+    /// The source as the user would write it, never with credentials.
+    fn display_url(&self) -> String;
+
+    /// What the engine may rely on.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Checks that the source exists and the credentials work, before anything is written.
+    async fn check(&self) -> Result<()>;
+
+    /// Returns one page of the listing: the first when `cursor` is `None`, else the page
+    /// starting at a cursor this provider returned earlier. Asking for the same cursor again
+    /// (after a temporary error) must return the same page.
+    async fn list_page(&self, cursor: Option<String>) -> Result<Page>;
+
+    /// Opens one listed item's bytes. Called again for every retry.
+    async fn open(&self, item: &Item) -> Result<Body>;
+}

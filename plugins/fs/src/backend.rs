@@ -1,0 +1,187 @@
+//! The provider and its factory.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use sortie_core::item::Item;
+use sortie_core::provider::{Body, Capabilities, Page, Provider};
+use sortie_core::registry::{ProviderFactory, SourceOptions};
+use sortie_core::{Error, ErrorKind, Result};
+use tokio_util::io::ReaderStream;
+
+use crate::lister::Lister;
+
+/// Read size for file bodies.
+const CHUNK: usize = 256 * 1024;
+
+/// Opens `file://` sources and plain paths.
+pub struct FsFactory;
+
+impl ProviderFactory for FsFactory {
+    fn scheme(&self) -> &'static str {
+        "file"
+    }
+
+    fn description(&self) -> &'static str {
+        "a local directory tree (files, empty directories; symlinks recorded, not followed)"
+    }
+
+    fn example(&self) -> &'static str {
+        "examples/sample-tenant  or  file:///srv/export"
+    }
+
+    fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
+        let path = match source.split_once("://") {
+            Some((_, rest)) => {
+                if !rest.starts_with('/') {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "'{source}' is not a local file URL: write file:///absolute/path or a plain path"
+                        ),
+                    ));
+                }
+                PathBuf::from(rest)
+            }
+            None => PathBuf::from(source),
+        };
+        Ok(Arc::new(FsProvider::new(path, options.follow_symlinks)))
+    }
+}
+
+/// A local directory tree.
+pub struct FsProvider {
+    root: PathBuf,
+    follow_symlinks: bool,
+    lister: Mutex<Option<Lister>>,
+}
+
+impl FsProvider {
+    /// A provider for the tree at `root`.
+    pub fn new(root: PathBuf, follow_symlinks: bool) -> Self {
+        Self {
+            root,
+            follow_symlinks,
+            lister: Mutex::new(None),
+        }
+    }
+
+    fn path_of(&self, item: &Item) -> PathBuf {
+        let mut path = self.root.clone();
+        for segment in &item.segments {
+            path.push(os_str(&segment.0));
+        }
+        path
+    }
+}
+
+#[cfg(unix)]
+pub(crate) fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
+    std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+}
+
+#[async_trait]
+impl Provider for FsProvider {
+    fn source_id(&self) -> String {
+        let name = self
+            .root
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let slug = sortie_core::item::slug(&name);
+        if slug.is_empty() {
+            "fs-root".to_owned()
+        } else {
+            format!("fs-{slug}")
+        }
+    }
+
+    fn display_url(&self) -> String {
+        let absolute = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        format!("file://{}", absolute.display())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn check(&self) -> Result<()> {
+        let root = self.root.clone();
+        let meta = tokio::fs::metadata(&root).await.map_err(|e| {
+            let mut error = Error::io(
+                format!("cannot read the source directory {}", root.display()),
+                &e,
+            );
+            if e.kind() == std::io::ErrorKind::NotFound {
+                error = Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "source directory {} does not exist: check the path",
+                        root.display()
+                    ),
+                );
+            }
+            error
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "source {} is not a directory: give the directory that holds the files",
+                    root.display()
+                ),
+            ));
+        }
+        tokio::fs::read_dir(&root).await.map(drop).map_err(|e| {
+            Error::io(
+                format!("cannot list the source directory {}", root.display()),
+                &e,
+            )
+        })
+    }
+
+    async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
+        let lister = self.lister.lock().expect("lister lock").take();
+        let lister = match lister {
+            Some(lister) if lister.resumes(cursor.as_deref()) => lister,
+            _ => Lister::start(self.root.clone(), self.follow_symlinks, cursor.as_deref())?,
+        };
+        let (lister, page) = tokio::task::spawn_blocking(move || {
+            let mut lister = lister;
+            let page = lister.next_page();
+            (lister, page)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("listing task failed: {e}")))?;
+        if page.next.is_some() {
+            *self.lister.lock().expect("lister lock") = Some(lister);
+        }
+        Ok(page)
+    }
+
+    async fn open(&self, item: &Item) -> Result<Body> {
+        let path = self.path_of(item);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
+        let shown = path.display().to_string();
+        let stream = ReaderStream::with_capacity(file, CHUNK)
+            .map(move |chunk| chunk.map_err(|e| Error::io(format!("cannot read {shown}"), &e)))
+            .boxed();
+        Ok(Body {
+            size: Some(meta.len()),
+            checksum: None,
+            stream,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit;
+
+/// Export a complete data set out of a provider into a verifiable archive: a BagIt bag in a
+/// tar.zst, checkable with GNU tar, sha256sum and bagit.py alone.
+#[derive(Debug, Parser)]
+#[command(name = "sortie", version, after_help = exit::TABLE)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export one or more sources into one archive.
+    #[command(after_help = exit::TABLE)]
+    Export(ExportArgs),
+    /// Show what an export would take (counts and bytes per source and kind), without
+    /// transferring any body.
+    Inventory(InventoryArgs),
+    /// Check an archive: structure, every member's sha256, manifests, Payload-Oxum, sidecar.
+    #[command(after_help = exit::TABLE)]
+    Verify(ArchiveArgs),
+    /// List an archive's members.
+    Ls(ArchiveArgs),
+    /// Extract an archive into a directory, refusing anything that would land outside it.
+    Extract(ExtractArgs),
+    /// List the available source schemes.
+    Providers(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Sources: a directory path, file:///path… (see `sortie providers`).
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Follow symbolic links instead of recording them.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Retries of a temporary error, with exponential backoff and jitter.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The archive to write (NAME.tar.zst); NAME.tar.zst.sha256 is written beside it.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Items fetched at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// zstd compression level.
+    #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub zstd_level: i32,
+    /// zstd worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub zstd_threads: Option<u32>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The archive (NAME.tar.zst).
+    pub archive: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The archive (NAME.tar.zst).
+    pub archive: PathBuf,
+    /// Target directory (created if missing).
+    pub target: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

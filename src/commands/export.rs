@@ -1,0 +1,73 @@
+//! `sortie export`.
+
+use anyhow::{Context, Result};
+use indicatif::HumanBytes;
+use sortie_core::engine::{self, ExportOptions};
+
+use super::{open_sources, print_json, retry_policy};
+use crate::cli::ExportArgs;
+use crate::exit;
+
+pub async fn run(args: ExportArgs) -> Result<i32> {
+    let providers = open_sources(&args.source)?;
+    let options = ExportOptions {
+        concurrency: usize::from(args.concurrency),
+        retry: retry_policy(&args.source),
+        zstd_level: args.zstd_level,
+        zstd_workers: args.zstd_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+        }),
+        force: args.force,
+    };
+    let (progress, bar) = crate::progress::sink(!args.json);
+    let mut partial = args.output.as_os_str().to_owned();
+    partial.push(".partial");
+    let summary = tokio::select! {
+        summary = engine::export(&providers, &args.output, &options, progress) => summary,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish_and_clear();
+            let _ = std::fs::remove_file(&partial);
+            eprintln!("sortie: interrupted; no archive was written");
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    bar.finish_and_clear();
+    let summary = summary.with_context(|| {
+        format!(
+            "export to {} failed; no archive was written",
+            args.output.display()
+        )
+    })?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "archive   {} ({})",
+            summary.archive.display(),
+            HumanBytes(summary.archive_bytes)
+        );
+        println!(
+            "sha256    {}  (in {})",
+            summary.archive_sha256,
+            summary.sidecar.display()
+        );
+        println!(
+            "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
+            summary.archived,
+            HumanBytes(summary.archived_bytes),
+            summary.excluded,
+            summary.failed,
+            summary.seconds
+        );
+        if summary.complete {
+            println!("complete  yes");
+        } else {
+            println!("complete  NO: see sortie/report.json in the archive for every failure");
+        }
+    }
+    Ok(if summary.complete {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    })
+}

@@ -1,0 +1,39 @@
+//! `sortie inventory`.
+
+use anyhow::Result;
+use indicatif::HumanBytes;
+use sortie_core::engine;
+
+use super::{open_sources, print_json, retry_policy};
+use crate::cli::InventoryArgs;
+use crate::exit;
+
+pub async fn run(args: InventoryArgs) -> Result<i32> {
+    let providers = open_sources(&args.source)?;
+    let (progress, bar) = crate::progress::sink(!args.json);
+    let sources = engine::inventory(&providers, &retry_policy(&args.source), progress).await;
+    bar.finish_and_clear();
+    let sources = sources?;
+    if args.json {
+        print_json(&sources)?;
+    } else {
+        for source in &sources {
+            println!("{}  {}", source.report.source, source.report.url);
+            for (kind, counts) in &source.report.kinds {
+                println!(
+                    "  {kind:<16} {:>10} items {:>12}",
+                    counts.listed,
+                    HumanBytes(counts.listed_bytes).to_string()
+                );
+            }
+            if let Some(error) = &source.error {
+                println!("  listing incomplete: {error}");
+            }
+        }
+    }
+    Ok(if sources.iter().any(|s| s.error.is_some()) {
+        exit::INCOMPLETE
+    } else {
+        exit::OK
+    })
+}

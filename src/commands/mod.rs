@@ -1,0 +1,55 @@
+//! One module per subcommand; each returns the exit code.
+
+mod archive;
+mod export;
+mod inventory;
+mod providers;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Export(args) => runtime()?.block_on(export::run(args)),
+        Command::Inventory(args) => runtime()?.block_on(inventory::run(args)),
+        Command::Verify(args) => archive::verify(&args),
+        Command::Ls(args) => archive::ls(&args),
+        Command::Extract(args) => archive::extract(&args),
+        Command::Providers(args) => providers::run(&args),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Prints a value as one line of JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+/// Opens every source, failing on the first one that cannot be opened.
+fn open_sources(
+    args: &crate::cli::SourceArgs,
+) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
+    let registry = crate::providers::registry();
+    let options = sortie_core::registry::SourceOptions {
+        follow_symlinks: args.follow_symlinks,
+    };
+    args.sources
+        .iter()
+        .map(|source| Ok(registry.open(source, &options)?))
+        .collect()
+}
+
+fn retry_policy(args: &crate::cli::SourceArgs) -> sortie_core::retry::RetryPolicy {
+    sortie_core::retry::RetryPolicy {
+        retries: args.retries,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,37 @@
+//! Exit codes, one table for every command (README, `sortie --help`).
+
+use sortie_core::ErrorKind;
+
+/// The export is complete, the archive is intact, the command did what was asked.
+pub const OK: i32 = 0;
+/// Nothing usable was produced: a runtime failure (I/O, disk full, unreachable source).
+pub const FAILED: i32 = 1;
+/// The command line or an input is wrong; nothing was transferred.
+pub const USAGE: i32 = 2;
+/// The archive was written but is incomplete (`Sortie-Complete: false`); see its report.
+pub const INCOMPLETE: i32 = 3;
+/// Verification found a problem, or extraction refused a member.
+pub const VERIFY_FAILED: i32 = 4;
+/// Interrupted (Ctrl-C); no archive was left behind.
+pub const INTERRUPTED: i32 = 130;
+
+/// The table shown by `--help`.
+pub const TABLE: &str = "Exit codes:
+  0    complete: the export is complete / the archive is intact
+  1    failed: nothing usable was written (I/O error, disk full, unreachable source)
+  2    usage: bad arguments or input (missing source, unknown scheme, output exists)
+  3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
+  4    verification failed, or extraction refused a member
+  130  interrupted";
+
+/// Maps an error that stopped a command to its exit code.
+pub fn code_for(error: &anyhow::Error) -> i32 {
+    match error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<sortie_core::Error>())
+        .map(|e| e.kind())
+    {
+        Some(ErrorKind::InvalidInput) => USAGE,
+        _ => FAILED,
+    }
+}

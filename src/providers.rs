@@ -1,0 +1,10 @@
+//! The built-in providers, in one explicit list.
+
+use sortie_core::registry::Registry;
+
+/// Every provider compiled into this binary.
+pub fn registry() -> Registry {
+    let mut registry = Registry::default();
+    registry.register(Box::new(sortie_plugin_fs::FsFactory));
+    registry
+}
