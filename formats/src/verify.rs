@@ -178,7 +178,7 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
         if let Err(e) = read {
             v.problem(
                 Some(&rel),
-                format!("archive is corrupt inside this member: {e}"),
+                format!("archive is truncated or corrupt inside this member: {e}"),
             );
             break;
         }
