@@ -26,11 +26,7 @@ pub const TABLE: &str = "Exit codes:
 
 /// Maps an error that stopped a command to its exit code.
 pub fn code_for(error: &anyhow::Error) -> i32 {
-    match error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<sortie_core::Error>())
-        .map(|e| e.kind())
-    {
+    match error.chain().find_map(|cause| cause.downcast_ref::<sortie_core::Error>()).map(|e| e.kind()) {
         Some(ErrorKind::InvalidInput) => USAGE,
         _ => FAILED,
     }

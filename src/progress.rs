@@ -17,20 +17,15 @@ pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
     };
     let shown = bar.clone();
     let sink: ProgressSink = Arc::new(move |event| match event {
-        Event::Listed {
-            source,
-            items,
-            bytes,
-        } => {
-            shown.set_message(format!(
-                "listing {source}: {items} items, {}",
-                indicatif::HumanBytes(bytes)
-            ));
+        Event::Listed { source, items, bytes } => {
+            shown.set_message(format!("listing {source}: {items} items, {}", indicatif::HumanBytes(bytes)));
         }
         Event::ListingDone { bytes, .. } => {
             shown.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                )
+                .expect("valid template"),
             );
             shown.set_length(bytes);
             shown.set_message("");

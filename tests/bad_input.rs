@@ -13,9 +13,7 @@ fn no_archive_in(dir: &Path) {
     for entry in fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            !name.ends_with(".tar.zst")
-                && !name.ends_with(".partial")
-                && !name.ends_with(".sha256"),
+            !name.ends_with(".tar.zst") && !name.ends_with(".partial") && !name.ends_with(".sha256"),
             "left behind: {name}"
         );
     }
@@ -26,11 +24,7 @@ fn a_missing_source_is_a_usage_error_before_anything_is_written() {
     let work = open_tempdir();
     let (_, output) = export(work.path(), "x", &[&work.path().join("nope")], &[]);
     assert_eq!(code(&output), 2, "{}", all_text(&output));
-    assert!(
-        stderr(&output).contains("does not exist"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
     no_archive_in(work.path());
 }
 
@@ -40,24 +34,11 @@ fn an_unknown_scheme_lists_the_known_ones() {
     let archive = work.path().join("x.tar.zst");
     let output = run(&["export", "gopher://host/x", "-o", archive.to_str().unwrap()]);
     assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).contains("unknown scheme 'gopher'"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("unknown scheme 'gopher'"), "{}", stderr(&output));
     assert!(stderr(&output).contains("file"));
-    let output = run(&[
-        "export",
-        "file://relative/path",
-        "-o",
-        archive.to_str().unwrap(),
-    ]);
+    let output = run(&["export", "file://relative/path", "-o", archive.to_str().unwrap()]);
     assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).contains("file:///absolute/path"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("file:///absolute/path"), "{}", stderr(&output));
     no_archive_in(work.path());
 }
 
@@ -70,11 +51,7 @@ fn an_existing_output_needs_force() {
     fs::write(&archive, b"precious").unwrap();
     let (_, output) = export(work.path(), "out", &[&source], &[]);
     assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).contains("already exists: pass --force"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("already exists: pass --force"), "{}", stderr(&output));
     assert_eq!(fs::read(&archive).unwrap(), b"precious");
 
     let (_, output) = export(work.path(), "out", &[&source], &["--force"]);
@@ -91,33 +68,15 @@ fn an_unwritable_or_missing_output_directory_fails_before_any_transfer() {
     fs::create_dir(&locked).unwrap();
     set_mode(&locked, 0o555);
     let target = locked.join("out.tar.zst");
-    let output = run_unprivileged(&[
-        "export",
-        source.to_str().unwrap(),
-        "-o",
-        target.to_str().unwrap(),
-    ]);
+    let output = run_unprivileged(&["export", source.to_str().unwrap(), "-o", target.to_str().unwrap()]);
     assert_eq!(code(&output), 2, "{}", all_text(&output));
-    assert!(
-        stderr(&output).contains("cannot write in the output directory"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot write in the output directory"), "{}", stderr(&output));
     no_archive_in(&locked);
 
     let missing = work.path().join("missing/out.tar.zst");
-    let output = run(&[
-        "export",
-        source.to_str().unwrap(),
-        "-o",
-        missing.to_str().unwrap(),
-    ]);
+    let output = run(&["export", source.to_str().unwrap(), "-o", missing.to_str().unwrap()]);
     assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).contains("does not exist: create it first"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("does not exist: create it first"), "{}", stderr(&output));
 }
 
 #[test]
@@ -128,38 +87,20 @@ fn a_full_disk_fails_cleanly_with_no_archive_left() {
     }
     let work = open_tempdir();
     let source = work.path().join("src");
-    write_tree(
-        &source,
-        &[("big.bin", &noise(2 << 20, 3)), ("small.txt", b"small")],
-    );
+    write_tree(&source, &[("big.bin", &noise(2 << 20, 3)), ("small.txt", b"small")]);
     let disk = work.path().join("disk");
     fs::create_dir(&disk).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-        .arg(&disk)
-        .status()
-        .unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"]).arg(&disk).status().unwrap();
     assert!(mounted.success(), "mount a 512 KiB tmpfs");
     let (_, output) = export(&disk, "full", &[&source], &[]);
     let text = all_text(&output);
-    let listing: Vec<String> = fs::read_dir(&disk)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        Command::new("umount")
-            .arg(&disk)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let listing: Vec<String> =
+        fs::read_dir(&disk).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(Command::new("umount").arg(&disk).status().unwrap().success());
     assert_eq!(code(&output), 1, "{text}");
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("no archive was written"), "{text}");
-    assert!(
-        listing.is_empty(),
-        "left behind on the full disk: {listing:?}"
-    );
+    assert!(listing.is_empty(), "left behind on the full disk: {listing:?}");
 }
 
 #[test]
@@ -169,8 +110,5 @@ fn bad_arguments_are_usage_errors() {
     let output = run(&["export", ".", "-o", "/tmp/x.tar.zst", "--zstd-level", "40"]);
     assert_eq!(code(&output), 2);
     let help = run(&["export", "--help"]);
-    assert!(
-        stdout(&help).contains("3    incomplete"),
-        "exit codes are in --help"
-    );
+    assert!(stdout(&help).contains("3    incomplete"), "exit codes are in --help");
 }

@@ -13,11 +13,7 @@ fn fresh(work: &Path) -> PathBuf {
     let source = work.join("src");
     write_tree(
         &source,
-        &[
-            ("alpha.txt", b"alpha alpha alpha\n"),
-            ("beta/beta.bin", &noise(200_000, 7)),
-            ("gamma.txt", b"gamma\n"),
-        ],
+        &[("alpha.txt", b"alpha alpha alpha\n"), ("beta/beta.bin", &noise(200_000, 7)), ("gamma.txt", b"gamma\n")],
     );
     let (archive, output) = export(work, "bag", &[&source], &[]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
@@ -32,16 +28,9 @@ fn rewrite(archive: &Path, edit: impl FnMut(&str, &mut Vec<u8>) -> bool) {
 }
 
 /// [`rewrite`], then `extra` members appended after the last one.
-fn rewrite_adding(
-    archive: &Path,
-    mut edit: impl FnMut(&str, &mut Vec<u8>) -> bool,
-    extra: &[(&str, &[u8])],
-) {
+fn rewrite_adding(archive: &Path, mut edit: impl FnMut(&str, &mut Vec<u8>) -> bool, extra: &[(&str, &[u8])]) {
     let mut tar_bytes = Vec::new();
-    zstd::stream::read::Decoder::new(fs::File::open(archive).unwrap())
-        .unwrap()
-        .read_to_end(&mut tar_bytes)
-        .unwrap();
+    zstd::stream::read::Decoder::new(fs::File::open(archive).unwrap()).unwrap().read_to_end(&mut tar_bytes).unwrap();
     let mut input = tar::Archive::new(&tar_bytes[..]);
     let mut builder = tar::Builder::new(Vec::new());
     for entry in input.entries().unwrap() {
@@ -62,8 +51,7 @@ fn rewrite_adding(
         builder.append_data(&mut header, path, *data).unwrap();
     }
     let tar_bytes = builder.into_inner().unwrap();
-    let mut encoder =
-        zstd::stream::write::Encoder::new(fs::File::create(archive).unwrap(), 3).unwrap();
+    let mut encoder = zstd::stream::write::Encoder::new(fs::File::create(archive).unwrap(), 3).unwrap();
     encoder.write_all(&tar_bytes).unwrap();
     encoder.finish().unwrap();
     fs::remove_file(sidecar(archive)).unwrap();
@@ -109,10 +97,7 @@ fn a_flipped_byte_in_the_compressed_file_is_caught() {
     verify_fails_naming(&archive, &["FAILED  sidecar: archive sha256 is"]);
     // Without the sidecar, the zstd frame checksums still catch it, inside a named member.
     fs::remove_file(sidecar(&archive)).unwrap();
-    verify_fails_naming(
-        &archive,
-        &["truncated or corrupt", "FAILED  data/fs-src/beta/beta.bin"],
-    );
+    verify_fails_naming(&archive, &["truncated or corrupt", "FAILED  data/fs-src/beta/beta.bin"]);
 }
 
 #[test]
@@ -120,29 +105,15 @@ fn a_removed_member_is_named() {
     let work = open_tempdir();
     let archive = fresh(work.path());
     rewrite(&archive, |path, _| !path.ends_with("gamma.txt"));
-    verify_fails_naming(
-        &archive,
-        &[
-            "data/fs-src/gamma.txt",
-            "missing from the archive",
-            "Payload-Oxum",
-        ],
-    );
+    verify_fails_naming(&archive, &["data/fs-src/gamma.txt", "missing from the archive", "Payload-Oxum"]);
 }
 
 #[test]
 fn an_added_member_is_named() {
     let work = open_tempdir();
     let archive = fresh(work.path());
-    rewrite_adding(
-        &archive,
-        |_, _| true,
-        &[("bag/data/fs-src/stray.txt", b"stray")],
-    );
-    verify_fails_naming(
-        &archive,
-        &["data/fs-src/stray.txt", "not listed in the manifest"],
-    );
+    rewrite_adding(&archive, |_, _| true, &[("bag/data/fs-src/stray.txt", b"stray")]);
+    verify_fails_naming(&archive, &["data/fs-src/stray.txt", "not listed in the manifest"]);
 }
 
 #[test]
@@ -150,12 +121,7 @@ fn a_truncated_archive_is_caught() {
     let work = open_tempdir();
     let archive = fresh(work.path());
     let len = fs::metadata(&archive).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&archive)
-        .unwrap()
-        .set_len(len * 2 / 3)
-        .unwrap();
+    fs::OpenOptions::new().write(true).open(&archive).unwrap().set_len(len * 2 / 3).unwrap();
     fs::remove_file(sidecar(&archive)).unwrap();
     verify_fails_naming(&archive, &["truncated or corrupt"]);
 }
@@ -181,14 +147,7 @@ fn an_edited_manifest_line_is_named() {
         }
         true
     });
-    verify_fails_naming(
-        &archive,
-        &[
-            "data/fs-src/alpha.txt",
-            "sha256 mismatch",
-            "manifest-sha256.txt",
-        ],
-    );
+    verify_fails_naming(&archive, &["data/fs-src/alpha.txt", "sha256 mismatch", "manifest-sha256.txt"]);
 }
 
 #[test]

@@ -27,34 +27,16 @@ fn malicious_archive(path: &Path, outside: &Path) {
     let outside = outside.to_str().unwrap();
     let mut builder = tar::Builder::new(Vec::new());
     let mut add = |name: &str, kind, data: &[u8], link: Option<&str>| {
-        builder
-            .append(&raw_header(name, kind, data.len() as u64, link), data)
-            .unwrap();
+        builder.append(&raw_header(name, kind, data.len() as u64, link), data).unwrap();
     };
     add("good/ok.txt", tar::EntryType::Regular, b"fine", None);
     add("../escape.txt", tar::EntryType::Regular, b"evil", None);
-    add(
-        &format!("{outside}/absolute.txt"),
-        tar::EntryType::Regular,
-        b"evil",
-        None,
-    );
+    add(&format!("{outside}/absolute.txt"), tar::EntryType::Regular, b"evil", None);
     add("good/link", tar::EntryType::Symlink, b"", Some(outside));
-    add(
-        "good/link/through.txt",
-        tar::EntryType::Regular,
-        b"evil",
-        None,
-    );
+    add("good/link/through.txt", tar::EntryType::Regular, b"evil", None);
     add("good/hard", tar::EntryType::Link, b"", Some("/etc/passwd"));
-    add(
-        "good/./dot/../../../up.txt",
-        tar::EntryType::Regular,
-        b"evil",
-        None,
-    );
-    let mut encoder =
-        zstd::stream::write::Encoder::new(fs::File::create(path).unwrap(), 3).unwrap();
+    add("good/./dot/../../../up.txt", tar::EntryType::Regular, b"evil", None);
+    let mut encoder = zstd::stream::write::Encoder::new(fs::File::create(path).unwrap(), 3).unwrap();
     encoder.write_all(&builder.into_inner().unwrap()).unwrap();
     encoder.finish().unwrap();
 }
@@ -68,32 +50,17 @@ fn malicious_members_are_refused_and_nothing_lands_outside() {
     let archive = work.path().join("evil.tar.zst");
     malicious_archive(&archive, &outside);
 
-    let output = run(&[
-        "extract",
-        archive.to_str().unwrap(),
-        target.to_str().unwrap(),
-    ]);
+    let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
     let text = all_text(&output);
     assert_eq!(code(&output), 4, "{text}");
     assert_eq!(fs::read(target.join("good/ok.txt")).unwrap(), b"fine");
     assert_eq!(text.matches("REFUSED").count(), 5, "{text}");
-    assert_eq!(
-        fs::read_dir(&outside).unwrap().count(),
-        0,
-        "nothing written outside"
-    );
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
     assert!(!work.path().join("escape.txt").exists());
     assert!(!work.path().join("up.txt").exists());
     let link = fs::symlink_metadata(target.join("good/link")).unwrap();
-    assert!(
-        !link.file_type().is_symlink(),
-        "no link created: the later member landed in a plain directory"
-    );
-    assert_eq!(
-        fs::read(target.join("good/link/through.txt")).unwrap(),
-        b"evil",
-        "inside the target, harmless"
-    );
+    assert!(!link.file_type().is_symlink(), "no link created: the later member landed in a plain directory");
+    assert_eq!(fs::read(target.join("good/link/through.txt")).unwrap(), b"evil", "inside the target, harmless");
     assert!(!target.join("good/hard").exists());
 }
 
@@ -110,16 +77,8 @@ fn a_symlink_already_in_the_target_is_not_followed() {
     fs::create_dir_all(target.join("bag")).unwrap();
     std::os::unix::fs::symlink(&outside, target.join("bag/data")).unwrap();
 
-    let output = run(&[
-        "extract",
-        archive.to_str().unwrap(),
-        target.to_str().unwrap(),
-    ]);
+    let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
     assert_eq!(code(&output), 4, "{}", all_text(&output));
     assert!(all_text(&output).contains("crosses a symlink"));
-    assert_eq!(
-        fs::read_dir(&outside).unwrap().count(),
-        0,
-        "nothing written through the link"
-    );
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
 }

@@ -25,59 +25,35 @@ fn export_round_trips_through_gnu_tar_bagit_and_sha256sum() {
     );
     fs::create_dir_all(source.join("empty-dir")).unwrap();
 
-    let (archive, output) = export(
-        work.path(),
-        "roundtrip",
-        &[&source],
-        &["--json", "--concurrency", "3"],
-    );
+    let (archive, output) = export(work.path(), "roundtrip", &[&source], &["--json", "--concurrency", "3"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     assert_eq!(summary["complete"], true);
     assert_eq!(summary["failed"], 0);
-    assert_eq!(
-        summary["archived_bytes"],
-        (6 + 8 + big.len() + medium.len() + "texte accentué\n".len()) as u64
-    );
+    assert_eq!(summary["archived_bytes"], (6 + 8 + big.len() + medium.len() + "texte accentué\n".len()) as u64);
     assert!(!work.path().join("roundtrip.tar.zst.partial").exists());
 
     let bag = gnu_extract(&archive, "roundtrip");
     assert_standard_tools_accept(&archive, &bag);
     assert_files_identical(&source, &bag, "fs-tenant");
-    assert!(
-        bag.join("data/fs-tenant/empty-dir").is_dir(),
-        "empty directories survive"
-    );
+    assert!(bag.join("data/fs-tenant/empty-dir").is_dir(), "empty directories survive");
     assert_eq!(bag_info(&bag, "Sortie-Complete").as_deref(), Some("true"));
-    assert_eq!(
-        bag_info(&bag, "Payload-Oxum"),
-        Some(format!("{}.6", summary["archived_bytes"]))
-    );
+    assert_eq!(bag_info(&bag, "Payload-Oxum"), Some(format!("{}.6", summary["archived_bytes"])));
     let report = report(&bag);
     let files = &report["sources"][0]["kinds"]["file"];
-    assert_eq!(
-        (files["listed"].as_u64(), files["archived"].as_u64()),
-        (Some(6), Some(6))
-    );
+    assert_eq!((files["listed"].as_u64(), files["archived"].as_u64()), (Some(6), Some(6)));
 
     let verify = run(&["verify", archive.to_str().unwrap()]);
     assert_eq!(code(&verify), 0, "{}", all_text(&verify));
     assert!(stdout(&verify).contains("sidecar   matches"));
 
     let target = work.path().join("extracted");
-    let extract = run(&[
-        "extract",
-        archive.to_str().unwrap(),
-        target.to_str().unwrap(),
-    ]);
+    let extract = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
     assert_eq!(code(&extract), 0, "{}", all_text(&extract));
     assert_files_identical(&source, &target.join("roundtrip"), "fs-tenant");
 
     let ls = run(&["ls", archive.to_str().unwrap()]);
-    assert!(stdout(&ls).contains(&format!(
-        "{:>12}  roundtrip/data/fs-tenant/media/big.bin",
-        big.len()
-    )));
+    assert!(stdout(&ls).contains(&format!("{:>12}  roundtrip/data/fs-tenant/media/big.bin", big.len())));
 }
 
 #[test]
@@ -90,21 +66,9 @@ fn several_sources_share_one_archive_with_distinct_ids() {
     let (archive, output) = export(work.path(), "multi", &[&first, &second], &[]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let bag = gnu_extract(&archive, "multi");
-    assert_eq!(
-        fs::read(bag.join("data/fs-data/same.txt")).unwrap(),
-        b"first"
-    );
-    assert_eq!(
-        fs::read(bag.join("data/fs-data-2/same.txt")).unwrap(),
-        b"second"
-    );
-    assert_eq!(
-        fs::read_to_string(bag.join("bag-info.txt"))
-            .unwrap()
-            .matches("Sortie-Source: ")
-            .count(),
-        2
-    );
+    assert_eq!(fs::read(bag.join("data/fs-data/same.txt")).unwrap(), b"first");
+    assert_eq!(fs::read(bag.join("data/fs-data-2/same.txt")).unwrap(), b"second");
+    assert_eq!(fs::read_to_string(bag.join("bag-info.txt")).unwrap().matches("Sortie-Source: ").count(), 2);
     assert_standard_tools_accept(&archive, &bag);
 }
 
@@ -112,24 +76,14 @@ fn several_sources_share_one_archive_with_distinct_ids() {
 fn inventory_counts_without_transferring() {
     let work = open_tempdir();
     write_tree(work.path(), &[("x/a.txt", b"12345"), ("x/b/c.txt", b"678")]);
-    let output = run(&[
-        "inventory",
-        work.path().join("x").to_str().unwrap(),
-        "--json",
-    ]);
+    let output = run(&["inventory", work.path().join("x").to_str().unwrap(), "--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let sources: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     assert_eq!(sources[0]["source"], "fs-x");
     assert_eq!(sources[0]["kinds"]["file"]["listed"], 2);
     assert_eq!(sources[0]["kinds"]["file"]["listed_bytes"], 8);
     assert_eq!(sources[0]["kinds"]["directory"]["listed"], 1);
-    assert!(
-        fs::read_dir(work.path()).unwrap().all(|e| !e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .ends_with(".zst"))
-    );
+    assert!(fs::read_dir(work.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".zst")));
 }
 
 #[test]

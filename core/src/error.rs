@@ -53,12 +53,7 @@ impl fmt::Display for Error {
 impl Error {
     /// A permanent error.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            temporary: false,
-            retry_after: None,
-        }
+        Self { kind, message: message.into(), temporary: false, retry_after: None }
     }
 
     /// Marks the error as worth retrying.
@@ -83,12 +78,7 @@ impl Error {
             _ => ErrorKind::Io,
         };
         let temporary = matches!(error.kind(), K::Interrupted | K::WouldBlock | K::TimedOut);
-        Self {
-            kind,
-            message: format!("{context}: {error}"),
-            temporary,
-            retry_after: None,
-        }
+        Self { kind, message: format!("{context}: {error}"), temporary, retry_after: None }
     }
 
     /// The kind.

@@ -35,9 +35,7 @@ impl Serialize for RawName {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(&self.0) {
             Ok(text) => RawNameRepr::Text(text.to_owned()),
-            Err(_) => RawNameRepr::Hex {
-                hex: hex::encode(&self.0),
-            },
+            Err(_) => RawNameRepr::Hex { hex: hex::encode(&self.0) },
         }
         .serialize(serializer)
     }
@@ -47,9 +45,7 @@ impl<'de> Deserialize<'de> for RawName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match RawNameRepr::deserialize(deserializer)? {
             RawNameRepr::Text(text) => Ok(Self(text.into_bytes())),
-            RawNameRepr::Hex { hex } => {
-                hex::decode(hex).map(Self).map_err(serde::de::Error::custom)
-            }
+            RawNameRepr::Hex { hex } => hex::decode(hex).map(Self).map_err(serde::de::Error::custom),
         }
     }
 }
@@ -182,19 +178,11 @@ mod area_serde {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(area: &Area, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(if *area == Area::Config {
-            "config"
-        } else {
-            "content"
-        })
+        serializer.serialize_str(if *area == Area::Config { "config" } else { "content" })
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Area, D::Error> {
-        Ok(if String::deserialize(deserializer)? == "config" {
-            Area::Config
-        } else {
-            Area::Content
-        })
+        Ok(if String::deserialize(deserializer)? == "config" { Area::Config } else { Area::Content })
     }
 }
 
@@ -209,9 +197,6 @@ mod tests {
             let json = serde_json::to_string(&name).unwrap();
             assert_eq!(serde_json::from_str::<RawName>(&json).unwrap(), name);
         }
-        assert_eq!(
-            serde_json::to_string(&RawName(b"\xff".to_vec())).unwrap(),
-            r#"{"hex":"ff"}"#
-        );
+        assert_eq!(serde_json::to_string(&RawName(b"\xff".to_vec())).unwrap(), r#"{"hex":"ff"}"#);
     }
 }

@@ -18,6 +18,11 @@ pub struct Capabilities {
     /// the listing is sorted by key bytes; the engine then finds leaves that are also
     /// directories and gives them the format's leaf suffix.
     pub flat_namespace: bool,
+    /// Opening and reading a small item takes microseconds and never waits on a network (a
+    /// local file system). The engine then fetches small items one after the other on its
+    /// dispatching task and hands them to the writer in batches: a thread hand-off per item
+    /// would cost more than the read.
+    pub local: bool,
 }
 
 /// One page of a listing.

@@ -63,10 +63,7 @@ impl Registry {
 pub fn scheme_of(source: &str) -> String {
     match source.split_once("://") {
         Some((scheme, _))
-            if !scheme.is_empty()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
         {
             scheme.to_ascii_lowercase()
         }
@@ -84,10 +81,7 @@ mod tests {
         assert_eq!(scheme_of("FILE:///srv"), "file");
         assert_eq!(scheme_of("./data"), "file");
         assert_eq!(scheme_of("/odd/path/with://inside"), "file");
-        let error = Registry::default()
-            .open("ftp://x", &SourceOptions::default())
-            .err()
-            .unwrap();
+        let error = Registry::default().open("ftp://x", &SourceOptions::default()).err().unwrap();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
         assert!(error.to_string().contains("unknown scheme 'ftp'"));
     }

@@ -18,11 +18,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            retries: 5,
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(30),
-        }
+        Self { retries: 5, base: Duration::from_millis(200), max: Duration::from_secs(30) }
     }
 }
 
@@ -30,10 +26,7 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (0 for the first retry): a random duration up
     /// to `base × 2^retry` (capped at `max`), but never less than what the provider asked.
     pub fn delay(&self, retry: u32, asked: Option<Duration>) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << retry.min(20))
-            .min(self.max);
+        let ceiling = self.base.saturating_mul(1u32 << retry.min(20)).min(self.max);
         let jittered = ceiling.mul_f64(fastrand::f64());
         asked.map_or(jittered, |asked| asked.max(jittered))
     }
@@ -68,15 +61,9 @@ mod tests {
 
     #[test]
     fn delays_grow_stay_capped_and_honour_retry_after() {
-        let policy = RetryPolicy {
-            retries: 5,
-            base: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
+        let policy = RetryPolicy { retries: 5, base: Duration::from_millis(100), max: Duration::from_secs(1) };
         for retry in 0..30 {
-            let ceiling = Duration::from_millis(100)
-                .saturating_mul(1 << retry.min(20))
-                .min(Duration::from_secs(1));
+            let ceiling = Duration::from_millis(100).saturating_mul(1 << retry.min(20)).min(Duration::from_secs(1));
             assert!(policy.delay(retry, None) <= ceiling);
         }
         assert!(policy.delay(0, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
@@ -85,10 +72,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_temporary_errors_only_and_counts_attempts() {
         use crate::error::ErrorKind;
-        let policy = RetryPolicy {
-            retries: 3,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy { retries: 3, ..RetryPolicy::default() };
         let mut calls = 0;
         let (result, attempts) = retry(
             &policy,
@@ -108,16 +92,9 @@ mod tests {
         .await;
         assert_eq!((result.unwrap(), attempts), (3, 3));
 
-        let (result, attempts) = retry(
-            &policy,
-            |_, _| {},
-            || async { Err::<(), _>(Error::new(ErrorKind::NotFound, "gone")) },
-        )
-        .await;
-        assert_eq!(
-            (result.unwrap_err().kind(), attempts),
-            (ErrorKind::NotFound, 1)
-        );
+        let (result, attempts) =
+            retry(&policy, |_, _| {}, || async { Err::<(), _>(Error::new(ErrorKind::NotFound, "gone")) }).await;
+        assert_eq!((result.unwrap_err().kind(), attempts), (ErrorKind::NotFound, 1));
 
         let (result, attempts) = retry(
             &policy,

@@ -39,19 +39,15 @@ struct Object {
 struct Scripted {
     objects: Vec<Object>,
     flat: bool,
+    local: bool,
     opens: HashMap<&'static str, AtomicU32>,
     listing_failures: AtomicU32,
 }
 
 impl Scripted {
-    fn new(objects: Vec<Object>, flat: bool) -> Self {
+    fn new(objects: Vec<Object>, flat: bool, local: bool) -> Self {
         let opens = objects.iter().map(|o| (o.key, AtomicU32::new(0))).collect();
-        Self {
-            objects,
-            flat,
-            opens,
-            listing_failures: AtomicU32::new(0),
-        }
+        Self { objects, flat, local, opens, listing_failures: AtomicU32::new(0) }
     }
 
     fn opens(&self, key: &str) -> u32 {
@@ -73,9 +69,7 @@ impl Provider for Scripted {
         "mem://test".into()
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            flat_namespace: self.flat,
-        }
+        Capabilities { flat_namespace: self.flat, local: self.local }
     }
     async fn check(&self) -> Result<()> {
         Ok(())
@@ -94,31 +88,16 @@ impl Provider for Scripted {
                 let mut item = Item::new(RawName::text(o.key), segments, Kind::Object);
                 item.size = (o.fault != Fault::UnknownSize).then_some(o.data.len() as u64);
                 if o.with_md5 {
-                    let md5 = if o.fault == Fault::BadMd5 {
-                        "0".repeat(32)
-                    } else {
-                        md5_hex(&o.data)
-                    };
-                    item.checksum = Some(ProviderChecksum {
-                        served: format!("\"{md5}\""),
-                        md5: Some(md5),
-                        note: None,
-                    });
+                    let md5 = if o.fault == Fault::BadMd5 { "0".repeat(32) } else { md5_hex(&o.data) };
+                    item.checksum = Some(ProviderChecksum { served: format!("\"{md5}\""), md5: Some(md5), note: None });
                 }
                 item
             })
             .collect();
-        Ok(Page {
-            items,
-            next: (end < self.objects.len()).then(|| end.to_string()),
-        })
+        Ok(Page { items, next: (end < self.objects.len()).then(|| end.to_string()) })
     }
     async fn open(&self, item: &Item) -> Result<Body> {
-        let object = self
-            .objects
-            .iter()
-            .find(|o| o.key.as_bytes() == item.id.0)
-            .unwrap();
+        let object = self.objects.iter().find(|o| o.key.as_bytes() == item.id.0).unwrap();
         let attempt = self.opens[object.key].fetch_add(1, Ordering::SeqCst);
         let data = Bytes::from(object.data.clone());
         let chunks: Vec<Result<Bytes>> = match object.fault {
@@ -127,27 +106,18 @@ impl Provider for Scripted {
                 Err(Error::new(ErrorKind::Unavailable, "connection reset").temporary()),
             ],
             Fault::Short => vec![Ok(data.slice(..data.len() - 1))],
-            _ => data
-                .chunks(64 * 1024)
-                .map(|c| Ok(Bytes::copy_from_slice(c)))
-                .collect(),
+            _ => data.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect(),
         };
         let size = match object.fault {
             Fault::UnknownSize => None,
             _ => Some(object.data.len() as u64),
         };
-        Ok(Body {
-            size,
-            checksum: None,
-            stream: futures_util::stream::iter(chunks).boxed(),
-        })
+        Ok(Body { size, checksum: None, stream: futures_util::stream::iter(chunks).boxed() })
     }
 }
 
 fn noise(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
-        .collect()
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8).collect()
 }
 
 fn options() -> ExportOptions {
@@ -176,134 +146,62 @@ fn read_bag(archive: &std::path::Path) -> HashMap<String, Vec<u8>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact() {
+async fn faults_are_handled_with_concurrent_fetch_tasks() {
+    faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_handled_with_inline_fetches_of_a_local_provider() {
+    faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(true).await;
+}
+
+async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(local: bool) {
     let big = noise(3 << 20, 1);
     let spilled = noise((1 << 20) + 4096, 2);
     let provider = Arc::new(Scripted::new(
         vec![
-            Object {
-                key: "a",
-                data: b"leaf a".to_vec(),
-                fault: Fault::None,
-                with_md5: true,
-            },
-            Object {
-                key: "a/b",
-                data: b"under a".to_vec(),
-                fault: Fault::None,
-                with_md5: false,
-            },
-            Object {
-                key: "big",
-                data: big.clone(),
-                fault: Fault::BreakOnce,
-                with_md5: true,
-            },
-            Object {
-                key: "liar",
-                data: noise(5000, 3),
-                fault: Fault::Short,
-                with_md5: false,
-            },
-            Object {
-                key: "liar-big",
-                data: noise(2 << 20, 4),
-                fault: Fault::Short,
-                with_md5: false,
-            },
-            Object {
-                key: "md5",
-                data: b"checksum".to_vec(),
-                fault: Fault::BadMd5,
-                with_md5: true,
-            },
-            Object {
-                key: "spilled",
-                data: spilled.clone(),
-                fault: Fault::UnknownSize,
-                with_md5: true,
-            },
+            Object { key: "a", data: b"leaf a".to_vec(), fault: Fault::None, with_md5: true },
+            Object { key: "a/b", data: b"under a".to_vec(), fault: Fault::None, with_md5: false },
+            Object { key: "big", data: big.clone(), fault: Fault::BreakOnce, with_md5: true },
+            Object { key: "liar", data: noise(5000, 3), fault: Fault::Short, with_md5: false },
+            Object { key: "liar-big", data: noise(2 << 20, 4), fault: Fault::Short, with_md5: false },
+            Object { key: "md5", data: b"checksum".to_vec(), fault: Fault::BadMd5, with_md5: true },
+            Object { key: "spilled", data: spilled.clone(), fault: Fault::UnknownSize, with_md5: true },
         ],
         true,
+        local,
     ));
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("faults.tar.zst");
     let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
-    let summary = export(&providers, &archive, &options(), silent())
-        .await
-        .unwrap();
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
 
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (4, 3));
-    assert_eq!(
-        provider.opens("big"),
-        2,
-        "the broken stream was retried once"
-    );
-    assert_eq!(
-        provider.opens("liar"),
-        3,
-        "a short body is retried, then recorded"
-    );
+    assert_eq!(provider.opens("big"), 2, "the broken stream was retried once");
+    assert_eq!(provider.opens("liar"), 3, "a short body is retried, then recorded");
     assert_eq!(provider.opens("liar-big"), 3, "a short live body too");
-    assert_eq!(
-        provider.listing_failures.load(Ordering::SeqCst),
-        2,
-        "the failed listing page was asked again"
-    );
+    assert_eq!(provider.listing_failures.load(Ordering::SeqCst), 2, "the failed listing page was asked again");
 
     let verification = sortie_formats::verify::verify(&archive).unwrap();
     assert!(verification.intact(), "{:?}", verification.problems);
     assert_eq!(verification.complete, Some(false));
 
     let members = read_bag(&archive);
-    assert_eq!(
-        members["faults/data/mem-test/big"], big,
-        "the undone half never reached the archive"
-    );
+    assert_eq!(members["faults/data/mem-test/big"], big, "the undone half never reached the archive");
     assert_eq!(members["faults/data/mem-test/spilled"], spilled);
-    assert_eq!(
-        members["faults/data/mem-test/a^!"], b"leaf a",
-        "a leaf that is also a directory gets the suffix"
-    );
+    assert_eq!(members["faults/data/mem-test/a^!"], b"leaf a", "a leaf that is also a directory gets the suffix");
     assert_eq!(members["faults/data/mem-test/a/b"], b"under a");
     assert!(!members.contains_key("faults/data/mem-test/liar"));
-    assert!(
-        !members.contains_key("faults/data/mem-test/liar-big"),
-        "a short live body is undone"
-    );
+    assert!(!members.contains_key("faults/data/mem-test/liar-big"), "a short live body is undone");
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&members["faults/sortie/report.json"]).unwrap();
-    let errors: Vec<&str> = report["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["error"].as_str().unwrap())
-        .collect();
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("body has 4999 bytes but 5000 were announced")),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("body ended after 2097151 of the announced 2097152 bytes")),
-        "{errors:?}"
-    );
-    assert!(
-        errors.iter().any(|e| e.contains("MD5 of the body is")),
-        "{errors:?}"
-    );
+    let report: serde_json::Value = serde_json::from_slice(&members["faults/sortie/report.json"]).unwrap();
+    let errors: Vec<&str> =
+        report["failures"].as_array().unwrap().iter().map(|f| f["error"].as_str().unwrap()).collect();
+    assert!(errors.iter().any(|e| e.contains("body has 4999 bytes but 5000 were announced")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("body ended after 2097151 of the announced 2097152 bytes")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("MD5 of the body is")), "{errors:?}");
     let inventory = String::from_utf8(members["faults/sortie/inventory.jsonl"].clone()).unwrap();
-    let big_record = inventory
-        .lines()
-        .find(|l| l.contains(r#""id":"big""#))
-        .unwrap();
-    assert!(
-        big_record.contains(r#""etag_verified":true"#),
-        "{big_record}"
-    );
+    let big_record = inventory.lines().find(|l| l.contains(r#""id":"big""#)).unwrap();
+    assert!(big_record.contains(r#""etag_verified":true"#), "{big_record}");
 }

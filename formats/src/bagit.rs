@@ -40,12 +40,7 @@ pub fn parse_manifest_line(line: &str) -> Option<(&str, String)> {
     if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
         return None;
     }
-    Some((
-        digest,
-        path.replace("%0A", "\n")
-            .replace("%0D", "\r")
-            .replace("%25", "%"),
-    ))
+    Some((digest, path.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")))
 }
 
 /// Renders `bag-info.txt`: one `Label: value` per line, in the given order. Line breaks
@@ -86,19 +81,13 @@ mod tests {
         let digest = "a".repeat(64);
         let line = manifest_line(&digest, "data/x%y\nz");
         assert_eq!(line, format!("{digest}  data/x%25y%0Az\n"));
-        assert_eq!(
-            parse_manifest_line(line.trim_end()),
-            Some((digest.as_str(), "data/x%y\nz".to_owned()))
-        );
+        assert_eq!(parse_manifest_line(line.trim_end()), Some((digest.as_str(), "data/x%y\nz".to_owned())));
         assert_eq!(parse_manifest_line("nothex  data/x"), None);
     }
 
     #[test]
     fn bag_info_round_trips_and_folds() {
-        let fields = vec![
-            ("Payload-Oxum".to_owned(), "12.3".to_owned()),
-            ("Note".to_owned(), "a\nb".to_owned()),
-        ];
+        let fields = vec![("Payload-Oxum".to_owned(), "12.3".to_owned()), ("Note".to_owned(), "a\nb".to_owned())];
         let text = bag_info_text(&fields);
         assert_eq!(text, "Payload-Oxum: 12.3\nNote: a b\n");
         assert_eq!(parse_bag_info("A: 1\n  more\nB: 2\n")[0].1, "1 more");

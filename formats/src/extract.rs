@@ -35,42 +35,28 @@ pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
     for entry in stream.entries()? {
         let mut entry = entry?;
         let (name, _) = reader::member_path(&entry);
-        let refuse = |reason: &str| Problem {
-            member: Some(name.clone()),
-            message: reason.to_owned(),
-        };
+        let refuse = |reason: &str| Problem { member: Some(name.clone()), message: reason.to_owned() };
         let kind = entry.header().entry_type();
         if kind != EntryType::Regular && kind != EntryType::Directory {
-            done.refused
-                .push(refuse("links and special files are never extracted"));
+            done.refused.push(refuse("links and special files are never extracted"));
             continue;
         }
         let Some(relative) = safe_relative(&entry.path_bytes()) else {
-            done.refused
-                .push(refuse("path is absolute or leaves the target directory"));
+            done.refused.push(refuse("path is absolute or leaves the target directory"));
             continue;
         };
-        let Some(parent) = prepare_parents(&target, &relative, kind == EntryType::Directory)?
-        else {
-            done.refused.push(refuse(
-                "path crosses a symlink or a file in the target directory",
-            ));
+        let Some(parent) = prepare_parents(&target, &relative, kind == EntryType::Directory)? else {
+            done.refused.push(refuse("path crosses a symlink or a file in the target directory"));
             continue;
         };
         if kind == EntryType::Directory {
             continue;
         }
         let file_name = relative.file_name().expect("a normal last component");
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(parent.join(file_name))
-        {
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(parent.join(file_name)) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                done.refused.push(refuse(
-                    "already exists in the target directory; not overwritten",
-                ));
+                done.refused.push(refuse("already exists in the target directory; not overwritten"));
                 continue;
             }
             Err(e) => return Err(e),
@@ -101,11 +87,7 @@ fn safe_relative(bytes: &[u8]) -> Option<PathBuf> {
 /// directory that will hold the member.
 fn prepare_parents(target: &Path, relative: &Path, is_dir: bool) -> io::Result<Option<PathBuf>> {
     let components: Vec<_> = relative.components().collect();
-    let dirs = if is_dir {
-        &components[..]
-    } else {
-        &components[..components.len() - 1]
-    };
+    let dirs = if is_dir { &components[..] } else { &components[..components.len() - 1] };
     let mut current = target.to_path_buf();
     for component in dirs {
         current.push(component);

@@ -1,49 +1,41 @@
-//! A zstd writer that emits independent, checksummed frames ending on tar-entry boundaries.
+//! A zstd writer that emits independent, checksummed frames ending on tar-entry boundaries,
+//! compressing on other threads so that the thread feeding it (hashing, tar framing) never
+//! waits for compression.
 //!
 //! Independent frames are what make the archive resumable and seekable later without a
 //! format change, and they let the writer take back a member whose body failed half-way:
 //! the frame holding it is cut off the file and the archive continues as if it never began.
+//!
+//! Two ways to make a frame, both ending on an entry boundary:
+//! - small members are gathered into a buffer of about [`FRAME_TARGET`] bytes, which a pool
+//!   of workers compresses as one frame while the next buffer fills (as `pzstd` does);
+//! - a large member is compressed as it arrives, as a frame of its own, by a streaming
+//!   encoder on a thread of its own fed 1 MiB blocks, so no member is ever held whole in
+//!   memory and hashing (on the caller's thread) overlaps compression.
+//!
+//! One output thread writes the compressed pieces in order, hashing them for the sidecar.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 use zstd::stream::write::Encoder;
 
-/// Uncompressed bytes after which the current frame is closed at the next entry boundary.
-pub const FRAME_TARGET: u64 = 4 << 20;
+/// Uncompressed bytes after which a frame of small members is closed at the next entry
+/// boundary.
+pub const FRAME_TARGET: usize = 4 << 20;
 
-/// The compressed file being written, with a running sha256 for the `.sha256` sidecar.
-struct Sink {
-    file: File,
-    hasher: Sha256,
-    written: u64,
-}
+/// Compressed bytes after which the output thread asks the kernel to write back what it
+/// has, so that the final `fsync` of a large archive does not stall the end of the export.
+const WRITEBACK_EVERY: u64 = 64 << 20;
 
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-enum State {
-    Between(Sink),
-    InFrame(Encoder<'static, Sink>),
-    Broken,
-}
-
-/// A point between two frames to which the writer can return.
-pub struct Checkpoint {
-    offset: u64,
-    hasher: Sha256,
-}
+/// Input handed to the streaming encoder at once.
+const STREAM_INPUT_BLOCK: usize = 1 << 20;
 
 /// The compressed output once finished: its size and sha256.
 #[derive(Debug, Clone)]
@@ -54,145 +46,329 @@ pub struct Finished {
     pub sha256: String,
 }
 
+/// A point between two frames to which the writer can return.
+pub struct Checkpoint {
+    offset: u64,
+    hasher: Sha256,
+}
+
+/// What the output thread is asked to do. Pieces carry a sequence number because the
+/// pool finishes frames out of order.
+enum Output {
+    /// Compressed bytes, or why they could not be made.
+    Piece(u64, io::Result<Vec<u8>>),
+    /// Reply once every piece before this sequence number is written.
+    Sync(u64, SyncSender<io::Result<Checkpoint>>),
+    /// Drop everything after the checkpoint (all pieces before `u64` are written first).
+    Rollback(u64, Checkpoint, SyncSender<io::Result<()>>),
+    /// Write what remains, sync the file to disk and stop.
+    Finish(u64, SyncSender<io::Result<Finished>>),
+}
+
+/// Sends each compressed chunk of a streamed frame to the output thread in order.
+struct StreamSink {
+    output: SyncSender<Output>,
+    next: Arc<Mutex<u64>>,
+}
+
+impl Write for StreamSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let seq = take_seq(&self.next);
+        self.output.send(Output::Piece(seq, Ok(buf.to_vec()))).map_err(|_| output_gone())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn take_seq(next: &Mutex<u64>) -> u64 {
+    let mut next = next.lock().expect("sequence lock");
+    let seq = *next;
+    *next += 1;
+    seq
+}
+
+/// A streamed frame: blocks go to a thread running a streaming encoder.
+struct StreamFrame {
+    blocks: SyncSender<Vec<u8>>,
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl StreamFrame {
+    fn start(sink: StreamSink, level: i32) -> io::Result<Self> {
+        let mut encoder = Encoder::new(sink, level)?;
+        encoder.include_checksum(true)?;
+        let (blocks, incoming) = sync_channel::<Vec<u8>>(2);
+        let thread = std::thread::spawn(move || {
+            for block in incoming {
+                encoder.write_all(&block)?;
+            }
+            encoder.finish().map(drop)
+        });
+        Ok(Self { blocks, thread })
+    }
+
+    fn send(&self, block: Vec<u8>) -> io::Result<()> {
+        self.blocks.send(block).map_err(|_| io::Error::other("the frame compressor stopped"))
+    }
+
+    fn finish(self) -> io::Result<()> {
+        drop(self.blocks);
+        self.thread.join().map_err(|_| io::Error::other("the frame compressor crashed"))?
+    }
+}
+
 /// Writes a sequence of zstd frames into one file.
 pub struct FramedZstd {
-    state: State,
     level: i32,
-    workers: u32,
-    frame_input: u64,
+    buffer: Vec<u8>,
+    /// The large member being compressed on its own thread, while one is.
+    stream: Option<StreamFrame>,
+    next: Arc<Mutex<u64>>,
+    pool: Option<SyncSender<(u64, Vec<u8>)>>,
+    output: SyncSender<Output>,
+    broken: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl FramedZstd {
-    /// Starts writing at the beginning of `file`, which must be empty.
+    /// Starts writing at the beginning of `file`, which must be empty, with `workers`
+    /// compression threads (at least one).
     pub fn new(file: File, level: i32, workers: u32) -> Self {
-        let sink = Sink {
-            file,
-            hasher: Sha256::new(),
-            written: 0,
-        };
+        let workers = workers.max(1);
+        let (output, output_rx) = sync_channel::<Output>(4 * workers as usize + 4);
+        let broken = Arc::new(AtomicBool::new(false));
+        let flag = broken.clone();
+        let mut threads = vec![std::thread::spawn(move || write_in_order(file, output_rx, &flag))];
+        let (pool, pool_rx) = sync_channel::<(u64, Vec<u8>)>(workers as usize);
+        let pool_rx = Arc::new(Mutex::new(pool_rx));
+        for _ in 0..workers {
+            let pool_rx = pool_rx.clone();
+            let output = output.clone();
+            threads.push(std::thread::spawn(move || compress_frames(&pool_rx, &output, level)));
+        }
         Self {
-            state: State::Between(sink),
             level,
-            workers,
-            frame_input: 0,
+            buffer: Vec::with_capacity(FRAME_TARGET + (1 << 20)),
+            stream: None,
+            next: Arc::new(Mutex::new(0)),
+            pool: Some(pool),
+            output,
+            broken,
+            threads,
         }
     }
 
-    /// Closes the current frame if it holds at least [`FRAME_TARGET`] bytes of input.
+    /// Closes the current frame if it holds at least [`FRAME_TARGET`] bytes.
     pub fn end_frame_if_full(&mut self) -> io::Result<()> {
-        if self.frame_input >= FRAME_TARGET {
-            self.end_frame()
-        } else {
-            Ok(())
-        }
+        if self.stream.is_none() && self.buffer.len() >= FRAME_TARGET { self.end_frame() } else { Ok(()) }
     }
 
     /// Closes the current frame, if any, so that the next byte starts a new one.
     pub fn end_frame(&mut self) -> io::Result<()> {
-        match std::mem::replace(&mut self.state, State::Broken) {
-            State::InFrame(encoder) => {
-                self.state = State::Between(encoder.finish()?);
-                self.frame_input = 0;
-                Ok(())
+        self.check_output()?;
+        if let Some(stream) = self.stream.take() {
+            if !self.buffer.is_empty() {
+                stream.send(std::mem::take(&mut self.buffer))?;
             }
-            other => {
-                self.state = other;
-                self.ensure_usable()
-            }
+            stream.finish()?;
+        } else if !self.buffer.is_empty() {
+            let frame = std::mem::replace(&mut self.buffer, Vec::with_capacity(FRAME_TARGET + (1 << 20)));
+            let seq = take_seq(&self.next);
+            self.pool.as_ref().expect("pool open until finish").send((seq, frame)).map_err(|_| output_gone())?;
         }
+        Ok(())
     }
 
-    /// Closes the current frame and remembers where the file stands.
-    pub fn checkpoint(&mut self) -> io::Result<Checkpoint> {
+    /// Closes the current frame, waits until everything is on disk, and starts a streamed
+    /// frame for one large member; returns where to come back if that member fails.
+    pub fn begin_streamed_frame(&mut self) -> io::Result<Checkpoint> {
         self.end_frame()?;
-        match &self.state {
-            State::Between(sink) => Ok(Checkpoint {
-                offset: sink.written,
-                hasher: sink.hasher.clone(),
-            }),
-            _ => Err(broken()),
-        }
+        let checkpoint = self.request(Output::Sync)??;
+        let sink = StreamSink { output: self.output.clone(), next: self.next.clone() };
+        self.stream = Some(StreamFrame::start(sink, self.level)?);
+        Ok(checkpoint)
     }
 
     /// Drops everything written since `checkpoint`, frames and file bytes alike.
     pub fn rollback(&mut self, checkpoint: Checkpoint) -> io::Result<()> {
-        let file = match std::mem::replace(&mut self.state, State::Broken) {
-            State::InFrame(encoder) => encoder.get_ref().file.try_clone()?,
-            State::Between(sink) => sink.file,
-            State::Broken => return Err(broken()),
-        };
-        let mut file = file;
-        file.set_len(checkpoint.offset)?;
-        file.seek(SeekFrom::Start(checkpoint.offset))?;
-        self.state = State::Between(Sink {
-            file,
-            hasher: checkpoint.hasher,
-            written: checkpoint.offset,
-        });
-        self.frame_input = 0;
-        Ok(())
+        if let Some(stream) = self.stream.take() {
+            // Its pieces must all have reached the output before the cut; its own outcome
+            // no longer matters.
+            let _ = stream.finish();
+        }
+        self.buffer.clear();
+        self.request(|seq, reply| Output::Rollback(seq, checkpoint, reply))?
     }
 
     /// Closes the last frame, syncs the file to disk and returns its size and digest.
     pub fn finish(mut self) -> io::Result<Finished> {
         self.end_frame()?;
-        match self.state {
-            State::Between(sink) => {
-                sink.file.sync_all()?;
-                Ok(Finished {
-                    bytes: sink.written,
-                    sha256: hex::encode(sink.hasher.finalize()),
-                })
-            }
-            _ => Err(broken()),
+        self.pool = None;
+        let finished = self.request(Output::Finish)?;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
+        finished
     }
 
-    fn ensure_usable(&self) -> io::Result<()> {
-        if matches!(self.state, State::Broken) {
-            Err(broken())
-        } else {
-            Ok(())
+    /// Fails as soon as the output thread has failed, so that a full disk stops the export
+    /// at the next frame instead of at the end. The error itself comes from the next
+    /// request (sync, rollback or finish), which reports it.
+    fn check_output(&mut self) -> io::Result<()> {
+        if self.broken.load(Ordering::Relaxed) {
+            return self.request(Output::Sync)?.map(drop);
         }
+        Ok(())
     }
 
-    fn encoder(&mut self) -> io::Result<&mut Encoder<'static, Sink>> {
-        if let State::Between(_) = self.state {
-            let State::Between(sink) = std::mem::replace(&mut self.state, State::Broken) else {
-                unreachable!()
-            };
-            let mut encoder = Encoder::new(sink, self.level)?;
-            encoder.include_checksum(true)?;
-            if self.workers > 1 {
-                encoder.multithread(self.workers)?;
-            }
-            self.state = State::InFrame(encoder);
-        }
-        match &mut self.state {
-            State::InFrame(encoder) => Ok(encoder),
-            _ => Err(broken()),
-        }
+    /// Sends a request that must see every piece sent so far, and waits for its answer.
+    fn request<T>(&mut self, make: impl FnOnce(u64, SyncSender<T>) -> Output) -> io::Result<T> {
+        let (reply, answer) = sync_channel(1);
+        let upto = *self.next.lock().expect("sequence lock");
+        self.output.send(make(upto, reply)).map_err(|_| output_gone())?;
+        answer.recv().map_err(|_| output_gone())
     }
-}
-
-fn broken() -> io::Error {
-    io::Error::other("the archive writer stopped after an earlier error")
 }
 
 impl Write for FramedZstd {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.encoder()?.write(buf)?;
-        self.frame_input += n as u64;
-        Ok(n)
+        self.buffer.extend_from_slice(buf);
+        if let Some(stream) = &self.stream
+            && self.buffer.len() >= STREAM_INPUT_BLOCK
+        {
+            stream.send(std::mem::replace(&mut self.buffer, Vec::with_capacity(STREAM_INPUT_BLOCK + (64 << 10))))?;
+        }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.state {
-            State::InFrame(encoder) => encoder.flush(),
-            State::Between(sink) => sink.flush(),
-            State::Broken => Err(broken()),
+        Ok(())
+    }
+}
+
+fn output_gone() -> io::Error {
+    io::Error::other("the archive output thread stopped after an earlier error")
+}
+
+/// A pool worker: compresses whole frames, single-threaded, with a content checksum.
+fn compress_frames(jobs: &Mutex<Receiver<(u64, Vec<u8>)>>, output: &SyncSender<Output>, level: i32) {
+    let mut compressor = match zstd::bulk::Compressor::new(level) {
+        Ok(mut compressor) => match compressor.include_checksum(true) {
+            Ok(()) => compressor,
+            Err(_) => return,
+        },
+        Err(_) => return,
+    };
+    loop {
+        let job = jobs.lock().expect("pool lock").recv();
+        let Ok((seq, frame)) = job else { return };
+        if output.send(Output::Piece(seq, compressor.compress(&frame))).is_err() {
+            return;
         }
     }
+}
+
+/// The output thread: writes pieces in sequence order, keeps the running digest, and
+/// answers sync, rollback and finish requests once all earlier pieces are written.
+fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBool) {
+    let writeback = start_writeback(&file);
+    let mut hasher = Sha256::new();
+    let mut offset = 0u64;
+    let mut synced = 0u64;
+    let mut next = 0u64;
+    let mut early: BTreeMap<u64, io::Result<Vec<u8>>> = BTreeMap::new();
+    let mut waiting: Option<Output> = None;
+    let mut failed: Option<io::Error> = None;
+    loop {
+        if let Some(request) = waiting.take() {
+            let upto = match &request {
+                Output::Sync(upto, _) | Output::Rollback(upto, _, _) | Output::Finish(upto, _) => *upto,
+                Output::Piece(..) => unreachable!("pieces never wait"),
+            };
+            if next < upto {
+                waiting = Some(request);
+            } else {
+                let error = || failed.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()));
+                match request {
+                    Output::Sync(_, reply) => {
+                        let _ = reply.send(match error() {
+                            Some(e) => Err(e),
+                            None => Ok(Checkpoint { offset, hasher: hasher.clone() }),
+                        });
+                    }
+                    Output::Rollback(_, checkpoint, reply) => {
+                        let result = match error() {
+                            Some(e) => Err(e),
+                            None => file
+                                .set_len(checkpoint.offset)
+                                .and_then(|()| file.seek(SeekFrom::Start(checkpoint.offset)).map(drop)),
+                        };
+                        offset = checkpoint.offset;
+                        hasher = checkpoint.hasher;
+                        early.clear();
+                        let _ = reply.send(result);
+                    }
+                    Output::Finish(_, reply) => {
+                        let result = match error() {
+                            Some(e) => Err(e),
+                            None => file
+                                .sync_all()
+                                .map(|()| Finished { bytes: offset, sha256: hex::encode(hasher.finalize_reset()) }),
+                        };
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Output::Piece(..) => unreachable!(),
+                }
+                continue;
+            }
+        }
+        let Ok(message) = requests.recv() else { return };
+        match message {
+            Output::Piece(seq, piece) => {
+                early.insert(seq, piece);
+                while let Some(piece) = early.remove(&next) {
+                    if failed.is_none() {
+                        match piece.and_then(|bytes| file.write_all(&bytes).map(|()| bytes)) {
+                            Ok(bytes) => {
+                                hasher.update(&bytes);
+                                offset += bytes.len() as u64;
+                                if offset - synced >= WRITEBACK_EVERY {
+                                    if let Some(writeback) = &writeback {
+                                        let _ = writeback.try_send(());
+                                    }
+                                    synced = offset;
+                                }
+                            }
+                            Err(e) => {
+                                failed = Some(e);
+                                broken.store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    next += 1;
+                }
+            }
+            request => waiting = Some(request),
+        }
+    }
+}
+
+/// A thread that flushes the file to disk when poked, without blocking the output thread.
+/// Durability comes from the final `sync_all`; this only spreads the write-back over the
+/// export. A poke while a flush runs is dropped.
+fn start_writeback(file: &File) -> Option<SyncSender<()>> {
+    let file = file.try_clone().ok()?;
+    let (poke, pokes) = sync_channel::<()>(1);
+    std::thread::spawn(move || {
+        while pokes.recv().is_ok() {
+            let _ = file.sync_data();
+        }
+    });
+    Some(poke)
 }
 
 #[cfg(test)]
@@ -202,36 +378,59 @@ mod tests {
 
     fn frames_of(bytes: &[u8]) -> usize {
         // Each zstd frame begins with the magic number 0xFD2FB528 (little endian).
+        bytes.windows(4).filter(|w| *w == [0x28, 0xB5, 0x2F, 0xFD]).count()
+    }
+
+    fn read_back(mut file: File) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.read_to_end(&mut bytes).unwrap();
         bytes
-            .windows(4)
-            .filter(|w| *w == [0x28, 0xB5, 0x2F, 0xFD])
-            .count()
     }
 
     #[test]
-    fn rollback_removes_a_frame_and_the_stream_stays_valid() {
+    fn rollback_removes_a_streamed_frame_and_the_stream_stays_valid() {
         let tmp = tempfile::tempfile().unwrap();
-        let mut out = tmp.try_clone().unwrap();
-        let mut writer = FramedZstd::new(tmp, 3, 1);
+        let out = tmp.try_clone().unwrap();
+        let mut writer = FramedZstd::new(tmp, 3, 2);
         writer.write_all(b"first ").unwrap();
-        let checkpoint = writer.checkpoint().unwrap();
-        writer.write_all(&vec![b'x'; 100_000]).unwrap();
-        writer.end_frame().unwrap();
+        let checkpoint = writer.begin_streamed_frame().unwrap();
+        writer.write_all(&vec![b'x'; 3 << 20]).unwrap();
         writer.rollback(checkpoint).unwrap();
-        writer.write_all(b"second").unwrap();
+        writer.write_all(b"second ").unwrap();
+        let keep = writer.begin_streamed_frame().unwrap();
+        drop(keep);
+        writer.write_all(b"streamed").unwrap();
+        writer.end_frame().unwrap();
         let finished = writer.finish().unwrap();
 
-        let mut bytes = Vec::new();
-        out.seek(SeekFrom::Start(0)).unwrap();
-        out.read_to_end(&mut bytes).unwrap();
+        let bytes = read_back(out);
         assert_eq!(bytes.len() as u64, finished.bytes);
         assert_eq!(finished.sha256, hex::encode(Sha256::digest(&bytes)));
-        assert_eq!(frames_of(&bytes), 2);
+        assert_eq!(frames_of(&bytes), 3);
         let mut plain = String::new();
-        zstd::stream::read::Decoder::new(&bytes[..])
-            .unwrap()
-            .read_to_string(&mut plain)
-            .unwrap();
-        assert_eq!(plain, "first second");
+        zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
+        assert_eq!(plain, "first second streamed");
+    }
+
+    #[test]
+    fn parallel_frames_come_out_in_order() {
+        let tmp = tempfile::tempfile().unwrap();
+        let out = tmp.try_clone().unwrap();
+        let mut writer = FramedZstd::new(tmp, 1, 3);
+        let mut expected = Vec::new();
+        for i in 0..40u32 {
+            let piece: Vec<u8> =
+                (0..(FRAME_TARGET / 7)).map(|j| (j as u32 ^ i.wrapping_mul(2654435761)) as u8).collect();
+            writer.write_all(&piece).unwrap();
+            expected.extend_from_slice(&piece);
+            writer.end_frame_if_full().unwrap();
+        }
+        writer.finish().unwrap();
+        let bytes = read_back(out);
+        assert!(frames_of(&bytes) >= 5);
+        let mut plain = Vec::new();
+        zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_end(&mut plain).unwrap();
+        assert!(plain == expected, "content differs");
     }
 }

@@ -39,12 +39,7 @@ pub enum Area {
 ///
 /// `source_id` must already be a plain segment (see [`is_plain_source_id`]). A content
 /// path's first segment never starts with `_` verbatim, which keeps `_config` free.
-pub fn payload_path(
-    source_id: &str,
-    area: Area,
-    segments: &[Vec<u8>],
-    leaf_conflict: bool,
-) -> String {
+pub fn payload_path(source_id: &str, area: Area, segments: &[Vec<u8>], leaf_conflict: bool) -> String {
     let mut path = String::with_capacity(64);
     path.push_str("data/");
     path.push_str(source_id);
@@ -56,11 +51,7 @@ pub fn payload_path(
     for (index, segment) in segments.iter().enumerate() {
         path.push('/');
         let reserve_underscore = area == Area::Content && index == 0;
-        let suffix = if leaf_conflict && index == last {
-            LEAF_SUFFIX
-        } else {
-            ""
-        };
+        let suffix = if leaf_conflict && index == last { LEAF_SUFFIX } else { "" };
         path.push_str(&escape_segment_with(segment, reserve_underscore, suffix));
     }
     path
@@ -79,8 +70,7 @@ fn escape_segment_with(segment: &[u8], reserve_underscore: bool, suffix: &str) -
         hex_escape_all(segment)
     } else {
         let plain = escape_bytes(segment, false);
-        if is_nfc_quick(plain.chars()) == IsNormalized::Yes || unicode_normalization::is_nfc(&plain)
-        {
+        if is_nfc_quick(plain.chars()) == IsNormalized::Yes || unicode_normalization::is_nfc(&plain) {
             plain
         } else {
             escape_bytes(segment, true)
@@ -171,10 +161,7 @@ pub fn unescape_segment(escaped: &str) -> Option<Vec<u8>> {
     while index < bytes.len() {
         if bytes[index] == ESCAPE as u8 {
             let hex = escaped.get(index + 1..index + 3)?;
-            if !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-            {
+            if !hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)) {
                 return None;
             }
             out.push(u8::from_str_radix(hex, 16).ok()?);
@@ -192,9 +179,7 @@ pub fn is_plain_source_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && !id.starts_with(['_', '.', '-'])
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Turns any text into a plain source id fragment: lower-case ASCII letters and digits,
@@ -219,22 +204,12 @@ mod tests {
 
     fn roundtrip(segment: &[u8]) {
         let escaped = escape_segment(segment);
-        assert!(
-            unicode_normalization::is_nfc(&escaped),
-            "{escaped:?} is not NFC"
-        );
-        assert!(
-            !escaped.contains(['%', '/', '\\', '\r', '\n', '\0']),
-            "{escaped:?}"
-        );
+        assert!(unicode_normalization::is_nfc(&escaped), "{escaped:?} is not NFC");
+        assert!(!escaped.contains(['%', '/', '\\', '\r', '\n', '\0']), "{escaped:?}");
         assert_ne!(escaped, ".");
         assert_ne!(escaped, "..");
         assert!(escaped.len() <= MAX_SEGMENT_BYTES);
-        assert_eq!(
-            unescape_segment(&escaped).as_deref(),
-            Some(segment),
-            "{escaped:?}"
-        );
+        assert_eq!(unescape_segment(&escaped).as_deref(), Some(segment), "{escaped:?}");
     }
 
     #[test]
@@ -253,18 +228,7 @@ mod tests {
         assert_eq!(escape_segment(b".."), "^2E^2E");
         assert_eq!(escape_segment(b""), "^");
         assert_eq!(escape_segment(b"bad\xffutf8"), "bad^FFutf8");
-        for sample in [
-            &b"100%"[..],
-            b"a\nb",
-            b"x^y",
-            b".",
-            b"..",
-            b"",
-            b"\xff\xfe",
-            b"a\\b",
-            b"\x00",
-            b"^",
-        ] {
+        for sample in [&b"100%"[..], b"a\nb", b"x^y", b".", b"..", b"", b"\xff\xfe", b"a\\b", b"\x00", b"^"] {
             roundtrip(sample);
         }
     }
@@ -299,13 +263,7 @@ mod tests {
         let escapes = "%".repeat(100);
         let escaped = escape_segment(escapes.as_bytes());
         assert!(escaped.len() <= MAX_SEGMENT_BYTES);
-        assert!(
-            escaped
-                .split(TRUNCATION_MARK)
-                .next()
-                .unwrap()
-                .ends_with("^25")
-        );
+        assert!(escaped.split(TRUNCATION_MARK).next().unwrap().ends_with("^25"));
         // 200 ASCII bytes fit as they are.
         assert_eq!(escape_segment(&[b'a'; 200]), "a".repeat(200));
     }
@@ -313,26 +271,11 @@ mod tests {
     #[test]
     fn paths_keep_config_and_content_apart() {
         let segs = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(
-            payload_path("s3-b", Area::Content, &segs(&["_config", "x"]), false),
-            "data/s3-b/^5Fconfig/x"
-        );
-        assert_eq!(
-            payload_path("s3-b", Area::Config, &segs(&["policy.json"]), false),
-            "data/s3-b/_config/policy.json"
-        );
-        assert_eq!(
-            payload_path("s3-b", Area::Content, &segs(&["a"]), true),
-            "data/s3-b/a^!"
-        );
-        assert_eq!(
-            payload_path("s3-b", Area::Content, &segs(&["a", "b"]), false),
-            "data/s3-b/a/b"
-        );
-        assert_eq!(
-            payload_path("sw-p", Area::Content, &segs(&["x", "", "y"]), false),
-            "data/sw-p/x/^/y"
-        );
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["_config", "x"]), false), "data/s3-b/^5Fconfig/x");
+        assert_eq!(payload_path("s3-b", Area::Config, &segs(&["policy.json"]), false), "data/s3-b/_config/policy.json");
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a"]), true), "data/s3-b/a^!");
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a", "b"]), false), "data/s3-b/a/b");
+        assert_eq!(payload_path("sw-p", Area::Content, &segs(&["x", "", "y"]), false), "data/sw-p/x/^/y");
         assert_eq!(unescape_segment("a^!").as_deref(), Some(&b"a"[..]));
     }
 

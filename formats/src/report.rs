@@ -88,13 +88,9 @@ pub fn write_report(
     exclusions: &mut dyn BufRead,
 ) -> io::Result<()> {
     let head = serde_json::to_string_pretty(header)?;
-    let head = head
-        .trim_end()
-        .strip_suffix('}')
-        .ok_or_else(|| io::Error::other("report header is not an object"))?;
+    let head = head.trim_end().strip_suffix('}').ok_or_else(|| io::Error::other("report header is not an object"))?;
     out.write_all(head.trim_end().as_bytes())?;
-    let spools: [(&str, &mut dyn BufRead); 2] =
-        [("failures", failures), ("exclusions", exclusions)];
+    let spools: [(&str, &mut dyn BufRead); 2] = [("failures", failures), ("exclusions", exclusions)];
     for (name, spool) in spools {
         write!(out, ",\n  \"{name}\": [")?;
         let mut first = true;
@@ -134,13 +130,7 @@ mod tests {
         })
         .unwrap();
         let mut out = Vec::new();
-        write_report(
-            &mut out,
-            &header,
-            &mut format!("{failure}\n{failure}\n").as_bytes(),
-            &mut &b""[..],
-        )
-        .unwrap();
+        write_report(&mut out, &header, &mut format!("{failure}\n{failure}\n").as_bytes(), &mut &b""[..]).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["failures"].as_array().unwrap().len(), 2);
         assert_eq!(value["exclusions"].as_array().unwrap().len(), 0);

@@ -23,11 +23,7 @@ pub fn append<W: Write>(
 ) -> io::Result<()> {
     let mut header = Header::new_ustar();
     header.set_entry_type(kind);
-    header.set_mode(if kind == EntryType::Directory {
-        0o755
-    } else {
-        0o644
-    });
+    header.set_mode(if kind == EntryType::Directory { 0o755 } else { 0o644 });
     header.set_mtime(mtime);
     header.set_uid(0);
     header.set_gid(0);
@@ -101,11 +97,7 @@ mod tests {
         append(&mut tar, EntryType::Regular, "bag/short", 1, 0, &b"z"[..]).unwrap();
         let bytes = tar.into_inner().unwrap();
         let mut archive = tar::Archive::new(&bytes[..]);
-        let paths: Vec<Vec<u8>> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path_bytes().into_owned())
-            .collect();
+        let paths: Vec<Vec<u8>> = archive.entries().unwrap().map(|e| e.unwrap().path_bytes().into_owned()).collect();
         assert_eq!(paths, vec![long.into_bytes(), b"bag/short".to_vec()]);
     }
 }

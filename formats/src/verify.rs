@@ -78,19 +78,12 @@ pub struct Verification {
 impl Verification {
     /// True when nothing is wrong. A missing sidecar is not a fault of the archive.
     pub fn intact(&self) -> bool {
-        self.problems.is_empty()
-            && !matches!(
-                self.sidecar,
-                Sidecar::Mismatch { .. } | Sidecar::Unreadable { .. }
-            )
+        self.problems.is_empty() && !matches!(self.sidecar, Sidecar::Mismatch { .. } | Sidecar::Unreadable { .. })
     }
 
     fn problem(&mut self, member: Option<&str>, message: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(Problem {
-                member: member.map(str::to_owned),
-                message: message.into(),
-            });
+            self.problems.push(Problem { member: member.map(str::to_owned), message: message.into() });
         } else {
             self.more_problems += 1;
         }
@@ -99,7 +92,7 @@ impl Verification {
 
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all.
 pub fn verify(path: &Path) -> io::Result<Verification> {
-    let mut stream = reader::open(path)?;
+    let (mut stream, frames) = reader::open_counting_frames(path)?;
     let mut v = Verification {
         bag: None,
         members: 0,
@@ -116,18 +109,20 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
     let mut tag_digests: Vec<(String, String)> = Vec::new();
     let mut last: Option<String> = None;
     let mut after_tag_manifest = false;
+    // Members read since the last frame that passed its checksum: the ones a damaged frame
+    // may hold.
+    let mut unchecked = FrameMembers::default();
 
     for entry in stream.entries()? {
         let mut entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                v.problem(
-                    last.as_deref(),
-                    format!("archive is truncated or corrupt after this member: {e}"),
-                );
+                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
+                unchecked.report(&mut v, &e);
                 break;
             }
         };
+        unchecked.frames_now(frames.get());
         v.members += 1;
         let (full, utf8) = reader::member_path(&entry);
         let (bag, rel) = full.split_once('/').unwrap_or((full.as_str(), ""));
@@ -137,25 +132,25 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
         }
         match &v.bag {
             None => v.bag = Some(bag.to_owned()),
-            Some(first) if first != bag => v.problem(
-                Some(&full),
-                format!("member is outside the bag directory {first}/"),
-            ),
+            Some(first) if first != bag => {
+                v.problem(Some(&full), format!("member is outside the bag directory {first}/"))
+            }
             Some(_) => {}
         }
         if after_tag_manifest {
-            v.problem(
-                Some(&rel),
-                format!("member follows {TAG_MANIFEST}, which must be last"),
-            );
+            v.problem(Some(&rel), format!("member follows {TAG_MANIFEST}, which must be last"));
         }
         let kind = entry.header().entry_type();
         last = Some(rel.clone());
+        unchecked.push(&rel);
         if kind == EntryType::Directory {
             continue;
         }
         if kind != EntryType::Regular {
-            v.problem(Some(&rel), format!("unexpected member type {kind:?}: a Sortie archive holds only files and directories"));
+            v.problem(
+                Some(&rel),
+                format!("unexpected member type {kind:?}: a Sortie archive holds only files and directories"),
+            );
             continue;
         }
         let size = entry.header().size().unwrap_or(0);
@@ -176,10 +171,8 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
             copy_hashing(&mut entry, &mut hasher, &mut io::sink())
         };
         if let Err(e) = read {
-            v.problem(
-                Some(&rel),
-                format!("archive is truncated or corrupt inside this member: {e}"),
-            );
+            v.problem(Some(&rel), format!("archive is truncated or corrupt inside this member: {e}"));
+            unchecked.report(&mut v, &e);
             break;
         }
         let digest = hex::encode(hasher.finalize());
@@ -196,16 +189,10 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
     let (trailing, file_digest) = reader::finish(stream)?;
     match trailing {
         Ok(0) => {}
-        Ok(n) => v.problem(
-            None,
-            format!("{n} non-zero bytes follow the end of the tar archive"),
-        ),
+        Ok(n) => v.problem(None, format!("{n} non-zero bytes follow the end of the tar archive")),
         Err(e) => {
             if v.problems.is_empty() {
-                v.problem(
-                    last.as_deref(),
-                    format!("archive is truncated or corrupt after this member: {e}"),
-                );
+                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
             }
         }
     }
@@ -220,6 +207,49 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
     check_tag_manifest(&mut v, small_tags.get(TAG_MANIFEST), &tag_digests);
     check_bag_info(&mut v, small_tags.get(BAG_INFO));
     Ok(v)
+}
+
+/// The members of the zstd frame being read.
+#[derive(Default)]
+struct FrameMembers {
+    frames: u64,
+    names: Vec<String>,
+    more: u64,
+}
+
+impl FrameMembers {
+    /// Forgets the members of frames that completed (and so passed their checksum).
+    fn frames_now(&mut self, frames: u64) {
+        if frames != self.frames {
+            self.frames = frames;
+            self.names.clear();
+            self.more = 0;
+        }
+    }
+
+    fn push(&mut self, name: &str) {
+        if self.names.len() < 100 {
+            self.names.push(name.to_owned());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Names every member whose bytes came from the frame that failed.
+    fn report(&self, v: &mut Verification, error: &io::Error) {
+        let [.., last] = self.names.as_slice() else { return };
+        for name in &self.names {
+            if name != last {
+                v.problem(
+                    Some(name),
+                    format!("read from a damaged zstd frame: its content cannot be trusted ({error})"),
+                );
+            }
+        }
+        if self.more > 0 {
+            v.problem(None, format!("… and {} more members read from the damaged zstd frame", self.more));
+        }
+    }
 }
 
 fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut impl Write) -> io::Result<()> {
@@ -239,23 +269,16 @@ fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
     name.push(".sha256");
     match std::fs::read_to_string(&name) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Sidecar::Missing,
-        Err(e) => Sidecar::Unreadable {
-            error: e.to_string(),
-        },
+        Err(e) => Sidecar::Unreadable { error: e.to_string() },
         Ok(text) => match text.split_whitespace().next() {
             Some(expected) if expected.len() == 64 => {
                 if expected.eq_ignore_ascii_case(actual) {
                     Sidecar::Matched
                 } else {
-                    Sidecar::Mismatch {
-                        expected: expected.to_owned(),
-                        actual: actual.to_owned(),
-                    }
+                    Sidecar::Mismatch { expected: expected.to_owned(), actual: actual.to_owned() }
                 }
             }
-            _ => Sidecar::Unreadable {
-                error: "not in sha256sum format".to_owned(),
-            },
+            _ => Sidecar::Unreadable { error: "not in sha256sum format".to_owned() },
         },
     }
 }
@@ -265,10 +288,7 @@ fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
         None => v.problem(Some(BAGIT), "bagit.txt is missing: this is not a BagIt bag"),
         Some(text) => {
             let fields = bagit::parse_bag_info(&String::from_utf8_lossy(text));
-            if !fields
-                .iter()
-                .any(|(k, val)| k == "BagIt-Version" && (val == "1.0" || val == "0.97"))
-            {
+            if !fields.iter().any(|(k, val)| k == "BagIt-Version" && (val == "1.0" || val == "0.97")) {
                 v.problem(Some(BAGIT), "bagit.txt does not declare BagIt-Version 1.0");
             }
         }
@@ -320,10 +340,7 @@ fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::
             continue;
         };
         match have.remove(&want_path) {
-            None => v.problem(
-                Some(&want_path),
-                "listed in the manifest but missing from the archive",
-            ),
+            None => v.problem(Some(&want_path), "listed in the manifest but missing from the archive"),
             Some(digest) if !digest.eq_ignore_ascii_case(want_digest) => v.problem(
                 Some(&want_path),
                 format!("sha256 mismatch: manifest says {want_digest}, content is {digest}"),
@@ -339,36 +356,22 @@ fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::
     Ok(())
 }
 
-fn check_tag_manifest(
-    v: &mut Verification,
-    content: Option<&Vec<u8>>,
-    computed: &[(String, String)],
-) {
+fn check_tag_manifest(v: &mut Verification, content: Option<&Vec<u8>>, computed: &[(String, String)]) {
     let Some(content) = content else {
         v.problem(Some(TAG_MANIFEST), "the tag manifest is missing");
         return;
     };
-    let mut computed: HashMap<&str, &str> = computed
-        .iter()
-        .map(|(k, d)| (k.as_str(), d.as_str()))
-        .collect();
+    let mut computed: HashMap<&str, &str> = computed.iter().map(|(k, d)| (k.as_str(), d.as_str())).collect();
     for line in String::from_utf8_lossy(content).lines() {
         let Some((digest, name)) = bagit::parse_manifest_line(line) else {
-            v.problem(
-                Some(TAG_MANIFEST),
-                format!("malformed tag manifest line: {line:?}"),
-            );
+            v.problem(Some(TAG_MANIFEST), format!("malformed tag manifest line: {line:?}"));
             continue;
         };
         match computed.remove(name.as_str()) {
-            None => v.problem(
-                Some(&name),
-                "listed in the tag manifest but missing from the archive",
-            ),
-            Some(actual) if !actual.eq_ignore_ascii_case(digest) => v.problem(
-                Some(&name),
-                format!("sha256 mismatch: tag manifest says {digest}, content is {actual}"),
-            ),
+            None => v.problem(Some(&name), "listed in the tag manifest but missing from the archive"),
+            Some(actual) if !actual.eq_ignore_ascii_case(digest) => {
+                v.problem(Some(&name), format!("sha256 mismatch: tag manifest says {digest}, content is {actual}"))
+            }
             Some(_) => {}
         }
     }
@@ -385,19 +388,11 @@ fn check_bag_info(v: &mut Verification, content: Option<&Vec<u8>>) {
         return;
     };
     let fields = bagit::parse_bag_info(&String::from_utf8_lossy(content));
-    let get = |label: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(label))
-            .map(|(_, val)| val.as_str())
-    };
+    let get = |label: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(label)).map(|(_, val)| val.as_str());
     let actual = format!("{}.{}", v.payload_bytes, v.payload_files);
     match get("Payload-Oxum") {
         Some(oxum) if oxum == actual => {}
-        Some(oxum) => v.problem(
-            Some(BAG_INFO),
-            format!("Payload-Oxum says {oxum}, the payload is {actual}"),
-        ),
+        Some(oxum) => v.problem(Some(BAG_INFO), format!("Payload-Oxum says {oxum}, the payload is {actual}")),
         None => v.problem(Some(BAG_INFO), "Payload-Oxum is missing"),
     }
     v.complete = get("Sortie-Complete").map(|value| value == "true");

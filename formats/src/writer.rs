@@ -77,9 +77,7 @@ impl Read for ExactBody<'_> {
                 Err(e) => Err(self.fail(e)),
             };
         }
-        let max = buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let max = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         match self.inner.read(&mut buf[..max]) {
             Ok(0) => Err(self.fail(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -113,12 +111,7 @@ impl ArchiveWriter {
     /// Starts an archive in `file` (empty, opened for writing) whose members live under
     /// `bag/`, and writes `bagit.txt` first so that a streaming reader knows what follows.
     /// The manifest is spooled in `spool_dir` (beside the output, so it uses that disk).
-    pub fn create(
-        file: File,
-        bag: &str,
-        spool_dir: &Path,
-        options: WriterOptions,
-    ) -> io::Result<Self> {
+    pub fn create(file: File, bag: &str, spool_dir: &Path, options: WriterOptions) -> io::Result<Self> {
         let mut tar = tar::Builder::new(FramedZstd::new(file, options.level, options.workers));
         tar.mode(tar::HeaderMode::Deterministic);
         let mut writer = Self {
@@ -129,11 +122,7 @@ impl ArchiveWriter {
             payload_files: 0,
             tags: Vec::new(),
         };
-        writer.add_tag(
-            BAGIT,
-            bagit::BAGIT_TXT.len() as u64,
-            &mut bagit::BAGIT_TXT.as_bytes(),
-        )?;
+        writer.add_tag(BAGIT, bagit::BAGIT_TXT.len() as u64, &mut bagit::BAGIT_TXT.as_bytes())?;
         Ok(writer)
     }
 
@@ -150,34 +139,16 @@ impl ArchiveWriter {
         body: &mut dyn Read,
         may_fail: bool,
     ) -> Result<Written, AddError> {
-        let checkpoint = if may_fail {
-            Some(self.tar.get_mut().checkpoint().map_err(AddError::Archive)?)
-        } else {
-            None
-        };
+        let checkpoint =
+            if may_fail { Some(self.tar.get_mut().begin_streamed_frame().map_err(AddError::Archive)?) } else { None };
         let member = format!("{}/{path}", self.bag);
-        let mut exact = ExactBody {
-            inner: body,
-            remaining: size,
-            announced: size,
-            hasher: Sha256::new(),
-            failure: None,
-        };
-        let appended = tar_member::append(
-            &mut self.tar,
-            EntryType::Regular,
-            &member,
-            size,
-            mtime,
-            &mut exact,
-        );
+        let mut exact =
+            ExactBody { inner: body, remaining: size, announced: size, hasher: Sha256::new(), failure: None };
+        let appended = tar_member::append(&mut self.tar, EntryType::Regular, &member, size, mtime, &mut exact);
         match (appended, exact.failure.take(), checkpoint) {
             (Ok(()), _, _) => {}
             (Err(_), Some(body_error), Some(checkpoint)) => {
-                self.tar
-                    .get_mut()
-                    .rollback(checkpoint)
-                    .map_err(AddError::Archive)?;
+                self.tar.get_mut().rollback(checkpoint).map_err(AddError::Archive)?;
                 return Err(AddError::Body(body_error));
             }
             (Err(_), Some(body_error), None) => {
@@ -188,29 +159,19 @@ impl ArchiveWriter {
             (Err(archive_error), None, _) => return Err(AddError::Archive(archive_error)),
         }
         let sha256 = hex::encode(exact.hasher.finalize());
-        self.manifest
-            .write_all(bagit::manifest_line(&sha256, path).as_bytes())
-            .map_err(AddError::Archive)?;
+        self.manifest.write_all(bagit::manifest_line(&sha256, path).as_bytes()).map_err(AddError::Archive)?;
         self.payload_bytes += size;
         self.payload_files += 1;
-        self.tar
-            .get_mut()
-            .end_frame_if_full()
-            .map_err(AddError::Archive)?;
+        // A streamed member is a frame of its own; small members share frames.
+        let frames = self.tar.get_mut();
+        if may_fail { frames.end_frame() } else { frames.end_frame_if_full() }.map_err(AddError::Archive)?;
         Ok(Written { sha256, size })
     }
 
     /// Adds a directory member, so that empty directories of the source survive extraction.
     pub fn add_directory(&mut self, path: &str, mtime: u64) -> io::Result<()> {
         let member = format!("{}/{}/", self.bag, path.trim_end_matches('/'));
-        tar_member::append(
-            &mut self.tar,
-            EntryType::Directory,
-            &member,
-            0,
-            mtime,
-            io::empty(),
-        )
+        tar_member::append(&mut self.tar, EntryType::Directory, &member, 0, mtime, io::empty())
     }
 
     /// `Payload-Oxum` as BagIt defines it: `octets.files`.
@@ -220,11 +181,7 @@ impl ArchiveWriter {
 
     /// Writes the manifest, `bag-info.txt` (with `Payload-Oxum` added after the first
     /// field), the extra tag files in order, then the tag manifest, and closes the archive.
-    pub fn finish(
-        mut self,
-        bag_info: &[(String, String)],
-        extra_tags: Vec<(&str, File)>,
-    ) -> io::Result<Finished> {
+    pub fn finish(mut self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
         self.tar.get_mut().end_frame()?;
         let mut manifest = self.manifest.get_ref().try_clone()?;
         self.manifest.flush()?;
@@ -233,10 +190,7 @@ impl ArchiveWriter {
         self.add_tag(MANIFEST, len, &mut manifest)?;
 
         let mut fields = bag_info.to_vec();
-        fields.insert(
-            fields.len().min(1),
-            ("Payload-Oxum".to_owned(), self.payload_oxum()),
-        );
+        fields.insert(fields.len().min(1), ("Payload-Oxum".to_owned(), self.payload_oxum()));
         let info = bagit::bag_info_text(&fields);
         self.add_tag(BAG_INFO, info.len() as u64, &mut info.as_bytes())?;
 
@@ -265,43 +219,19 @@ impl ArchiveWriter {
 
     fn add_tag(&mut self, name: &str, len: u64, body: &mut dyn Read) -> io::Result<()> {
         let member = format!("{}/{name}", self.bag);
-        let mut exact = ExactBody {
-            inner: body,
-            remaining: len,
-            announced: len,
-            hasher: Sha256::new(),
-            failure: None,
-        };
-        tar_member::append(
-            &mut self.tar,
-            EntryType::Regular,
-            &member,
-            len,
-            0,
-            &mut exact,
-        )?;
-        self.tags
-            .push((name.to_owned(), hex::encode(exact.hasher.finalize())));
+        let mut exact = ExactBody { inner: body, remaining: len, announced: len, hasher: Sha256::new(), failure: None };
+        tar_member::append(&mut self.tar, EntryType::Regular, &member, len, 0, &mut exact)?;
+        self.tags.push((name.to_owned(), hex::encode(exact.hasher.finalize())));
         Ok(())
     }
 }
 
 /// The name of the bag inside `archive`: its file name without `.tar.zst`.
 pub fn bag_name(archive: &Path) -> String {
-    let name = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".tar.zst")
-        .or_else(|| name.strip_suffix(".tzst"))
-        .unwrap_or(&name);
+    let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".tar.zst").or_else(|| name.strip_suffix(".tzst")).unwrap_or(&name);
     let escaped = crate::payload_path::escape_segment(stem.as_bytes());
-    if escaped.starts_with('^') || escaped.is_empty() {
-        format!("bag{escaped}")
-    } else {
-        escaped
-    }
+    if escaped.starts_with('^') || escaped.is_empty() { format!("bag{escaped}") } else { escaped }
 }
 
 #[cfg(test)]
@@ -312,41 +242,22 @@ mod tests {
     fn a_failing_body_leaves_no_trace_and_a_wrong_length_is_refused() {
         let file = tempfile::tempfile().unwrap();
         let mut out = file.try_clone().unwrap();
-        let mut writer = ArchiveWriter::create(
-            file,
-            "bag",
-            &std::env::temp_dir(),
-            WriterOptions {
-                level: 3,
-                workers: 1,
-            },
-        )
-        .unwrap();
-        let ok = writer
-            .add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false)
-            .unwrap();
+        let mut writer =
+            ArchiveWriter::create(file, "bag", &std::env::temp_dir(), WriterOptions { level: 3, workers: 1 }).unwrap();
+        let ok = writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
         assert_eq!(ok.size, 2);
         let short = writer.add_payload("data/s/short", 10, 0, &mut &b"abc"[..], true);
-        assert!(
-            matches!(short, Err(AddError::Body(ref e)) if e.to_string().contains("after 3 of the announced 10"))
-        );
+        assert!(matches!(short, Err(AddError::Body(ref e)) if e.to_string().contains("after 3 of the announced 10")));
         let long = writer.add_payload("data/s/long", 1, 0, &mut &b"abc"[..], true);
         assert!(matches!(long, Err(AddError::Body(ref e)) if e.to_string().contains("longer")));
-        writer
-            .add_payload("data/s/b", 3, 0, &mut &b"end"[..], true)
-            .unwrap();
+        writer.add_payload("data/s/b", 3, 0, &mut &b"end"[..], true).unwrap();
         assert_eq!(writer.payload_oxum(), "5.2");
-        writer
-            .finish(&[("Bagging-Date".into(), "2026-01-01".into())], Vec::new())
-            .unwrap();
+        writer.finish(&[("Bagging-Date".into(), "2026-01-01".into())], Vec::new()).unwrap();
 
         out.seek(SeekFrom::Start(0)).unwrap();
         let mut archive = tar::Archive::new(zstd::stream::read::Decoder::new(out).unwrap());
-        let names: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> =
+            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(
             names,
             [

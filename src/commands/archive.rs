@@ -37,9 +37,7 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
         Sidecar::Matched => println!("sidecar   matches"),
         Sidecar::Missing => println!("sidecar   none beside the archive (transport not checked)"),
         Sidecar::Mismatch { expected, actual } => {
-            println!(
-                "FAILED  sidecar: archive sha256 is {actual}, the .sha256 file says {expected}"
-            )
+            println!("FAILED  sidecar: archive sha256 is {actual}, the .sha256 file says {expected}")
         }
         Sidecar::Unreadable { error } => println!("FAILED  sidecar: {error}"),
     }
@@ -59,18 +57,11 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
 
 pub fn ls(args: &ArchiveArgs) -> Result<i32> {
     let mut stream = reader::open(&args.archive).map_err(|e| usage(&args.archive, &e))?;
-    for entry in stream
-        .entries()
-        .with_context(|| open_error(&args.archive))?
-    {
+    for entry in stream.entries().with_context(|| open_error(&args.archive))? {
         let entry = entry.with_context(|| format!("{} is corrupt", args.archive.display()))?;
         let (path, _) = reader::member_path(&entry);
         let size = entry.header().size().unwrap_or(0);
-        let kind = if entry.header().entry_type().is_dir() {
-            "dir"
-        } else {
-            "file"
-        };
+        let kind = if entry.header().entry_type().is_dir() { "dir" } else { "file" };
         if args.json {
             print_json(&json!({"path": path, "size": size, "type": kind}))?;
         } else {
@@ -81,35 +72,17 @@ pub fn ls(args: &ArchiveArgs) -> Result<i32> {
 }
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
-    let done = extraction::extract(&args.archive, &args.target).with_context(|| {
-        format!(
-            "extraction of {} into {} failed",
-            args.archive.display(),
-            args.target.display()
-        )
-    })?;
+    let done = extraction::extract(&args.archive, &args.target)
+        .with_context(|| format!("extraction of {} into {} failed", args.archive.display(), args.target.display()))?;
     if args.json {
         print_json(&done)?;
     } else {
         for refused in &done.refused {
-            println!(
-                "REFUSED  {}: {}",
-                refused.member.as_deref().unwrap_or("?"),
-                refused.message
-            );
+            println!("REFUSED  {}: {}", refused.member.as_deref().unwrap_or("?"), refused.message);
         }
-        println!(
-            "extracted {} files ({} bytes) into {}",
-            done.files,
-            done.bytes,
-            args.target.display()
-        );
+        println!("extracted {} files ({} bytes) into {}", done.files, done.bytes, args.target.display());
     }
-    Ok(if done.refused.is_empty() {
-        exit::OK
-    } else {
-        exit::VERIFY_FAILED
-    })
+    Ok(if done.refused.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
 }
 
 /// An archive that cannot be opened at all is bad input.

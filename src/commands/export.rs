@@ -14,9 +14,9 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         concurrency: usize::from(args.concurrency),
         retry: retry_policy(&args.source),
         zstd_level: args.zstd_level,
-        zstd_workers: args.zstd_threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
-        }),
+        zstd_workers: args
+            .zstd_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
     };
     let (progress, bar) = crate::progress::sink(!args.json);
@@ -32,25 +32,13 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         }
     };
     bar.finish_and_clear();
-    let summary = summary.with_context(|| {
-        format!(
-            "export to {} failed; no archive was written",
-            args.output.display()
-        )
-    })?;
+    let summary =
+        summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
     if args.json {
         print_json(&summary)?;
     } else {
-        println!(
-            "archive   {} ({})",
-            summary.archive.display(),
-            HumanBytes(summary.archive_bytes)
-        );
-        println!(
-            "sha256    {}  (in {})",
-            summary.archive_sha256,
-            summary.sidecar.display()
-        );
+        println!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes));
+        println!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display());
         println!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,
@@ -65,9 +53,5 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             println!("complete  NO: see sortie/report.json in the archive for every failure");
         }
     }
-    Ok(if summary.complete {
-        exit::OK
-    } else {
-        exit::INCOMPLETE
-    })
+    Ok(if summary.complete { exit::OK } else { exit::INCOMPLETE })
 }

@@ -31,9 +31,5 @@ pub async fn run(args: InventoryArgs) -> Result<i32> {
             }
         }
     }
-    Ok(if sources.iter().any(|s| s.error.is_some()) {
-        exit::INCOMPLETE
-    } else {
-        exit::OK
-    })
+    Ok(if sources.iter().any(|s| s.error.is_some()) { exit::INCOMPLETE } else { exit::OK })
 }

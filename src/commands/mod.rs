@@ -22,9 +22,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 /// Prints a value as one line of JSON on stdout.
@@ -34,22 +32,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// Opens every source, failing on the first one that cannot be opened.
-fn open_sources(
-    args: &crate::cli::SourceArgs,
-) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
+fn open_sources(args: &crate::cli::SourceArgs) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
     let registry = crate::providers::registry();
-    let options = sortie_core::registry::SourceOptions {
-        follow_symlinks: args.follow_symlinks,
-    };
-    args.sources
-        .iter()
-        .map(|source| Ok(registry.open(source, &options)?))
-        .collect()
+    let options = sortie_core::registry::SourceOptions { follow_symlinks: args.follow_symlinks };
+    args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
 }
 
 fn retry_policy(args: &crate::cli::SourceArgs) -> sortie_core::retry::RetryPolicy {
-    sortie_core::retry::RetryPolicy {
-        retries: args.retries,
-        ..Default::default()
-    }
+    sortie_core::retry::RetryPolicy { retries: args.retries, ..Default::default() }
 }

@@ -33,11 +33,7 @@ pub fn run_unprivileged(args: &[&str]) -> Output {
 }
 
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 pub fn code(output: &Output) -> i32 {
@@ -67,11 +63,7 @@ pub fn tool(name: &str, args: &[&str], dir: &Path) -> Output {
 /// Asserts a tool succeeded, showing its output otherwise.
 pub fn assert_tool_ok(name: &str, args: &[&str], dir: &Path) {
     let output = tool(name, args, dir);
-    assert!(
-        output.status.success(),
-        "{name} {args:?} failed:\n{}",
-        all_text(&output)
-    );
+    assert!(output.status.success(), "{name} {args:?} failed:\n{}", all_text(&output));
 }
 
 /// A temporary directory every user can enter (tests may run sortie unprivileged).
@@ -97,9 +89,7 @@ pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
 
 /// Deterministic incompressible bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             state ^= state << 13;
@@ -167,11 +157,7 @@ pub fn assert_standard_tools_accept(archive: &Path, bag: &Path) {
     assert_tool_ok("zstd", &["-q", "-t", name], dir);
     assert_tool_ok("sha256sum", &["-c", &format!("{name}.sha256")], dir);
     assert_tool_ok("sha256sum", &["--quiet", "-c", "manifest-sha256.txt"], bag);
-    assert_tool_ok(
-        "sha256sum",
-        &["--quiet", "-c", "tagmanifest-sha256.txt"],
-        bag,
-    );
+    assert_tool_ok("sha256sum", &["--quiet", "-c", "tagmanifest-sha256.txt"], bag);
     assert_tool_ok("bagit.py", &["--validate", bag.to_str().unwrap()], dir);
 }
 
@@ -186,23 +172,13 @@ pub fn assert_files_identical(source: &Path, bag: &Path, source_id: &str) {
         if !meta.is_file() {
             continue;
         }
-        let id = entry
-            .strip_prefix(source)
-            .unwrap()
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
+        let id = entry.strip_prefix(source).unwrap().as_os_str().as_bytes().to_vec();
         let record = records
             .iter()
             .find(|r| r["source"] == source_id && record_id(r) == id)
             .unwrap_or_else(|| panic!("no inventory record for {}", entry.display()));
         let path = record["path"].as_str().expect("archived files have a path");
-        assert_eq!(
-            fs::read(bag.join(path)).unwrap(),
-            fs::read(&entry).unwrap(),
-            "{}",
-            entry.display()
-        );
+        assert_eq!(fs::read(bag.join(path)).unwrap(), fs::read(&entry).unwrap(), "{}", entry.display());
         checked += 1;
     }
     assert!(checked > 0, "the fixture has files");

@@ -49,11 +49,7 @@ mod tests {
         for key in sorted {
             detector.observe(key.as_bytes());
         }
-        let mut out: Vec<String> = detector
-            .into_set()
-            .into_iter()
-            .map(|k| String::from_utf8(k).unwrap())
-            .collect();
+        let mut out: Vec<String> = detector.into_set().into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
         out.sort();
         out
     }

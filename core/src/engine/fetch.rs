@@ -56,13 +56,15 @@ impl From<Error> for AttemptError {
 }
 
 impl Fetcher {
-    /// Fetches `job` until it is in the archive or recorded as failed.
-    pub(crate) async fn fetch(&self, provider: &dyn Provider, job: Job) -> Result<(), WriterGone> {
+    /// Fetches `job` until it is in the archive or known to have failed. A body streamed
+    /// live is handed to the writer by this call (`None`); otherwise the message for the
+    /// writer (a held body or a failure) is returned, so that the caller may batch it.
+    pub(crate) async fn fetch(&self, provider: &dyn Provider, job: Job) -> Result<Option<ToWriter>, WriterGone> {
         let mut attempts = 0;
         loop {
             attempts += 1;
             let error = match self.attempt(provider, job.clone()).await {
-                Ok(()) => return Ok(()),
+                Ok(message) => return Ok(message),
                 Err(AttemptError::WriterGone) => return Err(WriterGone),
                 Err(AttemptError::Item(error)) => error,
             };
@@ -76,78 +78,50 @@ impl Fetcher {
                 tokio::time::sleep(self.policy.delay(attempts - 1, error.retry_after())).await;
                 continue;
             }
-            let failed = ToWriter::Failed {
-                job,
-                error: error.to_string(),
-                attempts,
-            };
-            return self.tx.send(failed).await.map_err(|_| WriterGone);
+            return Ok(Some(ToWriter::Failed { job, error: error.to_string(), attempts }));
         }
     }
 
-    async fn attempt(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
+    async fn attempt(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, AttemptError> {
         if job.item.size.is_some_and(|size| size > SMALL) {
-            return self.stream_live(provider, job).await;
+            return self.stream_live(provider, job).await.map(|()| None);
         }
         let body = provider.open(&job.item).await?;
         if body.checksum.is_some() {
             job.item.checksum = body.checksum.clone();
         }
-        let held = self
-            .collect(body, job.item.size, job.item.checksum.as_ref())
-            .await?;
-        self.tx
-            .send(ToWriter::Payload { job, body: held })
-            .await
-            .map_err(|_| AttemptError::WriterGone)
+        let held = self.collect(body, job.item.size, job.item.checksum.as_ref()).await?;
+        Ok(Some(ToWriter::Payload { job, body: held }))
     }
 
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
-        let slot = self
-            .live
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AttemptError::WriterGone)?;
+        let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let body = provider.open(&job.item).await?;
         if body.checksum.is_some() {
             job.item.checksum = body.checksum.clone();
         }
-        let size = body
-            .size
-            .or(job.item.size)
-            .expect("live bodies have a known size");
+        let size = body.size.or(job.item.size).expect("live bodies have a known size");
         let expected_md5 = job.item.checksum.as_ref().and_then(|c| c.md5.clone());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);
         let (done, outcome) = oneshot::channel();
-        let held = Held::Live {
-            size,
-            chunks,
-            done,
-            _slot: slot,
-        };
-        self.tx
-            .send(ToWriter::Payload { job, body: held })
-            .await
-            .map_err(|_| AttemptError::WriterGone)?;
+        let held = Held::Live { size, chunks, done, _slot: slot };
+        self.tx.send(ToWriter::Payload { job, body: held }).await.map_err(|_| AttemptError::WriterGone)?;
 
-        let mut md5 = Md5::new();
+        let mut md5 = expected_md5.as_ref().map(|_| Md5::new());
         let mut stream = body.stream;
         while let Some(chunk) = stream.next().await {
             let failed = chunk.is_err();
-            if let Ok(bytes) = &chunk {
+            if let (Ok(bytes), Some(md5)) = (&chunk, md5.as_mut()) {
                 md5.update(bytes);
             }
             if chunk_tx.send(chunk).await.is_err() || failed {
                 break;
             }
         }
-        if let Some(expected) = expected_md5 {
+        if let (Some(expected), Some(md5)) = (expected_md5, md5) {
             let actual = hex::encode(md5.finalize());
             if actual != expected {
-                let _ = chunk_tx
-                    .send(Err(checksum_mismatch(&expected, &actual)))
-                    .await;
+                let _ = chunk_tx.send(Err(checksum_mismatch(&expected, &actual))).await;
             }
         }
         drop(chunk_tx);
@@ -159,36 +133,28 @@ impl Fetcher {
     }
 
     /// Reads a whole body: into memory while it fits, then into a temporary file.
-    async fn collect(
-        &self,
-        body: Body,
-        listed: Option<u64>,
-        checksum: Option<&ProviderChecksum>,
-    ) -> Result<Held> {
+    async fn collect(&self, body: Body, listed: Option<u64>, checksum: Option<&ProviderChecksum>) -> Result<Held> {
         let announced = body.size.or(listed);
         let reserve = announced.unwrap_or(SMALL).min(SMALL);
         let permits = u32::try_from(reserve.div_ceil(1024).max(1)).expect("at most SMALL");
-        let budget = self
-            .budget
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .expect("the budget is never closed");
+        let budget = self.budget.clone().acquire_many_owned(permits).await.expect("the budget is never closed");
         let mut buffer = BytesMut::with_capacity(usize::try_from(reserve).expect("small"));
         let mut spool: Option<tokio::fs::File> = None;
-        let mut md5 = Md5::new();
+        let expected_md5 = checksum.and_then(|c| c.md5.as_deref());
+        let mut md5 = expected_md5.map(|_| Md5::new());
         let mut total = 0u64;
         let mut stream = body.stream;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            md5.update(&chunk);
+            if let Some(md5) = md5.as_mut() {
+                md5.update(&chunk);
+            }
             total += chunk.len() as u64;
             if let Some(file) = spool.as_mut() {
                 write_spool(file, &chunk).await?;
             } else if total > SMALL {
-                let file = tempfile::tempfile_in(&self.spool_dir).map_err(|e| {
-                    Error::io("cannot create a temporary file beside the output", &e)
-                })?;
+                let file = tempfile::tempfile_in(&self.spool_dir)
+                    .map_err(|e| Error::io("cannot create a temporary file beside the output", &e))?;
                 let mut file = tokio::fs::File::from_std(file);
                 write_spool(&mut file, &buffer).await?;
                 write_spool(&mut file, &chunk).await?;
@@ -205,7 +171,7 @@ impl Fetcher {
             )
             .temporary());
         }
-        if let Some(expected) = checksum.and_then(|c| c.md5.as_deref()) {
+        if let (Some(expected), Some(md5)) = (expected_md5, md5) {
             let actual = hex::encode(md5.finalize());
             if actual != expected {
                 return Err(checksum_mismatch(expected, &actual));
@@ -217,32 +183,19 @@ impl Fetcher {
                     file.flush().await?;
                     file.rewind().await
                 };
-                rewound
-                    .await
-                    .map_err(|e| Error::io("cannot read a temporary file", &e))?;
-                Held::Spooled {
-                    file: file.into_std().await,
-                    len: total,
-                }
+                rewound.await.map_err(|e| Error::io("cannot read a temporary file", &e))?;
+                Held::Spooled { file: file.into_std().await, len: total }
             }
-            None => Held::Memory {
-                data: Bytes::from(buffer),
-                _budget: budget,
-            },
+            None => Held::Memory { data: Bytes::from(buffer), _budget: budget },
         })
     }
 }
 
 async fn write_spool(file: &mut tokio::fs::File, bytes: &[u8]) -> Result<()> {
-    file.write_all(bytes)
-        .await
-        .map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
+    file.write_all(bytes).await.map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
 }
 
 fn checksum_mismatch(expected: &str, actual: &str) -> Error {
-    Error::new(
-        ErrorKind::Integrity,
-        format!("MD5 of the body is {actual}, the provider announced {expected}"),
-    )
-    .temporary()
+    Error::new(ErrorKind::Integrity, format!("MD5 of the body is {actual}, the provider announced {expected}"))
+        .temporary()
 }

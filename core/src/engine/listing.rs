@@ -51,11 +51,7 @@ pub(crate) async fn list_source(
         let (page, _) = retry(
             policy,
             |retry, error| {
-                progress(Event::Retrying {
-                    id: format!("{source} listing"),
-                    retry,
-                    error: error.to_string(),
-                })
+                progress(Event::Retrying { id: format!("{source} listing"), retry, error: error.to_string() })
             },
             || provider.list_page(cursor.clone()),
         )
@@ -63,16 +59,12 @@ pub(crate) async fn list_source(
         let page = match page {
             Ok(page) => page,
             Err(error) => {
-                listing.error =
-                    Some(error.context(format!("listing of {source} stopped after {items} items")));
+                listing.error = Some(error.context(format!("listing of {source} stopped after {items} items")));
                 break;
             }
         };
         for item in &page.items {
-            let counts = listing
-                .kinds
-                .entry(item.kind.as_str().to_owned())
-                .or_default();
+            let counts = listing.kinds.entry(item.kind.as_str().to_owned()).or_default();
             counts.listed += 1;
             counts.listed_bytes += item.size.unwrap_or(0);
             if item.skip.is_none() && item.has_body {
@@ -86,11 +78,7 @@ pub(crate) async fn list_source(
             bytes += item.size.unwrap_or(0);
             on_item(item)?;
         }
-        progress(Event::Listed {
-            source: source.to_owned(),
-            items,
-            bytes,
-        });
+        progress(Event::Listed { source: source.to_owned(), items, bytes });
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,

@@ -53,13 +53,7 @@ pub struct ExportOptions {
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        Self {
-            concurrency: 8,
-            retry: RetryPolicy::default(),
-            zstd_level: 3,
-            zstd_workers: 2,
-            force: false,
-        }
+        Self { concurrency: 8, retry: RetryPolicy::default(), zstd_level: 3, zstd_workers: 2, force: false }
     }
 }
 
@@ -115,12 +109,8 @@ pub async fn inventory(
     let ids = unique_ids(providers);
     let mut out = Vec::new();
     for (provider, id) in providers.iter().zip(&ids) {
-        provider
-            .check()
-            .await
-            .map_err(|e| e.context(format!("source {}", provider.display_url())))?;
-        let listing =
-            list_source(id, provider.as_ref(), policy, &progress, &mut |_| Ok(())).await?;
+        provider.check().await.map_err(|e| e.context(format!("source {}", provider.display_url())))?;
+        let listing = list_source(id, provider.as_ref(), policy, &progress, &mut |_| Ok(())).await?;
         out.push(SourceInventory {
             report: SourceReport {
                 source: id.clone(),
@@ -160,40 +150,19 @@ async fn run(
     let started = Instant::now();
     let started_at = now_rfc3339();
     for provider in providers {
-        provider
-            .check()
-            .await
-            .map_err(|e| e.context(format!("source {}", provider.display_url())))?;
+        provider.check().await.map_err(|e| e.context(format!("source {}", provider.display_url())))?;
     }
     let ids = unique_ids(providers);
     let temp = |what: &str| {
-        tempfile::tempfile_in(&out.dir)
-            .map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
+        tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
     };
 
     // Phase one: listing.
     let mut spool = BufWriter::new(temp("the listing spool")?);
     let mut listings = Vec::new();
     for (index, (provider, id)) in providers.iter().zip(&ids).enumerate() {
-        let mut on_item = |item: &Item| {
-            spool_line(
-                &mut spool,
-                &Spooled {
-                    source: index,
-                    item: item.clone(),
-                },
-            )
-        };
-        listings.push(
-            list_source(
-                id,
-                provider.as_ref(),
-                &options.retry,
-                &progress,
-                &mut on_item,
-            )
-            .await?,
-        );
+        let mut on_item = |item: &Item| spool_line(&mut spool, &Spooled { source: index, item: item.clone() });
+        listings.push(list_source(id, provider.as_ref(), &options.retry, &progress, &mut on_item).await?);
     }
     progress(Event::ListingDone {
         items: listings.iter().map(|l| l.to_fetch).sum(),
@@ -205,10 +174,7 @@ async fn run(
         file,
         &bag_name(&out.path),
         &out.dir,
-        WriterOptions {
-            level: options.zstd_level,
-            workers: options.zstd_workers,
-        },
+        WriterOptions { level: options.zstd_level, workers: options.zstd_workers },
     )
     .map_err(|e| Error::io("cannot write the archive", &e))?;
     let mut state = Written {
@@ -233,11 +199,7 @@ async fn run(
         }
     }
     let (tx, rx) = mpsc::channel(options.concurrency.max(1) * 2);
-    let writer = WriterThread {
-        state,
-        sources: ids.clone(),
-        progress: progress.clone(),
-    };
+    let writer = WriterThread { state, sources: ids.clone(), progress: progress.clone() };
     let writer = tokio::task::spawn_blocking(move || writer.run(rx));
     let fetcher = Arc::new(Fetcher {
         tx: tx.clone(),
@@ -247,22 +209,10 @@ async fn run(
         progress: progress.clone(),
         spool_dir: out.dir.clone(),
     });
-    let spool = spool
-        .into_inner()
-        .map_err(|e| Error::io("cannot write the listing spool", e.error()))?;
-    dispatch(
-        providers,
-        &ids,
-        &listings,
-        spool,
-        tx,
-        fetcher,
-        options.concurrency.max(1),
-    )
-    .await?;
-    let written = writer
-        .await
-        .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
+    let spool = spool.into_inner().map_err(|e| Error::io("cannot write the listing spool", e.error()))?;
+    dispatch(providers, &ids, &listings, spool, tx, fetcher, options.concurrency.max(1)).await?;
+    let written =
+        writer.await.map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
 
     // Tag files.
     progress(Event::Finishing);
@@ -288,13 +238,7 @@ async fn run(
     let (finished, complete) = finished_summary;
     let sidecar = out.commit(&finished.sha256)?;
 
-    let total = |f: fn(&KindCounts) -> u64| {
-        reports
-            .iter()
-            .flat_map(|r| r.kinds.values())
-            .map(f)
-            .sum::<u64>()
-    };
+    let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.path.clone(),
         sidecar,
@@ -310,8 +254,14 @@ async fn run(
     })
 }
 
-/// Reads the listing spool back and sends every item on its way, at most `concurrency`
-/// fetches at a time.
+/// Messages gathered for the writer before one send: one wake-up of the writer thread for
+/// many small items. Small enough to stay far below the memory budget.
+const BATCH_ITEMS: usize = 256;
+const BATCH_BYTES: u64 = 1 << 20;
+
+/// Reads the listing spool back and sends every item on its way: small items of local
+/// providers are fetched right here, in order, and batched; everything else gets a task,
+/// at most `concurrency` at a time.
 async fn dispatch(
     providers: &[Arc<dyn Provider>],
     ids: &[String],
@@ -321,50 +271,57 @@ async fn dispatch(
     fetcher: Arc<Fetcher>,
     concurrency: usize,
 ) -> Result<()> {
-    spool
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| Error::io("cannot read the listing spool", &e))?;
+    spool.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read the listing spool", &e))?;
     let mut lines = tokio::io::BufReader::new(tokio::fs::File::from_std(spool)).lines();
+    let local: Vec<bool> = providers.iter().map(|p| p.capabilities().local).collect();
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
+    let mut batch: Vec<ToWriter> = Vec::with_capacity(BATCH_ITEMS);
+    let mut batch_bytes = 0u64;
     let no_conflicts = HashSet::new();
-    while let Some(line) = lines
-        .next_line()
-        .await
-        .map_err(|e| Error::io("cannot read the listing spool", &e))?
-    {
-        let Spooled { source, item } = serde_json::from_str(&line)
-            .map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
-        let conflicts = listings
-            .get(source)
-            .map_or(&no_conflicts, |l| &l.leaf_conflicts);
+    while let Some(line) = lines.next_line().await.map_err(|e| Error::io("cannot read the listing spool", &e))? {
+        let Spooled { source, item } =
+            serde_json::from_str(&line).map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
+        let conflicts = listings.get(source).map_or(&no_conflicts, |l| &l.leaf_conflicts);
         let segments: Vec<Vec<u8>> = item.segments.iter().map(|s| s.0.clone()).collect();
         let leaf_conflict = !conflicts.is_empty() && conflicts.contains(&joined(&item));
         let path = payload_path(&ids[source], item.area, &segments, leaf_conflict);
         let skip = item.skip.clone();
+        let size = item.size;
         let has_body = item.has_body;
         let job = Job { source, item, path };
         let message = match skip {
-            Some(Skip::Excluded(reason)) => Some(ToWriter::Excluded { job, reason }),
-            Some(Skip::Failed(error)) => Some(ToWriter::Failed {
-                job,
-                error,
-                attempts: 1,
-            }),
-            None if !has_body => Some(ToWriter::NoBytes { job }),
+            Some(Skip::Excluded(reason)) => ToWriter::Excluded { job, reason },
+            Some(Skip::Failed(error)) => ToWriter::Failed { job, error, attempts: 1 },
+            None if !has_body => ToWriter::NoBytes { job },
+            None if local[source] && size.is_some_and(|s| s <= fetch::SMALL) => {
+                match fetcher.fetch(providers[source].as_ref(), job).await {
+                    Ok(Some(message)) => message,
+                    Ok(None) => continue,
+                    Err(fetch::WriterGone) => break,
+                }
+            }
             None => {
+                if slots.available_permits() == 0 && !send_batch(&tx, &mut batch, &mut batch_bytes).await {
+                    break;
+                }
                 let slot = slots.clone().acquire_owned().await.expect("never closed");
                 let fetcher = fetcher.clone();
                 let provider = providers[source].clone();
                 tasks.spawn(async move {
                     let _slot = slot;
-                    fetcher.fetch(provider.as_ref(), job).await
+                    match fetcher.fetch(provider.as_ref(), job).await? {
+                        Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
+                        None => Ok(()),
+                    }
                 });
-                None
+                continue;
             }
         };
-        if let Some(message) = message
-            && tx.send(message).await.is_err()
+        batch_bytes += size.unwrap_or(0);
+        batch.push(message);
+        if (batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES)
+            && !send_batch(&tx, &mut batch, &mut batch_bytes).await
         {
             break;
         }
@@ -375,6 +332,7 @@ async fn dispatch(
             }
         }
     }
+    send_batch(&tx, &mut batch, &mut batch_bytes).await;
     while let Some(done) = tasks.join_next().await {
         if reap(done)? {
             tasks.abort_all();
@@ -383,19 +341,24 @@ async fn dispatch(
     Ok(())
 }
 
+/// Sends what is gathered; false when the writer is gone.
+async fn send_batch(tx: &mpsc::Sender<ToWriter>, batch: &mut Vec<ToWriter>, bytes: &mut u64) -> bool {
+    *bytes = 0;
+    if batch.is_empty() {
+        return true;
+    }
+    let messages = std::mem::replace(batch, Vec::with_capacity(BATCH_ITEMS));
+    tx.send(ToWriter::Batch(messages)).await.is_ok()
+}
+
 /// Returns true when the writer is gone (the export is failing; its error comes from the
 /// writer), and turns a panicked fetch into an error.
-fn reap(
-    done: std::result::Result<std::result::Result<(), fetch::WriterGone>, tokio::task::JoinError>,
-) -> Result<bool> {
+fn reap(done: std::result::Result<std::result::Result<(), fetch::WriterGone>, tokio::task::JoinError>) -> Result<bool> {
     match done {
         Ok(Ok(())) => Ok(false),
         Ok(Err(fetch::WriterGone)) => Ok(true),
         Err(e) if e.is_cancelled() => Ok(false),
-        Err(e) => Err(Error::new(
-            ErrorKind::Other,
-            format!("a fetch task crashed: {e}"),
-        )),
+        Err(e) => Err(Error::new(ErrorKind::Other, format!("a fetch task crashed: {e}"))),
     }
 }
 
@@ -408,14 +371,7 @@ fn finish(
     dir: &Path,
 ) -> Result<(sortie_formats::framed_zstd::Finished, bool)> {
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
-    let Written {
-        archive,
-        inventory,
-        mut failures,
-        exclusions,
-        failed,
-        ..
-    } = written;
+    let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
     let mut unaccounted = 0;
     for report in &reports {
         for (kind, counts) in &report.kinds {
@@ -425,10 +381,7 @@ fn finish(
                     source: report.source.clone(),
                     id: String::new(),
                     kind: kind.clone(),
-                    error: format!(
-                        "{} items listed but {accounted} archived, excluded or failed",
-                        counts.listed
-                    ),
+                    error: format!("{} items listed but {accounted} archived, excluded or failed", counts.listed),
                     attempts: 0,
                 };
                 spool_line(&mut failures, &failure)?;
@@ -467,36 +420,19 @@ fn finish(
     let mut bag_info = vec![
         (
             "Bag-Software-Agent".to_owned(),
-            format!(
-                "sortie {} (https://github.com/sortie-project/sortie)",
-                env!("CARGO_PKG_VERSION")
-            ),
+            format!("sortie {} (https://github.com/sortie-project/sortie)", env!("CARGO_PKG_VERSION")),
         ),
         ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
-        (
-            "External-Identifier".to_owned(),
-            format!("urn:uuid:{}", uuid::Uuid::new_v4()),
-        ),
-        (
-            "Sortie-Format-Version".to_owned(),
-            FORMAT_VERSION.to_string(),
-        ),
+        ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
+        ("Sortie-Format-Version".to_owned(), FORMAT_VERSION.to_string()),
     ];
     for report in &reports {
-        bag_info.push((
-            "Sortie-Source".to_owned(),
-            format!("{} {}", report.source, report.url),
-        ));
+        bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
     bag_info.push(("Sortie-Started".to_owned(), started_at));
     bag_info.push(("Sortie-Finished".to_owned(), finished_at));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
-    let finished = archive
-        .finish(
-            &bag_info,
-            vec![(INVENTORY, inventory), (REPORT, report_file)],
-        )
-        .map_err(io)?;
+    let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
     Ok((finished, complete))
 }
 

@@ -24,47 +24,27 @@ impl Output {
             )));
         }
         if path.exists() && !force {
-            return Err(invalid(format!(
-                "output {} already exists: pass --force to overwrite it",
-                path.display()
-            )));
+            return Err(invalid(format!("output {} already exists: pass --force to overwrite it", path.display())));
         }
         let dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            return Err(invalid(format!(
-                "output directory {} does not exist: create it first",
-                dir.display()
-            )));
+            return Err(invalid(format!("output directory {} does not exist: create it first", dir.display())));
         }
         let partial = with_suffix(path, ".partial");
         let file = File::create(&partial).map_err(|e| {
-            invalid(format!(
-                "cannot write in the output directory {}: {e}; choose a writable place",
-                dir.display()
-            ))
+            invalid(format!("cannot write in the output directory {}: {e}; choose a writable place", dir.display()))
         })?;
-        Ok((
-            Self {
-                path: path.to_path_buf(),
-                partial,
-                dir,
-            },
-            file,
-        ))
+        Ok((Self { path: path.to_path_buf(), partial, dir }, file))
     }
 
     /// Writes the sidecar, then moves the archive into place.
     pub(crate) fn commit(&self, sha256: &str) -> Result<PathBuf> {
         let sidecar = with_suffix(&self.path, ".sha256");
         let sidecar_partial = with_suffix(&sidecar, ".partial");
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let write = || -> io::Result<()> {
             let mut file = File::create(&sidecar_partial)?;
             writeln!(file, "{sha256}  {name}")?;
@@ -72,12 +52,7 @@ impl Output {
             fs::rename(&sidecar_partial, &sidecar)?;
             fs::rename(&self.partial, &self.path)
         };
-        write().map_err(|e| {
-            Error::io(
-                format!("cannot move the archive to {}", self.path.display()),
-                &e,
-            )
-        })?;
+        write().map_err(|e| Error::io(format!("cannot move the archive to {}", self.path.display()), &e))?;
         Ok(sidecar)
     }
 

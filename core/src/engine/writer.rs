@@ -28,10 +28,7 @@ pub(crate) struct Job {
 /// A body as handed to the writer.
 pub(crate) enum Held {
     /// Small and complete; the permit returns its bytes to the memory budget once written.
-    Memory {
-        data: Bytes,
-        _budget: OwnedSemaphorePermit,
-    },
+    Memory { data: Bytes, _budget: OwnedSemaphorePermit },
     /// Complete, in a temporary file (removed when dropped).
     Spooled { file: File, len: u64 },
     /// Still arriving; the writer reports the outcome on `done`, since a failure half-way
@@ -45,6 +42,8 @@ pub(crate) enum Held {
 }
 
 pub(crate) enum ToWriter {
+    /// Several messages at once, so that many small items cost the writer one wake-up.
+    Batch(Vec<ToWriter>),
     Payload {
         job: Job,
         body: Held,
@@ -109,7 +108,19 @@ impl WriterThread {
     /// Runs until every sender is gone. An `Err` means the archive itself failed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<ToWriter>) -> Result<Written> {
         while let Some(message) = rx.blocking_recv() {
+            self.handle(message)?;
+        }
+        Ok(self.state)
+    }
+
+    fn handle(&mut self, message: ToWriter) -> Result<()> {
+        {
             match message {
+                ToWriter::Batch(messages) => {
+                    for message in messages {
+                        self.handle(message)?;
+                    }
+                }
                 ToWriter::Payload { job, body } => self.payload(job, body)?,
                 ToWriter::NoBytes { job } => {
                     let member = if job.item.kind == Kind::Directory {
@@ -124,10 +135,7 @@ impl WriterThread {
                     self.archived(&job, member, None, None)?;
                 }
                 ToWriter::Excluded { job, reason } => {
-                    self.state.counts[job.source]
-                        .entry(job.item.kind.as_str().to_owned())
-                        .or_default()
-                        .excluded += 1;
+                    self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
                     let exclusion = Exclusion {
                         source: self.sources[job.source].clone(),
                         id: job.item.id.display(),
@@ -136,14 +144,10 @@ impl WriterThread {
                     };
                     spool_line(&mut self.state.exclusions, &exclusion)?;
                 }
-                ToWriter::Failed {
-                    job,
-                    error,
-                    attempts,
-                } => self.failed(&job, error, attempts)?,
+                ToWriter::Failed { job, error, attempts } => self.failed(&job, error, attempts)?,
             }
         }
-        Ok(self.state)
+        Ok(())
     }
 
     fn payload(&mut self, job: Job, body: Held) -> Result<()> {
@@ -151,32 +155,13 @@ impl WriterThread {
         let archive = &mut self.state.archive;
         let written = match body {
             Held::Memory { data, _budget } => Some(
-                archive
-                    .add_payload(
-                        &job.path,
-                        data.len() as u64,
-                        mtime,
-                        &mut data.reader(),
-                        false,
-                    )
-                    .map_err(fatal)?,
+                archive.add_payload(&job.path, data.len() as u64, mtime, &mut data.reader(), false).map_err(fatal)?,
             ),
-            Held::Spooled { mut file, len } => Some(
-                archive
-                    .add_payload(&job.path, len, mtime, &mut file, false)
-                    .map_err(fatal)?,
-            ),
-            Held::Live {
-                size,
-                chunks,
-                done,
-                _slot,
-            } => {
-                let mut reader = ChannelReader {
-                    chunks,
-                    current: Bytes::new(),
-                    failure: None,
-                };
+            Held::Spooled { mut file, len } => {
+                Some(archive.add_payload(&job.path, len, mtime, &mut file, false).map_err(fatal)?)
+            }
+            Held::Live { size, chunks, done, _slot } => {
+                let mut reader = ChannelReader { chunks, current: Bytes::new(), failure: None };
                 let added = archive.add_payload(&job.path, size, mtime, &mut reader, true);
                 drop(reader.chunks);
                 match added {
@@ -185,9 +170,9 @@ impl WriterThread {
                         Some(written)
                     }
                     Err(AddError::Body(io)) => {
-                        let error = reader.failure.unwrap_or_else(|| {
-                            Error::new(ErrorKind::Integrity, io.to_string()).temporary()
-                        });
+                        let error = reader
+                            .failure
+                            .unwrap_or_else(|| Error::new(ErrorKind::Integrity, io.to_string()).temporary());
                         let _ = done.send(Err(error));
                         None
                     }
@@ -213,9 +198,7 @@ impl WriterThread {
     ) -> Result<()> {
         let item = &job.item;
         let size = written.as_ref().map(|w| w.size);
-        let counts = self.state.counts[job.source]
-            .entry(item.kind.as_str().to_owned())
-            .or_default();
+        let counts = self.state.counts[job.source].entry(item.kind.as_str().to_owned()).or_default();
         counts.archived += 1;
         counts.archived_bytes += size.unwrap_or(0);
         let mut record = Record {
@@ -226,9 +209,7 @@ impl WriterThread {
             id: String::new(),
             id_hex: None,
             kind: item.kind.as_str().to_owned(),
-            modified: item
-                .modified
-                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            modified: item.modified.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             content_type: item.content_type.clone(),
             etag: item.checksum.as_ref().map(|c| c.served.clone()),
             etag_verified,
@@ -237,22 +218,15 @@ impl WriterThread {
         };
         record.set_id(&item.id.0);
         spool_line(&mut self.state.inventory, &record)?;
-        (self.progress)(Event::Archived {
-            bytes: size.unwrap_or(0),
-        });
+        (self.progress)(Event::Archived { bytes: size.unwrap_or(0) });
         Ok(())
     }
 
     fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
-        let counts = self.state.counts[job.source]
-            .entry(job.item.kind.as_str().to_owned())
-            .or_default();
+        let counts = self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default();
         counts.failed += 1;
         self.state.failed += 1;
-        (self.progress)(Event::Failed {
-            id: job.item.id.display(),
-            error: error.clone(),
-        });
+        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
         let failure = Failure {
             source: self.sources[job.source].clone(),
             id: job.item.id.display(),
@@ -273,17 +247,13 @@ fn fatal(error: AddError) -> Error {
 
 /// Seconds since the epoch for the tar header; 0 when unknown or before 1970.
 fn mtime(item: &Item) -> u64 {
-    item.modified
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+    item.modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn spool_line(out: &mut BufWriter<File>, value: &impl serde::Serialize) -> Result<()> {
-    let mut line =
-        serde_json::to_vec(value).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
+    let mut line = serde_json::to_vec(value).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
     line.push(b'\n');
-    out.write_all(&line)
-        .map_err(|e| Error::io("cannot write a temporary file", &e))
+    out.write_all(&line).map_err(|e| Error::io("cannot write a temporary file", &e))
 }
 
 /// The current time, RFC 3339 UTC to the second.

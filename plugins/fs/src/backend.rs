@@ -1,9 +1,11 @@
 //! The provider and its factory.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use sortie_core::item::Item;
 use sortie_core::provider::{Body, Capabilities, Page, Provider};
@@ -15,6 +17,9 @@ use crate::lister::Lister;
 
 /// Read size for file bodies.
 const CHUNK: usize = 256 * 1024;
+/// Files up to this size are opened, measured and read in one go: a thread hop per system
+/// call would cost more than the read itself.
+const READ_AT_ONCE: u64 = 256 * 1024;
 
 /// Opens `file://` sources and plain paths.
 pub struct FsFactory;
@@ -38,9 +43,7 @@ impl ProviderFactory for FsFactory {
                 if !rest.starts_with('/') {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
-                        format!(
-                            "'{source}' is not a local file URL: write file:///absolute/path or a plain path"
-                        ),
+                        format!("'{source}' is not a local file URL: write file:///absolute/path or a plain path"),
                     ));
                 }
                 PathBuf::from(rest)
@@ -61,11 +64,7 @@ pub struct FsProvider {
 impl FsProvider {
     /// A provider for the tree at `root`.
     pub fn new(root: PathBuf, follow_symlinks: bool) -> Self {
-        Self {
-            root,
-            follow_symlinks,
-            lister: Mutex::new(None),
-        }
+        Self { root, follow_symlinks, lister: Mutex::new(None) }
     }
 
     fn path_of(&self, item: &Item) -> PathBuf {
@@ -75,6 +74,18 @@ impl FsProvider {
         }
         path
     }
+}
+
+/// Opens a file and measures it; a small one is read whole at once.
+fn open_blocking(path: &std::path::Path) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > READ_AT_ONCE {
+        return Ok((file, len, None));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+    file.read_to_end(&mut data)?;
+    Ok((file, len, Some(data)))
 }
 
 #[cfg(unix)]
@@ -92,39 +103,26 @@ impl Provider for FsProvider {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_default();
         let slug = sortie_core::item::slug(&name);
-        if slug.is_empty() {
-            "fs-root".to_owned()
-        } else {
-            format!("fs-{slug}")
-        }
+        if slug.is_empty() { "fs-root".to_owned() } else { format!("fs-{slug}") }
     }
 
     fn display_url(&self) -> String {
-        let absolute = self
-            .root
-            .canonicalize()
-            .unwrap_or_else(|_| self.root.clone());
+        let absolute = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
         format!("file://{}", absolute.display())
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities { local: true, ..Capabilities::default() }
     }
 
     async fn check(&self) -> Result<()> {
         let root = self.root.clone();
         let meta = tokio::fs::metadata(&root).await.map_err(|e| {
-            let mut error = Error::io(
-                format!("cannot read the source directory {}", root.display()),
-                &e,
-            );
+            let mut error = Error::io(format!("cannot read the source directory {}", root.display()), &e);
             if e.kind() == std::io::ErrorKind::NotFound {
                 error = Error::new(
                     ErrorKind::InvalidInput,
-                    format!(
-                        "source directory {} does not exist: check the path",
-                        root.display()
-                    ),
+                    format!("source directory {} does not exist: check the path", root.display()),
                 );
             }
             error
@@ -132,18 +130,13 @@ impl Provider for FsProvider {
         if !meta.is_dir() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!(
-                    "source {} is not a directory: give the directory that holds the files",
-                    root.display()
-                ),
+                format!("source {} is not a directory: give the directory that holds the files", root.display()),
             ));
         }
-        tokio::fs::read_dir(&root).await.map(drop).map_err(|e| {
-            Error::io(
-                format!("cannot list the source directory {}", root.display()),
-                &e,
-            )
-        })
+        tokio::fs::read_dir(&root)
+            .await
+            .map(drop)
+            .map_err(|e| Error::io(format!("cannot list the source directory {}", root.display()), &e))
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
@@ -167,21 +160,24 @@ impl Provider for FsProvider {
 
     async fn open(&self, item: &Item) -> Result<Body> {
         let path = self.path_of(item);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
         let shown = path.display().to_string();
-        let stream = ReaderStream::with_capacity(file, CHUNK)
-            .map(move |chunk| chunk.map_err(|e| Error::io(format!("cannot read {shown}"), &e)))
-            .boxed();
-        Ok(Body {
-            size: Some(meta.len()),
-            checksum: None,
-            stream,
-        })
+        let opened = if item.size.is_some_and(|size| size <= READ_AT_ONCE) {
+            // A small read from a local disk costs less than handing it to another thread.
+            open_blocking(&path)
+        } else {
+            tokio::task::spawn_blocking(move || open_blocking(&path))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot read {shown}: {e}")))?
+        };
+        let (file, len, data) = opened.map_err(|e| Error::io(format!("cannot read {shown}"), &e))?;
+        let stream = match data {
+            // The length is the one measured at open: a file that changed since is caught by
+            // the engine's exact-length check.
+            Some(data) => futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed(),
+            None => ReaderStream::with_capacity(tokio::fs::File::from_std(file), CHUNK)
+                .map(move |chunk| chunk.map_err(|e| Error::io(format!("cannot read {shown}"), &e)))
+                .boxed(),
+        };
+        Ok(Body { size: Some(len), checksum: None, stream })
     }
 }

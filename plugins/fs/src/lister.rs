@@ -24,31 +24,15 @@ pub(crate) struct Lister {
 
 impl Lister {
     /// Starts a walk, positioned after `cursor` when one is given.
-    pub(crate) fn start(
-        root: PathBuf,
-        follow_symlinks: bool,
-        cursor: Option<&str>,
-    ) -> Result<Self> {
+    pub(crate) fn start(root: PathBuf, follow_symlinks: bool, cursor: Option<&str>) -> Result<Self> {
         let skip_through = match cursor {
             None => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("'{cursor}' is not a cursor of the fs provider"),
-                )
+                Error::new(ErrorKind::InvalidInput, format!("'{cursor}' is not a cursor of the fs provider"))
             })?),
         };
-        let walker = WalkDir::new(&root)
-            .follow_links(follow_symlinks)
-            .sort_by_file_name()
-            .min_depth(1)
-            .into_iter();
-        Ok(Self {
-            root,
-            walker,
-            skip_through,
-            issued: None,
-        })
+        let walker = WalkDir::new(&root).follow_links(follow_symlinks).sort_by_file_name().min_depth(1).into_iter();
+        Ok(Self { root, walker, skip_through, issued: None })
     }
 
     /// Whether this walk is exactly where `cursor` points.
@@ -81,11 +65,7 @@ impl Lister {
                     last = Some(segments.clone());
                     let mut item = Item::new(joined(&segments), raw(segments), Kind::File);
                     item.has_body = false;
-                    item.skip = Some(Skip::Failed(format!(
-                        "cannot read {}: {}",
-                        path.display(),
-                        io_message(&error)
-                    )));
+                    item.skip = Some(Skip::Failed(format!("cannot read {}: {}", path.display(), io_message(&error))));
                     item
                 }
             };
@@ -131,36 +111,23 @@ fn item_of(entry: &DirEntry, segments: Vec<Vec<u8>>) -> Item {
         Ok(meta) => meta,
         Err(error) => {
             item.has_body = false;
-            item.skip = Some(Skip::Failed(format!(
-                "cannot read {}: {}",
-                entry.path().display(),
-                io_message(&error)
-            )));
+            item.skip = Some(Skip::Failed(format!("cannot read {}: {}", entry.path().display(), io_message(&error))));
             return item;
         }
     };
-    item.modified = meta
-        .modified()
-        .ok()
-        .filter(|t| *t >= SystemTime::UNIX_EPOCH);
+    item.modified = meta.modified().ok().filter(|t| *t >= SystemTime::UNIX_EPOCH);
     let mut extra = Map::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        extra.insert(
-            "mode".into(),
-            Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)),
-        );
+        extra.insert("mode".into(), Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)));
     }
     match kind {
         Kind::File => item.size = Some(meta.len()),
         Kind::Symlink => match std::fs::read_link(entry.path()) {
             Ok(target) => {
                 let bytes = bytes_of(target.as_os_str());
-                extra.insert(
-                    "target".into(),
-                    Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-                );
+                extra.insert("target".into(), Value::String(String::from_utf8_lossy(&bytes).into_owned()));
                 if std::str::from_utf8(&bytes).is_err() {
                     extra.insert(
                         "target_hex".into(),
@@ -169,18 +136,10 @@ fn item_of(entry: &DirEntry, segments: Vec<Vec<u8>>) -> Item {
                 }
             }
             Err(error) => {
-                item.skip = Some(Skip::Failed(format!(
-                    "cannot read link {}: {error}",
-                    entry.path().display()
-                )))
+                item.skip = Some(Skip::Failed(format!("cannot read link {}: {error}", entry.path().display())))
             }
         },
-        Kind::Special => {
-            item.skip = Some(Skip::Excluded(format!(
-                "not a regular file ({})",
-                special_name(&meta)
-            )))
-        }
+        Kind::Special => item.skip = Some(Skip::Excluded(format!("not a regular file ({})", special_name(&meta)))),
         _ => {}
     }
     item.meta = extra;
@@ -215,11 +174,7 @@ fn bytes_of(name: &std::ffi::OsStr) -> Vec<u8> {
 }
 
 fn relative_segments(root: &Path, path: &Path) -> Vec<Vec<u8>> {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| bytes_of(c.as_os_str()))
-        .collect()
+    path.strip_prefix(root).unwrap_or(path).components().map(|c| bytes_of(c.as_os_str())).collect()
 }
 
 fn raw(segments: Vec<Vec<u8>>) -> Vec<RawName> {
@@ -236,11 +191,7 @@ fn compare(a: &[Vec<u8>], b: &[Vec<u8>]) -> Ordering {
 }
 
 fn encode_cursor(segments: &[Vec<u8>]) -> String {
-    segments
-        .iter()
-        .map(|s| s.iter().map(|b| format!("{b:02x}")).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("/")
+    segments.iter().map(|s| s.iter().map(|b| format!("{b:02x}")).collect::<String>()).collect::<Vec<_>>().join("/")
 }
 
 fn decode_cursor(cursor: &str) -> Option<Vec<Vec<u8>>> {
@@ -248,12 +199,7 @@ fn decode_cursor(cursor: &str) -> Option<Vec<Vec<u8>>> {
         .split('/')
         .map(|part| {
             (part.len() % 2 == 0)
-                .then(|| {
-                    (0..part.len())
-                        .step_by(2)
-                        .map(|i| u8::from_str_radix(&part[i..i + 2], 16).ok())
-                        .collect()
-                })
+                .then(|| (0..part.len()).step_by(2).map(|i| u8::from_str_radix(&part[i..i + 2], 16).ok()).collect())
                 .flatten()
         })
         .collect()
@@ -280,18 +226,9 @@ mod tests {
         assert_eq!(all, ["a", "a/x", "a/y", "b", "c", "c/d", "c/d/e"]);
 
         for cut in 1..all.len() {
-            let segments: Vec<Vec<u8>> = all[cut - 1]
-                .split('/')
-                .map(|s| s.as_bytes().to_vec())
-                .collect();
-            let mut resumed =
-                Lister::start(dir.path().into(), false, Some(&encode_cursor(&segments))).unwrap();
-            assert_eq!(
-                ids(&resumed.next_page()),
-                all[cut..],
-                "after {}",
-                all[cut - 1]
-            );
+            let segments: Vec<Vec<u8>> = all[cut - 1].split('/').map(|s| s.as_bytes().to_vec()).collect();
+            let mut resumed = Lister::start(dir.path().into(), false, Some(&encode_cursor(&segments))).unwrap();
+            assert_eq!(ids(&resumed.next_page()), all[cut..], "after {}", all[cut - 1]);
         }
         assert!(Lister::start(dir.path().into(), false, Some("zz")).is_err());
     }
