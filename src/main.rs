@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 fn main() {
+    limit_allocator_arenas();
     let cli = cli::Cli::parse();
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
@@ -32,4 +33,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// glibc gives each thread that allocates an arena of its own (up to eight per core) and
+/// keeps freed memory in each. An export hands buffers from thread to thread (readers,
+/// writer, compressors), and with one arena per thread the process kept 20–30 MiB more than
+/// it ever used at once; two arenas keep the peak flat at a cost of a few percent of speed
+/// (figures in benches/README.md).
+fn limit_allocator_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in main, before any other thread exists; mallopt only
+    // changes a tunable of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }

@@ -30,6 +30,9 @@ use zstd::stream::write::Encoder;
 /// boundary.
 pub const FRAME_TARGET: usize = 4 << 20;
 
+/// Room for a frame: the target plus the largest member that joins a frame (1 MiB).
+const FRAME_CAPACITY: usize = FRAME_TARGET + (1 << 20) + 4096;
+
 /// Compressed bytes after which the output thread asks the kernel to write back what it
 /// has, so that the final `fsync` of a large archive does not stall the end of the export.
 const WRITEBACK_EVERY: u64 = 64 << 20;
@@ -124,6 +127,8 @@ impl StreamFrame {
 pub struct FramedZstd {
     level: i32,
     buffer: Vec<u8>,
+    /// Frame buffers the pool has emptied, for reuse.
+    spares: Receiver<Vec<u8>>,
     /// The large member being compressed on its own thread, while one is.
     stream: Option<StreamFrame>,
     next: Arc<Mutex<u64>>,
@@ -138,20 +143,23 @@ impl FramedZstd {
     /// compression threads (at least one).
     pub fn new(file: File, level: i32, workers: u32) -> Self {
         let workers = workers.max(1);
-        let (output, output_rx) = sync_channel::<Output>(4 * workers as usize + 4);
+        let (output, output_rx) = sync_channel::<Output>(workers as usize + 1);
         let broken = Arc::new(AtomicBool::new(false));
         let flag = broken.clone();
         let mut threads = vec![std::thread::spawn(move || write_in_order(file, output_rx, &flag))];
-        let (pool, pool_rx) = sync_channel::<(u64, Vec<u8>)>(workers as usize);
+        let (pool, pool_rx) = sync_channel::<(u64, Vec<u8>)>(1);
         let pool_rx = Arc::new(Mutex::new(pool_rx));
+        let (spare, spares) = sync_channel::<Vec<u8>>(workers as usize + 1);
         for _ in 0..workers {
             let pool_rx = pool_rx.clone();
             let output = output.clone();
-            threads.push(std::thread::spawn(move || compress_frames(&pool_rx, &output, level)));
+            let spare = spare.clone();
+            threads.push(std::thread::spawn(move || compress_frames(&pool_rx, &output, &spare, level)));
         }
         Self {
             level,
-            buffer: Vec::with_capacity(FRAME_TARGET + (1 << 20)),
+            buffer: Vec::with_capacity(FRAME_CAPACITY),
+            spares,
             stream: None,
             next: Arc::new(Mutex::new(0)),
             pool: Some(pool),
@@ -175,7 +183,8 @@ impl FramedZstd {
             }
             stream.finish()?;
         } else if !self.buffer.is_empty() {
-            let frame = std::mem::replace(&mut self.buffer, Vec::with_capacity(FRAME_TARGET + (1 << 20)));
+            let next = self.spares.try_recv().unwrap_or_else(|_| Vec::with_capacity(FRAME_CAPACITY));
+            let frame = std::mem::replace(&mut self.buffer, next);
             let seq = take_seq(&self.next);
             self.pool.as_ref().expect("pool open until finish").send((seq, frame)).map_err(|_| output_gone())?;
         }
@@ -253,19 +262,32 @@ fn output_gone() -> io::Error {
     io::Error::other("the archive output thread stopped after an earlier error")
 }
 
-/// A pool worker: compresses whole frames, single-threaded, with a content checksum.
-fn compress_frames(jobs: &Mutex<Receiver<(u64, Vec<u8>)>>, output: &SyncSender<Output>, level: i32) {
-    let mut compressor = match zstd::bulk::Compressor::new(level) {
-        Ok(mut compressor) => match compressor.include_checksum(true) {
-            Ok(()) => compressor,
-            Err(_) => return,
-        },
-        Err(_) => return,
-    };
+/// A pool worker: compresses whole frames, single-threaded, with a content checksum, into
+/// a buffer it keeps, and hands the emptied frame buffer back for reuse. Reusing both keeps
+/// the memory of a long export flat: buffers of several MiB allocated on one thread and
+/// freed on another are what makes the allocator's footprint grow.
+fn compress_frames(
+    jobs: &Mutex<Receiver<(u64, Vec<u8>)>>,
+    output: &SyncSender<Output>,
+    spares: &SyncSender<Vec<u8>>,
+    level: i32,
+) {
+    let mut compressor = zstd::bulk::Compressor::new(level).and_then(|mut c| c.include_checksum(true).map(|()| c));
+    let mut compressed = Vec::new();
     loop {
         let job = jobs.lock().expect("pool lock").recv();
-        let Ok((seq, frame)) = job else { return };
-        if output.send(Output::Piece(seq, compressor.compress(&frame))).is_err() {
+        let Ok((seq, mut frame)) = job else { return };
+        let piece = match compressor.as_mut() {
+            Ok(compressor) => {
+                compressed.clear();
+                compressed.reserve(zstd::zstd_safe::compress_bound(frame.len()));
+                compressor.compress_to_buffer(&frame, &mut compressed).map(|_| compressed.as_slice().to_vec())
+            }
+            Err(error) => Err(io::Error::new(error.kind(), error.to_string())),
+        };
+        frame.clear();
+        let _ = spares.try_send(frame);
+        if output.send(Output::Piece(seq, piece)).is_err() {
             return;
         }
     }

@@ -16,6 +16,10 @@ use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
 use crate::framed_zstd::{Finished, FramedZstd};
 use crate::tar_member;
 
+/// Members larger than this are compressed as they are read, in a frame of their own,
+/// instead of being gathered in memory with others.
+const STREAM_ABOVE: u64 = 1 << 20;
+
 /// How to compress.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterOptions {
@@ -129,8 +133,8 @@ impl ArchiveWriter {
     /// Adds a payload file (`path` starts with `data/`) of exactly `size` bytes.
     ///
     /// With `may_fail`, the body may still fail or turn out to have another length (it is
-    /// being received while written): the writer then closes a frame first so that such a
-    /// failure can be undone. Bodies already held in full pass `false` and share frames.
+    /// being received while written): the writer then gives it a frame of its own so that
+    /// such a failure can be undone. Small bodies held in full pass `false` and share frames.
     pub fn add_payload(
         &mut self,
         path: &str,
@@ -139,8 +143,9 @@ impl ArchiveWriter {
         body: &mut dyn Read,
         may_fail: bool,
     ) -> Result<Written, AddError> {
+        let streamed = may_fail || size > STREAM_ABOVE;
         let checkpoint =
-            if may_fail { Some(self.tar.get_mut().begin_streamed_frame().map_err(AddError::Archive)?) } else { None };
+            if streamed { Some(self.tar.get_mut().begin_streamed_frame().map_err(AddError::Archive)?) } else { None };
         let member = format!("{}/{path}", self.bag);
         let mut exact =
             ExactBody { inner: body, remaining: size, announced: size, hasher: Sha256::new(), failure: None };
@@ -164,7 +169,7 @@ impl ArchiveWriter {
         self.payload_files += 1;
         // A streamed member is a frame of its own; small members share frames.
         let frames = self.tar.get_mut();
-        if may_fail { frames.end_frame() } else { frames.end_frame_if_full() }.map_err(AddError::Archive)?;
+        if streamed { frames.end_frame() } else { frames.end_frame_if_full() }.map_err(AddError::Archive)?;
         Ok(Written { sha256, size })
     }
 
@@ -219,8 +224,15 @@ impl ArchiveWriter {
 
     fn add_tag(&mut self, name: &str, len: u64, body: &mut dyn Read) -> io::Result<()> {
         let member = format!("{}/{name}", self.bag);
+        let streamed = len > STREAM_ABOVE;
+        if streamed {
+            self.tar.get_mut().begin_streamed_frame()?;
+        }
         let mut exact = ExactBody { inner: body, remaining: len, announced: len, hasher: Sha256::new(), failure: None };
         tar_member::append(&mut self.tar, EntryType::Regular, &member, len, 0, &mut exact)?;
+        if streamed {
+            self.tar.get_mut().end_frame()?;
+        }
         self.tags.push((name.to_owned(), hex::encode(exact.hasher.finalize())));
         Ok(())
     }

@@ -28,7 +28,7 @@ use super::writer::{Held, Job, ToWriter};
 /// Bodies up to this size are held in memory.
 pub(crate) const SMALL: u64 = 1 << 20;
 /// Memory all held bodies may use together, in KiB (the unit of the budget's permits).
-pub(crate) const MEMORY_BUDGET_KIB: usize = 32 * 1024;
+pub(crate) const MEMORY_BUDGET_KIB: usize = 8 * 1024;
 /// Chunks of a live body buffered between fetcher and writer.
 const LIVE_CHUNKS: usize = 8;
 

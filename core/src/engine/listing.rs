@@ -3,17 +3,23 @@
 //! length never sits in memory.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom};
 use std::time::Instant;
+
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
 
 use sortie_formats::report::KindCounts;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Area, Item};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 use crate::retry::{RetryPolicy, retry};
 
 use super::conflicts::LeafConflicts;
+use super::writer::spool_line;
 
 /// What listing one source found.
 #[derive(Debug, Default)]
@@ -32,14 +38,33 @@ pub struct SourceListing {
     pub(crate) leaf_conflicts: HashSet<Vec<u8>>,
 }
 
-/// Lists `provider` to the end (or to an error that retries did not cure), calling
-/// `on_item` for every item in listing order.
+/// One listed item on its way to the dispatcher.
+pub(crate) struct Listed {
+    pub(crate) source: usize,
+    pub(crate) item: Item,
+    /// The item is a leaf whose name is also a directory (flat namespaces only).
+    pub(crate) leaf_conflict: bool,
+}
+
+/// Where listed items go.
+pub(crate) enum ItemSink<'a> {
+    /// Nowhere: they are only counted (`sortie inventory`).
+    Count,
+    /// To a spool file, replayed once the whole source is listed (flat namespaces, whose
+    /// leaf conflicts are only known at the end).
+    Spool(&'a mut BufWriter<File>),
+    /// Straight to the dispatcher, which fetches while the listing goes on.
+    Dispatch(usize, &'a mpsc::Sender<Listed>),
+}
+
+/// Lists `provider` to the end (or to an error that retries did not cure), handing every
+/// item to `sink` in listing order.
 pub(crate) async fn list_source(
     source: &str,
     provider: &dyn Provider,
     policy: &RetryPolicy,
     progress: &ProgressSink,
-    on_item: &mut (dyn FnMut(&Item) -> Result<()> + Send),
+    mut sink: ItemSink<'_>,
 ) -> Result<SourceListing> {
     let started = Instant::now();
     let flat = provider.capabilities().flat_namespace;
@@ -63,7 +88,7 @@ pub(crate) async fn list_source(
                 break;
             }
         };
-        for item in &page.items {
+        for item in page.items {
             let counts = listing.kinds.entry(item.kind.as_str().to_owned()).or_default();
             counts.listed += 1;
             counts.listed_bytes += item.size.unwrap_or(0);
@@ -72,11 +97,22 @@ pub(crate) async fn list_source(
                 listing.to_fetch_bytes += item.size.unwrap_or(0);
             }
             if flat && item.area == Area::Content {
-                detector.observe(&joined(item));
+                detector.observe(&joined(&item));
             }
             items += 1;
             bytes += item.size.unwrap_or(0);
-            on_item(item)?;
+            match &mut sink {
+                ItemSink::Count => {}
+                ItemSink::Spool(spool) => spool_line(spool, &item)?,
+                ItemSink::Dispatch(index, dispatcher) => {
+                    let listed = Listed { source: *index, item, leaf_conflict: false };
+                    if dispatcher.send(listed).await.is_err() {
+                        // The export is failing; the writer reports why.
+                        listing.seconds = started.elapsed().as_secs_f64();
+                        return Ok(listing);
+                    }
+                }
+            }
         }
         progress(Event::Listed { source: source.to_owned(), items, bytes });
         match page.next {
@@ -99,4 +135,26 @@ pub(crate) fn joined(item: &Item) -> Vec<u8> {
         key.extend_from_slice(&segment.0);
     }
     key
+}
+
+/// Sends a spooled source to the dispatcher, marking the leaves that are also directories.
+pub(crate) async fn replay(
+    index: usize,
+    spool: BufWriter<File>,
+    conflicts: &HashSet<Vec<u8>>,
+    dispatcher: &mpsc::Sender<Listed>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("cannot read the listing spool", &e);
+    let mut file = spool.into_inner().map_err(|e| io(e.into_error()))?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut lines = tokio::io::BufReader::new(tokio::fs::File::from_std(file)).lines();
+    while let Some(line) = lines.next_line().await.map_err(io)? {
+        let item: Item =
+            serde_json::from_str(&line).map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
+        let leaf_conflict = !conflicts.is_empty() && conflicts.contains(&joined(&item));
+        if dispatcher.send(Listed { source: index, item, leaf_conflict }).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -15,24 +15,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sortie_formats::FORMAT_VERSION;
 use sortie_formats::bagit::{INVENTORY, REPORT};
 use sortie_formats::payload_path::{self, payload_path};
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
 use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
-use tokio::io::AsyncBufReadExt;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::{Item, Skip};
+use crate::item::Skip;
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
 
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
-use listing::{SourceListing, joined, list_source};
+use listing::{ItemSink, Listed, SourceListing, list_source};
 use output::Output;
 use writer::{Job, ToWriter, WriterThread, Written, now_rfc3339, spool_line};
 
@@ -94,12 +93,6 @@ pub struct SourceInventory {
     pub error: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Spooled {
-    source: usize,
-    item: Item,
-}
-
 /// Lists the sources without transferring bodies.
 pub async fn inventory(
     providers: &[Arc<dyn Provider>],
@@ -110,7 +103,7 @@ pub async fn inventory(
     let mut out = Vec::new();
     for (provider, id) in providers.iter().zip(&ids) {
         provider.check().await.map_err(|e| e.context(format!("source {}", provider.display_url())))?;
-        let listing = list_source(id, provider.as_ref(), policy, &progress, &mut |_| Ok(())).await?;
+        let listing = list_source(id, provider.as_ref(), policy, &progress, ItemSink::Count).await?;
         out.push(SourceInventory {
             report: SourceReport {
                 source: id.clone(),
@@ -156,20 +149,6 @@ async fn run(
     let temp = |what: &str| {
         tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
     };
-
-    // Phase one: listing.
-    let mut spool = BufWriter::new(temp("the listing spool")?);
-    let mut listings = Vec::new();
-    for (index, (provider, id)) in providers.iter().zip(&ids).enumerate() {
-        let mut on_item = |item: &Item| spool_line(&mut spool, &Spooled { source: index, item: item.clone() });
-        listings.push(list_source(id, provider.as_ref(), &options.retry, &progress, &mut on_item).await?);
-    }
-    progress(Event::ListingDone {
-        items: listings.iter().map(|l| l.to_fetch).sum(),
-        bytes: listings.iter().map(|l| l.to_fetch_bytes).sum(),
-    });
-
-    // Phase two: fetching into the writer thread.
     let archive = ArchiveWriter::create(
         file,
         &bag_name(&out.path),
@@ -177,7 +156,7 @@ async fn run(
         WriterOptions { level: options.zstd_level, workers: options.zstd_workers },
     )
     .map_err(|e| Error::io("cannot write the archive", &e))?;
-    let mut state = Written {
+    let state = Written {
         archive,
         counts: vec![BTreeMap::new(); providers.len()],
         inventory: BufWriter::new(temp("the inventory spool")?),
@@ -185,19 +164,6 @@ async fn run(
         exclusions: BufWriter::new(temp("the exclusion spool")?),
         failed: 0,
     };
-    for (id, listing) in ids.iter().zip(&listings) {
-        if let Some(error) = &listing.error {
-            let failure = Failure {
-                source: id.clone(),
-                id: String::new(),
-                kind: "listing".into(),
-                error: error.to_string(),
-                attempts: 0,
-            };
-            spool_line(&mut state.failures, &failure)?;
-            state.failed += 1;
-        }
-    }
     let (tx, rx) = mpsc::channel(options.concurrency.max(1) * 2);
     let writer = WriterThread { state, sources: ids.clone(), progress: progress.clone() };
     let writer = tokio::task::spawn_blocking(move || writer.run(rx));
@@ -209,8 +175,28 @@ async fn run(
         progress: progress.clone(),
         spool_dir: out.dir.clone(),
     });
-    let spool = spool.into_inner().map_err(|e| Error::io("cannot write the listing spool", e.error()))?;
-    dispatch(providers, &ids, &listings, spool, tx, fetcher, options.concurrency.max(1)).await?;
+
+    // Listing and fetching run together; the channel between them bounds the memory.
+    let (listed_tx, listed_rx) = mpsc::channel(LISTED_AHEAD);
+    let listing = list_all(providers, &ids, options, &progress, &out.dir, listed_tx);
+    let dispatching = dispatch(providers, &ids, listed_rx, tx.clone(), fetcher, options.concurrency.max(1));
+    let (listings, dispatched) = tokio::join!(listing, dispatching);
+    let listings = listings?;
+    dispatched?;
+    for (id, listing) in ids.iter().zip(&listings) {
+        if let Some(error) = &listing.error {
+            let failure = Failure {
+                source: id.clone(),
+                id: String::new(),
+                kind: "listing".into(),
+                error: error.to_string(),
+                attempts: 0,
+            };
+            // A closed channel means the writer failed; its error is the one reported.
+            let _ = tx.send(ToWriter::ListingFailed(failure)).await;
+        }
+    }
+    drop(tx);
     let written =
         writer.await.map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
 
@@ -254,101 +240,183 @@ async fn run(
     })
 }
 
-/// Messages gathered for the writer before one send: one wake-up of the writer thread for
-/// many small items. Small enough to stay far below the memory budget.
+/// Items gathered before one hand-off: one wake-up of the writer, or one thread hop for a
+/// run of small local reads, instead of one per item. Small enough to stay far below the
+/// memory budget.
 const BATCH_ITEMS: usize = 256;
 const BATCH_BYTES: u64 = 1 << 20;
+/// Listed items waiting for the dispatcher.
+const LISTED_AHEAD: usize = 4096;
 
-/// Reads the listing spool back and sends every item on its way: small items of local
-/// providers are fetched right here, in order, and batched; everything else gets a task,
-/// at most `concurrency` at a time.
+type Task = std::result::Result<(), fetch::WriterGone>;
+
+/// Lists every source, one after the other. A source whose keys are a flat namespace is
+/// spooled to disk whole first, because which of its leaves are also directories is only
+/// known at the end; the others go straight to the dispatcher.
+async fn list_all(
+    providers: &[Arc<dyn Provider>],
+    ids: &[String],
+    options: &ExportOptions,
+    progress: &ProgressSink,
+    spool_dir: &Path,
+    dispatcher: mpsc::Sender<Listed>,
+) -> Result<Vec<SourceListing>> {
+    let mut listings = Vec::new();
+    for (index, (provider, id)) in providers.iter().zip(ids).enumerate() {
+        let listing = if provider.capabilities().flat_namespace {
+            let spool = tempfile::tempfile_in(spool_dir)
+                .map_err(|e| Error::io("cannot create the listing spool beside the output", &e))?;
+            let mut spool = BufWriter::new(spool);
+            let listing =
+                list_source(id, provider.as_ref(), &options.retry, progress, ItemSink::Spool(&mut spool)).await?;
+            listing::replay(index, spool, &listing.leaf_conflicts, &dispatcher).await?;
+            listing
+        } else {
+            let sink = ItemSink::Dispatch(index, &dispatcher);
+            list_source(id, provider.as_ref(), &options.retry, progress, sink).await?
+        };
+        listings.push(listing);
+    }
+    progress(Event::ListingDone {
+        items: listings.iter().map(|l| l.to_fetch).sum(),
+        bytes: listings.iter().map(|l| l.to_fetch_bytes).sum(),
+    });
+    Ok(listings)
+}
+
+/// Sends every listed item on its way, keeping at most `concurrency` fetches (or runs of
+/// small local reads) under way.
 async fn dispatch(
     providers: &[Arc<dyn Provider>],
     ids: &[String],
-    listings: &[SourceListing],
-    mut spool: File,
+    mut listed: mpsc::Receiver<Listed>,
     tx: mpsc::Sender<ToWriter>,
     fetcher: Arc<Fetcher>,
     concurrency: usize,
 ) -> Result<()> {
-    spool.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read the listing spool", &e))?;
-    let mut lines = tokio::io::BufReader::new(tokio::fs::File::from_std(spool)).lines();
     let local: Vec<bool> = providers.iter().map(|p| p.capabilities().local).collect();
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = JoinSet::new();
-    let mut batch: Vec<ToWriter> = Vec::with_capacity(BATCH_ITEMS);
-    let mut batch_bytes = 0u64;
-    let no_conflicts = HashSet::new();
-    while let Some(line) = lines.next_line().await.map_err(|e| Error::io("cannot read the listing spool", &e))? {
-        let Spooled { source, item } =
-            serde_json::from_str(&line).map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
-        let conflicts = listings.get(source).map_or(&no_conflicts, |l| &l.leaf_conflicts);
+    // Local reads are bound by the processor, not by latency: more lanes than cores would
+    // only hold more bodies in memory.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lanes = Lanes {
+        slots: Arc::new(Semaphore::new(concurrency)),
+        local_slots: Arc::new(Semaphore::new(concurrency.min(cores))),
+        tasks: JoinSet::new(),
+    };
+    let mut records: Vec<ToWriter> = Vec::new();
+    let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
+    let mut reads_bytes = 0u64;
+    while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
         let segments: Vec<Vec<u8>> = item.segments.iter().map(|s| s.0.clone()).collect();
-        let leaf_conflict = !conflicts.is_empty() && conflicts.contains(&joined(&item));
         let path = payload_path(&ids[source], item.area, &segments, leaf_conflict);
         let skip = item.skip.clone();
         let size = item.size;
         let has_body = item.has_body;
         let job = Job { source, item, path };
-        let message = match skip {
-            Some(Skip::Excluded(reason)) => ToWriter::Excluded { job, reason },
-            Some(Skip::Failed(error)) => ToWriter::Failed { job, error, attempts: 1 },
-            None if !has_body => ToWriter::NoBytes { job },
+        match skip {
+            Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
+            Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),
+            None if !has_body => records.push(ToWriter::NoBytes { job }),
             None if local[source] && size.is_some_and(|s| s <= fetch::SMALL) => {
-                match fetcher.fetch(providers[source].as_ref(), job).await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => continue,
-                    Err(fetch::WriterGone) => break,
+                reads_bytes += size.unwrap_or(0);
+                reads.push((providers[source].clone(), job));
+                if reads.len() >= BATCH_ITEMS || reads_bytes >= BATCH_BYTES {
+                    reads_bytes = 0;
+                    lanes.read_locally(&fetcher, std::mem::take(&mut reads)).await;
                 }
             }
             None => {
-                if slots.available_permits() == 0 && !send_batch(&tx, &mut batch, &mut batch_bytes).await {
-                    break;
-                }
-                let slot = slots.clone().acquire_owned().await.expect("never closed");
-                let fetcher = fetcher.clone();
                 let provider = providers[source].clone();
-                tasks.spawn(async move {
-                    let _slot = slot;
-                    match fetcher.fetch(provider.as_ref(), job).await? {
-                        Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
-                        None => Ok(()),
-                    }
-                });
-                continue;
+                let fetcher = fetcher.clone();
+                lanes
+                    .spawn(async move {
+                        match fetcher.fetch(provider.as_ref(), job).await? {
+                            Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
+                            None => Ok(()),
+                        }
+                    })
+                    .await;
             }
-        };
-        batch_bytes += size.unwrap_or(0);
-        batch.push(message);
-        if (batch.len() >= BATCH_ITEMS || batch_bytes >= BATCH_BYTES)
-            && !send_batch(&tx, &mut batch, &mut batch_bytes).await
-        {
+        }
+        if records.len() >= BATCH_ITEMS && tx.send(ToWriter::Batch(std::mem::take(&mut records))).await.is_err() {
             break;
         }
-        while let Some(done) = tasks.try_join_next() {
-            if reap(done)? {
-                tasks.abort_all();
-                return Ok(());
-            }
+        if lanes.writer_gone()? {
+            return Ok(());
         }
     }
-    send_batch(&tx, &mut batch, &mut batch_bytes).await;
-    while let Some(done) = tasks.join_next().await {
-        if reap(done)? {
-            tasks.abort_all();
-        }
+    if !records.is_empty() {
+        let _ = tx.send(ToWriter::Batch(records)).await;
     }
-    Ok(())
+    if !reads.is_empty() {
+        lanes.read_locally(&fetcher, reads).await;
+    }
+    lanes.wait().await
 }
 
-/// Sends what is gathered; false when the writer is gone.
-async fn send_batch(tx: &mpsc::Sender<ToWriter>, batch: &mut Vec<ToWriter>, bytes: &mut u64) -> bool {
-    *bytes = 0;
-    if batch.is_empty() {
-        return true;
+/// The fetches under way.
+struct Lanes {
+    slots: Arc<Semaphore>,
+    local_slots: Arc<Semaphore>,
+    tasks: JoinSet<Task>,
+}
+
+impl Lanes {
+    /// Starts `task` once a slot is free.
+    async fn spawn(&mut self, task: impl std::future::Future<Output = Task> + Send + 'static) {
+        let slot = self.slots.clone().acquire_owned().await.expect("never closed");
+        self.start(slot, task);
     }
-    let messages = std::mem::replace(batch, Vec::with_capacity(BATCH_ITEMS));
-    tx.send(ToWriter::Batch(messages)).await.is_ok()
+
+    fn start(&mut self, slot: OwnedSemaphorePermit, task: impl std::future::Future<Output = Task> + Send + 'static) {
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            task.await
+        });
+    }
+
+    /// Fetches a run of small items of local providers one after the other on a blocking
+    /// thread (their reads block, briefly), and hands the results to the writer at once.
+    async fn read_locally(&mut self, fetcher: &Arc<Fetcher>, reads: Vec<(Arc<dyn Provider>, Job)>) {
+        let fetcher = fetcher.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let slot = self.local_slots.clone().acquire_owned().await.expect("never closed");
+        self.start(slot, async move {
+            let blocking = tokio::task::spawn_blocking(move || {
+                runtime.block_on(async {
+                    let mut messages = Vec::with_capacity(reads.len());
+                    for (provider, job) in reads {
+                        messages.extend(fetcher.fetch(provider.as_ref(), job).await?);
+                    }
+                    fetcher.tx.send(ToWriter::Batch(messages)).await.map_err(|_| fetch::WriterGone)
+                })
+            });
+            match blocking.await {
+                Ok(done) => done,
+                Err(crash) => std::panic::resume_unwind(crash.into_panic()),
+            }
+        });
+    }
+
+    /// Reaps finished fetches; true when the writer is gone (its error ends the export).
+    fn writer_gone(&mut self) -> Result<bool> {
+        while let Some(done) = self.tasks.try_join_next() {
+            if reap(done)? {
+                self.tasks.abort_all();
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn wait(mut self) -> Result<()> {
+        while let Some(done) = self.tasks.join_next().await {
+            if reap(done)? {
+                self.tasks.abort_all();
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Returns true when the writer is gone (the export is failing; its error comes from the

@@ -55,6 +55,8 @@ pub(crate) enum ToWriter {
         job: Job,
         reason: String,
     },
+    /// A listing that stopped before its end.
+    ListingFailed(Failure),
     Failed {
         job: Job,
         error: String,
@@ -116,6 +118,10 @@ impl WriterThread {
     fn handle(&mut self, message: ToWriter) -> Result<()> {
         {
             match message {
+                ToWriter::ListingFailed(failure) => {
+                    self.state.failed += 1;
+                    spool_line(&mut self.state.failures, &failure)?;
+                }
                 ToWriter::Batch(messages) => {
                     for message in messages {
                         self.handle(message)?;
