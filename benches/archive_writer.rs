@@ -4,8 +4,6 @@
 //! Run: `cargo bench --bench archive_writer`. Compare the two shapes with each other and
 //! with `benches/compare-fs.sh`; absolute numbers depend on the machine.
 
-use std::io::Read;
-
 use divan::counter::BytesCount;
 use sortie_formats::writer::{ArchiveWriter, WriterOptions};
 
@@ -45,7 +43,7 @@ fn large_member_streamed(bencher: divan::Bencher, workers: u32) {
     bencher.counter(BytesCount::new(data.len())).bench_local(|| {
         let (_dir, mut writer) = writer(workers);
         let mut body: &[u8] = &data;
-        writer.add_payload("data/s/big", data.len() as u64, 0, &mut body as &mut dyn Read, true).unwrap();
+        writer.add_payload("data/s/big", data.len() as u64, 0, &mut body, true).unwrap();
         writer.finish(&[], Vec::new()).unwrap();
     });
 }
@@ -58,7 +56,7 @@ fn small_members(bencher: divan::Bencher, workers: u32) {
         let (_dir, mut writer) = writer(workers);
         for i in 0..8192 {
             let mut body: &[u8] = &data;
-            writer.add_payload(&format!("data/s/{i}"), 4096, 0, &mut body as &mut dyn Read, false).unwrap();
+            writer.add_payload(&format!("data/s/{i}"), 4096, 0, &mut body, false).unwrap();
         }
         writer.finish(&[], Vec::new()).unwrap();
     });

@@ -30,6 +30,11 @@ use zstd::stream::write::Encoder;
 /// boundary.
 pub const FRAME_TARGET: usize = 4 << 20;
 
+/// Pieces waiting for the output thread. Streamed frames arrive in pieces of about 128 KiB,
+/// and a short queue made every stall of a disk write stall hashing too; pool frames cannot
+/// fill it, since at most one waits for a worker and one is being compressed per worker.
+const OUTPUT_QUEUE: usize = 32;
+
 /// Room for a frame: the target plus the largest member that joins a frame (1 MiB).
 const FRAME_CAPACITY: usize = FRAME_TARGET + (1 << 20) + 4096;
 
@@ -143,7 +148,7 @@ impl FramedZstd {
     /// compression threads (at least one).
     pub fn new(file: File, level: i32, workers: u32) -> Self {
         let workers = workers.max(1);
-        let (output, output_rx) = sync_channel::<Output>(workers as usize + 1);
+        let (output, output_rx) = sync_channel::<Output>(OUTPUT_QUEUE);
         let broken = Arc::new(AtomicBool::new(false));
         let flag = broken.clone();
         let mut threads = vec![std::thread::spawn(move || write_in_order(file, output_rx, &flag))];
@@ -244,13 +249,18 @@ impl FramedZstd {
 
 impl Write for FramedZstd {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(buf);
-        if let Some(stream) = &self.stream
-            && self.buffer.len() >= STREAM_INPUT_BLOCK
-        {
-            stream.send(std::mem::replace(&mut self.buffer, Vec::with_capacity(STREAM_INPUT_BLOCK + (64 << 10))))?;
+        let Some(stream) = &self.stream else {
+            self.buffer.extend_from_slice(buf);
+            return Ok(buf.len());
+        };
+        // A streamed frame takes its input one block at a time, whatever the caller hands.
+        let n = buf.len().min(STREAM_INPUT_BLOCK - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..n]);
+        if self.buffer.len() >= STREAM_INPUT_BLOCK {
+            let block = std::mem::replace(&mut self.buffer, Vec::with_capacity(STREAM_INPUT_BLOCK));
+            stream.send(block)?;
         }
-        Ok(buf.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -1,26 +1,24 @@
-//! POSIX pax headers for the archive's members.
+//! POSIX pax tar headers for the archive's members.
 //!
-//! The `tar` crate writes ustar and GNU headers but no pax records; a path longer than the
+//! The `tar` crate builds ustar headers but writes no pax records; a path longer than the
 //! ustar fields or holding non-ASCII text, and a size of 8 GiB or more, get a pax `x`
-//! record before the member (POSIX.1-2001), which GNU tar, bsdtar and Python read.
+//! record before the member (POSIX.1-2001), which GNU tar, bsdtar and Python read. Bodies
+//! are written by the caller, straight from their buffers, followed by [`padding`].
 
-use std::io::{self, Read, Write};
+use std::io;
 
 use tar::{EntryType, Header};
 
+/// The tar block size.
+pub const BLOCK: u64 = 512;
+/// Two zero blocks end a tar archive.
+pub const END_OF_ARCHIVE: [u8; 1024] = [0; 1024];
 /// The ustar size field holds eleven octal digits.
 const USTAR_MAX_SIZE: u64 = 0o77777777777;
 
-/// Writes one member: its pax record when needed, its header, then exactly `size` bytes
-/// read from `body`, padded to the block size.
-pub fn append<W: Write>(
-    tar: &mut tar::Builder<W>,
-    kind: EntryType,
-    path: &str,
-    size: u64,
-    mtime: u64,
-    body: impl Read,
-) -> io::Result<()> {
+/// The bytes that precede a member's body: its pax extended header when needed, then its
+/// ustar header.
+pub fn header(kind: EntryType, path: &str, size: u64, mtime: u64) -> io::Result<Vec<u8>> {
     let mut header = Header::new_ustar();
     header.set_entry_type(kind);
     header.set_mode(if kind == EntryType::Directory { 0o755 } else { 0o644 });
@@ -37,6 +35,7 @@ pub fn append<W: Write>(
     if size > USTAR_MAX_SIZE {
         pax_record(&mut records, "size", &size.to_string());
     }
+    let mut out = Vec::with_capacity(3 * BLOCK as usize);
     if !records.is_empty() {
         let mut pax = Header::new_ustar();
         pax.set_entry_type(EntryType::XHeader);
@@ -44,10 +43,20 @@ pub fn append<W: Write>(
         pax.set_size(records.len() as u64);
         pax.set_path("././@PaxHeader")?;
         pax.set_cksum();
-        tar.append(&pax, &records[..])?;
+        out.extend_from_slice(pax.as_bytes());
+        out.extend_from_slice(&records);
+        out.extend_from_slice(padding(records.len() as u64));
     }
     header.set_cksum();
-    tar.append(&header, body)
+    out.extend_from_slice(header.as_bytes());
+    Ok(out)
+}
+
+/// The zeros that complete a body of `size` bytes to a whole block.
+pub fn padding(size: u64) -> &'static [u8] {
+    const ZEROS: [u8; BLOCK as usize] = [0; BLOCK as usize];
+    let rest = (size % BLOCK) as usize;
+    if rest == 0 { &[] } else { &ZEROS[rest..] }
 }
 
 /// A reader that never takes a name longer than the ustar `name` field sees the start of
@@ -92,10 +101,13 @@ mod tests {
     #[test]
     fn long_and_unicode_paths_read_back_whole() {
         let long = format!("bag/data/{}/{}", "d".repeat(200), "é".repeat(60));
-        let mut tar = tar::Builder::new(Vec::new());
-        append(&mut tar, EntryType::Regular, &long, 3, 0, &b"abc"[..]).unwrap();
-        append(&mut tar, EntryType::Regular, "bag/short", 1, 0, &b"z"[..]).unwrap();
-        let bytes = tar.into_inner().unwrap();
+        let mut bytes = Vec::new();
+        for (path, body) in [(long.as_str(), &b"abc"[..]), ("bag/short", &b"z"[..])] {
+            bytes.extend(header(EntryType::Regular, path, body.len() as u64, 0).unwrap());
+            bytes.extend_from_slice(body);
+            bytes.extend_from_slice(padding(body.len() as u64));
+        }
+        bytes.extend_from_slice(&END_OF_ARCHIVE);
         let mut archive = tar::Archive::new(&bytes[..]);
         let paths: Vec<Vec<u8>> = archive.entries().unwrap().map(|e| e.unwrap().path_bytes().into_owned()).collect();
         assert_eq!(paths, vec![long.into_bytes(), b"bag/short".to_vec()]);

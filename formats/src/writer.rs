@@ -3,10 +3,11 @@
 //! last, ending with the tag manifest.
 //!
 //! It is synchronous on purpose: the tar and zstd encoders are, and one dedicated thread
-//! owns this writer while the async side feeds it through a bounded channel.
+//! owns this writer while the async side feeds it through a bounded channel. Bodies are
+//! read as buffers (`BufRead`) and hashed and written straight from them.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -25,7 +26,7 @@ const STREAM_ABOVE: u64 = 1 << 20;
 pub struct WriterOptions {
     /// zstd level, 1 to 19.
     pub level: i32,
-    /// zstd worker threads; 0 or 1 compresses on the writer thread itself.
+    /// Compression threads (at least one).
     pub workers: u32,
 }
 
@@ -50,60 +51,9 @@ pub enum AddError {
     Archive(io::Error),
 }
 
-/// Reads exactly `remaining` bytes from a body, hashing them on the way into the tar, and
-/// fails (remembering why) if the body is shorter or longer.
-struct ExactBody<'a> {
-    inner: &'a mut dyn Read,
-    remaining: u64,
-    announced: u64,
-    hasher: Sha256,
-    failure: Option<io::Error>,
-}
-
-impl ExactBody<'_> {
-    fn fail(&mut self, error: io::Error) -> io::Error {
-        let message = error.to_string();
-        self.failure = Some(error);
-        io::Error::other(message)
-    }
-}
-
-impl Read for ExactBody<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 {
-            let mut probe = [0u8; 1];
-            return match self.inner.read(&mut probe) {
-                Ok(0) => Ok(0),
-                Ok(_) => Err(self.fail(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("body is longer than the announced {} bytes", self.announced),
-                ))),
-                Err(e) => Err(self.fail(e)),
-            };
-        }
-        let max = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        match self.inner.read(&mut buf[..max]) {
-            Ok(0) => Err(self.fail(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "body ended after {} of the announced {} bytes",
-                    self.announced - self.remaining,
-                    self.announced
-                ),
-            ))),
-            Ok(n) => {
-                self.hasher.update(&buf[..n]);
-                self.remaining -= n as u64;
-                Ok(n)
-            }
-            Err(e) => Err(self.fail(e)),
-        }
-    }
-}
-
 /// Writes one Sortie archive.
 pub struct ArchiveWriter {
-    tar: tar::Builder<FramedZstd>,
+    out: FramedZstd,
     bag: String,
     manifest: BufWriter<File>,
     payload_bytes: u64,
@@ -116,10 +66,8 @@ impl ArchiveWriter {
     /// `bag/`, and writes `bagit.txt` first so that a streaming reader knows what follows.
     /// The manifest is spooled in `spool_dir` (beside the output, so it uses that disk).
     pub fn create(file: File, bag: &str, spool_dir: &Path, options: WriterOptions) -> io::Result<Self> {
-        let mut tar = tar::Builder::new(FramedZstd::new(file, options.level, options.workers));
-        tar.mode(tar::HeaderMode::Deterministic);
         let mut writer = Self {
-            tar,
+            out: FramedZstd::new(file, options.level, options.workers),
             bag: bag.to_owned(),
             manifest: BufWriter::new(tempfile::tempfile_in(spool_dir)?),
             payload_bytes: 0,
@@ -140,43 +88,39 @@ impl ArchiveWriter {
         path: &str,
         size: u64,
         mtime: u64,
-        body: &mut dyn Read,
+        body: &mut dyn BufRead,
         may_fail: bool,
     ) -> Result<Written, AddError> {
         let streamed = may_fail || size > STREAM_ABOVE;
         let checkpoint =
-            if streamed { Some(self.tar.get_mut().begin_streamed_frame().map_err(AddError::Archive)?) } else { None };
+            if streamed { Some(self.out.begin_streamed_frame().map_err(AddError::Archive)?) } else { None };
         let member = format!("{}/{path}", self.bag);
-        let mut exact =
-            ExactBody { inner: body, remaining: size, announced: size, hasher: Sha256::new(), failure: None };
-        let appended = tar_member::append(&mut self.tar, EntryType::Regular, &member, size, mtime, &mut exact);
-        match (appended, exact.failure.take(), checkpoint) {
-            (Ok(()), _, _) => {}
-            (Err(_), Some(body_error), Some(checkpoint)) => {
-                self.tar.get_mut().rollback(checkpoint).map_err(AddError::Archive)?;
-                return Err(AddError::Body(body_error));
+        let sha256 = match self.append(&member, size, mtime, body) {
+            Ok(sha256) => sha256,
+            Err(AddError::Body(error)) => {
+                return match checkpoint {
+                    Some(checkpoint) => {
+                        self.out.rollback(checkpoint).map_err(AddError::Archive)?;
+                        Err(AddError::Body(error))
+                    }
+                    None => Err(AddError::Archive(io::Error::other(format!(
+                        "{path}: a body held in full failed while written: {error}"
+                    )))),
+                };
             }
-            (Err(_), Some(body_error), None) => {
-                return Err(AddError::Archive(io::Error::other(format!(
-                    "{path}: a body held in full failed while written: {body_error}"
-                ))));
-            }
-            (Err(archive_error), None, _) => return Err(AddError::Archive(archive_error)),
-        }
-        let sha256 = hex::encode(exact.hasher.finalize());
+            Err(archive_error) => return Err(archive_error),
+        };
         self.manifest.write_all(bagit::manifest_line(&sha256, path).as_bytes()).map_err(AddError::Archive)?;
         self.payload_bytes += size;
         self.payload_files += 1;
-        // A streamed member is a frame of its own; small members share frames.
-        let frames = self.tar.get_mut();
-        if streamed { frames.end_frame() } else { frames.end_frame_if_full() }.map_err(AddError::Archive)?;
+        if streamed { self.out.end_frame() } else { self.out.end_frame_if_full() }.map_err(AddError::Archive)?;
         Ok(Written { sha256, size })
     }
 
     /// Adds a directory member, so that empty directories of the source survive extraction.
     pub fn add_directory(&mut self, path: &str, mtime: u64) -> io::Result<()> {
         let member = format!("{}/{}/", self.bag, path.trim_end_matches('/'));
-        tar_member::append(&mut self.tar, EntryType::Directory, &member, 0, mtime, io::empty())
+        self.out.write_all(&tar_member::header(EntryType::Directory, &member, 0, mtime)?)
     }
 
     /// `Payload-Oxum` as BagIt defines it: `octets.files`.
@@ -187,22 +131,18 @@ impl ArchiveWriter {
     /// Writes the manifest, `bag-info.txt` (with `Payload-Oxum` added after the first
     /// field), the extra tag files in order, then the tag manifest, and closes the archive.
     pub fn finish(mut self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
-        self.tar.get_mut().end_frame()?;
-        let mut manifest = self.manifest.get_ref().try_clone()?;
+        self.out.end_frame()?;
         self.manifest.flush()?;
-        let len = manifest.seek(SeekFrom::End(0))?;
-        manifest.seek(SeekFrom::Start(0))?;
-        self.add_tag(MANIFEST, len, &mut manifest)?;
+        let manifest = self.manifest.get_ref().try_clone()?;
+        self.add_tag_file(MANIFEST, manifest)?;
 
         let mut fields = bag_info.to_vec();
         fields.insert(fields.len().min(1), ("Payload-Oxum".to_owned(), self.payload_oxum()));
         let info = bagit::bag_info_text(&fields);
         self.add_tag(BAG_INFO, info.len() as u64, &mut info.as_bytes())?;
 
-        for (name, mut file) in extra_tags {
-            let len = file.seek(SeekFrom::End(0))?;
-            file.seek(SeekFrom::Start(0))?;
-            self.add_tag(name, len, &mut file)?;
+        for (name, file) in extra_tags {
+            self.add_tag_file(name, file)?;
         }
 
         let mut tag_manifest = String::new();
@@ -210,31 +150,69 @@ impl ArchiveWriter {
             tag_manifest.push_str(&bagit::manifest_line(digest, name));
         }
         let member = format!("{}/{TAG_MANIFEST}", self.bag);
-        tar_member::append(
-            &mut self.tar,
-            EntryType::Regular,
-            &member,
-            tag_manifest.len() as u64,
-            0,
-            tag_manifest.as_bytes(),
-        )?;
-        self.tar.finish()?;
-        self.tar.into_inner()?.finish()
+        self.append(&member, tag_manifest.len() as u64, 0, &mut tag_manifest.as_bytes()).map_err(into_io)?;
+        self.out.write_all(&tar_member::END_OF_ARCHIVE)?;
+        self.out.finish()
     }
 
-    fn add_tag(&mut self, name: &str, len: u64, body: &mut dyn Read) -> io::Result<()> {
+    fn add_tag_file(&mut self, name: &str, mut file: File) -> io::Result<()> {
+        let len = file.seek(SeekFrom::End(0))?;
+        file.seek(SeekFrom::Start(0))?;
+        self.add_tag(name, len, &mut BufReader::with_capacity(1 << 18, file))
+    }
+
+    fn add_tag(&mut self, name: &str, len: u64, body: &mut dyn BufRead) -> io::Result<()> {
         let member = format!("{}/{name}", self.bag);
         let streamed = len > STREAM_ABOVE;
         if streamed {
-            self.tar.get_mut().begin_streamed_frame()?;
+            self.out.begin_streamed_frame()?;
         }
-        let mut exact = ExactBody { inner: body, remaining: len, announced: len, hasher: Sha256::new(), failure: None };
-        tar_member::append(&mut self.tar, EntryType::Regular, &member, len, 0, &mut exact)?;
+        let digest = self.append(&member, len, 0, body).map_err(into_io)?;
         if streamed {
-            self.tar.get_mut().end_frame()?;
+            self.out.end_frame()?;
         }
-        self.tags.push((name.to_owned(), hex::encode(exact.hasher.finalize())));
+        self.tags.push((name.to_owned(), digest));
         Ok(())
+    }
+
+    /// Writes a member: header, exactly `size` bytes of `body` (hashed on their way into
+    /// the tar, never read twice), padding. Returns the body's sha256.
+    fn append(&mut self, member: &str, size: u64, mtime: u64, body: &mut dyn BufRead) -> Result<String, AddError> {
+        let header = tar_member::header(EntryType::Regular, member, size, mtime).map_err(AddError::Archive)?;
+        self.out.write_all(&header).map_err(AddError::Archive)?;
+        let mut hasher = Sha256::new();
+        let mut remaining = size;
+        loop {
+            let chunk = body.fill_buf().map_err(AddError::Body)?;
+            if chunk.is_empty() {
+                if remaining > 0 {
+                    return Err(AddError::Body(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("body ended after {} of the announced {size} bytes", size - remaining),
+                    )));
+                }
+                break;
+            }
+            if remaining == 0 {
+                return Err(AddError::Body(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("body is longer than the announced {size} bytes"),
+                )));
+            }
+            let n = chunk.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            hasher.update(&chunk[..n]);
+            self.out.write_all(&chunk[..n]).map_err(AddError::Archive)?;
+            body.consume(n);
+            remaining -= n as u64;
+        }
+        self.out.write_all(tar_member::padding(size)).map_err(AddError::Archive)?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
+fn into_io(error: AddError) -> io::Error {
+    match error {
+        AddError::Body(e) | AddError::Archive(e) => e,
     }
 }
 
@@ -249,38 +227,42 @@ pub fn bag_name(archive: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn a_failing_body_leaves_no_trace_and_a_wrong_length_is_refused() {
         let file = tempfile::tempfile().unwrap();
         let mut out = file.try_clone().unwrap();
-        let mut writer =
-            ArchiveWriter::create(file, "bag", &std::env::temp_dir(), WriterOptions { level: 3, workers: 1 }).unwrap();
+        let options = WriterOptions { level: 3, workers: 1 };
+        let mut writer = ArchiveWriter::create(file, "bag", &std::env::temp_dir(), options).unwrap();
         let ok = writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
         assert_eq!(ok.size, 2);
         let short = writer.add_payload("data/s/short", 10, 0, &mut &b"abc"[..], true);
         assert!(matches!(short, Err(AddError::Body(ref e)) if e.to_string().contains("after 3 of the announced 10")));
         let long = writer.add_payload("data/s/long", 1, 0, &mut &b"abc"[..], true);
         assert!(matches!(long, Err(AddError::Body(ref e)) if e.to_string().contains("longer")));
+        let large = vec![7u8; 3 << 20];
+        writer.add_payload("data/s/large", large.len() as u64, 0, &mut &large[..], false).unwrap();
         writer.add_payload("data/s/b", 3, 0, &mut &b"end"[..], true).unwrap();
-        assert_eq!(writer.payload_oxum(), "5.2");
+        assert_eq!(writer.payload_oxum(), format!("{}.3", 5 + large.len()));
         writer.finish(&[("Bagging-Date".into(), "2026-01-01".into())], Vec::new()).unwrap();
 
         out.seek(SeekFrom::Start(0)).unwrap();
         let mut archive = tar::Archive::new(zstd::stream::read::Decoder::new(out).unwrap());
-        let names: Vec<String> =
-            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+        let mut names = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).unwrap();
+            names.push((entry.path().unwrap().to_string_lossy().into_owned(), body.len()));
+        }
+        let names: Vec<(&str, usize)> = names.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         assert_eq!(
-            names,
-            [
-                "bag/bagit.txt",
-                "bag/data/s/a",
-                "bag/data/s/b",
-                "bag/manifest-sha256.txt",
-                "bag/bag-info.txt",
-                "bag/tagmanifest-sha256.txt"
-            ]
+            names[..4],
+            [("bag/bagit.txt", 54), ("bag/data/s/a", 2), ("bag/data/s/large", 3 << 20), ("bag/data/s/b", 3)]
         );
+        let tags: Vec<&str> = names[4..].iter().map(|(n, _)| *n).collect();
+        assert_eq!(tags, ["bag/manifest-sha256.txt", "bag/bag-info.txt", "bag/tagmanifest-sha256.txt"]);
     }
 
     #[test]

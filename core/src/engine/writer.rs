@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
@@ -83,9 +83,19 @@ struct ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while !self.current.has_remaining() {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() {
             match self.chunks.blocking_recv() {
-                None => return Ok(0),
+                None => return Ok(&[]),
                 Some(Ok(chunk)) => self.current = chunk,
                 Some(Err(error)) => {
                     let message = error.to_string();
@@ -94,9 +104,11 @@ impl Read for ChannelReader {
                 }
             }
         }
-        let n = buf.len().min(self.current.len());
-        self.current.copy_to_slice(&mut buf[..n]);
-        Ok(n)
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.current.advance(n);
     }
 }
 
@@ -160,11 +172,12 @@ impl WriterThread {
         let mtime = mtime(&job.item);
         let archive = &mut self.state.archive;
         let written = match body {
-            Held::Memory { data, _budget } => Some(
-                archive.add_payload(&job.path, data.len() as u64, mtime, &mut data.reader(), false).map_err(fatal)?,
-            ),
-            Held::Spooled { mut file, len } => {
-                Some(archive.add_payload(&job.path, len, mtime, &mut file, false).map_err(fatal)?)
+            Held::Memory { data, _budget } => {
+                Some(archive.add_payload(&job.path, data.len() as u64, mtime, &mut &data[..], false).map_err(fatal)?)
+            }
+            Held::Spooled { file, len } => {
+                let mut body = BufReader::with_capacity(1 << 18, file);
+                Some(archive.add_payload(&job.path, len, mtime, &mut body, false).map_err(fatal)?)
             }
             Held::Live { size, chunks, done, _slot } => {
                 let mut reader = ChannelReader { chunks, current: Bytes::new(), failure: None };

@@ -11,7 +11,6 @@ use sortie_core::item::Item;
 use sortie_core::provider::{Body, Capabilities, Page, Provider};
 use sortie_core::registry::{ProviderFactory, SourceOptions};
 use sortie_core::{Error, ErrorKind, Result};
-use tokio_util::io::ReaderStream;
 
 use crate::lister::Lister;
 
@@ -74,6 +73,34 @@ impl FsProvider {
         }
         path
     }
+}
+
+/// Streams a large file read by one blocking thread, chunk after chunk, through a short
+/// channel: one thread for the whole file instead of a thread hop per read.
+fn read_in_background(file: std::fs::File, shown: String) -> futures_util::stream::BoxStream<'static, Result<Bytes>> {
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            match (&mut file).take(CHUNK as u64).read_to_end(&mut chunk) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = chunks.blocking_send(Err(Error::io(format!("cannot read {shown}"), &e)));
+                    return;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    })
+    .boxed()
 }
 
 /// Opens a file and measures it; a small one is read whole at once.
@@ -174,9 +201,7 @@ impl Provider for FsProvider {
             // The length is the one measured at open: a file that changed since is caught by
             // the engine's exact-length check.
             Some(data) => futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed(),
-            None => ReaderStream::with_capacity(tokio::fs::File::from_std(file), CHUNK)
-                .map(move |chunk| chunk.map_err(|e| Error::io(format!("cannot read {shown}"), &e)))
-                .boxed(),
+            None => read_in_background(file, shown),
         };
         Ok(Body { size: Some(len), checksum: None, stream })
     }
