@@ -28,7 +28,7 @@ use zstd::stream::write::Encoder;
 
 /// Uncompressed bytes after which a frame of small members is closed at the next entry
 /// boundary.
-pub const FRAME_TARGET: usize = 4 << 20;
+pub const FRAME_TARGET: usize = 2 << 20;
 
 /// Pieces waiting for the output thread. Streamed frames arrive in pieces of about 128 KiB,
 /// and a short queue made every stall of a disk write stall hashing too; pool frames cannot

@@ -246,7 +246,7 @@ async fn run(
 const BATCH_ITEMS: usize = 256;
 const BATCH_BYTES: u64 = 1 << 20;
 /// Listed items waiting for the dispatcher.
-const LISTED_AHEAD: usize = 4096;
+const LISTED_AHEAD: usize = 1024;
 
 type Task = std::result::Result<(), fetch::WriterGone>;
 
