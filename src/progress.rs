@@ -10,6 +10,10 @@ use sortie_core::progress::{Event, ProgressSink};
 pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
     let bar = if enabled && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} archived ({bytes_per_sec})  {msg}")
+                .expect("valid template"),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     } else {
