@@ -430,8 +430,7 @@ mod tests {
         writer.write_all(&vec![b'x'; 3 << 20]).unwrap();
         writer.rollback(checkpoint).unwrap();
         writer.write_all(b"second ").unwrap();
-        let keep = writer.begin_streamed_frame().unwrap();
-        drop(keep);
+        writer.begin_streamed_frame().unwrap();
         writer.write_all(b"streamed").unwrap();
         writer.end_frame().unwrap();
         let finished = writer.finish().unwrap();
