@@ -2,7 +2,6 @@
 //! time. The order makes a cursor (the last path returned) enough to resume the walk in a
 //! new process, and it makes two exports of the same tree list the same way.
 
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -82,7 +81,8 @@ impl Lister {
         let Some(through) = &self.skip_through else {
             return false;
         };
-        if compare(segments, through) == Ordering::Greater {
+        // Component-wise byte order is the order of a depth-first walk with sorted names.
+        if segments > through.as_slice() {
             self.skip_through = None;
             return false;
         }
@@ -183,11 +183,6 @@ fn raw(segments: Vec<Vec<u8>>) -> Vec<RawName> {
 
 fn joined(segments: &[Vec<u8>]) -> RawName {
     RawName(segments.join(&b'/'))
-}
-
-/// Component-wise byte order: the order of a depth-first walk with sorted names.
-fn compare(a: &[Vec<u8>], b: &[Vec<u8>]) -> Ordering {
-    a.cmp(b)
 }
 
 fn encode_cursor(segments: &[Vec<u8>]) -> String {

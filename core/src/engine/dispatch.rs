@@ -1,0 +1,212 @@
+//! Phase two: every listed item is sent on its way to the writer. Small items of local
+//! providers are read in runs on blocking threads and batched; everything else is fetched by
+//! a task of its own, at most `--concurrency` at a time. Listing runs at the same time and
+//! feeds the dispatcher through a bounded channel.
+
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::Arc;
+
+use sortie_formats::payload_path::payload_path;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::item::Skip;
+use crate::progress::{Event, ProgressSink};
+use crate::provider::Provider;
+
+use super::ExportOptions;
+use super::fetch::{self, Fetcher};
+use super::listing::{self, ItemSink, Listed, SourceListing, list_source};
+use super::writer::{Job, ToWriter};
+
+/// Items gathered before one hand-off: one wake-up of the writer, or one thread hop for a
+/// run of small local reads, instead of one per item. Small enough to stay far below the
+/// memory budget.
+const BATCH_ITEMS: usize = 256;
+const BATCH_BYTES: u64 = 1 << 20;
+/// Listed items waiting for the dispatcher.
+pub(crate) const LISTED_AHEAD: usize = 1024;
+
+type Task = std::result::Result<(), fetch::WriterGone>;
+
+/// Lists every source, one after the other. A source whose keys are a flat namespace is
+/// spooled to disk whole first, because which of its leaves are also directories is only
+/// known at the end; the others go straight to the dispatcher.
+pub(crate) async fn list_all(
+    providers: &[Arc<dyn Provider>],
+    ids: &[String],
+    options: &ExportOptions,
+    progress: &ProgressSink,
+    spool_dir: &Path,
+    dispatcher: mpsc::Sender<Listed>,
+) -> Result<Vec<SourceListing>> {
+    let mut listings = Vec::new();
+    for (index, (provider, id)) in providers.iter().zip(ids).enumerate() {
+        let listing = if provider.capabilities().flat_namespace {
+            let spool = tempfile::tempfile_in(spool_dir)
+                .map_err(|e| Error::io("cannot create the listing spool beside the output", &e))?;
+            let mut spool = BufWriter::new(spool);
+            let listing =
+                list_source(id, provider.as_ref(), &options.retry, progress, ItemSink::Spool(&mut spool)).await?;
+            listing::replay(index, spool, &listing.leaf_conflicts, &dispatcher).await?;
+            listing
+        } else {
+            let sink = ItemSink::Dispatch(index, &dispatcher);
+            list_source(id, provider.as_ref(), &options.retry, progress, sink).await?
+        };
+        listings.push(listing);
+    }
+    progress(Event::ListingDone {
+        items: listings.iter().map(|l| l.to_fetch).sum(),
+        bytes: listings.iter().map(|l| l.to_fetch_bytes).sum(),
+    });
+    Ok(listings)
+}
+
+/// Sends every listed item on its way, keeping at most `concurrency` fetches (or runs of
+/// small local reads) under way.
+pub(crate) async fn dispatch(
+    providers: &[Arc<dyn Provider>],
+    ids: &[String],
+    mut listed: mpsc::Receiver<Listed>,
+    tx: mpsc::Sender<ToWriter>,
+    fetcher: Arc<Fetcher>,
+    concurrency: usize,
+) -> Result<()> {
+    let local: Vec<bool> = providers.iter().map(|p| p.capabilities().local).collect();
+    // Local reads are bound by the processor, not by latency: more lanes than cores would
+    // only hold more bodies in memory.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lanes = Lanes {
+        slots: Arc::new(Semaphore::new(concurrency)),
+        local_slots: Arc::new(Semaphore::new(concurrency.min(cores))),
+        tasks: JoinSet::new(),
+    };
+    let mut records: Vec<ToWriter> = Vec::new();
+    let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
+    let mut reads_bytes = 0u64;
+    while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
+        let segments: Vec<Vec<u8>> = item.segments.iter().map(|s| s.0.clone()).collect();
+        let path = payload_path(&ids[source], item.area, &segments, leaf_conflict);
+        let skip = item.skip.clone();
+        let size = item.size;
+        let has_body = item.has_body;
+        let job = Job { source, item, path };
+        match skip {
+            Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
+            Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),
+            None if !has_body => records.push(ToWriter::NoBytes { job }),
+            None if local[source] && size.is_some_and(|s| s <= fetch::SMALL) => {
+                reads_bytes += size.unwrap_or(0);
+                reads.push((providers[source].clone(), job));
+                if reads.len() >= BATCH_ITEMS || reads_bytes >= BATCH_BYTES {
+                    reads_bytes = 0;
+                    lanes.read_locally(&fetcher, std::mem::take(&mut reads)).await;
+                }
+            }
+            None => {
+                let provider = providers[source].clone();
+                let fetcher = fetcher.clone();
+                lanes
+                    .spawn(async move {
+                        match fetcher.fetch(provider.as_ref(), job).await? {
+                            Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
+                            None => Ok(()),
+                        }
+                    })
+                    .await;
+            }
+        }
+        if records.len() >= BATCH_ITEMS && tx.send(ToWriter::Batch(std::mem::take(&mut records))).await.is_err() {
+            break;
+        }
+        if lanes.writer_gone()? {
+            return Ok(());
+        }
+    }
+    if !records.is_empty() {
+        let _ = tx.send(ToWriter::Batch(records)).await;
+    }
+    if !reads.is_empty() {
+        lanes.read_locally(&fetcher, reads).await;
+    }
+    lanes.wait().await
+}
+
+/// The fetches under way.
+struct Lanes {
+    slots: Arc<Semaphore>,
+    local_slots: Arc<Semaphore>,
+    tasks: JoinSet<Task>,
+}
+
+impl Lanes {
+    /// Starts `task` once a slot is free.
+    async fn spawn(&mut self, task: impl std::future::Future<Output = Task> + Send + 'static) {
+        let slot = self.slots.clone().acquire_owned().await.expect("never closed");
+        self.start(slot, task);
+    }
+
+    fn start(&mut self, slot: OwnedSemaphorePermit, task: impl std::future::Future<Output = Task> + Send + 'static) {
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            task.await
+        });
+    }
+
+    /// Fetches a run of small items of local providers one after the other on a blocking
+    /// thread (their reads block, briefly), and hands the results to the writer at once.
+    async fn read_locally(&mut self, fetcher: &Arc<Fetcher>, reads: Vec<(Arc<dyn Provider>, Job)>) {
+        let fetcher = fetcher.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let slot = self.local_slots.clone().acquire_owned().await.expect("never closed");
+        self.start(slot, async move {
+            let blocking = tokio::task::spawn_blocking(move || {
+                runtime.block_on(async {
+                    let mut messages = Vec::with_capacity(reads.len());
+                    for (provider, job) in reads {
+                        messages.extend(fetcher.fetch(provider.as_ref(), job).await?);
+                    }
+                    fetcher.tx.send(ToWriter::Batch(messages)).await.map_err(|_| fetch::WriterGone)
+                })
+            });
+            match blocking.await {
+                Ok(done) => done,
+                Err(crash) => std::panic::resume_unwind(crash.into_panic()),
+            }
+        });
+    }
+
+    /// Reaps finished fetches; true when the writer is gone (its error ends the export).
+    fn writer_gone(&mut self) -> Result<bool> {
+        while let Some(done) = self.tasks.try_join_next() {
+            if reap(done)? {
+                self.tasks.abort_all();
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn wait(mut self) -> Result<()> {
+        while let Some(done) = self.tasks.join_next().await {
+            if reap(done)? {
+                self.tasks.abort_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Returns true when the writer is gone (the export is failing; its error comes from the
+/// writer), and turns a panicked fetch into an error.
+fn reap(done: std::result::Result<std::result::Result<(), fetch::WriterGone>, tokio::task::JoinError>) -> Result<bool> {
+    match done {
+        Ok(Ok(())) => Ok(false),
+        Ok(Err(fetch::WriterGone)) => Ok(true),
+        Err(e) if e.is_cancelled() => Ok(false),
+        Err(e) => Err(Error::new(ErrorKind::Other, format!("a fetch task crashed: {e}"))),
+    }
+}

@@ -1,0 +1,104 @@
+//! The end of an export: the reconciliation report, `bag-info.txt`, and the tag files that
+//! close the archive.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use sortie_formats::FORMAT_VERSION;
+use sortie_formats::bagit::{INVENTORY, REPORT};
+use sortie_formats::framed_zstd::Finished;
+use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+
+use crate::error::{Error, Result};
+
+use super::writer::{Written, now_rfc3339, spool_line};
+
+/// Writes report.json and bag-info.txt and closes the archive. Returns the archive's size
+/// and digest, and whether the export is complete.
+pub(crate) fn finish(
+    written: Written,
+    reports: Vec<SourceReport>,
+    started_at: String,
+    dir: &Path,
+) -> Result<(Finished, bool)> {
+    let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
+    let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
+    let mut unaccounted = 0;
+    for report in &reports {
+        for (kind, counts) in &report.kinds {
+            let accounted = counts.archived + counts.excluded + counts.failed;
+            if accounted != counts.listed {
+                let failure = Failure {
+                    source: report.source.clone(),
+                    id: String::new(),
+                    kind: kind.clone(),
+                    error: format!("{} items listed but {accounted} archived, excluded or failed", counts.listed),
+                    attempts: 0,
+                };
+                spool_line(&mut failures, &failure)?;
+                unaccounted += 1;
+            }
+        }
+    }
+    let complete = failed == 0 && unaccounted == 0;
+    let finished_at = now_rfc3339();
+    let header = ReportHeader {
+        format_version: FORMAT_VERSION,
+        complete,
+        started: started_at.clone(),
+        finished: finished_at.clone(),
+        sources: reports.clone(),
+    };
+    let reopen = |spool: BufWriter<File>| -> std::io::Result<BufReader<File>> {
+        let mut file = spool.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(BufReader::new(file))
+    };
+    let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
+    {
+        let mut out = BufWriter::new(&mut report_file);
+        report::write_report(
+            &mut out,
+            &header,
+            &mut reopen(failures).map_err(io)?,
+            &mut reopen(exclusions).map_err(io)?,
+        )
+        .map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
+
+    let mut bag_info = vec![
+        (
+            "Bag-Software-Agent".to_owned(),
+            format!("sortie {} (https://github.com/sortie-project/sortie)", env!("CARGO_PKG_VERSION")),
+        ),
+        ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
+        ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
+        ("Sortie-Format-Version".to_owned(), FORMAT_VERSION.to_string()),
+    ];
+    for report in &reports {
+        bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
+    }
+    bag_info.push(("Sortie-Started".to_owned(), started_at));
+    bag_info.push(("Sortie-Finished".to_owned(), finished_at));
+    bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
+    let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
+    Ok((finished, complete))
+}
+
+pub(crate) fn merge_counts(
+    mut listed: BTreeMap<String, KindCounts>,
+    written: &BTreeMap<String, KindCounts>,
+) -> BTreeMap<String, KindCounts> {
+    for (kind, counts) in written {
+        let entry = listed.entry(kind.clone()).or_default();
+        entry.archived = counts.archived;
+        entry.archived_bytes = counts.archived_bytes;
+        entry.excluded = counts.excluded;
+        entry.failed = counts.failed;
+    }
+    listed
+}
