@@ -98,3 +98,21 @@ fn the_bundled_sample_exports_and_verifies() {
     let providers = run(&["providers"]);
     assert!(stdout(&providers).starts_with("file "));
 }
+
+#[test]
+fn exporting_a_directory_into_itself_leaves_the_archive_out() {
+    let work = open_tempdir();
+    let source = work.path().join("home");
+    write_tree(&source, &[("notes.txt", b"keep me"), ("big.bin", &noise(2 << 20, 5))]);
+    let (archive, output) = export(&source, "backup", &[&source], &["--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(summary["excluded"], 1, "the partial archive is listed and excluded: {summary}");
+
+    let bag = gnu_extract(&archive, "backup");
+    assert_standard_tools_accept(&archive, &bag);
+    assert_eq!(fs::read(bag.join("data/fs-home/notes.txt")).unwrap(), b"keep me");
+    let exclusion = &report(&bag)["exclusions"][0];
+    assert_eq!(exclusion["id"], "backup.tar.zst.partial");
+    assert_eq!(exclusion["reason"], "the archive being written by this export");
+}

@@ -1,6 +1,7 @@
 //! Maps source URLs to providers. The binary builds the list of built-in providers
 //! explicitly, in one place, so that what is compiled in is obvious.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -11,6 +12,9 @@ use crate::provider::Provider;
 pub struct SourceOptions {
     /// Follow symbolic links instead of recording them.
     pub follow_symlinks: bool,
+    /// Local files never to export: the archive being written and its companions, which a
+    /// source directory may contain (`sortie export . -o backup.tar.zst`).
+    pub exclude: Vec<PathBuf>,
 }
 
 /// Creates providers for one URL scheme.

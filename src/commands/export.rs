@@ -9,7 +9,13 @@ use crate::cli::ExportArgs;
 use crate::exit;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
-    let providers = open_sources(&args.source)?;
+    let with_suffix = |suffix: &str| {
+        let mut path = args.output.as_os_str().to_owned();
+        path.push(suffix);
+        std::path::PathBuf::from(path)
+    };
+    let companions = [".partial", ".sha256", ".sha256.partial"].map(with_suffix);
+    let providers = open_sources(&args.source, [args.output.clone()].into_iter().chain(companions).collect())?;
     let options = ExportOptions {
         concurrency: usize::from(args.concurrency),
         retry: retry_policy(&args.source),
@@ -20,8 +26,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         force: args.force,
     };
     let (progress, bar) = crate::progress::sink(!args.json);
-    let mut partial = args.output.as_os_str().to_owned();
-    partial.push(".partial");
+    let partial = with_suffix(".partial");
     let summary = tokio::select! {
         summary = engine::export(&providers, &args.output, &options, progress) => summary,
         _ = tokio::signal::ctrl_c() => {

@@ -31,10 +31,14 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// Opens every source, failing on the first one that cannot be opened.
-fn open_sources(args: &crate::cli::SourceArgs) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
+/// Opens every source, failing on the first one that cannot be opened. `exclude` names
+/// local files no source may export (the archive being written).
+fn open_sources(
+    args: &crate::cli::SourceArgs,
+    exclude: Vec<std::path::PathBuf>,
+) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
     let registry = crate::providers::registry();
-    let options = sortie_core::registry::SourceOptions { follow_symlinks: args.follow_symlinks };
+    let options = sortie_core::registry::SourceOptions { follow_symlinks: args.follow_symlinks, exclude };
     args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
 }
 

@@ -1,5 +1,6 @@
 //! The provider and its factory.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -49,7 +50,7 @@ impl ProviderFactory for FsFactory {
             }
             None => PathBuf::from(source),
         };
-        Ok(Arc::new(FsProvider::new(path, options.follow_symlinks)))
+        Ok(Arc::new(FsProvider::new(path, options)))
     }
 }
 
@@ -57,13 +58,21 @@ impl ProviderFactory for FsFactory {
 pub struct FsProvider {
     root: PathBuf,
     follow_symlinks: bool,
+    exclude: Arc<HashSet<PathBuf>>,
     lister: Mutex<Option<Lister>>,
 }
 
 impl FsProvider {
     /// A provider for the tree at `root`.
-    pub fn new(root: PathBuf, follow_symlinks: bool) -> Self {
-        Self { root, follow_symlinks, lister: Mutex::new(None) }
+    pub fn new(root: PathBuf, options: &SourceOptions) -> Self {
+        // Compared with the walk's paths under the canonical root; the files need not
+        // exist yet, their directory must.
+        let exclude = options
+            .exclude
+            .iter()
+            .filter_map(|path| Some(path.parent()?.canonicalize().ok()?.join(path.file_name()?)))
+            .collect();
+        Self { root, follow_symlinks: options.follow_symlinks, exclude: Arc::new(exclude), lister: Mutex::new(None) }
     }
 
     fn path_of(&self, item: &Item) -> PathBuf {
@@ -179,7 +188,7 @@ impl Provider for FsProvider {
         let lister = self.lister.lock().expect("lister lock").take();
         let lister = match lister {
             Some(lister) if lister.resumes(cursor.as_deref()) => lister,
-            _ => Lister::start(self.root.clone(), self.follow_symlinks, cursor.as_deref())?,
+            _ => Lister::start(self.root.clone(), self.follow_symlinks, self.exclude.clone(), cursor.as_deref())?,
         };
         let (lister, page) = tokio::task::spawn_blocking(move || {
             let mut lister = lister;

@@ -2,7 +2,9 @@
 //! time. The order makes a cursor (the last path returned) enough to resume the walk in a
 //! new process, and it makes two exports of the same tree list the same way.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
@@ -16,6 +18,9 @@ const PAGE: usize = 1000;
 
 pub(crate) struct Lister {
     root: PathBuf,
+    /// The root resolved, and the files under it never to export.
+    canonical_root: PathBuf,
+    exclude: Arc<HashSet<PathBuf>>,
     walker: walkdir::IntoIter,
     skip_through: Option<Vec<Vec<u8>>>,
     issued: Option<String>,
@@ -23,7 +28,12 @@ pub(crate) struct Lister {
 
 impl Lister {
     /// Starts a walk, positioned after `cursor` when one is given.
-    pub(crate) fn start(root: PathBuf, follow_symlinks: bool, cursor: Option<&str>) -> Result<Self> {
+    pub(crate) fn start(
+        root: PathBuf,
+        follow_symlinks: bool,
+        exclude: Arc<HashSet<PathBuf>>,
+        cursor: Option<&str>,
+    ) -> Result<Self> {
         let skip_through = match cursor {
             None => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
@@ -31,7 +41,8 @@ impl Lister {
             })?),
         };
         let walker = WalkDir::new(&root).follow_links(follow_symlinks).sort_by_file_name().min_depth(1).into_iter();
-        Ok(Self { root, walker, skip_through, issued: None })
+        let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
+        Ok(Self { root, canonical_root, exclude, walker, skip_through, issued: None })
     }
 
     /// Whether this walk is exactly where `cursor` points.
@@ -54,7 +65,12 @@ impl Lister {
                         continue;
                     }
                     last = Some(segments.clone());
-                    item_of(&entry, segments)
+                    let mut item = item_of(&entry, segments);
+                    if self.excluded(entry.path()) {
+                        item.has_body = false;
+                        item.skip = Some(Skip::Excluded("the archive being written by this export".into()));
+                    }
+                    item
                 }
                 Err(error) => {
                     let Some(path) = error.path().map(Path::to_path_buf) else {
@@ -73,6 +89,11 @@ impl Lister {
         let next = last.map(|segments| encode_cursor(&segments));
         self.issued = next.clone();
         Page { items, next }
+    }
+
+    fn excluded(&self, path: &Path) -> bool {
+        !self.exclude.is_empty()
+            && path.strip_prefix(&self.root).is_ok_and(|rel| self.exclude.contains(&self.canonical_root.join(rel)))
     }
 
     /// Skips what a resumed walk already returned, without descending into directories
@@ -216,15 +237,16 @@ mod tests {
             std::fs::create_dir_all(full.parent().unwrap()).unwrap();
             std::fs::write(full, path).unwrap();
         }
-        let mut whole = Lister::start(dir.path().into(), false, None).unwrap();
+        let mut whole = Lister::start(dir.path().into(), false, Arc::default(), None).unwrap();
         let all = ids(&whole.next_page());
         assert_eq!(all, ["a", "a/x", "a/y", "b", "c", "c/d", "c/d/e"]);
 
         for cut in 1..all.len() {
             let segments: Vec<Vec<u8>> = all[cut - 1].split('/').map(|s| s.as_bytes().to_vec()).collect();
-            let mut resumed = Lister::start(dir.path().into(), false, Some(&encode_cursor(&segments))).unwrap();
+            let mut resumed =
+                Lister::start(dir.path().into(), false, Arc::default(), Some(&encode_cursor(&segments))).unwrap();
             assert_eq!(ids(&resumed.next_page()), all[cut..], "after {}", all[cut - 1]);
         }
-        assert!(Lister::start(dir.path().into(), false, Some("zz")).is_err());
+        assert!(Lister::start(dir.path().into(), false, Arc::default(), Some("zz")).is_err());
     }
 }
