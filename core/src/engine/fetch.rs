@@ -44,6 +44,14 @@ pub(crate) struct Fetcher {
 /// The writer is gone: the export is failing and this fetch stops quietly.
 pub(crate) struct WriterGone;
 
+/// What one successful attempt produced.
+enum Fetched {
+    /// The whole body, and the checksum its response announced, if any.
+    Held(Held, Option<ProviderChecksum>),
+    /// The body was streamed into the archive by the attempt itself.
+    Live,
+}
+
 enum AttemptError {
     Item(Error),
     WriterGone,
@@ -59,12 +67,18 @@ impl Fetcher {
     /// Fetches `job` until it is in the archive or known to have failed. A body streamed
     /// live is handed to the writer by this call (`None`); otherwise the message for the
     /// writer (a held body or a failure) is returned, so that the caller may batch it.
-    pub(crate) async fn fetch(&self, provider: &dyn Provider, job: Job) -> Result<Option<ToWriter>, WriterGone> {
+    pub(crate) async fn fetch(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let error = match self.attempt(provider, job.clone()).await {
-                Ok(message) => return Ok(message),
+            let error = match self.attempt(provider, &job).await {
+                Ok(Fetched::Live) => return Ok(None),
+                Ok(Fetched::Held(body, checksum)) => {
+                    if checksum.is_some() {
+                        job.item.checksum = checksum;
+                    }
+                    return Ok(Some(ToWriter::Payload { job, body }));
+                }
                 Err(AttemptError::WriterGone) => return Err(WriterGone),
                 Err(AttemptError::Item(error)) => error,
             };
@@ -82,16 +96,15 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, AttemptError> {
+    async fn attempt(&self, provider: &dyn Provider, job: &Job) -> Result<Fetched, AttemptError> {
         if job.item.size.is_some_and(|size| size > SMALL) {
-            return self.stream_live(provider, job).await.map(|()| None);
+            // The writer needs the job with the body it receives while this call streams it.
+            return self.stream_live(provider, job.clone()).await.map(|()| Fetched::Live);
         }
         let body = provider.open(&job.item).await?;
-        if body.checksum.is_some() {
-            job.item.checksum = body.checksum.clone();
-        }
-        let held = self.collect(body, job.item.size, job.item.checksum.as_ref()).await?;
-        Ok(Some(ToWriter::Payload { job, body: held }))
+        let checksum = body.checksum.clone();
+        let held = self.collect(body, job.item.size, checksum.as_ref().or(job.item.checksum.as_ref())).await?;
+        Ok(Fetched::Held(held, checksum))
     }
 
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {

@@ -146,11 +146,11 @@ impl WriterThread {
                             .archive
                             .add_directory(&job.path, mtime(&job.item))
                             .map_err(|e| Error::io("cannot write the archive", &e))?;
-                        Some(job.path.clone())
+                        Some(job.path)
                     } else {
                         None
                     };
-                    self.archived(&job, member, None, None)?;
+                    self.archived(job.source, job.item, member, None, None)?;
                 }
                 ToWriter::Excluded { job, reason } => {
                     self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
@@ -202,7 +202,7 @@ impl WriterThread {
         match written {
             Some(written) => {
                 let verified = job.item.checksum.as_ref().map(|c| c.md5.is_some());
-                self.archived(&job, Some(job.path.clone()), Some(written), verified)
+                self.archived(job.source, job.item, Some(job.path), Some(written), verified)
             }
             None => Ok(()),
         }
@@ -210,30 +210,31 @@ impl WriterThread {
 
     fn archived(
         &mut self,
-        job: &Job,
+        source: usize,
+        item: Item,
         path: Option<String>,
         written: Option<sortie_formats::writer::Written>,
         etag_verified: Option<bool>,
     ) -> Result<()> {
-        let item = &job.item;
         let size = written.as_ref().map(|w| w.size);
-        let counts = self.state.counts[job.source].entry(item.kind.as_str().to_owned()).or_default();
+        let counts = self.state.counts[source].entry(item.kind.as_str().to_owned()).or_default();
         counts.archived += 1;
         counts.archived_bytes += size.unwrap_or(0);
+        let (etag, etag_note) = item.checksum.map_or((None, None), |c| (Some(c.served), c.note));
         let mut record = Record {
             path,
             size,
             sha256: written.map(|w| w.sha256),
-            source: self.sources[job.source].clone(),
+            source: self.sources[source].clone(),
             id: String::new(),
             id_hex: None,
             kind: item.kind.as_str().to_owned(),
             modified: item.modified.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            content_type: item.content_type.clone(),
-            etag: item.checksum.as_ref().map(|c| c.served.clone()),
+            content_type: item.content_type,
+            etag,
             etag_verified,
-            etag_note: item.checksum.as_ref().and_then(|c| c.note.clone()),
-            meta: item.meta.clone(),
+            etag_note,
+            meta: item.meta,
         };
         record.set_id(&item.id.0);
         spool_line(&mut self.state.inventory, &record)?;

@@ -115,9 +115,11 @@ fn read_in_background(file: std::fs::File, shown: String) -> futures_util::strea
 /// Reads a file the listing measured as small, announcing the listed size: no second
 /// `stat`, and a file that changed since the listing fails the engine's length check.
 fn read_small(path: &std::path::Path, listed: u64) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let mut data = Vec::with_capacity(usize::try_from(listed).unwrap_or(0) + 1);
-    file.read_to_end(&mut data)?;
+    // Through `take`: File's own read_to_end would stat and seek to size its buffer. One
+    // byte more than listed is enough to tell that the file grew.
+    (&file).take(listed + 1).read_to_end(&mut data)?;
     Ok((file, listed, Some(data)))
 }
 
