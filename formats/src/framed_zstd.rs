@@ -40,7 +40,7 @@ const FRAME_CAPACITY: usize = FRAME_TARGET + (1 << 20) + 4096;
 
 /// Compressed bytes after which the output thread asks the kernel to write back what it
 /// has, so that the final `fsync` of a large archive does not stall the end of the export.
-const WRITEBACK_EVERY: u64 = 64 << 20;
+const WRITEBACK_EVERY: u64 = 16 << 20;
 
 /// Input handed to the streaming encoder at once.
 const STREAM_INPUT_BLOCK: usize = 1 << 20;
