@@ -71,10 +71,7 @@ pub(crate) fn finish(
     let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
 
     let mut bag_info = vec![
-        (
-            "Bag-Software-Agent".to_owned(),
-            format!("sortie {} (https://github.com/sortie-project/sortie)", env!("CARGO_PKG_VERSION")),
-        ),
+        ("Bag-Software-Agent".to_owned(), format!("sortie {}", env!("CARGO_PKG_VERSION"))),
         ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
         ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
         ("Sortie-Format-Version".to_owned(), FORMAT_VERSION.to_string()),
