@@ -38,6 +38,8 @@ struct Object {
 
 struct Scripted {
     objects: Vec<Object>,
+    /// Temporary listing failures of the second page before it is served.
+    listing_hiccups: u32,
     flat: bool,
     local: bool,
     opens: HashMap<&'static str, AtomicU32>,
@@ -47,7 +49,7 @@ struct Scripted {
 impl Scripted {
     fn new(objects: Vec<Object>, flat: bool, local: bool) -> Self {
         let opens = objects.iter().map(|o| (o.key, AtomicU32::new(0))).collect();
-        Self { objects, flat, local, opens, listing_failures: AtomicU32::new(0) }
+        Self { objects, listing_hiccups: 1, flat, local, opens, listing_failures: AtomicU32::new(0) }
     }
 
     fn opens(&self, key: &str) -> u32 {
@@ -77,7 +79,7 @@ impl Provider for Scripted {
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
         // Two objects a page; the second page fails once, temporarily.
         let start: usize = cursor.as_deref().map_or(0, |c| c.parse().unwrap());
-        if start == 2 && self.listing_failures.fetch_add(1, Ordering::SeqCst) == 0 {
+        if start == 2 && self.listing_failures.fetch_add(1, Ordering::SeqCst) < self.listing_hiccups {
             return Err(Error::new(ErrorKind::Unavailable, "listing hiccup").temporary());
         }
         let end = (start + 2).min(self.objects.len());
@@ -204,4 +206,28 @@ async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(loca
     let inventory = String::from_utf8(members["faults/sortie/inventory.jsonl"].clone()).unwrap();
     let big_record = inventory.lines().find(|l| l.contains(r#""id":"big""#)).unwrap();
     assert!(big_record.contains(r#""etag_verified":true"#), "{big_record}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_that_fails_for_good_leaves_a_valid_incomplete_archive() {
+    let objects = ["a", "b", "c", "d"]
+        .into_iter()
+        .map(|key| Object { key, data: key.as_bytes().to_vec(), fault: Fault::None, with_md5: false })
+        .collect();
+    let mut provider = Scripted::new(objects, false, true);
+    provider.listing_hiccups = u32::MAX;
+    let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(provider)];
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("cut.tar.zst");
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+
+    assert!(!summary.complete);
+    assert_eq!((summary.archived, summary.failed), (2, 1), "the first page is archived, the listing failure counted");
+    let verification = sortie_formats::verify::verify(&archive).unwrap();
+    assert!(verification.intact(), "{:?}", verification.problems);
+    assert_eq!(verification.complete, Some(false));
+    let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["cut/sortie/report.json"]).unwrap();
+    let failure = &report["failures"][0];
+    assert_eq!(failure["kind"], "listing");
+    assert!(failure["error"].as_str().unwrap().contains("listing of mem-test stopped after 2 items"), "{failure}");
 }

@@ -16,13 +16,13 @@ use crate::error::{Error, Result};
 use super::writer::{Written, now_rfc3339, spool_line};
 
 /// Writes report.json and bag-info.txt and closes the archive. Returns the archive's size
-/// and digest, and whether the export is complete.
+/// and digest, and the number of failure records (zero: the export is complete).
 pub(crate) fn finish(
     written: Written,
     reports: Vec<SourceReport>,
     started_at: String,
     dir: &Path,
-) -> Result<(Finished, bool)> {
+) -> Result<(Finished, u64)> {
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
     let mut unaccounted = 0;
@@ -83,7 +83,7 @@ pub(crate) fn finish(
     bag_info.push(("Sortie-Finished".to_owned(), finished_at));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
     let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
-    Ok((finished, complete))
+    Ok((finished, failed + unaccounted))
 }
 
 pub(crate) fn merge_counts(

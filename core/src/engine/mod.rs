@@ -70,7 +70,8 @@ pub struct ExportSummary {
     pub archived: u64,
     /// Payload bytes archived.
     pub archived_bytes: u64,
-    /// Items that could not be archived.
+    /// Failure records in the report: items that could not be archived, listings that
+    /// stopped early.
     pub failed: u64,
     /// Items left out on purpose.
     pub excluded: u64,
@@ -222,17 +223,17 @@ async fn run(
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
-    let (finished, complete) = finished_summary;
+    let (finished, failures) = finished_summary;
     let sidecar = out.commit(&finished.sha256)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.path.clone(),
         sidecar,
-        complete,
+        complete: failures == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),
-        failed: total(|c| c.failed),
+        failed: failures,
         excluded: total(|c| c.excluded),
         archive_bytes: finished.bytes,
         archive_sha256: finished.sha256,
