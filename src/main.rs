@@ -27,12 +27,20 @@ fn main() {
         .init();
     let code = match commands::run(cli) {
         Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => exit::OK,
         Err(error) => {
             eprintln!("sortie: error: {error:#}");
             exit::code_for(&error)
         }
     };
     std::process::exit(code);
+}
+
+/// Whoever read the output has seen enough: as for any Unix filter, that is not a failure.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// glibc gives each thread that allocates an arena of its own (up to eight per core) and

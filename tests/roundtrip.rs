@@ -116,3 +116,26 @@ fn exporting_a_directory_into_itself_leaves_the_archive_out() {
     assert_eq!(exclusion["id"], "backup.tar.zst.partial");
     assert_eq!(exclusion["reason"], "the archive being written by this export");
 }
+
+#[test]
+fn a_closed_pipe_ends_ls_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let work = open_tempdir();
+    let source = work.path().join("many");
+    let files: Vec<(String, Vec<u8>)> = (0..2000).map(|i| (format!("f{i:05}.txt"), b"x".to_vec())).collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    write_tree(&source, &files);
+    let (archive, output) = export(work.path(), "many", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    // More output than a pipe holds, and a reader that stops after one line (`| head -1`).
+    let mut child =
+        sortie().args(["ls", archive.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(first.contains("many/bagit.txt"), "{first}");
+    assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
+}

@@ -26,31 +26,28 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
     }
     for problem in &result.problems {
         match &problem.member {
-            Some(member) => println!("FAILED  {member}: {}", problem.message),
-            None => println!("FAILED  {}", problem.message),
+            Some(member) => out!("FAILED  {member}: {}", problem.message)?,
+            None => out!("FAILED  {}", problem.message)?,
         }
     }
     if result.more_problems > 0 {
-        println!("FAILED  … and {} more problems", result.more_problems);
+        out!("FAILED  … and {} more problems", result.more_problems)?;
     }
     match &result.sidecar {
-        Sidecar::Matched => println!("sidecar   matches"),
-        Sidecar::Missing => println!("sidecar   none beside the archive (transport not checked)"),
+        Sidecar::Matched => out!("sidecar   matches")?,
+        Sidecar::Missing => out!("sidecar   none beside the archive (transport not checked)")?,
         Sidecar::Mismatch { expected, actual } => {
-            println!("FAILED  sidecar: archive sha256 is {actual}, the .sha256 file says {expected}")
+            out!("FAILED  sidecar: archive sha256 is {actual}, the .sha256 file says {expected}")?
         }
-        Sidecar::Unreadable { error } => println!("FAILED  sidecar: {error}"),
+        Sidecar::Unreadable { error } => out!("FAILED  sidecar: {error}")?,
     }
-    println!(
-        "payload   {} files, {} bytes, {} members read",
-        result.payload_files, result.payload_bytes, result.members
-    );
+    out!("payload   {} files, {} bytes, {} members read", result.payload_files, result.payload_bytes, result.members)?;
     match code {
-        exit::OK => println!("intact    yes: every member matches the manifests"),
-        exit::INCOMPLETE => println!(
-            "intact    yes, but the export was incomplete (Sortie-Complete is not true): see sortie/report.json"
-        ),
-        _ => println!("intact    NO"),
+        exit::OK => out!("intact    yes: every member matches the manifests")?,
+        exit::INCOMPLETE => {
+            out!("intact    yes, but the export was incomplete (Sortie-Complete is not true): see sortie/report.json")?
+        }
+        _ => out!("intact    NO")?,
     }
     Ok(code)
 }
@@ -65,7 +62,7 @@ pub fn ls(args: &ArchiveArgs) -> Result<i32> {
         if args.json {
             print_json(&json!({"path": path, "size": size, "type": kind}))?;
         } else {
-            println!("{size:>12}  {path}");
+            out!("{size:>12}  {path}")?;
         }
     }
     Ok(exit::OK)
@@ -78,9 +75,9 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
         print_json(&done)?;
     } else {
         for refused in &done.refused {
-            println!("REFUSED  {}: {}", refused.member.as_deref().unwrap_or("?"), refused.message);
+            out!("REFUSED  {}: {}", refused.member.as_deref().unwrap_or("?"), refused.message)?;
         }
-        println!("extracted {} files ({} bytes) into {}", done.files, done.bytes, args.target.display());
+        out!("extracted {} files ({} bytes) into {}", done.files, done.bytes, args.target.display())?;
     }
     Ok(if done.refused.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
 }

@@ -42,20 +42,20 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     if args.json {
         print_json(&summary)?;
     } else {
-        println!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes));
-        println!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display());
-        println!(
+        out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
+        out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
+        out!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,
             HumanBytes(summary.archived_bytes),
             summary.excluded,
             summary.failed,
             summary.seconds
-        );
+        )?;
         if summary.complete {
-            println!("complete  yes");
+            out!("complete  yes")?;
         } else {
-            println!("complete  NO: see sortie/report.json in the archive for every failure");
+            out!("complete  NO: see sortie/report.json in the archive for every failure")?;
         }
     }
     Ok(if summary.complete { exit::OK } else { exit::INCOMPLETE })

@@ -18,16 +18,12 @@ pub async fn run(args: InventoryArgs) -> Result<i32> {
         print_json(&sources)?;
     } else {
         for source in &sources {
-            println!("{}  {}", source.report.source, source.report.url);
+            out!("{}  {}", source.report.source, source.report.url)?;
             for (kind, counts) in &source.report.kinds {
-                println!(
-                    "  {kind:<16} {:>10} items {:>12}",
-                    counts.listed,
-                    HumanBytes(counts.listed_bytes).to_string()
-                );
+                out!("  {kind:<16} {:>10} items {:>12}", counts.listed, HumanBytes(counts.listed_bytes).to_string())?;
             }
             if let Some(error) = &source.error {
-                println!("  listing incomplete: {error}");
+                out!("  listing incomplete: {error}")?;
             }
         }
     }

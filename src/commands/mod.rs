@@ -1,5 +1,14 @@
 //! One module per subcommand; each returns the exit code.
 
+/// Writes one line to stdout and returns the write's result, so that a closed pipe
+/// (`sortie ls … | head`) ends the command quietly instead of panicking (see `main`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod archive;
 mod export;
 mod inventory;
@@ -27,7 +36,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Prints a value as one line of JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string(value)?);
+    out!("{}", serde_json::to_string(value)?)?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub fn run(args: &JsonArg) -> Result<i32> {
         print_json(&list)?;
     } else {
         for factory in registry.factories() {
-            println!("{:<8} {}\n         e.g. {}", factory.scheme(), factory.description(), factory.example());
+            out!("{:<8} {}\n         e.g. {}", factory.scheme(), factory.description(), factory.example())?;
         }
     }
     Ok(exit::OK)
