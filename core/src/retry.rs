@@ -32,23 +32,36 @@ impl RetryPolicy {
     }
 }
 
+/// An error that says whether trying again may help.
+pub trait Retryable {
+    /// `Some` when a retry may succeed, with the delay the other side asked for, if any.
+    fn retry_hint(&self) -> Option<Option<Duration>>;
+}
+
+impl Retryable for Error {
+    fn retry_hint(&self) -> Option<Option<Duration>> {
+        self.is_temporary().then(|| self.retry_after())
+    }
+}
+
 /// Runs `op` until it succeeds, fails permanently, or the retries are spent; calls
 /// `on_retry` before each wait. Returns the last result and the number of attempts made.
-pub async fn retry<T, Fut>(
+pub async fn retry<T, E: Retryable, Fut>(
     policy: &RetryPolicy,
-    mut on_retry: impl FnMut(u32, &Error),
+    mut on_retry: impl FnMut(u32, &E),
     mut op: impl FnMut() -> Fut,
-) -> (Result<T, Error>, u32)
+) -> (Result<T, E>, u32)
 where
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut attempts = 0;
     loop {
         attempts += 1;
         match op().await {
-            Err(error) if error.is_temporary() && attempts <= policy.retries => {
+            Err(error) if attempts <= policy.retries && error.retry_hint().is_some() => {
                 on_retry(attempts, &error);
-                tokio::time::sleep(policy.delay(attempts - 1, error.retry_after())).await;
+                let asked = error.retry_hint().flatten();
+                tokio::time::sleep(policy.delay(attempts - 1, asked)).await;
             }
             result => return (result, attempts),
         }

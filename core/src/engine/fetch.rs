@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::item::ProviderChecksum;
 use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, Retryable, retry};
 
 use super::writer::{Held, Job, ToWriter};
 
@@ -57,6 +57,15 @@ enum AttemptError {
     WriterGone,
 }
 
+impl Retryable for AttemptError {
+    fn retry_hint(&self) -> Option<Option<std::time::Duration>> {
+        match self {
+            AttemptError::Item(error) => error.retry_hint(),
+            AttemptError::WriterGone => None,
+        }
+    }
+}
+
 impl From<Error> for AttemptError {
     fn from(error: Error) -> Self {
         AttemptError::Item(error)
@@ -68,31 +77,23 @@ impl Fetcher {
     /// live is handed to the writer by this call (`None`); otherwise the message for the
     /// writer (a held body or a failure) is returned, so that the caller may batch it.
     pub(crate) async fn fetch(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let error = match self.attempt(provider, &job).await {
-                Ok(Fetched::Live) => return Ok(None),
-                Ok(Fetched::Held(body, checksum)) => {
-                    if checksum.is_some() {
-                        job.item.checksum = checksum;
-                    }
-                    return Ok(Some(ToWriter::Payload { job, body }));
-                }
-                Err(AttemptError::WriterGone) => return Err(WriterGone),
-                Err(AttemptError::Item(error)) => error,
-            };
-            if error.is_temporary() && attempts <= self.policy.retries {
-                tracing::debug!(id = %job.item.id.display(), attempts, %error, "retrying");
-                (self.progress)(Event::Retrying {
-                    id: job.item.id.display(),
-                    retry: attempts,
-                    error: error.to_string(),
-                });
-                tokio::time::sleep(self.policy.delay(attempts - 1, error.retry_after())).await;
-                continue;
+        let on_retry = |retry: u32, error: &AttemptError| {
+            if let AttemptError::Item(error) = error {
+                tracing::debug!(id = %job.item.id.display(), retry, %error, "retrying");
+                (self.progress)(Event::Retrying { id: job.item.id.display(), retry, error: error.to_string() });
             }
-            return Ok(Some(ToWriter::Failed { job, error: error.to_string(), attempts }));
+        };
+        let (outcome, attempts) = retry(&self.policy, on_retry, || self.attempt(provider, &job)).await;
+        match outcome {
+            Ok(Fetched::Live) => Ok(None),
+            Ok(Fetched::Held(body, checksum)) => {
+                if checksum.is_some() {
+                    job.item.checksum = checksum;
+                }
+                Ok(Some(ToWriter::Payload { job, body }))
+            }
+            Err(AttemptError::WriterGone) => Err(WriterGone),
+            Err(AttemptError::Item(error)) => Ok(Some(ToWriter::Failed { job, error: error.to_string(), attempts })),
         }
     }
 

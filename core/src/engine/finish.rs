@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::time::SystemTime;
 
 use sortie_formats::FORMAT_VERSION;
 use sortie_formats::bagit::{INVENTORY, REPORT};
@@ -13,7 +14,8 @@ use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceRepo
 
 use crate::error::{Error, Result};
 
-use super::writer::{Written, now_rfc3339, spool_line};
+use super::spool::spool_line;
+use super::writer::Written;
 
 /// Writes report.json and bag-info.txt and closes the archive. Returns the archive's size
 /// and digest, and the number of failure records (zero: the export is complete).
@@ -98,4 +100,9 @@ pub(crate) fn merge_counts(
         entry.failed = counts.failed;
     }
     listed
+}
+
+/// The current time, RFC 3339 UTC to the second.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }

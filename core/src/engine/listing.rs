@@ -19,7 +19,7 @@ use crate::provider::Provider;
 use crate::retry::{RetryPolicy, retry};
 
 use super::conflicts::LeafConflicts;
-use super::writer::spool_line;
+use super::spool::spool_line;
 
 /// What listing one source found.
 #[derive(Debug, Default)]
@@ -75,7 +75,7 @@ pub(crate) async fn list_source(
     loop {
         let (page, _) = retry(
             policy,
-            |retry, error| {
+            |retry, error: &Error| {
                 progress(Event::Retrying { id: format!("{source} listing"), retry, error: error.to_string() })
             },
             || provider.list_page(cursor.clone()),

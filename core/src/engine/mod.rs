@@ -9,6 +9,7 @@ mod fetch;
 mod finish;
 mod listing;
 mod output;
+mod spool;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};
@@ -31,10 +32,11 @@ use crate::retry::RetryPolicy;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
+use finish::now_rfc3339;
 use finish::{finish, merge_counts};
 use listing::{ItemSink, list_source};
 use output::Output;
-use writer::{ToWriter, WriterThread, Written, now_rfc3339};
+use writer::{ToWriter, WriterThread, Written};
 
 /// How to export.
 #[derive(Debug, Clone)]

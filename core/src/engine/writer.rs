@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{self, BufRead, BufReader, BufWriter, Read};
+use std::time::UNIX_EPOCH;
 
 use bytes::{Buf, Bytes};
 use sortie_formats::inventory::Record;
@@ -16,6 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Item, Kind};
 use crate::progress::{Event, ProgressSink};
+
+use super::spool::spool_line;
 
 /// One item on its way to the archive.
 #[derive(Debug, Clone)]
@@ -268,15 +270,4 @@ fn fatal(error: AddError) -> Error {
 /// Seconds since the epoch for the tar header; 0 when unknown or before 1970.
 fn mtime(item: &Item) -> u64 {
     item.modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn spool_line(out: &mut BufWriter<File>, value: &impl serde::Serialize) -> Result<()> {
-    let mut line = serde_json::to_vec(value).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
-    line.push(b'\n');
-    out.write_all(&line).map_err(|e| Error::io("cannot write a temporary file", &e))
-}
-
-/// The current time, RFC 3339 UTC to the second.
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
