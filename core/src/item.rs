@@ -24,6 +24,12 @@ impl RawName {
     }
 }
 
+impl AsRef<[u8]> for RawName {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum RawNameRepr {

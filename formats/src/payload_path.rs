@@ -39,7 +39,7 @@ pub enum Area {
 ///
 /// `source_id` must already be a plain segment (see [`is_plain_source_id`]). A content
 /// path's first segment never starts with `_` verbatim, which keeps `_config` free.
-pub fn payload_path(source_id: &str, area: Area, segments: &[Vec<u8>], leaf_conflict: bool) -> String {
+pub fn payload_path(source_id: &str, area: Area, segments: &[impl AsRef<[u8]>], leaf_conflict: bool) -> String {
     let mut path = String::with_capacity(64);
     path.push_str("data/");
     path.push_str(source_id);
@@ -52,7 +52,7 @@ pub fn payload_path(source_id: &str, area: Area, segments: &[Vec<u8>], leaf_conf
         path.push('/');
         let reserve_underscore = area == Area::Content && index == 0;
         let suffix = if leaf_conflict && index == last { LEAF_SUFFIX } else { "" };
-        path.push_str(&escape_segment_with(segment, reserve_underscore, suffix));
+        path.push_str(&escape_segment_with(segment.as_ref(), reserve_underscore, suffix));
     }
     path
 }

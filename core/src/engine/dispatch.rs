@@ -88,8 +88,7 @@ pub(crate) async fn dispatch(
     let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
     let mut reads_bytes = 0u64;
     while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
-        let segments: Vec<Vec<u8>> = item.segments.iter().map(|s| s.0.clone()).collect();
-        let path = payload_path(&ids[source], item.area, &segments, leaf_conflict);
+        let path = payload_path(&ids[source], item.area, &item.segments, leaf_conflict);
         let skip = item.skip.clone();
         let size = item.size;
         let has_body = item.has_body;
@@ -202,7 +201,7 @@ impl Lanes {
 
 /// Returns true when the writer is gone (the export is failing; its error comes from the
 /// writer), and turns a panicked fetch into an error.
-fn reap(done: std::result::Result<std::result::Result<(), fetch::WriterGone>, tokio::task::JoinError>) -> Result<bool> {
+fn reap(done: std::result::Result<Task, tokio::task::JoinError>) -> Result<bool> {
     match done {
         Ok(Ok(())) => Ok(false),
         Ok(Err(fetch::WriterGone)) => Ok(true),
