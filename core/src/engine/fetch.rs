@@ -115,28 +115,24 @@ impl Fetcher {
             job.item.checksum = body.checksum.clone();
         }
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
-        let expected_md5 = job.item.checksum.as_ref().and_then(|c| c.md5.clone());
+        let mut md5 = Md5Check::new(job.item.checksum.as_ref());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);
         let (done, outcome) = oneshot::channel();
         let held = Held::Live { size, chunks, done, _slot: slot };
         self.tx.send(ToWriter::Payload { job, body: held }).await.map_err(|_| AttemptError::WriterGone)?;
 
-        let mut md5 = expected_md5.as_ref().map(|_| Md5::new());
         let mut stream = body.stream;
         while let Some(chunk) = stream.next().await {
             let failed = chunk.is_err();
-            if let (Ok(bytes), Some(md5)) = (&chunk, md5.as_mut()) {
+            if let Ok(bytes) = &chunk {
                 md5.update(bytes);
             }
             if chunk_tx.send(chunk).await.is_err() || failed {
                 break;
             }
         }
-        if let (Some(expected), Some(md5)) = (expected_md5, md5) {
-            let actual = hex::encode(md5.finalize());
-            if actual != expected {
-                let _ = chunk_tx.send(Err(checksum_mismatch(&expected, &actual))).await;
-            }
+        if let Err(mismatch) = md5.verify() {
+            let _ = chunk_tx.send(Err(mismatch)).await;
         }
         drop(chunk_tx);
         match outcome.await {
@@ -146,23 +142,21 @@ impl Fetcher {
         }
     }
 
-    /// Reads a whole body: into memory while it fits, then into a temporary file.
+    /// Reads a whole body: into memory while it fits, then into a temporary file. In memory
+    /// it stays the chunks it came in, joined only when there are several.
     async fn collect(&self, body: Body, listed: Option<u64>, checksum: Option<&ProviderChecksum>) -> Result<Held> {
         let announced = body.size.or(listed);
         let reserve = announced.unwrap_or(SMALL).min(SMALL);
         let permits = u32::try_from(reserve.div_ceil(1024).max(1)).expect("at most SMALL");
         let budget = self.budget.clone().acquire_many_owned(permits).await.expect("the budget is never closed");
-        let mut buffer = BytesMut::with_capacity(usize::try_from(reserve).expect("small"));
+        let mut chunks: Vec<Bytes> = Vec::new();
         let mut spool: Option<tokio::fs::File> = None;
-        let expected_md5 = checksum.and_then(|c| c.md5.as_deref());
-        let mut md5 = expected_md5.map(|_| Md5::new());
+        let mut md5 = Md5Check::new(checksum);
         let mut total = 0u64;
         let mut stream = body.stream;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            if let Some(md5) = md5.as_mut() {
-                md5.update(&chunk);
-            }
+            md5.update(&chunk);
             total += chunk.len() as u64;
             if let Some(file) = spool.as_mut() {
                 write_spool(file, &chunk).await?;
@@ -170,12 +164,13 @@ impl Fetcher {
                 let file = tempfile::tempfile_in(&self.spool_dir)
                     .map_err(|e| Error::io("cannot create a temporary file beside the output", &e))?;
                 let mut file = tokio::fs::File::from_std(file);
-                write_spool(&mut file, &buffer).await?;
+                for held in chunks.drain(..) {
+                    write_spool(&mut file, &held).await?;
+                }
                 write_spool(&mut file, &chunk).await?;
-                buffer = BytesMut::new();
                 spool = Some(file);
             } else {
-                buffer.extend_from_slice(&chunk);
+                chunks.push(chunk);
             }
         }
         if let Some(announced) = announced.filter(|a| *a != total) {
@@ -185,12 +180,7 @@ impl Fetcher {
             )
             .temporary());
         }
-        if let (Some(expected), Some(md5)) = (expected_md5, md5) {
-            let actual = hex::encode(md5.finalize());
-            if actual != expected {
-                return Err(checksum_mismatch(expected, &actual));
-            }
-        }
+        md5.verify()?;
         Ok(match spool {
             Some(mut file) => {
                 let rewound = async {
@@ -200,8 +190,46 @@ impl Fetcher {
                 rewound.await.map_err(|e| Error::io("cannot read a temporary file", &e))?;
                 Held::Spooled { file: file.into_std().await, len: total }
             }
-            None => Held::Memory { data: Bytes::from(buffer), _budget: budget },
+            None => Held::Memory { data: join(chunks, total), _budget: budget },
         })
+    }
+}
+
+/// One buffer from the chunks of a small body; a body that came in one chunk is not copied.
+fn join(mut chunks: Vec<Bytes>, total: u64) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().expect("one chunk");
+    }
+    let mut joined = BytesMut::with_capacity(usize::try_from(total).expect("a small body"));
+    for chunk in chunks {
+        joined.extend_from_slice(&chunk);
+    }
+    joined.freeze()
+}
+
+/// Checks a body against the MD5 its provider announced, as the bytes go by; does nothing
+/// when none was announced.
+struct Md5Check {
+    expected: Option<String>,
+    hasher: Option<Md5>,
+}
+
+impl Md5Check {
+    fn new(checksum: Option<&ProviderChecksum>) -> Self {
+        let expected = checksum.and_then(|c| c.md5.clone());
+        Self { hasher: expected.as_ref().map(|_| Md5::new()), expected }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(bytes);
+        }
+    }
+
+    fn verify(self) -> Result<()> {
+        let (Some(expected), Some(hasher)) = (self.expected, self.hasher) else { return Ok(()) };
+        let actual = hex::encode(hasher.finalize());
+        if actual == expected { Ok(()) } else { Err(checksum_mismatch(&expected, &actual)) }
     }
 }
 
