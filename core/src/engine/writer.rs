@@ -130,42 +130,40 @@ impl WriterThread {
     }
 
     fn handle(&mut self, message: ToWriter) -> Result<()> {
-        {
-            match message {
-                ToWriter::ListingFailed(failure) => {
-                    self.state.failed += 1;
-                    spool_line(&mut self.state.failures, &failure)?;
-                }
-                ToWriter::Batch(messages) => {
-                    for message in messages {
-                        self.handle(message)?;
-                    }
-                }
-                ToWriter::Payload { job, body } => self.payload(job, body)?,
-                ToWriter::NoBytes { job } => {
-                    let member = if job.item.kind == Kind::Directory {
-                        self.state
-                            .archive
-                            .add_directory(&job.path, mtime(&job.item))
-                            .map_err(|e| Error::io("cannot write the archive", &e))?;
-                        Some(job.path)
-                    } else {
-                        None
-                    };
-                    self.archived(job.source, job.item, member, None, None)?;
-                }
-                ToWriter::Excluded { job, reason } => {
-                    self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
-                    let exclusion = Exclusion {
-                        source: self.sources[job.source].clone(),
-                        id: job.item.id.display(),
-                        kind: job.item.kind.as_str().to_owned(),
-                        reason,
-                    };
-                    spool_line(&mut self.state.exclusions, &exclusion)?;
-                }
-                ToWriter::Failed { job, error, attempts } => self.failed(&job, error, attempts)?,
+        match message {
+            ToWriter::ListingFailed(failure) => {
+                self.state.failed += 1;
+                spool_line(&mut self.state.failures, &failure)?;
             }
+            ToWriter::Batch(messages) => {
+                for message in messages {
+                    self.handle(message)?;
+                }
+            }
+            ToWriter::Payload { job, body } => self.payload(job, body)?,
+            ToWriter::NoBytes { job } => {
+                let member = if job.item.kind == Kind::Directory {
+                    self.state
+                        .archive
+                        .add_directory(&job.path, mtime(&job.item))
+                        .map_err(|e| Error::io("cannot write the archive", &e))?;
+                    Some(job.path)
+                } else {
+                    None
+                };
+                self.archived(job.source, job.item, member, None, None)?;
+            }
+            ToWriter::Excluded { job, reason } => {
+                self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
+                let exclusion = Exclusion {
+                    source: self.sources[job.source].clone(),
+                    id: job.item.id.display(),
+                    kind: job.item.kind.as_str().to_owned(),
+                    reason,
+                };
+                spool_line(&mut self.state.exclusions, &exclusion)?;
+            }
+            ToWriter::Failed { job, error, attempts } => self.failed(&job, error, attempts)?,
         }
         Ok(())
     }

@@ -116,23 +116,28 @@ fn read_in_background(file: std::fs::File, shown: String) -> futures_util::strea
 /// `stat`, and a file that changed since the listing fails the engine's length check.
 fn read_small(path: &std::path::Path, listed: u64) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
     let file = std::fs::File::open(path)?;
-    let mut data = Vec::with_capacity(usize::try_from(listed).unwrap_or(0) + 1);
-    // Through `take`: File's own read_to_end would stat and seek to size its buffer. One
-    // byte more than listed is enough to tell that the file grew.
-    (&file).take(listed + 1).read_to_end(&mut data)?;
+    let data = read_whole(&file, listed)?;
     Ok((file, listed, Some(data)))
 }
 
 /// Opens a file and measures it; a small one is read whole at once.
 fn open_blocking(path: &std::path::Path) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     if len > READ_AT_ONCE {
         return Ok((file, len, None));
     }
-    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
-    file.read_to_end(&mut data)?;
+    let data = read_whole(&file, len)?;
     Ok((file, len, Some(data)))
+}
+
+/// Reads a file of `len` bytes, and one byte more if it grew, which is enough for the
+/// engine's length check to notice. Through `take`: File's own read_to_end would stat and
+/// seek again to size its buffer.
+fn read_whole(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+    file.take(len + 1).read_to_end(&mut data)?;
+    Ok(data)
 }
 
 #[cfg(unix)]
