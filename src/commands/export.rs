@@ -2,20 +2,15 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions};
+use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
 use super::{open_sources, print_json, retry_policy};
 use crate::cli::ExportArgs;
 use crate::exit;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
-    let with_suffix = |suffix: &str| {
-        let mut path = args.output.as_os_str().to_owned();
-        path.push(suffix);
-        std::path::PathBuf::from(path)
-    };
-    let companions = [".partial", ".sha256", ".sha256.partial"].map(with_suffix);
-    let providers = open_sources(&args.source, [args.output.clone()].into_iter().chain(companions).collect())?;
+    let files = OutputFiles::for_archive(&args.output);
+    let providers = open_sources(&args.source, files.all().into())?;
     let options = ExportOptions {
         concurrency: usize::from(args.concurrency),
         retry: retry_policy(&args.source),
@@ -26,12 +21,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         force: args.force,
     };
     let (progress, bar) = crate::progress::sink(!args.json);
-    let partial = with_suffix(".partial");
     let summary = tokio::select! {
         summary = engine::export(&providers, &args.output, &options, progress) => summary,
         _ = tokio::signal::ctrl_c() => {
             bar.finish_and_clear();
-            let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_file(&files.partial);
             eprintln!("sortie: interrupted; no archive was written");
             return Ok(exit::INTERRUPTED);
         }

@@ -9,6 +9,8 @@ mod fetch;
 mod finish;
 mod listing;
 mod output;
+
+pub use output::OutputFiles;
 mod spool;
 mod writer;
 
@@ -155,7 +157,7 @@ async fn run(
     };
     let archive = ArchiveWriter::create(
         file,
-        &bag_name(&out.path),
+        &bag_name(&out.files.archive),
         &out.dir,
         WriterOptions { level: options.zstd_level, workers: options.zstd_workers },
     )
@@ -226,12 +228,12 @@ async fn run(
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
     let (finished, failures) = finished_summary;
-    let sidecar = out.commit(&finished.sha256)?;
+    out.commit(&finished.sha256)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
-        archive: out.path.clone(),
-        sidecar,
+        archive: out.files.archive.clone(),
+        sidecar: out.files.sidecar.clone(),
         complete: failures == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),

@@ -7,9 +7,40 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The files an export to an archive path writes. Whoever must recognise them (the CLI
+/// cleaning up after Ctrl-C, a source that contains the output) asks here.
+#[derive(Debug, Clone)]
+pub struct OutputFiles {
+    /// `NAME.tar.zst`, present only once complete.
+    pub archive: PathBuf,
+    /// `NAME.tar.zst.partial`, while the export runs.
+    pub partial: PathBuf,
+    /// `NAME.tar.zst.sha256`.
+    pub sidecar: PathBuf,
+    /// `NAME.tar.zst.sha256.partial`, just before the rename.
+    pub sidecar_partial: PathBuf,
+}
+
+impl OutputFiles {
+    /// The files of an export to `archive`.
+    pub fn for_archive(archive: &Path) -> Self {
+        let sidecar = with_suffix(archive, ".sha256");
+        Self {
+            archive: archive.to_path_buf(),
+            partial: with_suffix(archive, ".partial"),
+            sidecar_partial: with_suffix(&sidecar, ".partial"),
+            sidecar,
+        }
+    }
+
+    /// All four paths.
+    pub fn all(&self) -> [PathBuf; 4] {
+        [self.archive.clone(), self.partial.clone(), self.sidecar.clone(), self.sidecar_partial.clone()]
+    }
+}
+
 pub(crate) struct Output {
-    pub(crate) path: PathBuf,
-    pub(crate) partial: PathBuf,
+    pub(crate) files: OutputFiles,
     pub(crate) dir: PathBuf,
 }
 
@@ -33,32 +64,30 @@ impl Output {
         if !dir.is_dir() {
             return Err(invalid(format!("output directory {} does not exist: create it first", dir.display())));
         }
-        let partial = with_suffix(path, ".partial");
-        let file = File::create(&partial).map_err(|e| {
+        let files = OutputFiles::for_archive(path);
+        let file = File::create(&files.partial).map_err(|e| {
             invalid(format!("cannot write in the output directory {}: {e}; choose a writable place", dir.display()))
         })?;
-        Ok((Self { path: path.to_path_buf(), partial, dir }, file))
+        Ok((Self { files, dir }, file))
     }
 
     /// Writes the sidecar, then moves the archive into place.
-    pub(crate) fn commit(&self, sha256: &str) -> Result<PathBuf> {
-        let sidecar = with_suffix(&self.path, ".sha256");
-        let sidecar_partial = with_suffix(&sidecar, ".partial");
-        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    pub(crate) fn commit(&self, sha256: &str) -> Result<()> {
+        let files = &self.files;
+        let name = files.archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let write = || -> io::Result<()> {
-            let mut file = File::create(&sidecar_partial)?;
+            let mut file = File::create(&files.sidecar_partial)?;
             writeln!(file, "{sha256}  {name}")?;
             file.sync_all()?;
-            fs::rename(&sidecar_partial, &sidecar)?;
-            fs::rename(&self.partial, &self.path)
+            fs::rename(&files.sidecar_partial, &files.sidecar)?;
+            fs::rename(&files.partial, &files.archive)
         };
-        write().map_err(|e| Error::io(format!("cannot move the archive to {}", self.path.display()), &e))?;
-        Ok(sidecar)
+        write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))
     }
 
     /// Removes the partial file after a failure, so nothing looks like an archive.
     pub(crate) fn abandon(&self) {
-        let _ = fs::remove_file(&self.partial);
+        let _ = fs::remove_file(&self.files.partial);
     }
 }
 
