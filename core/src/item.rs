@@ -56,6 +56,10 @@ impl<'de> Deserialize<'de> for RawName {
     }
 }
 
+/// The `meta` key under which providers with storage tiers name an item's tier (S3's
+/// `STANDARD`, `GLACIER`…); `sortie inventory` counts items and bytes per tier.
+pub const STORAGE_CLASS: &str = "storage_class";
+
 /// What an item is. The list is shared by all providers so that reports compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -120,6 +124,10 @@ pub struct ProviderChecksum {
     pub md5: Option<String>,
     /// Why it cannot be checked, when `md5` is `None` (e.g. a multipart ETag).
     pub note: Option<String>,
+    /// The sha256 of the whole body in lower-case hex, when the provider announces one (S3's
+    /// `x-amz-checksum-sha256` of a full object); checked like `md5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Why a listed item will not be fetched.
@@ -139,9 +147,12 @@ pub struct Item {
     pub id: RawName,
     /// Where the item goes under its source's area, one raw segment per level.
     pub segments: Vec<RawName>,
-    /// Content or configuration.
+    /// Content, configuration or an earlier version.
     #[serde(with = "area_serde")]
     pub area: Area,
+    /// The version id of an earlier version (area `Versions`), which ends its payload name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<RawName>,
     /// What it is.
     pub kind: Kind,
     /// Whether it has bytes to fetch.
@@ -167,6 +178,7 @@ impl Item {
             id,
             segments,
             area: Area::Content,
+            version: None,
             kind,
             has_body: true,
             size: None,
@@ -184,11 +196,19 @@ mod area_serde {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(area: &Area, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(if *area == Area::Config { "config" } else { "content" })
+        serializer.serialize_str(match area {
+            Area::Content => "content",
+            Area::Config => "config",
+            Area::Versions => "versions",
+        })
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Area, D::Error> {
-        Ok(if String::deserialize(deserializer)? == "config" { Area::Config } else { Area::Content })
+        Ok(match String::deserialize(deserializer)?.as_str() {
+            "config" => Area::Config,
+            "versions" => Area::Versions,
+            _ => Area::Content,
+        })
     }
 }
 

@@ -7,6 +7,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::item::{Item, ProviderChecksum};
@@ -40,6 +42,11 @@ pub struct Body {
     pub size: Option<u64>,
     /// A checksum from the response itself, which takes precedence over the listing's.
     pub checksum: Option<ProviderChecksum>,
+    /// The MIME type the response announces, which takes precedence over the listing's.
+    pub content_type: Option<String>,
+    /// Metadata only the response carries (an S3 GET's user metadata and headers), merged
+    /// into the item's inventory metadata.
+    pub meta: Map<String, Value>,
     /// The bytes, in order.
     pub stream: BoxStream<'static, Result<Bytes>>,
 }
@@ -58,6 +65,13 @@ pub trait Provider: Send + Sync {
 
     /// Checks that the source exists and the credentials work, before anything is written.
     async fn check(&self) -> Result<()>;
+
+    /// The sources this one stands for, when it stands for several (`s3://`: every bucket
+    /// of the account), each then exported as a source of its own; `None` for itself.
+    /// Called after `check`.
+    async fn expand(&self) -> Result<Option<Vec<Arc<dyn Provider>>>> {
+        Ok(None)
+    }
 
     /// Returns one page of the listing: the first when `cursor` is `None`, else the page
     /// starting at a cursor this provider returned earlier. Asking for the same cursor again

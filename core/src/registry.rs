@@ -15,6 +15,21 @@ pub struct SourceOptions {
     /// Local files never to export: the archive being written and its companions, which a
     /// source directory may contain (`sortie export . -o backup.tar.zst`).
     pub exclude: Vec<PathBuf>,
+    /// Take only the current version of versioned objects, not their history.
+    pub current_only: bool,
+    /// Leave out objects in archive tiers that cannot be read without a restore (S3 Glacier
+    /// classes) instead of counting them as failures.
+    pub skip_archived: bool,
+    /// A named profile of the provider's own configuration files (`~/.aws/config`).
+    pub profile: Option<String>,
+    /// The provider's API endpoint, for compatible services (`https://s3.gra.io.cloud.ovh.net`).
+    pub endpoint: Option<String>,
+    /// The provider's region.
+    pub region: Option<String>,
+    /// Address buckets in the URL path rather than in the host name.
+    pub path_style: bool,
+    /// Send unsigned requests (public data), reading no credentials.
+    pub anonymous: bool,
 }
 
 /// Creates providers for one URL scheme.

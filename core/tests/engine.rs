@@ -91,7 +91,12 @@ impl Provider for Scripted {
                 item.size = (o.fault != Fault::UnknownSize).then_some(o.data.len() as u64);
                 if o.with_md5 {
                     let md5 = if o.fault == Fault::BadMd5 { "0".repeat(32) } else { md5_hex(&o.data) };
-                    item.checksum = Some(ProviderChecksum { served: format!("\"{md5}\""), md5: Some(md5), note: None });
+                    item.checksum = Some(ProviderChecksum {
+                        served: format!("\"{md5}\""),
+                        md5: Some(md5),
+                        note: None,
+                        sha256: None,
+                    });
                 }
                 item
             })
@@ -114,7 +119,13 @@ impl Provider for Scripted {
             Fault::UnknownSize => None,
             _ => Some(object.data.len() as u64),
         };
-        Ok(Body { size, checksum: None, stream: futures_util::stream::iter(chunks).boxed() })
+        Ok(Body {
+            size,
+            checksum: None,
+            content_type: None,
+            meta: Default::default(),
+            stream: futures_util::stream::iter(chunks).boxed(),
+        })
     }
 }
 

@@ -25,6 +25,14 @@ pub const TRUNCATION_MARK: &str = "^~";
 pub const MAX_SEGMENT_BYTES: usize = 255;
 /// The subtree of a source that holds provider configuration, beside its content.
 pub const CONFIG_DIR: &str = "_config";
+/// The subtree of a source that holds the non-current versions of its objects, so that the
+/// content area is the source as it is now and the history sits beside it.
+pub const VERSIONS_DIR: &str = "_versions";
+/// Between a versioned object's name and its escaped version id (`report.pdf^@3HL4kq`).
+pub const VERSION_MARK: &str = "^@";
+/// Escaped version ids longer than this are replaced by a digest, so that the name before
+/// them keeps most of its 255 bytes.
+const MAX_VERSION_BYTES: usize = 96;
 
 /// Where in a source's subtree an item belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,28 +41,61 @@ pub enum Area {
     Content,
     /// Provider configuration describing the data (bucket policy, ACLs, …).
     Config,
+    /// Earlier versions of the content, each named after its object and version id.
+    Versions,
 }
 
 /// The payload path (relative to the bag root, starting with `data/`) of one item.
 ///
 /// `source_id` must already be a plain segment (see [`is_plain_source_id`]). A content
-/// path's first segment never starts with `_` verbatim, which keeps `_config` free.
-pub fn payload_path(source_id: &str, area: Area, segments: &[impl AsRef<[u8]>], leaf_conflict: bool) -> String {
+/// path's first segment never starts with `_` verbatim, which keeps `_config` and
+/// `_versions` free. `version` names an earlier version of the object (area `Versions`);
+/// it ends the last segment after [`VERSION_MARK`].
+pub fn payload_path(
+    source_id: &str,
+    area: Area,
+    segments: &[impl AsRef<[u8]>],
+    leaf_conflict: bool,
+    version: Option<&[u8]>,
+) -> String {
     let mut path = String::with_capacity(64);
     path.push_str("data/");
     path.push_str(source_id);
-    if area == Area::Config {
-        path.push('/');
-        path.push_str(CONFIG_DIR);
+    match area {
+        Area::Content => {}
+        Area::Config => {
+            path.push('/');
+            path.push_str(CONFIG_DIR);
+        }
+        Area::Versions => {
+            path.push('/');
+            path.push_str(VERSIONS_DIR);
+        }
     }
+    let suffix = match version {
+        Some(version) => version_suffix(version),
+        None if leaf_conflict => LEAF_SUFFIX.to_owned(),
+        None => String::new(),
+    };
     let last = segments.len().saturating_sub(1);
     for (index, segment) in segments.iter().enumerate() {
         path.push('/');
         let reserve_underscore = area == Area::Content && index == 0;
-        let suffix = if leaf_conflict && index == last { LEAF_SUFFIX } else { "" };
+        let suffix = if index == last { suffix.as_str() } else { "" };
         path.push_str(&escape_segment_with(segment.as_ref(), reserve_underscore, suffix));
     }
     path
+}
+
+/// `^@` and the escaped version id, or its digest when that is too long. A version never
+/// gets the leaf suffix: `a^@v1` cannot be mistaken for the directory `a`.
+fn version_suffix(version: &[u8]) -> String {
+    let escaped = escape_bytes(version, true);
+    if escaped.len() <= MAX_VERSION_BYTES && !version.is_empty() {
+        format!("{VERSION_MARK}{escaped}")
+    } else {
+        format!("{VERSION_MARK}{TRUNCATION_MARK}{}", hex::encode(&Sha256::digest(version)[..8]))
+    }
 }
 
 /// Escapes one segment: the result is valid UTF-8 in NFC, has no control character, `%`,
@@ -148,13 +189,14 @@ fn truncate_with_digest(escaped: &str, original: &[u8], limit: usize) -> String 
     format!("{}{TRUNCATION_MARK}{digest}", &escaped[..cut])
 }
 
-/// Reverses [`escape_segment`]. Returns `None` for a truncated segment, whose original is
+/// Reverses [`escape_segment`], dropping a leaf suffix or version id. Returns `None` for a truncated segment, whose original is
 /// only in the inventory, and for text that no segment escapes to.
 pub fn unescape_segment(escaped: &str) -> Option<Vec<u8>> {
+    let escaped = escaped.strip_suffix(LEAF_SUFFIX).unwrap_or(escaped);
+    let escaped = escaped.split_once(VERSION_MARK).map_or(escaped, |(name, _version)| name);
     if escaped == EMPTY_SEGMENT {
         return Some(Vec::new());
     }
-    let escaped = escaped.strip_suffix(LEAF_SUFFIX).unwrap_or(escaped);
     let bytes = escaped.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -271,12 +313,30 @@ mod tests {
     #[test]
     fn paths_keep_config_and_content_apart() {
         let segs = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["_config", "x"]), false), "data/s3-b/^5Fconfig/x");
-        assert_eq!(payload_path("s3-b", Area::Config, &segs(&["policy.json"]), false), "data/s3-b/_config/policy.json");
-        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a"]), true), "data/s3-b/a^!");
-        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a", "b"]), false), "data/s3-b/a/b");
-        assert_eq!(payload_path("sw-p", Area::Content, &segs(&["x", "", "y"]), false), "data/sw-p/x/^/y");
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["_config", "x"]), false, None), "data/s3-b/^5Fconfig/x");
+        assert_eq!(
+            payload_path("s3-b", Area::Config, &segs(&["policy.json"]), false, None),
+            "data/s3-b/_config/policy.json"
+        );
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a"]), true, None), "data/s3-b/a^!");
+        assert_eq!(payload_path("s3-b", Area::Content, &segs(&["a", "b"]), false, None), "data/s3-b/a/b");
+        assert_eq!(payload_path("sw-p", Area::Content, &segs(&["x", "", "y"]), false, None), "data/sw-p/x/^/y");
         assert_eq!(unescape_segment("a^!").as_deref(), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn versions_sit_beside_content_named_after_object_and_version() {
+        let segs = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+        let path = |key: &[&str], version: &[u8]| payload_path("s3-b", Area::Versions, &segs(key), true, Some(version));
+        assert_eq!(path(&["a", "b.txt"], b"3HL4kq.Jl+c="), "data/s3-b/_versions/a/b.txt^@3HL4kq.Jl+c=");
+        // A version never gets the leaf suffix and escapes whatever a file name may not hold.
+        assert_eq!(path(&["a"], b"v/1^\xe9"), "data/s3-b/_versions/a^@v^2F1^5E^E9");
+        assert_eq!(path(&[""], b"null"), "data/s3-b/_versions/^^@null");
+        let long = path(&[&"k".repeat(300)], &[b'v'; 200]);
+        let leaf = long.rsplit('/').next().unwrap();
+        assert!(leaf.len() <= MAX_SEGMENT_BYTES && leaf.contains("^~") && leaf.contains("^@^~"), "{leaf}");
+        assert_eq!(unescape_segment("b.txt^@3HL4kq").as_deref(), Some(&b"b.txt"[..]));
+        assert_eq!(unescape_segment("^^@null").as_deref(), Some(&b""[..]));
     }
 
     #[test]

@@ -88,7 +88,13 @@ pub(crate) async fn dispatch(
     let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
     let mut reads_bytes = 0u64;
     while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
-        let path = payload_path(&ids[source], item.area, &item.segments, leaf_conflict);
+        let path = payload_path(
+            &ids[source],
+            item.area,
+            &item.segments,
+            leaf_conflict,
+            item.version.as_ref().map(|v| v.0.as_slice()),
+        );
         let skip = item.skip.clone();
         let size = item.size;
         let has_body = item.has_body;

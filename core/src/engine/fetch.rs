@@ -14,11 +14,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
+use serde_json::{Map, Value};
+use sha2::Sha256;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::ProviderChecksum;
+use crate::item::{Item, ProviderChecksum};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
@@ -46,10 +48,38 @@ pub(crate) struct WriterGone;
 
 /// What one successful attempt produced.
 enum Fetched {
-    /// The whole body, and the checksum its response announced, if any.
-    Held(Held, Option<ProviderChecksum>),
+    /// The whole body, and what its response said about it.
+    Held(Held, Announced),
     /// The body was streamed into the archive by the attempt itself.
     Live,
+}
+
+/// What a response says about its body beyond the bytes.
+struct Announced {
+    checksum: Option<ProviderChecksum>,
+    content_type: Option<String>,
+    meta: Map<String, Value>,
+}
+
+impl Announced {
+    fn take(body: &mut Body) -> Self {
+        Self {
+            checksum: body.checksum.clone(),
+            content_type: body.content_type.take(),
+            meta: std::mem::take(&mut body.meta),
+        }
+    }
+
+    /// Records it on the item, for the inventory.
+    fn apply(self, item: &mut Item) {
+        if self.checksum.is_some() {
+            item.checksum = self.checksum;
+        }
+        if self.content_type.is_some() {
+            item.content_type = self.content_type;
+        }
+        item.meta.extend(self.meta);
+    }
 }
 
 enum AttemptError {
@@ -86,10 +116,8 @@ impl Fetcher {
         let (outcome, attempts) = retry(&self.policy, on_retry, || self.attempt(provider, &job)).await;
         match outcome {
             Ok(Fetched::Live) => Ok(None),
-            Ok(Fetched::Held(body, checksum)) => {
-                if checksum.is_some() {
-                    job.item.checksum = checksum;
-                }
+            Ok(Fetched::Held(body, announced)) => {
+                announced.apply(&mut job.item);
                 Ok(Some(ToWriter::Payload { job, body }))
             }
             Err(AttemptError::WriterGone) => Err(WriterGone),
@@ -102,20 +130,19 @@ impl Fetcher {
             // The writer needs the job with the body it receives while this call streams it.
             return self.stream_live(provider, job.clone()).await.map(|()| Fetched::Live);
         }
-        let body = provider.open(&job.item).await?;
-        let checksum = body.checksum.clone();
-        let held = self.collect(body, job.item.size, checksum.as_ref().or(job.item.checksum.as_ref())).await?;
-        Ok(Fetched::Held(held, checksum))
+        let mut body = provider.open(&job.item).await?;
+        let announced = Announced::take(&mut body);
+        let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
+        let held = self.collect(body, job.item.size, checksum).await?;
+        Ok(Fetched::Held(held, announced))
     }
 
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
-        let body = provider.open(&job.item).await?;
-        if body.checksum.is_some() {
-            job.item.checksum = body.checksum.clone();
-        }
+        let mut body = provider.open(&job.item).await?;
+        Announced::take(&mut body).apply(&mut job.item);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
-        let mut md5 = Md5Check::new(job.item.checksum.as_ref());
+        let mut check = BodyCheck::new(job.item.checksum.as_ref());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);
         let (done, outcome) = oneshot::channel();
         let held = Held::Live { size, chunks, done, _slot: slot };
@@ -125,13 +152,13 @@ impl Fetcher {
         while let Some(chunk) = stream.next().await {
             let failed = chunk.is_err();
             if let Ok(bytes) = &chunk {
-                md5.update(bytes);
+                check.update(bytes);
             }
             if chunk_tx.send(chunk).await.is_err() || failed {
                 break;
             }
         }
-        if let Err(mismatch) = md5.verify() {
+        if let Err(mismatch) = check.verify() {
             let _ = chunk_tx.send(Err(mismatch)).await;
         }
         drop(chunk_tx);
@@ -151,12 +178,12 @@ impl Fetcher {
         let budget = self.budget.clone().acquire_many_owned(permits).await.expect("the budget is never closed");
         let mut chunks: Vec<Bytes> = Vec::new();
         let mut spool: Option<tokio::fs::File> = None;
-        let mut md5 = Md5Check::new(checksum);
+        let mut check = BodyCheck::new(checksum);
         let mut total = 0u64;
         let mut stream = body.stream;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            md5.update(&chunk);
+            check.update(&chunk);
             total += chunk.len() as u64;
             if let Some(file) = spool.as_mut() {
                 write_spool(file, &chunk).await?;
@@ -180,7 +207,7 @@ impl Fetcher {
             )
             .temporary());
         }
-        md5.verify()?;
+        check.verify()?;
         Ok(match spool {
             Some(mut file) => {
                 let rewound = async {
@@ -207,29 +234,38 @@ fn join(mut chunks: Vec<Bytes>, total: u64) -> Bytes {
     joined.freeze()
 }
 
-/// Checks a body against the MD5 its provider announced, as the bytes go by; does nothing
-/// when none was announced.
-struct Md5Check {
-    expected: Option<String>,
-    hasher: Option<Md5>,
+/// Checks a body against the MD5 and sha256 its provider announced, as the bytes go by;
+/// does nothing for what was not announced.
+struct BodyCheck {
+    md5: Option<(String, Md5)>,
+    sha256: Option<(String, Sha256)>,
 }
 
-impl Md5Check {
+impl BodyCheck {
     fn new(checksum: Option<&ProviderChecksum>) -> Self {
-        let expected = checksum.and_then(|c| c.md5.clone());
-        Self { hasher: expected.as_ref().map(|_| Md5::new()), expected }
+        Self {
+            md5: checksum.and_then(|c| c.md5.clone()).map(|expected| (expected, Md5::new())),
+            sha256: checksum.and_then(|c| c.sha256.clone()).map(|expected| (expected, Sha256::new())),
+        }
     }
 
     fn update(&mut self, bytes: &[u8]) {
-        if let Some(hasher) = self.hasher.as_mut() {
+        if let Some((_, hasher)) = self.md5.as_mut() {
+            hasher.update(bytes);
+        }
+        if let Some((_, hasher)) = self.sha256.as_mut() {
             hasher.update(bytes);
         }
     }
 
     fn verify(self) -> Result<()> {
-        let (Some(expected), Some(hasher)) = (self.expected, self.hasher) else { return Ok(()) };
-        let actual = hex::encode(hasher.finalize());
-        if actual == expected { Ok(()) } else { Err(checksum_mismatch(&expected, &actual)) }
+        if let Some((expected, hasher)) = self.md5 {
+            compare("MD5", &expected, &hex::encode(hasher.finalize()))?;
+        }
+        if let Some((expected, hasher)) = self.sha256 {
+            compare("sha256", &expected, &hex::encode(hasher.finalize()))?;
+        }
+        Ok(())
     }
 }
 
@@ -237,7 +273,15 @@ async fn write_spool(file: &mut tokio::fs::File, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).await.map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
 }
 
-fn checksum_mismatch(expected: &str, actual: &str) -> Error {
-    Error::new(ErrorKind::Integrity, format!("MD5 of the body is {actual}, the provider announced {expected}"))
-        .temporary()
+/// A mismatch is temporary: the bytes may have been damaged on the way, or the object
+/// replaced while it was read.
+fn compare(algorithm: &str, expected: &str, actual: &str) -> Result<()> {
+    if actual == expected {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Integrity,
+        format!("{algorithm} of the body is {actual}, the provider announced {expected}"),
+    )
+    .temporary())
 }

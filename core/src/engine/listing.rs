@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use sortie_formats::report::KindCounts;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::{Area, Item};
+use crate::item::{Area, Item, STORAGE_CLASS};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 use crate::retry::{RetryPolicy, retry};
@@ -26,6 +26,8 @@ use super::spool::spool_line;
 pub struct SourceListing {
     /// Counts per kind; only `listed` and `listed_bytes` are filled at this stage.
     pub kinds: BTreeMap<String, KindCounts>,
+    /// Items and bytes per storage class, for items whose provider names one.
+    pub storage_classes: BTreeMap<String, ClassCounts>,
     /// Items with bytes to fetch.
     pub to_fetch: u64,
     /// Bytes announced for them.
@@ -36,6 +38,15 @@ pub struct SourceListing {
     pub error: Option<Error>,
     /// Leaves that are also directories (flat namespaces only), by joined segments.
     pub(crate) leaf_conflicts: HashSet<Vec<u8>>,
+}
+
+/// Items and bytes in one storage class.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ClassCounts {
+    /// Items listed in the class.
+    pub items: u64,
+    /// Their announced bytes.
+    pub bytes: u64,
 }
 
 /// One listed item on its way to the dispatcher.
@@ -95,6 +106,11 @@ pub(crate) async fn list_source(
             if item.skip.is_none() && item.has_body {
                 listing.to_fetch += 1;
                 listing.to_fetch_bytes += item.size.unwrap_or(0);
+            }
+            if let Some(class) = item.meta.get(STORAGE_CLASS).and_then(|c| c.as_str()) {
+                let counts = listing.storage_classes.entry(class.to_owned()).or_default();
+                counts.items += 1;
+                counts.bytes += item.size.unwrap_or(0);
             }
             if flat && item.area == Area::Content {
                 detector.observe(&joined(&item));

@@ -10,6 +10,7 @@ mod finish;
 mod listing;
 mod output;
 
+pub use listing::ClassCounts;
 pub use output::OutputFiles;
 mod spool;
 mod writer;
@@ -95,6 +96,9 @@ pub struct SourceInventory {
     /// Counts: only `listed` and `listed_bytes` are filled.
     #[serde(flatten)]
     pub report: SourceReport,
+    /// Items and bytes per storage class, where the provider names classes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage_classes: BTreeMap<String, ClassCounts>,
     /// Why the listing stopped early, if it did.
     pub error: Option<String>,
 }
@@ -105,10 +109,10 @@ pub async fn inventory(
     policy: &RetryPolicy,
     progress: ProgressSink,
 ) -> Result<Vec<SourceInventory>> {
+    let providers = &resolve(providers).await?;
     let ids = unique_ids(providers);
     let mut out = Vec::new();
     for (provider, id) in providers.iter().zip(&ids) {
-        provider.check().await.map_err(|e| e.context(format!("source {}", provider.display_url())))?;
         let listing = list_source(id, provider.as_ref(), policy, &progress, ItemSink::Count).await?;
         out.push(SourceInventory {
             report: SourceReport {
@@ -117,6 +121,7 @@ pub async fn inventory(
                 kinds: listing.kinds,
                 listing_seconds: listing.seconds,
             },
+            storage_classes: listing.storage_classes,
             error: listing.error.map(|e| e.to_string()),
         });
     }
@@ -148,9 +153,7 @@ async fn run(
 ) -> Result<ExportSummary> {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    for provider in providers {
-        provider.check().await.map_err(|e| e.context(format!("source {}", provider.display_url())))?;
-    }
+    let providers = &resolve(providers).await?;
     let ids = unique_ids(providers);
     let temp = |what: &str| {
         tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
@@ -244,6 +247,26 @@ async fn run(
         seconds: started.elapsed().as_secs_f64(),
         sources: reports,
     })
+}
+
+/// Checks every source before anything is written, and replaces a source that stands for
+/// several (every bucket of an account) by those.
+async fn resolve(providers: &[Arc<dyn Provider>]) -> Result<Vec<Arc<dyn Provider>>> {
+    let mut resolved = Vec::with_capacity(providers.len());
+    for provider in providers {
+        let in_source = |e: Error| e.context(format!("source {}", provider.display_url()));
+        provider.check().await.map_err(in_source)?;
+        match provider.expand().await.map_err(in_source)? {
+            Some(parts) => {
+                for part in parts {
+                    part.check().await.map_err(|e| e.context(format!("source {}", part.display_url())))?;
+                    resolved.push(part);
+                }
+            }
+            None => resolved.push(provider.clone()),
+        }
+    }
+    Ok(resolved)
 }
 
 /// Source ids, made unique within one archive by numbering repeats.
