@@ -39,15 +39,49 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// Sources: a directory path, file:///path… (see `sortie providers`).
+    /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket)…
+    /// (see `sortie providers`).
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Follow symbolic links instead of recording them.
     #[arg(long)]
     pub follow_symlinks: bool,
+    /// Take only the current version of each object, not earlier versions and delete
+    /// markers.
+    #[arg(long)]
+    pub current_only: bool,
+    /// Leave out objects in archive storage classes (S3 GLACIER, DEEP_ARCHIVE) that were not
+    /// restored, instead of counting them as failures.
+    #[arg(long)]
+    pub skip_archived: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Retries of a temporary error, with exponential backoff and jitter.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
+}
+
+/// Connection to S3 and compatible stores; credentials come from AWS_ACCESS_KEY_ID /
+/// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or ~/.aws/credentials and ~/.aws/config.
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// AWS profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, then
+    /// `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// S3 endpoint of a compatible store, e.g. https://s3.gra.io.cloud.ovh.net (default:
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile, then AWS).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, the profile, us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Put the bucket in the URL path, not the host name (automatic for IP endpoints).
+    #[arg(long)]
+    pub s3_path_style: bool,
+    /// Send unsigned requests, for public buckets; reads no credentials.
+    #[arg(long)]
+    pub no_sign_request: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,5 +6,6 @@ use sortie_core::registry::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::default();
     registry.register(Box::new(sortie_plugin_fs::FsFactory));
+    registry.register(Box::new(sortie_plugin_s3::S3Factory));
     registry
 }

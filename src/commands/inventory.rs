@@ -22,6 +22,9 @@ pub async fn run(args: InventoryArgs) -> Result<i32> {
             for (kind, counts) in &source.report.kinds {
                 out!("  {kind:<16} {:>10} items {:>12}", counts.listed, HumanBytes(counts.listed_bytes).to_string())?;
             }
+            for (class, counts) in &source.storage_classes {
+                out!("  class {class:<10} {:>10} items {:>12}", counts.items, HumanBytes(counts.bytes).to_string())?;
+            }
             if let Some(error) = &source.error {
                 out!("  listing incomplete: {error}")?;
             }

@@ -47,7 +47,17 @@ fn open_sources(
     exclude: Vec<std::path::PathBuf>,
 ) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
     let registry = crate::providers::registry();
-    let options = sortie_core::registry::SourceOptions { follow_symlinks: args.follow_symlinks, exclude };
+    let options = sortie_core::registry::SourceOptions {
+        follow_symlinks: args.follow_symlinks,
+        exclude,
+        current_only: args.current_only,
+        skip_archived: args.skip_archived,
+        profile: args.s3.profile.clone(),
+        endpoint: args.s3.s3_endpoint.clone(),
+        region: args.s3.s3_region.clone(),
+        path_style: args.s3.s3_path_style,
+        anonymous: args.s3.no_sign_request,
+    };
     args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
 }
 

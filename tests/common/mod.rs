@@ -3,6 +3,8 @@
 //! archive Sortie calls complete.
 #![allow(dead_code)]
 
+pub mod s3_server;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

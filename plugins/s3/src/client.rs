@@ -1,0 +1,504 @@
+//! Signed S3 requests over HTTP, and the mapping of S3's answers to Sortie's error kinds.
+//!
+//! The client does not retry (the engine does, reading each error's temporary flag), with
+//! one exception: a bucket in another region than the one signed for is retried at once in
+//! the region the server names, which is then remembered for that bucket.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials as AwsCredentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
+};
+use aws_sigv4::sign::v4;
+use bytes::{Bytes, BytesMut};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+use reqwest::{Method, Response, StatusCode};
+use sortie_core::error::{Error, ErrorKind, Result};
+
+use crate::settings::Settings;
+use crate::xml::{self, ErrorBody};
+
+/// What RFC 3986 leaves unreserved stays; everything else is encoded, as SigV4 requires.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// A key in the path keeps its `/`.
+const KEY: &AsciiSet = &COMPONENT.remove(b'/');
+/// Error bodies longer than this are not read: they are not S3 errors.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// One request: a bucket (or the service), an optional key, sub-resources and headers.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub head: bool,
+    pub bucket: Option<&'a str>,
+    pub key: Option<&'a [u8]>,
+    /// Query parameters, unencoded; a sub-resource such as `?tagging` has an empty value.
+    pub query: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// An S3 error answer, kept whole so that callers can tell a missing configuration
+/// (`NoSuchCORSConfiguration`) from a missing bucket.
+#[derive(Debug)]
+pub struct Failure {
+    /// `None` when no answer came (connection refused, reset, timed out).
+    pub status: Option<StatusCode>,
+    pub code: String,
+    pub error: Error,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    settings: Settings,
+    /// Buckets found to live in another region than `settings.region`.
+    regions: Mutex<HashMap<String, String>>,
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Result<Self> {
+        // reqwest is built without a default TLS crypto provider, so that ring (quick to
+        // build) serves instead of aws-lc-rs; the first client installs it for the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("sortie/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &settings.ca_bundle {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::io(format!("cannot read the CA bundle {}", path.display()), &e))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, format!("{} is not a PEM certificate bundle: {e}", path.display()))
+            })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http =
+            builder.build().map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Self { http, settings, regions: Mutex::new(HashMap::new()) })
+    }
+
+    /// The endpoint as shown to the user.
+    pub fn endpoint_display(&self) -> String {
+        self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.settings.region))
+    }
+
+    /// The access key id in use and where it came from, for messages; never the secret.
+    fn credentials_label(&self) -> String {
+        match &self.settings.credentials {
+            Some(c) => format!("access key id {} (from {})", c.access_key_id, c.origin),
+            None => "anonymous requests (--no-sign-request)".to_owned(),
+        }
+    }
+
+    /// Sends `request` and returns the response when its status is a success.
+    pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
+        self.send_checked(request).await.map_err(|f| f.error)
+    }
+
+    /// Like [`send`](Self::send), keeping the S3 error code of a failure.
+    pub async fn send_checked(&self, request: &Request<'_>) -> Result<Response, Failure> {
+        let mut redirected = false;
+        loop {
+            let region = self.region_of(request.bucket);
+            let response = self.send_once(request, &region).await.map_err(|error| Failure {
+                status: None,
+                code: String::new(),
+                error,
+            })?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let failure = self.failure(request, &region, response).await;
+            if let (false, Some(bucket), Some(other)) = (redirected, request.bucket, failure.1.as_deref()) {
+                tracing::info!(bucket, region = other, "bucket lives in another region; following");
+                self.regions.lock().expect("region map").insert(bucket.to_owned(), other.to_owned());
+                redirected = true;
+                continue;
+            }
+            return Err(failure.0);
+        }
+    }
+
+    fn region_of(&self, bucket: Option<&str>) -> String {
+        bucket
+            .and_then(|b| self.regions.lock().expect("region map").get(b).cloned())
+            .unwrap_or_else(|| self.settings.region.clone())
+    }
+
+    async fn send_once(&self, request: &Request<'_>, region: &str) -> Result<Response> {
+        let url = self.url(request, region);
+        let method = if request.head { Method::HEAD } else { Method::GET };
+        let mut headers: Vec<(&str, String)> = request.headers.iter().map(|(k, v)| (*k, v.clone())).collect();
+        if let Some(credentials) = &self.settings.credentials {
+            let identity = AwsCredentials::new(
+                &credentials.access_key_id,
+                &credentials.secret_access_key.0,
+                credentials.session_token.as_ref().map(|t| t.0.clone()),
+                None,
+                "sortie",
+            )
+            .into();
+            let mut settings = SigningSettings::default();
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(region)
+                .name("s3")
+                .time(SystemTime::now())
+                .settings(settings)
+                .build()
+                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?
+                .into();
+            let signable = SignableRequest::new(
+                method.as_str(),
+                url.as_str(),
+                headers.iter().map(|(k, v)| (*k, v.as_str())),
+                SignableBody::Bytes(&[]),
+            )
+            .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?;
+            let (instructions, _signature) = sign(signable, &params)
+                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?
+                .into_parts();
+            let (signed, _) = instructions.into_parts();
+            headers.extend(signed.iter().map(|h| (h.name(), h.value().to_owned())));
+        }
+        let mut builder = self.http.request(method, &url);
+        for (name, value) in &headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        builder.send().await.map_err(|e| self.transport_error(&e))
+    }
+
+    /// Path-style `ENDPOINT/BUCKET/KEY` or virtual-hosted `BUCKET.HOST/KEY`.
+    fn url(&self, request: &Request<'_>, region: &str) -> String {
+        let endpoint = match &self.settings.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => format!("https://s3.{region}.amazonaws.com"),
+        };
+        let mut url = String::with_capacity(128);
+        match request.bucket {
+            Some(bucket) if !self.path_style(bucket, &endpoint) => {
+                let (scheme, host) = endpoint.split_once("://").expect("checked endpoint");
+                url.push_str(&format!("{scheme}://{bucket}.{host}/"));
+            }
+            Some(bucket) => url.push_str(&format!("{endpoint}/{bucket}/")),
+            None => url.push_str(&format!("{endpoint}/")),
+        }
+        if let Some(key) = request.key {
+            url.extend(percent_encode(key, key_set(key)));
+        }
+        let mut query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() { (*k).to_owned() } else { format!("{k}={}", percent_encode(v.as_bytes(), COMPONENT)) }
+            })
+            .collect();
+        query.sort();
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
+        url
+    }
+
+    fn path_style(&self, bucket: &str, endpoint: &str) -> bool {
+        if let Some(forced) = self.settings.path_style {
+            return forced;
+        }
+        let host = endpoint.split_once("://").map_or(endpoint, |(_, h)| h);
+        let host =
+            host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let ip_or_local = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[');
+        // A name that cannot be a DNS label, or one with dots under TLS (the certificate's
+        // wildcard covers one level), only works in the path.
+        let dns_unsafe = bucket.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
+            || (bucket.contains('.') && endpoint.starts_with("https://"));
+        ip_or_local || dns_unsafe
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> Error {
+        let mut message = format!("cannot reach the S3 endpoint {}: {error}", self.endpoint_display());
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        let error = Error::new(ErrorKind::Unavailable, message);
+        // A timeout or a refused or reset connection may heal; a TLS or URL problem will not.
+        if error.to_string().contains("certificate") || error.to_string().contains("builder error") {
+            error
+        } else {
+            error.temporary()
+        }
+    }
+
+    /// Maps a failed response; the second value is the region the server says the bucket
+    /// is in, when it says so and the request was signed for another.
+    async fn failure(&self, request: &Request<'_>, region: &str, response: Response) -> (Failure, Option<String>) {
+        let status = response.status();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bucket_region = header("x-amz-bucket-region");
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+        let body = if request.head { ErrorBody::default() } else { read_error_body(response).await };
+        let other_region = body.region.clone().or(bucket_region).filter(|r| r != region);
+        let what = describe(request);
+        let code = if body.code.is_empty() {
+            status.canonical_reason().unwrap_or("").replace(' ', "")
+        } else {
+            body.code.clone()
+        };
+        let detail = if body.message.is_empty() { String::new() } else { format!(": {}", body.message) };
+        let key_id = self.credentials_label();
+        let endpoint = self.endpoint_display();
+        let (kind, message) = match (status.as_u16(), code.as_str()) {
+            (_, "ExpiredToken" | "TokenRefreshRequired") => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the session token of {key_id} has expired ({code}): get new temporary credentials and run again"
+                ),
+            ),
+            (_, "InvalidAccessKeyId") => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "{endpoint} does not know {key_id} (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile, and the endpoint"
+                ),
+            ),
+            (_, "SignatureDoesNotMatch") => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "{endpoint} refused the signature made with {key_id} (SignatureDoesNotMatch): its secret access key is wrong"
+                ),
+            ),
+            (_, "InvalidObjectState") => (
+                ErrorKind::Unsupported,
+                format!(
+                    "{what} is archived (InvalidObjectState): restore it first (aws s3api restore-object), or pass --skip-archived to leave archived objects out"
+                ),
+            ),
+            (_, "NoSuchBucket") => (
+                ErrorKind::NotFound,
+                format!("bucket '{}' does not exist at {endpoint} (NoSuchBucket)", request.bucket.unwrap_or_default()),
+            ),
+            (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => {
+                (ErrorKind::PermissionDenied, format!("{what}: access denied to {key_id} ({code}{detail})"))
+            }
+            (301 | 307, _) | (400, "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException") => (
+                ErrorKind::InvalidInput,
+                match &other_region {
+                    Some(other) => {
+                        format!("{what}: the bucket is in region {other}, not {region}: pass --s3-region {other}")
+                    }
+                    None => format!(
+                        "{what}: the server redirects elsewhere ({code}{detail}); set the bucket's region with --s3-region or AWS_REGION"
+                    ),
+                },
+            ),
+            (404, _) => (ErrorKind::NotFound, format!("{what}: not found ({code}{detail})")),
+            (429, _) | (503, "SlowDown") => {
+                (ErrorKind::RateLimited, format!("{what}: the server asks to slow down ({code})"))
+            }
+            (501, _) | (_, "NotImplemented") => {
+                (ErrorKind::Unsupported, format!("{what}: not implemented by {endpoint} ({code})"))
+            }
+            (500..=599, _) => {
+                (ErrorKind::Unavailable, format!("{what}: server error {} ({code}{detail})", status.as_u16()))
+            }
+            _ => (ErrorKind::Other, format!("{what}: {} ({code}{detail})", status.as_u16())),
+        };
+        let mut error = Error::new(kind, message);
+        if matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable) {
+            error = error.temporary();
+            if let Some(after) = retry_after {
+                error = error.with_retry_after(after);
+            }
+        }
+        (Failure { status: Some(status), code, error }, other_region)
+    }
+}
+
+/// `%2F` for every `/` of a key that has a `.` or `..` segment: URL libraries resolve those
+/// (`a/../b` would become `b`), while S3 reads `%2F` as `/`.
+fn key_set(key: &[u8]) -> &'static AsciiSet {
+    if key.split(|&b| b == b'/').any(|segment| segment == b"." || segment == b"..") { COMPONENT } else { KEY }
+}
+
+fn describe(request: &Request<'_>) -> String {
+    let sub = request.query.iter().find(|(_, v)| v.is_empty()).map(|(k, _)| *k);
+    match (request.bucket, request.key, sub) {
+        (Some(bucket), Some(key), _) => format!("s3://{bucket}/{}", String::from_utf8_lossy(key)),
+        (Some(bucket), None, Some(sub)) => format!("the {sub} configuration of bucket {bucket}"),
+        (Some(bucket), None, None) => format!("bucket {bucket}"),
+        (None, _, _) => "the list of buckets".to_owned(),
+    }
+}
+
+async fn read_error_body(response: Response) -> ErrorBody {
+    match read_capped(response, MAX_ERROR_BODY).await {
+        Ok(Some(body)) => std::str::from_utf8(&body).ok().and_then(|text| xml::parse("an error", text).ok()),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+/// Reads a small document whole; `None` when it is longer than `cap` (then it is not the
+/// document asked for: a server that ignored a sub-resource may be sending an object).
+pub async fn read_capped(mut response: Response, cap: usize) -> Result<Option<Bytes>> {
+    if response.content_length().is_some_and(|length| length > cap as u64) {
+        return Ok(None);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading an answer: {e}")).temporary())?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > cap {
+            return Ok(None);
+        }
+    }
+    Ok(Some(body.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Credentials, Secret, Settings};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn client(endpoint: Option<&str>, path_style: Option<bool>) -> Client {
+        Client::new(Settings {
+            credentials: Some(Credentials {
+                access_key_id: "AKIATEST".into(),
+                secret_access_key: Secret("test-secret".into()),
+                session_token: None,
+                origin: "a test".into(),
+            }),
+            region: "eu-west-3".into(),
+            endpoint: endpoint.map(str::to_owned),
+            path_style,
+            ca_bundle: None,
+        })
+        .unwrap()
+    }
+
+    fn get<'a>(bucket: &'a str, key: &'a str) -> Request<'a> {
+        Request { bucket: Some(bucket), key: Some(key.as_bytes()), ..Default::default() }
+    }
+
+    #[test]
+    fn addressing_follows_endpoint_and_bucket_name() {
+        let aws = client(None, None);
+        assert_eq!(
+            aws.url(&get("photos", "a b/c+d"), "eu-west-3"),
+            "https://photos.s3.eu-west-3.amazonaws.com/a%20b/c%2Bd"
+        );
+        assert_eq!(aws.url(&get("my.photos", "k"), "eu-west-3"), "https://s3.eu-west-3.amazonaws.com/my.photos/k");
+        let local = client(Some("http://127.0.0.1:9000"), None);
+        assert_eq!(local.url(&get("b", "x//y"), "r"), "http://127.0.0.1:9000/b/x//y");
+        assert_eq!(local.url(&get("b", "../escape"), "r"), "http://127.0.0.1:9000/b/..%2Fescape");
+        let ovh = client(Some("https://s3.gra.io.cloud.ovh.net"), None);
+        assert_eq!(ovh.url(&get("b", "k"), "gra"), "https://b.s3.gra.io.cloud.ovh.net/k");
+        let forced = client(Some("https://s3.gra.io.cloud.ovh.net"), Some(true));
+        assert_eq!(forced.url(&get("b", "k"), "gra"), "https://s3.gra.io.cloud.ovh.net/b/k");
+        let list = Request {
+            bucket: Some("b"),
+            query: vec![("prefix", "a/é".into()), ("list-type", "2".into()), ("versions", String::new())],
+            ..Default::default()
+        };
+        assert_eq!(local.url(&list, "r"), "http://127.0.0.1:9000/b/?list-type=2&prefix=a%2F%C3%A9&versions");
+    }
+
+    /// Answers that no local S3 server gives on demand (a redirect to another region,
+    /// throttling, an expired session) come from this loopback responder, one scripted
+    /// answer per connection; it returns the request heads it saw.
+    async fn responder(answers: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answer in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    head.extend_from_slice(&buf[..n]);
+                }
+                seen.push(String::from_utf8_lossy(&head).into_owned());
+                socket.write_all(answer.as_bytes()).await.unwrap();
+                socket.shutdown().await.unwrap();
+            }
+            seen
+        });
+        (endpoint, task)
+    }
+
+    fn answer(status: &str, headers: &str, body: &str) -> String {
+        format!("HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+    }
+
+    #[tokio::test]
+    async fn a_bucket_in_another_region_is_followed_once_and_remembered() {
+        let redirect = answer(
+            "301 Moved Permanently",
+            "x-amz-bucket-region: eu-west-3\r\n",
+            "<Error><Code>PermanentRedirect</Code><Message>use the right endpoint</Message></Error>",
+        );
+        let ok = answer("200 OK", "", "ok");
+        let (endpoint, seen) = responder(vec![redirect, ok.clone(), ok]).await;
+        let client = Client::new(Settings {
+            region: "us-east-1".into(),
+            endpoint: Some(endpoint),
+            ..client(None, Some(true)).settings.clone()
+        })
+        .unwrap();
+        let request = get("b", "k");
+        assert_eq!(client.send(&request).await.unwrap().text().await.unwrap(), "ok");
+        client.send(&request).await.unwrap();
+        let seen = seen.await.unwrap();
+        assert!(seen[0].contains("/us-east-1/s3/aws4_request"), "{}", seen[0]);
+        assert!(seen[1].contains("/eu-west-3/s3/aws4_request"), "{}", seen[1]);
+        assert!(seen[2].contains("/eu-west-3/s3/aws4_request"), "{}", seen[2]);
+        assert!(seen.iter().all(|head| !head.contains("test-secret")));
+    }
+
+    #[tokio::test]
+    async fn throttling_server_errors_and_expired_sessions_get_their_kinds() {
+        let answers = vec![
+            answer("503 Service Unavailable", "retry-after: 7\r\n", "<Error><Code>SlowDown</Code></Error>"),
+            answer("429 Too Many Requests", "", ""),
+            answer("500 Internal Server Error", "", "<Error><Code>InternalError</Code></Error>"),
+            answer("400 Bad Request", "", "<Error><Code>ExpiredToken</Code><Message>expired</Message></Error>"),
+            answer("501 Not Implemented", "", "<Error><Code>NotImplemented</Code></Error>"),
+            answer("403 Forbidden", "", "<Error><Code>InvalidObjectState</Code></Error>"),
+        ];
+        let (endpoint, _seen) = responder(answers).await;
+        let client =
+            Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() }).unwrap();
+        let request = get("b", "k");
+        let mut errors = Vec::new();
+        for _ in 0..6 {
+            errors.push(client.send(&request).await.unwrap_err());
+        }
+        assert_eq!(errors[0].kind(), ErrorKind::RateLimited);
+        assert!(errors[0].is_temporary());
+        assert_eq!(errors[0].retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!((errors[1].kind(), errors[1].is_temporary()), (ErrorKind::RateLimited, true));
+        assert_eq!((errors[2].kind(), errors[2].is_temporary()), (ErrorKind::Unavailable, true));
+        assert_eq!((errors[3].kind(), errors[3].is_temporary()), (ErrorKind::Unauthenticated, false));
+        assert!(errors[3].to_string().contains("session token of access key id AKIATEST (from a test) has expired"));
+        assert_eq!(errors[4].kind(), ErrorKind::Unsupported);
+        assert!(errors[5].to_string().contains("restore it first"), "{}", errors[5]);
+    }
+}

@@ -1,0 +1,15 @@
+//! Amazon S3 and S3-compatible stores (OVHcloud, Scaleway, Outscale, Ceph, MinIO…).
+//!
+//! Everything a customer needs to rebuild a bucket elsewhere: every object, every version
+//! and delete marker, object metadata, tags and ACLs, and the bucket's configuration.
+
+mod bucket_config;
+mod client;
+mod listing;
+mod object;
+mod provider;
+mod settings;
+mod source;
+mod xml;
+
+pub use provider::S3Factory;

@@ -1,0 +1,295 @@
+//! Reading one object: its bytes (GET, streamed), what the response says about them, and
+//! its tag set and ACL (separate sub-resources, asked for at the same time).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine;
+use futures_util::StreamExt;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::item::Item;
+use sortie_core::provider::Body;
+
+use crate::client::{Client, Request, read_capped};
+use crate::listing::checksum_of_etag;
+use crate::xml;
+
+/// Response headers copied into the inventory, under these names.
+const HEADERS: &[(&str, &str)] = &[
+    ("cache-control", "cache_control"),
+    ("content-encoding", "content_encoding"),
+    ("content-disposition", "content_disposition"),
+    ("content-language", "content_language"),
+    ("expires", "expires"),
+    ("last-modified", "last_modified"),
+    ("x-amz-version-id", "version_id"),
+    ("x-amz-storage-class", "storage_class"),
+    ("x-amz-server-side-encryption", "server_side_encryption"),
+    ("x-amz-server-side-encryption-aws-kms-key-id", "sse_kms_key_id"),
+    ("x-amz-server-side-encryption-customer-algorithm", "sse_customer_algorithm"),
+    ("x-amz-website-redirect-location", "website_redirect_location"),
+    ("x-amz-object-lock-mode", "object_lock_mode"),
+    ("x-amz-object-lock-retain-until-date", "object_lock_retain_until_date"),
+    ("x-amz-object-lock-legal-hold", "object_lock_legal_hold"),
+    ("x-amz-replication-status", "replication_status"),
+    ("x-amz-restore", "restore"),
+    ("x-amz-missing-meta", "missing_meta"),
+    ("x-amz-mp-parts-count", "parts_count"),
+    ("x-amz-checksum-crc32", "checksum_crc32"),
+    ("x-amz-checksum-crc32c", "checksum_crc32c"),
+    ("x-amz-checksum-crc64nvme", "checksum_crc64nvme"),
+    ("x-amz-checksum-sha1", "checksum_sha1"),
+    ("x-amz-checksum-sha256", "checksum_sha256"),
+    ("x-amz-checksum-type", "checksum_type"),
+];
+
+/// Tag sets have at most 10 tags and ACLs 100 grants: anything longer is not one.
+const MAX_EXTRA: usize = 256 * 1024;
+
+/// Which per-object sub-resources the server implements; after one "not implemented"
+/// answer they are not asked for again.
+pub struct Extras {
+    tags: AtomicBool,
+    acl: AtomicBool,
+}
+
+impl Default for Extras {
+    fn default() -> Self {
+        Self { tags: AtomicBool::new(true), acl: AtomicBool::new(true) }
+    }
+}
+
+pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -> Result<Body> {
+    let version = item.meta.get("version_id").and_then(Value::as_str);
+    let query = |sub: Option<&'static str>| {
+        let mut query: Vec<(&'static str, String)> = sub.map(|s| (s, String::new())).into_iter().collect();
+        if let Some(version) = version {
+            query.push(("versionId", version.to_owned()));
+        }
+        query
+    };
+    let get = Request {
+        bucket: Some(bucket),
+        key: Some(&item.id.0),
+        query: query(None),
+        headers: vec![("x-amz-checksum-mode", "ENABLED".to_owned())],
+        ..Default::default()
+    };
+    let (response, tags, acl) = tokio::join!(
+        client.send(&get),
+        sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
+        sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
+    );
+    let response = response?;
+    let headers = response.headers();
+    let mut meta = response_meta(headers);
+    match tags? {
+        Extra::Text(tags) => {
+            let tagging: xml::Tagging = xml::parse("GetObjectTagging", &tags)?;
+            meta.insert("tags".into(), tagging.tag_set.tag.iter().map(|t| (t.key.clone(), json!(t.value))).collect());
+        }
+        Extra::Unreadable(why) => _ = meta.insert("tags_error".into(), json!(why)),
+        Extra::Unsupported => {}
+    }
+    match acl? {
+        Extra::Text(acl) => _ = meta.insert("acl".into(), acl_json(&acl)?),
+        Extra::Unreadable(why) => _ = meta.insert("acl_error".into(), json!(why)),
+        Extra::Unsupported => {}
+    }
+    let header = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut checksum = header("etag").map(|etag| checksum_of_etag(&etag));
+    if let Some(checksum) = checksum.as_mut() {
+        if checksum.md5.is_some()
+            && (header("x-amz-server-side-encryption").is_some_and(|v| v == "aws:kms" || v == "aws:kms:dsse")
+                || header("x-amz-server-side-encryption-customer-algorithm").is_some())
+        {
+            checksum.md5 = None;
+            checksum.note =
+                Some("ETag of a KMS or customer-key encrypted object is not an MD5 of the body; size checked".into());
+        }
+        checksum.sha256 = full_object_sha256(headers);
+    }
+    let size = response.content_length();
+    let content_type = header("content-type");
+    let id = item.id.display();
+    let stream = response
+        .bytes_stream()
+        .map(move |chunk| {
+            chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading s3://{id}: {e}")).temporary())
+        })
+        .boxed();
+    Ok(Body { size, checksum, content_type, meta, stream })
+}
+
+/// `x-amz-checksum-sha256` when it is the sha256 of the whole body; a composite checksum
+/// of a multipart upload (`…-N`, type COMPOSITE) is one of the parts' checksums.
+fn full_object_sha256(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-amz-checksum-sha256")?.to_str().ok()?;
+    let composite = headers.get("x-amz-checksum-type").is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"COMPOSITE"));
+    if composite || value.contains('-') {
+        return None;
+    }
+    let digest = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+    (digest.len() == 32).then(|| hex::encode(digest))
+}
+
+fn response_meta(headers: &HeaderMap) -> Map<String, Value> {
+    let mut meta = Map::new();
+    for (header, name) in HEADERS {
+        if let Some(value) = headers.get(*header) {
+            meta.insert((*name).into(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    let mut user = Map::new();
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix("x-amz-meta-") {
+            user.insert(key.to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    if !user.is_empty() {
+        meta.insert("user_metadata".into(), Value::Object(user));
+    }
+    meta
+}
+
+/// A per-object sub-resource (tag set, ACL).
+enum Extra {
+    /// Its XML.
+    Text(String),
+    /// The server does not implement it.
+    Unsupported,
+    /// Refused (access denied) or answered with a server error (moto fails on the ACL of
+    /// a multipart object): recorded with the object rather than failing it, since the
+    /// bytes, which the customer owns, were read.
+    Unreadable(String),
+}
+
+async fn sub_resource(
+    client: &Client,
+    bucket: &str,
+    item: &Item,
+    query: Vec<(&'static str, String)>,
+    root: &str,
+    supported: &AtomicBool,
+) -> Result<Extra> {
+    if !supported.load(Ordering::Relaxed) {
+        return Ok(Extra::Unsupported);
+    }
+    let request = Request { bucket: Some(bucket), key: Some(&item.id.0), query, ..Default::default() };
+    match client.send_checked(&request).await {
+        Ok(response) => {
+            let body = read_capped(response, MAX_EXTRA)
+                .await
+                .map_err(|e| e.context(format!("s3://{bucket}/{}", item.id.display())))?;
+            let text = body.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            if xml::root_element(&text) == Some(root) {
+                return Ok(Extra::Text(text));
+            }
+            // The server ignored the sub-resource and sent something else (the object).
+            supported.store(false, Ordering::Relaxed);
+            Ok(Extra::Unsupported)
+        }
+        Err(failure)
+            if failure.error.kind() == ErrorKind::Unsupported || failure.status.is_some_and(|s| s.as_u16() == 405) =>
+        {
+            supported.store(false, Ordering::Relaxed);
+            Ok(Extra::Unsupported)
+        }
+        Err(failure)
+            if failure.error.kind() == ErrorKind::PermissionDenied
+                || failure.status.is_some_and(|s| s.is_server_error()) =>
+        {
+            tracing::warn!(error = %failure.error, "object metadata not readable; recorded in the inventory");
+            Ok(Extra::Unreadable(failure.error.to_string()))
+        }
+        Err(failure) => Err(failure.error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccessControlPolicy {
+    owner: Option<Grantee>,
+    #[serde(default)]
+    access_control_list: AccessControlList,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccessControlList {
+    #[serde(default)]
+    grant: Vec<Grant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Grant {
+    grantee: Grantee,
+    permission: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Grantee {
+    #[serde(rename = "ID")]
+    id: Option<String>,
+    display_name: Option<String>,
+    #[serde(rename = "URI")]
+    uri: Option<String>,
+    email_address: Option<String>,
+}
+
+impl Grantee {
+    fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        for (name, value) in
+            [("id", &self.id), ("display_name", &self.display_name), ("uri", &self.uri), ("email", &self.email_address)]
+        {
+            if let Some(value) = value {
+                out.insert(name.into(), json!(value));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+fn acl_json(text: &str) -> Result<Value> {
+    let policy: AccessControlPolicy = xml::parse("GetObjectAcl", text)?;
+    let grants: Vec<Value> = policy
+        .access_control_list
+        .grant
+        .iter()
+        .map(|g| json!({ "grantee": g.grantee.to_json(), "permission": g.permission }))
+        .collect();
+    Ok(json!({ "owner": policy.owner.as_ref().map(Grantee::to_json), "grants": grants }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acls_become_plain_json() {
+        let xml = r#"<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o1</ID><DisplayName>me</DisplayName></Owner>
+<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>o1</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>
+<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"#;
+        let acl = acl_json(xml).unwrap();
+        assert_eq!(acl["owner"]["id"], "o1");
+        assert_eq!(acl["grants"][1]["grantee"]["uri"], "http://acs.amazonaws.com/groups/global/AllUsers");
+        assert_eq!(acl["grants"][1]["permission"], "READ");
+    }
+
+    #[test]
+    fn only_full_object_sha256_checksums_are_checked() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap());
+        assert_eq!(
+            full_object_sha256(&headers).as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        headers.insert("x-amz-checksum-type", "COMPOSITE".parse().unwrap());
+        assert_eq!(full_object_sha256(&headers), None);
+    }
+}

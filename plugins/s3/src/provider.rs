@@ -1,0 +1,179 @@
+//! The `s3` scheme: one provider per bucket; `s3://` stands for every bucket the
+//! credentials can list and expands into one source per bucket.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::item::{Area, Item};
+use sortie_core::provider::{Body, Capabilities, Page, Provider};
+use sortie_core::registry::{ProviderFactory, SourceOptions};
+
+use crate::bucket_config;
+use crate::client::{Client, Request};
+use crate::listing::{Cursor, Lister};
+use crate::object::{self, Extras};
+use crate::settings;
+use crate::source::{self, S3Url};
+use crate::xml::{self, ListAllMyBucketsResult};
+
+/// Registers `s3://`.
+pub struct S3Factory;
+
+impl ProviderFactory for S3Factory {
+    fn scheme(&self) -> &'static str {
+        "s3"
+    }
+
+    fn description(&self) -> &'static str {
+        "Amazon S3 and S3-compatible stores: every object, version, delete marker, and the bucket configuration"
+    }
+
+    fn example(&self) -> &'static str {
+        "s3://my-bucket/prefix"
+    }
+
+    fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
+        let url = source::parse(source)?;
+        let settings = settings::resolve(options, &|name| std::env::var(name).ok())?;
+        let client = Arc::new(Client::new(settings)?);
+        Ok(Arc::new(S3Provider::new(client, url, options.current_only, options.skip_archived)))
+    }
+}
+
+pub struct S3Provider {
+    client: Arc<Client>,
+    url: S3Url,
+    current_only: bool,
+    skip_archived: bool,
+    /// Configuration documents read while listing, served by `open` without a second
+    /// request (a few kilobytes per bucket).
+    configs: Mutex<HashMap<String, Bytes>>,
+    extras: Extras,
+}
+
+impl S3Provider {
+    fn new(client: Arc<Client>, url: S3Url, current_only: bool, skip_archived: bool) -> Self {
+        Self {
+            client,
+            url,
+            current_only,
+            skip_archived,
+            configs: Mutex::new(HashMap::new()),
+            extras: Extras::default(),
+        }
+    }
+
+    fn bucket(&self) -> Result<&str> {
+        self.url.bucket.as_deref().ok_or_else(|| {
+            Error::new(ErrorKind::Other, "s3:// stands for every bucket and is listed through its buckets")
+        })
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = token.take().map(|t| ("continuation-token", t)).into_iter().collect();
+            let response = self.client.send(&Request { query, ..Default::default() }).await?;
+            let text = response.text().await.map_err(|e| {
+                Error::new(ErrorKind::Unavailable, format!("reading the list of buckets: {e}")).temporary()
+            })?;
+            let result: ListAllMyBucketsResult = xml::parse("ListBuckets", &text)?;
+            names.extend(result.buckets.bucket.into_iter().map(|b| b.name));
+            match result.continuation_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(names),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for S3Provider {
+    fn source_id(&self) -> String {
+        match &self.url.bucket {
+            Some(bucket) => format!("s3-{bucket}"),
+            None => "s3".to_owned(),
+        }
+    }
+
+    fn display_url(&self) -> String {
+        match &self.url.bucket {
+            Some(bucket) if self.url.prefix.is_empty() => format!("s3://{bucket}"),
+            Some(bucket) => format!("s3://{bucket}/{}", self.url.prefix),
+            None => "s3://".to_owned(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { flat_namespace: true, local: false }
+    }
+
+    async fn check(&self) -> Result<()> {
+        match &self.url.bucket {
+            None => self.client.send(&Request::default()).await.map(drop),
+            Some(bucket) => {
+                let query = vec![("list-type", "2".to_owned()), ("max-keys", "1".to_owned())];
+                self.client.send(&Request { bucket: Some(bucket), query, ..Default::default() }).await.map(drop)
+            }
+        }
+    }
+
+    async fn expand(&self) -> Result<Option<Vec<Arc<dyn Provider>>>> {
+        if self.url.bucket.is_some() {
+            return Ok(None);
+        }
+        let buckets = self.list_buckets().await?;
+        Ok(Some(
+            buckets
+                .into_iter()
+                .map(|bucket| {
+                    let url = S3Url { bucket: Some(bucket), prefix: String::new() };
+                    Arc::new(S3Provider::new(self.client.clone(), url, self.current_only, self.skip_archived))
+                        as Arc<dyn Provider>
+                })
+                .collect(),
+        ))
+    }
+
+    async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
+        let bucket = self.bucket()?;
+        let lister =
+            Lister { client: &self.client, bucket, prefix: &self.url.prefix, skip_archived: self.skip_archived };
+        match cursor.as_deref().map(Cursor::decode).transpose()? {
+            None => {
+                let config = bucket_config::fetch(&self.client, bucket).await?;
+                self.configs.lock().expect("config cache").extend(config.bodies);
+                let next = if config.versioned && !self.current_only {
+                    Cursor::Versions { key_marker: None, version_marker: None }
+                } else {
+                    Cursor::Objects { token: None }
+                };
+                Ok(Page { items: config.items, next: Some(next.encode()) })
+            }
+            Some(Cursor::Objects { token }) => lister.objects(token).await,
+            Some(Cursor::Versions { key_marker, version_marker }) => lister.versions(key_marker, version_marker).await,
+        }
+    }
+
+    async fn open(&self, item: &Item) -> Result<Body> {
+        if item.area == Area::Config {
+            let file = item.segments.first().map(|s| s.display()).unwrap_or_default();
+            let bytes = self.configs.lock().expect("config cache").get(&file).cloned().ok_or_else(|| {
+                Error::new(ErrorKind::Other, format!("configuration document {file} was not read while listing"))
+            })?;
+            return Ok(Body {
+                size: Some(bytes.len() as u64),
+                checksum: None,
+                content_type: None,
+                meta: Default::default(),
+                stream: futures_util::stream::iter([Ok(bytes)]).boxed(),
+            });
+        }
+        object::open(&self.client, self.bucket()?, item, &self.extras).await
+    }
+}

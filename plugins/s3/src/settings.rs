@@ -1,0 +1,319 @@
+//! Where to connect and as whom, found the way the AWS CLI and SDKs find it: command-line
+//! options, then `AWS_*` variables, then the shared `~/.aws/credentials` and `~/.aws/config`
+//! files (profile `default`, or `--profile` / `AWS_PROFILE`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::registry::SourceOptions;
+
+/// A secret that never shows in `Debug` output, logs or messages.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Not a secret: messages name it so that the user knows which key was refused.
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+    /// Where they came from, for messages (`AWS_ACCESS_KEY_ID`, `profile prod in …`).
+    pub origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None`: anonymous requests (public buckets).
+    pub credentials: Option<Credentials>,
+    pub region: String,
+    /// Scheme and authority, no trailing slash; `None` for AWS itself, whose host depends
+    /// on the bucket's region.
+    pub endpoint: Option<String>,
+    /// `Some(true)` forces path-style addressing, `Some(false)` virtual-hosted; `None`
+    /// decides per bucket and endpoint.
+    pub path_style: Option<bool>,
+    /// PEM bundle of extra trusted certificate authorities (`AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// Reads the environment through `env`, so that tests need not change the process's.
+pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    let explicit_profile = options.profile.clone().map(|p| (p, "--profile"));
+    let (profile_name, profile_origin) =
+        explicit_profile.or_else(|| var("AWS_PROFILE").map(|p| (p, "AWS_PROFILE"))).unwrap_or(("default".into(), ""));
+    let home = var("HOME").map(PathBuf::from).unwrap_or_default();
+    let config_file = var("AWS_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/config"));
+    let credentials_file =
+        var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/credentials"));
+    let profile = Profile::load(&profile_name, &config_file, &credentials_file)?;
+    if !profile_origin.is_empty() && profile.is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "AWS profile '{profile_name}' (from {profile_origin}) is in neither {} nor {}: check its name, or \
+                 run `aws configure --profile {profile_name}`",
+                config_file.display(),
+                credentials_file.display()
+            ),
+        ));
+    }
+    let profile = profile.unwrap_or_default();
+
+    let credentials = if options.anonymous {
+        None
+    } else {
+        let from_env = options.profile.is_none() && var("AWS_ACCESS_KEY_ID").is_some();
+        Some(if from_env {
+            let secret = var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both, or neither to use a profile",
+                )
+            })?;
+            Credentials {
+                access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+                secret_access_key: Secret(secret),
+                session_token: var("AWS_SESSION_TOKEN").map(Secret),
+                origin: "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
+            }
+        } else {
+            profile.credentials(&profile_name, &config_file, &credentials_file)?
+        })
+    };
+
+    let region = options
+        .region
+        .clone()
+        .or_else(|| var("AWS_REGION"))
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .or_else(|| profile.get("region"))
+        .unwrap_or_else(|| "us-east-1".into());
+    let configured_endpoints = var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_none_or(|v| v != "true");
+    let endpoint = match options.endpoint.clone() {
+        Some(endpoint) => Some(endpoint),
+        None if configured_endpoints => var("AWS_ENDPOINT_URL_S3")
+            .or_else(|| var("AWS_ENDPOINT_URL"))
+            .or_else(|| profile.get("s3.endpoint_url"))
+            .or_else(|| profile.get("endpoint_url")),
+        None => None,
+    };
+    let endpoint = endpoint.map(|e| check_endpoint(&e)).transpose()?;
+    let path_style = if options.path_style {
+        Some(true)
+    } else {
+        profile.get("s3.addressing_style").and_then(|style| match style.as_str() {
+            "path" => Some(true),
+            "virtual" => Some(false),
+            _ => None,
+        })
+    };
+    let ca_bundle = var("AWS_CA_BUNDLE").or_else(|| profile.get("ca_bundle")).map(PathBuf::from);
+    Ok(Settings { credentials, region, endpoint, path_style, ca_bundle })
+}
+
+fn check_endpoint(endpoint: &str) -> Result<String> {
+    let trimmed = endpoint.trim_end_matches('/');
+    let authority = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
+    match authority {
+        Some(authority) if !authority.is_empty() && !authority.contains(['/', '?', '#', '@']) => Ok(trimmed.to_owned()),
+        _ => Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "S3 endpoint '{endpoint}' is not of the form http(s)://HOST[:PORT] (no path, no credentials), \
+                 e.g. https://s3.gra.io.cloud.ovh.net"
+            ),
+        )),
+    }
+}
+
+/// One profile, merged from the config file (`[profile NAME]`, or `[default]`) and the
+/// credentials file (`[NAME]`), the latter winning as in the AWS CLI. Nested sections
+/// (`s3 =` followed by indented lines) become `s3.KEY`.
+#[derive(Debug, Default)]
+struct Profile {
+    values: HashMap<String, String>,
+}
+
+impl Profile {
+    fn load(name: &str, config_file: &Path, credentials_file: &Path) -> Result<Option<Self>> {
+        let config_section = if name == "default" { "default".to_owned() } else { format!("profile {name}") };
+        let mut values = HashMap::new();
+        let mut found = false;
+        for (file, section) in [(config_file, config_section.as_str()), (credentials_file, name)] {
+            let text = match std::fs::read_to_string(file) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("cannot read {}", file.display()), &e)),
+            };
+            if let Some(section) = ini_section(&text, section) {
+                found = true;
+                values.extend(section);
+            }
+        }
+        Ok(found.then_some(Self { values }))
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.values.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    fn credentials(&self, name: &str, config_file: &Path, credentials_file: &Path) -> Result<Credentials> {
+        if let (Some(id), Some(secret)) = (self.get("aws_access_key_id"), self.get("aws_secret_access_key")) {
+            return Ok(Credentials {
+                access_key_id: id,
+                secret_access_key: Secret(secret),
+                session_token: self.get("aws_session_token").map(Secret),
+                origin: format!("profile '{name}'"),
+            });
+        }
+        let unsupported = ["role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file"];
+        if let Some(key) = unsupported.iter().find(|k| self.get(k).is_some()) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "AWS profile '{name}' gets its credentials through '{key}', which Sortie does not support yet: \
+                     export temporary ones with `eval \"$(aws configure export-credentials --profile {name} \
+                     --format env)\"` and run again"
+                ),
+            ));
+        }
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, put a profile in {} or \
+                 {} (choose it with --profile or AWS_PROFILE), or pass --no-sign-request for a public bucket",
+                credentials_file.display(),
+                config_file.display()
+            ),
+        ))
+    }
+}
+
+/// The key/value pairs of `[section]` in an AWS INI file, or `None` if it has no such
+/// section.
+fn ini_section(text: &str, wanted: &str) -> Option<HashMap<String, String>> {
+    let mut values = HashMap::new();
+    let mut inside = false;
+    let mut found = false;
+    let mut parent: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            inside = header.split_whitespace().collect::<Vec<_>>().join(" ") == wanted;
+            found |= inside;
+            parent = None;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let Some((key, value)) = trimmed.split_once('=') else { continue };
+        let (key, value) = (key.trim().to_ascii_lowercase(), value.trim().to_owned());
+        let indented = line.starts_with([' ', '\t']);
+        match (&parent, indented) {
+            (Some(parent), true) => {
+                values.insert(format!("{parent}.{key}"), value);
+            }
+            _ if value.is_empty() => parent = Some(key),
+            _ => {
+                parent = None;
+                values.insert(key, value);
+            }
+        }
+    }
+    found.then_some(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Home(tempfile::TempDir);
+
+    impl Home {
+        fn new(config: &str, credentials: &str) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join(".aws")).unwrap();
+            std::fs::write(dir.path().join(".aws/config"), config).unwrap();
+            std::fs::write(dir.path().join(".aws/credentials"), credentials).unwrap();
+            Self(dir)
+        }
+
+        fn resolve(&self, options: &SourceOptions, vars: &[(&str, &str)]) -> Result<Settings> {
+            let home = self.0.path().display().to_string();
+            resolve(options, &|name| {
+                if name == "HOME" {
+                    return Some(home.clone());
+                }
+                vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            })
+        }
+    }
+
+    const CONFIG: &str = "[default]\nregion = eu-west-3\n\n[profile ovh]\nregion = gra\nendpoint_url = https://s3.gra.io.cloud.ovh.net/\ns3 =\n  addressing_style = path\n\n[profile sso]\nsso_session = corp\n";
+    const CREDENTIALS: &str = "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = default-secret\n\n[ovh]\naws_access_key_id = OVHKEY\naws_secret_access_key = ovh-secret\naws_session_token = tok\n";
+
+    #[test]
+    fn environment_wins_over_the_default_profile_and_an_explicit_profile_wins_over_both() {
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")];
+        let settings = home.resolve(&SourceOptions::default(), &vars).unwrap();
+        let credentials = settings.credentials.unwrap();
+        assert_eq!((credentials.access_key_id.as_str(), settings.region.as_str()), ("AKIAENV", "eu-west-3"));
+        assert_eq!(settings.endpoint, None);
+
+        let options = SourceOptions { profile: Some("ovh".into()), ..Default::default() };
+        let settings = home.resolve(&options, &vars).unwrap();
+        let credentials = settings.credentials.unwrap();
+        assert_eq!(credentials.access_key_id, "OVHKEY");
+        assert_eq!(credentials.session_token.unwrap().0, "tok");
+        assert_eq!(settings.region, "gra");
+        assert_eq!(settings.endpoint.as_deref(), Some("https://s3.gra.io.cloud.ovh.net"));
+        assert_eq!(settings.path_style, Some(true));
+
+        let settings =
+            home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "ovh"), ("AWS_REGION", "sbg")]).unwrap();
+        assert_eq!((settings.region.as_str(), settings.credentials.unwrap().access_key_id.as_str()), ("sbg", "OVHKEY"));
+        let settings = home.resolve(&SourceOptions::default(), &[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")]);
+        assert_eq!(settings.unwrap().endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+
+    #[test]
+    fn missing_or_unusable_credentials_say_what_to_do() {
+        let home = Home::new("", "");
+        let error = home.resolve(&SourceOptions::default(), &[]).unwrap_err().to_string();
+        assert!(error.contains("no AWS credentials found") && error.contains("--no-sign-request"), "{error}");
+        let anonymous = SourceOptions { anonymous: true, ..Default::default() };
+        assert!(home.resolve(&anonymous, &[]).unwrap().credentials.is_none());
+        let error = home.resolve(&SourceOptions::default(), &[("AWS_ACCESS_KEY_ID", "AKIA")]).unwrap_err();
+        assert!(error.to_string().contains("AWS_SECRET_ACCESS_KEY is not"));
+
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let error = home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "nope")]).unwrap_err().to_string();
+        assert!(error.contains("profile 'nope' (from AWS_PROFILE)"), "{error}");
+        let error = home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "sso")]).unwrap_err().to_string();
+        assert!(error.contains("sso_session") && error.contains("export-credentials"), "{error}");
+        let bad = SourceOptions { endpoint: Some("s3.example.com".into()), ..Default::default() };
+        assert!(home.resolve(&bad, &[]).unwrap_err().to_string().contains("http(s)://HOST"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let settings = home.resolve(&SourceOptions::default(), &[]).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("AKIADEFAULT") && !debug.contains("default-secret"), "{debug}");
+    }
+}

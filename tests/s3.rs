@@ -1,0 +1,228 @@
+//! The S3 provider against real S3 servers (moto for the API's breadth, s3s-fs as a second,
+//! independent implementation that enforces SigV4), started by tests/servers/s3 and seeded
+//! through boto3. What is archived is compared with direct GETs by a boto3 script.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::s3_server::S3Server;
+use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report, stdout};
+use serde_json::Value;
+
+fn records<'a>(records: &'a [Value], source: &str, id: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["source"] == source && r["id"] == id).collect()
+}
+
+#[test]
+fn moto_every_bucket_version_and_configuration_is_archived_as_the_server_has_it() {
+    let server = S3Server::start("moto");
+    server.seed();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("all.tar.zst");
+    let output = server.sortie(&["export", "s3://", "--skip-archived", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(!all_text(&output).contains(&server.secret_key), "the secret key leaked into the output");
+    assert_eq!(code(&common::run(&["verify", archive.to_str().unwrap()])), 0);
+
+    let bag = gnu_extract(&archive, "all");
+    assert_standard_tools_accept(&archive, &bag);
+    // GNU tar wrote the bag and nothing beside it, whatever the keys (`../escape`).
+    let extracted: Vec<_> = fs::read_dir(bag.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(extracted, ["all"]);
+    let checked = server.check_archive(&bag, &["sortie-main", "sortie-versioned", "sortie-cold"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+
+    let all = inventory(&bag);
+    // Every version at its own path: the current one in the content area, the others
+    // under _versions, the delete marker in the inventory only.
+    let doc = records(&all, "s3-sortie-versioned", "doc.txt");
+    assert_eq!(doc.len(), 3);
+    assert_eq!(doc.iter().filter(|r| r["kind"] == "object").count(), 1);
+    for version in doc.iter().filter(|r| r["kind"] == "object-version") {
+        let path = version["path"].as_str().unwrap();
+        assert!(path.starts_with("data/s3-sortie-versioned/_versions/doc.txt^@"), "{path}");
+        assert_eq!(version["meta"]["is_latest"], false);
+    }
+    let gone = records(&all, "s3-sortie-versioned", "gone.txt");
+    let marker = gone.iter().find(|r| r["kind"] == "delete-marker").expect("the delete marker is recorded");
+    assert!(marker["path"].is_null() && marker["meta"]["is_latest"] == true);
+    assert_eq!(gone.iter().filter(|r| r["kind"] == "object-version").count(), 2);
+
+    // Hard keys.
+    let main = |id: &str| records(&all, "s3-sortie-main", id).pop().unwrap_or_else(|| panic!("{id} archived"));
+    assert_eq!(main("a")["path"], "data/s3-sortie-main/a^!");
+    assert_eq!(main("a/b")["path"], "data/s3-sortie-main/a/b");
+    assert_eq!(main("a/")["path"], "data/s3-sortie-main/a/^");
+    assert_eq!(main("x//y")["path"], "data/s3-sortie-main/x/^/y");
+    assert_eq!(main("../escape")["path"], "data/s3-sortie-main/^2E^2E/escape");
+    assert_eq!(main("carriage\rreturn")["path"], "data/s3-sortie-main/carriage^0Dreturn");
+    assert_eq!(main("zero-byte")["size"], 0);
+    assert!(main(&format!("{}.txt", "l".repeat(1020)))["path"].as_str().unwrap().contains("^~"));
+
+    // Integrity: single-part ETags are MD5-checked, multipart ones say why they are not;
+    // a full-object sha256 checksum is recorded.
+    assert_eq!(main("docs/report.pdf")["etag_verified"], true);
+    let big = main("big/multipart.bin");
+    assert_eq!(big["size"], 50 * 1024 * 1024);
+    assert!(big["etag_note"].as_str().unwrap().contains("5 parts"), "{big}");
+    assert!(main("checksummed.txt")["meta"]["checksum_sha256"].is_string());
+    // Metadata, tags and ACL in the inventory.
+    let report_pdf = main("docs/report.pdf");
+    assert_eq!(report_pdf["meta"]["user_metadata"]["case-id"], "42");
+    assert_eq!(report_pdf["meta"]["tags"]["class"], "confidential");
+    let grants = report_pdf["meta"]["acl"]["grants"].as_array().unwrap();
+    assert!(
+        grants.iter().any(|g| g["permission"] == "READ" && g["grantee"]["uri"].as_str().unwrap().ends_with("AllUsers"))
+    );
+
+    // Bucket configuration: present documents archived, absent ones reported as such.
+    for file in ["policy.json", "cors.xml", "lifecycle.xml", "tagging.xml", "versioning.xml", "acl.xml", "location.xml"]
+    {
+        assert!(bag.join("data/s3-sortie-main/_config").join(file).is_file(), "{file}");
+    }
+    let report = report(&bag);
+    let exclusions = report["exclusions"].as_array().unwrap();
+    let reason = |source: &str, id: &str| {
+        exclusions
+            .iter()
+            .find(|e| e["source"] == source && e["id"] == id)
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+    };
+    assert!(reason("s3-sortie-versioned", "?cors").unwrap().contains("no CORS configuration"));
+    assert!(reason("s3-sortie-main", "?website").unwrap().contains("no website configuration"));
+    assert!(reason("s3-sortie-cold", "frozen.bin").unwrap().contains("GLACIER"));
+    assert!(reason("s3-sortie-cold", "deep.bin").unwrap().contains("DEEP_ARCHIVE"));
+    assert_eq!(report["failures"].as_array().unwrap().len(), 0);
+
+    archived_objects_fail_without_skip_archived(&server, dir.path());
+    current_only_takes_the_current_versions(&server, dir.path());
+    inventory_counts_bytes_per_storage_class(&server);
+}
+
+fn archived_objects_fail_without_skip_archived(server: &S3Server, dir: &Path) {
+    let archive = dir.join("cold.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-cold", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "cold");
+    let failures = report(&bag)["failures"].as_array().unwrap().clone();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures.iter().all(|f| f["error"].as_str().unwrap().contains("restore it first")), "{failures:?}");
+}
+
+fn current_only_takes_the_current_versions(server: &S3Server, dir: &Path) {
+    let archive = dir.join("current.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-versioned", "--current-only", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "current");
+    let kinds: Vec<String> = inventory(&bag).iter().map(|r| r["kind"].as_str().unwrap().to_owned()).collect();
+    assert!(kinds.iter().all(|k| k == "object" || k == "config"), "{kinds:?}");
+    let checked = server.check_archive(&bag, &["sortie-versioned"], &["--current-only"]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+}
+
+fn inventory_counts_bytes_per_storage_class(server: &S3Server) {
+    let output = server.sortie(&["inventory", "s3://sortie-cold", "--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let sources: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let classes = &sources[0]["storage_classes"];
+    assert_eq!(classes["GLACIER"]["items"], 1);
+    assert_eq!(classes["GLACIER"]["bytes"], 4096);
+    assert_eq!(classes["DEEP_ARCHIVE"]["bytes"], 2048);
+    assert_eq!(classes["STANDARD"]["items"], 1);
+    assert_eq!(sources[0]["kinds"]["object"]["listed"], 3);
+}
+
+#[test]
+fn s3s_fs_export_matches_direct_gets() {
+    let server = S3Server::start("s3s-fs");
+    server.seed();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("fs.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-fs", "-o", archive.to_str().unwrap(), "--concurrency", "16"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "fs");
+    assert_standard_tools_accept(&archive, &bag);
+    let checked = server.check_archive(&bag, &["sortie-fs"], &["--no-extras"]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let all = inventory(&bag);
+    let newline = records(&all, "s3-sortie-fs", "line\nbreak").pop().expect("the key with a newline is archived");
+    assert_eq!(newline["path"], "data/s3-sortie-fs/line^0Abreak");
+    // s3s-fs implements none of the bucket configurations: each is reported, none failed.
+    assert_eq!(report(&bag)["failures"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn wrong_credentials_unknown_buckets_and_dead_endpoints_are_named_without_an_archive() {
+    let server = S3Server::start("s3s-fs");
+    server.seed();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.tar.zst");
+    let out = archive.to_str().unwrap();
+
+    let wrong_secret = "wrong-secret-value-never-printed";
+    let output = server.sortie_with(
+        &["export", "s3://sortie-fs", "-o", out],
+        &[("AWS_ACCESS_KEY_ID", &server.access_key), ("AWS_SECRET_ACCESS_KEY", wrong_secret)],
+    );
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0);
+    assert!(text.contains("SignatureDoesNotMatch") && text.contains(&server.access_key), "{text}");
+    assert!(!text.contains(wrong_secret), "{text}");
+    assert!(!archive.exists() && !dir.path().join("x.tar.zst.partial").exists());
+
+    let output = server.sortie(&["export", "s3://no-such-bucket", "-o", out]);
+    assert_ne!(code(&output), 0);
+    assert!(all_text(&output).contains("bucket 'no-such-bucket' does not exist"), "{}", all_text(&output));
+    assert!(!archive.exists());
+
+    let output = server.sortie(&["export", "s3://bad_bucket!", "-o", out]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(all_text(&output).contains("not a valid bucket name"));
+
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    let output = server.sortie(&["export", "s3://sortie-fs", "--s3-endpoint", &dead, "--retries", "1", "-o", out]);
+    assert_ne!(code(&output), 0);
+    assert!(all_text(&output).contains(&format!("cannot reach the S3 endpoint {dead}")), "{}", all_text(&output));
+    assert!(!archive.exists());
+
+    let output = server.sortie_with(&["export", "s3://sortie-fs", "-o", out], &[]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(all_text(&output).contains("no AWS credentials found"));
+}
+
+#[test]
+fn an_object_the_credentials_may_not_read_is_a_recorded_failure() {
+    let server = S3Server::start_moto_with_iam();
+    server.python(&[
+        "-c",
+        "import sys, boto3\n\
+         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+         s3.create_bucket(Bucket='sortie-locked')\n\
+         s3.put_object(Bucket='sortie-locked', Key='secret.txt', Body=b'no')\n\
+         s3.put_object(Bucket='sortie-locked', Key='open.txt', Body=b'yes')\n",
+        &server.endpoint,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("locked.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-locked", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "locked");
+    let failures = report(&bag)["failures"].as_array().unwrap().clone();
+    let objects: Vec<&Value> = failures.iter().filter(|f| f["kind"] == "object").collect();
+    assert_eq!(objects.len(), 1, "{failures:?}");
+    assert_eq!(objects[0]["id"], "secret.txt");
+    assert!(objects[0]["error"].as_str().unwrap().contains("access denied"), "{failures:?}");
+    assert_eq!(fs::read(bag.join("data/s3-sortie-locked/open.txt")).unwrap(), b"yes");
+
+    let output = server.sortie_with(
+        &["export", "s3://sortie-locked", "-o", dir.path().join("y.tar.zst").to_str().unwrap()],
+        &[("AWS_ACCESS_KEY_ID", &server.access_key), ("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+    );
+    assert_ne!(code(&output), 0);
+    assert!(all_text(&output).contains("SignatureDoesNotMatch"), "{}", all_text(&output));
+}
