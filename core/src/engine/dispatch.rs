@@ -3,8 +3,6 @@
 //! a task of its own, at most `--concurrency` at a time. Listing runs at the same time and
 //! feeds the dispatcher through a bounded channel.
 
-use std::io::BufWriter;
-use std::path::Path;
 use std::sync::Arc;
 
 use sortie_formats::payload_path::payload_path;
@@ -18,7 +16,7 @@ use crate::provider::Provider;
 
 use super::ExportOptions;
 use super::fetch::{self, Fetcher};
-use super::listing::{self, ItemSink, Listed, SourceListing, list_source};
+use super::listing::{ItemSink, Listed, SourceListing, list_source};
 use super::writer::{Job, ToWriter};
 
 /// Items gathered before one hand-off: one wake-up of the writer, or one thread hop for a
@@ -31,32 +29,18 @@ pub(crate) const LISTED_AHEAD: usize = 1024;
 
 type Task = std::result::Result<(), fetch::WriterGone>;
 
-/// Lists every source, one after the other. A source whose keys are a flat namespace is
-/// spooled to disk whole first, because which of its leaves are also directories is only
-/// known at the end; the others go straight to the dispatcher.
+/// Lists every source, one after the other, straight to the dispatcher.
 pub(crate) async fn list_all(
     providers: &[Arc<dyn Provider>],
     ids: &[String],
     options: &ExportOptions,
     progress: &ProgressSink,
-    spool_dir: &Path,
     dispatcher: mpsc::Sender<Listed>,
 ) -> Result<Vec<SourceListing>> {
     let mut listings = Vec::new();
     for (index, (provider, id)) in providers.iter().zip(ids).enumerate() {
-        let listing = if provider.capabilities().flat_namespace {
-            let spool = tempfile::tempfile_in(spool_dir)
-                .map_err(|e| Error::io("cannot create the listing spool beside the output", &e))?;
-            let mut spool = BufWriter::new(spool);
-            let listing =
-                list_source(id, provider.as_ref(), &options.retry, progress, ItemSink::Spool(&mut spool)).await?;
-            listing::replay(index, spool, &listing.leaf_conflicts, &dispatcher).await?;
-            listing
-        } else {
-            let sink = ItemSink::Dispatch(index, &dispatcher);
-            list_source(id, provider.as_ref(), &options.retry, progress, sink).await?
-        };
-        listings.push(listing);
+        let sink = ItemSink::Dispatch(index, &dispatcher);
+        listings.push(list_source(id, provider.as_ref(), &options.retry, progress, sink).await?);
     }
     progress(Event::ListingDone {
         items: listings.iter().map(|l| l.to_fetch).sum(),

@@ -1,25 +1,21 @@
-//! Phase one: every source is listed page by page, each item counted and handed on
-//! (spooled to disk by the export, only counted by `inventory`), so that a listing of any
-//! length never sits in memory.
+//! Phase one: every source is listed page by page, each item counted and handed on (to
+//! the dispatcher by the export, nowhere by `inventory`), so that a listing of any length
+//! never sits in memory.
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
 use sortie_formats::report::KindCounts;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::item::{Area, Item, STORAGE_CLASS};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 use crate::retry::{RetryPolicy, retry};
 
 use super::conflicts::LeafConflicts;
-use super::spool::spool_line;
 
 /// What listing one source found.
 #[derive(Debug, Default)]
@@ -36,8 +32,6 @@ pub struct SourceListing {
     pub seconds: f64,
     /// Set when the listing stopped before its end.
     pub error: Option<Error>,
-    /// Leaves that are also directories (flat namespaces only), by joined segments.
-    pub(crate) leaf_conflicts: HashSet<Vec<u8>>,
 }
 
 /// Items and bytes in one storage class.
@@ -61,10 +55,8 @@ pub(crate) struct Listed {
 pub(crate) enum ItemSink<'a> {
     /// Nowhere: they are only counted (`sortie inventory`).
     Count,
-    /// To a spool file, replayed once the whole source is listed (flat namespaces, whose
-    /// leaf conflicts are only known at the end).
-    Spool(&'a mut BufWriter<File>),
-    /// Straight to the dispatcher, which fetches while the listing goes on.
+    /// To the dispatcher, which fetches while the listing goes on; in a flat namespace an
+    /// item waits until the listing has passed every key that could make it a directory.
     Dispatch(usize, &'a mpsc::Sender<Listed>),
 }
 
@@ -75,11 +67,11 @@ pub(crate) async fn list_source(
     provider: &dyn Provider,
     policy: &RetryPolicy,
     progress: &ProgressSink,
-    mut sink: ItemSink<'_>,
+    sink: ItemSink<'_>,
 ) -> Result<SourceListing> {
     let started = Instant::now();
     let flat = provider.capabilities().flat_namespace;
-    let mut detector = LeafConflicts::default();
+    let mut detector: LeafConflicts<Item> = LeafConflicts::default();
     let mut listing = SourceListing::default();
     let (mut items, mut bytes) = (0u64, 0u64);
     let mut cursor: Option<String> = None;
@@ -112,22 +104,18 @@ pub(crate) async fn list_source(
                 counts.items += 1;
                 counts.bytes += item.size.unwrap_or(0);
             }
-            if flat && item.area == Area::Content {
-                detector.observe(&joined(&item));
-            }
             items += 1;
             bytes += item.size.unwrap_or(0);
-            match &mut sink {
-                ItemSink::Count => {}
-                ItemSink::Spool(spool) => spool_line(spool, &item)?,
-                ItemSink::Dispatch(index, dispatcher) => {
-                    let listed = Listed { source: *index, item, leaf_conflict: false };
-                    if dispatcher.send(listed).await.is_err() {
-                        // The export is failing; the writer reports why.
-                        listing.seconds = started.elapsed().as_secs_f64();
-                        return Ok(listing);
-                    }
-                }
+            let ItemSink::Dispatch(index, dispatcher) = &sink else { continue };
+            let delivered = if flat && item.area == Area::Content {
+                hand_on(*index, dispatcher, detector.observe(joined(&item), item)).await
+            } else {
+                dispatcher.send(Listed { source: *index, item, leaf_conflict: false }).await.is_ok()
+            };
+            if !delivered {
+                // The export is failing; the writer reports why.
+                listing.seconds = started.elapsed().as_secs_f64();
+                return Ok(listing);
             }
         }
         progress(Event::Listed { source: source.to_owned(), items, bytes });
@@ -136,9 +124,21 @@ pub(crate) async fn list_source(
             None => break,
         }
     }
-    listing.leaf_conflicts = detector.into_set();
+    if let ItemSink::Dispatch(index, dispatcher) = &sink {
+        hand_on(*index, dispatcher, detector.finish()).await;
+    }
     listing.seconds = started.elapsed().as_secs_f64();
     Ok(listing)
+}
+
+/// Sends items whose leaf-conflict answer is known; false when the dispatcher is gone.
+async fn hand_on(source: usize, dispatcher: &mpsc::Sender<Listed>, decided: Vec<(Item, bool)>) -> bool {
+    for (item, leaf_conflict) in decided {
+        if dispatcher.send(Listed { source, item, leaf_conflict }).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The item's segments joined with `/`, the form in which leaf conflicts are kept.
@@ -151,26 +151,4 @@ pub(crate) fn joined(item: &Item) -> Vec<u8> {
         key.extend_from_slice(&segment.0);
     }
     key
-}
-
-/// Sends a spooled source to the dispatcher, marking the leaves that are also directories.
-pub(crate) async fn replay(
-    index: usize,
-    spool: BufWriter<File>,
-    conflicts: &HashSet<Vec<u8>>,
-    dispatcher: &mpsc::Sender<Listed>,
-) -> Result<()> {
-    let io = |e: std::io::Error| Error::io("cannot read the listing spool", &e);
-    let mut file = spool.into_inner().map_err(|e| io(e.into_error()))?;
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut lines = tokio::io::BufReader::new(tokio::fs::File::from_std(file)).lines();
-    while let Some(line) = lines.next_line().await.map_err(io)? {
-        let item: Item =
-            serde_json::from_str(&line).map_err(|e| Error::new(ErrorKind::Other, format!("listing spool: {e}")))?;
-        let leaf_conflict = !conflicts.is_empty() && conflicts.contains(&joined(&item));
-        if dispatcher.send(Listed { source: index, item, leaf_conflict }).await.is_err() {
-            break;
-        }
-    }
-    Ok(())
 }

@@ -187,7 +187,7 @@ async fn run(
 
     // Listing and fetching run together; the channel between them bounds the memory.
     let (listed_tx, listed_rx) = mpsc::channel(LISTED_AHEAD);
-    let listing = list_all(providers, &ids, options, &progress, &out.dir, listed_tx);
+    let listing = list_all(providers, &ids, options, &progress, listed_tx);
     let dispatching = dispatch(providers, &ids, listed_rx, tx.clone(), fetcher, options.concurrency.max(1));
     let (listings, dispatched) = tokio::join!(listing, dispatching);
     let listings = listings?;
