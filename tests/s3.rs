@@ -132,6 +132,10 @@ fn inventory_counts_bytes_per_storage_class(server: &S3Server) {
     assert_eq!(classes["DEEP_ARCHIVE"]["bytes"], 2048);
     assert_eq!(classes["STANDARD"]["items"], 1);
     assert_eq!(sources[0]["kinds"]["object"]["listed"], 3);
+
+    // A public bucket needs no credentials: with --no-sign-request none are looked for.
+    let anonymous = server.sortie_with(&["inventory", "s3://sortie-cold", "--no-sign-request"], &[]);
+    assert_eq!(code(&anonymous), 0, "{}", all_text(&anonymous));
 }
 
 #[test]
@@ -225,4 +229,52 @@ fn an_object_the_credentials_may_not_read_is_a_recorded_failure() {
     );
     assert_ne!(code(&output), 0);
     assert!(all_text(&output).contains("SignatureDoesNotMatch"), "{}", all_text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_provider_conforms() {
+    use sortie_core::item::{Item, Kind, RawName};
+    use sortie_core::registry::SourceOptions;
+    use std::collections::BTreeMap;
+
+    let server = S3Server::start("moto");
+    // More than one listing page (1,000 keys), an empty object, one read whole and one
+    // streamed (over 1 MiB), nested prefixes; the same bytes are built here to compare.
+    let mut bodies = BTreeMap::new();
+    for i in 0..1100u32 {
+        bodies.insert(format!("bulk/{:02}/f{i:04}.txt", i % 7).into_bytes(), format!("item {i}\n").into_bytes());
+    }
+    bodies.insert(b"empty".to_vec(), Vec::new());
+    bodies.insert(b"medium.bin".to_vec(), (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
+    bodies.insert(b"large.bin".to_vec(), (0..3_000_000u32).map(|i| (i * 13 % 253) as u8).collect());
+    server.python(&[
+        "-c",
+        "import sys, concurrent.futures, boto3\n\
+         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+         s3.create_bucket(Bucket='conform')\n\
+         put = lambda k, b: s3.put_object(Bucket='conform', Key=k, Body=b)\n\
+         with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
+         \x20   list(pool.map(lambda i: put(f'bulk/{i % 7:02d}/f{i:04d}.txt', f'item {i}\\n'.encode()), range(1100)))\n\
+         put('empty', b'')\n\
+         put('medium.bin', bytes(i * 7 % 251 for i in range(300000)))\n\
+         put('large.bin', bytes(i * 13 % 253 for i in range(3000000)))\n",
+        &server.endpoint,
+    ]);
+    let env = |name: &str| match name {
+        "AWS_ACCESS_KEY_ID" => Some(server.access_key.clone()),
+        "AWS_SECRET_ACCESS_KEY" => Some(server.secret_key.clone()),
+        "AWS_ENDPOINT_URL" => Some(server.endpoint.clone()),
+        _ => None,
+    };
+    let provider = sortie_plugin_s3::S3Factory.open_with_env("s3://conform", &SourceOptions::default(), &env).unwrap();
+    let missing = Item::new(
+        RawName::text("no/such/key"),
+        vec![RawName::text("no"), RawName::text("such"), RawName::text("key")],
+        Kind::Object,
+    );
+    let secret = server.secret_key.clone();
+    let items =
+        sortie_conformance::check(provider, sortie_conformance::Expected { bodies, secrets: &[&secret], missing })
+            .await;
+    assert_eq!(items.iter().filter(|i| i.kind == Kind::Object).count(), 1103);
 }

@@ -37,8 +37,21 @@ impl ProviderFactory for S3Factory {
     }
 
     fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
+        self.open_with_env(source, options, &|name| std::env::var(name).ok())
+    }
+}
+
+impl S3Factory {
+    /// Like `open`, reading `AWS_*` variables (and `HOME`) through `env` instead of the
+    /// process environment, for programs that embed Sortie and for tests.
+    pub fn open_with_env(
+        &self,
+        source: &str,
+        options: &SourceOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Provider>> {
         let url = source::parse(source)?;
-        let settings = settings::resolve(options, &|name| std::env::var(name).ok())?;
+        let settings = settings::resolve(options, env)?;
         let client = Arc::new(Client::new(settings)?);
         Ok(Arc::new(S3Provider::new(client, url, options.current_only, options.skip_archived)))
     }

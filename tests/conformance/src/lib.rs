@@ -17,7 +17,8 @@ use sortie_core::provider::Provider;
 
 /// What the seeded source holds, for the suite to compare with.
 pub struct Expected<'a> {
-    /// The bytes of every item with a body, by identifier.
+    /// The bytes of every item with a body, by identifier (of an unversioned source: versions
+    /// share their object's identifier).
     pub bodies: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Strings that must never appear in what the provider shows (secrets, tokens).
     pub secrets: &'a [&'a str],
@@ -71,7 +72,12 @@ fn paths_are_unique(items: &[Item]) {
         if item.area == Area::Content {
             assert!(!item.segments.is_empty(), "{}: content item without a path", item.id.display());
         }
-        let place = (item.area == Area::Config, item.segments.clone());
+        let area = match item.area {
+            Area::Content => 0,
+            Area::Config => 1,
+            Area::Versions => 2,
+        };
+        let place = (area, item.segments.clone(), item.version.clone());
         assert!(seen.insert(place), "{}: two items at the same path", item.id.display());
     }
 }
