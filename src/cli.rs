@@ -94,9 +94,10 @@ pub struct ExportArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     pub force: bool,
-    /// Items fetched at once.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
+    /// Items fetched at once (default: 8 from local sources, 32 when a source is remote,
+    /// where each small object waits mostly on the network).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
     /// zstd compression level.
     #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
