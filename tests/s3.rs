@@ -95,6 +95,10 @@ fn moto_every_bucket_version_and_configuration_is_archived_as_the_server_has_it(
     assert!(reason("s3-sortie-cold", "frozen.bin").unwrap().contains("GLACIER"));
     assert!(reason("s3-sortie-cold", "deep.bin").unwrap().contains("DEEP_ARCHIVE"));
     assert_eq!(report["failures"].as_array().unwrap().len(), 0);
+    // s3:// became one source per bucket, each saying where it came from.
+    let urls: Vec<&str> = report["sources"].as_array().unwrap().iter().map(|s| s["url"].as_str().unwrap()).collect();
+    assert!(urls.contains(&format!("s3://sortie-main at {}", server.endpoint).as_str()), "{urls:?}");
+    assert_eq!(urls.len(), 3);
 
     archived_objects_fail_without_skip_archived(&server, dir.path());
     current_only_takes_the_current_versions(&server, dir.path());

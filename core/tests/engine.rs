@@ -27,6 +27,8 @@ enum Fault {
     BadMd5,
     /// The size is unknown to the listing and the response.
     UnknownSize,
+    /// The provider refuses the credentials (an expired session token).
+    Refused,
 }
 
 struct Object {
@@ -106,6 +108,9 @@ impl Provider for Scripted {
     async fn open(&self, item: &Item) -> Result<Body> {
         let object = self.objects.iter().find(|o| o.key.as_bytes() == item.id.0).unwrap();
         let attempt = self.opens[object.key].fetch_add(1, Ordering::SeqCst);
+        if object.fault == Fault::Refused {
+            return Err(Error::new(ErrorKind::Unauthenticated, "the session token has expired"));
+        }
         let data = Bytes::from(object.data.clone());
         let chunks: Vec<Result<Bytes>> = match object.fault {
             Fault::BreakOnce if attempt == 0 => vec![
@@ -241,4 +246,40 @@ async fn a_listing_that_fails_for_good_leaves_a_valid_incomplete_archive() {
     let failure = &report["failures"][0];
     assert_eq!(failure["kind"], "listing");
     assert!(failure["error"].as_str().unwrap().contains("listing of mem-test stopped after 2 items"), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_credentials_are_refused_the_rest_is_recorded_without_asking() {
+    let object = |key, fault| Object { key, data: vec![b'x'; 10], fault, with_md5: false };
+    let provider = Arc::new(Scripted::new(
+        vec![
+            object("a", Fault::None),
+            object("b", Fault::None),
+            object("c", Fault::Refused),
+            object("d", Fault::None),
+            object("e", Fault::None),
+            object("f", Fault::None),
+        ],
+        false,
+        false,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("refused.tar.zst");
+    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
+    let options = ExportOptions { concurrency: 1, ..options() };
+    let summary = export(&providers, &archive, &options, silent()).await.unwrap();
+
+    assert!(!summary.complete);
+    assert_eq!((summary.archived, summary.failed), (2, 4));
+    assert_eq!(provider.opens("c"), 1, "a refusal is not retried");
+    for key in ["d", "e", "f"] {
+        assert_eq!(provider.opens(key), 0, "{key} was requested after the refusal");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["refused/sortie/report.json"]).unwrap();
+    let failures = report["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().all(|f| f["error"].as_str().unwrap().contains("the session token has expired")),
+        "{failures:?}"
+    );
+    assert!(failures.iter().filter(|f| f["attempts"] == 0).count() == 3, "{failures:?}");
 }

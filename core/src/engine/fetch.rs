@@ -9,7 +9,7 @@
 //!   tar header needs the size before the first byte.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -41,6 +41,11 @@ pub(crate) struct Fetcher {
     pub(crate) policy: RetryPolicy,
     pub(crate) progress: ProgressSink,
     pub(crate) spool_dir: PathBuf,
+    /// Per source, why its provider refused the credentials (an expired token, a revoked
+    /// key): once one item has met that, the source's other items are recorded as failed
+    /// without asking, instead of sending a million doomed requests that may also lock the
+    /// account.
+    pub(crate) refused: Vec<OnceLock<String>>,
 }
 
 /// The writer is gone: the export is failing and this fetch stops quietly.
@@ -107,6 +112,10 @@ impl Fetcher {
     /// live is handed to the writer by this call (`None`); otherwise the message for the
     /// writer (a held body or a failure) is returned, so that the caller may batch it.
     pub(crate) async fn fetch(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
+        if let Some(why) = self.refused[job.source].get() {
+            let error = format!("not attempted: the source refused the credentials earlier ({why})");
+            return Ok(Some(ToWriter::Failed { job, error, attempts: 0 }));
+        }
         let on_retry = |retry: u32, error: &AttemptError| {
             if let AttemptError::Item(error) = error {
                 tracing::debug!(id = %job.item.id.display(), retry, %error, "retrying");
@@ -121,7 +130,12 @@ impl Fetcher {
                 Ok(Some(ToWriter::Payload { job, body }))
             }
             Err(AttemptError::WriterGone) => Err(WriterGone),
-            Err(AttemptError::Item(error)) => Ok(Some(ToWriter::Failed { job, error: error.to_string(), attempts })),
+            Err(AttemptError::Item(error)) => {
+                if error.kind() == ErrorKind::Unauthenticated {
+                    let _ = self.refused[job.source].set(error.to_string());
+                }
+                Ok(Some(ToWriter::Failed { job, error: error.to_string(), attempts }))
+            }
         }
     }
 

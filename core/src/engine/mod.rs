@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -183,6 +183,7 @@ async fn run(
         policy: options.retry,
         progress: progress.clone(),
         spool_dir: out.dir.clone(),
+        refused: providers.iter().map(|_| OnceLock::new()).collect(),
     });
 
     // Listing and fetching run together; the channel between them bounds the memory.

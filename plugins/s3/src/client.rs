@@ -279,6 +279,12 @@ impl Client {
                     "{endpoint} refused the signature made with {key_id} (SignatureDoesNotMatch): its secret access key is wrong"
                 ),
             ),
+            (_, "RequestTimeTooSkewed") => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "{endpoint} refused the request because this machine's clock is more than 15 minutes off its own (RequestTimeTooSkewed): set the clock (NTP) and run again"
+                ),
+            ),
             (_, "InvalidObjectState") => (
                 ErrorKind::Unsupported,
                 format!(
@@ -482,13 +488,14 @@ mod tests {
             answer("400 Bad Request", "", "<Error><Code>ExpiredToken</Code><Message>expired</Message></Error>"),
             answer("501 Not Implemented", "", "<Error><Code>NotImplemented</Code></Error>"),
             answer("403 Forbidden", "", "<Error><Code>InvalidObjectState</Code></Error>"),
+            answer("403 Forbidden", "", "<Error><Code>RequestTimeTooSkewed</Code></Error>"),
         ];
         let (endpoint, _seen) = responder(answers).await;
         let client =
             Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() }).unwrap();
         let request = get("b", "k");
         let mut errors = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..7 {
             errors.push(client.send(&request).await.unwrap_err());
         }
         assert_eq!(errors[0].kind(), ErrorKind::RateLimited);
@@ -500,5 +507,7 @@ mod tests {
         assert!(errors[3].to_string().contains("session token of access key id AKIATEST (from a test) has expired"));
         assert_eq!(errors[4].kind(), ErrorKind::Unsupported);
         assert!(errors[5].to_string().contains("restore it first"), "{}", errors[5]);
+        assert_eq!(errors[6].kind(), ErrorKind::Unauthenticated);
+        assert!(errors[6].to_string().contains("clock"), "{}", errors[6]);
     }
 }

@@ -113,11 +113,11 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
     }
     let size = response.content_length();
     let content_type = header("content-type");
-    let id = item.id.display();
+    let url = format!("s3://{bucket}/{}", item.id.display());
     let stream = response
         .bytes_stream()
         .map(move |chunk| {
-            chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading s3://{id}: {e}")).temporary())
+            chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {url}: {e}")).temporary())
         })
         .boxed();
     Ok(Body { size, checksum, content_type, meta, stream })

@@ -114,12 +114,14 @@ impl Provider for S3Provider {
         }
     }
 
+    /// With the endpoint, so that an archive says which provider its buckets came from.
     fn display_url(&self) -> String {
-        match &self.url.bucket {
+        let url = match &self.url.bucket {
             Some(bucket) if self.url.prefix.is_empty() => format!("s3://{bucket}"),
             Some(bucket) => format!("s3://{bucket}/{}", self.url.prefix),
             None => "s3://".to_owned(),
-        }
+        };
+        format!("{url} at {}", self.client.endpoint_display())
     }
 
     fn capabilities(&self) -> Capabilities {
