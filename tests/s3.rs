@@ -282,3 +282,64 @@ async fn the_s3_provider_conforms() {
             .await;
     assert_eq!(items.iter().filter(|i| i.kind == Kind::Object).count(), 1103);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_server_errors_and_cut_bodies_are_retried_to_a_complete_archive() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = S3Server::start("moto");
+    server.python(&[
+        "-c",
+        "import sys, concurrent.futures, boto3\n\
+         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+         s3.create_bucket(Bucket='sortie-faults')\n\
+         put = lambda k, b: s3.put_object(Bucket='sortie-faults', Key=k, Body=b)\n\
+         with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
+         \x20   list(pool.map(lambda i: put(f'bulk/{i:04d}', f'item {i}\\n'.encode()), range(1100)))\n\
+         put('report.txt', b'throttled once')\n\
+         put('big.bin', bytes(i * 13 % 251 for i in range(6 * 1024 * 1024)))\n",
+        &server.endpoint,
+    ]);
+    let proxy = FaultProxy::start(
+        &server.endpoint,
+        vec![
+            ("/sortie-faults/report.txt", Fault::Status(503, "SlowDown")),
+            ("/sortie-faults/bulk/0007", Fault::Status(429, "TooManyRequests")),
+            ("/sortie-faults/big.bin", Fault::CutAfter(3 << 20)),
+            ("/sortie-faults/?continuation-token=", Fault::Status(500, "InternalError")),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("faults.tar.zst");
+    let args = ["export", "s3://sortie-faults", "-o", archive.to_str().unwrap()].map(str::to_owned);
+    let env = [
+        ("AWS_ACCESS_KEY_ID", server.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", server.secret_key.clone()),
+        ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
+    ];
+    let output = {
+        let server = &server;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        tokio::task::block_in_place(|| server.sortie_with(&args, &env))
+    };
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    for target in [
+        "/sortie-faults/report.txt",
+        "/sortie-faults/bulk/0007",
+        "/sortie-faults/big.bin",
+        "/sortie-faults/?continuation-token=",
+    ] {
+        assert!(proxy.arrivals(target).len() >= 2, "{target} was not asked again after its fault");
+    }
+    let report = proxy.arrivals("/sortie-faults/report.txt");
+    assert!(report[1] - report[0] >= std::time::Duration::from_millis(900), "Retry-After: 1 was not honoured");
+
+    let bag = gnu_extract(&archive, "faults");
+    let checked = server.check_archive(&bag, &["sortie-faults"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let big = records(&inventory(&bag), "s3-sortie-faults", "big.bin").pop().unwrap().clone();
+    assert_eq!(big["etag_verified"], true, "{big}");
+}
