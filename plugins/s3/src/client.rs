@@ -273,6 +273,15 @@ impl Client {
                     "{endpoint} does not know {key_id} (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile, and the endpoint"
                 ),
             ),
+            // On one object (the same keys having signed the listing), a refused signature
+            // says the server canonicalizes that key differently: not a reason to stop
+            // asking for the others, as a refused credential is.
+            (_, "SignatureDoesNotMatch") if request.key.is_some() => (
+                ErrorKind::Other,
+                format!(
+                    "{endpoint} refused the signature of the request for {what} (SignatureDoesNotMatch): the server encodes this key differently from AWS"
+                ),
+            ),
             (_, "SignatureDoesNotMatch") => (
                 ErrorKind::Unauthenticated,
                 format!(
@@ -489,15 +498,19 @@ mod tests {
             answer("501 Not Implemented", "", "<Error><Code>NotImplemented</Code></Error>"),
             answer("403 Forbidden", "", "<Error><Code>InvalidObjectState</Code></Error>"),
             answer("403 Forbidden", "", "<Error><Code>RequestTimeTooSkewed</Code></Error>"),
+            answer("403 Forbidden", "", "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
+            answer("403 Forbidden", "", "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
         ];
         let (endpoint, _seen) = responder(answers).await;
         let client =
             Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() }).unwrap();
         let request = get("b", "k");
         let mut errors = Vec::new();
-        for _ in 0..7 {
+        for _ in 0..8 {
             errors.push(client.send(&request).await.unwrap_err());
         }
+        let bucket_only = Request { bucket: Some("b"), ..Default::default() };
+        errors.push(client.send(&bucket_only).await.unwrap_err());
         assert_eq!(errors[0].kind(), ErrorKind::RateLimited);
         assert!(errors[0].is_temporary());
         assert_eq!(errors[0].retry_after(), Some(Duration::from_secs(7)));
@@ -509,5 +522,9 @@ mod tests {
         assert!(errors[5].to_string().contains("restore it first"), "{}", errors[5]);
         assert_eq!(errors[6].kind(), ErrorKind::Unauthenticated);
         assert!(errors[6].to_string().contains("clock"), "{}", errors[6]);
+        // A signature refused for one key is that key's problem; for the bucket, the secret's.
+        assert_eq!(errors[7].kind(), ErrorKind::Other);
+        assert_eq!(errors[8].kind(), ErrorKind::Unauthenticated);
+        assert!(errors[8].to_string().contains("secret access key is wrong"), "{}", errors[8]);
     }
 }
