@@ -40,6 +40,8 @@ struct Object {
 
 struct Scripted {
     objects: Vec<Object>,
+    /// The second page names itself as the next one, as a broken server might.
+    stuck: bool,
     /// Temporary listing failures of the second page before it is served.
     listing_hiccups: u32,
     flat: bool,
@@ -51,7 +53,7 @@ struct Scripted {
 impl Scripted {
     fn new(objects: Vec<Object>, flat: bool, local: bool) -> Self {
         let opens = objects.iter().map(|o| (o.key, AtomicU32::new(0))).collect();
-        Self { objects, listing_hiccups: 1, flat, local, opens, listing_failures: AtomicU32::new(0) }
+        Self { objects, stuck: false, listing_hiccups: 1, flat, local, opens, listing_failures: AtomicU32::new(0) }
     }
 
     fn opens(&self, key: &str) -> u32 {
@@ -85,6 +87,9 @@ impl Provider for Scripted {
             return Err(Error::new(ErrorKind::Unavailable, "listing hiccup").temporary());
         }
         let end = (start + 2).min(self.objects.len());
+        if self.stuck && start == 2 {
+            return Ok(Page { items: Vec::new(), next: Some(start.to_string()) });
+        }
         let items = self.objects[start..end]
             .iter()
             .map(|o| {
@@ -282,4 +287,24 @@ async fn once_the_credentials_are_refused_the_rest_is_recorded_without_asking() 
         "{failures:?}"
     );
     assert!(failures.iter().filter(|f| f["attempts"] == 0).count() == 3, "{failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_repeats_its_cursor_ends_the_listing_as_a_failure() {
+    let objects = ["a", "b", "c", "d"]
+        .into_iter()
+        .map(|key| Object { key, data: key.as_bytes().to_vec(), fault: Fault::None, with_md5: false })
+        .collect();
+    let mut provider = Scripted::new(objects, true, false);
+    provider.stuck = true;
+    provider.listing_hiccups = 0;
+    let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(provider)];
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("stuck.tar.zst");
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+
+    assert!(!summary.complete);
+    assert_eq!((summary.archived, summary.failed), (2, 1));
+    let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["stuck/sortie/report.json"]).unwrap();
+    assert!(report["failures"][0]["error"].as_str().unwrap().contains("with itself"), "{report}");
 }

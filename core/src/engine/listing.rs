@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use sortie_formats::report::KindCounts;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Area, Item, STORAGE_CLASS};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
@@ -120,6 +120,12 @@ pub(crate) async fn list_source(
         }
         progress(Event::Listed { source: source.to_owned(), items, bytes });
         match page.next {
+            // A server that hands back the cursor it was given would be listed forever.
+            Some(next) if cursor.as_ref() == Some(&next) => {
+                let error = Error::new(ErrorKind::Other, format!("the provider answered cursor {next:?} with itself"));
+                listing.error = Some(error.context(format!("listing of {source} stopped after {items} items")));
+                break;
+            }
             Some(next) => cursor = Some(next),
             None => break,
         }
