@@ -206,15 +206,8 @@ fn wrong_credentials_unknown_buckets_and_dead_endpoints_are_named_without_an_arc
 #[test]
 fn an_object_the_credentials_may_not_read_is_a_recorded_failure() {
     let server = S3Server::start_moto_with_iam();
-    server.python(&[
-        "-c",
-        "import sys, boto3\n\
-         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
-         s3.create_bucket(Bucket='sortie-locked')\n\
-         s3.put_object(Bucket='sortie-locked', Key='secret.txt', Body=b'no')\n\
-         s3.put_object(Bucket='sortie-locked', Key='open.txt', Body=b'yes')\n",
-        &server.endpoint,
-    ]);
+    let objects = [(b"secret.txt".to_vec(), b"no".to_vec()), (b"open.txt".to_vec(), b"yes".to_vec())].into();
+    server.put_objects("sortie-locked", &objects);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("locked.tar.zst");
     let output = server.sortie(&["export", "s3://sortie-locked", "-o", archive.to_str().unwrap()]);
@@ -251,19 +244,7 @@ async fn the_s3_provider_conforms() {
     bodies.insert(b"empty".to_vec(), Vec::new());
     bodies.insert(b"medium.bin".to_vec(), (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
     bodies.insert(b"large.bin".to_vec(), (0..3_000_000u32).map(|i| (i * 13 % 253) as u8).collect());
-    server.python(&[
-        "-c",
-        "import sys, concurrent.futures, boto3\n\
-         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
-         s3.create_bucket(Bucket='conform')\n\
-         put = lambda k, b: s3.put_object(Bucket='conform', Key=k, Body=b)\n\
-         with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
-         \x20   list(pool.map(lambda i: put(f'bulk/{i % 7:02d}/f{i:04d}.txt', f'item {i}\\n'.encode()), range(1100)))\n\
-         put('empty', b'')\n\
-         put('medium.bin', bytes(i * 7 % 251 for i in range(300000)))\n\
-         put('large.bin', bytes(i * 13 % 253 for i in range(3000000)))\n",
-        &server.endpoint,
-    ]);
+    server.put_objects("conform", &bodies);
     let env = |name: &str| match name {
         "AWS_ACCESS_KEY_ID" => Some(server.access_key.clone()),
         "AWS_SECRET_ACCESS_KEY" => Some(server.secret_key.clone()),
@@ -288,18 +269,13 @@ async fn throttling_server_errors_and_cut_bodies_are_retried_to_a_complete_archi
     use common::fault_proxy::{Fault, FaultProxy};
 
     let server = S3Server::start("moto");
-    server.python(&[
-        "-c",
-        "import sys, concurrent.futures, boto3\n\
-         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
-         s3.create_bucket(Bucket='sortie-faults')\n\
-         put = lambda k, b: s3.put_object(Bucket='sortie-faults', Key=k, Body=b)\n\
-         with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
-         \x20   list(pool.map(lambda i: put(f'bulk/{i:04d}', f'item {i}\\n'.encode()), range(1100)))\n\
-         put('report.txt', b'throttled once')\n\
-         put('big.bin', bytes(i * 13 % 251 for i in range(6 * 1024 * 1024)))\n",
-        &server.endpoint,
-    ]);
+    let mut objects = std::collections::BTreeMap::new();
+    for i in 0..1100u32 {
+        objects.insert(format!("bulk/{i:04}").into_bytes(), format!("item {i}\n").into_bytes());
+    }
+    objects.insert(b"report.txt".to_vec(), b"throttled once".to_vec());
+    objects.insert(b"big.bin".to_vec(), (0..6u32 << 20).map(|i| (i * 13 % 251) as u8).collect());
+    server.put_objects("sortie-faults", &objects);
     let proxy = FaultProxy::start(
         &server.endpoint,
         vec![

@@ -96,6 +96,27 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
         self.python(&[script.to_str().unwrap(), &self.endpoint, self.kind]);
     }
 
+    /// Creates `bucket` and uploads exactly these objects (key → bytes) through boto3, so
+    /// that a test compares the archive with the bytes it built itself.
+    pub fn put_objects(&self, bucket: &str, objects: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) {
+        let dir = tempfile::tempdir_in(self.state.path()).unwrap();
+        let mut manifest = Vec::new();
+        for (n, (key, body)) in objects.iter().enumerate() {
+            let path = dir.path().join(n.to_string());
+            std::fs::write(&path, body).unwrap();
+            manifest.push(serde_json::json!([String::from_utf8(key.clone()).unwrap(), path]));
+        }
+        let list = dir.path().join("manifest.json");
+        std::fs::write(&list, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let script = "import json, sys, concurrent.futures, boto3\n\
+                      s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+                      s3.create_bucket(Bucket=sys.argv[2])\n\
+                      put = lambda e: s3.put_object(Bucket=sys.argv[2], Key=e[0], Body=open(e[1], 'rb').read())\n\
+                      with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
+                      \x20   list(pool.map(put, json.load(open(sys.argv[3]))))\n";
+        self.python(&["-c", script, &self.endpoint, bucket, list.to_str().unwrap()]);
+    }
+
     /// Runs Python code (with boto3) with this server's keys; arguments follow the script.
     pub fn python(&self, args: &[&str]) -> Output {
         let output = Command::new(python())
