@@ -128,6 +128,20 @@ pub struct ProviderChecksum {
     /// `x-amz-checksum-sha256` of a full object); checked like `md5`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// A multipart upload's ETag, checkable once the sizes of its parts are known; the
+    /// engine recomputes it while the bytes stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_md5: Option<PartsMd5>,
+}
+
+/// S3's multipart ETag: the MD5 of the concatenated binary MD5s of the parts (served with
+/// `-N` after it), which only the part boundaries make checkable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartsMd5 {
+    /// The MD5 of the parts' MD5s, lower-case hex (the ETag without quotes and `-N`).
+    pub digest: String,
+    /// The size of every part, in order.
+    pub part_sizes: Vec<u64>,
 }
 
 /// Why a listed item will not be fetched.

@@ -18,6 +18,8 @@ pub enum Fault {
     Status(u16, &'static str),
     /// Forward, then cut the connection after this many bytes of the answer's body.
     CutAfter(usize),
+    /// Forward with the body's byte at this offset flipped (damage no length check sees).
+    Flip(usize),
 }
 
 pub struct FaultProxy {
@@ -81,11 +83,16 @@ async fn serve(
                 }
             }
             Some((_, Fault::CutAfter(limit))) if first == Some(true) => {
-                forward(&mut client, &upstream, &head, Some(limit)).await;
+                forward(&mut client, &upstream, &head, Damage::CutAfter(limit)).await;
                 return;
             }
+            Some((_, Fault::Flip(offset))) if first == Some(true) => {
+                if !forward(&mut client, &upstream, &head, Damage::Flip(offset)).await {
+                    return;
+                }
+            }
             _ => {
-                if !forward(&mut client, &upstream, &head, None).await {
+                if !forward(&mut client, &upstream, &head, Damage::None).await {
                     return;
                 }
             }
@@ -106,9 +113,15 @@ async fn read_head(client: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// Sends the request to the server on a new connection and copies the answer back, whole
-/// or cut after `limit` bytes past its head; false when the client connection is done.
-async fn forward(client: &mut TcpStream, upstream: &str, head: &str, limit: Option<usize>) -> bool {
+enum Damage {
+    None,
+    CutAfter(usize),
+    Flip(usize),
+}
+
+/// Sends the request to the server on a new connection and copies the answer back, whole,
+/// cut, or with one body byte flipped; false when the client connection is done.
+async fn forward(client: &mut TcpStream, upstream: &str, head: &str, damage: Damage) -> bool {
     let Ok(mut server) = TcpStream::connect(upstream).await else { return false };
     let mut request: String = head
         .trim_end()
@@ -124,11 +137,19 @@ async fn forward(client: &mut TcpStream, upstream: &str, head: &str, limit: Opti
     if server.read_to_end(&mut answer).await.is_err() {
         return false;
     }
-    if let Some(limit) = limit {
-        let body_start = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
-        answer.truncate((body_start + limit).min(answer.len()));
-        let _ = client.write_all(&answer).await;
-        return false;
+    let body_start = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+    match damage {
+        Damage::CutAfter(limit) => {
+            answer.truncate((body_start + limit).min(answer.len()));
+            let _ = client.write_all(&answer).await;
+            return false;
+        }
+        Damage::Flip(offset) => {
+            if let Some(byte) = answer.get_mut(body_start + offset) {
+                *byte ^= 0x01;
+            }
+        }
+        Damage::None => {}
     }
     let closes = String::from_utf8_lossy(&answer[..answer.len().min(4096)])
         .to_ascii_lowercase()

@@ -97,7 +97,8 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     }
 
     /// Creates `bucket` and uploads exactly these objects (key → bytes) through boto3, so
-    /// that a test compares the archive with the bytes it built itself.
+    /// that a test compares the archive with the bytes it built itself. Objects over 5 MiB
+    /// go up in parts of 5 MiB, as the AWS CLI would send them (multipart ETags).
     pub fn put_objects(&self, bucket: &str, objects: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) {
         let dir = tempfile::tempdir_in(self.state.path()).unwrap();
         let mut manifest = Vec::new();
@@ -109,9 +110,11 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
         let list = dir.path().join("manifest.json");
         std::fs::write(&list, serde_json::to_vec(&manifest).unwrap()).unwrap();
         let script = "import json, sys, concurrent.futures, boto3\n\
+                      from boto3.s3.transfer import TransferConfig\n\
                       s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
                       s3.create_bucket(Bucket=sys.argv[2])\n\
-                      put = lambda e: s3.put_object(Bucket=sys.argv[2], Key=e[0], Body=open(e[1], 'rb').read())\n\
+                      parts = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, use_threads=False)\n\
+                      put = lambda e: s3.upload_file(e[1], sys.argv[2], e[0], Config=parts)\n\
                       with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
                       \x20   list(pool.map(put, json.load(open(sys.argv[3]))))\n";
         self.python(&["-c", script, &self.endpoint, bucket, list.to_str().unwrap()]);

@@ -20,7 +20,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::{Item, ProviderChecksum};
+use crate::item::{Item, PartsMd5, ProviderChecksum};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
@@ -53,8 +53,9 @@ pub(crate) struct WriterGone;
 
 /// What one successful attempt produced.
 enum Fetched {
-    /// The whole body, and what its response said about it.
-    Held(Held, Announced),
+    /// The whole body, and what its response said about it (boxed, being many times the
+    /// size of the other variant).
+    Held(Held, Box<Announced>),
     /// The body was streamed into the archive by the attempt itself.
     Live,
 }
@@ -145,7 +146,7 @@ impl Fetcher {
             return self.stream_live(provider, job.clone()).await.map(|()| Fetched::Live);
         }
         let mut body = provider.open(&job.item).await?;
-        let announced = Announced::take(&mut body);
+        let announced = Box::new(Announced::take(&mut body));
         let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
         let held = self.collect(body, job.item.size, checksum).await?;
         Ok(Fetched::Held(held, announced))
@@ -248,11 +249,12 @@ fn join(mut chunks: Vec<Bytes>, total: u64) -> Bytes {
     joined.freeze()
 }
 
-/// Checks a body against the MD5 and sha256 its provider announced, as the bytes go by;
-/// does nothing for what was not announced.
+/// Checks a body against the MD5, sha256 and multipart ETag its provider announced, as the
+/// bytes go by; does nothing for what was not announced.
 struct BodyCheck {
     md5: Option<(String, Md5)>,
     sha256: Option<(String, Sha256)>,
+    parts: Option<PartsCheck>,
 }
 
 impl BodyCheck {
@@ -260,6 +262,7 @@ impl BodyCheck {
         Self {
             md5: checksum.and_then(|c| c.md5.clone()).map(|expected| (expected, Md5::new())),
             sha256: checksum.and_then(|c| c.sha256.clone()).map(|expected| (expected, Sha256::new())),
+            parts: checksum.and_then(|c| c.parts_md5.clone()).map(PartsCheck::new),
         }
     }
 
@@ -270,6 +273,9 @@ impl BodyCheck {
         if let Some((_, hasher)) = self.sha256.as_mut() {
             hasher.update(bytes);
         }
+        if let Some(parts) = self.parts.as_mut() {
+            parts.update(bytes);
+        }
     }
 
     fn verify(self) -> Result<()> {
@@ -279,7 +285,62 @@ impl BodyCheck {
         if let Some((expected, hasher)) = self.sha256 {
             compare("sha256", &expected, &hex::encode(hasher.finalize()))?;
         }
+        if let Some(parts) = self.parts {
+            parts.verify()?;
+        }
         Ok(())
+    }
+}
+
+/// Recomputes a multipart ETag: one MD5 per part, cut at the announced part sizes, then
+/// the MD5 of those digests.
+struct PartsCheck {
+    expected: PartsMd5,
+    /// The part being hashed, and how many of its bytes are still to come.
+    part: usize,
+    left: u64,
+    current: Md5,
+    digests: Md5,
+}
+
+impl PartsCheck {
+    fn new(expected: PartsMd5) -> Self {
+        let left = expected.part_sizes.first().copied().unwrap_or(0);
+        Self { expected, part: 0, left, current: Md5::new(), digests: Md5::new() }
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.left == 0 && !self.next_part() {
+                // More bytes than the parts announce: the digest cannot match; verify says so.
+                self.part = self.expected.part_sizes.len() + 1;
+                return;
+            }
+            let take = usize::try_from(self.left).unwrap_or(usize::MAX).min(bytes.len());
+            self.current.update(&bytes[..take]);
+            self.left -= take as u64;
+            bytes = &bytes[take..];
+        }
+    }
+
+    /// Closes the current part; false when it was the last.
+    fn next_part(&mut self) -> bool {
+        if self.part + 1 >= self.expected.part_sizes.len() {
+            return false;
+        }
+        self.digests.update(std::mem::take(&mut self.current).finalize());
+        self.part += 1;
+        self.left = self.expected.part_sizes[self.part];
+        true
+    }
+
+    fn verify(mut self) -> Result<()> {
+        let parts = self.expected.part_sizes.len();
+        let complete = self.part + 1 == parts && self.left == 0;
+        self.digests.update(self.current.finalize());
+        let actual =
+            if complete { hex::encode(self.digests.finalize()) } else { "(a body of other part sizes)".into() };
+        compare(&format!("multipart ETag ({parts} parts)"), &self.expected.digest, &actual)
     }
 }
 
@@ -298,4 +359,42 @@ fn compare(algorithm: &str, expected: &str, actual: &str) -> Result<()> {
         format!("{algorithm} of the body is {actual}, the provider announced {expected}"),
     )
     .temporary())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts_md5(parts: &[&[u8]]) -> PartsMd5 {
+        let mut digests = Md5::new();
+        for part in parts {
+            digests.update(Md5::digest(part));
+        }
+        PartsMd5 { digest: hex::encode(digests.finalize()), part_sizes: parts.iter().map(|p| p.len() as u64).collect() }
+    }
+
+    fn check(expected: PartsMd5, body: &[u8], chunk: usize) -> Result<()> {
+        let checksum =
+            ProviderChecksum { served: String::new(), md5: None, note: None, sha256: None, parts_md5: Some(expected) };
+        let mut check = BodyCheck::new(Some(&checksum));
+        for piece in body.chunks(chunk) {
+            check.update(piece);
+        }
+        check.verify()
+    }
+
+    #[test]
+    fn multipart_etags_are_recomputed_across_any_chunking() {
+        let parts: [&[u8]; 3] = [&[1u8; 1000], &[2u8; 1500], &[3u8; 7]];
+        let body: Vec<u8> = parts.concat();
+        for chunk in [1, 7, 999, 1000, 1001, 4096] {
+            check(parts_md5(&parts), &body, chunk).unwrap();
+        }
+        let mut damaged = body.clone();
+        damaged[1200] ^= 1;
+        assert!(check(parts_md5(&parts), &damaged, 64).unwrap_err().to_string().contains("multipart ETag (3 parts)"));
+        assert!(check(parts_md5(&parts), &body[..body.len() - 1], 64).is_err(), "a short body");
+        let longer = [body.as_slice(), b"x"].concat();
+        assert!(check(parts_md5(&parts), &longer, 64).is_err(), "a longer body");
+    }
 }

@@ -218,7 +218,13 @@ pub fn checksum_of_etag(etag: &str) -> ProviderChecksum {
     } else {
         Some("ETag is not an MD5 of the body; size checked".to_owned())
     };
-    ProviderChecksum { served: etag.to_owned(), md5: is_md5.then(|| bare.to_ascii_lowercase()), note, sha256: None }
+    ProviderChecksum {
+        served: etag.to_owned(),
+        md5: is_md5.then(|| bare.to_ascii_lowercase()),
+        note,
+        sha256: None,
+        parts_md5: None,
+    }
 }
 
 /// Keys come URL-encoded (`encoding-type=url`) so that any byte survives XML 1.0, with

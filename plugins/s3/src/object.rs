@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::Item;
+use sortie_core::item::{Item, PartsMd5};
 use sortie_core::provider::Body;
 
 use crate::client::{Client, Request, read_capped};
@@ -77,12 +77,14 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         headers: vec![("x-amz-checksum-mode", "ENABLED".to_owned())],
         ..Default::default()
     };
-    let (response, tags, acl) = tokio::join!(
+    let (response, tags, acl, part_sizes) = tokio::join!(
         client.send(&get),
         sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
         sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
+        part_sizes(client, bucket, item, version),
     );
     let response = response?;
+    let part_sizes = part_sizes?;
     let headers = response.headers();
     let mut meta = response_meta(headers);
     match tags? {
@@ -101,13 +103,15 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
     let header = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut checksum = header("etag").map(|etag| checksum_of_etag(&etag));
     if let Some(checksum) = checksum.as_mut() {
-        if checksum.md5.is_some()
-            && (header("x-amz-server-side-encryption").is_some_and(|v| v == "aws:kms" || v == "aws:kms:dsse")
-                || header("x-amz-server-side-encryption-customer-algorithm").is_some())
-        {
+        if checksum.md5.is_some() && encrypted(&header) {
             checksum.md5 = None;
             checksum.note =
                 Some("ETag of a KMS or customer-key encrypted object is not an MD5 of the body; size checked".into());
+        } else if let Some(part_sizes) = part_sizes.filter(|_| same_etag(item, &checksum.served) && !encrypted(&header))
+        {
+            let digest = checksum.served.trim_matches('"').split('-').next().unwrap_or_default().to_ascii_lowercase();
+            checksum.parts_md5 = Some(PartsMd5 { digest, part_sizes });
+            checksum.note = None;
         }
         checksum.sha256 = full_object_sha256(headers);
     }
@@ -121,6 +125,61 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         })
         .boxed();
     Ok(Body { size, checksum, content_type, meta, stream })
+}
+
+/// A multipart ETag (`"…-N"`) is the MD5 of its N parts' MD5s: with the size of every part
+/// (HEAD `?partNumber=i`) the engine can recompute it while the bytes stream. `None` when
+/// the ETag is not a multipart one, or the server does not tell the part sizes (it then
+/// answers with the whole object, whose sizes do not add up to the listed size).
+async fn part_sizes(client: &Client, bucket: &str, item: &Item, version: Option<&str>) -> Result<Option<Vec<u64>>> {
+    let Some(parts) = item.checksum.as_ref().and_then(|c| multipart_count(&c.served)) else { return Ok(None) };
+    let Some(size) = item.size else { return Ok(None) };
+    let sizes: Vec<Result<Option<u64>>> = futures_util::stream::iter(1..=parts)
+        .map(|part| async move {
+            let mut query = vec![("partNumber", part.to_string())];
+            if let Some(version) = version {
+                query.push(("versionId", version.to_owned()));
+            }
+            let request =
+                Request { head: true, bucket: Some(bucket), key: Some(&item.id.0), query, ..Default::default() };
+            match client.send_checked(&request).await {
+                // The header, not `content_length()`: a HEAD response's body is empty.
+                Ok(response) => Ok(response
+                    .headers()
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())),
+                Err(failure) if failure.error.is_temporary() => Err(failure.error),
+                Err(_) => Ok(None),
+            }
+        })
+        .buffered(PART_HEADS_AT_ONCE)
+        .collect()
+        .await;
+    let sizes: Option<Vec<u64>> = sizes.into_iter().collect::<Result<_>>()?;
+    Ok(sizes.filter(|sizes| sizes.iter().sum::<u64>() == size))
+}
+
+/// Parts asked for at once for one object.
+const PART_HEADS_AT_ONCE: usize = 16;
+
+/// N of a multipart ETag `"…-N"`, within S3's limit of 10,000 parts.
+fn multipart_count(etag: &str) -> Option<usize> {
+    let (digest, parts) = etag.trim_matches('"').rsplit_once('-')?;
+    let parts: usize = parts.parse().ok()?;
+    (digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit()) && (1..=10_000).contains(&parts))
+        .then_some(parts)
+}
+
+/// The GET served the version the part sizes were asked for.
+fn same_etag(item: &Item, served: &str) -> bool {
+    item.checksum.as_ref().is_some_and(|c| c.served.trim_matches('"') == served.trim_matches('"'))
+}
+
+/// KMS and customer-key encryption make ETags that are not MD5-based.
+fn encrypted(header: &dyn Fn(&str) -> Option<String>) -> bool {
+    header("x-amz-server-side-encryption").is_some_and(|v| v.starts_with("aws:kms"))
+        || header("x-amz-server-side-encryption-customer-algorithm").is_some()
 }
 
 /// `x-amz-checksum-sha256` when it is the sha256 of the whole body; a composite checksum
@@ -279,6 +338,14 @@ mod tests {
         assert_eq!(acl["owner"]["id"], "o1");
         assert_eq!(acl["grants"][1]["grantee"]["uri"], "http://acs.amazonaws.com/groups/global/AllUsers");
         assert_eq!(acl["grants"][1]["permission"], "READ");
+    }
+
+    #[test]
+    fn multipart_etags_name_their_part_count() {
+        assert_eq!(multipart_count("\"d41d8cd98f00b204e9800998ecf8427e-7\""), Some(7));
+        assert_eq!(multipart_count("\"d41d8cd98f00b204e9800998ecf8427e\""), None);
+        assert_eq!(multipart_count("\"d41d8cd98f00b204e9800998ecf8427e-0\""), None);
+        assert_eq!(multipart_count("\"not-an-md5-3\""), None);
     }
 
     #[test]
