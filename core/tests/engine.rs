@@ -302,7 +302,12 @@ async fn a_provider_that_repeats_its_cursor_ends_the_listing_as_a_failure() {
     let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(provider)];
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("stuck.tar.zst");
-    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+    let options = options();
+    let export = export(&providers, &archive, &options, silent());
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(60), export)
+        .await
+        .expect("the listing of a repeated cursor ends")
+        .unwrap();
 
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (2, 1));
