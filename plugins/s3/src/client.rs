@@ -17,6 +17,7 @@ use aws_sigv4::sign::v4;
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
+use serde::de::DeserializeOwned;
 use sortie_core::error::{Error, ErrorKind, Result};
 
 use crate::settings::Settings;
@@ -86,7 +87,12 @@ impl Client {
 
     /// The endpoint as shown to the user.
     pub fn endpoint_display(&self) -> String {
-        self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.settings.region))
+        self.endpoint(&self.settings.region)
+    }
+
+    /// The configured endpoint, or AWS's for `region`.
+    fn endpoint(&self, region: &str) -> String {
+        self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
     }
 
     /// The access key id in use and where it came from, for messages; never the secret.
@@ -95,6 +101,15 @@ impl Client {
             Some(c) => format!("access key id {} (from {})", c.access_key_id, c.origin),
             None => "anonymous requests (--no-sign-request)".to_owned(),
         }
+    }
+
+    /// Sends `request` and parses its answer, the XML document `what` (for messages).
+    pub async fn get_document<T: DeserializeOwned>(&self, request: &Request<'_>, what: &str) -> Result<T> {
+        let response = self.send(request).await?;
+        let text = response.text().await.map_err(|e| {
+            Error::new(ErrorKind::Unavailable, format!("reading the answer to {what}: {e}")).temporary()
+        })?;
+        xml::parse(what, &text)
     }
 
     /// Sends `request` and returns the response when its status is a success.
@@ -137,6 +152,8 @@ impl Client {
         let method = if request.head { Method::HEAD } else { Method::GET };
         let mut headers: Vec<(&str, String)> = request.headers.iter().map(|(k, v)| (*k, v.clone())).collect();
         if let Some(credentials) = &self.settings.credentials {
+            let cannot_sign =
+                |e: &dyn std::fmt::Display| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}"));
             let identity = AwsCredentials::new(
                 &credentials.access_key_id,
                 &credentials.secret_access_key.0,
@@ -156,7 +173,7 @@ impl Client {
                 .time(SystemTime::now())
                 .settings(settings)
                 .build()
-                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?
+                .map_err(|e| cannot_sign(&e))?
                 .into();
             let signable = SignableRequest::new(
                 method.as_str(),
@@ -164,10 +181,8 @@ impl Client {
                 headers.iter().map(|(k, v)| (*k, v.as_str())),
                 SignableBody::Bytes(&[]),
             )
-            .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?;
-            let (instructions, _signature) = sign(signable, &params)
-                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}")))?
-                .into_parts();
+            .map_err(|e| cannot_sign(&e))?;
+            let (instructions, _signature) = sign(signable, &params).map_err(|e| cannot_sign(&e))?.into_parts();
             let (signed, _) = instructions.into_parts();
             headers.extend(signed.iter().map(|h| (h.name(), h.value().to_owned())));
         }
@@ -180,10 +195,7 @@ impl Client {
 
     /// Path-style `ENDPOINT/BUCKET/KEY` or virtual-hosted `BUCKET.HOST/KEY`.
     fn url(&self, request: &Request<'_>, region: &str) -> String {
-        let endpoint = match &self.settings.endpoint {
-            Some(endpoint) => endpoint.clone(),
-            None => format!("https://s3.{region}.amazonaws.com"),
-        };
+        let endpoint = self.endpoint(region);
         let mut url = String::with_capacity(128);
         match request.bucket {
             Some(bucket) if !self.path_style(bucket, &endpoint) => {

@@ -11,7 +11,7 @@ use sortie_core::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
 use sortie_core::provider::Page;
 
 use crate::client::{Client, Request};
-use crate::xml::{self, ListBucketResult, ListVersionsResult, VersionsChild};
+use crate::xml::{ListBucketResult, ListVersionsResult, VersionsChild};
 
 /// Storage classes whose objects cannot be read before a restore.
 const ARCHIVED_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
@@ -50,8 +50,7 @@ impl Lister<'_> {
         if let Some(token) = token {
             query.push(("continuation-token", token));
         }
-        let text = self.get_text(query).await?;
-        let result: ListBucketResult = xml::parse("ListObjectsV2", &text)?;
+        let result: ListBucketResult = self.get(query, "ListObjectsV2").await?;
         let encoded = result.encoding_type.as_deref() == Some("url");
         let mut items = Vec::with_capacity(result.contents.len());
         for entry in result.contents {
@@ -83,8 +82,7 @@ impl Lister<'_> {
         if let Some(marker) = version_marker {
             query.push(("version-id-marker", marker));
         }
-        let text = self.get_text(query).await?;
-        let result: ListVersionsResult = xml::parse("ListObjectVersions", &text)?;
+        let result: ListVersionsResult = self.get(query, "ListObjectVersions").await?;
         let encoded = result.children.iter().any(|c| matches!(c, VersionsChild::EncodingType(e) if e == "url"));
         let (mut truncated, mut next_key, mut next_version) = (false, None, None);
         let mut items = Vec::new();
@@ -137,13 +135,9 @@ impl Lister<'_> {
         Ok(Page { items, next })
     }
 
-    async fn get_text(&self, query: Vec<(&'static str, String)>) -> Result<String> {
+    async fn get<T: serde::de::DeserializeOwned>(&self, query: Vec<(&'static str, String)>, call: &str) -> Result<T> {
         let request = Request { bucket: Some(self.bucket), query, ..Default::default() };
-        let response = self.client.send(&request).await?;
-        response.text().await.map_err(|e| {
-            Error::new(ErrorKind::Unavailable, format!("reading the listing of bucket {}: {e}", self.bucket))
-                .temporary()
-        })
+        self.client.get_document(&request, &format!("{call} of bucket {}", self.bucket)).await
     }
 
     /// With `--skip-archived`, objects in an archive class are asked whether they have

@@ -18,7 +18,7 @@ use crate::listing::{Cursor, Lister};
 use crate::object::{self, Extras};
 use crate::settings;
 use crate::source::{self, S3Url};
-use crate::xml::{self, ListAllMyBucketsResult};
+use crate::xml::ListAllMyBucketsResult;
 
 /// Registers `s3://`.
 pub struct S3Factory;
@@ -91,11 +91,8 @@ impl S3Provider {
         let mut token: Option<String> = None;
         loop {
             let query = token.take().map(|t| ("continuation-token", t)).into_iter().collect();
-            let response = self.client.send(&Request { query, ..Default::default() }).await?;
-            let text = response.text().await.map_err(|e| {
-                Error::new(ErrorKind::Unavailable, format!("reading the list of buckets: {e}")).temporary()
-            })?;
-            let result: ListAllMyBucketsResult = xml::parse("ListBuckets", &text)?;
+            let request = Request { query, ..Default::default() };
+            let result: ListAllMyBucketsResult = self.client.get_document(&request, "ListBuckets").await?;
             names.extend(result.buckets.bucket.into_iter().map(|b| b.name));
             match result.continuation_token {
                 Some(next) if !next.is_empty() => token = Some(next),
