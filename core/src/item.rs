@@ -134,14 +134,25 @@ pub struct ProviderChecksum {
     pub parts_md5: Option<PartsMd5>,
 }
 
-/// S3's multipart ETag: the MD5 of the concatenated binary MD5s of the parts (served with
-/// `-N` after it), which only the part boundaries make checkable.
+/// A body made of parts whose boundaries the provider names: an S3 multipart upload, whose
+/// ETag is the MD5 of the concatenated binary MD5s of the parts (served with `-N` after it),
+/// or a Swift large object, whose manifest gives every segment's size and MD5.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartsMd5 {
-    /// The MD5 of the parts' MD5s, lower-case hex (the ETag without quotes and `-N`).
-    pub digest: String,
+    /// The MD5 of the parts' binary MD5s, lower-case hex (an S3 ETag without quotes and
+    /// `-N`), when the provider announces one.
+    pub digest: Option<String>,
     /// The size of every part, in order.
     pub part_sizes: Vec<u64>,
+    /// Every part's own MD5, lower-case hex, when the provider announces them (a Swift
+    /// manifest): a damaged part is then named, not only detected. Empty for a part whose
+    /// MD5 is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_md5s: Vec<String>,
+    /// Every part's name at the provider (a Swift segment's `/container/object`), for
+    /// messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_names: Vec<String>,
 }
 
 /// Why a listed item will not be fetched.

@@ -30,6 +30,16 @@ pub struct SourceOptions {
     pub path_style: bool,
     /// Send unsigned requests (public data), reading no credentials.
     pub anonymous: bool,
+    /// A named cloud of the provider's configuration files (OpenStack's `clouds.yaml`).
+    pub cloud: Option<String>,
+    /// The OpenStack region to take endpoints from.
+    pub openstack_region: Option<String>,
+    /// The catalog interface to take endpoints from (public, internal, admin).
+    pub interface: Option<String>,
+    /// Also archive the segments of large objects, already archived assembled.
+    pub include_segments: bool,
+    /// Items asked for per listing request, for servers with a lower limit.
+    pub page_size: Option<u32>,
 }
 
 /// Creates providers for one URL scheme.

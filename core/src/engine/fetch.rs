@@ -292,8 +292,9 @@ impl BodyCheck {
     }
 }
 
-/// Recomputes a multipart ETag: one MD5 per part, cut at the announced part sizes, then
-/// the MD5 of those digests.
+/// Checks a body made of parts as it streams: cut at the announced part sizes, each part's
+/// MD5 is compared with the one announced for it (Swift segments), and the MD5 of all the
+/// parts' MD5s with the announced digest (S3 multipart ETags).
 struct PartsCheck {
     expected: PartsMd5,
     /// The part being hashed, and how many of its bytes are still to come.
@@ -301,12 +302,15 @@ struct PartsCheck {
     left: u64,
     current: Md5,
     digests: Md5,
+    /// The first part whose MD5 differs from the one announced, kept until `verify`: the
+    /// rest of the body still streams (and counts) meanwhile.
+    damaged: Option<Error>,
 }
 
 impl PartsCheck {
     fn new(expected: PartsMd5) -> Self {
         let left = expected.part_sizes.first().copied().unwrap_or(0);
-        Self { expected, part: 0, left, current: Md5::new(), digests: Md5::new() }
+        Self { expected, part: 0, left, current: Md5::new(), digests: Md5::new(), damaged: None }
     }
 
     fn update(&mut self, mut bytes: &[u8]) {
@@ -328,19 +332,50 @@ impl PartsCheck {
         if self.part + 1 >= self.expected.part_sizes.len() {
             return false;
         }
-        self.digests.update(std::mem::take(&mut self.current).finalize());
+        self.close_part();
         self.part += 1;
         self.left = self.expected.part_sizes[self.part];
         true
     }
 
+    fn close_part(&mut self) {
+        let digest = std::mem::take(&mut self.current).finalize();
+        // An empty MD5 stands for a part whose MD5 the provider cannot know (a byte range of
+        // a Swift segment); its size is still checked.
+        let expected = self.expected.part_md5s.get(self.part).filter(|m| !m.is_empty());
+        if let (None, Some(expected)) = (&self.damaged, expected) {
+            let parts = self.expected.part_sizes.len();
+            let name = self.expected.part_names.get(self.part).map_or(String::new(), |n| format!(" ({n})"));
+            let what = format!("MD5 of part {} of {parts}{name}", self.part + 1);
+            self.damaged = compare(&what, expected, &hex::encode(digest)).err();
+        }
+        self.digests.update(digest);
+    }
+
     fn verify(mut self) -> Result<()> {
         let parts = self.expected.part_sizes.len();
         let complete = self.part + 1 == parts && self.left == 0;
-        self.digests.update(self.current.finalize());
-        let actual =
-            if complete { hex::encode(self.digests.finalize()) } else { "(a body of other part sizes)".into() };
-        compare(&format!("multipart ETag ({parts} parts)"), &self.expected.digest, &actual)
+        if let Some(damaged) = self.damaged {
+            return Err(damaged);
+        }
+        if !complete {
+            let sizes = self.expected.part_sizes.iter().sum::<u64>();
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("the body does not match the {parts} parts announced ({sizes} bytes in all)"),
+            )
+            .temporary());
+        }
+        self.close_part();
+        if let Some(damaged) = self.damaged {
+            return Err(damaged);
+        }
+        match &self.expected.digest {
+            Some(digest) => {
+                compare(&format!("multipart ETag ({parts} parts)"), digest, &hex::encode(self.digests.finalize()))
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -370,7 +405,12 @@ mod tests {
         for part in parts {
             digests.update(Md5::digest(part));
         }
-        PartsMd5 { digest: hex::encode(digests.finalize()), part_sizes: parts.iter().map(|p| p.len() as u64).collect() }
+        PartsMd5 {
+            digest: Some(hex::encode(digests.finalize())),
+            part_sizes: parts.iter().map(|p| p.len() as u64).collect(),
+            part_md5s: Vec::new(),
+            part_names: Vec::new(),
+        }
     }
 
     fn check(expected: PartsMd5, body: &[u8], chunk: usize) -> Result<()> {
@@ -396,5 +436,24 @@ mod tests {
         assert!(check(parts_md5(&parts), &body[..body.len() - 1], 64).is_err(), "a short body");
         let longer = [body.as_slice(), b"x"].concat();
         assert!(check(parts_md5(&parts), &longer, 64).is_err(), "a longer body");
+    }
+
+    #[test]
+    fn a_damaged_part_is_named_by_its_announced_md5() {
+        let parts: [&[u8]; 3] = [&[1u8; 10], &[2u8; 20], &[3u8; 5]];
+        let expected = PartsMd5 {
+            digest: None,
+            part_sizes: vec![10, 20, 5],
+            part_md5s: parts.iter().map(|p| hex::encode(Md5::digest(p))).collect(),
+            part_names: vec!["/seg/0".into(), "/seg/1".into(), "/seg/2".into()],
+        };
+        let body: Vec<u8> = parts.concat();
+        check(expected.clone(), &body, 3).unwrap();
+        let mut damaged = body.clone();
+        damaged[15] ^= 1;
+        let error = check(expected.clone(), &damaged, 3).unwrap_err().to_string();
+        assert!(error.contains("MD5 of part 2 of 3 (/seg/1)"), "{error}");
+        let error = check(expected, &body[..34], 3).unwrap_err().to_string();
+        assert!(error.contains("3 parts announced (35 bytes"), "{error}");
     }
 }

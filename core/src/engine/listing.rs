@@ -71,7 +71,9 @@ pub(crate) async fn list_source(
 ) -> Result<SourceListing> {
     let started = Instant::now();
     let flat = provider.capabilities().flat_namespace;
-    let mut detector: LeafConflicts<Item> = LeafConflicts::default();
+    // Content and configuration are two namespaces (a Swift container's objects, and the
+    // manifests of its large objects named after them), each listed in key order.
+    let (mut content, mut config): (LeafConflicts<Item>, LeafConflicts<Item>) = Default::default();
     let mut listing = SourceListing::default();
     let (mut items, mut bytes) = (0u64, 0u64);
     let mut cursor: Option<String> = None;
@@ -107,7 +109,12 @@ pub(crate) async fn list_source(
             items += 1;
             bytes += item.size.unwrap_or(0);
             let ItemSink::Dispatch(index, dispatcher) = &sink else { continue };
-            let delivered = if flat && item.area == Area::Content {
+            let detector = match item.area {
+                Area::Content => Some(&mut content),
+                Area::Config => Some(&mut config),
+                Area::Versions => None,
+            };
+            let delivered = if let (true, Some(detector)) = (flat, detector) {
                 hand_on(*index, dispatcher, detector.observe(joined(&item), item)).await
             } else {
                 dispatcher.send(Listed { source: *index, item, leaf_conflict: false }).await.is_ok()
@@ -131,7 +138,9 @@ pub(crate) async fn list_source(
         }
     }
     if let ItemSink::Dispatch(index, dispatcher) = &sink {
-        hand_on(*index, dispatcher, detector.finish()).await;
+        for detector in [content, config] {
+            hand_on(*index, dispatcher, detector.finish()).await;
+        }
     }
     listing.seconds = started.elapsed().as_secs_f64();
     Ok(listing)

@@ -110,7 +110,8 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         } else if let Some(part_sizes) = part_sizes.filter(|_| same_etag(item, &checksum.served) && !encrypted(&header))
         {
             let digest = checksum.served.trim_matches('"').split('-').next().unwrap_or_default().to_ascii_lowercase();
-            checksum.parts_md5 = Some(PartsMd5 { digest, part_sizes });
+            checksum.parts_md5 =
+                Some(PartsMd5 { digest: Some(digest), part_sizes, part_md5s: Vec::new(), part_names: Vec::new() });
             checksum.note = None;
         }
         checksum.sha256 = full_object_sha256(headers);
