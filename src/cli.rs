@@ -39,8 +39,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket)…
-    /// (see `sortie providers`).
+    /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket),
+    /// swift://CONTAINER[/PREFIX], swift:// (every container)… (see `sortie providers`).
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Follow symbolic links instead of recording them.
@@ -56,6 +56,12 @@ pub struct SourceArgs {
     pub skip_archived: bool,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub openstack: OpenStackArgs,
+    /// Objects asked for per listing request (Swift: 1 to 10000, the default), for servers
+    /// with a lower limit.
+    #[arg(long, value_name = "N")]
+    pub list_page_size: Option<u32>,
     /// Retries of a temporary error, with exponential backoff and jitter.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
@@ -82,6 +88,24 @@ pub struct S3Args {
     /// Send unsigned requests, for public buckets; reads no credentials.
     #[arg(long)]
     pub no_sign_request: bool,
+}
+
+/// Connection to OpenStack; credentials come from a clouds.yaml cloud, the OS_* variables of
+/// an openrc file, or ST_AUTH / ST_USER / ST_KEY for Swift's own authentication.
+#[derive(Debug, Args)]
+pub struct OpenStackArgs {
+    /// Cloud of clouds.yaml (default: OS_CLOUD; without either, the OS_* or ST_* variables).
+    #[arg(long, value_name = "NAME")]
+    pub os_cloud: Option<String>,
+    /// Region whose endpoints to use (default: OS_REGION_NAME, or the cloud's region).
+    #[arg(long, value_name = "REGION")]
+    pub os_region: Option<String>,
+    /// Catalog interface: public, internal or admin (default: OS_INTERFACE, or public).
+    #[arg(long, value_name = "INTERFACE")]
+    pub os_interface: Option<String>,
+    /// Also archive the segments of Swift large objects, which are archived assembled anyway.
+    #[arg(long)]
+    pub include_segments: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,5 +7,6 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     registry.register(Box::new(sortie_plugin_fs::FsFactory));
     registry.register(Box::new(sortie_plugin_s3::S3Factory));
+    registry.register(Box::new(sortie_plugin_openstack::SwiftFactory));
     registry
 }

@@ -57,6 +57,11 @@ fn open_sources(
         region: args.s3.s3_region.clone(),
         path_style: args.s3.s3_path_style,
         anonymous: args.s3.no_sign_request,
+        cloud: args.openstack.os_cloud.clone(),
+        openstack_region: args.openstack.os_region.clone(),
+        interface: args.openstack.os_interface.clone(),
+        include_segments: args.openstack.include_segments,
+        page_size: args.list_page_size,
     };
     args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
 }

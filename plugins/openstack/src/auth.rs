@@ -1,0 +1,339 @@
+//! Getting a token and the object store's URL: Keystone v3 (and its catalog) or Swift's v1
+//! authentication.
+
+use reqwest::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sortie_core::error::{Error, ErrorKind, Result};
+
+use crate::settings::{Domain, Method, Named, Secret, Settings};
+
+/// What one authentication gives.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: Secret,
+    /// The account's URL (`…/v1/AUTH_<project id>`), without a trailing slash.
+    pub storage_url: String,
+}
+
+/// Authenticates once. Failures name the identity, the URL and the server's reason, never
+/// the password, secret or token.
+pub async fn login(http: &reqwest::Client, settings: &Settings) -> Result<Session> {
+    match &settings.method {
+        Method::TempAuth { user, key } => tempauth(http, settings, user, key).await,
+        _ => keystone(http, settings).await,
+    }
+}
+
+async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: &Secret) -> Result<Session> {
+    let response = http
+        .get(&settings.auth_url)
+        .header("X-Auth-User", user)
+        .header("X-Auth-Key", &key.0)
+        .send()
+        .await
+        .map_err(|e| unreachable(&settings.auth_url, &e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(refusal(settings, status, response).await);
+    }
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match (header("x-storage-url"), header("x-auth-token")) {
+        (Some(url), Some(token)) => {
+            Ok(Session { token: Secret(token), storage_url: url.trim_end_matches('/').to_owned() })
+        }
+        _ => Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "{} answered without X-Storage-Url and X-Auth-Token: is ST_AUTH a Swift v1 auth URL?",
+                settings.auth_url
+            ),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    token: TokenBody,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    #[serde(default)]
+    catalog: Vec<Service>,
+    project: Option<Project>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    id: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Service {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Deserialize)]
+struct Endpoint {
+    interface: String,
+    region_id: Option<String>,
+    region: Option<String>,
+    url: String,
+}
+
+async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session> {
+    let response = request_token(http, settings, true).await?;
+    let status = response.status();
+    if !status.is_success() {
+        let mut error = refusal(settings, status, response).await;
+        // Keystone answers an unknown project exactly as a wrong password: asking again
+        // without the project tells the two apart.
+        if status == StatusCode::UNAUTHORIZED
+            && matches!(settings.method, Method::Password { .. })
+            && let Ok(unscoped) = request_token(http, settings, false).await
+            && unscoped.status().is_success()
+        {
+            error = Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "Keystone accepted the password of {}, but not the project: it does not exist, or the user has \
+                     no role on it (check OS_PROJECT_NAME/OS_PROJECT_ID and the project's domain)",
+                    settings.identity_label()
+                ),
+            );
+        }
+        return Err(error);
+    }
+    let token = response
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .map(|t| Secret(t.to_owned()))
+        .ok_or_else(|| {
+        Error::new(ErrorKind::Other, format!("Keystone at {} answered without X-Subject-Token", settings.auth_url))
+    })?;
+    let bytes = response.bytes().await.map_err(|e| {
+        Error::new(ErrorKind::Unavailable, format!("reading Keystone's token at {}: {e}", settings.auth_url))
+            .temporary()
+    })?;
+    let body: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(ErrorKind::Other, format!("Keystone's token at {} cannot be read: {e}", settings.auth_url))
+    })?;
+    let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
+    let storage_url = endpoint(&body.token.catalog, "object-store", settings, &project)?;
+    Ok(Session { token, storage_url: storage_url.trim_end_matches('/').to_owned() })
+}
+
+async fn request_token(http: &reqwest::Client, settings: &Settings, scoped: bool) -> Result<Response> {
+    let url = format!("{}/auth/tokens", settings.auth_url);
+    let body = serde_json::to_vec(&token_request(&settings.method, scoped)).expect("JSON serializes");
+    http.post(&url)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| unreachable(&settings.auth_url, &e))
+}
+
+/// The body of `POST /v3/auth/tokens`.
+fn token_request(method: &Method, scoped: bool) -> Value {
+    let named = |n: &Named| match n {
+        Named::Id(id) => json!({ "id": id }),
+        Named::Name { name, domain } => {
+            let domain = match domain {
+                Some(Domain::Id(id)) => json!({ "id": id }),
+                Some(Domain::Name(name)) => json!({ "name": name }),
+                // Keystone requires a domain with a name; "default" is the one every
+                // deployment has, as openstacksdk assumes.
+                None => json!({ "id": "default" }),
+            };
+            json!({ "name": name, "domain": domain })
+        }
+    };
+    let (identity, project) = match method {
+        Method::Password { user, password, project } => {
+            let mut user = named(user);
+            user["password"] = json!(password.0);
+            (json!({ "methods": ["password"], "password": { "user": user } }), Some(project))
+        }
+        Method::ApplicationCredential { credential, user, secret } => {
+            let mut credential = match credential {
+                Named::Id(id) => json!({ "id": id }),
+                Named::Name { name, .. } => json!({ "name": name }),
+            };
+            credential["secret"] = json!(secret.0);
+            if let Some(user) = user {
+                credential["user"] = named(user);
+            }
+            (json!({ "methods": ["application_credential"], "application_credential": credential }), None)
+        }
+        Method::Token { token, project } => {
+            (json!({ "methods": ["token"], "token": { "id": token.0 } }), project.as_ref())
+        }
+        Method::TempAuth { .. } => unreachable!("tempauth does not use Keystone"),
+    };
+    match project.filter(|_| scoped) {
+        Some(project) => json!({ "auth": { "identity": identity, "scope": { "project": named(project) } } }),
+        None => json!({ "auth": { "identity": identity } }),
+    }
+}
+
+/// The URL of `service` in the catalog, for the configured interface and region.
+fn endpoint(catalog: &[Service], service: &str, settings: &Settings, project: &str) -> Result<String> {
+    let Some(found) = catalog.iter().find(|s| s.kind == service) else {
+        let mut offered: Vec<&str> = catalog.iter().map(|s| s.kind.as_str()).collect();
+        offered.sort();
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "the catalog of project {project} offers no {service} service (it offers: {}); this cloud has no \
+                 Swift, or this project cannot use it",
+                if offered.is_empty() { "nothing".to_owned() } else { offered.join(", ") }
+            ),
+        ));
+    };
+    let region_of = |e: &Endpoint| e.region_id.clone().or_else(|| e.region.clone()).unwrap_or_default();
+    let on_interface: Vec<&Endpoint> = found.endpoints.iter().filter(|e| e.interface == settings.interface).collect();
+    let mut regions: Vec<String> = on_interface.iter().map(|e| region_of(e)).collect();
+    regions.sort();
+    regions.dedup();
+    let listed = if regions.is_empty() { "none".to_owned() } else { regions.join(", ") };
+    let chosen: Vec<&&Endpoint> = match &settings.region {
+        Some(region) => on_interface.iter().filter(|e| &region_of(e) == region).collect(),
+        None if regions.len() > 1 => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{service} is offered in several regions ({listed}): choose one with OS_REGION_NAME or --os-region"
+                ),
+            ));
+        }
+        None => on_interface.iter().collect(),
+    };
+    match chosen.first() {
+        Some(endpoint) => Ok(endpoint.url.clone()),
+        None => Err(Error::new(
+            ErrorKind::InvalidInput,
+            match &settings.region {
+                Some(region) => format!(
+                    "no {} {service} endpoint in region '{region}'; regions offering it: {listed} (OS_REGION_NAME, \
+                     --os-region)",
+                    settings.interface
+                ),
+                None => format!(
+                    "the catalog has no {} {service} endpoint (OS_INTERFACE, --os-interface)",
+                    settings.interface
+                ),
+            },
+        )),
+    }
+}
+
+fn unreachable(url: &str, error: &reqwest::Error) -> Error {
+    let mut message = format!("cannot reach the authentication service at {url}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    Error::new(ErrorKind::Unavailable, message).temporary()
+}
+
+/// An authentication answered with an error status.
+async fn refusal(settings: &Settings, status: StatusCode, response: Response) -> Error {
+    let text = response.text().await.unwrap_or_default();
+    let reason = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(200).collect::<String>().trim().to_owned());
+    let who = settings.identity_label();
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            let hint = match settings.method {
+                Method::Token { .. } => "the token is wrong or has expired: give a fresh one (OS_TOKEN)",
+                Method::TempAuth { .. } => "check ST_USER and ST_KEY",
+                _ => "check the password or secret, the user's and project's domains, and the auth URL",
+            };
+            Error::new(ErrorKind::Unauthenticated, format!("authentication refused for {who}: {reason}; {hint}"))
+        }
+        StatusCode::NOT_FOUND => Error::new(
+            ErrorKind::InvalidInput,
+            format!("no authentication service answers at {} (404): check the auth URL", settings.auth_url),
+        ),
+        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+            Error::new(ErrorKind::Unavailable, format!("authentication for {who} failed with {s}: {reason}"))
+                .temporary()
+        }
+        s => Error::new(ErrorKind::InvalidInput, format!("authentication for {who} failed with {s}: {reason}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Vec<Service> {
+        serde_json::from_value(json!([
+            {"type": "identity", "endpoints": [{"interface": "public", "region_id": "GRA", "url": "https://k"}]},
+            {"type": "object-store", "endpoints": [
+                {"interface": "public", "region_id": "GRA", "url": "https://s.gra/v1/AUTH_p/"},
+                {"interface": "internal", "region_id": "GRA", "url": "http://10.0.0.1/v1/AUTH_p"},
+                {"interface": "public", "region": "SBG", "url": "https://s.sbg/v1/AUTH_p"}
+            ]}
+        ]))
+        .unwrap()
+    }
+
+    fn settings(region: Option<&str>, interface: &str) -> Settings {
+        Settings {
+            auth_url: "https://k/v3".into(),
+            method: Method::Token { token: Secret("t".into()), project: None },
+            region: region.map(str::to_owned),
+            interface: interface.into(),
+            ca_cert: None,
+            origin: "test".into(),
+        }
+    }
+
+    #[test]
+    fn the_endpoint_is_chosen_by_interface_and_region() {
+        let pick = |region, interface, service| endpoint(&catalog(), service, &settings(region, interface), "p");
+        assert_eq!(pick(Some("SBG"), "public", "object-store").unwrap(), "https://s.sbg/v1/AUTH_p");
+        assert_eq!(pick(Some("GRA"), "internal", "object-store").unwrap(), "http://10.0.0.1/v1/AUTH_p");
+        let ambiguous = pick(None, "public", "object-store").unwrap_err().to_string();
+        assert!(ambiguous.contains("several regions (GRA, SBG)"), "{ambiguous}");
+        let unknown = pick(Some("BHS"), "public", "object-store").unwrap_err().to_string();
+        assert!(unknown.contains("region 'BHS'; regions offering it: GRA, SBG"), "{unknown}");
+        let absent = pick(Some("GRA"), "public", "image").unwrap_err();
+        assert_eq!(absent.kind(), ErrorKind::Unsupported);
+        assert!(absent.to_string().contains("offers no image service (it offers: identity, object-store)"));
+    }
+
+    #[test]
+    fn token_requests_follow_keystone_v3() {
+        let password = Method::Password {
+            user: Named::Name { name: "u".into(), domain: Some(Domain::Name("Default".into())) },
+            password: Secret("pw".into()),
+            project: Named::Id("p1".into()),
+        };
+        let body = token_request(&password, true);
+        assert_eq!(body["auth"]["identity"]["password"]["user"]["domain"]["name"], "Default");
+        assert_eq!(body["auth"]["identity"]["password"]["user"]["password"], "pw");
+        assert_eq!(body["auth"]["scope"]["project"]["id"], "p1");
+        assert!(token_request(&password, false)["auth"].get("scope").is_none());
+        let credential = Method::ApplicationCredential {
+            credential: Named::Name { name: "backup".into(), domain: None },
+            user: Some(Named::Id("u1".into())),
+            secret: Secret("s".into()),
+        };
+        let body = token_request(&credential, true);
+        assert_eq!(body["auth"]["identity"]["methods"][0], "application_credential");
+        assert_eq!(body["auth"]["identity"]["application_credential"]["user"]["id"], "u1");
+        assert!(body["auth"].get("scope").is_none(), "an application credential carries its project");
+    }
+}

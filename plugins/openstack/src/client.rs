@@ -1,0 +1,258 @@
+//! Authenticated Swift requests, and the mapping of Swift's answers to Sortie's error kinds.
+//!
+//! The client does not retry (the engine does, reading each error's temporary flag), with
+//! one exception: a request refused with 401 is sent once more after a fresh
+//! authentication, so that a token expiring in the middle of a long export is renewed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+use reqwest::{Method, Response, StatusCode};
+use sortie_core::error::{Error, ErrorKind, Result};
+
+use crate::auth::{self, Session};
+use crate::settings::Settings;
+
+/// What RFC 3986 leaves unreserved stays in a path segment; the rest is encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// An object name keeps its `/`.
+const OBJECT: &AsciiSet = &SEGMENT.remove(b'/');
+/// Error bodies longer than this are not read whole.
+const MAX_ERROR_BODY: usize = 4096;
+
+/// One request: the account, a container or an object, with query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub head: bool,
+    pub container: Option<&'a str>,
+    pub object: Option<&'a [u8]>,
+    /// Query parameters, unencoded; a flag such as `versions` has an empty value.
+    pub query: Vec<(&'static str, String)>,
+}
+
+impl Request<'_> {
+    /// What is asked for, for messages.
+    fn target(&self) -> String {
+        match (self.container, self.object) {
+            (Some(c), Some(o)) => format!("object '{}' of container '{c}'", String::from_utf8_lossy(o)),
+            (Some(c), None) => format!("container '{c}'"),
+            _ => "the account".to_owned(),
+        }
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    settings: Settings,
+    /// The current session and its generation (bumped at every renewal).
+    session: Mutex<Option<(u64, Arc<Session>)>>,
+    /// Held while authenticating, so that concurrent 401s lead to one renewal.
+    login: tokio::sync::Mutex<()>,
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Result<Self> {
+        // reqwest is built without a default TLS crypto provider, so that ring (quick to
+        // build) serves instead of aws-lc-rs; the first client installs it for the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("sortie/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &settings.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::io(format!("cannot read the CA certificates {}", path.display()), &e))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, format!("{} is not a PEM certificate bundle: {e}", path.display()))
+            })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http =
+            builder.build().map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Self { http, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
+    }
+
+    /// The account's URL, authenticating first if needed.
+    pub async fn storage_url(&self) -> Result<String> {
+        Ok(self.session().await?.1.storage_url.clone())
+    }
+
+    async fn session(&self) -> Result<(u64, Arc<Session>)> {
+        if let Some(current) = self.session.lock().expect("session").clone() {
+            return Ok(current);
+        }
+        self.renew(None).await
+    }
+
+    /// Authenticates, unless another task already did since generation `seen`.
+    async fn renew(&self, seen: Option<u64>) -> Result<(u64, Arc<Session>)> {
+        let _login = self.login.lock().await;
+        let current = self.session.lock().expect("session").clone();
+        if let Some(current) = current
+            && Some(current.0) != seen
+        {
+            return Ok(current);
+        }
+        let session = Arc::new(auth::login(&self.http, &self.settings).await?);
+        let generation = seen.map_or(0, |g| g + 1);
+        if seen.is_some() {
+            tracing::info!("the object store refused the token (expired or revoked): authenticated again");
+        }
+        *self.session.lock().expect("session") = Some((generation, session.clone()));
+        Ok((generation, session))
+    }
+
+    /// Sends `request` and returns the response when its status is a success.
+    pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
+        let (generation, session) = self.session().await?;
+        let mut response = self.send_once(&session, request).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let (_, session) = self.renew(Some(generation)).await?;
+            response = self.send_once(&session, request).await?;
+        }
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.failure(request, response).await)
+    }
+
+    async fn send_once(&self, session: &Session, request: &Request<'_>) -> Result<Response> {
+        let method = if request.head { Method::HEAD } else { Method::GET };
+        self.http
+            .request(method, url(&session.storage_url, request))
+            .header("X-Auth-Token", &session.token.0)
+            .send()
+            .await
+            .map_err(|e| transport_error(&session.storage_url, &e))
+    }
+
+    async fn failure(&self, request: &Request<'_>, response: Response) -> Error {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = read_error_body(response).await;
+        let target = request.target();
+        let error = match status {
+            StatusCode::NOT_FOUND => Error::new(ErrorKind::NotFound, format!("{target} does not exist (404)")),
+            StatusCode::UNAUTHORIZED => Error::new(
+                ErrorKind::Unauthenticated,
+                format!("the object store refused a fresh token of {} (401){body}", self.settings.identity_label()),
+            ),
+            StatusCode::FORBIDDEN => Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "{} may not read {target} (403): the project role or the container's ACL does not allow it{body}",
+                    self.settings.identity_label()
+                ),
+            ),
+            // 498 is Swift's ratelimit middleware's answer.
+            s if s == StatusCode::TOO_MANY_REQUESTS || s.as_u16() == 498 => {
+                Error::new(ErrorKind::RateLimited, format!("the object store asks to slow down ({s}) on {target}"))
+                    .temporary()
+            }
+            s if s.is_server_error() => {
+                Error::new(ErrorKind::Unavailable, format!("the object store failed on {target} with {s}{body}"))
+                    .temporary()
+            }
+            s => Error::new(ErrorKind::Other, format!("the object store refused {target} with {s}{body}")),
+        };
+        match retry_after {
+            Some(after) if error.is_temporary() => error.with_retry_after(after),
+            _ => error,
+        }
+    }
+}
+
+/// `STORAGE_URL/CONTAINER/OBJECT?QUERY`, every part encoded.
+fn url(storage_url: &str, request: &Request<'_>) -> String {
+    let mut url = String::with_capacity(128);
+    url.push_str(storage_url);
+    if let Some(container) = request.container {
+        url.push('/');
+        url.extend(percent_encode(container.as_bytes(), SEGMENT));
+        if let Some(object) = request.object {
+            url.push('/');
+            url.extend(percent_encode(object, OBJECT));
+        }
+    }
+    let query: Vec<String> = request
+        .query
+        .iter()
+        .map(
+            |(k, v)| {
+                if v.is_empty() { (*k).to_owned() } else { format!("{k}={}", percent_encode(v.as_bytes(), SEGMENT)) }
+            },
+        )
+        .collect();
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query.join("&"));
+    }
+    url
+}
+
+/// Swift's error pages are short HTML; their text is worth showing.
+async fn read_error_body(response: Response) -> String {
+    let bytes = response.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).into_owned();
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                plain.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    if plain.is_empty() { String::new() } else { format!(": {}", plain.chars().take(300).collect::<String>()) }
+}
+
+fn transport_error(storage_url: &str, error: &reqwest::Error) -> Error {
+    let mut message = format!("cannot reach the object store at {storage_url}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    let error = Error::new(ErrorKind::Unavailable, message);
+    // A timeout or a refused or reset connection may heal; a TLS or URL problem will not.
+    if error.to_string().contains("certificate") || error.to_string().contains("builder error") {
+        error
+    } else {
+        error.temporary()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_encoded_but_keep_their_slashes() {
+        let request = Request {
+            container: Some("my photos"),
+            object: Some("2024/été #1?.jpg".as_bytes()),
+            query: vec![("multipart-manifest", "get".into()), ("versions", String::new())],
+            ..Request::default()
+        };
+        assert_eq!(
+            url("http://h/v1/AUTH_p", &request),
+            "http://h/v1/AUTH_p/my%20photos/2024/%C3%A9t%C3%A9%20%231%3F.jpg?multipart-manifest=get&versions"
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Listing one container, page by page: `format=json` with `limit`/`marker` (and the
+//! `versions` listing of a container with object versioning), each entry turned into an
+//! item; the large objects of a page are resolved there and then (their manifests read,
+//! their segments listed) so that the engine can check their parts while they stream.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
+use sortie_core::provider::Page;
+
+use crate::client::{Client, Request};
+use crate::large_objects::{Parts, SegmentRefs, dlo_parts, list_json, parse_dlo_manifest, slo_parts};
+
+/// The first segment of the configuration path under which SLO manifests are kept.
+pub const MANIFESTS: &str = "slo-manifests";
+/// The configuration item describing the container itself.
+pub const CONTAINER_DOC: &str = "container.json";
+/// Large objects of one page resolved at once.
+const LARGE_OBJECTS_AT_ONCE: usize = 16;
+/// What Swift's delete markers are typed as.
+const DELETE_MARKER: &str = "application/x-deleted;swift_versions_deleted=1";
+
+/// One entry of a container listing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub hash: String,
+    #[serde(default)]
+    pub content_type: String,
+    pub last_modified: Option<String>,
+    /// Set for static large objects (`bytes` is then the assembled size).
+    pub slo_etag: Option<String>,
+    pub symlink_path: Option<String>,
+    pub version_id: Option<String>,
+    pub is_latest: Option<bool>,
+}
+
+/// Where the next page starts.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    marker: String,
+    version_marker: Option<String>,
+}
+
+/// A container listing request.
+pub fn list_request<'a>(
+    container: &'a str,
+    prefix: &str,
+    marker: &str,
+    version_marker: Option<&str>,
+    limit: u32,
+    versions: bool,
+) -> Request<'a> {
+    let mut query = vec![("format", "json".to_owned()), ("limit", limit.to_string())];
+    if !prefix.is_empty() {
+        query.push(("prefix", prefix.to_owned()));
+    }
+    if !marker.is_empty() {
+        query.push(("marker", marker.to_owned()));
+    }
+    if versions {
+        query.push(("versions", String::new()));
+        if let Some(version) = version_marker {
+            query.push(("version_marker", version.to_owned()));
+        }
+    }
+    Request { container: Some(container), query, ..Request::default() }
+}
+
+/// Lists one container.
+pub struct Lister<'a> {
+    pub client: &'a Client,
+    pub container: &'a str,
+    pub prefix: &'a str,
+    pub page_size: u32,
+    /// List every version (`?versions`) rather than the current objects.
+    pub versions: bool,
+    pub include_segments: bool,
+    pub refs: &'a Mutex<SegmentRefs>,
+}
+
+impl Lister<'_> {
+    /// One page; the first also carries the container's description.
+    pub async fn page(&self, cursor: Option<String>) -> Result<Page> {
+        let cursor: Cursor = match &cursor {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| Error::new(ErrorKind::Other, format!("a listing cursor is damaged: {e}")))?,
+            None => Cursor { marker: String::new(), version_marker: None },
+        };
+        let request = list_request(
+            self.container,
+            self.prefix,
+            &cursor.marker,
+            cursor.version_marker.as_deref(),
+            self.page_size,
+            self.versions,
+        );
+        let entries = list_json(self.client, &request).await.map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::new(
+                ErrorKind::NotFound,
+                format!("container '{}' no longer exists (deleted during the export?)", self.container),
+            ),
+            _ => e,
+        })?;
+        // Swift says nothing of a next page: only an empty page ends the listing, since a
+        // server may return fewer entries than asked for before the end.
+        let next = entries.last().map(|last| {
+            serde_json::to_string(&Cursor {
+                marker: last.name.clone(),
+                version_marker: last.version_id.clone().filter(|_| self.versions),
+            })
+            .expect("a cursor serializes")
+        });
+        let items: Vec<Vec<Item>> = futures_util::stream::iter(entries.into_iter().map(|entry| self.items(entry)))
+            .buffered(LARGE_OBJECTS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let mut items: Vec<Item> = items.into_iter().flatten().collect();
+        if cursor.marker.is_empty() {
+            items.insert(0, container_doc_item());
+        }
+        Ok(Page { items, next })
+    }
+
+    /// The items for one listing entry: the object, and an SLO's manifest.
+    async fn items(&self, entry: Entry) -> Result<Vec<Item>> {
+        let mut item = base_item(&entry);
+        let latest = entry.is_latest.unwrap_or(true);
+        if !latest {
+            item.area = Area::Versions;
+            item.version = entry.version_id.as_deref().map(RawName::text);
+            item.kind = Kind::ObjectVersion;
+        }
+        if let Some(version) = &entry.version_id {
+            item.meta.insert("version_id".into(), json!(version));
+        }
+        if entry.content_type == DELETE_MARKER {
+            item.kind = Kind::DeleteMarker;
+            item.has_body = false;
+            item.size = Some(0);
+            item.checksum = None;
+            return Ok(vec![item]);
+        }
+        if let Some(target) = &entry.symlink_path {
+            item.kind = Kind::Symlink;
+            item.has_body = false;
+            item.checksum = None;
+            item.meta.insert("symlink_target".into(), json!(target));
+            return Ok(vec![item]);
+        }
+        if let Some(why) = unreachable_name(&entry.name) {
+            item.skip = Some(Skip::Failed(why));
+            return Ok(vec![item]);
+        }
+        let mut items = Vec::new();
+        if let Some(slo_etag) = &entry.slo_etag {
+            let manifest = self.manifest(&entry).await?;
+            let parts = slo_parts(&manifest).map_err(|e| e.context(format!("object '{}'", entry.name)))?;
+            item.meta.insert("static_large_object".into(), json!(true));
+            item.meta.insert("manifest_etag".into(), json!(entry.hash));
+            self.refs.lock().expect("segment references").add_objects(&parts.segments, &self.large_object(&entry));
+            apply_parts(&mut item, slo_etag, parts);
+            let mut manifest_item = item.clone();
+            manifest_item.segments.insert(0, RawName::text(MANIFESTS));
+            manifest_item.area = Area::Config;
+            manifest_item.kind = Kind::Config;
+            manifest_item.size = None;
+            manifest_item.checksum = None;
+            manifest_item.content_type = Some("application/json".into());
+            manifest_item.meta.retain(|k, _| k == "version_id");
+            manifest_item.meta.insert("manifest_of".into(), json!(entry.name));
+            items.push(item);
+            items.push(manifest_item);
+            return Ok(items);
+        }
+        if entry.bytes == 0
+            && let Some((container, prefix, etag)) = self.dlo_manifest(&entry).await?
+        {
+            let parts = dlo_parts(self.client, &container, &prefix)
+                .await
+                .map_err(|e| e.context(format!("segments of the dynamic large object '{}'", entry.name)))?;
+            item.meta.insert("object_manifest".into(), json!(format!("{container}/{prefix}")));
+            self.refs.lock().expect("segment references").add_prefix(&container, &prefix, &self.large_object(&entry));
+            apply_parts(&mut item, &etag, parts);
+        }
+        if !self.include_segments {
+            let refs = self.refs.lock().expect("segment references");
+            if let Some(large_object) = refs.large_object_of(self.container, &entry.name) {
+                item.skip = Some(Skip::Excluded(format!(
+                    "a segment of the large object {large_object}, archived there assembled (--include-segments \
+                     archives segments too)"
+                )));
+            }
+        }
+        items.push(item);
+        Ok(items)
+    }
+
+    fn large_object(&self, entry: &Entry) -> String {
+        format!("{}/{}", self.container, entry.name)
+    }
+
+    fn object_request<'b>(&'b self, entry: &'b Entry, head: bool) -> Request<'b> {
+        let mut query = Vec::new();
+        if let Some(version) = entry.version_id.as_ref().filter(|_| self.versions) {
+            query.push(("version-id", version.clone()));
+        }
+        Request { head, container: Some(self.container), object: Some(entry.name.as_bytes()), query }
+    }
+
+    /// An SLO's manifest (`?multipart-manifest=get`).
+    async fn manifest(&self, entry: &Entry) -> Result<bytes::Bytes> {
+        let mut request = self.object_request(entry, false);
+        request.query.push(("multipart-manifest", "get".into()));
+        let response = self.client.send(&request).await?;
+        response.bytes().await.map_err(|e| {
+            Error::new(ErrorKind::Unavailable, format!("reading the manifest of '{}': {e}", entry.name)).temporary()
+        })
+    }
+
+    /// A zero-byte entry is a DLO when its HEAD names a manifest prefix: that container and
+    /// prefix, with the DLO's ETag.
+    async fn dlo_manifest(&self, entry: &Entry) -> Result<Option<(String, String, String)>> {
+        let response = match self.client.send(&self.object_request(entry, true)).await {
+            Ok(response) => response,
+            // Deleted since the listing: the fetch will say so.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let Some(value) = header("x-object-manifest") else { return Ok(None) };
+        let etag = header("etag").unwrap_or_default().to_owned();
+        parse_dlo_manifest(value).map(|(container, prefix)| Some((container, prefix, etag))).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                format!("object '{}' has an unreadable X-Object-Manifest: {value}", entry.name),
+            )
+        })
+    }
+}
+
+/// The item of a listing entry, before large objects and versions are looked at.
+fn base_item(entry: &Entry) -> Item {
+    let segments = entry.name.split('/').map(RawName::text).collect();
+    let mut item = Item::new(RawName::text(&entry.name), segments, Kind::Object);
+    item.size = Some(entry.bytes);
+    item.modified = entry.last_modified.as_deref().and_then(parse_time);
+    item.content_type = Some(entry.content_type.clone()).filter(|t| !t.is_empty());
+    let hash = entry.hash.to_ascii_lowercase();
+    let is_md5 = hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+    item.checksum = Some(ProviderChecksum {
+        served: entry.hash.clone(),
+        md5: is_md5.then_some(hash),
+        note: (!is_md5).then(|| "the listing's hash is not an MD5".to_owned()),
+        sha256: None,
+        parts_md5: None,
+    });
+    item
+}
+
+/// Replaces an item's checksum and size by its large object parts.
+fn apply_parts(item: &mut Item, served: &str, parts: Parts) {
+    item.size = Some(parts.total);
+    item.meta.insert("segments".into(), Value::from(parts.check.part_sizes.len()));
+    item.checksum = Some(ProviderChecksum {
+        served: served.to_owned(),
+        md5: None,
+        note: Some("a large object: each segment's size and MD5 is checked against its manifest".into()),
+        sha256: None,
+        parts_md5: Some(parts.check),
+    });
+}
+
+/// The first configuration item of every container.
+fn container_doc_item() -> Item {
+    let mut item = Item::new(RawName::text(CONTAINER_DOC), vec![RawName::text(CONTAINER_DOC)], Kind::Config);
+    item.area = Area::Config;
+    item.content_type = Some("application/json".into());
+    item
+}
+
+/// Names an HTTP client cannot request as they are: URL normalization turns a `.` or `..`
+/// path segment into another object.
+fn unreachable_name(name: &str) -> Option<String> {
+    name.split('/').any(|s| s == "." || s == "..").then(|| {
+        "a name with a '.' or '..' segment cannot be requested over HTTP without being rewritten to another \
+         object; download it with a tool that sends raw paths (curl --path-as-is)"
+            .to_owned()
+    })
+}
+
+/// Swift's `2026-11-22T13:06:31.008410` (UTC, no zone).
+fn parse_time(text: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_become_items_with_their_md5() {
+        let entry: Entry = serde_json::from_str(
+            r#"{"bytes": 3, "hash": "764EFA883DDA1E11DB47671C4A3BBD9E", "name": "a/b//c", "content_type": "text/plain",
+                "last_modified": "2026-11-22T13:06:33.579360"}"#,
+        )
+        .unwrap();
+        let item = base_item(&entry);
+        assert_eq!(item.segments.len(), 4);
+        assert_eq!(item.checksum.unwrap().md5.as_deref(), Some("764efa883dda1e11db47671c4a3bbd9e"));
+        assert_eq!(item.modified.unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_795_352_793);
+        assert!(unreachable_name("a/../b").is_some() && unreachable_name("a/.b").is_none());
+    }
+}
