@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod openstack;
 pub mod s3_server;
 
 use std::fs;

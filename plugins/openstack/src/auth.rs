@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sortie_core::error::{Error, ErrorKind, Result};
 
+use crate::client::plain_text;
 use crate::settings::{Domain, Method, Named, Secret, Settings};
 
 /// What one authentication gives.
@@ -250,7 +251,7 @@ async fn refusal(settings: &Settings, status: StatusCode, response: Response) ->
     let reason = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| text.chars().take(200).collect::<String>().trim().to_owned());
+        .unwrap_or_else(|| plain_text(&text));
     let who = settings.identity_label();
     match status {
         StatusCode::UNAUTHORIZED => {

@@ -204,7 +204,13 @@ fn url(storage_url: &str, request: &Request<'_>) -> String {
 /// Swift's error pages are short HTML; their text is worth showing.
 async fn read_error_body(response: Response) -> String {
     let bytes = response.bytes().await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).into_owned();
+    let plain = plain_text(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]));
+    if plain.is_empty() { String::new() } else { format!(": {plain}") }
+}
+
+/// The words of a short HTML or text answer, without tags, on one line, at most 300
+/// characters.
+pub fn plain_text(text: &str) -> String {
     let mut plain = String::new();
     let mut in_tag = false;
     for c in text.chars() {
@@ -218,8 +224,7 @@ async fn read_error_body(response: Response) -> String {
             _ => {}
         }
     }
-    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
-    if plain.is_empty() { String::new() } else { format!(": {}", plain.chars().take(300).collect::<String>()) }
+    plain.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
 fn transport_error(storage_url: &str, error: &reqwest::Error) -> Error {

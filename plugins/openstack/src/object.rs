@@ -5,7 +5,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 use sortie_core::error::Result;
 use sortie_core::error::{Error, ErrorKind};
-use sortie_core::item::{Item, ProviderChecksum};
+use sortie_core::item::{Item, PartsMd5, ProviderChecksum};
 use sortie_core::provider::Body;
 
 use crate::client::{Client, Request};
@@ -42,7 +42,18 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
         query.push(("multipart-manifest", "get".to_owned()));
     }
     let request = Request { head: false, container: Some(container), object: Some(&item.id.0), query };
-    let response = client.send(&request).await?;
+    let parts = item.checksum.as_ref().and_then(|c| c.parts_md5.clone()).filter(|_| !manifest);
+    let response = match (client.send(&request).await, &parts) {
+        (Ok(response), _) => response,
+        // Swift answers 409 when it cannot assemble a large object: say which segment.
+        (Err(error), Some(parts)) if error.to_string().contains("409") => {
+            return Err(match broken_segment(client, parts).await {
+                Some(why) => Error::new(ErrorKind::Integrity, format!("large object '{}': {why}", item.id.display())),
+                None => error,
+            });
+        }
+        (Err(error), _) => return Err(error),
+    };
     let headers = response.headers();
     let size = response.content_length();
     let content_type = header(headers, "content-type");
@@ -73,15 +84,73 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
     };
     let meta = if manifest { Map::new() } else { object_meta(headers) };
     let name = item.id.display();
+    let mut offset = 0u64;
     let stream = response
         .bytes_stream()
-        .map(move |chunk| {
-            chunk.map_err(|e| {
-                Error::new(ErrorKind::Unavailable, format!("reading object '{name}' broke off: {e}")).temporary()
-            })
+        .map(move |chunk| match chunk {
+            Ok(bytes) => {
+                offset += bytes.len() as u64;
+                Ok(bytes)
+            }
+            Err(e) => {
+                let place = parts.as_ref().map_or(String::new(), |p| segment_at(offset, p));
+                Err(Error::new(ErrorKind::Unavailable, format!("reading object '{name}' broke off{place}: {e}"))
+                    .temporary())
+            }
         })
         .boxed();
     Ok(Body { size, checksum, content_type, meta, stream })
+}
+
+/// The first segment of a large object that is missing or differs from its manifest.
+async fn broken_segment(client: &Client, parts: &PartsMd5) -> Option<String> {
+    let count = parts.part_names.len();
+    for (index, name) in parts.part_names.iter().enumerate() {
+        let Some((container, object)) = name.strip_prefix('/').and_then(|n| n.split_once('/')) else { continue };
+        let request =
+            Request { head: true, container: Some(container), object: Some(object.as_bytes()), query: Vec::new() };
+        let expected = parts.part_md5s.get(index).filter(|m| !m.is_empty());
+        match client.send(&request).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Some(format!("segment {} of {count} ({name}) is missing", index + 1));
+            }
+            Ok(response) => {
+                let etag =
+                    header(response.headers(), "etag").unwrap_or_default().trim_matches('"').to_ascii_lowercase();
+                if let Some(expected) = expected.filter(|m| **m != etag) {
+                    return Some(format!(
+                        "segment {} of {count} ({name}) no longer matches the manifest (MD5 {etag}, the manifest says \
+                         {expected})",
+                        index + 1
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// Where in a large object a body that broke off stopped. Swift checks each segment's
+/// ETag against the manifest before sending it, and ends the body there when the segment is
+/// missing or changed: a body cut at a segment boundary points at the next segment.
+fn segment_at(offset: u64, parts: &PartsMd5) -> String {
+    let count = parts.part_sizes.len();
+    let mut start = 0u64;
+    for (index, size) in parts.part_sizes.iter().enumerate() {
+        if offset < start + size {
+            let name = parts.part_names.get(index).map_or(String::new(), |n| format!(" ({n})"));
+            let position =
+                if offset == start { "at the start of".to_owned() } else { format!("{} bytes into", offset - start) };
+            return format!(
+                " after {offset} bytes, {position} segment {} of {count}{name}: Swift stops a large object whose \
+                 segment is missing or no longer matches its manifest",
+                index + 1
+            );
+        }
+        start += size;
+    }
+    format!(" after {offset} bytes, the end of its {count} segments")
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -150,6 +219,20 @@ mod tests {
         assert_eq!(meta["metadata"]["color"], "blue");
         assert_eq!(meta["headers"]["x-delete-at"], "1900000000");
         assert!(meta["headers"].get("x-trans-id").is_none());
+    }
+
+    #[test]
+    fn a_broken_large_object_names_the_segment_it_stopped_at() {
+        let parts = PartsMd5 {
+            digest: None,
+            part_sizes: vec![10, 10, 5],
+            part_md5s: Vec::new(),
+            part_names: vec!["/s/0".into(), "/s/1".into(), "/s/2".into()],
+        };
+        assert!(segment_at(10, &parts).contains("at the start of segment 2 of 3 (/s/1)"));
+        assert!(segment_at(0, &parts).contains("at the start of segment 1 of 3 (/s/0)"));
+        assert!(segment_at(23, &parts).contains("3 bytes into segment 3 of 3"));
+        assert!(segment_at(25, &parts).contains("the end of its 3 segments"));
     }
 
     #[test]
