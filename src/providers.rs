@@ -8,5 +8,6 @@ pub fn registry() -> Registry {
     registry.register(Box::new(sortie_plugin_fs::FsFactory));
     registry.register(Box::new(sortie_plugin_s3::S3Factory));
     registry.register(Box::new(sortie_plugin_openstack::SwiftFactory));
+    registry.register(Box::new(sortie_plugin_openstack::OpenStackFactory));
     registry
 }

@@ -311,3 +311,73 @@ fn a_container_deleted_during_the_export_is_recorded_as_incomplete() {
     );
     assert_eq!(fs::read_dir(bag.join("data/swift-kept")).unwrap().count(), 11, "the other container is whole");
 }
+
+#[test]
+fn openstack_project_images_records_and_objects() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("project");
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::noise(3 << 20, 7);
+    let file = dir.path().join("disk.raw");
+    fs::write(&file, &data).unwrap();
+    let text = |output: std::process::Output| String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let image = text(tenant.tools(&["image", &stack.glance(), "disk", file.to_str().unwrap()]));
+    let queued = text(tenant.tools(&["image", &stack.glance(), "never-uploaded"]));
+    tenant.tools(&["many", "files", "3", "10"]);
+    let (archive, output) = export(dir.path(), "project", &tenant.password_env(), &["openstack://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "project");
+    assert_standard_tools_accept(&archive, &bag);
+    let all = inventory(&bag);
+    // Glance (real): the data, checked against Glance's MD5 and sha512, and the record.
+    let disk = record(&all, "openstack", &format!("glance/images/{image}/file"), "image");
+    assert_eq!(disk["path"], format!("data/openstack/glance/images/{image}.raw"));
+    assert_eq!(disk["etag_verified"], true, "{disk}");
+    assert_eq!(fs::read(bag.join(format!("data/openstack/glance/images/{image}.raw"))).unwrap(), data);
+    let described: Value =
+        serde_json::from_slice(&fs::read(bag.join(format!("data/openstack/glance/images/{image}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(described["os_hash_algo"], "sha512");
+    assert_eq!(described["tags"][0], "sortie-test");
+    let exclusions = report(&bag)["exclusions"].as_array().unwrap().clone();
+    let reason = |id: &str| {
+        exclusions.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id}: {exclusions:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(reason(&format!("glance/images/{queued}/file")).contains("queued: it has no data"));
+    // Nova, Cinder, Neutron (recorded answers): every resource, across pages.
+    let count = |dir: &str| fs::read_dir(bag.join("data/openstack").join(dir)).map_or(0, |d| d.count());
+    assert_eq!(count("nova/servers"), 2, "two pages of servers");
+    let keypair: Value =
+        serde_json::from_slice(&fs::read(bag.join("data/openstack/nova/keypairs/deploy.json")).unwrap()).unwrap();
+    assert!(keypair["public_key"].as_str().unwrap().starts_with("ssh-ed25519 "));
+    let web: Value = serde_json::from_slice(
+        &fs::read(bag.join("data/openstack/nova/servers/7f3b1c6e-0c1e-4d5e-9a61-2f3d9c1f0a01.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(web["flavor"]["original_name"], "b2-7");
+    assert_eq!(web["os-extended-volumes:volumes_attached"][0]["id"], "9d2e7c1a-4b5f-4a3e-8c9d-0e1f2a3b4c5d");
+    for dir in ["cinder/volumes", "cinder/snapshots", "neutron/networks", "neutron/subnets", "neutron/routers"] {
+        assert_eq!(count(dir), 1, "{dir}");
+    }
+    for dir in ["neutron/ports", "neutron/security-groups", "neutron/floatingips"] {
+        assert_eq!(count(dir), 1, "{dir}");
+    }
+    // Designate is not in this catalog: said, not failed.
+    assert!(reason("designate").starts_with("not offered"), "{}", reason("designate"));
+    // The object store comes along, as with swift://.
+    assert_eq!(count("../swift-files"), 4, "three objects and _config");
+
+    // Glance's stored data damaged on disk: the export says so and is incomplete.
+    let stored = stack.glance_file(&image);
+    let mut damaged = fs::read(&stored).unwrap();
+    damaged[1 << 20] ^= 1;
+    fs::write(&stored, damaged).unwrap();
+    let (archive, output) = export(dir.path(), "damaged", &tenant.password_env(), &["openstack://", "--retries", "1"]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "damaged");
+    let failures = report(&bag)["failures"].to_string();
+    assert!(failures.contains(&format!("glance/images/{image}/file")), "{failures}");
+}

@@ -128,6 +128,10 @@ pub struct ProviderChecksum {
     /// `x-amz-checksum-sha256` of a full object); checked like `md5`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The sha512 of the whole body in lower-case hex, when the provider announces one
+    /// (Glance's `os_hash_value`); checked like `md5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
     /// A multipart upload's ETag, checkable once the sizes of its parts are known; the
     /// engine recomputes it while the bytes stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]

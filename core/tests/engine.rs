@@ -103,6 +103,7 @@ impl Provider for Scripted {
                         md5: Some(md5),
                         note: None,
                         sha256: None,
+                        sha512: None,
                         parts_md5: None,
                     });
                 }

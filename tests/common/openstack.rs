@@ -1,5 +1,5 @@
-//! A real OpenStack object store on 127.0.0.1 (Keystone + Swift, and Swift with tempauth),
-//! started by `tests/servers/openstack`. One stack serves every test of a test binary
+//! A real OpenStack on 127.0.0.1 (Keystone, Swift, Swift with tempauth, Glance; recorded
+//! answers for Nova, Cinder and Neutron), started by `tests/servers/openstack`. One stack serves every test of a test binary
 //! (starting one takes ~15 s) and stops when the binary exits; each test works in a project
 //! of its own. Sortie runs against it with a clean environment.
 
@@ -45,12 +45,12 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// Seven consecutive free ports below Linux's ephemeral range, so that no port handed out
+/// Nine consecutive free ports below Linux's ephemeral range, so that no port handed out
 /// to another test's client meanwhile can take one of them.
 fn free_base_port() -> u16 {
     loop {
         let base = 10_000 + fastrand::u16(0..20_000);
-        if (base..base + 7).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+        if (base..base + 9).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
             return base;
         }
     }
@@ -117,8 +117,15 @@ impl OpenStack {
             .collect()
     }
 
-    pub fn log_dir(&self) -> PathBuf {
-        self.dir.join("run")
+    /// Glance's URL.
+    pub fn glance(&self) -> String {
+        let port: u16 = self.keystone.rsplit(':').next().unwrap().parse().unwrap();
+        format!("http://127.0.0.1:{}", port + 7)
+    }
+
+    /// Where Glance's file store keeps an image's data.
+    pub fn glance_file(&self, image: &str) -> PathBuf {
+        self.dir.join("glance/images").join(image)
     }
 }
 

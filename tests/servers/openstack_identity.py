@@ -1,8 +1,12 @@
 """Identity data for the test OpenStack (tests/servers/openstack), through Keystone's v3 API.
 
-  openstack_identity.py setup KEYSTONE_URL SWIFT_PORT
-      the object-store service and its endpoints, the `swift` service user the proxy
-      validates tokens with, and a first tenant; prints identity.json
+  openstack_identity.py setup KEYSTONE_URL SWIFT_PORT GLANCE_PORT RECORDED_PORT
+      the object-store, image, compute, volumev3 and network services and their endpoints
+      (the last three at the recorded answers), the `swift` service user Swift and Glance
+      validate tokens with, and a first tenant; prints identity.json
+  openstack_identity.py service KEYSTONE_URL TYPE URL
+      a service of TYPE (image, compute…) with public/internal/admin endpoints at URL in
+      RegionOne, unless the catalog has one already; prints its id
   openstack_identity.py tenant KEYSTONE_URL NAME [DOMAIN]
       a project NAME with a member user NAME-user (password NAME-pass), in DOMAIN (created
       if needed, default `default`), and an application credential of that user; prints JSON
@@ -82,14 +86,26 @@ def tenant(keystone, name, domain="default"):
     return made
 
 
-def setup(keystone, swift_port):
+def service(keystone, kind, url):
     token = admin_token(keystone)
-    service = call(keystone, "POST", "/v3/services",
-                   {"service": {"type": "object-store", "name": "swift"}}, token)[1]["service"]
+    existing = call(keystone, "GET", f"/v3/services?type={kind}", token=token)[1]["services"]
+    if existing:
+        return existing[0]["id"]
+    made = call(keystone, "POST", "/v3/services", {"service": {"type": kind, "name": kind}}, token)[1]["service"]
     for interface in ("public", "internal", "admin"):
         call(keystone, "POST", "/v3/endpoints", {"endpoint": {
-            "service_id": service["id"], "interface": interface, "region_id": "RegionOne",
-            "url": f"http://127.0.0.1:{swift_port}/v1/AUTH_$(project_id)s"}}, token)
+            "service_id": made["id"], "interface": interface, "region_id": "RegionOne", "url": url}}, token)
+    return made["id"]
+
+
+def setup(keystone, swift_port, glance_port, recorded_port):
+    service(keystone, "object-store", f"http://127.0.0.1:{swift_port}/v1/AUTH_$(project_id)s")
+    service(keystone, "image", f"http://127.0.0.1:{glance_port}")
+    # No dns service: Designate stays "not offered".
+    service(keystone, "compute", f"http://127.0.0.1:{recorded_port}/compute/v2.1")
+    service(keystone, "volumev3", f"http://127.0.0.1:{recorded_port}/volume/v3")
+    service(keystone, "network", f"http://127.0.0.1:{recorded_port}/network")
+    token = admin_token(keystone)
     project_with_user(keystone, token, "service", "swift", "swiftpass", "admin")
     return {"keystone": keystone, "admin_password": "adminpass", "tenant": tenant(keystone, "sortie")}
 
@@ -97,7 +113,9 @@ def setup(keystone, swift_port):
 if __name__ == "__main__":
     command, keystone = sys.argv[1], sys.argv[2]
     if command == "setup":
-        print(json.dumps(setup(keystone, sys.argv[3])))
+        print(json.dumps(setup(keystone, *sys.argv[3:6])))
+    elif command == "service":
+        print(service(keystone, sys.argv[3], sys.argv[4]))
     elif command == "tenant":
         print(json.dumps(tenant(keystone, sys.argv[3], *sys.argv[4:5])))
     else:

@@ -12,6 +12,8 @@ OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3, domain "defaul
   swift_tools.py many CONTAINER COUNT SIZE    COUNT objects of SIZE random bytes
   swift_tools.py upload CONTAINER DIR         every file under DIR, named by its path in DIR
   swift_tools.py delete CONTAINER [NAME]     an object, or a container with everything in it
+  swift_tools.py image GLANCE_URL NAME [FILE]  a Glance image (raw), with FILE's bytes as its
+                                    data (without, it stays queued); prints its id
 """
 import hashlib
 import io
@@ -227,6 +229,23 @@ def main():
     elif command == "upload":
         files = [os.path.join(root, f) for root, _, names in os.walk(args[1]) for f in names]
         put_many(conn, args[0], ((os.path.relpath(f, args[1]), open(f, "rb").read()) for f in files))
+    elif command == "image":
+        import urllib.request
+        token = conn.get_auth()[1]
+
+        def call(method, path, body, content_type):
+            request = urllib.request.Request(args[0] + path, data=body, method=method)
+            request.add_header("X-Auth-Token", token)
+            request.add_header("Content-Type", content_type)
+            with urllib.request.urlopen(request) as response:
+                return response.read()
+
+        image = json.loads(call("POST", "/v2/images", json.dumps(
+            {"name": args[1], "disk_format": "raw", "container_format": "bare", "tags": ["sortie-test"]}).encode(),
+            "application/json"))
+        if len(args) > 2:
+            call("PUT", f"/v2/images/{image['id']}/file", open(args[2], "rb").read(), "application/octet-stream")
+        print(image["id"])
     elif command == "delete":
         if len(args) > 1:
             conn.delete_object(args[0], args[1])

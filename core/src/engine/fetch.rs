@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -249,11 +249,12 @@ fn join(mut chunks: Vec<Bytes>, total: u64) -> Bytes {
     joined.freeze()
 }
 
-/// Checks a body against the MD5, sha256 and multipart ETag its provider announced, as the
+/// Checks a body against the MD5, sha256, sha512 and multipart ETag its provider announced, as the
 /// bytes go by; does nothing for what was not announced.
 struct BodyCheck {
     md5: Option<(String, Md5)>,
     sha256: Option<(String, Sha256)>,
+    sha512: Option<(String, Sha512)>,
     parts: Option<PartsCheck>,
 }
 
@@ -262,6 +263,7 @@ impl BodyCheck {
         Self {
             md5: checksum.and_then(|c| c.md5.clone()).map(|expected| (expected, Md5::new())),
             sha256: checksum.and_then(|c| c.sha256.clone()).map(|expected| (expected, Sha256::new())),
+            sha512: checksum.and_then(|c| c.sha512.clone()).map(|expected| (expected, Sha512::new())),
             parts: checksum.and_then(|c| c.parts_md5.clone()).map(PartsCheck::new),
         }
     }
@@ -271,6 +273,9 @@ impl BodyCheck {
             hasher.update(bytes);
         }
         if let Some((_, hasher)) = self.sha256.as_mut() {
+            hasher.update(bytes);
+        }
+        if let Some((_, hasher)) = self.sha512.as_mut() {
             hasher.update(bytes);
         }
         if let Some(parts) = self.parts.as_mut() {
@@ -284,6 +289,9 @@ impl BodyCheck {
         }
         if let Some((expected, hasher)) = self.sha256 {
             compare("sha256", &expected, &hex::encode(hasher.finalize()))?;
+        }
+        if let Some((expected, hasher)) = self.sha512 {
+            compare("sha512", &expected, &hex::encode(hasher.finalize()))?;
         }
         if let Some(parts) = self.parts {
             parts.verify()?;
@@ -414,8 +422,14 @@ mod tests {
     }
 
     fn check(expected: PartsMd5, body: &[u8], chunk: usize) -> Result<()> {
-        let checksum =
-            ProviderChecksum { served: String::new(), md5: None, note: None, sha256: None, parts_md5: Some(expected) };
+        let checksum = ProviderChecksum {
+            served: String::new(),
+            md5: None,
+            note: None,
+            sha256: None,
+            sha512: None,
+            parts_md5: Some(expected),
+        };
         let mut check = BodyCheck::new(Some(&checksum));
         for piece in body.chunks(chunk) {
             check.update(piece);

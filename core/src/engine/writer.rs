@@ -201,8 +201,11 @@ impl WriterThread {
         };
         match written {
             Some(written) => {
-                let verified =
-                    job.item.checksum.as_ref().map(|c| c.md5.is_some() || c.sha256.is_some() || c.parts_md5.is_some());
+                let verified = job
+                    .item
+                    .checksum
+                    .as_ref()
+                    .map(|c| c.md5.is_some() || c.sha256.is_some() || c.sha512.is_some() || c.parts_md5.is_some());
                 self.archived(job.source, job.item, Some(job.path), Some(written), verified)
             }
             None => Ok(()),

@@ -10,11 +10,48 @@ use crate::client::plain_text;
 use crate::settings::{Domain, Method, Named, Secret, Settings};
 
 /// What one authentication gives.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Session {
     pub token: Secret,
-    /// The account's URL (`…/v1/AUTH_<project id>`), without a trailing slash.
-    pub storage_url: String,
+    /// The account's URL (`…/v1/AUTH_<project id>`) as Swift's v1 authentication gives it;
+    /// with Keystone it comes from the catalog.
+    storage_url: Option<String>,
+    catalog: Vec<Service>,
+    /// The project the token is scoped to (Keystone), id and a name for messages.
+    pub project_id: Option<String>,
+    project: String,
+}
+
+impl Session {
+    /// The account's URL, without a trailing slash.
+    pub fn storage_url(&self, settings: &Settings) -> Result<String> {
+        if let Some(url) = &self.storage_url {
+            return Ok(url.clone());
+        }
+        match endpoint(&self.catalog, &["object-store"], settings)? {
+            Some(url) => Ok(url.trim_end_matches('/').to_owned()),
+            None => {
+                let mut offered: Vec<&str> = self.catalog.iter().map(|s| s.kind.as_str()).collect();
+                offered.sort();
+                Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "the catalog of project {} offers no object-store service (it offers: {}); this cloud has \
+                         no Swift, or this project cannot use it",
+                        self.project,
+                        if offered.is_empty() { "nothing".to_owned() } else { offered.join(", ") }
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The URL of the first of `kinds` (service types, newest name first) the catalog
+    /// offers, or `None` when it offers none of them (and Swift's v1 authentication has no
+    /// catalog).
+    pub fn service_url(&self, kinds: &[&str], settings: &Settings) -> Result<Option<String>> {
+        endpoint(&self.catalog, kinds, settings).map(|url| url.map(|u| u.trim_end_matches('/').to_owned()))
+    }
 }
 
 /// Authenticates once. Failures name the identity, the URL and the server's reason, never
@@ -40,9 +77,13 @@ async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: 
     }
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match (header("x-storage-url"), header("x-auth-token")) {
-        (Some(url), Some(token)) => {
-            Ok(Session { token: Secret(token), storage_url: url.trim_end_matches('/').to_owned() })
-        }
+        (Some(url), Some(token)) => Ok(Session {
+            token: Secret(token),
+            storage_url: Some(url.trim_end_matches('/').to_owned()),
+            catalog: Vec::new(),
+            project_id: None,
+            project: user.to_owned(),
+        }),
         _ => Err(Error::new(
             ErrorKind::Other,
             format!(
@@ -71,7 +112,7 @@ struct Project {
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct Service {
     #[serde(rename = "type")]
     kind: String,
@@ -79,7 +120,7 @@ pub struct Service {
     endpoints: Vec<Endpoint>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Endpoint {
     interface: String,
     region_id: Option<String>,
@@ -125,9 +166,14 @@ async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session
     let body: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| {
         Error::new(ErrorKind::Other, format!("Keystone's token at {} cannot be read: {e}", settings.auth_url))
     })?;
+    let project_id = body.token.project.as_ref().map(|p| p.id.clone());
     let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
-    let storage_url = endpoint(&body.token.catalog, "object-store", settings, &project)?;
-    Ok(Session { token, storage_url: storage_url.trim_end_matches('/').to_owned() })
+    let session = Session { token, storage_url: None, catalog: body.token.catalog, project_id, project };
+    // A region or interface the catalog does not have is a mistake to report now.
+    for service in &session.catalog {
+        endpoint(&session.catalog, &[service.kind.as_str()], settings)?;
+    }
+    Ok(session)
 }
 
 async fn request_token(http: &reqwest::Client, settings: &Settings, scoped: bool) -> Result<Response> {
@@ -184,20 +230,13 @@ fn token_request(method: &Method, scoped: bool) -> Value {
     }
 }
 
-/// The URL of `service` in the catalog, for the configured interface and region.
-fn endpoint(catalog: &[Service], service: &str, settings: &Settings, project: &str) -> Result<String> {
-    let Some(found) = catalog.iter().find(|s| s.kind == service) else {
-        let mut offered: Vec<&str> = catalog.iter().map(|s| s.kind.as_str()).collect();
-        offered.sort();
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "the catalog of project {project} offers no {service} service (it offers: {}); this cloud has no \
-                 Swift, or this project cannot use it",
-                if offered.is_empty() { "nothing".to_owned() } else { offered.join(", ") }
-            ),
-        ));
+/// The URL of the first of `kinds` the catalog has, for the configured interface and
+/// region; `None` when the catalog has none of them.
+fn endpoint(catalog: &[Service], kinds: &[&str], settings: &Settings) -> Result<Option<String>> {
+    let Some(found) = kinds.iter().find_map(|kind| catalog.iter().find(|s| s.kind == *kind)) else {
+        return Ok(None);
     };
+    let service = &found.kind;
     let region_of = |e: &Endpoint| e.region_id.clone().or_else(|| e.region.clone()).unwrap_or_default();
     let on_interface: Vec<&Endpoint> = found.endpoints.iter().filter(|e| e.interface == settings.interface).collect();
     let mut regions: Vec<String> = on_interface.iter().map(|e| region_of(e)).collect();
@@ -217,7 +256,7 @@ fn endpoint(catalog: &[Service], service: &str, settings: &Settings, project: &s
         None => on_interface.iter().collect(),
     };
     match chosen.first() {
-        Some(endpoint) => Ok(endpoint.url.clone()),
+        Some(endpoint) => Ok(Some(endpoint.url.clone())),
         None => Err(Error::new(
             ErrorKind::InvalidInput,
             match &settings.region {
@@ -303,16 +342,24 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_chosen_by_interface_and_region() {
-        let pick = |region, interface, service| endpoint(&catalog(), service, &settings(region, interface), "p");
-        assert_eq!(pick(Some("SBG"), "public", "object-store").unwrap(), "https://s.sbg/v1/AUTH_p");
-        assert_eq!(pick(Some("GRA"), "internal", "object-store").unwrap(), "http://10.0.0.1/v1/AUTH_p");
+        let pick = |region, interface, service| endpoint(&catalog(), &[service], &settings(region, interface));
+        assert_eq!(pick(Some("SBG"), "public", "object-store").unwrap().unwrap(), "https://s.sbg/v1/AUTH_p");
+        assert_eq!(pick(Some("GRA"), "internal", "object-store").unwrap().unwrap(), "http://10.0.0.1/v1/AUTH_p");
         let ambiguous = pick(None, "public", "object-store").unwrap_err().to_string();
         assert!(ambiguous.contains("several regions (GRA, SBG)"), "{ambiguous}");
         let unknown = pick(Some("BHS"), "public", "object-store").unwrap_err().to_string();
         assert!(unknown.contains("region 'BHS'; regions offering it: GRA, SBG"), "{unknown}");
-        let absent = pick(Some("GRA"), "public", "image").unwrap_err();
+        assert_eq!(pick(Some("GRA"), "public", "image").unwrap(), None);
+        let session = Session {
+            token: Secret("t".into()),
+            storage_url: None,
+            catalog: catalog().into_iter().filter(|s| s.kind != "object-store").collect(),
+            project_id: None,
+            project: "p".into(),
+        };
+        let absent = session.storage_url(&settings(None, "public")).unwrap_err();
         assert_eq!(absent.kind(), ErrorKind::Unsupported);
-        assert!(absent.to_string().contains("offers no image service (it offers: identity, object-store)"));
+        assert!(absent.to_string().contains("offers no object-store service (it offers: identity)"), "{absent}");
     }
 
     #[test]

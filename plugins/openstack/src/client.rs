@@ -80,7 +80,17 @@ impl Client {
 
     /// The account's URL, authenticating first if needed.
     pub async fn storage_url(&self) -> Result<String> {
-        Ok(self.session().await?.1.storage_url.clone())
+        self.session().await?.1.storage_url(&self.settings)
+    }
+
+    /// The URL of the first of `kinds` the catalog offers; `None` when it offers none.
+    pub async fn service_url(&self, kinds: &[&str]) -> Result<Option<String>> {
+        self.session().await?.1.service_url(kinds, &self.settings)
+    }
+
+    /// The id of the project the token is scoped to (Keystone only).
+    pub async fn project_id(&self) -> Result<Option<String>> {
+        Ok(self.session().await?.1.project_id.clone())
     }
 
     async fn session(&self) -> Result<(u64, Arc<Session>)> {
@@ -110,29 +120,55 @@ impl Client {
 
     /// Sends `request` and returns the response when its status is a success.
     pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
-        let (generation, session) = self.session().await?;
-        let mut response = self.send_once(&session, request).await?;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            let (_, session) = self.renew(Some(generation)).await?;
-            response = self.send_once(&session, request).await?;
-        }
+        let method = if request.head { Method::HEAD } else { Method::GET };
+        let response =
+            self.send_to(method, &|session| Ok(url(&session.storage_url(&self.settings)?, request)), &[]).await?;
         if response.status().is_success() {
             return Ok(response);
         }
-        Err(self.failure(request, response).await)
+        Err(self.failure(&request.target(), response).await)
     }
 
-    async fn send_once(&self, session: &Session, request: &Request<'_>) -> Result<Response> {
-        let method = if request.head { Method::HEAD } else { Method::GET };
-        self.http
-            .request(method, url(&session.storage_url, request))
-            .header("X-Auth-Token", &session.token.0)
-            .send()
-            .await
-            .map_err(|e| transport_error(&session.storage_url, &e))
+    /// GETs a URL of another OpenStack service with the token; `what` names it in messages.
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)], what: &str) -> Result<Response> {
+        let response = self.send_to(Method::GET, &|_| Ok(url.to_owned()), headers).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.failure(what, response).await)
     }
 
-    async fn failure(&self, request: &Request<'_>, response: Response) -> Error {
+    /// Sends with the current token, and once more with a fresh one after a 401.
+    async fn send_to(
+        &self,
+        method: Method,
+        url: &(dyn Fn(&Session) -> Result<String> + Sync),
+        headers: &[(&str, &str)],
+    ) -> Result<Response> {
+        let (generation, session) = self.session().await?;
+        let mut response = self.send_once(&session, method.clone(), &url(&session)?, headers).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let (_, session) = self.renew(Some(generation)).await?;
+            response = self.send_once(&session, method, &url(&session)?, headers).await?;
+        }
+        Ok(response)
+    }
+
+    async fn send_once(
+        &self,
+        session: &Session,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response> {
+        let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.send().await.map_err(|e| transport_error(url, &e))
+    }
+
+    async fn failure(&self, target: &str, response: Response) -> Error {
         let status = response.status();
         let retry_after = response
             .headers()
@@ -141,7 +177,6 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let body = read_error_body(response).await;
-        let target = request.target();
         let error = match status {
             StatusCode::NOT_FOUND => Error::new(ErrorKind::NotFound, format!("{target} does not exist (404)")),
             StatusCode::UNAUTHORIZED => Error::new(
@@ -227,8 +262,9 @@ pub fn plain_text(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
-fn transport_error(storage_url: &str, error: &reqwest::Error) -> Error {
-    let mut message = format!("cannot reach the object store at {storage_url}: {error}");
+fn transport_error(url: &str, error: &reqwest::Error) -> Error {
+    let origin = url.split('?').next().unwrap_or(url);
+    let mut message = format!("cannot reach {origin}: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));

@@ -261,6 +261,7 @@ fn base_item(entry: &Entry) -> Item {
         md5: is_md5.then_some(hash),
         note: (!is_md5).then(|| "the listing's hash is not an MD5".to_owned()),
         sha256: None,
+        sha512: None,
         parts_md5: None,
     });
     item
@@ -275,6 +276,7 @@ fn apply_parts(item: &mut Item, served: &str, parts: Parts) {
         md5: None,
         note: Some("a large object: each segment's size and MD5 is checked against its manifest".into()),
         sha256: None,
+        sha512: None,
         parts_md5: Some(parts.check),
     });
 }

@@ -69,6 +69,7 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
             md5: None,
             note: Some("became a large object after the listing: its segments were not checked".into()),
             sha256: None,
+            sha512: None,
             parts_md5: None,
         })
     } else {
@@ -79,6 +80,7 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
             md5: is_md5.then_some(md5),
             note: (!is_md5).then(|| "the ETag is not an MD5".to_owned()),
             sha256: None,
+            sha512: None,
             parts_md5: None,
         })
     };

@@ -17,6 +17,7 @@ use crate::client::{Client, Request};
 use crate::large_objects::SegmentRefs;
 use crate::listing::{Lister, MANIFESTS};
 use crate::object;
+use crate::services::ServicesSource;
 use crate::settings;
 use crate::source::{self, SwiftUrl};
 
@@ -27,6 +28,29 @@ const ACCOUNT_DOC: &str = "account.json";
 
 /// Registers `swift://`.
 pub struct SwiftFactory;
+
+/// Registers `openstack://`, the whole project: Swift as `swift://`, Glance images and the
+/// records of the other services.
+pub struct OpenStackFactory;
+
+impl ProviderFactory for OpenStackFactory {
+    fn scheme(&self) -> &'static str {
+        "openstack"
+    }
+
+    fn description(&self) -> &'static str {
+        "a whole OpenStack project: Swift as swift://, Glance images with their data, and JSON records of Nova, \
+         Cinder, Neutron and Designate resources"
+    }
+
+    fn example(&self) -> &'static str {
+        "openstack://"
+    }
+
+    fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
+        SwiftFactory.open_with_env(source, options, &|name| std::env::var(name).ok())
+    }
+}
 
 impl ProviderFactory for SwiftFactory {
     fn scheme(&self) -> &'static str {
@@ -65,14 +89,15 @@ impl SwiftFactory {
             ));
         }
         let shared = Arc::new(Shared {
-            client: Client::new(settings::resolve(options, env)?)?,
+            client: Arc::new(Client::new(settings::resolve(options, env)?)?),
             page_size,
             current_only: options.current_only,
             include_segments: options.include_segments,
             refs: Mutex::new(SegmentRefs::default()),
         });
         Ok(match url {
-            SwiftUrl { container: Some(container), prefix } => {
+            SwiftUrl { project: true, .. } => Arc::new(ProjectSource { shared }),
+            SwiftUrl { container: Some(container), prefix, .. } => {
                 Arc::new(ContainerSource::new(shared, container, prefix))
             }
             SwiftUrl { container: None, .. } => Arc::new(AccountSource { shared, doc: OnceLock::new() }),
@@ -82,7 +107,7 @@ impl SwiftFactory {
 
 /// What the sources of one `swift://` URL share.
 struct Shared {
-    client: Client,
+    client: Arc<Client>,
     page_size: u32,
     current_only: bool,
     include_segments: bool,
@@ -293,6 +318,52 @@ impl Provider for AccountSource {
 
     async fn open(&self, _item: &Item) -> Result<Body> {
         Err(Error::new(ErrorKind::Other, "swift:// is read through its containers"))
+    }
+}
+
+/// `openstack://`: the project's services, then its object store.
+pub struct ProjectSource {
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl Provider for ProjectSource {
+    fn source_id(&self) -> String {
+        "openstack".into()
+    }
+
+    fn display_url(&self) -> String {
+        "openstack://".into()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.shared.client.project_id().await.map(|_| ())
+    }
+
+    async fn expand(&self) -> Result<Option<Vec<Arc<dyn Provider>>>> {
+        let account = AccountSource { shared: self.shared.clone(), doc: OnceLock::new() };
+        let (swift, swift_absent) = match account.check().await {
+            Ok(()) => (account.expand().await?.unwrap_or_default(), None),
+            Err(e) if e.kind() == ErrorKind::Unsupported => (Vec::new(), Some(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        let display = self.shared.display("openstack://").await;
+        let mut sources: Vec<Arc<dyn Provider>> =
+            vec![Arc::new(ServicesSource::new(self.shared.client.clone(), display, swift_absent))];
+        sources.extend(swift);
+        Ok(Some(sources))
+    }
+
+    async fn list_page(&self, _cursor: Option<String>) -> Result<Page> {
+        Err(Error::new(ErrorKind::Other, "openstack:// is listed through its services"))
+    }
+
+    async fn open(&self, _item: &Item) -> Result<Body> {
+        Err(Error::new(ErrorKind::Other, "openstack:// is read through its services"))
     }
 }
 

@@ -5,6 +5,8 @@ use sortie_core::error::{Error, ErrorKind, Result};
 /// What a source URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwiftUrl {
+    /// `openstack://`: the whole project, not only its object store.
+    pub project: bool,
     /// `None` for every container of the account.
     pub container: Option<String>,
     /// Only objects whose names start with this (may be empty).
@@ -19,6 +21,15 @@ pub fn parse(source: &str) -> Result<SwiftUrl> {
     let invalid = |why: String| Error::new(ErrorKind::InvalidInput, why);
     let rest = match source.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("swift") => rest,
+        Some((scheme, "")) if scheme.eq_ignore_ascii_case("openstack") => {
+            return Ok(SwiftUrl { project: true, container: None, prefix: String::new() });
+        }
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("openstack") => {
+            return Err(invalid(format!(
+                "'{source}': openstack:// stands for the whole project and takes nothing after it; for one \
+                 container write swift://CONTAINER"
+            )));
+        }
         _ => return Err(invalid(format!("'{source}' is not a swift:// URL: {EXAMPLES}"))),
     };
     let (container, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -33,7 +44,7 @@ pub fn parse(source: &str) -> Result<SwiftUrl> {
         if !prefix.is_empty() {
             return Err(invalid(format!("'{source}' has a prefix but no container: {EXAMPLES}")));
         }
-        return Ok(SwiftUrl { container: None, prefix: String::new() });
+        return Ok(SwiftUrl { project: false, container: None, prefix: String::new() });
     }
     // Swift's own limit; a longer name could only come from a typing mistake.
     if container.len() > 256 {
@@ -45,7 +56,7 @@ pub fn parse(source: &str) -> Result<SwiftUrl> {
              container or a shorter prefix"
         )));
     }
-    Ok(SwiftUrl { container: Some(container.to_owned()), prefix: prefix.to_owned() })
+    Ok(SwiftUrl { project: false, container: Some(container.to_owned()), prefix: prefix.to_owned() })
 }
 
 #[cfg(test)]
@@ -54,7 +65,9 @@ mod tests {
 
     #[test]
     fn containers_prefixes_and_the_whole_account() {
-        assert_eq!(parse("swift://").unwrap(), SwiftUrl { container: None, prefix: String::new() });
+        assert_eq!(parse("swift://").unwrap(), SwiftUrl { project: false, container: None, prefix: String::new() });
+        assert!(parse("openstack://").unwrap().project);
+        assert!(parse("openstack://x").unwrap_err().to_string().contains("takes nothing after it"));
         assert_eq!(parse("swift://photos").unwrap().container.as_deref(), Some("photos"));
         assert_eq!(parse("SWIFT://my container/2024/").unwrap().prefix, "2024/");
         assert_eq!(parse("swift://c/").unwrap().prefix, "");

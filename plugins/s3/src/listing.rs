@@ -217,6 +217,7 @@ pub fn checksum_of_etag(etag: &str) -> ProviderChecksum {
         md5: is_md5.then(|| bare.to_ascii_lowercase()),
         note,
         sha256: None,
+        sha512: None,
         parts_md5: None,
     }
 }

@@ -1,0 +1,452 @@
+//! `openstack://`: the project beyond its objects. Glance images owned by the project
+//! (their description and their data, checked against `checksum` and `os_hash_value`), and
+//! a JSON record of every resource of Nova (servers with flavor, metadata, security groups
+//! and attached volumes; key pairs with their public keys), Cinder (volumes, snapshots),
+//! Neutron (networks, subnets, routers, ports, security groups, floating IPs) and Designate
+//! (zones), each as the API serves it: whichever the catalog offers. A service the catalog
+//! does not offer is reported as excluded ("not offered"), not as a failure.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::item::{Item, Kind, ProviderChecksum, RawName, Skip};
+use sortie_core::provider::{Body, Capabilities, Page, Provider};
+
+use crate::client::Client;
+
+/// One kind of resource of one service.
+struct Collection {
+    /// The service, as the report names it.
+    service: &'static str,
+    /// Catalog service types, the current name first.
+    kinds: &'static [&'static str],
+    /// The API version path an endpoint without one needs (`/v2` for Glance).
+    root: &'static str,
+    /// The listing, under the endpoint.
+    list: &'static str,
+    /// The array in the listing's answer.
+    key: &'static str,
+    /// The object inside each entry that holds the resource (`keypair`), if any.
+    inner: Option<&'static str>,
+    /// The field naming a resource.
+    id: &'static str,
+    /// The query parameter that restricts a listing to the project's own resources.
+    owner: Option<&'static str>,
+    /// Where its records go, under the source.
+    dir: &'static str,
+}
+
+const COLLECTIONS: &[Collection] = &[
+    Collection {
+        service: "Glance",
+        kinds: &["image"],
+        root: "/v2",
+        list: "/images",
+        key: "images",
+        inner: None,
+        id: "id",
+        owner: Some("owner"),
+        dir: "glance/images",
+    },
+    Collection {
+        service: "Nova",
+        kinds: &["compute"],
+        root: "",
+        list: "/servers/detail",
+        key: "servers",
+        inner: None,
+        id: "id",
+        owner: None,
+        dir: "nova/servers",
+    },
+    Collection {
+        service: "Nova",
+        kinds: &["compute"],
+        root: "",
+        list: "/os-keypairs",
+        key: "keypairs",
+        inner: Some("keypair"),
+        id: "name",
+        owner: None,
+        dir: "nova/keypairs",
+    },
+    Collection {
+        service: "Cinder",
+        kinds: &["block-storage", "volumev3", "volumev2", "volume"],
+        root: "",
+        list: "/volumes/detail",
+        key: "volumes",
+        inner: None,
+        id: "id",
+        owner: None,
+        dir: "cinder/volumes",
+    },
+    Collection {
+        service: "Cinder",
+        kinds: &["block-storage", "volumev3", "volumev2", "volume"],
+        root: "",
+        list: "/snapshots/detail",
+        key: "snapshots",
+        inner: None,
+        id: "id",
+        owner: None,
+        dir: "cinder/snapshots",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/networks",
+        key: "networks",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/networks",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/subnets",
+        key: "subnets",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/subnets",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/routers",
+        key: "routers",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/routers",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/ports",
+        key: "ports",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/ports",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/security-groups",
+        key: "security_groups",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/security-groups",
+    },
+    Collection {
+        service: "Neutron",
+        kinds: &["network"],
+        root: "/v2.0",
+        list: "/floatingips",
+        key: "floatingips",
+        inner: None,
+        id: "id",
+        owner: Some("project_id"),
+        dir: "neutron/floatingips",
+    },
+    Collection {
+        service: "Designate",
+        kinds: &["dns"],
+        root: "/v2",
+        list: "/zones",
+        key: "zones",
+        inner: None,
+        id: "id",
+        owner: None,
+        dir: "designate/zones",
+    },
+];
+
+/// Resources asked for per listing request.
+const PAGE: u32 = 200;
+/// Nova's microversion whose server records embed their flavor's details.
+const COMPUTE_VERSION: &str = "compute 2.47";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    collection: usize,
+    next: Option<String>,
+}
+
+/// The project's services, as one source (`data/openstack/…`).
+pub struct ServicesSource {
+    client: Arc<Client>,
+    display: String,
+    /// Why the object store is not part of the export, when the catalog has none.
+    swift_absent: Option<String>,
+    /// Records read while listing, served by `open` (taken, so that memory only holds
+    /// those listed and not yet archived).
+    records: Mutex<HashMap<Vec<u8>, Bytes>>,
+}
+
+impl ServicesSource {
+    pub fn new(client: Arc<Client>, display: String, swift_absent: Option<String>) -> Self {
+        Self { client, display, swift_absent, records: Mutex::new(HashMap::new()) }
+    }
+
+    async fn page_of(&self, cursor: Cursor) -> Result<Page> {
+        let Some(collection) = COLLECTIONS.get(cursor.collection) else {
+            return Ok(Page::default());
+        };
+        let next_collection =
+            || serde_json::to_string(&Cursor { collection: cursor.collection + 1, next: None }).expect("serializes");
+        let Some(endpoint) = self.client.service_url(collection.kinds).await? else {
+            // Said once per service, at its first collection.
+            let first = COLLECTIONS.iter().position(|c| c.service == collection.service) == Some(cursor.collection);
+            let items = if first { vec![not_offered(collection)] } else { Vec::new() };
+            return Ok(Page { items, next: Some(next_collection()) });
+        };
+        let base = api_base(&endpoint, collection.root);
+        let url = match &cursor.next {
+            Some(next) => absolute(&base, next),
+            None => {
+                let mut url = format!("{base}{}?limit={PAGE}", collection.list);
+                if let (Some(owner), Some(project)) = (collection.owner, self.client.project_id().await?) {
+                    url.push_str(&format!("&{owner}={project}"));
+                }
+                url
+            }
+        };
+        let what = format!("the {} listing of {}", collection.key, collection.service);
+        let response = self.client.get(&url, &[("OpenStack-API-Version", COMPUTE_VERSION)], &what).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {what}: {e}")).temporary())?;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("{what} is not JSON: {e}")))?;
+        let entries = answer[collection.key].as_array().cloned().unwrap_or_default();
+        let mut items = Vec::new();
+        for entry in &entries {
+            let resource = collection.inner.map_or(entry, |inner| &entry[inner]);
+            let Some(id) = resource[collection.id].as_str() else {
+                return Err(Error::new(ErrorKind::Other, format!("{what} has an entry without {}", collection.id)));
+            };
+            let record = record_item(collection, id, resource);
+            let body = serde_json::to_vec_pretty(resource).expect("JSON serializes");
+            self.records.lock().expect("records").insert(record.id.0.clone(), body.into());
+            items.push(record);
+            if collection.key == "images" {
+                items.push(image_data_item(&base, id, resource));
+            }
+        }
+        let next = match next_link(&answer, collection.key).filter(|_| !entries.is_empty()) {
+            Some(link) => serde_json::to_string(&Cursor { collection: cursor.collection, next: Some(link) }).ok(),
+            None => Some(next_collection()),
+        };
+        Ok(Page { items, next })
+    }
+}
+
+/// A service the catalog does not have.
+fn not_offered(collection: &Collection) -> Item {
+    let name = collection.dir.split('/').next().unwrap_or(collection.dir);
+    let mut item = Item::new(RawName::text(name), vec![RawName::text(name)], Kind::Record);
+    item.has_body = false;
+    item.skip = Some(Skip::Excluded(format!(
+        "not offered: the catalog has no {} service ({}), so there is nothing of it to export",
+        collection.service,
+        collection.kinds.join(" / ")
+    )));
+    item
+}
+
+/// `dir/ID.json`, the resource as the API served it.
+fn record_item(collection: &Collection, id: &str, resource: &Value) -> Item {
+    let mut segments: Vec<RawName> = collection.dir.split('/').map(RawName::text).collect();
+    segments.push(RawName::text(&format!("{id}.json")));
+    let mut item = Item::new(RawName::text(&format!("{}/{id}", collection.dir)), segments, Kind::Record);
+    item.content_type = Some("application/json".into());
+    for field in ["name", "status", "created_at", "updated_at"] {
+        if let Some(value) = resource.get(field).filter(|v| !v.is_null()) {
+            item.meta.insert(field.into(), value.clone());
+        }
+    }
+    item
+}
+
+/// An image's data, `glance/images/ID.DISK_FORMAT`, checked against Glance's checksums.
+fn image_data_item(base: &str, id: &str, image: &Value) -> Item {
+    let format = image["disk_format"].as_str().unwrap_or("data");
+    let segments = vec![RawName::text("glance"), RawName::text("images"), RawName::text(&format!("{id}.{format}"))];
+    let mut item = Item::new(RawName::text(&format!("glance/images/{id}/file")), segments, Kind::Image);
+    item.size = image["size"].as_u64();
+    item.content_type = Some("application/octet-stream".into());
+    item.meta.insert("url".into(), json!(format!("{base}/images/{id}/file")));
+    let text = |field: &str| image[field].as_str().map(str::to_ascii_lowercase);
+    let (algorithm, value) = (text("os_hash_algo"), text("os_hash_value"));
+    item.checksum = text("checksum").map(|md5| ProviderChecksum {
+        served: md5.clone(),
+        md5: Some(md5),
+        note: None,
+        sha256: value.clone().filter(|_| algorithm.as_deref() == Some("sha256")),
+        sha512: value.clone().filter(|_| algorithm.as_deref() == Some("sha512")),
+        parts_md5: None,
+    });
+    match image["status"].as_str().unwrap_or("unknown") {
+        "active" => {}
+        "deactivated" => {
+            item.skip = Some(Skip::Failed(
+                "the image is deactivated: Glance refuses to give its data until an administrator reactivates it"
+                    .into(),
+            ));
+        }
+        status => {
+            item.skip = Some(Skip::Excluded(format!("the image is {status}: it has no data to download")));
+        }
+    }
+    item
+}
+
+/// The endpoint with its API version: catalogs give Glance and Neutron without one.
+fn api_base(endpoint: &str, root: &str) -> String {
+    let endpoint = endpoint.trim_end_matches('/');
+    if root.is_empty() || endpoint.ends_with(root) { endpoint.to_owned() } else { format!("{endpoint}{root}") }
+}
+
+/// Resolves a next link: Glance gives a path from the server's root (`/v2/images?marker=…`),
+/// the others a whole URL.
+fn absolute(base: &str, link: &str) -> String {
+    if link.starts_with("http://") || link.starts_with("https://") {
+        return link.to_owned();
+    }
+    let origin_end = base.find("://").map_or(0, |i| i + 3);
+    let origin = base[origin_end..].find('/').map_or(base, |i| &base[..origin_end + i]);
+    format!("{origin}{link}")
+}
+
+/// The next page's link, however the service spells it: Glance's `next`, Nova, Cinder and
+/// Neutron's `KEY_links` with `rel: next`, Designate's `links.next`.
+fn next_link(answer: &Value, key: &str) -> Option<String> {
+    if let Some(next) = answer["next"].as_str() {
+        return Some(next.to_owned());
+    }
+    if let Some(links) = answer[format!("{key}_links")].as_array() {
+        return links.iter().find(|l| l["rel"] == "next").and_then(|l| l["href"].as_str()).map(str::to_owned);
+    }
+    answer["links"]["next"].as_str().map(str::to_owned)
+}
+
+#[async_trait]
+impl Provider for ServicesSource {
+    fn source_id(&self) -> String {
+        "openstack".into()
+    }
+
+    fn display_url(&self) -> String {
+        self.display.clone()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.client.project_id().await.map(|_| ())
+    }
+
+    async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
+        let Some(cursor) = cursor else {
+            // The first page says whether the object store is part of the export.
+            let mut items = Vec::new();
+            if let Some(why) = &self.swift_absent {
+                let mut item = Item::new(RawName::text("swift"), vec![RawName::text("swift")], Kind::Record);
+                item.has_body = false;
+                item.skip = Some(Skip::Excluded(format!("not offered: {why}")));
+                items.push(item);
+            }
+            let next = serde_json::to_string(&Cursor { collection: 0, next: None }).expect("serializes");
+            return Ok(Page { items, next: Some(next) });
+        };
+        let cursor: Cursor = serde_json::from_str(&cursor)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("a listing cursor is damaged: {e}")))?;
+        self.page_of(cursor).await
+    }
+
+    async fn open(&self, item: &Item) -> Result<Body> {
+        if item.kind == Kind::Image {
+            let url = item.meta.get("url").and_then(Value::as_str).unwrap_or_default();
+            let response = self.client.get(url, &[], &format!("the data of image {}", item.id.display())).await?;
+            let size = response.content_length();
+            let name = item.id.display();
+            let stream = response
+                .bytes_stream()
+                .map(move |chunk| {
+                    chunk.map_err(|e| {
+                        Error::new(ErrorKind::Unavailable, format!("reading {name} broke off: {e}")).temporary()
+                    })
+                })
+                .boxed();
+            return Ok(Body { size, checksum: None, content_type: None, meta: Default::default(), stream });
+        }
+        let taken = self.records.lock().expect("records").remove(&item.id.0);
+        let Some(bytes) = taken else {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("the record of {} was already read once and is not kept for a second try", item.id.display()),
+            ));
+        };
+        Ok(Body {
+            size: Some(bytes.len() as u64),
+            checksum: None,
+            content_type: Some("application/json".into()),
+            meta: Default::default(),
+            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_links_and_versions() {
+        assert_eq!(api_base("http://g:9292/", "/v2"), "http://g:9292/v2");
+        assert_eq!(api_base("http://g:9292/v2", "/v2"), "http://g:9292/v2");
+        assert_eq!(api_base("http://n:8774/v2.1/p1", ""), "http://n:8774/v2.1/p1");
+        assert_eq!(absolute("http://g:9292/v2", "/v2/images?marker=x"), "http://g:9292/v2/images?marker=x");
+        assert_eq!(absolute("http://g:9292/v2", "https://other/x"), "https://other/x");
+        let nova =
+            json!({"servers": [], "servers_links": [{"rel": "next", "href": "http://n/servers/detail?marker=a"}]});
+        assert_eq!(next_link(&nova, "servers").as_deref(), Some("http://n/servers/detail?marker=a"));
+        let designate = json!({"zones": [], "links": {"self": "x", "next": "http://d/v2/zones?marker=z"}});
+        assert_eq!(next_link(&designate, "zones").as_deref(), Some("http://d/v2/zones?marker=z"));
+        assert_eq!(next_link(&json!({"images": []}), "images"), None);
+    }
+
+    #[test]
+    fn image_data_is_checked_against_glance_checksums_and_status() {
+        let image = json!({"id": "i1", "status": "active", "disk_format": "qcow2", "size": 5, "checksum": "ABC",
+                           "os_hash_algo": "sha512", "os_hash_value": "DEF"});
+        let item = image_data_item("http://g/v2", "i1", &image);
+        assert_eq!(item.segments.last().unwrap().display(), "i1.qcow2");
+        let checksum = item.checksum.unwrap();
+        assert_eq!((checksum.md5.as_deref(), checksum.sha512.as_deref()), (Some("abc"), Some("def")));
+        assert!(item.skip.is_none());
+        let queued = image_data_item("http://g/v2", "i2", &json!({"id": "i2", "status": "queued"}));
+        assert!(matches!(queued.skip, Some(Skip::Excluded(_))));
+        let deactivated = image_data_item("http://g/v2", "i3", &json!({"id": "i3", "status": "deactivated"}));
+        assert!(matches!(deactivated.skip, Some(Skip::Failed(_))));
+    }
+}
