@@ -60,16 +60,7 @@ export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CON
     RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 export AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY AWS_ENDPOINT_URL=$endpoint
 
-# Median of the runs: prints "SECONDS KIB". `prepare` runs before each run, untimed.
-measure() {
-    local prepare=$1
-    shift
-    for _ in $(seq "$runs"); do
-        eval "$prepare"
-        /usr/bin/time -f "%e %M" -o "$data/time.txt" "$@" > /dev/null 2>&1
-        cat "$data/time.txt"
-    done | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
-}
+source benches/measure.sh
 
 printf '%-26s %10s %10s %12s %12s %8s\n' case rclone_s sortie_s rclone_RSS sortie_RSS ratio
 compare() {

@@ -96,6 +96,10 @@ fn keystone_password_whole_project_is_archived_as_swift_serves_it() {
     assert_eq!(docs["headers"]["x-container-read"], ".r:*,.rlistings");
     assert_eq!(docs["headers"]["x-container-meta-owner"], "accounting");
     assert!(!docs.to_string().contains("container-secret-key"), "{docs}");
+    let many: Value =
+        serde_json::from_slice(&fs::read(bag.join("data/swift-many/_config/container.json")).unwrap()).unwrap();
+    assert_eq!(many["headers"]["x-container-write"], "sortie:*");
+    assert_eq!(many["headers"]["x-container-meta-purpose"], "bulk");
     let history: Value =
         serde_json::from_slice(&fs::read(bag.join("data/swift-history/_config/container.json")).unwrap()).unwrap();
     assert_eq!(history["headers"]["x-versions-enabled"], "True");
@@ -103,7 +107,7 @@ fn keystone_password_whole_project_is_archived_as_swift_serves_it() {
 }
 
 #[test]
-fn application_credential_from_clouds_yaml_and_include_segments() {
+fn application_credential_from_clouds_yaml_token_and_include_segments() {
     let stack = OpenStack::shared();
     let tenant = stack.tenant("appcred");
     tenant.tools(&["slo", "big", "file.bin", "big_segments", "70000", "80000"]);
@@ -126,6 +130,15 @@ fn application_credential_from_clouds_yaml_and_include_segments() {
     let bag = gnu_extract(&archive, "segments");
     tenant.tools(&["check", bag.to_str().unwrap(), "big,big_segments", "--include-segments"]);
     assert!(bag.join("data/swift-big_segments/file.bin/seg/00000001").is_file());
+    // An existing token, re-scoped to the project by id.
+    let token = vec![
+        ("OS_AUTH_URL".to_owned(), format!("{}/v3", tenant.keystone)),
+        ("OS_AUTH_TYPE".to_owned(), "v3token".to_owned()),
+        ("OS_TOKEN".to_owned(), tenant.token()),
+        ("OS_PROJECT_ID".to_owned(), tenant.project_id.clone()),
+    ];
+    let (_, output) = export(dir.path(), "token", &token, &["swift://big"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
     // Without the flag, exporting the container alone keeps the assembled object only.
     let (archive, output) = export(dir.path(), "one", &env, &["swift://big"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
@@ -223,6 +236,13 @@ fn bad_credentials_projects_and_regions_are_named_without_secrets() {
     let container = sortie_with(dir.path(), &tenant.password_env(), &["inventory", "swift://nothing-here"]);
     assert_ne!(code(&container), 0);
     assert!(all_text(&container).contains("container 'nothing-here' does not exist"), "{}", all_text(&container));
+    // A project whose catalog has no object store (Keystone's endpoint filter).
+    let identity_only = stack.tenant("identity-only");
+    identity_only.restrict_catalog(&["identity"]);
+    let absent = sortie_with(dir.path(), &identity_only.password_env(), &["inventory", "swift://"]);
+    assert_eq!(code(&absent), 1);
+    let text = all_text(&absent);
+    assert!(text.contains("project identity-only offers no object-store service (it offers: identity)"), "{text}");
     let nothing = sortie_with(dir.path(), &[], &["inventory", "swift://x"]);
     assert_eq!(code(&nothing), 2);
     assert!(all_text(&nothing).contains("no OpenStack credentials"), "{}", all_text(&nothing));

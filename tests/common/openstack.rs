@@ -159,6 +159,26 @@ impl Tenant {
         .collect()
     }
 
+    /// A fresh Keystone token of this project's user.
+    pub fn token(&self) -> String {
+        let output = self.identity(&["token", &self.keystone, &self.user, &self.password, &self.project]);
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Restricts the project's catalog to these service types.
+    pub fn restrict_catalog(&self, kinds: &[&str]) {
+        let mut args = vec!["catalog", &self.keystone, &self.project_id];
+        args.extend(kinds);
+        self.identity(&args);
+    }
+
+    fn identity(&self, args: &[&str]) -> Output {
+        let output =
+            Command::new(python()).arg(repo().join("tests/servers/openstack_identity.py")).args(args).output().unwrap();
+        assert!(output.status.success(), "openstack_identity.py {args:?}: {}", all_text(&output));
+        output
+    }
+
     /// Runs tests/servers/swift_tools.py as this project's user; fails the test if it fails.
     pub fn tools(&self, args: &[&str]) -> Output {
         run_tools(&self.password_env(), args)

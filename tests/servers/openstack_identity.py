@@ -7,6 +7,11 @@
   openstack_identity.py service KEYSTONE_URL TYPE URL
       a service of TYPE (image, compute…) with public/internal/admin endpoints at URL in
       RegionOne, unless the catalog has one already; prints its id
+  openstack_identity.py catalog KEYSTONE_URL PROJECT_ID TYPE...
+      restricts the project's catalog to the endpoints of these service types (Keystone's
+      endpoint filter), as a cloud that offers a project only some services
+  openstack_identity.py token KEYSTONE_URL USER PASSWORD PROJECT
+      a token of USER scoped to PROJECT (domain `default`); prints it
   openstack_identity.py tenant KEYSTONE_URL NAME [DOMAIN]
       a project NAME with a member user NAME-user (password NAME-pass), in DOMAIN (created
       if needed, default `default`), and an application credential of that user; prints JSON
@@ -114,6 +119,14 @@ if __name__ == "__main__":
     command, keystone = sys.argv[1], sys.argv[2]
     if command == "setup":
         print(json.dumps(setup(keystone, *sys.argv[3:6])))
+    elif command == "catalog":
+        token = admin_token(keystone)
+        kinds = {s["id"]: s["type"] for s in call(keystone, "GET", "/v3/services", token=token)[1]["services"]}
+        for endpoint in call(keystone, "GET", "/v3/endpoints", token=token)[1]["endpoints"]:
+            if kinds[endpoint["service_id"]] in sys.argv[4:]:
+                call(keystone, "PUT", f"/v3/OS-EP-FILTER/projects/{sys.argv[3]}/endpoints/{endpoint['id']}", token=token)
+    elif command == "token":
+        print(password_token(keystone, *sys.argv[3:6]))
     elif command == "service":
         print(service(keystone, sys.argv[3], sys.argv[4]))
     elif command == "tenant":

@@ -83,7 +83,7 @@ def seed():
                   types, encoding, disposition, X-Delete-At; pseudo-folders, unicode, `a` and
                   `a/b`, a zero-byte object, an SLO (3 segments) and a DLO (3 segments) whose
                   segments live in docs_segments
-    many          2,600 small objects
+    many          2,600 small objects; metadata and a write ACL on the container
     history       X-Versions-Enabled, 3 versions of report.txt, a deleted object
     legacy        X-History-Location: legacy-archive, 3 writes of notes.txt
     """
@@ -107,6 +107,7 @@ def seed():
     for n in range(3):
         put(conn, "docs_segments", f"dlo/part-{n:02d}", hashlib.sha256(bytes([n])).digest() * (1000 + n))
     put(conn, "docs", "big/dlo", b"", **{"X-Object-Manifest": "docs_segments/dlo/part-"})
+    conn.put_container("many", headers={"X-Container-Meta-Purpose": "bulk", "X-Container-Write": "sortie:*"})
     put_many(conn, "many", ((f"item-{n:05d}", f"object {n}\n".encode()) for n in range(2600)))
     conn.put_container("history", headers={"X-Versions-Enabled": "true"})
     for n in range(1, 4):

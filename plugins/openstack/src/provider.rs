@@ -223,13 +223,22 @@ impl Provider for ContainerSource {
     /// asked for.
     async fn expand(&self) -> Result<Option<Vec<Arc<dyn Provider>>>> {
         let state = self.state()?;
-        match &state.versions_container {
-            Some(versions) if !self.shared.current_only && versions != &self.container => Ok(Some(vec![
-                Arc::new(ContainerSource::new(self.shared.clone(), self.container.clone(), self.prefix.clone())),
-                Arc::new(ContainerSource::new(self.shared.clone(), versions.clone(), String::new())),
-            ])),
-            _ => Ok(None),
+        let Some(versions) =
+            state.versions_container.as_ref().filter(|v| !self.shared.current_only && **v != self.container)
+        else {
+            return Ok(None);
+        };
+        // A versions container that was never created holds no version: container.json
+        // records the setting, and there is nothing more to take.
+        match self.shared.head(Some(versions)).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(_) => {}
         }
+        Ok(Some(vec![
+            Arc::new(ContainerSource::new(self.shared.clone(), self.container.clone(), self.prefix.clone())),
+            Arc::new(ContainerSource::new(self.shared.clone(), versions.clone(), String::new())),
+        ]))
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
