@@ -47,10 +47,15 @@ impl Session {
     }
 
     /// The URL of the first of `kinds` (service types, newest name first) the catalog
-    /// offers, or `None` when it offers none of them (and Swift's v1 authentication has no
-    /// catalog).
+    /// offers for the configured region and interface, or `None` when it offers none of
+    /// them there (and Swift's v1 authentication has no catalog). A service offered in
+    /// several regions when none was chosen is an error.
     pub fn service_url(&self, kinds: &[&str], settings: &Settings) -> Result<Option<String>> {
-        endpoint(&self.catalog, kinds, settings).map(|url| url.map(|u| u.trim_end_matches('/').to_owned()))
+        match endpoint(&self.catalog, kinds, settings) {
+            Ok(url) => Ok(url.map(|u| u.trim_end_matches('/').to_owned())),
+            Err(_) if settings.region.is_some() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -168,12 +173,7 @@ async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session
     })?;
     let project_id = body.token.project.as_ref().map(|p| p.id.clone());
     let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
-    let session = Session { token, storage_url: None, catalog: body.token.catalog, project_id, project };
-    // A region or interface the catalog does not have is a mistake to report now.
-    for service in &session.catalog {
-        endpoint(&session.catalog, &[service.kind.as_str()], settings)?;
-    }
-    Ok(session)
+    Ok(Session { token, storage_url: None, catalog: body.token.catalog, project_id, project })
 }
 
 async fn request_token(http: &reqwest::Client, settings: &Settings, scoped: bool) -> Result<Response> {
@@ -357,6 +357,13 @@ mod tests {
             project_id: None,
             project: "p".into(),
         };
+        // Another service: absent from the chosen region means "not offered" there, but a
+        // service in several regions needs a choice.
+        assert_eq!(session.service_url(&["identity"], &settings(Some("SBG"), "public")).unwrap(), None);
+        let whole = Session { catalog: catalog(), ..session };
+        assert!(whole.service_url(&["object-store"], &settings(None, "public")).is_err());
+        let session =
+            Session { catalog: whole.catalog.into_iter().filter(|s| s.kind != "object-store").collect(), ..whole };
         let absent = session.storage_url(&settings(None, "public")).unwrap_err();
         assert_eq!(absent.kind(), ErrorKind::Unsupported);
         assert!(absent.to_string().contains("offers no object-store service (it offers: identity)"), "{absent}");

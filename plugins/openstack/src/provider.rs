@@ -205,10 +205,11 @@ impl Provider for ContainerSource {
         let versions_container = header("x-versions-location")
             .or_else(|| header("x-history-location"))
             .map(|v| percent_encoding::percent_decode_str(&v).decode_utf8_lossy().into_owned());
-        let mut display = self.shared.display(&format!("swift://{}", self.container)).await;
-        if !self.prefix.is_empty() {
-            display = display.replacen(&self.container, &format!("{}/{}", self.container, self.prefix), 1);
-        }
+        let url = match self.prefix.as_str() {
+            "" => format!("swift://{}", self.container),
+            prefix => format!("swift://{}/{prefix}", self.container),
+        };
+        let display = self.shared.display(&url).await;
         let _ = self.state.set(ContainerState {
             doc: object::description(&headers, "container", &self.container).into(),
             display,

@@ -264,7 +264,8 @@ fn not_offered(collection: &Collection) -> Item {
     let mut item = Item::new(RawName::text(name), vec![RawName::text(name)], Kind::Record);
     item.has_body = false;
     item.skip = Some(Skip::Excluded(format!(
-        "not offered: the catalog has no {} service ({}), so there is nothing of it to export",
+        "not offered: the catalog has no {} service ({}) for this region and interface, so there is nothing \
+         of it to export",
         collection.service,
         collection.kinds.join(" / ")
     )));
