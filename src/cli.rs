@@ -106,6 +106,12 @@ pub struct OpenStackArgs {
     /// Also archive the segments of Swift large objects, which are archived assembled anyway.
     #[arg(long)]
     pub include_segments: bool,
+    /// With openstack://, also archive the data of every available or attached Cinder volume:
+    /// Cinder copies each into a temporary Glance image (force-copying attached ones, which
+    /// may catch a running server's disk mid-write), read and then deleted. Slow, and it
+    /// uses image quota meanwhile.
+    #[arg(long)]
+    pub include_volume_data: bool,
 }
 
 #[derive(Debug, Args)]

@@ -390,6 +390,25 @@ fn openstack_project_images_records_and_objects() {
     // The object store comes along, as with swift://.
     assert_eq!(count("../swift-files"), 4, "three objects and _config");
 
+    // Volume data, on request: Cinder (recorded) copies each volume into a temporary image
+    // of the real Glance, which Sortie reads, checks and deletes.
+    let (archive, output) =
+        export(dir.path(), "volumes", &tenant.password_env(), &["openstack://", "--include-volume-data"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "volumes");
+    let volume = "9d2e7c1a-4b5f-4a3e-8c9d-0e1f2a3b4c5d";
+    let expected: Vec<u8> = {
+        use sha2::Digest;
+        sha2::Sha256::digest(volume.as_bytes()).repeat(32772)[..(1 << 20) + 123].to_vec()
+    };
+    assert_eq!(fs::read(bag.join(format!("data/openstack/cinder/volumes/{volume}.raw"))).unwrap(), expected);
+    assert_eq!(
+        record(&inventory(&bag), "openstack", &format!("cinder/volumes/{volume}/data"), "image")["etag_verified"],
+        true
+    );
+    let images = text(tenant.tools(&["images", &stack.glance()]));
+    assert!(!images.contains("sortie-export-"), "the temporary image is deleted: {images}");
+
     // Glance's stored data damaged on disk: the export says so and is incomplete.
     let stored = stack.glance_file(&image);
     let mut damaged = fs::read(&stored).unwrap();

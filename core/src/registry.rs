@@ -38,6 +38,8 @@ pub struct SourceOptions {
     pub interface: Option<String>,
     /// Also archive the segments of large objects, already archived assembled.
     pub include_segments: bool,
+    /// Also archive the data of block storage volumes (copied into temporary images).
+    pub include_volume_data: bool,
     /// Items asked for per listing request, for servers with a lower limit.
     pub page_size: Option<u32>,
 }

@@ -61,6 +61,7 @@ fn open_sources(
         openstack_region: args.openstack.os_region.clone(),
         interface: args.openstack.os_interface.clone(),
         include_segments: args.openstack.include_segments,
+        include_volume_data: args.openstack.include_volume_data,
         page_size: args.list_page_size,
     };
     args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()

@@ -1,19 +1,37 @@
 """Serves the Nova, Cinder and Neutron answers of tests/fixtures/openstack-api.json on
 127.0.0.1, for the parts of OpenStack too heavy to run in the tests (see README, Tests).
 
-  openstack_recorded.py PORT FIXTURES
+  openstack_recorded.py PORT FIXTURES GLANCE_URL
 
 A GET is answered by the fixture named "PATH" or, for a later page, "PATH?marker=MARKER";
 other query parameters (limit, project filters) are ignored. `{base}` in a fixture becomes
 this server's URL. A request without X-Auth-Token gets 401, an unknown path 404.
+
+Cinder's os-volume_upload_image action (POST …/volumes/ID/action) is played for real
+against Glance: with the caller's token, an image is created and given the volume's
+"data", volume_data(ID) (sha256(ID) repeated to 1 MiB + 123 bytes), as Cinder would.
 """
+import hashlib
 import json
 import sys
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PORT, FIXTURES = int(sys.argv[1]), json.load(open(sys.argv[2]))
+PORT, FIXTURES, GLANCE = int(sys.argv[1]), json.load(open(sys.argv[2])), sys.argv[3]
 BASE = f"http://127.0.0.1:{PORT}"
+
+
+def volume_data(volume):
+    return (hashlib.sha256(volume.encode()).digest() * 32772)[: (1 << 20) + 123]
+
+
+def glance(method, path, token, body, content_type):
+    request = urllib.request.Request(GLANCE + path, data=body, method=method)
+    request.add_header("X-Auth-Token", token)
+    request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request) as response:
+        return response.read()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -26,6 +44,22 @@ class Handler(BaseHTTPRequestHandler):
         if key not in FIXTURES:
             return self.answer(404, {"itemNotFound": {"message": f"no fixture for {key}", "code": 404}})
         self.answer(200, FIXTURES[key])
+
+    def do_POST(self):
+        parts = urllib.parse.urlsplit(self.path).path.split("/")
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        token = self.headers.get("X-Auth-Token")
+        if not token:
+            return self.answer(401, {"error": {"message": "The request you have made requires authentication."}})
+        if parts[-1] != "action" or parts[-3] != "volumes" or "os-volume_upload_image" not in body:
+            return self.answer(404, {"itemNotFound": {"message": f"no action at {self.path}", "code": 404}})
+        volume, upload = parts[-2], body["os-volume_upload_image"]
+        image = json.loads(glance("POST", "/v2/images", token, json.dumps(
+            {"name": upload["image_name"], "disk_format": upload.get("disk_format", "raw"),
+             "container_format": upload.get("container_format", "bare")}).encode(), "application/json"))
+        glance("PUT", f"/v2/images/{image['id']}/file", token, volume_data(volume), "application/octet-stream")
+        self.answer(202, {"os-volume_upload_image": {"id": volume, "image_id": image["id"], "status": "uploading",
+                                                     "image_name": upload["image_name"]}})
 
     def answer(self, status, document):
         body = json.dumps(document).replace("{base}", BASE).encode()

@@ -12,6 +12,7 @@ OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3, domain "defaul
   swift_tools.py many CONTAINER COUNT SIZE    COUNT objects of SIZE random bytes
   swift_tools.py upload CONTAINER DIR         every file under DIR, named by its path in DIR
   swift_tools.py delete CONTAINER [NAME]     an object, or a container with everything in it
+  swift_tools.py images GLANCE_URL           the names of the project's images, as JSON
   swift_tools.py image GLANCE_URL NAME [FILE]  a Glance image (raw), with FILE's bytes as its
                                     data (without, it stays queued); prints its id
 """
@@ -230,7 +231,7 @@ def main():
     elif command == "upload":
         files = [os.path.join(root, f) for root, _, names in os.walk(args[1]) for f in names]
         put_many(conn, args[0], ((os.path.relpath(f, args[1]), open(f, "rb").read()) for f in files))
-    elif command == "image":
+    elif command in ("image", "images"):
         import urllib.request
         token = conn.get_auth()[1]
 
@@ -241,6 +242,10 @@ def main():
             with urllib.request.urlopen(request) as response:
                 return response.read()
 
+        if command == "images":
+            listed = json.loads(call("GET", "/v2/images", None, "application/json"))["images"]
+            print(json.dumps(sorted(i["name"] for i in listed)))
+            return
         image = json.loads(call("POST", "/v2/images", json.dumps(
             {"name": args[1], "disk_format": "raw", "container_format": "bare", "tags": ["sortie-test"]}).encode(),
             "application/json"))

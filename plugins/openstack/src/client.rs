@@ -122,7 +122,7 @@ impl Client {
     pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
         let method = if request.head { Method::HEAD } else { Method::GET };
         let response =
-            self.send_to(method, &|session| Ok(url(&session.storage_url(&self.settings)?, request)), &[]).await?;
+            self.send_to(method, &|session| Ok(url(&session.storage_url(&self.settings)?, request)), None, &[]).await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -131,7 +131,21 @@ impl Client {
 
     /// GETs a URL of another OpenStack service with the token; `what` names it in messages.
     pub async fn get(&self, url: &str, headers: &[(&str, &str)], what: &str) -> Result<Response> {
-        let response = self.send_to(Method::GET, &|_| Ok(url.to_owned()), headers).await?;
+        self.call(Method::GET, url, None, headers, what).await
+    }
+
+    /// Sends a request (with a JSON body, for an action) to a URL of another OpenStack
+    /// service with the token; `what` names it in messages.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        json: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Response> {
+        let body = json.map(|v| serde_json::to_vec(v).expect("JSON serializes"));
+        let response = self.send_to(method, &|_| Ok(url.to_owned()), body.as_deref(), headers).await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -143,13 +157,14 @@ impl Client {
         &self,
         method: Method,
         url: &(dyn Fn(&Session) -> Result<String> + Sync),
+        body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         let (generation, session) = self.session().await?;
-        let mut response = self.send_once(&session, method.clone(), &url(&session)?, headers).await?;
+        let mut response = self.send_once(&session, method.clone(), &url(&session)?, body, headers).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let (_, session) = self.renew(Some(generation)).await?;
-            response = self.send_once(&session, method, &url(&session)?, headers).await?;
+            response = self.send_once(&session, method, &url(&session)?, body, headers).await?;
         }
         Ok(response)
     }
@@ -159,11 +174,15 @@ impl Client {
         session: &Session,
         method: Method,
         url: &str,
+        body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
+        }
+        if let Some(body) = body {
+            builder = builder.header("Content-Type", "application/json").body(body.to_vec());
         }
         builder.send().await.map_err(|e| transport_error(url, &e))
     }

@@ -93,6 +93,7 @@ impl SwiftFactory {
             page_size,
             current_only: options.current_only,
             include_segments: options.include_segments,
+            include_volume_data: options.include_volume_data,
             refs: Mutex::new(SegmentRefs::default()),
         });
         Ok(match url {
@@ -111,6 +112,7 @@ struct Shared {
     page_size: u32,
     current_only: bool,
     include_segments: bool,
+    include_volume_data: bool,
     /// Large object segments met so far, across the containers of one account.
     refs: Mutex<SegmentRefs>,
 }
@@ -362,8 +364,12 @@ impl Provider for ProjectSource {
             Err(e) => return Err(e),
         };
         let display = self.shared.display("openstack://").await;
-        let mut sources: Vec<Arc<dyn Provider>> =
-            vec![Arc::new(ServicesSource::new(self.shared.client.clone(), display, swift_absent))];
+        let mut sources: Vec<Arc<dyn Provider>> = vec![Arc::new(ServicesSource::new(
+            self.shared.client.clone(),
+            display,
+            swift_absent,
+            self.shared.include_volume_data,
+        ))];
         sources.extend(swift);
         Ok(Some(sources))
     }

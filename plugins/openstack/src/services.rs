@@ -5,13 +5,19 @@
 //! Neutron (networks, subnets, routers, ports, security groups, floating IPs) and Designate
 //! (zones), each as the API serves it: whichever the catalog offers. A service the catalog
 //! does not offer is reported as excluded ("not offered"), not as a failure.
+//!
+//! With `--include-volume-data`, every available or attached volume's data too: Cinder
+//! copies it into a temporary Glance image (`os-volume_upload_image`), whose data is then
+//! downloaded and checked like any image's, and the temporary image deleted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sortie_core::error::{Error, ErrorKind, Result};
@@ -191,6 +197,7 @@ struct Cursor {
 /// The project's services, as one source (`data/openstack/…`).
 pub struct ServicesSource {
     client: Arc<Client>,
+    include_volume_data: bool,
     display: String,
     /// Why the object store is not part of the export, when the catalog has none.
     swift_absent: Option<String>,
@@ -200,8 +207,8 @@ pub struct ServicesSource {
 }
 
 impl ServicesSource {
-    pub fn new(client: Arc<Client>, display: String, swift_absent: Option<String>) -> Self {
-        Self { client, display, swift_absent, records: Mutex::new(HashMap::new()) }
+    pub fn new(client: Arc<Client>, display: String, swift_absent: Option<String>, include_volume_data: bool) -> Self {
+        Self { client, include_volume_data, display, swift_absent, records: Mutex::new(HashMap::new()) }
     }
 
     async fn page_of(&self, cursor: Cursor) -> Result<Page> {
@@ -248,6 +255,9 @@ impl ServicesSource {
             items.push(record);
             if collection.key == "images" {
                 items.push(image_data_item(&base, id, resource));
+            }
+            if collection.key == "volumes" && self.include_volume_data {
+                items.push(volume_data_item(&base, id, resource));
             }
         }
         let next = match next_link(&answer, collection.key).filter(|_| !entries.is_empty()) {
@@ -319,6 +329,125 @@ fn image_data_item(base: &str, id: &str, image: &Value) -> Item {
     item
 }
 
+/// A volume's data, `cinder/volumes/ID.raw`, read through a temporary Glance image.
+fn volume_data_item(base: &str, id: &str, volume: &Value) -> Item {
+    let segments = vec![RawName::text("cinder"), RawName::text("volumes"), RawName::text(&format!("{id}.raw"))];
+    let mut item = Item::new(RawName::text(&format!("cinder/volumes/{id}/data")), segments, Kind::Image);
+    item.content_type = Some("application/octet-stream".into());
+    item.meta.insert("volume_id".into(), json!(id));
+    item.meta.insert("action".into(), json!(format!("{base}/volumes/{id}/action")));
+    match volume["status"].as_str().unwrap_or("unknown") {
+        "available" | "in-use" => {}
+        status => {
+            item.skip = Some(Skip::Failed(format!(
+                "the volume is {status}: Cinder copies the data of available or attached volumes only"
+            )));
+        }
+    }
+    item
+}
+
+/// How long Cinder may take to copy a volume into an image.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// How often the temporary image's status is asked for meanwhile.
+const UPLOAD_POLL: Duration = Duration::from_secs(2);
+
+/// A temporary image made from a volume: deleted once read, or when dropped unread.
+struct TempImage {
+    client: Arc<Client>,
+    url: String,
+    armed: bool,
+}
+
+impl TempImage {
+    async fn delete(mut self) {
+        self.armed = false;
+        if let Err(e) = self.client.call(Method::DELETE, &self.url, None, &[], "the temporary image").await {
+            tracing::warn!("could not delete the temporary image {}: {e}", self.url);
+        }
+    }
+}
+
+impl Drop for TempImage {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (client, url) = (self.client.clone(), self.url.clone());
+            runtime.spawn(async move {
+                let _ = client.call(Method::DELETE, &url, None, &[], "the temporary image").await;
+            });
+        }
+    }
+}
+
+impl ServicesSource {
+    /// Has Cinder copy a volume into a temporary image, waits for it, and streams its data.
+    async fn open_volume(&self, item: &Item) -> Result<Body> {
+        let text = |key: &str| item.meta.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let volume = text("volume_id");
+        let glance = self.client.service_url(&["image"]).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "reading a volume's data needs Glance, which this catalog does not offer",
+            )
+        })?;
+        let glance = api_base(&glance, "/v2");
+        let what = format!("the copy of volume {volume} into an image");
+        let request = json!({ "os-volume_upload_image": {
+            "image_name": format!("sortie-export-{volume}"), "force": true,
+            "disk_format": "raw", "container_format": "bare" } });
+        let answer = self.client.call(Method::POST, &text("action"), Some(&request), &[], &what).await?;
+        let answer: Value = serde_json::from_slice(&read(answer, &what).await?)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+        let image = answer["os-volume_upload_image"]["image_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::new(ErrorKind::Other, format!("{what}: Cinder's answer names no image_id")))?;
+        let temp = TempImage { client: self.client.clone(), url: format!("{glance}/images/{image}"), armed: true };
+        let started = Instant::now();
+        let described = loop {
+            let response = self.client.get(&temp.url, &[], &what).await?;
+            let described: Value = serde_json::from_slice(&read(response, &what).await?)
+                .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: Glance's answer is not JSON: {e}")))?;
+            match described["status"].as_str().unwrap_or_default() {
+                "active" => break described,
+                "killed" | "deleted" | "pending_delete" | "deactivated" => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("{what} failed: the image is {}", described["status"]),
+                    ));
+                }
+                _ if started.elapsed() > UPLOAD_TIMEOUT => {
+                    return Err(Error::new(ErrorKind::Unavailable, format!("{what} did not finish in 6 hours")));
+                }
+                _ => tokio::time::sleep(UPLOAD_POLL).await,
+            }
+        };
+        let checksum = image_data_item(&glance, &image, &described).checksum;
+        let response = self.client.get(&format!("{}/file", temp.url), &[], &what).await?;
+        let size = response.content_length();
+        let name = item.id.display();
+        // The image goes once its last byte has been read.
+        let cleanup = futures_util::stream::once(temp.delete()).filter_map(|()| async { None });
+        let stream = response
+            .bytes_stream()
+            .map(move |chunk| {
+                chunk.map_err(|e| {
+                    Error::new(ErrorKind::Unavailable, format!("reading {name} broke off: {e}")).temporary()
+                })
+            })
+            .chain(cleanup)
+            .boxed();
+        Ok(Body { size, checksum, content_type: None, meta: Default::default(), stream })
+    }
+}
+
+async fn read(response: reqwest::Response, what: &str) -> Result<Bytes> {
+    response.bytes().await.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {what}: {e}")).temporary())
+}
+
 /// The endpoint with its API version: catalogs give Glance and Neutron without one.
 fn api_base(endpoint: &str, root: &str) -> String {
     let endpoint = endpoint.trim_end_matches('/');
@@ -385,6 +514,9 @@ impl Provider for ServicesSource {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
+        if item.meta.contains_key("volume_id") {
+            return self.open_volume(item).await;
+        }
         if item.kind == Kind::Image {
             let url = item.meta.get("url").and_then(Value::as_str).unwrap_or_default();
             let response = self.client.get(url, &[], &format!("the data of image {}", item.id.display())).await?;
