@@ -385,10 +385,27 @@ fn openstack_project_images_records_and_objects() {
     for dir in ["neutron/ports", "neutron/security-groups", "neutron/floatingips"] {
         assert_eq!(count(dir), 1, "{dir}");
     }
-    // Designate is not in this catalog: said, not failed.
-    assert!(reason("designate").starts_with("not offered"), "{}", reason("designate"));
+    // Designate: the zone as a record and as a BIND file from a zone export.
+    let zone = fs::read_to_string(bag.join("data/openstack/designate/zones/8e9fa0b1-c2d3-44e5-f6a7-b8c9d0e1f2a3.zone"));
+    assert!(zone.unwrap().contains("www.example.org. IN A 203.0.113.10"));
+    assert_eq!(count("designate/zones"), 2);
     // The object store comes along, as with swift://.
     assert_eq!(count("../swift-files"), 4, "three objects and _config");
+
+    // A project offered only identity and Swift: every other service is said "not offered".
+    let restricted = stack.tenant("swift-only");
+    restricted.restrict_catalog(&["identity", "object-store"]);
+    let (archive, output) = export(dir.path(), "restricted", &restricted.password_env(), &["openstack://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let restricted_report = report(&gnu_extract(&archive, "restricted"));
+    let not_offered: Vec<&str> = restricted_report["exclusions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"].as_str().unwrap().starts_with("not offered"))
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(not_offered, ["glance", "nova", "cinder", "neutron", "designate"]);
 
     // Volume data, on request: Cinder (recorded) copies each volume into a temporary image
     // of the real Glance, which Sortie reads, checks and deletes.

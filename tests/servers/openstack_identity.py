@@ -1,8 +1,8 @@
 """Identity data for the test OpenStack (tests/servers/openstack), through Keystone's v3 API.
 
   openstack_identity.py setup KEYSTONE_URL SWIFT_PORT GLANCE_PORT RECORDED_PORT
-      the object-store, image, compute, volumev3 and network services and their endpoints
-      (the last three at the recorded answers), the `swift` service user Swift and Glance
+      the object-store, image, compute, volumev3, network and dns services and their
+      endpoints (the last four at the recorded answers), the `swift` service user Swift and Glance
       validate tokens with, and a first tenant; prints identity.json
   openstack_identity.py service KEYSTONE_URL TYPE URL
       a service of TYPE (image, compute…) with public/internal/admin endpoints at URL in
@@ -106,10 +106,10 @@ def service(keystone, kind, url):
 def setup(keystone, swift_port, glance_port, recorded_port):
     service(keystone, "object-store", f"http://127.0.0.1:{swift_port}/v1/AUTH_$(project_id)s")
     service(keystone, "image", f"http://127.0.0.1:{glance_port}")
-    # No dns service: Designate stays "not offered".
     service(keystone, "compute", f"http://127.0.0.1:{recorded_port}/compute/v2.1")
     service(keystone, "volumev3", f"http://127.0.0.1:{recorded_port}/volume/v3")
     service(keystone, "network", f"http://127.0.0.1:{recorded_port}/network")
+    service(keystone, "dns", f"http://127.0.0.1:{recorded_port}/dns")
     token = admin_token(keystone)
     project_with_user(keystone, token, "service", "swift", "swiftpass", "admin")
     return {"keystone": keystone, "admin_password": "adminpass", "tenant": tenant(keystone, "sortie")}

@@ -3,9 +3,11 @@
 
   openstack_recorded.py PORT FIXTURES GLANCE_URL
 
-A GET is answered by the fixture named "PATH" or, for a later page, "PATH?marker=MARKER";
-other query parameters (limit, project filters) are ignored. `{base}` in a fixture becomes
-this server's URL. A request without X-Auth-Token gets 401, an unknown path 404.
+A GET is answered by the fixture named "PATH" or, for a later page, "PATH?marker=MARKER"
+(other query parameters, such as limit and project filters, are ignored), a POST by the
+fixture "POST PATH", a DELETE with 204. `{base}` in a fixture becomes this server's URL; a
+fixture that is a string is served as text/dns. A request without X-Auth-Token gets 401,
+an unknown path 404.
 
 Cinder's os-volume_upload_image action (POST …/volumes/ID/action) is played for real
 against Glance: with the caller's token, an image is created and given the volume's
@@ -45,12 +47,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(404, {"itemNotFound": {"message": f"no fixture for {key}", "code": 404}})
         self.answer(200, FIXTURES[key])
 
+    def do_DELETE(self):
+        self.send_response(204 if self.headers.get("X-Auth-Token") else 401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self):
-        parts = urllib.parse.urlsplit(self.path).path.split("/")
+        path = urllib.parse.urlsplit(self.path).path
+        parts = path.split("/")
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         token = self.headers.get("X-Auth-Token")
         if not token:
             return self.answer(401, {"error": {"message": "The request you have made requires authentication."}})
+        if f"POST {path}" in FIXTURES:
+            return self.answer(202, FIXTURES[f"POST {path}"])
         if parts[-1] != "action" or parts[-3] != "volumes" or "os-volume_upload_image" not in body:
             return self.answer(404, {"itemNotFound": {"message": f"no action at {self.path}", "code": 404}})
         volume, upload = parts[-2], body["os-volume_upload_image"]
@@ -62,9 +72,10 @@ class Handler(BaseHTTPRequestHandler):
                                                      "image_name": upload["image_name"]}})
 
     def answer(self, status, document):
-        body = json.dumps(document).replace("{base}", BASE).encode()
+        text = isinstance(document, str)
+        body = (document if text else json.dumps(document)).replace("{base}", BASE).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/dns" if text else "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

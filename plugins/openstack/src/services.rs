@@ -3,7 +3,7 @@
 //! a JSON record of every resource of Nova (servers with flavor, metadata, security groups
 //! and attached volumes; key pairs with their public keys), Cinder (volumes, snapshots),
 //! Neutron (networks, subnets, routers, ports, security groups, floating IPs) and Designate
-//! (zones), each as the API serves it: whichever the catalog offers. A service the catalog
+//! (zones, and each zone's BIND file from a zone export), each as the API serves it: whichever the catalog offers. A service the catalog
 //! does not offer is reported as excluded ("not offered"), not as a failure.
 //!
 //! With `--include-volume-data`, every available or attached volume's data too: Cinder
@@ -256,6 +256,9 @@ impl ServicesSource {
             if collection.key == "images" {
                 items.push(image_data_item(&base, id, resource));
             }
+            if collection.key == "zones" {
+                items.push(zone_file_item(&base, id, resource));
+            }
             if collection.key == "volumes" && self.include_volume_data {
                 items.push(volume_data_item(&base, id, resource));
             }
@@ -325,6 +328,19 @@ fn image_data_item(base: &str, id: &str, image: &Value) -> Item {
         status => {
             item.skip = Some(Skip::Excluded(format!("the image is {status}: it has no data to download")));
         }
+    }
+    item
+}
+
+/// A zone's BIND file, `designate/zones/ID.zone`, from Designate's zone export.
+fn zone_file_item(base: &str, id: &str, zone: &Value) -> Item {
+    let segments = vec![RawName::text("designate"), RawName::text("zones"), RawName::text(&format!("{id}.zone"))];
+    let mut item = Item::new(RawName::text(&format!("designate/zones/{id}/export")), segments, Kind::Record);
+    item.content_type = Some("text/dns".into());
+    item.meta.insert("zone_export".into(), json!(format!("{base}/zones/{id}/tasks/export")));
+    item.meta.insert("exports".into(), json!(format!("{base}/zones/tasks/exports")));
+    if let Some(name) = zone["name"].as_str() {
+        item.meta.insert("name".into(), json!(name));
     }
     item
 }
@@ -444,6 +460,50 @@ impl ServicesSource {
     }
 }
 
+impl ServicesSource {
+    /// Asks Designate to export a zone as a BIND file, waits for the export, reads it, and
+    /// deletes the export task.
+    async fn open_zone(&self, item: &Item) -> Result<Body> {
+        let text = |key: &str| item.meta.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let what = format!("the export of zone {}", text("name"));
+        let answer = self.client.call(Method::POST, &text("zone_export"), Some(&json!({})), &[], &what).await?;
+        let task: Value = serde_json::from_slice(&read(answer, &what).await?)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+        let id = task["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::new(ErrorKind::Other, format!("{what}: Designate's answer names no export id")))?;
+        let task_url = format!("{}/{id}", text("exports"));
+        let started = Instant::now();
+        let mut status = task["status"].as_str().unwrap_or_default().to_owned();
+        while status != "COMPLETE" {
+            if status == "ERROR" || started.elapsed() > EXPORT_TIMEOUT {
+                return Err(Error::new(ErrorKind::Unavailable, format!("{what} did not complete (status {status})")));
+            }
+            tokio::time::sleep(UPLOAD_POLL).await;
+            let response = self.client.get(&task_url, &[], &what).await?;
+            let task: Value = serde_json::from_slice(&read(response, &what).await?)
+                .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+            status = task["status"].as_str().unwrap_or_default().to_owned();
+        }
+        let zone = self.client.get(&format!("{task_url}/export"), &[("Accept", "text/dns")], &what).await?;
+        let bytes = read(zone, &what).await?;
+        if let Err(e) = self.client.call(Method::DELETE, &task_url, None, &[], &what).await {
+            tracing::warn!("could not delete {what}'s task: {e}");
+        }
+        Ok(Body {
+            size: Some(bytes.len() as u64),
+            checksum: None,
+            content_type: Some("text/dns".into()),
+            meta: Default::default(),
+            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+        })
+    }
+}
+
+/// How long Designate may take to export a zone.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(600);
+
 async fn read(response: reqwest::Response, what: &str) -> Result<Bytes> {
     response.bytes().await.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {what}: {e}")).temporary())
 }
@@ -516,6 +576,9 @@ impl Provider for ServicesSource {
     async fn open(&self, item: &Item) -> Result<Body> {
         if item.meta.contains_key("volume_id") {
             return self.open_volume(item).await;
+        }
+        if item.meta.contains_key("zone_export") {
+            return self.open_zone(item).await;
         }
         if item.kind == Kind::Image {
             let url = item.meta.get("url").and_then(Value::as_str).unwrap_or_default();
