@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -49,6 +50,19 @@ pub struct Body {
     pub meta: Map<String, Value>,
     /// The bytes, in order.
     pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+impl Body {
+    /// A body already in memory (a configuration document, a record), announced exactly.
+    pub fn from_bytes(bytes: Bytes, content_type: Option<&str>) -> Self {
+        Self {
+            size: Some(bytes.len() as u64),
+            checksum: None,
+            content_type: content_type.map(str::to_owned),
+            meta: Map::new(),
+            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+        }
+    }
 }
 
 /// A source of items: one bucket, one directory tree, one mailbox…

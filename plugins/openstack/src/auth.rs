@@ -275,13 +275,7 @@ fn endpoint(catalog: &[Service], kinds: &[&str], settings: &Settings) -> Result<
 }
 
 fn unreachable(url: &str, error: &reqwest::Error) -> Error {
-    let mut message = format!("cannot reach the authentication service at {url}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    Error::new(ErrorKind::Unavailable, message).temporary()
+    sortie_http::transport_error(&format!("the authentication service at {url}"), error)
 }
 
 /// An authentication answered with an error status.

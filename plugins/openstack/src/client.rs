@@ -53,28 +53,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
-        // reqwest is built without a default TLS crypto provider, so that ring (quick to
-        // build) serves instead of aws-lc-rs; the first client installs it for the process.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("sortie/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &settings.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| Error::io(format!("cannot read the CA certificates {}", path.display()), &e))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::new(ErrorKind::InvalidInput, format!("{} is not a PEM certificate bundle: {e}", path.display()))
-            })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let http =
-            builder.build().map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up the HTTP client: {e}")))?;
+        let http = sortie_http::client(settings.ca_cert.as_deref())?;
         Ok(Self { http, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
     }
 
@@ -281,21 +260,9 @@ pub fn plain_text(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
+/// `cannot reach URL` (without its query).
 fn transport_error(url: &str, error: &reqwest::Error) -> Error {
-    let origin = url.split('?').next().unwrap_or(url);
-    let mut message = format!("cannot reach {origin}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    let error = Error::new(ErrorKind::Unavailable, message);
-    // A timeout or a refused or reset connection may heal; a TLS or URL problem will not.
-    if error.to_string().contains("certificate") || error.to_string().contains("builder error") {
-        error
-    } else {
-        error.temporary()
-    }
+    sortie_http::transport_error(url.split('?').next().unwrap_or(url), error)
 }
 
 #[cfg(test)]

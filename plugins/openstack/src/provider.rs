@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use sortie_core::error::{Error, ErrorKind, Result};
@@ -253,7 +252,7 @@ impl Provider for ContainerSource {
             if item.segments.first().is_some_and(|s| s.0 == MANIFESTS.as_bytes()) {
                 return object::open(&self.shared.client, &self.container, item, true).await;
             }
-            return Ok(document(self.state()?.doc.clone()));
+            return Ok(Body::from_bytes(self.state()?.doc.clone(), Some("application/json")));
         }
         object::open(&self.shared.client, &self.container, item, false).await
     }
@@ -419,17 +418,6 @@ impl Provider for AccountDoc {
     }
 
     async fn open(&self, _item: &Item) -> Result<Body> {
-        Ok(document(self.doc.0.clone()))
-    }
-}
-
-/// A body already in memory.
-fn document(bytes: Bytes) -> Body {
-    Body {
-        size: Some(bytes.len() as u64),
-        checksum: None,
-        content_type: Some("application/json".into()),
-        meta: Default::default(),
-        stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+        Ok(Body::from_bytes(self.doc.0.clone(), Some("application/json")))
     }
 }

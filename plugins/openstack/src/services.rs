@@ -491,13 +491,7 @@ impl ServicesSource {
         if let Err(e) = self.client.call(Method::DELETE, &task_url, None, &[], &what).await {
             tracing::warn!("could not delete {what}'s task: {e}");
         }
-        Ok(Body {
-            size: Some(bytes.len() as u64),
-            checksum: None,
-            content_type: Some("text/dns".into()),
-            meta: Default::default(),
-            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
-        })
+        Ok(Body::from_bytes(bytes, Some("text/dns")))
     }
 }
 
@@ -602,13 +596,7 @@ impl Provider for ServicesSource {
                 format!("the record of {} was already read once and is not kept for a second try", item.id.display()),
             ));
         };
-        Ok(Body {
-            size: Some(bytes.len() as u64),
-            checksum: None,
-            content_type: Some("application/json".into()),
-            meta: Default::default(),
-            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
-        })
+        Ok(Body::from_bytes(bytes, Some("application/json")))
     }
 }
 

@@ -60,28 +60,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
-        // reqwest is built without a default TLS crypto provider, so that ring (quick to
-        // build) serves instead of aws-lc-rs; the first client installs it for the process.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("sortie/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &settings.ca_bundle {
-            let pem = std::fs::read(path)
-                .map_err(|e| Error::io(format!("cannot read the CA bundle {}", path.display()), &e))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::new(ErrorKind::InvalidInput, format!("{} is not a PEM certificate bundle: {e}", path.display()))
-            })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let http =
-            builder.build().map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up the HTTP client: {e}")))?;
+        let http = sortie_http::client(settings.ca_bundle.as_deref())?;
         Ok(Self { http, settings, regions: Mutex::new(HashMap::new()) })
     }
 
@@ -239,19 +218,7 @@ impl Client {
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> Error {
-        let mut message = format!("cannot reach the S3 endpoint {}: {error}", self.endpoint_display());
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        let error = Error::new(ErrorKind::Unavailable, message);
-        // A timeout or a refused or reset connection may heal; a TLS or URL problem will not.
-        if error.to_string().contains("certificate") || error.to_string().contains("builder error") {
-            error
-        } else {
-            error.temporary()
-        }
+        sortie_http::transport_error(&format!("the S3 endpoint {}", self.endpoint_display()), error)
     }
 
     /// Maps a failed response; the second value is the region the server says the bucket

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use sortie_core::error::{Error, ErrorKind, Result};
 use sortie_core::item::{Area, Item};
 use sortie_core::provider::{Body, Capabilities, Page, Provider};
@@ -178,13 +177,7 @@ impl Provider for S3Provider {
             let bytes = self.configs.lock().expect("config cache").get(&file).cloned().ok_or_else(|| {
                 Error::new(ErrorKind::Other, format!("configuration document {file} was not read while listing"))
             })?;
-            return Ok(Body {
-                size: Some(bytes.len() as u64),
-                checksum: None,
-                content_type: None,
-                meta: Default::default(),
-                stream: futures_util::stream::iter([Ok(bytes)]).boxed(),
-            });
+            return Ok(Body::from_bytes(bytes, None));
         }
         object::open(&self.client, self.bucket()?, item, &self.extras).await
     }
