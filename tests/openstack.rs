@@ -79,6 +79,9 @@ fn keystone_password_whole_project_is_archived_as_swift_serves_it() {
     assert_eq!(dlo["size"], 32 * (1000 + 1001 + 1002));
     assert_eq!(dlo["meta"]["object_manifest"], "docs_segments/dlo/part-");
     assert_eq!(dlo["etag_verified"], true, "{dlo}");
+    // Each records the ETag Swift serves for it (an MD5 of its segments' MD5s).
+    assert_eq!(dlo["etag"], dlo["meta"]["headers"]["etag"], "{dlo}");
+    assert_eq!(slo["etag"], slo["meta"]["headers"]["etag"], "{slo}");
     let exclusions = &report(&bag)["exclusions"];
     assert_eq!(exclusions.as_array().unwrap().len(), 6, "{exclusions}");
     assert!(exclusions[0]["reason"].as_str().unwrap().contains("a segment of the large object docs/big/"));
@@ -174,6 +177,7 @@ fn a_damaged_or_missing_segment_fails_its_large_object_only() {
     tenant.tools(&["slo", "c", "damaged.bin", "c_segments", "100000", "100000", "5000"]);
     tenant.tools(&["slo", "c", "missing.bin", "c_segments", "100000", "100000"]);
     tenant.tools(&["slo", "c", "fine.bin", "c_segments", "1000", "2000"]);
+    tenant.tools(&["dlo", "c", "orphan.dlo", "never-created/parts/"]);
     // The manifest keeps the old segment MD5 while the segment's bytes change in place
     // (same size), as a bit rot or a careless overwrite would.
     let dir = tempfile::tempdir().unwrap();
@@ -201,6 +205,9 @@ fn a_damaged_or_missing_segment_fails_its_large_object_only() {
     assert!(damaged.contains("segment 2 of 3 (/c_segments/damaged.bin/seg/00000001)"), "{damaged}");
     let missing = failure("missing.bin")["error"].as_str().unwrap().to_owned();
     assert!(missing.contains("segment 1 of 2 (/c_segments/missing.bin/seg/00000000) is missing"), "{missing}");
+    // A DLO whose segment container does not exist fails alone; the listing goes on.
+    let orphan = failure("orphan.dlo")["error"].as_str().unwrap().to_owned();
+    assert!(orphan.contains("listing its DLO segments (never-created/parts/)"), "{orphan}");
     assert_eq!(fs::metadata(bag.join("data/swift-c/fine.bin")).unwrap().len(), 3000);
     assert!(!bag.join("data/swift-c/damaged.bin").exists());
     assert!(bag.join("data/swift-c/_config/slo-manifests/damaged.bin").is_file(), "the manifest is kept");

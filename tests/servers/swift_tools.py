@@ -9,6 +9,7 @@ OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3, domain "defaul
                                     compares an extracted bag with the server
   swift_tools.py put CONTAINER NAME FILE     one object, from a file
   swift_tools.py slo CONTAINER NAME SEGMENT_CONTAINER SIZE...   an SLO of random segments
+  swift_tools.py dlo CONTAINER NAME SEGMENT_CONTAINER/PREFIX   a DLO manifest (no segments made)
   swift_tools.py many CONTAINER COUNT SIZE    COUNT objects of SIZE random bytes
   swift_tools.py upload CONTAINER DIR         every file under DIR, named by its path in DIR
   swift_tools.py delete CONTAINER [NAME]     an object, or a container with everything in it
@@ -225,6 +226,9 @@ def main():
         conn.put_container(args[0])
         body = slo(conn, args[0], args[1], args[2], [int(s) for s in args[3:]])
         print(hashlib.sha256(body).hexdigest())
+    elif command == "dlo":
+        conn.put_container(args[0])
+        put(conn, args[0], args[1], b"", **{"X-Object-Manifest": args[2]})
     elif command == "many":
         count, size = int(args[1]), int(args[2])
         put_many(conn, args[0], ((f"obj-{n:06d}", os.urandom(size)) for n in range(count)))

@@ -35,6 +35,8 @@ struct Segment {
 pub struct Parts {
     pub check: PartsMd5,
     pub total: u64,
+    /// The ETag Swift serves for a DLO: the MD5 of its segments' listed ETags, in order.
+    pub dlo_etag: Option<String>,
     /// `(container, object)` of every segment that is an object of its own.
     pub segments: Vec<(String, String)>,
 }
@@ -47,6 +49,7 @@ pub fn slo_parts(manifest: &[u8]) -> Result<Parts> {
     let mut parts = Parts {
         check: PartsMd5 { digest: None, part_sizes: Vec::new(), part_md5s: Vec::new(), part_names: Vec::new() },
         total: 0,
+        dlo_etag: None,
         segments: Vec::new(),
     };
     for entry in entries {
@@ -106,8 +109,10 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
     let mut parts = Parts {
         check: PartsMd5 { digest: None, part_sizes: Vec::new(), part_md5s: Vec::new(), part_names: Vec::new() },
         total: 0,
+        dlo_etag: None,
         segments: Vec::new(),
     };
+    let mut etag = Md5::new();
     let mut marker = String::new();
     loop {
         let request = list_request(container, prefix, &marker, None, 10_000, false);
@@ -117,13 +122,15 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
         for entry in entries {
             parts.total += entry.bytes;
             parts.check.part_sizes.push(entry.bytes);
+            etag.update(entry.hash.as_bytes());
             // A segment that is itself a large object has no MD5 of its bytes to compare.
-            let plain = entry.slo_etag.is_none() && entry.bytes > 0;
+            let plain = entry.slo_etag.is_none();
             parts.check.part_md5s.push(if plain { entry.hash.to_ascii_lowercase() } else { String::new() });
             parts.check.part_names.push(format!("/{container}/{}", entry.name));
             parts.segments.push((container.to_owned(), entry.name));
         }
     }
+    parts.dlo_etag = Some(format!("\"{}\"", hex::encode(etag.finalize())));
     Ok(parts)
 }
 

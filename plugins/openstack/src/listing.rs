@@ -162,8 +162,10 @@ impl Lister<'_> {
         }
         let mut items = Vec::new();
         if let Some(slo_etag) = &entry.slo_etag {
-            let manifest = self.manifest(&entry).await?;
-            let parts = slo_parts(&manifest).map_err(|e| e.context(format!("object '{}'", entry.name)))?;
+            let parts = match self.manifest(&entry).await.and_then(|manifest| slo_parts(&manifest)) {
+                Ok(parts) => parts,
+                Err(e) => return failed(item, e.context("reading its SLO manifest")),
+            };
             item.meta.insert("static_large_object".into(), json!(true));
             item.meta.insert("manifest_etag".into(), json!(entry.hash));
             self.refs.lock().expect("segment references").add_objects(&parts.segments, &self.large_object(&entry));
@@ -181,14 +183,21 @@ impl Lister<'_> {
             items.push(manifest_item);
             return Ok(items);
         }
-        if entry.bytes == 0
-            && let Some((container, prefix, etag)) = self.dlo_manifest(&entry).await?
-        {
-            let parts = dlo_parts(self.client, &container, &prefix)
-                .await
-                .map_err(|e| e.context(format!("segments of the dynamic large object '{}'", entry.name)))?;
+        let manifest = match entry.bytes {
+            0 => match self.dlo_manifest(&entry).await {
+                Ok(manifest) => manifest,
+                Err(e) => return failed(item, e.context("asking whether it is a DLO")),
+            },
+            _ => None,
+        };
+        if let Some((container, prefix)) = manifest {
+            let parts = match dlo_parts(self.client, &container, &prefix).await {
+                Ok(parts) => parts,
+                Err(e) => return failed(item, e.context(format!("listing its DLO segments ({container}/{prefix})"))),
+            };
             item.meta.insert("object_manifest".into(), json!(format!("{container}/{prefix}")));
             self.refs.lock().expect("segment references").add_prefix(&container, &prefix, &self.large_object(&entry));
+            let etag = parts.dlo_etag.clone().unwrap_or_default();
             apply_parts(&mut item, &etag, parts);
         }
         if !self.include_segments {
@@ -227,9 +236,12 @@ impl Lister<'_> {
     }
 
     /// A zero-byte entry is a DLO when its HEAD names a manifest prefix: that container and
-    /// prefix, with the DLO's ETag.
-    async fn dlo_manifest(&self, entry: &Entry) -> Result<Option<(String, String, String)>> {
-        let response = match self.client.send(&self.object_request(entry, true)).await {
+    /// prefix.
+    async fn dlo_manifest(&self, entry: &Entry) -> Result<Option<(String, String)>> {
+        // The manifest object itself: a DLO whose segments are gone would answer 404.
+        let mut request = self.object_request(entry, true);
+        request.query.push(("multipart-manifest", "get".into()));
+        let response = match self.client.send(&request).await {
             Ok(response) => response,
             // Deleted since the listing: the fetch will say so.
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -237,14 +249,23 @@ impl Lister<'_> {
         };
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
         let Some(value) = header("x-object-manifest") else { return Ok(None) };
-        let etag = header("etag").unwrap_or_default().to_owned();
-        parse_dlo_manifest(value).map(|(container, prefix)| Some((container, prefix, etag))).ok_or_else(|| {
+        parse_dlo_manifest(value).map(Some).ok_or_else(|| {
             Error::new(
                 ErrorKind::Other,
                 format!("object '{}' has an unreadable X-Object-Manifest: {value}", entry.name),
             )
         })
     }
+}
+
+/// A large object whose parts cannot be known: a temporary error retries the page, any other
+/// fails this object alone, the listing going on.
+fn failed(mut item: Item, error: Error) -> Result<Vec<Item>> {
+    if error.is_temporary() {
+        return Err(error);
+    }
+    item.skip = Some(Skip::Failed(error.to_string()));
+    Ok(vec![item])
 }
 
 /// The item of a listing entry, before large objects and versions are looked at.
