@@ -16,8 +16,9 @@ pub fn run(args: &JsonArg) -> Result<i32> {
             .collect();
         print_json(&list)?;
     } else {
+        let width = registry.factories().map(|f| f.scheme().len()).max().unwrap_or(0);
         for factory in registry.factories() {
-            out!("{:<8} {}\n         e.g. {}", factory.scheme(), factory.description(), factory.example())?;
+            out!("{:<width$}  {}\n{:width$}  e.g. {}", factory.scheme(), factory.description(), "", factory.example())?;
         }
     }
     Ok(exit::OK)
