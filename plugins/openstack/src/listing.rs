@@ -3,7 +3,10 @@
 //! item; the large objects of a page are resolved there and then (their manifests read,
 //! their segments listed) so that the engine can check their parts while they stream.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
+
+use bytes::Bytes;
 use std::time::SystemTime;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -85,6 +88,16 @@ pub struct Lister<'a> {
     pub versions: bool,
     pub include_segments: bool,
     pub refs: &'a Mutex<SegmentRefs>,
+    /// SLO manifests read while listing, until their configuration item is opened.
+    pub manifests: &'a Manifests,
+}
+
+/// SLO manifests read while listing, by object name and version.
+pub type Manifests = Mutex<HashMap<(Vec<u8>, Option<String>), Bytes>>;
+
+/// Where a manifest waits for its configuration item: the object's name and version.
+pub fn manifest_key(item: &Item) -> (Vec<u8>, Option<String>) {
+    (item.id.0.clone(), item.meta.get("version_id").and_then(Value::as_str).map(str::to_owned))
 }
 
 impl Lister<'_> {
@@ -162,8 +175,8 @@ impl Lister<'_> {
         }
         let mut items = Vec::new();
         if let Some(slo_etag) = &entry.slo_etag {
-            let parts = match self.manifest(&entry).await.and_then(|manifest| slo_parts(&manifest)) {
-                Ok(parts) => parts,
+            let (manifest, parts) = match self.manifest(&entry).await.and_then(|m| Ok((slo_parts(&m)?, m))) {
+                Ok((parts, manifest)) => (manifest, parts),
                 Err(e) => return failed(item, e.context("reading its SLO manifest")),
             };
             item.meta.insert("static_large_object".into(), json!(true));
@@ -179,6 +192,8 @@ impl Lister<'_> {
             manifest_item.content_type = Some("application/json".into());
             manifest_item.meta.retain(|k, _| k == "version_id");
             manifest_item.meta.insert("manifest_of".into(), json!(entry.name));
+            // Archived as read here, the very manifest the segments are checked against.
+            self.manifests.lock().expect("manifests").insert(manifest_key(&manifest_item), manifest);
             items.push(item);
             items.push(manifest_item);
             return Ok(items);
@@ -226,7 +241,7 @@ impl Lister<'_> {
     }
 
     /// An SLO's manifest (`?multipart-manifest=get`).
-    async fn manifest(&self, entry: &Entry) -> Result<bytes::Bytes> {
+    async fn manifest(&self, entry: &Entry) -> Result<Bytes> {
         let mut request = self.object_request(entry, false);
         request.query.push(("multipart-manifest", "get".into()));
         let response = self.client.send(&request).await?;

@@ -14,7 +14,7 @@ use sortie_core::registry::{ProviderFactory, SourceOptions};
 
 use crate::client::{Client, Request};
 use crate::large_objects::SegmentRefs;
-use crate::listing::{Lister, MANIFESTS};
+use crate::listing::{Lister, MANIFESTS, Manifests, manifest_key};
 use crate::object;
 use crate::services::ServicesSource;
 use crate::settings;
@@ -137,6 +137,9 @@ pub struct ContainerSource {
     prefix: String,
     /// Read by `check`.
     state: OnceLock<ContainerState>,
+    /// SLO manifests read while listing, taken when their items are archived, so that
+    /// memory holds only those listed ahead of the fetchers.
+    manifests: Manifests,
 }
 
 struct ContainerState {
@@ -150,7 +153,7 @@ struct ContainerState {
 
 impl ContainerSource {
     fn new(shared: Arc<Shared>, container: String, prefix: String) -> Self {
-        Self { shared, container, prefix, state: OnceLock::new() }
+        Self { shared, container, prefix, state: OnceLock::new(), manifests: Manifests::default() }
     }
 
     fn state(&self) -> Result<&ContainerState> {
@@ -167,6 +170,7 @@ impl ContainerSource {
             versions: state.versioned && !self.shared.current_only,
             include_segments: self.shared.include_segments,
             refs: &self.shared.refs,
+            manifests: &self.manifests,
         })
     }
 }
@@ -250,7 +254,12 @@ impl Provider for ContainerSource {
     async fn open(&self, item: &Item) -> Result<Body> {
         if item.area == Area::Config {
             if item.segments.first().is_some_and(|s| s.0 == MANIFESTS.as_bytes()) {
-                return object::open(&self.shared.client, &self.container, item, true).await;
+                let read = self.manifests.lock().expect("manifests").remove(&manifest_key(item));
+                return match read {
+                    Some(manifest) => Ok(Body::from_bytes(manifest, Some("application/json"))),
+                    // A second attempt reads it again.
+                    None => object::open(&self.shared.client, &self.container, item, true).await,
+                };
             }
             return Ok(Body::from_bytes(self.state()?.doc.clone(), Some("application/json")));
         }
