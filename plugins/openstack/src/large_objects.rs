@@ -12,8 +12,8 @@ use serde::Deserialize;
 use sortie_core::error::{Error, ErrorKind, Result};
 use sortie_core::item::PartsMd5;
 
-use crate::client::{Client, Request};
-use crate::listing::{Entry, list_request};
+use crate::client::Client;
+use crate::listing::{Entry, list_json, list_request};
 
 /// One entry of an SLO manifest as `?multipart-manifest=get` returns it.
 #[derive(Debug, Deserialize)]
@@ -132,27 +132,6 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
     }
     parts.dlo_etag = Some(format!("\"{}\"", hex::encode(etag.finalize())));
     Ok(parts)
-}
-
-/// Sends a listing request and parses its JSON answer.
-pub async fn list_json(client: &Client, request: &Request<'_>) -> Result<Vec<Entry>> {
-    let response = client.send(request).await?;
-    let bytes = response.bytes().await.map_err(|e| {
-        Error::new(
-            ErrorKind::Unavailable,
-            format!("reading a listing of container '{}': {e}", request.container.unwrap_or("")),
-        )
-        .temporary()
-    })?;
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("the listing of container '{}' is not Swift's JSON: {e}", request.container.unwrap_or("")),
-        )
-    })
 }
 
 /// The segments met so far in this export, so that the containers holding them need not

@@ -17,7 +17,7 @@ use sortie_core::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
 use sortie_core::provider::Page;
 
 use crate::client::{Client, Request};
-use crate::large_objects::{Parts, SegmentRefs, dlo_parts, list_json, parse_dlo_manifest, slo_parts};
+use crate::large_objects::{Parts, SegmentRefs, dlo_parts, parse_dlo_manifest, slo_parts};
 
 /// The first segment of the configuration path under which SLO manifests are kept.
 pub const MANIFESTS: &str = "slo-manifests";
@@ -76,6 +76,27 @@ pub fn list_request<'a>(
         }
     }
     Request { container: Some(container), query, ..Request::default() }
+}
+
+/// Sends a listing request and parses its JSON answer.
+pub async fn list_json(client: &Client, request: &Request<'_>) -> Result<Vec<Entry>> {
+    let response = client.send(request).await?;
+    let bytes = response.bytes().await.map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("reading a listing of container '{}': {e}", request.container.unwrap_or("")),
+        )
+        .temporary()
+    })?;
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("the listing of container '{}' is not Swift's JSON: {e}", request.container.unwrap_or("")),
+        )
+    })
 }
 
 /// Lists one container.

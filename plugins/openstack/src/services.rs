@@ -236,12 +236,7 @@ impl ServicesSource {
         };
         let what = format!("the {} listing of {}", collection.key, collection.service);
         let response = self.client.get(&url, &[("OpenStack-API-Version", COMPUTE_VERSION)], &what).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {what}: {e}")).temporary())?;
-        let answer: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::new(ErrorKind::Other, format!("{what} is not JSON: {e}")))?;
+        let answer = read_json(response, &what).await?;
         let entries = answer[collection.key].as_array().cloned().unwrap_or_default();
         let mut items = Vec::new();
         for entry in &entries {
@@ -307,16 +302,7 @@ fn image_data_item(base: &str, id: &str, image: &Value) -> Item {
     item.size = image["size"].as_u64();
     item.content_type = Some("application/octet-stream".into());
     item.meta.insert("url".into(), json!(format!("{base}/images/{id}/file")));
-    let text = |field: &str| image[field].as_str().map(str::to_ascii_lowercase);
-    let (algorithm, value) = (text("os_hash_algo"), text("os_hash_value"));
-    item.checksum = text("checksum").map(|md5| ProviderChecksum {
-        served: md5.clone(),
-        md5: Some(md5),
-        note: None,
-        sha256: value.clone().filter(|_| algorithm.as_deref() == Some("sha256")),
-        sha512: value.clone().filter(|_| algorithm.as_deref() == Some("sha512")),
-        parts_md5: None,
-    });
+    item.checksum = glance_checksum(image);
     match image["status"].as_str().unwrap_or("unknown") {
         "active" => {}
         "deactivated" => {
@@ -330,6 +316,21 @@ fn image_data_item(base: &str, id: &str, image: &Value) -> Item {
         }
     }
     item
+}
+
+/// What Glance says of an image's data: its MD5 `checksum`, and `os_hash_value` in the
+/// algorithm `os_hash_algo` names.
+fn glance_checksum(image: &Value) -> Option<ProviderChecksum> {
+    let text = |field: &str| image[field].as_str().map(str::to_ascii_lowercase);
+    let (algorithm, value) = (text("os_hash_algo"), text("os_hash_value"));
+    text("checksum").map(|md5| ProviderChecksum {
+        served: md5.clone(),
+        md5: Some(md5),
+        note: None,
+        sha256: value.clone().filter(|_| algorithm.as_deref() == Some("sha256")),
+        sha512: value.clone().filter(|_| algorithm.as_deref() == Some("sha512")),
+        parts_md5: None,
+    })
 }
 
 /// A zone's BIND file, `designate/zones/ID.zone`, from Designate's zone export.
@@ -415,8 +416,7 @@ impl ServicesSource {
             "image_name": format!("sortie-export-{volume}"), "force": true,
             "disk_format": "raw", "container_format": "bare" } });
         let answer = self.client.call(Method::POST, &text("action"), Some(&request), &[], &what).await?;
-        let answer: Value = serde_json::from_slice(&read(answer, &what).await?)
-            .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+        let answer = read_json(answer, &what).await?;
         let image = answer["os-volume_upload_image"]["image_id"]
             .as_str()
             .map(str::to_owned)
@@ -425,8 +425,7 @@ impl ServicesSource {
         let started = Instant::now();
         let described = loop {
             let response = self.client.get(&temp.url, &[], &what).await?;
-            let described: Value = serde_json::from_slice(&read(response, &what).await?)
-                .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: Glance's answer is not JSON: {e}")))?;
+            let described = read_json(response, &what).await?;
             match described["status"].as_str().unwrap_or_default() {
                 "active" => break described,
                 "killed" | "deleted" | "pending_delete" | "deactivated" => {
@@ -441,7 +440,7 @@ impl ServicesSource {
                 _ => tokio::time::sleep(UPLOAD_POLL).await,
             }
         };
-        let checksum = image_data_item(&glance, &image, &described).checksum;
+        let checksum = glance_checksum(&described);
         let response = self.client.get(&format!("{}/file", temp.url), &[], &what).await?;
         let size = response.content_length();
         let name = item.id.display();
@@ -467,8 +466,7 @@ impl ServicesSource {
         let text = |key: &str| item.meta.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         let what = format!("the export of zone {}", text("name"));
         let answer = self.client.call(Method::POST, &text("zone_export"), Some(&json!({})), &[], &what).await?;
-        let task: Value = serde_json::from_slice(&read(answer, &what).await?)
-            .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+        let task = read_json(answer, &what).await?;
         let id = task["id"]
             .as_str()
             .map(str::to_owned)
@@ -482,8 +480,7 @@ impl ServicesSource {
             }
             tokio::time::sleep(UPLOAD_POLL).await;
             let response = self.client.get(&task_url, &[], &what).await?;
-            let task: Value = serde_json::from_slice(&read(response, &what).await?)
-                .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))?;
+            let task = read_json(response, &what).await?;
             status = task["status"].as_str().unwrap_or_default().to_owned();
         }
         let zone = self.client.get(&format!("{task_url}/export"), &[("Accept", "text/dns")], &what).await?;
@@ -500,6 +497,12 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(600);
 
 async fn read(response: reqwest::Response, what: &str) -> Result<Bytes> {
     response.bytes().await.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {what}: {e}")).temporary())
+}
+
+/// A service's JSON answer; `what` names the request in messages.
+async fn read_json(response: reqwest::Response, what: &str) -> Result<Value> {
+    serde_json::from_slice(&read(response, what).await?)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("{what}: the answer is not JSON: {e}")))
 }
 
 /// The endpoint with its API version: catalogs give Glance and Neutron without one.
