@@ -10,7 +10,8 @@ pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// The archive was written but is incomplete (`Sortie-Complete: false`); see its report.
 pub const INCOMPLETE: i32 = 3;
-/// Verification found a problem, or extraction refused a member.
+/// Verification found a problem (the archive is damaged, truncated or not a Sortie
+/// archive), or extraction refused a member.
 pub const VERIFY_FAILED: i32 = 4;
 /// Interrupted (Ctrl-C); no archive was left behind.
 pub const INTERRUPTED: i32 = 130;
@@ -21,11 +22,18 @@ pub const TABLE: &str = "Exit codes:
   1    failed: nothing usable was written (I/O error, disk full, unreachable source)
   2    usage: bad arguments or input (missing source, unknown scheme, output exists)
   3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
-  4    verification failed, or extraction refused a member
+  4    verification failed: the archive is damaged, truncated, not a Sortie archive, or
+       extraction refused a member
   130  interrupted";
 
 /// Maps an error that stopped a command to its exit code.
 pub fn code_for(error: &anyhow::Error) -> i32 {
+    let archive_fault = |cause: &(dyn std::error::Error + 'static)| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(sortie_formats::reader::ArchiveError::is_archive_fault)
+    };
+    if error.chain().any(archive_fault) {
+        return VERIFY_FAILED;
+    }
     match error.chain().find_map(|cause| cause.downcast_ref::<sortie_core::Error>()).map(|e| e.kind()) {
         Some(ErrorKind::InvalidInput) => USAGE,
         _ => FAILED,

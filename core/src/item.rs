@@ -198,6 +198,10 @@ pub struct Item {
     pub meta: Map<String, Value>,
     /// Set when the item is listed but will not be fetched.
     pub skip: Option<Skip>,
+    /// What the provider needs to open this very item again (a file's device and inode):
+    /// kept with the item and handed back to `open`, never written into the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locator: Option<String>,
 }
 
 impl Item {
@@ -216,6 +220,7 @@ impl Item {
             checksum: None,
             meta: Map::new(),
             skip: None,
+            locator: None,
         }
     }
 }

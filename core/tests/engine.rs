@@ -160,11 +160,11 @@ fn read_bag(archive: &std::path::Path) -> HashMap<String, Vec<u8>> {
     use std::io::Read;
     let mut members = HashMap::new();
     let mut tar = sortie_formats::reader::open(archive).unwrap();
-    for entry in tar.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let (path, _) = sortie_formats::reader::member_path(&entry);
+    for member in tar.members().unwrap() {
+        let mut member = member.unwrap();
+        let (path, _) = member.path();
         let mut data = Vec::new();
-        entry.read_to_end(&mut data).unwrap();
+        member.read_to_end(&mut data).unwrap();
         members.insert(path, data);
     }
     members

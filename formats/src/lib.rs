@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod payload_path;
 pub mod reader;
 pub mod report;
+pub mod shown;
 pub mod tar_member;
 pub mod verify;
 pub mod writer;

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
-use crate::reader;
+use crate::reader::{self, ArchiveError};
+use crate::shown::shown;
 
 /// Problems kept in full; the rest are only counted.
 const MAX_PROBLEMS: usize = 1000;
@@ -83,16 +84,38 @@ impl Verification {
 
     fn problem(&mut self, member: Option<&str>, message: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(Problem { member: member.map(str::to_owned), message: message.into() });
+            self.problems.push(Problem { member: member.map(shown), message: shown(&message.into()) });
         } else {
             self.more_problems += 1;
         }
     }
 }
 
+/// Where `extract` puts the regular members the pass reads, before their digests are
+/// known to match the manifests (which come after them in the archive).
+pub(crate) trait Staging {
+    /// Member number `index` (counting regular files only), at bag-relative `rel` under the
+    /// bag `bag`, is about to be read: where its bytes go, or `Err` with the reason it is
+    /// refused (recorded as a problem of the member).
+    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Result<Box<dyn Write>, String>>;
+
+    /// A directory member at bag-relative `rel`: `Err` with the reason it is refused.
+    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<Result<(), String>>;
+}
+
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all.
 pub fn verify(path: &Path) -> io::Result<Verification> {
-    let (mut stream, frames) = reader::open_counting_frames(path)?;
+    Ok(verify_staging(path, None)?.0)
+}
+
+/// The verification pass; with `staging`, every regular member's bytes are also written
+/// where it says. Returns which regular members (by index) match their manifest.
+pub(crate) fn verify_staging(
+    path: &Path,
+    mut staging: Option<&mut dyn Staging>,
+) -> io::Result<(Verification, Vec<bool>)> {
+    let mut archive = reader::open(path)?;
+    let frames = archive.frames();
     let mut v = Verification {
         bag: None,
         members: 0,
@@ -104,46 +127,66 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
         more_problems: 0,
     };
     let mut payload = BufWriter::new(tempfile::tempfile()?);
-    let mut manifest: Option<File> = None;
+    // Which regular member each payload line and tag file came from.
+    let mut payload_members: Vec<u32> = Vec::new();
+    let mut accepted: Vec<bool> = Vec::new();
+    let mut manifest: Option<(File, usize)> = None;
     let mut small_tags: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut tag_digests: Vec<(String, String)> = Vec::new();
+    let mut tag_digests: Vec<(String, String, usize)> = Vec::new();
     let mut last: Option<String> = None;
     let mut after_tag_manifest = false;
     // Members read since the last frame that passed its checksum: the ones a damaged frame
     // may hold.
     let mut unchecked = FrameMembers::default();
 
-    for entry in stream.entries()? {
-        let mut entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
+    for member in archive.members()? {
+        let mut member = match member {
+            Ok(member) => member,
+            Err(e) if ArchiveError::is_archive_fault(&e) => {
+                v.problem(last.as_deref(), format!("the archive is truncated or corrupt after this member: {e}"));
                 unchecked.report(&mut v, &e);
                 break;
             }
+            Err(e) => return Err(e),
         };
         unchecked.frames_now(frames.get());
         v.members += 1;
-        let (full, utf8) = reader::member_path(&entry);
+        let (full, utf8) = member.path();
         let (bag, rel) = full.split_once('/').unwrap_or((full.as_str(), ""));
         let rel = rel.trim_end_matches('/').to_owned();
+        let kind = member.kind();
+        last = Some(rel.clone());
+        unchecked.push(&rel);
         if !utf8 {
             v.problem(Some(&full), "member path is not valid UTF-8");
+            continue;
+        }
+        if reader::safe_relative(member.path_bytes()).is_none() {
+            v.problem(
+                Some(&full),
+                "member path is absolute, leaves the bag or has empty, '.' or '..' segments: extract refuses it",
+            );
+            continue;
+        }
+        if full.chars().any(char::is_control) {
+            v.problem(Some(&full), "member path holds a control character, which Sortie never writes");
+            continue;
         }
         match &v.bag {
             None => v.bag = Some(bag.to_owned()),
             Some(first) if first != bag => {
-                v.problem(Some(&full), format!("member is outside the bag directory {first}/"))
+                v.problem(Some(&full), format!("member is outside the bag directory {first}/"));
+                continue;
             }
             Some(_) => {}
         }
         if after_tag_manifest {
             v.problem(Some(&rel), format!("member follows {TAG_MANIFEST}, which must be last"));
         }
-        let kind = entry.header().entry_type();
-        last = Some(rel.clone());
-        unchecked.push(&rel);
         if kind == EntryType::Directory {
+            if let Some(Err(reason)) = staging.as_deref_mut().map(|s| s.directory(bag, &rel)).transpose()? {
+                v.problem(Some(&rel), reason);
+            }
             continue;
         }
         if kind != EntryType::Regular {
@@ -153,60 +196,103 @@ pub fn verify(path: &Path) -> io::Result<Verification> {
             );
             continue;
         }
-        let size = entry.header().size().unwrap_or(0);
+        let index = accepted.len();
+        accepted.push(false);
+        let mut staged: Box<dyn Write> = match staging.as_deref_mut().map(|s| s.stage(index, bag, &rel)).transpose()? {
+            None => Box::new(io::sink()),
+            Some(Ok(writer)) => writer,
+            Some(Err(reason)) => {
+                v.problem(Some(&rel), reason);
+                Box::new(io::sink())
+            }
+        };
+        let size = member.size();
         let mut hasher = Sha256::new();
         let read = if rel.starts_with("data/") {
-            copy_hashing(&mut entry, &mut hasher, &mut io::sink())
+            copy_hashing(&mut member, &mut hasher, &mut staged)
         } else if rel == MANIFEST {
             let mut spool = tempfile::tempfile()?;
-            let read = copy_hashing(&mut entry, &mut hasher, &mut spool);
-            manifest = Some(spool);
+            let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut spool, &mut staged));
+            manifest = Some((spool, index));
             read
         } else if size <= MAX_SMALL_TAG && [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel.as_str()) {
             let mut content = Vec::new();
-            let read = copy_hashing(&mut entry, &mut hasher, &mut content);
+            let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut content, &mut staged));
             small_tags.insert(rel.clone(), content);
             read
         } else {
-            copy_hashing(&mut entry, &mut hasher, &mut io::sink())
+            copy_hashing(&mut member, &mut hasher, &mut staged)
         };
+        let read = read.and_then(|()| staged.flush());
+        drop(staged);
         if let Err(e) = read {
-            v.problem(Some(&rel), format!("archive is truncated or corrupt inside this member: {e}"));
+            if !ArchiveError::is_archive_fault(&e) {
+                return Err(e);
+            }
+            v.problem(Some(&rel), format!("the archive is truncated or corrupt inside this member: {e}"));
             unchecked.report(&mut v, &e);
             break;
         }
         let digest = hex::encode(hasher.finalize());
         if rel.starts_with("data/") {
             writeln!(payload, "{digest}  {rel}")?;
+            payload_members.push(index as u32);
             v.payload_files += 1;
             v.payload_bytes += size;
         } else if rel == TAG_MANIFEST {
             after_tag_manifest = true;
+            tag_digests.push((rel, String::new(), index));
         } else {
-            tag_digests.push((rel, digest));
+            tag_digests.push((rel, digest, index));
         }
     }
-    let (trailing, file_digest) = reader::finish(stream)?;
+    let (trailing, file_digest) = archive.finish()?;
     match trailing {
         Ok(0) => {}
         Ok(n) => v.problem(None, format!("{n} non-zero bytes follow the end of the tar archive")),
         Err(e) => {
             if v.problems.is_empty() {
-                v.problem(last.as_deref(), format!("archive is truncated or corrupt after this member: {e}"));
+                v.problem(last.as_deref(), format!("the archive is truncated or corrupt after this member: {e}"));
             }
         }
     }
     v.sidecar = check_sidecar(path, &file_digest);
 
     check_bagit_txt(&mut v, small_tags.get(BAGIT));
+    let tags_ok = check_tag_manifest(&mut v, small_tags.get(TAG_MANIFEST), &tag_digests, &mut accepted);
     let payload = payload.into_inner().map_err(|e| e.into_error())?;
     match manifest {
-        Some(manifest) => compare_manifest(&mut v, payload, manifest)?,
+        Some((manifest, index)) => {
+            let trusted = accepted[index];
+            compare_manifest(&mut v, payload, manifest, |line| {
+                if trusted {
+                    accepted[payload_members[line] as usize] = true;
+                }
+            })?
+        }
         None => v.problem(Some(MANIFEST), "the payload manifest is missing"),
     }
-    check_tag_manifest(&mut v, small_tags.get(TAG_MANIFEST), &tag_digests);
+    if let Some((_, _, index)) = tag_digests.iter().find(|(rel, ..)| rel == TAG_MANIFEST) {
+        accepted[*index] = tags_ok;
+    }
     check_bag_info(&mut v, small_tags.get(BAG_INFO));
-    Ok(v)
+    Ok((v, accepted))
+}
+
+/// Writes to two writers.
+struct Tee<'a, A, B: ?Sized>(&'a mut A, &'a mut B);
+
+impl<A: Write, B: Write + ?Sized> Write for Tee<'_, A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.1.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
 }
 
 /// The members of the zstd frame being read.
@@ -229,7 +315,7 @@ impl FrameMembers {
 
     fn push(&mut self, name: &str) {
         if self.names.len() < 100 {
-            self.names.push(name.to_owned());
+            self.names.push(shown(name));
         } else {
             self.more += 1;
         }
@@ -295,19 +381,84 @@ fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
     }
 }
 
-/// Reads `digest  path` lines from the start of `file`.
-fn lines_of(mut file: File) -> io::Result<impl Iterator<Item = io::Result<String>>> {
-    file.seek(SeekFrom::Start(0))?;
-    Ok(BufReader::new(file).lines())
+/// The longest manifest line read: a digest and a path, which the reader bounds already
+/// (escaping can triple it); anything longer is reported, not read into memory.
+const MAX_LINE: usize = 3 * reader::MAX_EXTENSION as usize + 128;
+
+/// The lines of a spooled file, each read with at most [`MAX_LINE`] bytes kept: a longer
+/// line comes as `Err` with its length and is skipped.
+struct Lines {
+    file: BufReader<File>,
 }
 
-fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::Result<()> {
-    let mut found = lines_of(payload)?.peekable();
-    let mut listed = lines_of(manifest)?.peekable();
+impl Lines {
+    fn of(mut file: File) -> io::Result<Self> {
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Self { file: BufReader::new(file) })
+    }
+
+    fn next_line(&mut self) -> io::Result<Option<Result<String, u64>>> {
+        let mut line = Vec::new();
+        let mut length = 0u64;
+        loop {
+            let buf = self.file.fill_buf()?;
+            if buf.is_empty() {
+                if length == 0 {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (chunk, ended) = match buf.iter().position(|b| *b == b'\n') {
+                Some(at) => (&buf[..at], at + 1),
+                None => (buf, 0),
+            };
+            length += chunk.len() as u64;
+            if line.len() + chunk.len() <= MAX_LINE {
+                line.extend_from_slice(chunk);
+            }
+            let consumed = if ended > 0 { ended } else { chunk.len() };
+            self.file.consume(consumed);
+            if ended > 0 {
+                break;
+            }
+        }
+        if length > MAX_LINE as u64 {
+            return Ok(Some(Err(length)));
+        }
+        Ok(Some(Ok(String::from_utf8_lossy(&line).trim_end_matches('\r').to_owned())))
+    }
+}
+
+impl Iterator for Lines {
+    type Item = io::Result<Result<String, u64>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_line().transpose()
+    }
+}
+
+/// Compares the payload members' digests with the manifest; `matched` is called with the
+/// number of every payload line whose digest the manifest confirms.
+fn compare_manifest(
+    v: &mut Verification,
+    payload: File,
+    manifest: File,
+    mut matched: impl FnMut(usize),
+) -> io::Result<()> {
+    let mut found = Lines::of(payload)?.enumerate().peekable();
+    let mut listed = Lines::of(manifest)?.peekable();
     // Ordered walk: both sides in member order, as Sortie writes them.
-    while let (Some(Ok(have)), Some(Ok(want))) = (found.peek(), listed.peek()) {
+    while let (Some((line_no, Ok(Ok(have)))), Some(Ok(want))) = (found.peek(), listed.peek()) {
+        let want = match want {
+            Ok(want) => want,
+            Err(length) => {
+                v.problem(Some(MANIFEST), format!("a manifest line of {length} bytes is refused as malformed"));
+                listed.next();
+                continue;
+            }
+        };
         let Some((want_digest, want_path)) = bagit::parse_manifest_line(want) else {
-            v.problem(Some(MANIFEST), format!("malformed manifest line: {want:?}"));
+            v.problem(Some(MANIFEST), format!("malformed manifest line: {:?}", shown(want)));
             listed.next();
             continue;
         };
@@ -315,7 +466,9 @@ fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::
         if have_path != want_path {
             break;
         }
-        if !have_digest.eq_ignore_ascii_case(want_digest) {
+        if have_digest.eq_ignore_ascii_case(want_digest) {
+            matched(*line_no);
+        } else {
             v.problem(
                 Some(&want_path),
                 format!("sha256 mismatch: manifest says {want_digest}, content is {have_digest}"),
@@ -325,27 +478,33 @@ fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::
         listed.next();
     }
     // Whatever remains is compared by path.
-    let mut have: HashMap<String, String> = HashMap::new();
-    for line in found {
-        let line = line?;
+    let mut have: HashMap<String, (String, usize)> = HashMap::new();
+    for (line_no, line) in found {
+        let Ok(line) = line? else { continue };
         let (digest, path) = line.split_once("  ").unwrap_or_default();
-        if have.insert(path.to_owned(), digest.to_owned()).is_some() {
+        if have.insert(path.to_owned(), (digest.to_owned(), line_no)).is_some() {
             v.problem(Some(path), "payload member appears twice");
         }
     }
     for line in listed {
-        let line = line?;
+        let line = match line? {
+            Ok(line) => line,
+            Err(length) => {
+                v.problem(Some(MANIFEST), format!("a manifest line of {length} bytes is refused as malformed"));
+                continue;
+            }
+        };
         let Some((want_digest, want_path)) = bagit::parse_manifest_line(&line) else {
-            v.problem(Some(MANIFEST), format!("malformed manifest line: {line:?}"));
+            v.problem(Some(MANIFEST), format!("malformed manifest line: {:?}", shown(&line)));
             continue;
         };
         match have.remove(&want_path) {
             None => v.problem(Some(&want_path), "listed in the manifest but missing from the archive"),
-            Some(digest) if !digest.eq_ignore_ascii_case(want_digest) => v.problem(
+            Some((digest, _)) if !digest.eq_ignore_ascii_case(want_digest) => v.problem(
                 Some(&want_path),
                 format!("sha256 mismatch: manifest says {want_digest}, content is {digest}"),
             ),
-            Some(_) => {}
+            Some((_, line_no)) => matched(line_no),
         }
     }
     let mut extra: Vec<String> = have.into_keys().collect();
@@ -356,23 +515,35 @@ fn compare_manifest(v: &mut Verification, payload: File, manifest: File) -> io::
     Ok(())
 }
 
-fn check_tag_manifest(v: &mut Verification, content: Option<&Vec<u8>>, computed: &[(String, String)]) {
+/// Checks the tag files against the tag manifest, marking those that match as accepted;
+/// true when the tag manifest itself is sound (every line parsed and matched).
+fn check_tag_manifest(
+    v: &mut Verification,
+    content: Option<&Vec<u8>>,
+    computed: &[(String, String, usize)],
+    accepted: &mut [bool],
+) -> bool {
     let Some(content) = content else {
         v.problem(Some(TAG_MANIFEST), "the tag manifest is missing");
-        return;
+        return false;
     };
-    let mut computed: HashMap<&str, &str> = computed.iter().map(|(k, d)| (k.as_str(), d.as_str())).collect();
+    let before = v.problems.len() as u64 + v.more_problems;
+    let mut computed: HashMap<&str, (&str, usize)> = computed
+        .iter()
+        .filter(|(rel, ..)| rel != TAG_MANIFEST)
+        .map(|(k, d, index)| (k.as_str(), (d.as_str(), *index)))
+        .collect();
     for line in String::from_utf8_lossy(content).lines() {
         let Some((digest, name)) = bagit::parse_manifest_line(line) else {
-            v.problem(Some(TAG_MANIFEST), format!("malformed tag manifest line: {line:?}"));
+            v.problem(Some(TAG_MANIFEST), format!("malformed tag manifest line: {:?}", shown(line)));
             continue;
         };
         match computed.remove(name.as_str()) {
             None => v.problem(Some(&name), "listed in the tag manifest but missing from the archive"),
-            Some(actual) if !actual.eq_ignore_ascii_case(digest) => {
+            Some((actual, _)) if !actual.eq_ignore_ascii_case(digest) => {
                 v.problem(Some(&name), format!("sha256 mismatch: tag manifest says {digest}, content is {actual}"))
             }
-            Some(_) => {}
+            Some((_, index)) => accepted[index] = true,
         }
     }
     let mut unlisted: Vec<&str> = computed.into_keys().collect();
@@ -380,6 +551,7 @@ fn check_tag_manifest(v: &mut Verification, content: Option<&Vec<u8>>, computed:
     for name in unlisted {
         v.problem(Some(name), "tag file is not listed in the tag manifest");
     }
+    v.problems.len() as u64 + v.more_problems == before
 }
 
 fn check_bag_info(v: &mut Verification, content: Option<&Vec<u8>>) {

@@ -1,12 +1,10 @@
 //! The provider and its factory.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures_util::StreamExt;
 use sortie_core::item::Item;
 use sortie_core::provider::{Body, Capabilities, Page, Provider};
@@ -14,9 +12,8 @@ use sortie_core::registry::{ProviderFactory, SourceOptions};
 use sortie_core::{Error, ErrorKind, Result};
 
 use crate::lister::Lister;
+use crate::reader::{Identity, Root};
 
-/// Read size for file bodies.
-const CHUNK: usize = 256 * 1024;
 /// Files up to this size are opened, measured and read in one go: a thread hop per system
 /// call would cost more than the read itself.
 const READ_AT_ONCE: u64 = 256 * 1024;
@@ -60,6 +57,8 @@ pub struct FsProvider {
     follow_symlinks: bool,
     exclude: Arc<HashSet<PathBuf>>,
     lister: Mutex<Option<Lister>>,
+    /// The source directory, opened once for every file to be opened beneath it.
+    root_dir: Mutex<Option<Arc<Root>>>,
 }
 
 impl FsProvider {
@@ -72,72 +71,28 @@ impl FsProvider {
             .iter()
             .filter_map(|path| Some(path.parent()?.canonicalize().ok()?.join(path.file_name()?)))
             .collect();
-        Self { root, follow_symlinks: options.follow_symlinks, exclude: Arc::new(exclude), lister: Mutex::new(None) }
-    }
-
-    fn path_of(&self, item: &Item) -> PathBuf {
-        let mut path = self.root.clone();
-        for segment in &item.segments {
-            path.push(os_str(&segment.0));
+        Self {
+            root,
+            follow_symlinks: options.follow_symlinks,
+            exclude: Arc::new(exclude),
+            lister: Mutex::new(None),
+            root_dir: Mutex::new(None),
         }
-        path
     }
-}
 
-/// Streams a large file read by one blocking thread, chunk after chunk, through a short
-/// channel: one thread for the whole file instead of a thread hop per read.
-fn read_in_background(file: std::fs::File, shown: String) -> futures_util::stream::BoxStream<'static, Result<Bytes>> {
-    let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut file = file;
-        loop {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            match (&mut file).take(CHUNK as u64).read_to_end(&mut chunk) {
-                Ok(0) => return,
-                Ok(_) => {
-                    if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = chunks.blocking_send(Err(Error::io(format!("cannot read {shown}"), &e)));
-                    return;
-                }
-            }
+    fn relative_path(item: &Item) -> PathBuf {
+        item.segments.iter().map(|segment| os_str(&segment.0)).collect()
+    }
+
+    fn root_dir(&self) -> Result<Arc<Root>> {
+        let mut held = self.root_dir.lock().expect("root lock");
+        if let Some(root) = held.as_ref() {
+            return Ok(root.clone());
         }
-    });
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    })
-    .boxed()
-}
-
-/// Reads a file the listing measured as small, announcing the listed size: no second
-/// `stat`, and a file that changed since the listing fails the engine's length check.
-fn read_small(path: &std::path::Path, listed: u64) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
-    let file = std::fs::File::open(path)?;
-    let data = read_whole(&file, listed)?;
-    Ok((file, listed, Some(data)))
-}
-
-/// Opens a file and measures it; a small one is read whole at once.
-fn open_blocking(path: &std::path::Path) -> std::io::Result<(std::fs::File, u64, Option<Vec<u8>>)> {
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > READ_AT_ONCE {
-        return Ok((file, len, None));
+        let root = Root::open(&self.root, self.follow_symlinks)
+            .map_err(|e| Error::io(format!("cannot open the source directory {}", self.root.display()), &e))?;
+        Ok(held.insert(Arc::new(root)).clone())
     }
-    let data = read_whole(&file, len)?;
-    Ok((file, len, Some(data)))
-}
-
-/// Reads a file of `len` bytes, and one byte more if it grew, which is enough for the
-/// engine's length check to notice. Through `take`: File's own read_to_end would stat and
-/// seek again to size its buffer.
-fn read_whole(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
-    file.take(len + 1).read_to_end(&mut data)?;
-    Ok(data)
 }
 
 #[cfg(unix)]
@@ -211,23 +166,24 @@ impl Provider for FsProvider {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
-        let path = self.path_of(item);
-        let shown = path.display().to_string();
-        let opened = if let Some(listed) = item.size.filter(|size| *size <= READ_AT_ONCE) {
+        let relative = Self::relative_path(item);
+        let shown = self.root.join(&relative).display().to_string();
+        let listed = item.locator.as_deref().and_then(Identity::decode);
+        let root = self.root_dir()?;
+        let (size, stream) = if item.size.is_some_and(|size| size <= READ_AT_ONCE) {
             // A small read from a local disk costs less than handing it to another thread.
-            read_small(&path, listed)
+            let opened = root.open_file(&relative, listed.as_ref(), &shown)?;
+            let size = opened.size();
+            let data = opened.read_whole()?;
+            (size, futures_util::stream::once(async move { Ok(data) }).boxed())
         } else {
-            tokio::task::spawn_blocking(move || open_blocking(&path))
+            let opened = tokio::task::spawn_blocking(move || root.open_file(&relative, listed.as_ref(), &shown))
                 .await
-                .map_err(|e| Error::new(ErrorKind::Other, format!("cannot read {shown}: {e}")))?
+                .map_err(|e| Error::new(ErrorKind::Other, format!("reading task failed: {e}")))??;
+            (opened.size(), opened.stream())
         };
-        let (file, len, data) = opened.map_err(|e| Error::io(format!("cannot read {shown}"), &e))?;
-        let stream = match data {
-            // The length is the one measured at open: a file that changed since is caught by
-            // the engine's exact-length check.
-            Some(data) => futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed(),
-            None => read_in_background(file, shown),
-        };
-        Ok(Body { size: Some(len), checksum: None, content_type: None, meta: Default::default(), stream })
+        // The length is the one measured at open: a file that grows or shrinks during the
+        // read fails the reader's own check and the engine's exact-length check.
+        Ok(Body { size: Some(size), checksum: None, content_type: None, meta: Default::default(), stream })
     }
 }

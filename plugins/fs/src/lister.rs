@@ -144,7 +144,10 @@ fn item_of(entry: &DirEntry, segments: Vec<Vec<u8>>) -> Item {
         extra.insert("mode".into(), Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)));
     }
     match kind {
-        Kind::File => item.size = Some(meta.len()),
+        Kind::File => {
+            item.size = Some(meta.len());
+            item.locator = Some(crate::reader::Identity::of_metadata(&meta).encode());
+        }
         Kind::Symlink => match std::fs::read_link(entry.path()) {
             Ok(target) => {
                 let bytes = bytes_of(target.as_os_str());
