@@ -197,21 +197,27 @@ impl Archive {
     /// Ends a pass: drains what the tar reader left (counting trailing non-zero bytes,
     /// which a well-formed archive does not have) and the rest of the file, and returns
     /// (trailing non-zero bytes or the error that stopped decompression, file sha256).
-    pub fn finish(self) -> io::Result<(Result<u64, io::Error>, String)> {
+    /// After `failed` (the members could not be read to their end) nothing more is
+    /// decompressed: a zstd bomb behind the damage would only cost time.
+    pub fn finish(self, failed: bool) -> io::Result<(Result<u64, io::Error>, String)> {
         let mut frames = self.tar.into_inner();
         let mut trailing = Ok(0u64);
-        let mut buf = [0u8; 8192];
-        loop {
-            match frames.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if let Ok(count) = trailing.as_mut() {
-                        *count += buf[..n].iter().filter(|b| **b != 0).count() as u64;
+        let mut buf = [0u8; 1 << 16];
+        if !failed {
+            loop {
+                match frames.read(&mut buf) {
+                    Ok(0) => break,
+                    // Compared as a slice (a memcmp), not byte by byte: a run of zeros can be long.
+                    Ok(n) if buf[..n] == [0u8; 1 << 16][..n] => {}
+                    Ok(n) => {
+                        if let Ok(count) = trailing.as_mut() {
+                            *count += buf[..n].iter().filter(|b| **b != 0).count() as u64;
+                        }
                     }
-                }
-                Err(e) => {
-                    trailing = Err(e);
-                    break;
+                    Err(e) => {
+                        trailing = Err(e);
+                        break;
+                    }
                 }
             }
         }
@@ -366,7 +372,12 @@ impl<'a> Members<'a> {
 
     fn fault(&mut self, header_at: u64, error: io::Error) -> io::Error {
         self.finished = true;
-        ArchiveError::classify(error, header_at, "unreadable tar header")
+        let what = if self.position.get() < header_at + BLOCK {
+            "the tar stream ends early: the archive is truncated"
+        } else {
+            "unreadable tar header"
+        };
+        ArchiveError::classify(error, header_at, what)
     }
 }
 

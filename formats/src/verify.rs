@@ -103,18 +103,29 @@ pub(crate) trait Staging {
     fn directory(&mut self, bag: &str, rel: &str) -> io::Result<Result<(), String>>;
 }
 
-/// Verifies the archive at `path`. An `Err` means it could not be opened at all.
+/// Verifies the archive at `path`. An `Err` means it could not be opened at all, or a local
+/// input/output failure stopped the pass.
 pub fn verify(path: &Path) -> io::Result<Verification> {
     Ok(verify_staging(path, None)?.0)
 }
 
+/// Verifies an archive read from any reader, without a sidecar to compare: the entry point
+/// of the fuzz target (`fuzz/`) and of tests that hold an archive in memory.
+pub fn verify_reader(reader: Box<dyn Read>) -> io::Result<Verification> {
+    Ok(verify_archive(reader::from_reader(reader)?, None, None)?.0)
+}
+
 /// The verification pass; with `staging`, every regular member's bytes are also written
 /// where it says. Returns which regular members (by index) match their manifest.
-pub(crate) fn verify_staging(
-    path: &Path,
+pub(crate) fn verify_staging(path: &Path, staging: Option<&mut dyn Staging>) -> io::Result<(Verification, Vec<bool>)> {
+    verify_archive(reader::open(path)?, Some(path), staging)
+}
+
+fn verify_archive(
+    mut archive: reader::Archive,
+    path: Option<&Path>,
     mut staging: Option<&mut dyn Staging>,
 ) -> io::Result<(Verification, Vec<bool>)> {
-    let mut archive = reader::open(path)?;
     let frames = archive.frames();
     let mut v = Verification {
         bag: None,
@@ -135,6 +146,7 @@ pub(crate) fn verify_staging(
     let mut tag_digests: Vec<(String, String, usize)> = Vec::new();
     let mut last: Option<String> = None;
     let mut after_tag_manifest = false;
+    let mut broken = false;
     // Members read since the last frame that passed its checksum: the ones a damaged frame
     // may hold.
     let mut unchecked = FrameMembers::default();
@@ -145,6 +157,7 @@ pub(crate) fn verify_staging(
             Err(e) if ArchiveError::is_archive_fault(&e) => {
                 v.problem(last.as_deref(), format!("the archive is truncated or corrupt after this member: {e}"));
                 unchecked.report(&mut v, &e);
+                broken = true;
                 break;
             }
             Err(e) => return Err(e),
@@ -231,6 +244,7 @@ pub(crate) fn verify_staging(
             }
             v.problem(Some(&rel), format!("the archive is truncated or corrupt inside this member: {e}"));
             unchecked.report(&mut v, &e);
+            broken = true;
             break;
         }
         let digest = hex::encode(hasher.finalize());
@@ -246,7 +260,7 @@ pub(crate) fn verify_staging(
             tag_digests.push((rel, digest, index));
         }
     }
-    let (trailing, file_digest) = archive.finish()?;
+    let (trailing, file_digest) = archive.finish(broken)?;
     match trailing {
         Ok(0) => {}
         Ok(n) => v.problem(None, format!("{n} non-zero bytes follow the end of the tar archive")),
@@ -256,7 +270,9 @@ pub(crate) fn verify_staging(
             }
         }
     }
-    v.sidecar = check_sidecar(path, &file_digest);
+    if let Some(path) = path {
+        v.sidecar = check_sidecar(path, &file_digest);
+    }
 
     check_bagit_txt(&mut v, small_tags.get(BAGIT));
     let tags_ok = check_tag_manifest(&mut v, small_tags.get(TAG_MANIFEST), &tag_digests, &mut accepted);

@@ -215,10 +215,10 @@ impl Opened {
                 match (&self.file).take(CHUNK as u64).read_to_end(&mut chunk) {
                     Ok(0) => break,
                     Ok(_) => {
-                        if let Some(previous) = held.replace(Bytes::from(chunk)) {
-                            if chunks.blocking_send(Ok(previous)).is_err() {
-                                return;
-                            }
+                        if let Some(previous) = held.replace(Bytes::from(chunk))
+                            && chunks.blocking_send(Ok(previous)).is_err()
+                        {
+                            return;
                         }
                     }
                     Err(e) => {
