@@ -45,10 +45,14 @@ fn rewrite_adding(archive: &Path, mut edit: impl FnMut(&str, &mut Vec<u8>) -> bo
         }
     }
     for (path, data) in extra {
-        let mut header = tar::Header::new_ustar();
+        // The name written byte for byte, as an attacker would, past the `tar` crate's checks.
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_entry_type(tar::EntryType::Regular);
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
-        builder.append_data(&mut header, path, *data).unwrap();
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
     }
     let tar_bytes = builder.into_inner().unwrap();
     let mut encoder = zstd::stream::write::Encoder::new(fs::File::create(archive).unwrap(), 3).unwrap();
@@ -164,4 +168,80 @@ fn verify_of_a_missing_file_is_a_usage_error() {
     let output = run(&["verify", "/nonexistent/x.tar.zst"]);
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("cannot read the archive /nonexistent/x.tar.zst"));
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn extract_writes_only_what_the_manifest_confirms() {
+    let work = open_tempdir();
+    let archive = fresh(work.path());
+    rewrite(&archive, |path, data| {
+        if path.ends_with("gamma.txt") {
+            *data = b"GAMMA\n".to_vec();
+        }
+        true
+    });
+    let target = work.path().join("out");
+    let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_eq!(code(&output), 4, "{text}");
+    assert!(text.contains("REFUSED  bag/data/fs-src/gamma.txt: not written"), "{text}");
+    assert!(text.contains("data/fs-src/gamma.txt: sha256 mismatch"), "{text}");
+    assert!(!target.join("bag/data/fs-src/gamma.txt").exists(), "a file that fails its manifest was written");
+    assert_eq!(fs::read(target.join("bag/data/fs-src/alpha.txt")).unwrap(), b"alpha alpha alpha\n");
+    assert!(target.join("bag/manifest-sha256.txt").exists());
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 1, "only the bag, no staging directory");
+}
+
+#[test]
+fn extract_of_a_damaged_zstd_frame_names_the_member_and_writes_no_unverified_file() {
+    let work = open_tempdir();
+    let archive = fresh(work.path());
+    let mut bytes = fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(&archive, bytes).unwrap();
+    fs::remove_file(sidecar(&archive)).unwrap();
+    let target = work.path().join("out");
+    let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_eq!(code(&output), 4, "{text}");
+    assert!(text.contains("data/fs-src/beta/beta.bin") && text.contains("corrupt"), "{text}");
+    assert_eq!(files_under(&target), Vec::<PathBuf>::new(), "no file confirmed, none written: {text}");
+}
+
+#[test]
+fn verify_refuses_every_path_extract_refuses() {
+    let work = open_tempdir();
+    let archive = fresh(work.path());
+    let escaped: &[u8] = b"escaped\n";
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(escaped));
+    rewrite_adding(
+        &archive,
+        |path, data| {
+            if path.ends_with("/manifest-sha256.txt") {
+                data.extend(format!("{digest}  data/../../escaped.txt\n").into_bytes());
+            }
+            true
+        },
+        &[("bag/data/../../escaped.txt", escaped)],
+    );
+    verify_fails_naming(&archive, &["bag/data/../../escaped.txt", "extract refuses it"]);
+    let target = work.path().join("out");
+    let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);
+    assert_eq!(code(&output), 4, "{}", all_text(&output));
+    assert!(!work.path().join("escaped.txt").exists() && !target.join("escaped.txt").exists());
 }
