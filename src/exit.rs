@@ -13,8 +13,12 @@ pub const INCOMPLETE: i32 = 3;
 /// Verification found a problem (the archive is damaged, truncated or not a Sortie
 /// archive), or extraction refused a member.
 pub const VERIFY_FAILED: i32 = 4;
-/// Interrupted (Ctrl-C); no archive was left behind.
+/// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
 pub const INTERRUPTED: i32 = 130;
+/// Stopped by SIGTERM; no archive was left behind.
+pub const TERMINATED: i32 = 143;
+/// Stopped by SIGHUP; no archive was left behind.
+pub const HUNG_UP: i32 = 129;
 
 /// The table shown by `--help`.
 pub const TABLE: &str = "Exit codes:
@@ -24,7 +28,7 @@ pub const TABLE: &str = "Exit codes:
   3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
   4    verification failed: the archive is damaged, truncated, not a Sortie archive, or
        extraction refused a member
-  130  interrupted";
+  129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
 
 /// Maps an error that stopped a command to its exit code.
 pub fn code_for(error: &anyhow::Error) -> i32 {

@@ -23,11 +23,12 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let (progress, bar) = crate::progress::sink(!args.json);
     let summary = tokio::select! {
         summary = engine::export(&providers, &args.output, &options, progress) => summary,
-        _ = tokio::signal::ctrl_c() => {
+        (name, code) = stop_signal() => {
             bar.finish_and_clear();
             let _ = std::fs::remove_file(&files.partial);
-            eprintln!("sortie: interrupted; no archive was written");
-            return Ok(exit::INTERRUPTED);
+            let _ = std::fs::remove_file(&files.sidecar_partial);
+            eprintln!("sortie: interrupted by {name}; no archive was written");
+            return Ok(code);
         }
     };
     bar.finish_and_clear();
@@ -53,6 +54,23 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         }
     }
     Ok(if summary.complete { exit::OK } else { exit::INCOMPLETE })
+}
+
+/// Waits for Ctrl-C (SIGINT), SIGTERM (`timeout`, systemd, Kubernetes) or SIGHUP (a closed
+/// terminal), all of which end an export the same way: the partial archive removed, the
+/// exit code 128 + the signal's number, as a shell reports a process the signal killed.
+async fn stop_signal() -> (&'static str, i32) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        // Without handlers the signals keep their default action; Ctrl-C is still caught.
+        let _ = tokio::signal::ctrl_c().await;
+        return ("SIGINT", exit::INTERRUPTED);
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => ("SIGINT", exit::INTERRUPTED),
+        _ = term.recv() => ("SIGTERM", exit::TERMINATED),
+        _ = hangup.recv() => ("SIGHUP", exit::HUNG_UP),
+    }
 }
 
 /// Local reads take microseconds, remote ones wait on a round trip each: small objects from

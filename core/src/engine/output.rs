@@ -65,7 +65,7 @@ impl Output {
             return Err(invalid(format!("output directory {} does not exist: create it first", dir.display())));
         }
         let files = OutputFiles::for_archive(path);
-        let file = File::create(&files.partial).map_err(|e| {
+        let file = create_private(&files.partial).map_err(|e| {
             invalid(format!("cannot write in the output directory {}: {e}; choose a writable place", dir.display()))
         })?;
         Ok((Self { files, dir }, file))
@@ -76,7 +76,7 @@ impl Output {
         let files = &self.files;
         let name = files.archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let write = || -> io::Result<()> {
-            let mut file = File::create(&files.sidecar_partial)?;
+            let mut file = create_private(&files.sidecar_partial)?;
             writeln!(file, "{sha256}  {name}")?;
             file.sync_all()?;
             fs::rename(&files.sidecar_partial, &files.sidecar)?;
@@ -89,6 +89,16 @@ impl Output {
     pub(crate) fn abandon(&self) {
         let _ = fs::remove_file(&self.files.partial);
     }
+}
+
+/// The archive holds a customer's private data: it and its sidecar are created readable by
+/// their owner only (0600, as restic and kopia create their repositories' files), whatever
+/// the umask, and a leftover file of the same name gets that mode too. `chmod` widens it.
+fn create_private(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -1,0 +1,76 @@
+//! What an export leaves on disk: an archive and sidecar only its owner can read, and
+//! nothing at all when SIGINT, SIGTERM or SIGHUP stops it (`timeout`, systemd, Kubernetes).
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_archive_and_its_sidecar_are_readable_by_their_owner_only() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"private")]);
+    let archive = work.path().join("out.tar.zst");
+    // A leftover partial file from an earlier crash, world-readable.
+    fs::write(work.path().join("out.tar.zst.partial"), b"old").unwrap();
+    set_mode(&work.path().join("out.tar.zst.partial"), 0o644);
+    let mut command = sortie();
+    command.args(["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap()]);
+    // SAFETY: umask is async-signal-safe and only changes the child's mask.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(mode(&archive), 0o600);
+    assert_eq!(mode(&work.path().join("out.tar.zst.sha256")), 0o600);
+}
+
+#[test]
+fn a_stopping_signal_leaves_no_partial_archive() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    let files: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("f{i}.bin"), noise(8 << 20, i))).collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, data)| (name.as_str(), &data[..])).collect();
+    write_tree(&source, &files);
+    for (signal, expected) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129), (libc::SIGINT, 130)] {
+        let archive = work.path().join(format!("stopped-{signal}.tar.zst"));
+        let partial = work.path().join(format!("stopped-{signal}.tar.zst.partial"));
+        let child = sortie()
+            .args(["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap()])
+            .args(["--concurrency", "1", "--zstd-level", "19", "--zstd-threads", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(60), "the export never started writing");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: kill sends a signal to the child we started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let output = child.wait_with_output().unwrap();
+        let text = all_text(&output);
+        assert_eq!(code(&output), expected, "signal {signal}: {text}");
+        assert!(text.contains("no archive was written"), "{text}");
+        assert!(!partial.exists() && !archive.exists(), "signal {signal} left a file behind");
+    }
+    let mut left: Vec<_> = fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["src"]);
+}
