@@ -58,8 +58,7 @@ pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
             });
             continue;
         }
-        // A hard link never replaces an existing file, unlike a rename.
-        match fs::hard_link(&staged, destination) {
+        match place(&staged, destination) {
             Ok(()) => {
                 done.files += 1;
                 done.bytes += fs::metadata(destination)?.len();
@@ -73,6 +72,21 @@ pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
     }
     staging_dir.close()?;
     Ok(done)
+}
+
+/// Puts a staged file under its final name. A hard link never replaces an existing file,
+/// unlike a rename; on a file system without hard links (FAT, some network and FUSE file
+/// systems) the file is renamed, once its name is known to be free.
+fn place(staged: &Path, destination: &Path) -> io::Result<()> {
+    match fs::hard_link(staged, destination) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            if fs::symlink_metadata(destination).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            fs::rename(staged, destination)
+        }
+        linked => linked,
+    }
 }
 
 /// Prepares each regular member's destination and gives the pass a staging file for it.

@@ -143,7 +143,9 @@ impl Provider for FsProvider {
         tokio::fs::read_dir(&root)
             .await
             .map(drop)
-            .map_err(|e| Error::io(format!("cannot list the source directory {}", root.display()), &e))
+            .map_err(|e| Error::io(format!("cannot list the source directory {}", root.display()), &e))?;
+        // Held from before the listing: every file is opened beneath this very directory.
+        self.root_dir().map(drop)
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
