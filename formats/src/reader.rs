@@ -237,6 +237,8 @@ impl Archive {
 pub struct Member<'a> {
     entry: tar::Entry<'a, FrameReader>,
     path: Vec<u8>,
+    /// Where the member's first header (an extension header's, when it has one) starts in
+    /// the decompressed tar stream, for messages.
     offset: u64,
     /// Body bytes not read yet: the `tar` crate ends a body cut short by the end of the
     /// stream without an error.
@@ -265,11 +267,6 @@ impl Member<'_> {
     /// The size of the member's body.
     pub fn size(&self) -> u64 {
         self.entry.size()
-    }
-
-    /// Where the member's header starts in the decompressed tar stream.
-    pub fn offset(&self) -> u64 {
-        self.offset
     }
 }
 
