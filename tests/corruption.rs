@@ -65,6 +65,14 @@ fn sidecar(archive: &Path) -> PathBuf {
     PathBuf::from(format!("{}.sha256", archive.display()))
 }
 
+/// Damages one bit in the middle of the compressed file, inside a zstd frame.
+fn flip_middle_byte(archive: &Path) {
+    let mut bytes = fs::read(archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(archive, bytes).unwrap();
+}
+
 fn verify_fails_naming(archive: &Path, needles: &[&str]) {
     let output = run(&["verify", archive.to_str().unwrap()]);
     let text = all_text(&output);
@@ -94,10 +102,7 @@ fn a_flipped_byte_in_a_payload_member_is_named() {
 fn a_flipped_byte_in_the_compressed_file_is_caught() {
     let work = open_tempdir();
     let archive = fresh(work.path());
-    let mut bytes = fs::read(&archive).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x40;
-    fs::write(&archive, bytes).unwrap();
+    flip_middle_byte(&archive);
     verify_fails_naming(&archive, &["FAILED  sidecar: archive sha256 is"]);
     // Without the sidecar, the zstd frame checksums still catch it, inside a named member.
     fs::remove_file(sidecar(&archive)).unwrap();
@@ -210,10 +215,7 @@ fn extract_writes_only_what_the_manifest_confirms() {
 fn extract_of_a_damaged_zstd_frame_names_the_member_and_writes_no_unverified_file() {
     let work = open_tempdir();
     let archive = fresh(work.path());
-    let mut bytes = fs::read(&archive).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x40;
-    fs::write(&archive, bytes).unwrap();
+    flip_middle_byte(&archive);
     fs::remove_file(sidecar(&archive)).unwrap();
     let target = work.path().join("out");
     let output = run(&["extract", archive.to_str().unwrap(), target.to_str().unwrap()]);

@@ -110,6 +110,13 @@ fn member(kind: tar::EntryType, name: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A finished tar stream of these members (with the end-of-archive blocks).
+fn tar_of(members: &[(tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut tar: Vec<u8> = members.iter().flat_map(|(kind, name, body)| member(*kind, name, body)).collect();
+    tar.extend([0; 1024]);
+    tar
+}
+
 fn compress(tar: &[u8]) -> Vec<u8> {
     zstd::encode_all(tar, 3).unwrap()
 }
@@ -133,19 +140,15 @@ fn extension_bomb(kind: tar::EntryType, declared: u64) -> Vec<u8> {
 
 /// The hostile archives of the corpus, by name, with what the commands must say.
 fn hostile() -> Vec<(&'static str, Vec<u8>, &'static str)> {
-    let mut malformed_pax = member(tar::EntryType::XHeader, "pax", b"99 path=bag/x\n");
-    malformed_pax.extend(member(tar::EntryType::Regular, "bag/x", b"x"));
-    malformed_pax.extend([0; 1024]);
-    let mut lying_size = member(tar::EntryType::XHeader, "pax", b"9 size=1\n");
-    lying_size.extend(member(tar::EntryType::Regular, "bag/x", b"abc"));
-    lying_size.extend([0; 1024]);
-    let mut two_pax = member(tar::EntryType::XHeader, "pax", b"16 path=bag/one\n");
-    two_pax.extend(member(tar::EntryType::XHeader, "pax", b"16 path=bag/two\n"));
-    two_pax.extend(member(tar::EntryType::Regular, "bag/x", b"abc"));
-    two_pax.extend([0; 1024]);
-    let mut dangling = member(tar::EntryType::Regular, "bag/bagit.txt", b"x");
-    dangling.extend(member(tar::EntryType::XHeader, "pax", b"16 path=bag/one\n"));
-    dangling.extend([0; 1024]);
+    use tar::EntryType::{Regular, XHeader};
+    let malformed_pax = tar_of(&[(XHeader, "pax", b"99 path=bag/x\n"), (Regular, "bag/x", b"x")]);
+    let lying_size = tar_of(&[(XHeader, "pax", b"9 size=1\n"), (Regular, "bag/x", b"abc")]);
+    let two_pax = tar_of(&[
+        (XHeader, "pax", b"16 path=bag/one\n"),
+        (XHeader, "pax", b"16 path=bag/two\n"),
+        (Regular, "bag/x", b"abc"),
+    ]);
+    let dangling = tar_of(&[(Regular, "bag/bagit.txt", b"x"), (XHeader, "pax", b"16 path=bag/one\n")]);
     let mut unfinished = member(tar::EntryType::Regular, "bag/bagit.txt", b"BagIt-Version: 1.0\n");
     unfinished.extend(member(tar::EntryType::Regular, "bag/data/x", &[b'x'; 5000]));
     let cut_body = unfinished[..unfinished.len() - 1024].to_vec();
