@@ -56,6 +56,15 @@ fn run_bounded(args: &[&str]) -> Output {
 /// a fresh directory beside the archive, which must stay free of unverified files.
 fn three_commands(archive: &Path) -> [(i32, String); 3] {
     let target = archive.with_extension("x");
+    let results = three_commands_keeping(archive, &target);
+    if target.exists() {
+        fs::remove_dir_all(&target).unwrap();
+    }
+    results
+}
+
+/// [`three_commands`], extracting into `target` and leaving it there.
+fn three_commands_keeping(archive: &Path, target: &Path) -> [(i32, String); 3] {
     let results = [
         run_bounded(&["verify", archive.to_str().unwrap()]),
         run_bounded(&["ls", archive.to_str().unwrap()]),
@@ -63,11 +72,10 @@ fn three_commands(archive: &Path) -> [(i32, String); 3] {
     ]
     .map(|output| (code(&output), all_text(&output)));
     if target.exists() {
-        for entry in walk(&target) {
+        for entry in walk(target) {
             let name = entry.file_name().unwrap().to_string_lossy().into_owned();
             assert!(!name.starts_with(".sortie-unverified"), "staging left behind in {}", target.display());
         }
-        fs::remove_dir_all(&target).unwrap();
     }
     results
 }
@@ -148,6 +156,17 @@ fn hostile() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (XHeader, "pax", b"16 path=bag/two\n"),
         (Regular, "bag/x", b"abc"),
     ]);
+    let global = tar_of(&[(tar::EntryType::XGlobalHeader, "g", b"20 path=bag/data/f\n"), (Regular, "bag/x", b"x")]);
+    let sparse = tar_of(&[(XHeader, "pax", b"22 GNU.sparse.major=1\n"), (Regular, "bag/x", b"x")]);
+    let long_path = format!("{} path=bag/{}\n", 65_560 + 6, "a".repeat(65_550));
+    assert_eq!(long_path.len(), 65_566);
+    let long_path = tar_of(&[(XHeader, "pax", long_path.as_bytes()), (Regular, "bag/x", b"x")]);
+    let mut old_prefix = tar_header(Regular, "bag/x", 1);
+    old_prefix.as_mut_bytes()[263..265].copy_from_slice(b"\0\0");
+    old_prefix.as_mut_bytes()[345..353].copy_from_slice(b"bag/data");
+    old_prefix.set_cksum();
+    let mut old_prefix = old_prefix.as_bytes().to_vec();
+    old_prefix.extend(member(Regular, "x", b"x")[512..].iter().copied().chain([0; 1024]));
     let dangling = tar_of(&[(Regular, "bag/bagit.txt", b"x"), (XHeader, "pax", b"16 path=bag/one\n")]);
     let mut unfinished = member(tar::EntryType::Regular, "bag/bagit.txt", b"BagIt-Version: 1.0\n");
     unfinished.extend(member(tar::EntryType::Regular, "bag/data/x", &[b'x'; 5000]));
@@ -161,6 +180,10 @@ fn hostile() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("malformed-pax.tar.zst", compress(&malformed_pax), "malformed pax record"),
         ("pax-size-disagrees.tar.zst", compress(&lying_size), "gives the member 1 bytes but its tar header 3"),
         ("two-pax-headers.tar.zst", compress(&two_pax), "two pax extended headers"),
+        ("pax-global-path.tar.zst", compress(&global), "pax global header"),
+        ("pax-gnu-sparse.tar.zst", compress(&sparse), "GNU.sparse.major"),
+        ("path-64kib.tar.zst", compress(&long_path), "a member path of 65554 bytes"),
+        ("ustar-version-prefix.tar.zst", compress(&old_prefix), "version other than 00"),
         ("dangling-extension.tar.zst", compress(&dangling), "not followed by the member they describe"),
         ("no-end-blocks.tar.zst", compress(&unfinished), "truncated"),
         ("cut-body.tar.zst", compress(&cut_body), "truncated"),
@@ -205,6 +228,96 @@ fn an_archive_that_cannot_be_opened_is_bad_input_and_creates_nothing() {
         assert!(all_text(&output).contains("check the archive path"), "{}", all_text(&output));
     }
     assert!(!target.exists(), "extract created its target before opening the archive");
+}
+
+#[test]
+fn a_directory_is_no_archive_and_junk_after_the_end_fails_every_command() {
+    let work = open_tempdir();
+    let target = work.path().join("target");
+    for args in [
+        vec!["verify", work.path().to_str().unwrap()],
+        vec!["ls", work.path().to_str().unwrap()],
+        vec!["extract", work.path().to_str().unwrap(), target.to_str().unwrap()],
+    ] {
+        let output = run_bounded(&args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", all_text(&output));
+    }
+    assert!(!target.exists());
+
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "bag", &[&source], &[]);
+    assert_eq!(code(&output), 0);
+    let mut bytes = fs::read(&archive).unwrap();
+    bytes.extend(compress(b"junk after the end of the tar stream"));
+    fs::write(&archive, bytes).unwrap();
+    fs::remove_file(work.path().join("bag.tar.zst.sha256")).unwrap();
+    for (command, (code, text)) in ["verify", "ls", "extract"].iter().zip(three_commands(&archive)) {
+        assert_eq!(code, 4, "{command}: {text}");
+        assert!(text.contains("non-zero bytes follow the end"), "{command}: {text}");
+    }
+}
+
+/// Archives whose members clash: a file twice (the second tag manifest of an attacker), a
+/// file that is also a directory, a file named like a directory. `verify` fails them; what
+/// `extract` writes is only ever the checked copy.
+#[test]
+fn clashing_members_fail_verification_and_only_checked_copies_are_written() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "bag", &[&source], &[]);
+    assert_eq!(code(&output), 0);
+    let tar = zstd::decode_all(&fs::read(&archive).unwrap()[..]).unwrap();
+    let end = tar.len() - 1024;
+    let (body, _) = tar.split_at(end);
+    let tag_manifest_at = body.windows(22).rposition(|w| w == b"tagmanifest-sha256.txt").unwrap() / 512 * 512;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "tag manifest first twice",
+            {
+                let mut tar = body[..tag_manifest_at].to_vec();
+                tar.extend(member(tar::EntryType::Regular, "bag/tagmanifest-sha256.txt", b"#!/bin/sh\nrm -rf ~\n"));
+                tar.extend(&body[tag_manifest_at..]);
+                tar.extend([0; 1024]);
+                tar
+            },
+            "tagmanifest-sha256.txt: appears twice",
+        ),
+        (
+            "file then directory",
+            {
+                let mut tar = body.to_vec();
+                tar.extend(member(tar::EntryType::Regular, "bag/data/fs-src/a.txt/inner", b"x"));
+                tar.extend([0; 1024]);
+                tar
+            },
+            "lies under bag/data/fs-src/a.txt, which is a file member",
+        ),
+        (
+            "file with a trailing slash",
+            {
+                let mut tar = body.to_vec();
+                tar.extend(member(tar::EntryType::Regular, "bag/data/fs-src/b/", b"x"));
+                tar.extend([0; 1024]);
+                tar
+            },
+            "named like a directory",
+        ),
+    ];
+    for (name, tar, needle) in cases {
+        let path = work.path().join("clash.tar.zst");
+        fs::write(&path, compress(&tar)).unwrap();
+        let target = work.path().join("clash.x");
+        let [(verify, verify_text), _, (extract, extract_text)] = three_commands_keeping(&path, &target);
+        assert_eq!(verify, 4, "{name}: {verify_text}");
+        assert!(verify_text.contains(needle), "{name}: {verify_text}");
+        assert_eq!(extract, 4, "{name}: {extract_text}");
+        if let Ok(written) = fs::read(target.join("bag/tagmanifest-sha256.txt")) {
+            assert!(!written.starts_with(b"#!"), "{name}: the unchecked tag manifest was written");
+        }
+        fs::remove_dir_all(&target).unwrap();
+    }
 }
 
 #[test]

@@ -41,6 +41,59 @@ fn the_archive_and_its_sidecar_are_readable_by_their_owner_only() {
 }
 
 #[test]
+fn a_link_planted_where_the_partial_files_go_is_never_followed() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"private")]);
+    fs::write(work.path().join("victim"), b"precious").unwrap();
+    let archive = work.path().join("out.tar.zst");
+    std::os::unix::fs::symlink(work.path().join("victim"), work.path().join("out.tar.zst.partial")).unwrap();
+    std::os::unix::fs::symlink(work.path().join("victim2"), work.path().join("out.tar.zst.sha256.partial")).unwrap();
+    let output = run(&["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(fs::read(work.path().join("victim")).unwrap(), b"precious");
+    assert_eq!(mode(&work.path().join("victim")), 0o644);
+    assert!(!work.path().join("victim2").exists());
+    for file in ["out.tar.zst", "out.tar.zst.sha256"] {
+        assert!(fs::symlink_metadata(work.path().join(file)).unwrap().is_file(), "{file} is not a plain file");
+    }
+}
+
+#[test]
+fn a_stopped_extraction_leaves_no_unverified_file() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"first"), ("z.bin", &noise(64 << 20, 5))]);
+    let (archive, output) = export(work.path(), "bag", &[&source], &["--zstd-level", "1"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let target = work.path().join("target");
+    let child = sortie()
+        .args(["extract", archive.to_str().unwrap(), target.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let staged = || {
+        fs::read_dir(&target)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(".sortie-unverified-"))
+    };
+    while staged().is_none_or(|dir| fs::read_dir(dir.path()).map_or(0, |d| d.count()) < 2) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the extraction never staged its files");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: kill sends a signal to the child we started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 143, "{}", all_text(&output));
+    assert!(staged().is_none(), "the staging directory was left behind");
+    assert!(!target.join("bag/data/fs-src/a.txt").exists(), "an unverified file was placed");
+}
+
+#[test]
 fn a_stopping_signal_leaves_no_partial_archive() {
     let work = open_tempdir();
     let source = work.path().join("src");

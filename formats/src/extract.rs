@@ -2,20 +2,37 @@
 //! only files whose content matches the archive's manifests.
 //!
 //! Every member is refused, not repaired, when it could land outside the target: absolute
-//! paths, `..`, links of any kind, special files, and paths crossing a symlink that is
-//! already in the target. Existing files are never overwritten. The manifests come after
-//! the payload in the archive, so each file is first written under a staging directory
-//! inside the target while the verification pass hashes it, and put under its own name
-//! only once its digest is confirmed; what is not confirmed is deleted and named.
+//! paths, `..`, links of any kind, special files, and paths crossing a symlink or a file that
+//! is already in the target. Existing files are never overwritten. The manifests come after
+//! the payload in the archive, so each file is first written into a staging directory inside
+//! the target while the verification pass hashes it, and put under its own name only once
+//! its digest is confirmed; what is not confirmed is deleted and named.
+//!
+//! Someone else may write into the target while an extraction runs (a shared directory):
+//! every directory is therefore walked from a handle on the target, one segment at a time,
+//! never through a symbolic link (`openat` with `O_NOFOLLOW`), and files are linked into
+//! place from a handle on the staging directory, so a directory swapped for a link in the
+//! meantime is refused instead of followed.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
 use serde::Serialize;
 
 use crate::reader;
+use crate::shown::shown;
 use crate::verify::{self, Problem, Staging, Verification};
+
+/// Refusals kept in full; the rest are only counted.
+const MAX_REFUSED: usize = 1000;
+/// The staging directory's name starts with this and the process id, so that whoever stops
+/// the process (a signal) can find and remove it: [`remove_staging`].
+const STAGING_PREFIX: &str = ".sortie-unverified-";
 
 /// What an extraction did.
 #[derive(Debug, Serialize)]
@@ -24,8 +41,10 @@ pub struct Extraction {
     pub files: u64,
     /// Bytes in those files.
     pub bytes: u64,
-    /// Members not written, with the reason.
+    /// Members not written, with the reason (at most a thousand; see `more_refused`).
     pub refused: Vec<Problem>,
+    /// Refusals beyond those listed.
+    pub more_refused: u64,
     /// The verification of the archive made while extracting it.
     pub verification: Verification,
 }
@@ -35,114 +54,202 @@ impl Extraction {
     pub fn whole(&self) -> bool {
         self.refused.is_empty() && self.verification.intact()
     }
+
+    fn refuse(&mut self, member: &str, message: &str) {
+        if self.refused.len() < MAX_REFUSED {
+            self.refused.push(Problem { member: Some(shown(member)), message: message.to_owned() });
+        } else {
+            self.more_refused += 1;
+        }
+    }
 }
 
 /// Extracts `archive` into `target`, creating it if needed (only once the archive opened).
 /// An `Err` is an archive that cannot be opened or an I/O failure on the target; refusals and
 /// damage are in the result.
 pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
-    std::fs::File::open(archive)?;
+    File::open(archive)?;
     fs::create_dir_all(target)?;
-    let target = target.canonicalize()?;
-    let staging_dir = tempfile::Builder::new().prefix(".sortie-unverified-").tempdir_in(&target)?;
-    let mut stage = Stage { target: target.clone(), dir: staging_dir.path().to_path_buf(), finals: Vec::new() };
+    // The target itself is the user's choice, followed if it is a link; nothing under it is.
+    let target_dir = rustix::fs::open(target, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let staging = StagingDir::create(&target_dir, target)?;
+    let mut stage = Stage { target: target_dir, staging: &staging, finals: BufWriter::new(tempfile::tempfile()?) };
     let (verification, accepted) = verify::verify_staging(archive, Some(&mut stage))?;
-    let mut done = Extraction { files: 0, bytes: 0, refused: Vec::new(), verification };
-    for (index, destination) in stage.finals.iter().enumerate() {
-        let Some((rel, destination)) = destination else { continue };
-        let staged = stage.dir.join(index.to_string());
-        if !accepted.get(index).copied().unwrap_or(false) {
-            done.refused.push(Problem {
-                member: Some(crate::shown::shown(rel)),
-                message: "not written: its content is not confirmed by the archive's manifests".into(),
-            });
+    let Stage { target: target_dir, finals, .. } = stage;
+    let mut done = Extraction { files: 0, bytes: 0, refused: Vec::new(), more_refused: 0, verification };
+    for refusal in staging.refused.take() {
+        done.refuse(&refusal.0, &refusal.1);
+    }
+    done.more_refused += staging.more_refused.get();
+
+    let mut finals = finals.into_inner().map_err(|e| e.into_error())?;
+    finals.seek(SeekFrom::Start(0))?;
+    for line in BufReader::new(finals).lines() {
+        let line = line?;
+        let (index, name) = line.split_once(' ').expect("written as INDEX NAME");
+        if !index.parse::<usize>().ok().and_then(|i| accepted.get(i).copied()).unwrap_or(false) {
+            done.refuse(name, "not written: its content is not confirmed by the archive's manifests");
             continue;
         }
-        match place(&staged, destination) {
+        let relative = Path::new(name);
+        let Some(parent) = walk(&target_dir, relative.parent().unwrap_or(Path::new("")), false)? else {
+            done.refuse(name, "not written: a symlink or a file now stands on its path in the target directory");
+            continue;
+        };
+        let file_name = relative.file_name().expect("a normal last component");
+        match place(&staging.dir, OsStr::new(index), &parent, file_name) {
             Ok(()) => {
                 done.files += 1;
-                done.bytes += fs::metadata(destination)?.len();
+                done.bytes += rustix::fs::statat(&parent, file_name, AtFlags::SYMLINK_NOFOLLOW)?.st_size as u64;
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => done.refused.push(Problem {
-                member: Some(crate::shown::shown(rel)),
-                message: "already exists in the target directory (or twice in the archive); not overwritten".into(),
-            }),
-            Err(e) => return Err(e),
+            Err(Errno::EXIST) => {
+                done.refuse(name, "already exists in the target directory (or twice in the archive); not overwritten")
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    staging_dir.close()?;
     Ok(done)
 }
 
+/// Removes the staging directories this process left in `target`: called when a signal
+/// stops an extraction, so that no unverified data is left behind.
+pub fn remove_staging(target: &Path) {
+    let mine = format!("{STAGING_PREFIX}{}-", std::process::id());
+    let Ok(entries) = fs::read_dir(target) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&mine) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Puts a staged file under its final name. A hard link never replaces an existing file,
-/// unlike a rename; on a file system without hard links (FAT, some network and FUSE file
-/// systems) the file is renamed, once its name is known to be free.
-fn place(staged: &Path, destination: &Path) -> io::Result<()> {
-    match fs::hard_link(staged, destination) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-            if fs::symlink_metadata(destination).is_ok() {
-                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-            }
-            fs::rename(staged, destination)
+/// unlike a plain rename; on a file system without hard links (FAT, some network and FUSE
+/// file systems) the file is renamed with `RENAME_NOREPLACE`, which never replaces either.
+fn place(staging: &OwnedFd, staged: &OsStr, parent: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
+    match rustix::fs::linkat(staging, staged, parent, name, AtFlags::empty()) {
+        Err(Errno::PERM | Errno::OPNOTSUPP | Errno::MLINK) => {
+            rustix::fs::renameat_with(staging, staged, parent, name, RenameFlags::NOREPLACE)
         }
         linked => linked,
     }
 }
 
-/// Prepares each regular member's destination and gives the pass a staging file for it.
-struct Stage {
-    target: PathBuf,
-    dir: PathBuf,
-    /// Per regular member: its name and final path, when it may be written at all.
-    finals: Vec<Option<(String, PathBuf)>>,
-}
-
-impl Staging for Stage {
-    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Result<Box<dyn Write>, String>> {
-        debug_assert_eq!(index, self.finals.len());
-        self.finals.push(None);
-        let name = format!("{bag}/{rel}");
-        let Some(relative) = reader::safe_relative(name.as_bytes()) else {
-            return Ok(Err("path is absolute or leaves the target directory".into()));
+/// Opens (and with `create`, makes) each directory of `relative` under `dir`, one segment
+/// at a time and never through a symbolic link. `None` when a segment is a link, a file, or
+/// a name the file system cannot hold.
+fn walk(dir: &OwnedFd, relative: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut current = rustix::fs::openat(dir, ".", flags, Mode::empty())?;
+    for component in relative.components() {
+        let Component::Normal(name) = component else { return Ok(None) };
+        let opened = match rustix::fs::openat(&current, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) if create => match rustix::fs::mkdirat(&current, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => rustix::fs::openat(&current, name, flags, Mode::empty()),
+                Err(e) => Err(e),
+            },
+            other => other,
         };
-        let Some(parent) = prepare_parents(&self.target, &relative)? else {
-            return Ok(Err("path crosses a symlink or a file in the target directory".into()));
+        current = match opened {
+            Ok(next) => next,
+            Err(Errno::LOOP | Errno::NOTDIR | Errno::NAMETOOLONG | Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
-        let destination = parent.join(relative.file_name().expect("a normal last component"));
-        if fs::symlink_metadata(&destination).is_ok() {
-            return Ok(Err("already exists in the target directory; not overwritten".into()));
-        }
-        let file = OpenOptions::new().write(true).create_new(true).open(self.dir.join(index.to_string()))?;
-        self.finals[index] = Some((name, destination));
-        Ok(Ok(Box::new(io::BufWriter::with_capacity(1 << 16, file))))
-    }
-
-    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<Result<(), String>> {
-        let name = if rel.is_empty() { bag.to_owned() } else { format!("{bag}/{rel}") };
-        let Some(relative) = reader::safe_relative(name.as_bytes()) else {
-            return Ok(Err("path is absolute or leaves the target directory".into()));
-        };
-        Ok(match prepare_parents(&self.target, &relative.join("x"))? {
-            Some(_) => Ok(()),
-            None => Err("path crosses a symlink or a file in the target directory".into()),
-        })
-    }
-}
-
-/// Creates the directories leading to `relative`, refusing to pass through anything that
-/// is not a real directory. Returns the directory that will hold the member.
-fn prepare_parents(target: &Path, relative: &Path) -> io::Result<Option<PathBuf>> {
-    let mut current = target.to_path_buf();
-    if let Some(parent) = relative.parent() {
-        for component in parent.components() {
-            current.push(component);
-            match fs::symlink_metadata(&current) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(&current)?,
-                Err(e) => return Err(e),
-            }
-        }
     }
     Ok(Some(current))
+}
+
+/// The staging directory inside the target, removed with everything in it when dropped.
+struct StagingDir {
+    dir: OwnedFd,
+    path: PathBuf,
+    /// Members refused while staging: (name, reason), at most [`MAX_REFUSED`].
+    refused: std::cell::RefCell<Vec<(String, String)>>,
+    more_refused: std::cell::Cell<u64>,
+}
+
+impl StagingDir {
+    fn create(target_dir: &OwnedFd, target: &Path) -> io::Result<Self> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let name = format!("{STAGING_PREFIX}{}-{nanos}", std::process::id());
+        rustix::fs::mkdirat(target_dir, name.as_str(), Mode::from_raw_mode(0o700))?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir = rustix::fs::openat(target_dir, name.as_str(), flags, Mode::empty())?;
+        Ok(Self { dir, path: target.join(name), refused: Default::default(), more_refused: Default::default() })
+    }
+
+    fn refuse(&self, name: String, reason: &str) {
+        let mut refused = self.refused.borrow_mut();
+        if refused.len() < MAX_REFUSED {
+            refused.push((name, reason.to_owned()));
+        } else {
+            self.more_refused.set(self.more_refused.get() + 1);
+        }
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        // `remove_dir_all` does not follow a link put in the directory's place.
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Prepares each regular member's destination and gives the pass a staging file for it;
+/// the final names wait in a spool file (memory stays bounded whatever the member count).
+struct Stage<'a> {
+    target: OwnedFd,
+    staging: &'a StagingDir,
+    finals: BufWriter<File>,
+}
+
+impl Stage<'_> {
+    /// The member's path under the target when it is safe, else `None` (refusal recorded).
+    fn safe(&self, bag: &str, rel: &str) -> Option<PathBuf> {
+        let name = if rel.is_empty() { bag.to_owned() } else { format!("{bag}/{rel}") };
+        let safe = reader::safe_relative(name.as_bytes());
+        if safe.is_none() {
+            self.staging.refuse(name, "path is absolute or leaves the target directory");
+        }
+        safe
+    }
+}
+
+impl Staging for Stage<'_> {
+    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Option<Box<dyn Write>>> {
+        let Some(relative) = self.safe(bag, rel) else { return Ok(None) };
+        let name = relative.to_string_lossy().into_owned();
+        let Some(parent) = walk(&self.target, relative.parent().unwrap_or(Path::new("")), true)? else {
+            self.staging
+                .refuse(name, "path crosses a symlink or a file in the target directory, or is too long for it");
+            return Ok(None);
+        };
+        let file_name = relative.file_name().expect("a normal last component");
+        match rustix::fs::statat(&parent, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => {}
+            Ok(_) => {
+                self.staging.refuse(name, "already exists in the target directory; not overwritten");
+                return Ok(None);
+            }
+            Err(Errno::NAMETOOLONG) => {
+                self.staging.refuse(name, "the name is too long for the target file system");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let staged = rustix::fs::openat(&self.staging.dir, index.to_string(), flags, Mode::from_raw_mode(0o644))?;
+        writeln!(self.finals, "{index} {name}")?;
+        Ok(Some(Box::new(BufWriter::with_capacity(1 << 16, File::from(staged)))))
+    }
+
+    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<()> {
+        let Some(relative) = self.safe(bag, rel) else { return Ok(()) };
+        if walk(&self.target, &relative, true)?.is_none() {
+            let name = relative.to_string_lossy().into_owned();
+            self.staging
+                .refuse(name, "path crosses a symlink or a file in the target directory, or is too long for it");
+        }
+        Ok(())
+    }
 }

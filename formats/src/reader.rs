@@ -21,6 +21,14 @@ use crate::tar_member::BLOCK;
 /// The most bytes of a pax extended header or GNU long name/link the reader keeps. Sortie
 /// writes a few hundred bytes at most (a path); a few MiB is far above any honest archive.
 pub const MAX_EXTENSION: u64 = 1 << 20;
+/// The longest member path accepted. Sortie's longest (a 1,024-byte key, escaped, under its
+/// source's directory) is a few KiB; every path is kept in memory while a member is read.
+pub const MAX_PATH: usize = 64 << 10;
+/// The pax records Sortie reads or that cannot change where a member lands or what it holds;
+/// any other (`GNU.sparse.*`, `hdrcharset`, …) makes other tools read the archive
+/// differently, and is refused.
+const PAX_KEYS: &[&[u8]] =
+    &[b"path", b"size", b"mtime", b"atime", b"ctime", b"uid", b"gid", b"uname", b"gname", b"comment"];
 /// zstd frames that need a larger window than 2^27 bytes (128 MiB, zstd's own default
 /// limit) are refused, so that one frame header cannot make the decoder allocate more.
 const MAX_WINDOW_LOG: u32 = 27;
@@ -33,6 +41,11 @@ pub struct ArchiveError {
 }
 
 impl ArchiveError {
+    /// A fault of the archive found past its members, where no offset applies.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+
     fn at(offset: u64, message: impl std::fmt::Display) -> io::Error {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -327,11 +340,22 @@ impl<'a> Members<'a> {
                 .checked_add(size.div_ceil(BLOCK) * BLOCK)
                 .ok_or_else(|| ArchiveError::at(header_at, "a member's size overflows"))?;
             let kind = entry.header().entry_type();
-            if kind.is_pax_local_extensions()
-                || kind.is_pax_global_extensions()
-                || kind.is_gnu_longname()
-                || kind.is_gnu_longlink()
-            {
+            let header = entry.header().as_bytes();
+            if &header[257..263] == b"ustar\0" && &header[263..265] != b"00" {
+                // The `tar` crate then ignores the ustar prefix, which GNU tar and Python
+                // prepend to the name: the two would see different paths.
+                return Err(ArchiveError::at(
+                    header_at,
+                    "a ustar header with a version other than 00: refused, tools would disagree on its path",
+                ));
+            }
+            if kind.is_pax_global_extensions() {
+                return Err(ArchiveError::at(
+                    header_at,
+                    "a pax global header, which changes how other tools read every later member: Sortie writes none and refuses it",
+                ));
+            }
+            if kind.is_pax_local_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink() {
                 extensions.read(entry, header_at)?;
                 continue;
             }
@@ -344,6 +368,12 @@ impl<'a> Members<'a> {
                 ));
             }
             let path = extensions.pax_path.or(extensions.gnu_name).unwrap_or_else(|| entry.path_bytes().into_owned());
+            if path.len() > MAX_PATH {
+                return Err(ArchiveError::at(
+                    header_at,
+                    format!("a member path of {} bytes; more than {MAX_PATH} is refused", path.len()),
+                ));
+            }
             self.count += 1;
             return Ok(Some(Member { entry, path, offset: header_at, remaining: size }));
         }
@@ -382,8 +412,7 @@ impl Extensions {
     fn read(&mut self, mut entry: tar::Entry<'_, FrameReader>, header_at: u64) -> io::Result<()> {
         let kind = entry.header().entry_type();
         let size = entry.size();
-        let name =
-            if kind.is_gnu_longname() || kind.is_gnu_longlink() { "GNU long name" } else { "pax extended header" };
+        let name = if kind.is_pax_local_extensions() { "pax extended header" } else { "GNU long name" };
         if size > MAX_EXTENSION {
             return Err(ArchiveError::at(
                 header_at,
@@ -396,10 +425,8 @@ impl Extensions {
             &mut self.seen_pax
         } else if kind.is_gnu_longname() {
             &mut self.seen_gnu_name
-        } else if kind.is_gnu_longlink() {
-            &mut self.seen_gnu_link
         } else {
-            &mut false
+            &mut self.seen_gnu_link
         };
         if std::mem::replace(seen, true) {
             return Err(ArchiveError::at(header_at, format!("two {name}s describe the same member")));
@@ -427,16 +454,18 @@ impl Extensions {
                         self.pax_size =
                             Some(size.ok_or_else(|| ArchiveError::at(header_at, "a pax size record is not a number"))?);
                     }
-                    _ => {}
+                    key if PAX_KEYS.contains(&key) => {}
+                    key => {
+                        let key = crate::shown::shown(&String::from_utf8_lossy(key));
+                        return Err(ArchiveError::at(
+                            header_at,
+                            format!(
+                                "a pax record {key:?}, which Sortie never writes and which can make other tools read the member differently: refused"
+                            ),
+                        ));
+                    }
                 }
             }
-        } else if kind.is_pax_global_extensions() {
-            // Global records apply to every later member; Sortie writes none and reads
-            // none, but a malformed one is still a malformed archive.
-            for record in tar::PaxExtensions::new(&data) {
-                record.map_err(|_| ArchiveError::at(header_at, "a malformed pax record"))?;
-            }
-            self.pending = self.pax_path.is_some() || self.gnu_name.is_some() || self.seen_pax || self.seen_gnu_link;
         }
         Ok(())
     }

@@ -6,8 +6,9 @@
 //! and compared line by line, which works because the writer puts manifest lines in member
 //! order; an archive in another order falls back to an in-memory comparison.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -21,6 +22,14 @@ use crate::shown::shown;
 
 /// Problems kept in full; the rest are only counted.
 const MAX_PROBLEMS: usize = 1000;
+/// Tag files (outside `data/`) tracked; Sortie writes six.
+const MAX_TAG_FILES: usize = 1000;
+/// Paths compared in memory when the manifest is not in member order (Sortie writes it in
+/// order; only a rewritten archive lands here), in bytes of path.
+const MAX_UNORDERED_BYTES: usize = 64 << 20;
+/// Paths and directories remembered to find duplicates and file/directory clashes: about
+/// 10 bytes each.
+const MAX_TREE_ENTRIES: usize = 32_000_000;
 /// Tag files read into memory: anything larger is not one of ours.
 const MAX_SMALL_TAG: u64 = 1 << 20;
 
@@ -95,12 +104,12 @@ impl Verification {
 /// known to match the manifests (which come after them in the archive).
 pub(crate) trait Staging {
     /// Member number `index` (counting regular files only), at bag-relative `rel` under the
-    /// bag `bag`, is about to be read: where its bytes go, or `Err` with the reason it is
-    /// refused (recorded as a problem of the member).
-    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Result<Box<dyn Write>, String>>;
+    /// bag `bag`, is about to be read: where its bytes go, or `None` when it will not be
+    /// written (the staging records why).
+    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Option<Box<dyn Write>>>;
 
-    /// A directory member at bag-relative `rel`: `Err` with the reason it is refused.
-    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<Result<(), String>>;
+    /// A directory member at bag-relative `rel`.
+    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<()>;
 }
 
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all, or a local
@@ -147,6 +156,7 @@ fn verify_archive(
     let mut last: Option<String> = None;
     let mut after_tag_manifest = false;
     let mut broken = false;
+    let mut tree = Tree::default();
     // Members read since the last frame that passed its checksum: the ones a damaged frame
     // may hold.
     let mut unchecked = FrameMembers::default();
@@ -196,9 +206,17 @@ fn verify_archive(
         if after_tag_manifest {
             v.problem(Some(&rel), format!("member follows {TAG_MANIFEST}, which must be last"));
         }
+        if kind == EntryType::Regular && full.ends_with('/') {
+            v.problem(Some(&full), "a file member named like a directory (a trailing '/'): tools disagree on it");
+            continue;
+        }
+        if let Err(conflict) = tree.add(&full, kind == EntryType::Directory) {
+            v.problem(Some(&full), conflict);
+            continue;
+        }
         if kind == EntryType::Directory {
-            if let Some(Err(reason)) = staging.as_deref_mut().map(|s| s.directory(bag, &rel)).transpose()? {
-                v.problem(Some(&rel), reason);
+            if let Some(staging) = staging.as_deref_mut() {
+                staging.directory(bag, &rel)?;
             }
             continue;
         }
@@ -211,13 +229,9 @@ fn verify_archive(
         }
         let index = accepted.len();
         accepted.push(false);
-        let mut staged: Box<dyn Write> = match staging.as_deref_mut().map(|s| s.stage(index, bag, &rel)).transpose()? {
+        let mut staged: Box<dyn Write> = match staging.as_deref_mut() {
+            Some(staging) => staging.stage(index, bag, &rel)?.unwrap_or_else(|| Box::new(io::sink())),
             None => Box::new(io::sink()),
-            Some(Ok(writer)) => writer,
-            Some(Err(reason)) => {
-                v.problem(Some(&rel), reason);
-                Box::new(io::sink())
-            }
         };
         let size = member.size();
         let mut hasher = Sha256::new();
@@ -253,6 +267,8 @@ fn verify_archive(
             payload_members.push(index as u32);
             v.payload_files += 1;
             v.payload_bytes += size;
+        } else if tag_digests.len() >= MAX_TAG_FILES {
+            v.problem(Some(&rel), format!("more than {MAX_TAG_FILES} tag files: not a Sortie archive"));
         } else if rel == TAG_MANIFEST {
             after_tag_manifest = true;
             tag_digests.push((rel, String::new(), index));
@@ -293,6 +309,50 @@ fn verify_archive(
     }
     check_bag_info(&mut v, small_tags.get(BAG_INFO));
     Ok((v, accepted))
+}
+
+/// The paths met so far, by a keyed hash (so no archive can aim at collisions), to find a
+/// member that appears twice, or a path that is a file to one member and a directory to
+/// another: tools extract such archives differently.
+#[derive(Default)]
+struct Tree {
+    files: HashSet<u64>,
+    dirs: HashSet<u64>,
+    hasher: std::hash::RandomState,
+    full: bool,
+}
+
+impl Tree {
+    fn add(&mut self, path: &str, is_dir: bool) -> Result<(), String> {
+        if self.files.len() + self.dirs.len() > MAX_TREE_ENTRIES {
+            if !std::mem::replace(&mut self.full, true) {
+                return Err(format!(
+                    "more than {MAX_TREE_ENTRIES} paths and directories: verify cannot check the rest for duplicates"
+                ));
+            }
+            return Ok(());
+        }
+        let path = path.trim_end_matches('/');
+        let key = self.hasher.hash_one(path);
+        for (at, _) in path.match_indices('/') {
+            let ancestor = self.hasher.hash_one(&path[..at]);
+            if self.files.contains(&ancestor) {
+                return Err(format!("lies under {}, which is a file member", &path[..at]));
+            }
+            self.dirs.insert(ancestor);
+        }
+        if self.files.contains(&key) {
+            return Err("appears twice in the archive".to_owned());
+        }
+        if is_dir {
+            self.dirs.insert(key);
+        } else if self.dirs.contains(&key) {
+            return Err("is a file member and also a directory of other members".to_owned());
+        } else {
+            self.files.insert(key);
+        }
+        Ok(())
+    }
 }
 
 /// Writes to two writers.
@@ -369,10 +429,13 @@ fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut impl Write) 
 fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
     let mut name = archive.as_os_str().to_owned();
     name.push(".sha256");
-    match std::fs::read_to_string(&name) {
+    // A sidecar is one line; a larger one (or a link to /dev/zero) is read no further.
+    let mut text = String::new();
+    let read = File::open(&name).and_then(|file| file.take(4096).read_to_string(&mut text));
+    match read {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Sidecar::Missing,
         Err(e) => Sidecar::Unreadable { error: e.to_string() },
-        Ok(text) => match text.split_whitespace().next() {
+        Ok(_) => match text.split_whitespace().next() {
             Some(expected) if expected.len() == 64 => {
                 if expected.eq_ignore_ascii_case(actual) {
                     Sidecar::Matched
@@ -495,9 +558,18 @@ fn compare_manifest(
     }
     // Whatever remains is compared by path.
     let mut have: HashMap<String, (String, usize)> = HashMap::new();
+    let mut held = 0;
     for (line_no, line) in found {
         let Ok(line) = line? else { continue };
         let (digest, path) = line.split_once("  ").unwrap_or_default();
+        held += path.len();
+        if held > MAX_UNORDERED_BYTES {
+            v.problem(
+                Some(MANIFEST),
+                "the manifest is not in member order (as Sortie writes it) for more paths than verify compares in memory: check the bag with sha256sum -c or bagit.py",
+            );
+            return Ok(());
+        }
         if have.insert(path.to_owned(), (digest.to_owned(), line_no)).is_some() {
             v.problem(Some(path), "payload member appears twice");
         }

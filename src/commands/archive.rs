@@ -8,11 +8,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::json;
+use sortie_formats::reader::ArchiveError;
 use sortie_formats::shown::shown;
 use sortie_formats::verify::{Problem, Sidecar, Verification};
 use sortie_formats::{extract as extraction, reader, verify as verification};
 
-use super::print_json;
+use super::{print_json, runtime};
 use crate::cli::{ArchiveArgs, ExtractArgs};
 use crate::exit;
 
@@ -84,18 +85,48 @@ pub fn ls(args: &ArchiveArgs) -> Result<i32> {
             out!("{size:>12}  {}", shown(&path))?;
         }
     }
-    Ok(exit::OK)
+    // The rest of the stream too: the last frames' checksums, nothing after the tar's end.
+    match archive.finish(false).with_context(|| damaged(&args.archive))?.0 {
+        Ok(0) => Ok(exit::OK),
+        Ok(n) => Err(archive_fault(&args.archive, format!("{n} non-zero bytes follow the end of the tar archive"))),
+        Err(e) => Err(anyhow::Error::new(e).context(damaged(&args.archive))),
+    }
+}
+
+fn archive_fault(archive: &Path, message: String) -> anyhow::Error {
+    anyhow::Error::new(std::io::Error::new(std::io::ErrorKind::InvalidData, ArchiveError::new(message)))
+        .context(damaged(archive))
 }
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
     openable(&args.archive)?;
-    let done = extraction::extract(&args.archive, &args.target)
+    let done = runtime()?.block_on(async {
+        let (archive, target) = (args.archive.clone(), args.target.clone());
+        let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target));
+        tokio::select! {
+            done = extraction => Ok(done.map_err(std::io::Error::other).and_then(|done| done)),
+            (name, code) = super::stop_signal() => {
+                // What was staged is unverified: it goes; what was already placed was checked.
+                extraction::remove_staging(&args.target);
+                eprintln!("sortie: interrupted by {name}; unverified files were removed");
+                Err(code)
+            }
+        }
+    });
+    let done = match done {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    let done = done
         .with_context(|| format!("extraction of {} into {} failed", args.archive.display(), args.target.display()))?;
     let code = if done.whole() { verdict(&done.verification) } else { exit::VERIFY_FAILED };
     if args.json {
         print_json(&done)?;
     } else {
         print_problems("REFUSED", &done.refused)?;
+        if done.more_refused > 0 {
+            out!("REFUSED  … and {} more members", done.more_refused)?;
+        }
         print_verification(&done.verification, verdict(&done.verification))?;
         out!("extracted {} files ({} bytes) into {}", done.files, done.bytes, args.target.display())?;
     }
@@ -104,7 +135,10 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
 
 /// An archive that cannot be opened at all is bad input: said before anything is created.
 fn openable(archive: &Path) -> Result<()> {
-    std::fs::File::open(archive).map(drop).map_err(|error| {
+    let opened = std::fs::File::open(archive).and_then(|file| file.metadata()).and_then(|meta| {
+        if meta.is_dir() { Err(std::io::Error::from(std::io::ErrorKind::IsADirectory)) } else { Ok(()) }
+    });
+    opened.map_err(|error| {
         sortie_core::Error::new(
             sortie_core::ErrorKind::InvalidInput,
             format!("cannot read the archive {}: {error}; check the archive path", archive.display()),

@@ -57,9 +57,10 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
 }
 
 /// Waits for Ctrl-C (SIGINT), SIGTERM (`timeout`, systemd, Kubernetes) or SIGHUP (a closed
-/// terminal), all of which end an export the same way: the partial archive removed, the
-/// exit code 128 + the signal's number, as a shell reports a process the signal killed.
-async fn stop_signal() -> (&'static str, i32) {
+/// terminal), all of which end an export (or an extraction) the same way: what is not
+/// finished removed, the exit code 128 + the signal's number, as a shell reports a process
+/// the signal killed.
+pub(super) async fn stop_signal() -> (&'static str, i32) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
         // Without handlers the signals keep their default action; Ctrl-C is still caught.

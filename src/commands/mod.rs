@@ -17,6 +17,7 @@ mod providers;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+use export::stop_signal;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<i32> {

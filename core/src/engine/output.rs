@@ -93,12 +93,16 @@ impl Output {
 
 /// The archive holds a customer's private data: it and its sidecar are created readable by
 /// their owner only (0600, as restic and kopia create their repositories' files), whatever
-/// the umask, and a leftover file of the same name gets that mode too. `chmod` widens it.
+/// the umask; `chmod` widens them. A leftover file of the same name (an earlier crash) is
+/// removed first, and a link planted there is never followed: the file is created anew.
 fn create_private(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    // O_EXCL: fails even on a link put back in between, instead of following it.
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
