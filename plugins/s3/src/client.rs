@@ -74,6 +74,22 @@ impl Client {
         self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
     }
 
+    /// A server's error message as put into ours: bounded, without the secrets the
+    /// requests carry (the session token is sent; a server may echo it).
+    fn excerpt(&self, message: &str) -> String {
+        let secrets: Vec<&str> = self
+            .settings
+            .credentials
+            .iter()
+            .flat_map(|c| {
+                [Some(c.secret_access_key.0.as_str()), c.session_token.as_ref().map(|t| t.0.as_str())]
+                    .into_iter()
+                    .flatten()
+            })
+            .collect();
+        sortie_http::excerpt(message.as_bytes(), &secrets)
+    }
+
     /// The access key id in use and where it came from, for messages; never the secret.
     fn credentials_label(&self) -> String {
         match &self.settings.credentials {
@@ -236,7 +252,10 @@ impl Client {
         } else {
             body.code.clone()
         };
-        let detail = if body.message.is_empty() { String::new() } else { format!(": {}", body.message) };
+        let detail = match self.excerpt(&body.message) {
+            message if message.is_empty() => message,
+            message => format!(": {message}"),
+        };
         let key_id = self.credentials_label();
         let endpoint = self.endpoint_display();
         let (kind, message) = match (status.as_u16(), code.as_str()) {
