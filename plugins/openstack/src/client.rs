@@ -44,6 +44,8 @@ impl Request<'_> {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For object names with `.` or `..` segments, which `http` would resolve away.
+    raw: sortie_http::RawPathClient,
     settings: Settings,
     /// The current session and its generation (bumped at every renewal).
     session: Mutex<Option<(u64, Arc<Session>)>>,
@@ -54,7 +56,8 @@ pub struct Client {
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
         let http = sortie_http::client(settings.ca_cert.as_deref())?;
-        Ok(Self { http, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
+        let raw = sortie_http::RawPathClient::new(settings.ca_cert.as_deref())?;
+        Ok(Self { http, raw, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
     }
 
     /// The account's URL, authenticating first if needed.
@@ -156,6 +159,12 @@ impl Client {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response> {
+        if body.is_none() && sortie_http::has_dot_segment(url) {
+            let mut all = vec![("X-Auth-Token", session.token.0.as_str())];
+            all.extend_from_slice(headers);
+            let target = url.split('?').next().unwrap_or(url);
+            return self.raw.send(method, url, &all, &sortie_http::redact_userinfo(target)).await;
+        }
         let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
