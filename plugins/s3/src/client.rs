@@ -258,7 +258,7 @@ impl Client {
         let code = if body.code.is_empty() {
             status.canonical_reason().unwrap_or("").replace(' ', "")
         } else {
-            body.code.clone()
+            self.excerpt(&body.code)
         };
         let detail = match self.excerpt(&body.message) {
             message if message.is_empty() => message,
