@@ -335,10 +335,14 @@ async fn throttling_server_errors_and_cut_bodies_are_retried_to_a_complete_archi
 
 #[test]
 fn moto_keys_made_of_dot_segments_are_requested_as_they_are() {
-    let server = S3Server::start("moto");
+    // Signatures checked: the SigV4 canonical URI is the path as sent.
+    let server = S3Server::start_moto_with_iam();
     let keys = [".", "..", "a/./b", "a/../b", "./x", "x/..", "x/.", "../.."];
-    let objects: std::collections::BTreeMap<_, _> =
+    let mut objects: std::collections::BTreeMap<_, _> =
         keys.iter().map(|k| (k.as_bytes().to_vec(), format!("body of {k}").into_bytes())).collect();
+    // Over 1 MiB: streamed into the archive as it arrives, at the size its response announces.
+    let big: Vec<u8> = (0..3u32 << 20).map(|i| (i * 17 % 251) as u8).collect();
+    objects.insert(b"./big.bin".to_vec(), big.clone());
     server.put_objects("sortie-dots", &objects);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("dots.tar.zst");
@@ -359,6 +363,9 @@ fn moto_keys_made_of_dot_segments_are_requested_as_they_are() {
         assert_eq!(fs::read(bag.join(path)).unwrap(), format!("body of {key}").as_bytes(), "{key}: {path}");
         assert_eq!(record["etag_verified"], true, "{record}");
     }
+    let record = records(&all, "s3-sortie-dots", "./big.bin").pop().unwrap().clone();
+    assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), big);
+    assert_eq!(record["etag_verified"], true, "{record}");
     assert_eq!(records(&all, "s3-sortie-dots", "..")[0]["path"], "data/s3-sortie-dots/^2E^2E^!");
     assert_eq!(records(&all, "s3-sortie-dots", "a/../b")[0]["path"], "data/s3-sortie-dots/a/^2E^2E/b");
 }

@@ -101,8 +101,7 @@ pub fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
     let mut kept = String::with_capacity(text.len().min(4096));
     for line in text.lines() {
-        let lower = line.to_ascii_lowercase();
-        if !SECRET_HEADERS.iter().any(|header| lower.contains(header)) {
+        if !names_secret_header(line) {
             kept.push_str(line);
             kept.push('\n');
         }
@@ -133,6 +132,19 @@ pub fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     let mut cut: String = joined.chars().take(EXCERPT_CHARS).collect();
     cut.push('…');
     cut
+}
+
+/// Whether a line gives a secret header a value (`X-Auth-Key: …`, `"x-auth-token": "…"`,
+/// `authorization=…`), as opposed to merely naming it ("the authorization header is
+/// malformed").
+fn names_secret_header(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    SECRET_HEADERS.iter().any(|header| {
+        lower.match_indices(header).any(|(at, _)| {
+            let after = lower[at + header.len()..].trim_start_matches(['"', '\'', ' ']);
+            after.starts_with(':') || after.starts_with('=')
+        })
+    })
 }
 
 /// `text` with the user info of every URL in it (`http://user:password@host`) replaced by
@@ -194,6 +206,10 @@ mod tests {
         // A secret straddling the cut is removed before it.
         let straddling = format!("{}SECRETVALUE", "b ".repeat(148));
         assert!(!excerpt(straddling.as_bytes(), &["SECRETVALUE"]).contains("SECRET"));
+        let json_echo = b"{\"message\": \"no\",\n \"X-Auth-Token\": \"tok\"}";
+        assert_eq!(excerpt(json_echo, &[]), "{\"message\": \"no\",");
+        let s3 = b"The authorization header is malformed; the region 'us-east-1' is wrong";
+        assert_eq!(excerpt(s3, &[]), String::from_utf8_lossy(s3), "a header merely named stays");
         assert_eq!(
             excerpt(b"{\"error\": {\"message\": \"The request you have made requires authentication.\"}}", &[]),
             "{\"error\": {\"message\": \"The request you have made requires authentication.\"}}"

@@ -8,9 +8,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
-use futures_util::StreamExt;
-use http_body_util::{BodyDataStream, Empty};
+use http_body_util::Empty;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -97,22 +100,54 @@ impl RawPathClient {
             .await
             .map_err(|_| timed_out(what))?
             .map_err(|e| failed(&e))?;
-        // Each chunk must come within the read timeout, as with reqwest.
-        let (parts, body) = response.into_parts();
-        let what = what.to_owned();
-        let chunks = futures_util::stream::unfold(Some(BodyDataStream::new(body)), move |body| {
-            let what = what.clone();
-            async move {
-                let mut body = body?;
-                match tokio::time::timeout(READ_TIMEOUT, body.next()).await {
-                    Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-                    Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), None)),
-                    Ok(None) => None,
-                    Err(_) => Some((Err(std::io::Error::other(timed_out(&what))), None)),
-                }
-            }
+        let response = response.map(|body| TimedBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(READ_TIMEOUT)),
+            what: what.to_owned(),
         });
-        Ok(reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap_stream(chunks))))
+        Ok(reqwest::Response::from(response.map(reqwest::Body::wrap)))
+    }
+}
+
+/// A response body whose every frame must come within the read timeout, as with reqwest,
+/// and that keeps the exact size the response announced (`content_length()` reads it).
+struct TimedBody<B> {
+    inner: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    what: String,
+}
+
+impl<B> http_body::Body for TimedBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.deadline.as_mut().reset(tokio::time::Instant::now() + READ_TIMEOUT);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(timed_out(&this.what).into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -155,6 +190,7 @@ mod tests {
         let url = format!("http://{address}/bucket/a/../b/./..");
         let response = client.send(reqwest::Method::GET, &url, &[("x-test", "1")], "a test server").await.unwrap();
         assert_eq!(response.status(), 200);
+        assert_eq!(response.content_length(), Some(5), "the announced size is kept");
         assert_eq!(response.text().await.unwrap(), "hello");
         let head = server.await.unwrap();
         assert!(head.starts_with("GET /bucket/a/../b/./.. HTTP/1.1\r\n"), "{head}");
