@@ -26,7 +26,7 @@ use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
 
-use super::writer::{AsListed, Held, Job, ToWriter};
+use super::writer::{AsListed, Held, Job, ToWriter, same_time};
 
 /// Bodies up to this size are held in memory.
 pub(crate) const SMALL: u64 = 1 << 20;
@@ -90,8 +90,12 @@ impl Announced {
         if self.content_type.is_some() {
             item.content_type = self.content_type;
         }
-        if self.modified.is_some() {
-            item.modified = self.modified;
+        // The listing's time stays when the response's is the same to the second: it may be
+        // finer than an HTTP date.
+        if let Some(fetched) = self.modified
+            && !item.modified.is_some_and(|listed| same_time(listed, fetched))
+        {
+            item.modified = Some(fetched);
         }
         item.meta.extend(self.meta);
     }

@@ -43,29 +43,27 @@ impl AsListed {
     }
 
     /// Whether the item as fetched (`archived` bytes, and the response's checksum and
-    /// modification time now on `item`) differs from the listing. Only values both sides
-    /// know are compared. Modification times differ when they are a second or more apart:
-    /// HTTP dates have whole seconds, and Swift rounds its `Last-Modified` up while its
-    /// listing has microseconds.
+    /// modification time now on `item`, the latter only when not the [`same_time`] as
+    /// listed) differs from the listing. Only values both sides know are compared.
     fn differs(&self, archived: Option<u64>, item: &Item) -> bool {
         let size = matches!((self.size, archived), (Some(listed), Some(archived)) if listed != archived);
         let etag = match (&self.etag, &item.checksum) {
             (Some(listed), Some(fetched)) => !same_etag(listed, &fetched.served),
             _ => false,
         };
-        let modified = match (self.modified, item.modified) {
-            (Some(listed), Some(fetched)) => {
-                let apart = listed.duration_since(fetched).unwrap_or_else(|e| e.duration());
-                apart >= Duration::from_secs(1)
-            }
-            _ => false,
-        };
+        let modified = matches!((self.modified, item.modified), (Some(listed), Some(fetched)) if listed != fetched);
         size || etag || modified
     }
 
     fn record(&self) -> Listed {
         Listed { size: self.size, modified: self.modified.map(rfc3339), etag: self.etag.clone() }
     }
+}
+
+/// Modification times less than a second apart are the same: HTTP dates have whole
+/// seconds, and Swift rounds its `Last-Modified` up while its listing has microseconds.
+pub(crate) fn same_time(listed: SystemTime, fetched: SystemTime) -> bool {
+    listed.duration_since(fetched).unwrap_or_else(|e| e.duration()) < Duration::from_secs(1)
 }
 
 /// ETags as served by a listing and by a response: quoted or not, in either case.
@@ -192,15 +190,13 @@ impl WriterThread {
             }
             ToWriter::Payload { job, body } => self.payload(job, body)?,
             ToWriter::NoBytes { job } => {
-                let member = if job.item.kind == Kind::Directory {
+                let member = job.item.kind == Kind::Directory;
+                if member {
                     self.state
                         .archive
                         .add_directory(&job.path, mtime(&job.item))
                         .map_err(|e| Error::io("cannot write the archive", &e))?;
-                    Some(job.path.clone())
-                } else {
-                    None
-                };
+                }
                 self.archived(job, member, None, None)?;
             }
             ToWriter::Excluded { job, reason } => {
@@ -256,31 +252,24 @@ impl WriterThread {
                     .checksum
                     .as_ref()
                     .map(|c| c.md5.is_some() || c.sha256.is_some() || c.sha512.is_some() || c.parts_md5.is_some());
-                let path = Some(job.path.clone());
-                self.archived(job, path, Some(written), verified)
+                self.archived(job, true, Some(written), verified)
             }
             None => Ok(()),
         }
     }
 
+    /// Records an archived item; `member` says whether `job.path` is a member of the archive.
     fn archived(
         &mut self,
         job: Job,
-        path: Option<String>,
+        member: bool,
         written: Option<sortie_formats::writer::Written>,
         etag_verified: Option<bool>,
     ) -> Result<()> {
-        let Job { source, mut item, listed, .. } = job;
+        let Job { source, item, path, listed } = job;
+        let path = member.then_some(path);
         let size = written.as_ref().map(|w| w.size);
-        let listed = match listed {
-            Some(listed) if listed.differs(size, &item) => Some(listed.record()),
-            Some(listed) => {
-                // Unchanged: the listing's time, which may be finer than an HTTP date.
-                item.modified = listed.modified.or(item.modified);
-                None
-            }
-            None => None,
-        };
+        let listed = listed.filter(|listed| listed.differs(size, &item)).map(|listed| listed.record());
         let counts = self.state.counts[source].entry(item.kind.as_str().to_owned()).or_default();
         counts.archived += 1;
         counts.archived_bytes += size.unwrap_or(0);
