@@ -3,7 +3,9 @@
 //! WHATWG rules, which resolve those segments (and their `%2E` spellings), so the request
 //! would name another object, the bucket or the account. These requests go through hyper
 //! directly, whose URIs are sent byte for byte, as boto3 and curl `--path-as-is` send them,
-//! with the same TLS verification, extra roots and timeouts as [`client`](crate::client).
+//! with the same TLS verification, extra roots and timeouts as [`client`](crate::client),
+//! but without the proxies reqwest reads from the environment (`HTTPS_PROXY`…): these
+//! requests connect directly.
 
 use std::path::Path;
 use std::sync::Arc;
