@@ -107,6 +107,25 @@ fn tempauth_and_swift_error_pages_echoing_the_request_are_quoted_without_its_sec
     assert!(text.contains(&format!("http://***@127.0.0.1:{port}/auth/v1.0")), "{text}");
     assert_secret_free(&text, &["tempauth-key-1", "url-password-1"]);
 
+    // Nobody answers: the transport error names the URL, without its user info.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "ST_AUTH" {
+                format!("http://admin:url-password-1@127.0.0.1:{closed}/auth/v1.0")
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let output = sortie_with(dir.path(), &unreachable, &["export", "swift://", "-o", archive.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("cannot reach") && text.contains("http://***@127.0.0.1"), "{text}");
+    assert_secret_free(&text, &["tempauth-key-1", "url-password-1"]);
+
     // Logged in, the object store fails to list the account and echoes X-Auth-Token.
     let port = responder(|seen, port| {
         if seen.target.starts_with("/auth/") {
