@@ -444,3 +444,89 @@ fn openstack_project_images_records_and_objects() {
     let failures = report(&bag)["failures"].to_string();
     assert!(failures.contains(&format!("glance/images/{image}/file")), "{failures}");
 }
+
+#[test]
+fn objects_overwritten_between_listing_and_download_are_archived_as_fetched_and_reported() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("changing");
+    tenant.tools(&["many", "changing", "2000", "100"]);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("changing.tar.zst");
+    // One object at a time: the whole container is listed at once, in its first second,
+    // and the last objects are downloaded seconds later, after they were overwritten.
+    let export = common::sortie()
+        .env_clear()
+        .env("HOME", dir.path())
+        .envs(tenant.password_env())
+        .args(["export", "swift://changing", "--concurrency", "1", "-o", archive.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    tenant.tools(&["many", "changing", "100", "250", "1900"]);
+    let output = export.wait_with_output().unwrap();
+    let text = all_text(&output);
+    assert_eq!(code(&output), 0, "a changed object is archived, not failed: {text}");
+
+    let bag = gnu_extract(&archive, "changing");
+    // Every archived object is what the server serves now: the late ones were fetched after
+    // their overwrite.
+    let checked = tenant.tools(&["check", bag.to_str().unwrap(), "changing"]);
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(checked["objects"], 2000, "{checked}");
+    let all = inventory(&bag);
+    let changed: Vec<&Value> = all.iter().filter(|r| r.get("listed").is_some()).collect();
+    assert!(!changed.is_empty(), "no object was found changed: the export outran the overwrite");
+    for record in &changed {
+        assert_eq!(record["size"], 250, "{record}");
+        assert_eq!(record["listed"]["size"], 100, "{record}");
+        assert_ne!(record["listed"]["etag"], record["etag"], "{record}");
+        assert_eq!(record["etag_verified"], true, "the new bytes are checked against the new ETag: {record}");
+        assert!(record["listed"]["modified"].is_string() && record["modified"].is_string(), "{record}");
+    }
+    for record in all.iter().filter(|r| r["kind"] == "object" && r.get("listed").is_none()) {
+        assert_eq!(record["size"], 100, "an unchanged object has no `listed`: {record}");
+    }
+    let counts = &report(&bag)["sources"][0]["kinds"]["object"];
+    assert_eq!(counts["changed_since_listing"], changed.len(), "{counts}");
+    assert_eq!(
+        counts["archived_bytes"].as_u64().unwrap() - counts["listed_bytes"].as_u64().unwrap(),
+        150 * changed.len() as u64,
+        "the report's byte difference is explained by the changed objects: {counts}"
+    );
+    assert!(text.contains(&format!("changed   {} item(s)", changed.len())), "{text}");
+}
+
+#[test]
+fn names_made_of_dot_segments_are_requested_as_they_are() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("dots");
+    let names = [".", "..", "a/./b", "a/../b", "./x", "x/..", "x/."];
+    for name in names {
+        tenant.tools(&["put-raw", "dots", name, &format!("body of {name}")]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, output) = export(dir.path(), "dots", &tenant.password_env(), &["swift://dots"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(code(&common::run(&["verify", archive.to_str().unwrap()])), 0);
+    let bag = gnu_extract(&archive, "dots");
+    assert_standard_tools_accept(&archive, &bag);
+    // GNU tar wrote the bag and nothing beside it.
+    let extracted: Vec<_> = fs::read_dir(bag.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(extracted, ["dots"]);
+    let all = inventory(&bag);
+    for name in names {
+        let object = record(&all, "swift-dots", name, "object");
+        let path = object["path"].as_str().unwrap();
+        let archived = fs::read(bag.join(path)).unwrap();
+        assert_eq!(archived, format!("body of {name}").as_bytes(), "{name}: {path}");
+        assert_eq!(object["etag_verified"], true, "{object}");
+        let direct = tenant.tools(&["get-raw", "dots", name]);
+        let sha256 = String::from_utf8(direct.stdout).unwrap();
+        assert_eq!(object["sha256"], sha256.trim(), "{name}: the archive differs from a direct GET");
+        assert!(path.split('/').all(|segment| segment != "." && segment != ".."), "{path}");
+    }
+    assert_eq!(record(&all, "swift-dots", "..", "object")["path"], "data/swift-dots/^2E^2E");
+    assert_eq!(record(&all, "swift-dots", "a/../b", "object")["path"], "data/swift-dots/a/^2E^2E/b");
+}

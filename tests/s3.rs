@@ -332,3 +332,108 @@ async fn throttling_server_errors_and_cut_bodies_are_retried_to_a_complete_archi
         assert_eq!(record["etag_verified"], true, "{record}");
     }
 }
+
+#[test]
+fn moto_keys_made_of_dot_segments_are_requested_as_they_are() {
+    // Signatures checked: the SigV4 canonical URI is the path as sent.
+    let server = S3Server::start_moto_with_iam();
+    let keys = [".", "..", "a/./b", "a/../b", "./x", "x/..", "x/.", "../.."];
+    let mut objects: std::collections::BTreeMap<_, _> =
+        keys.iter().map(|k| (k.as_bytes().to_vec(), format!("body of {k}").into_bytes())).collect();
+    // Over 1 MiB: streamed into the archive as it arrives, at the size its response announces.
+    let big: Vec<u8> = (0..3u32 << 20).map(|i| (i * 17 % 251) as u8).collect();
+    objects.insert(b"./big.bin".to_vec(), big.clone());
+    server.put_objects("sortie-dots", &objects);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("dots.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-dots", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(code(&common::run(&["verify", archive.to_str().unwrap()])), 0);
+    let bag = gnu_extract(&archive, "dots");
+    assert_standard_tools_accept(&archive, &bag);
+    let extracted: Vec<_> = fs::read_dir(bag.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(extracted, ["dots"], "GNU tar wrote the bag and nothing beside it");
+    // Every object against a direct GET by boto3 (which sends such keys as they are too).
+    let checked = server.check_archive(&bag, &["sortie-dots"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let all = inventory(&bag);
+    for key in keys {
+        let record = records(&all, "s3-sortie-dots", key).pop().unwrap_or_else(|| panic!("{key} archived"));
+        let path = record["path"].as_str().unwrap();
+        assert_eq!(fs::read(bag.join(path)).unwrap(), format!("body of {key}").as_bytes(), "{key}: {path}");
+        assert_eq!(record["etag_verified"], true, "{record}");
+    }
+    let record = records(&all, "s3-sortie-dots", "./big.bin").pop().unwrap().clone();
+    assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), big);
+    assert_eq!(record["etag_verified"], true, "{record}");
+    assert_eq!(records(&all, "s3-sortie-dots", "..")[0]["path"], "data/s3-sortie-dots/^2E^2E^!");
+    assert_eq!(records(&all, "s3-sortie-dots", "a/../b")[0]["path"], "data/s3-sortie-dots/a/^2E^2E/b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_overwritten_between_listing_and_download_is_archived_as_fetched_and_reported() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = S3Server::start("moto");
+    let objects: std::collections::BTreeMap<_, _> =
+        (0..600u32).map(|i| (format!("obj-{i:04}").into_bytes(), format!("listed {i}\n").into_bytes())).collect();
+    server.put_objects("sortie-changed", &objects);
+    // The first GET is throttled (Retry-After: 1): once it arrived, the listing is over.
+    let proxy =
+        FaultProxy::start(&server.endpoint, vec![("/sortie-changed/obj-0000", Fault::Status(503, "SlowDown"))]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("changed.tar.zst");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_sortie"))
+        .args(["export", "s3://sortie-changed", "--concurrency", "1", "-o", archive.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", &server.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while proxy.arrivals("/sortie-changed/obj-0000").is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the export never fetched");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The last 50 objects, one at a time in key order: sortie reaches them seconds later.
+    let overwrite = "import sys, boto3\n\
+                     s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+                     for i in range(550, 600):\n\
+                     \x20   s3.put_object(Bucket='sortie-changed', Key=f'obj-{i:04}', Body=f'overwritten {i}, longer\\n'.encode())\n";
+    tokio::task::block_in_place(|| server.python(&["-c", overwrite, &server.endpoint]));
+    let output = tokio::task::block_in_place(|| export.wait_with_output().unwrap());
+    let text = all_text(&output);
+    assert_eq!(code(&output), 0, "a changed object is archived, not failed: {text}");
+
+    let bag = gnu_extract(&archive, "changed");
+    // What is archived is what the server holds now, and its metadata what HeadObject says.
+    let checked = server.check_archive(&bag, &["sortie-changed"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let all = inventory(&bag);
+    let changed: Vec<&Value> = all.iter().filter(|r| r.get("listed").is_some()).collect();
+    assert!(!changed.is_empty(), "no object was found changed: the export outran the overwrite");
+    for record in &changed {
+        let i: u32 = record["id"].as_str().unwrap()[4..].parse().unwrap();
+        assert!(i >= 550, "{record}");
+        let now = format!("overwritten {i}, longer\n");
+        assert_eq!(record["size"], now.len(), "{record}");
+        assert_eq!(record["listed"]["size"], format!("listed {i}\n").len(), "{record}");
+        assert_ne!(record["listed"]["etag"], record["etag"], "{record}");
+        assert_eq!(record["etag_verified"], true, "checked against the new ETag: {record}");
+        assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), now.as_bytes());
+    }
+    let counts = &report(&bag)["sources"][0]["kinds"]["object"];
+    assert_eq!(counts["changed_since_listing"], changed.len(), "{counts}");
+    let extra: u64 = changed.iter().map(|r| r["size"].as_u64().unwrap() - r["listed"]["size"].as_u64().unwrap()).sum();
+    assert_eq!(
+        counts["archived_bytes"].as_u64().unwrap() - counts["listed_bytes"].as_u64().unwrap(),
+        extra,
+        "{counts}"
+    );
+    assert!(text.contains(&format!("changed   {} item(s)", changed.len())), "{text}");
+}

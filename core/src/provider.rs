@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::error::Result;
 use crate::item::{Item, ProviderChecksum};
@@ -48,6 +49,9 @@ pub struct Body {
     /// Metadata only the response carries (an S3 GET's user metadata and headers), merged
     /// into the item's inventory metadata.
     pub meta: Map<String, Value>,
+    /// The last modification the response announces (HTTP `Last-Modified`), when it does:
+    /// compared with the listing's to tell an item that changed since it was listed.
+    pub modified: Option<SystemTime>,
     /// The bytes, in order.
     pub stream: BoxStream<'static, Result<Bytes>>,
 }
@@ -60,6 +64,7 @@ impl Body {
             checksum: None,
             content_type: content_type.map(str::to_owned),
             meta: Map::new(),
+            modified: None,
             stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
         }
     }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,6 +30,26 @@ enum Fault {
     UnknownSize,
     /// The provider refuses the credentials (an expired session token).
     Refused,
+    /// Overwritten between the listing and the download: the response serves other bytes,
+    /// with their own MD5 and a later modification time.
+    Changed,
+}
+
+/// When every object was last modified, as listed (with a fraction, as Swift lists it).
+fn listed_time() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)
+}
+
+/// The bytes a `Changed` object has by the time it is downloaded: the first byte flipped
+/// (same size) for a large one, two more bytes for a small one.
+fn changed(data: &[u8]) -> Vec<u8> {
+    let mut changed = data.to_vec();
+    if changed.len() > 1 << 20 {
+        changed[0] ^= 0xff;
+    } else {
+        changed.extend_from_slice(b"v2");
+    }
+    changed
 }
 
 struct Object {
@@ -96,6 +117,7 @@ impl Provider for Scripted {
                 let segments = o.key.split('/').map(RawName::text).collect();
                 let mut item = Item::new(RawName::text(o.key), segments, Kind::Object);
                 item.size = (o.fault != Fault::UnknownSize).then_some(o.data.len() as u64);
+                item.modified = Some(listed_time());
                 if o.with_md5 {
                     let md5 = if o.fault == Fault::BadMd5 { "0".repeat(32) } else { md5_hex(&o.data) };
                     item.checksum = Some(ProviderChecksum {
@@ -118,7 +140,8 @@ impl Provider for Scripted {
         if object.fault == Fault::Refused {
             return Err(Error::new(ErrorKind::Unauthenticated, "the session token has expired"));
         }
-        let data = Bytes::from(object.data.clone());
+        let data =
+            Bytes::from(if object.fault == Fault::Changed { changed(&object.data) } else { object.data.clone() });
         let chunks: Vec<Result<Bytes>> = match object.fault {
             Fault::BreakOnce if attempt == 0 => vec![
                 Ok(data.slice(..data.len() / 2)),
@@ -129,13 +152,31 @@ impl Provider for Scripted {
         };
         let size = match object.fault {
             Fault::UnknownSize => None,
-            _ => Some(object.data.len() as u64),
+            _ => Some(data.len() as u64),
+        };
+        // An HTTP date: whole seconds, rounded up as Swift does; an hour later once changed.
+        let modified = UNIX_EPOCH + Duration::from_secs(1_700_000_001);
+        let (checksum, modified) = match object.fault {
+            Fault::Changed => {
+                let md5 = md5_hex(&data);
+                let checksum = ProviderChecksum {
+                    served: format!("\"{md5}\""),
+                    md5: Some(md5),
+                    note: None,
+                    sha256: None,
+                    sha512: None,
+                    parts_md5: None,
+                };
+                (Some(checksum), modified + Duration::from_secs(3600))
+            }
+            _ => (None, modified),
         };
         Ok(Body {
             size,
-            checksum: None,
+            checksum,
             content_type: None,
             meta: Default::default(),
+            modified: Some(modified),
             stream: futures_util::stream::iter(chunks).boxed(),
         })
     }
@@ -314,4 +355,52 @@ async fn a_provider_that_repeats_its_cursor_ends_the_listing_as_a_failure() {
     assert_eq!((summary.archived, summary.failed), (2, 1));
     let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["stuck/sortie/report.json"]).unwrap();
     assert!(report["failures"][0]["error"].as_str().unwrap().contains("with itself"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_overwritten_after_its_listing_is_archived_as_fetched_with_what_was_listed() {
+    let big = noise((1 << 20) + 10, 5);
+    let provider = Arc::new(Scripted::new(
+        vec![
+            Object { key: "big", data: big.clone(), fault: Fault::Changed, with_md5: true },
+            Object { key: "same", data: b"unchanged".to_vec(), fault: Fault::None, with_md5: true },
+            Object { key: "small", data: b"version 1".to_vec(), fault: Fault::Changed, with_md5: true },
+        ],
+        true,
+        false,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("changed.tar.zst");
+    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+    assert!(summary.complete, "a changed object is archived as fetched, not failed");
+    assert_eq!((summary.archived, summary.changed_since_listing), (3, 2));
+
+    let members = read_bag(&archive);
+    assert_eq!(members["changed/data/mem-test/big"], changed(&big));
+    assert_eq!(members["changed/data/mem-test/small"], b"version 1v2");
+    let report: serde_json::Value = serde_json::from_slice(&members["changed/sortie/report.json"]).unwrap();
+    let counts = &report["sources"][0]["kinds"]["object"];
+    assert_eq!(counts["changed_since_listing"], 2, "{counts}");
+    assert_eq!(counts["listed_bytes"].as_u64().unwrap() + 2, counts["archived_bytes"].as_u64().unwrap());
+    let inventory: Vec<serde_json::Value> = String::from_utf8(members["changed/sortie/inventory.jsonl"].clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let record = |id: &str| inventory.iter().find(|r| r["id"] == id).unwrap().clone();
+    let small = record("small");
+    assert_eq!(small["size"], 11);
+    assert_eq!(small["etag"], format!("\"{}\"", md5_hex(b"version 1v2")));
+    assert_eq!(small["etag_verified"], true, "the new bytes are checked against the new ETag");
+    assert_eq!(small["modified"], "2023-11-14T23:13:21Z");
+    assert_eq!(small["listed"]["size"], 9);
+    assert_eq!(small["listed"]["etag"], format!("\"{}\"", md5_hex(b"version 1")));
+    assert_eq!(small["listed"]["modified"], "2023-11-14T22:13:20Z");
+    let big_record = record("big");
+    assert_eq!(big_record["listed"]["size"], big_record["size"], "same size, other bytes: the ETag tells");
+    assert_eq!(big_record["etag"], format!("\"{}\"", md5_hex(&changed(&big))));
+    let same = record("same");
+    assert!(same.get("listed").is_none(), "a Last-Modified rounded up to the second is no change: {same}");
+    assert_eq!(same["modified"], "2023-11-14T22:13:20Z", "the listing's time stays");
 }

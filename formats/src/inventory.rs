@@ -37,6 +37,22 @@ pub struct Record {
     pub etag_note: Option<String>,
     /// Provider metadata: user metadata, tags, ACL, version id, flags, link targets…
     pub meta: Map<String, Value>,
+    /// What the listing announced, present only when the bytes fetched afterwards differ
+    /// from it (the item changed at the source between the listing and the download): the
+    /// record's own `size`, `sha256`, `etag` and `modified` then describe the archived bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<Listed>,
+}
+
+/// An item as its listing announced it, kept when the download found it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listed {
+    /// Size in bytes, when the listing gave one.
+    pub size: Option<u64>,
+    /// Last modification, RFC 3339 UTC, when the listing gave one.
+    pub modified: Option<String>,
+    /// The provider's checksum (ETag) as listed, when the listing gave one.
+    pub etag: Option<String>,
 }
 
 impl Record {

@@ -21,6 +21,13 @@ pub struct KindCounts {
     pub excluded: u64,
     /// Items that could not be archived, each with an error in `failures`.
     pub failed: u64,
+    /// Archived items whose fetched bytes differ from what the listing announced (size,
+    /// checksum or modification time): changed at the source between the listing and the
+    /// download. Each one's inventory record carries the listing's values under `listed`,
+    /// which explains `listed_bytes` ≠ `archived_bytes`. Absent from archives written before
+    /// it existed, hence the default.
+    #[serde(default)]
+    pub changed_since_listing: u64,
 }
 
 /// One source's part of the report.

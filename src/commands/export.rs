@@ -47,6 +47,13 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             summary.failed,
             summary.seconds
         )?;
+        if summary.changed_since_listing > 0 {
+            out!(
+                "changed   {} item(s) changed at the source between listing and download: archived as fetched; \
+                 their inventory records keep the listing's size, date and ETag under \"listed\"",
+                summary.changed_since_listing
+            )?;
+        }
         if summary.complete {
             out!("complete  yes")?;
         } else {

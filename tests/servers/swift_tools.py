@@ -10,7 +10,10 @@ OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3, domain "defaul
   swift_tools.py put CONTAINER NAME FILE     one object, from a file
   swift_tools.py slo CONTAINER NAME SEGMENT_CONTAINER SIZE...   an SLO of random segments
   swift_tools.py dlo CONTAINER NAME SEGMENT_CONTAINER/PREFIX   a DLO manifest (no segments made)
-  swift_tools.py many CONTAINER COUNT SIZE    COUNT objects of SIZE random bytes
+  swift_tools.py many CONTAINER COUNT SIZE [FIRST]   COUNT objects of SIZE random bytes,
+                                    named obj-FIRST… (FIRST defaults to 0)
+  swift_tools.py put-raw CONTAINER NAME TEXT   one object, its path sent as written
+  swift_tools.py get-raw CONTAINER NAME        prints the sha256 of an object, asked as written
   swift_tools.py upload CONTAINER DIR         every file under DIR, named by its path in DIR
   swift_tools.py delete CONTAINER [NAME]     an object, or a container with everything in it
   swift_tools.py images GLANCE_URL           the names of the project's images, as JSON
@@ -231,7 +234,26 @@ def main():
         put(conn, args[0], args[1], b"", **{"X-Object-Manifest": args[2]})
     elif command == "many":
         count, size = int(args[1]), int(args[2])
-        put_many(conn, args[0], ((f"obj-{n:06d}", os.urandom(size)) for n in range(count)))
+        first = int(args[3]) if len(args) > 3 else 0
+        put_many(conn, args[0], ((f"obj-{n:06d}", os.urandom(size)) for n in range(first, first + count)))
+    elif command in ("put-raw", "get-raw"):
+        # python-swiftclient sends through requests, whose URL parsing resolves '.' and '..'
+        # segments: names made of them go through http.client, which sends the path as is.
+        import http.client
+        from urllib.parse import quote, urlsplit
+        url, token = conn.get_auth()
+        conn.put_container(args[0])
+        parts = urlsplit(url)
+        raw = http.client.HTTPConnection(parts.hostname, parts.port)
+        path = f"{parts.path}/{quote(args[0])}/{quote(args[1], safe='/')}"
+        body = args[2].encode() if command == "put-raw" else None
+        raw.request("PUT" if body is not None else "GET", path, body=body, headers={"X-Auth-Token": token})
+        response = raw.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            sys.exit(f"swift: {command} {args[1]!r}: {response.status} {data[:200]!r}")
+        if body is None:
+            print(hashlib.sha256(data).hexdigest())
     elif command == "upload":
         files = [os.path.join(root, f) for root, _, names in os.walk(args[1]) for f in names]
         put_many(conn, args[0], ((os.path.relpath(f, args[1]), open(f, "rb").read()) for f in files))

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -20,12 +21,12 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::{Item, PartsMd5, ProviderChecksum};
+use crate::item::{PartsMd5, ProviderChecksum};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
 
-use super::writer::{Held, Job, ToWriter};
+use super::writer::{AsListed, Held, Job, ToWriter, same_time};
 
 /// Bodies up to this size are held in memory.
 pub(crate) const SMALL: u64 = 1 << 20;
@@ -65,6 +66,7 @@ struct Announced {
     checksum: Option<ProviderChecksum>,
     content_type: Option<String>,
     meta: Map<String, Value>,
+    modified: Option<SystemTime>,
 }
 
 impl Announced {
@@ -73,16 +75,27 @@ impl Announced {
             checksum: body.checksum.clone(),
             content_type: body.content_type.take(),
             meta: std::mem::take(&mut body.meta),
+            modified: body.modified,
         }
     }
 
-    /// Records it on the item, for the inventory.
-    fn apply(self, item: &mut Item) {
+    /// Records it on the job's item, for the inventory, keeping what the listing said
+    /// beside it: the writer compares the two once it knows how many bytes were archived.
+    fn apply(self, job: &mut Job) {
+        let item = &mut job.item;
+        job.listed = Some(AsListed::of(item));
         if self.checksum.is_some() {
             item.checksum = self.checksum;
         }
         if self.content_type.is_some() {
             item.content_type = self.content_type;
+        }
+        // The listing's time stays when the response's is the same to the second: it may be
+        // finer than an HTTP date.
+        if let Some(fetched) = self.modified
+            && !item.modified.is_some_and(|listed| same_time(listed, fetched))
+        {
+            item.modified = Some(fetched);
         }
         item.meta.extend(self.meta);
     }
@@ -127,7 +140,7 @@ impl Fetcher {
         match outcome {
             Ok(Fetched::Live) => Ok(None),
             Ok(Fetched::Held(body, announced)) => {
-                announced.apply(&mut job.item);
+                announced.apply(&mut job);
                 Ok(Some(ToWriter::Payload { job, body }))
             }
             Err(AttemptError::WriterGone) => Err(WriterGone),
@@ -155,7 +168,7 @@ impl Fetcher {
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let mut body = provider.open(&job.item).await?;
-        Announced::take(&mut body).apply(&mut job.item);
+        Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
         let mut check = BodyCheck::new(job.item.checksum.as_ref());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);

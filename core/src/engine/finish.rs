@@ -98,6 +98,7 @@ pub(crate) fn merge_counts(
         entry.archived_bytes = counts.archived_bytes;
         entry.excluded = counts.excluded;
         entry.failed = counts.failed;
+        entry.changed_since_listing = counts.changed_since_listing;
     }
     listed
 }

@@ -80,6 +80,9 @@ pub struct ExportSummary {
     pub failed: u64,
     /// Items left out on purpose.
     pub excluded: u64,
+    /// Archived items that changed at the source between the listing and their download,
+    /// archived as fetched; their inventory records say what the listing announced.
+    pub changed_since_listing: u64,
     /// Size of the archive file.
     pub archive_bytes: u64,
     /// sha256 of the archive file.
@@ -243,6 +246,7 @@ async fn run(
         archived_bytes: total(|c| c.archived_bytes),
         failed: failures,
         excluded: total(|c| c.excluded),
+        changed_since_listing: total(|c| c.changed_since_listing),
         archive_bytes: finished.bytes,
         archive_sha256: finished.sha256,
         seconds: started.elapsed().as_secs_f64(),

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
-use sortie_formats::inventory::Record;
+use sortie_formats::inventory::{Listed, Record};
 use sortie_formats::report::{Exclusion, Failure, KindCounts};
 use sortie_formats::writer::{AddError, ArchiveWriter};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
@@ -25,6 +25,54 @@ pub(crate) struct Job {
     pub(crate) source: usize,
     pub(crate) item: Item,
     pub(crate) path: String,
+    /// What the listing said, once a response has replaced it on `item`.
+    pub(crate) listed: Option<AsListed>,
+}
+
+/// An item's size, modification time and checksum as its listing announced them.
+#[derive(Debug, Clone)]
+pub(crate) struct AsListed {
+    size: Option<u64>,
+    modified: Option<SystemTime>,
+    etag: Option<String>,
+}
+
+impl AsListed {
+    pub(crate) fn of(item: &Item) -> Self {
+        Self { size: item.size, modified: item.modified, etag: item.checksum.as_ref().map(|c| c.served.clone()) }
+    }
+
+    /// Whether the item as fetched (`archived` bytes, and the response's checksum and
+    /// modification time now on `item`, the latter only when not the [`same_time`] as
+    /// listed) differs from the listing. Only values both sides know are compared.
+    fn differs(&self, archived: Option<u64>, item: &Item) -> bool {
+        let size = matches!((self.size, archived), (Some(listed), Some(archived)) if listed != archived);
+        let etag = match (&self.etag, &item.checksum) {
+            (Some(listed), Some(fetched)) => !same_etag(listed, &fetched.served),
+            _ => false,
+        };
+        let modified = matches!((self.modified, item.modified), (Some(listed), Some(fetched)) if listed != fetched);
+        size || etag || modified
+    }
+
+    fn record(&self) -> Listed {
+        Listed { size: self.size, modified: self.modified.map(rfc3339), etag: self.etag.clone() }
+    }
+}
+
+/// Modification times less than a second apart are the same: HTTP dates have whole
+/// seconds, and Swift rounds its `Last-Modified` up while its listing has microseconds.
+pub(crate) fn same_time(listed: SystemTime, fetched: SystemTime) -> bool {
+    listed.duration_since(fetched).unwrap_or_else(|e| e.duration()) < Duration::from_secs(1)
+}
+
+/// ETags as served by a listing and by a response: quoted or not, in either case.
+fn same_etag(a: &str, b: &str) -> bool {
+    a.trim_matches('"').eq_ignore_ascii_case(b.trim_matches('"'))
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// A body as handed to the writer.
@@ -142,16 +190,14 @@ impl WriterThread {
             }
             ToWriter::Payload { job, body } => self.payload(job, body)?,
             ToWriter::NoBytes { job } => {
-                let member = if job.item.kind == Kind::Directory {
+                let member = job.item.kind == Kind::Directory;
+                if member {
                     self.state
                         .archive
                         .add_directory(&job.path, mtime(&job.item))
                         .map_err(|e| Error::io("cannot write the archive", &e))?;
-                    Some(job.path)
-                } else {
-                    None
-                };
-                self.archived(job.source, job.item, member, None, None)?;
+                }
+                self.archived(job, member, None, None)?;
             }
             ToWriter::Excluded { job, reason } => {
                 self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
@@ -206,24 +252,31 @@ impl WriterThread {
                     .checksum
                     .as_ref()
                     .map(|c| c.md5.is_some() || c.sha256.is_some() || c.sha512.is_some() || c.parts_md5.is_some());
-                self.archived(job.source, job.item, Some(job.path), Some(written), verified)
+                self.archived(job, true, Some(written), verified)
             }
             None => Ok(()),
         }
     }
 
+    /// Records an archived item; `member` says whether `job.path` is a member of the archive.
     fn archived(
         &mut self,
-        source: usize,
-        item: Item,
-        path: Option<String>,
+        job: Job,
+        member: bool,
         written: Option<sortie_formats::writer::Written>,
         etag_verified: Option<bool>,
     ) -> Result<()> {
+        let Job { source, item, path, listed } = job;
+        let path = member.then_some(path);
         let size = written.as_ref().map(|w| w.size);
+        let listed = listed.filter(|listed| listed.differs(size, &item)).map(|listed| listed.record());
         let counts = self.state.counts[source].entry(item.kind.as_str().to_owned()).or_default();
         counts.archived += 1;
         counts.archived_bytes += size.unwrap_or(0);
+        if listed.is_some() {
+            counts.changed_since_listing += 1;
+            tracing::info!(id = %item.id.display(), "changed at the source since it was listed; archived as fetched");
+        }
         let (etag, etag_note) = item.checksum.map_or((None, None), |c| (Some(c.served), c.note));
         let mut record = Record {
             path,
@@ -233,12 +286,13 @@ impl WriterThread {
             id: String::new(),
             id_hex: None,
             kind: item.kind.as_str().to_owned(),
-            modified: item.modified.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            modified: item.modified.map(rfc3339),
             content_type: item.content_type,
             etag,
             etag_verified,
             etag_note,
             meta: item.meta,
+            listed,
         };
         record.set_id(&item.id.0);
         spool_line(&mut self.state.inventory, &record)?;

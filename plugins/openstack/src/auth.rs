@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sortie_core::error::{Error, ErrorKind, Result};
 
-use crate::client::plain_text;
 use crate::settings::{Domain, Method, Named, Secret, Settings};
 
 /// What one authentication gives.
@@ -75,7 +74,7 @@ async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: 
         .header("X-Auth-Key", &key.0)
         .send()
         .await
-        .map_err(|e| unreachable(&settings.auth_url, &e))?;
+        .map_err(|e| unreachable(&settings.auth_url_display(), &e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(refusal(settings, status, response).await);
@@ -93,7 +92,7 @@ async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: 
             ErrorKind::Other,
             format!(
                 "{} answered without X-Storage-Url and X-Auth-Token: is ST_AUTH a Swift v1 auth URL?",
-                settings.auth_url
+                settings.auth_url_display()
             ),
         )),
     }
@@ -162,14 +161,17 @@ async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session
         .and_then(|v| v.to_str().ok())
         .map(|t| Secret(t.to_owned()))
         .ok_or_else(|| {
-        Error::new(ErrorKind::Other, format!("Keystone at {} answered without X-Subject-Token", settings.auth_url))
+        Error::new(
+            ErrorKind::Other,
+            format!("Keystone at {} answered without X-Subject-Token", settings.auth_url_display()),
+        )
     })?;
     let bytes = response.bytes().await.map_err(|e| {
-        Error::new(ErrorKind::Unavailable, format!("reading Keystone's token at {}: {e}", settings.auth_url))
+        Error::new(ErrorKind::Unavailable, format!("reading Keystone's token at {}: {e}", settings.auth_url_display()))
             .temporary()
     })?;
     let body: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(ErrorKind::Other, format!("Keystone's token at {} cannot be read: {e}", settings.auth_url))
+        Error::new(ErrorKind::Other, format!("Keystone's token at {} cannot be read: {e}", settings.auth_url_display()))
     })?;
     let project_id = body.token.project.as_ref().map(|p| p.id.clone());
     let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
@@ -184,7 +186,7 @@ async fn request_token(http: &reqwest::Client, settings: &Settings, scoped: bool
         .body(body)
         .send()
         .await
-        .map_err(|e| unreachable(&settings.auth_url, &e))
+        .map_err(|e| unreachable(&settings.auth_url_display(), &e))
 }
 
 /// The body of `POST /v3/auth/tokens`.
@@ -278,13 +280,15 @@ fn unreachable(url: &str, error: &reqwest::Error) -> Error {
     sortie_http::transport_error(&format!("the authentication service at {url}"), error)
 }
 
-/// An authentication answered with an error status.
+/// An authentication answered with an error status. Its reason is Keystone's JSON message,
+/// else the page's text, either as a bounded excerpt without what the request sent (a
+/// server may echo the request's headers, `X-Auth-Key` included).
 async fn refusal(settings: &Settings, status: StatusCode, response: Response) -> Error {
-    let text = response.text().await.unwrap_or_default();
-    let reason = serde_json::from_str::<Value>(&text)
+    let bytes = response.bytes().await.unwrap_or_default();
+    let message = serde_json::from_slice::<Value>(&bytes)
         .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| plain_text(&text));
+        .and_then(|v| v["error"]["message"].as_str().map(|m| m.as_bytes().to_vec()));
+    let reason = sortie_http::excerpt(message.as_deref().unwrap_or(&bytes), &settings.secrets());
     let who = settings.identity_label();
     match status {
         StatusCode::UNAUTHORIZED => {
@@ -297,7 +301,7 @@ async fn refusal(settings: &Settings, status: StatusCode, response: Response) ->
         }
         StatusCode::NOT_FOUND => Error::new(
             ErrorKind::InvalidInput,
-            format!("no authentication service answers at {} (404): check the auth URL", settings.auth_url),
+            format!("no authentication service answers at {} (404): check the auth URL", settings.auth_url_display()),
         ),
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
             Error::new(ErrorKind::Unavailable, format!("authentication for {who} failed with {s}: {reason}"))

@@ -44,6 +44,8 @@ impl Request<'_> {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For object names with `.` or `..` segments, which `http` would resolve away.
+    raw: sortie_http::RawPathClient,
     settings: Settings,
     /// The current session and its generation (bumped at every renewal).
     session: Mutex<Option<(u64, Arc<Session>)>>,
@@ -54,7 +56,8 @@ pub struct Client {
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
         let http = sortie_http::client(settings.ca_cert.as_deref())?;
-        Ok(Self { http, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
+        let raw = sortie_http::RawPathClient::new(settings.ca_cert.as_deref())?;
+        Ok(Self { http, raw, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
     }
 
     /// The account's URL, authenticating first if needed.
@@ -156,6 +159,12 @@ impl Client {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response> {
+        if body.is_none() && sortie_http::has_dot_segment(url) {
+            let mut all = vec![("X-Auth-Token", session.token.0.as_str())];
+            all.extend_from_slice(headers);
+            let target = url.split('?').next().unwrap_or(url);
+            return self.raw.send(method, url, &all, &sortie_http::redact_userinfo(target)).await;
+        }
         let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -174,7 +183,10 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = read_error_body(response).await;
+        let token = self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.0.clone());
+        let mut secrets = self.settings.secrets();
+        secrets.extend(token.as_deref());
+        let body = read_error_body(response, &secrets).await;
         let error = match status {
             StatusCode::NOT_FOUND => Error::new(ErrorKind::NotFound, format!("{target} does not exist (404)")),
             StatusCode::UNAUTHORIZED => Error::new(
@@ -234,30 +246,12 @@ fn url(storage_url: &str, request: &Request<'_>) -> String {
     url
 }
 
-/// Swift's error pages are short HTML; their text is worth showing.
-async fn read_error_body(response: Response) -> String {
+/// Swift's error pages are short HTML; their text is worth showing, as a bounded excerpt
+/// without `secrets` (what the request sent), since a server may echo the request.
+async fn read_error_body(response: Response, secrets: &[&str]) -> String {
     let bytes = response.bytes().await.unwrap_or_default();
-    let plain = plain_text(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]));
+    let plain = sortie_http::excerpt(&bytes[..bytes.len().min(MAX_ERROR_BODY)], secrets);
     if plain.is_empty() { String::new() } else { format!(": {plain}") }
-}
-
-/// The words of a short HTML or text answer, without tags, on one line, at most 300
-/// characters.
-pub fn plain_text(text: &str) -> String {
-    let mut plain = String::new();
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                plain.push(' ');
-            }
-            '>' => in_tag = false,
-            c if !in_tag => plain.push(c),
-            _ => {}
-        }
-    }
-    plain.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
 /// `cannot reach URL` (without its query).

@@ -190,10 +190,6 @@ impl Lister<'_> {
             item.meta.insert("symlink_target".into(), json!(target));
             return Ok(vec![item]);
         }
-        if let Some(why) = unreachable_name(&entry.name) {
-            item.skip = Some(Skip::Failed(why));
-            return Ok(vec![item]);
-        }
         let mut items = Vec::new();
         if let Some(slo_etag) = &entry.slo_etag {
             let (manifest, parts) = match self.manifest(&entry).await.and_then(|m| Ok((slo_parts(&m)?, m))) {
@@ -346,16 +342,6 @@ fn container_doc_item() -> Item {
     item
 }
 
-/// Names an HTTP client cannot request as they are: URL normalization turns a `.` or `..`
-/// path segment into another object.
-fn unreachable_name(name: &str) -> Option<String> {
-    name.split('/').any(|s| s == "." || s == "..").then(|| {
-        "a name with a '.' or '..' segment cannot be requested over HTTP without being rewritten to another \
-         object; download it with a tool that sends raw paths (curl --path-as-is)"
-            .to_owned()
-    })
-}
-
 /// Swift's `2026-11-22T13:06:31.008410` (UTC, no zone).
 fn parse_time(text: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(text).ok()
@@ -376,6 +362,5 @@ mod tests {
         assert_eq!(item.segments.len(), 4);
         assert_eq!(item.checksum.unwrap().md5.as_deref(), Some("764efa883dda1e11db47671c4a3bbd9e"));
         assert_eq!(item.modified.unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_795_352_793);
-        assert!(unreachable_name("a/../b").is_some() && unreachable_name("a/.b").is_none());
     }
 }

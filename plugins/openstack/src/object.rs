@@ -57,6 +57,7 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
     let headers = response.headers();
     let size = response.content_length();
     let content_type = header(headers, "content-type");
+    let modified = if manifest { None } else { sortie_http::last_modified(headers) };
     let large = headers.contains_key("x-static-large-object") || headers.contains_key("x-object-manifest");
     let listed_large = item.checksum.as_ref().is_some_and(|c| c.parts_md5.is_some());
     let etag = header(headers, "etag").unwrap_or_default();
@@ -101,7 +102,7 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
             }
         })
         .boxed();
-    Ok(Body { size, checksum, content_type, meta, stream })
+    Ok(Body { size, checksum, content_type, meta, modified, stream })
 }
 
 /// The first segment of a large object that is missing or differs from its manifest.

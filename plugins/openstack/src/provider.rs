@@ -124,7 +124,7 @@ impl Shared {
 
     async fn display(&self, what: &str) -> String {
         match self.client.storage_url().await {
-            Ok(url) => format!("{what} at {url}"),
+            Ok(url) => format!("{what} at {}", sortie_http::redact_userinfo(&url)),
             Err(_) => what.to_owned(),
         }
     }
@@ -294,7 +294,8 @@ impl Provider for AccountSource {
 
     async fn check(&self) -> Result<()> {
         let headers = self.shared.head(None).await?;
-        let doc = object::description(&headers, "account", &self.shared.client.storage_url().await?);
+        let url = sortie_http::redact_userinfo(&self.shared.client.storage_url().await?);
+        let doc = object::description(&headers, "account", &url);
         let _ = self.doc.set((doc.into(), self.shared.display("swift://").await));
         Ok(())
     }

@@ -83,7 +83,29 @@ impl Settings {
             Method::Token { project: None, .. } => "a token".to_owned(),
             Method::TempAuth { user, .. } => format!("user '{user}'"),
         };
-        format!("{who} at {} (from {})", self.auth_url, self.origin)
+        format!("{who} at {} (from {})", self.auth_url_display(), self.origin)
+    }
+
+    /// The auth URL as shown in messages: without the user info it may carry.
+    pub fn auth_url_display(&self) -> String {
+        sortie_http::redact_userinfo(&self.auth_url)
+    }
+
+    /// Every secret these settings send (password, application credential secret, token,
+    /// tempauth key), to be removed from any server answer quoted in a message.
+    pub fn secrets(&self) -> Vec<&str> {
+        let secret = match &self.method {
+            Method::Password { password, .. } => password,
+            Method::ApplicationCredential { secret, .. } => secret,
+            Method::Token { token, .. } => token,
+            Method::TempAuth { key, .. } => key,
+        };
+        let userinfo = self.auth_url.split_once("://").and_then(|(_, rest)| {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
+        });
+        let password = userinfo.and_then(|u| u.split_once(':')).map(|(_, password)| password);
+        [Some(secret.0.as_str()), userinfo, password].into_iter().flatten().filter(|s| !s.is_empty()).collect()
     }
 }
 

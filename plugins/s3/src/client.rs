@@ -53,6 +53,8 @@ pub struct Failure {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For keys with `.` or `..` segments, which `http` would resolve away.
+    raw: sortie_http::RawPathClient,
     settings: Settings,
     /// Buckets found to live in another region than `settings.region`.
     regions: Mutex<HashMap<String, String>>,
@@ -61,7 +63,8 @@ pub struct Client {
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
         let http = sortie_http::client(settings.ca_bundle.as_deref())?;
-        Ok(Self { http, settings, regions: Mutex::new(HashMap::new()) })
+        let raw = sortie_http::RawPathClient::new(settings.ca_bundle.as_deref())?;
+        Ok(Self { http, raw, settings, regions: Mutex::new(HashMap::new()) })
     }
 
     /// The endpoint as shown to the user.
@@ -72,6 +75,22 @@ impl Client {
     /// The configured endpoint, or AWS's for `region`.
     fn endpoint(&self, region: &str) -> String {
         self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+    }
+
+    /// A server's error message as put into ours: bounded, without the secrets the
+    /// requests carry (the session token is sent; a server may echo it).
+    fn excerpt(&self, message: &str) -> String {
+        let secrets: Vec<&str> = self
+            .settings
+            .credentials
+            .iter()
+            .flat_map(|c| {
+                [Some(c.secret_access_key.0.as_str()), c.session_token.as_ref().map(|t| t.0.as_str())]
+                    .into_iter()
+                    .flatten()
+            })
+            .collect();
+        sortie_http::excerpt(message.as_bytes(), &secrets)
     }
 
     /// The access key id in use and where it came from, for messages; never the secret.
@@ -165,6 +184,11 @@ impl Client {
             let (signed, _) = instructions.into_parts();
             headers.extend(signed.iter().map(|h| (h.name(), h.value().to_owned())));
         }
+        if sortie_http::has_dot_segment(&url) {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let what = format!("the S3 endpoint {}", self.endpoint_display());
+            return self.raw.send(method, &url, &headers, &what).await;
+        }
         let mut builder = self.http.request(method, &url);
         for (name, value) in &headers {
             builder = builder.header(*name, value.as_str());
@@ -185,7 +209,7 @@ impl Client {
             None => url.push_str(&format!("{endpoint}/")),
         }
         if let Some(key) = request.key {
-            url.extend(percent_encode(key, key_set(key)));
+            url.extend(percent_encode(key, KEY));
         }
         let mut query: Vec<String> = request
             .query
@@ -234,9 +258,12 @@ impl Client {
         let code = if body.code.is_empty() {
             status.canonical_reason().unwrap_or("").replace(' ', "")
         } else {
-            body.code.clone()
+            self.excerpt(&body.code)
         };
-        let detail = if body.message.is_empty() { String::new() } else { format!(": {}", body.message) };
+        let detail = match self.excerpt(&body.message) {
+            message if message.is_empty() => message,
+            message => format!(": {message}"),
+        };
         let key_id = self.credentials_label();
         let endpoint = self.endpoint_display();
         let (kind, message) = match (status.as_u16(), code.as_str()) {
@@ -320,12 +347,6 @@ impl Client {
     }
 }
 
-/// `%2F` for every `/` of a key that has a `.` or `..` segment: URL libraries resolve those
-/// (`a/../b` would become `b`), while S3 reads `%2F` as `/`.
-fn key_set(key: &[u8]) -> &'static AsciiSet {
-    if key.split(|&b| b == b'/').any(|segment| segment == b"." || segment == b"..") { COMPONENT } else { KEY }
-}
-
 fn describe(request: &Request<'_>) -> String {
     let sub = request.query.iter().find(|(_, v)| v.is_empty()).map(|(k, _)| *k);
     match (request.bucket, request.key, sub) {
@@ -400,7 +421,9 @@ mod tests {
         assert_eq!(aws.url(&get("my.photos", "k"), "eu-west-3"), "https://s3.eu-west-3.amazonaws.com/my.photos/k");
         let local = client(Some("http://127.0.0.1:9000"), None);
         assert_eq!(local.url(&get("b", "x//y"), "r"), "http://127.0.0.1:9000/b/x//y");
-        assert_eq!(local.url(&get("b", "../escape"), "r"), "http://127.0.0.1:9000/b/..%2Fescape");
+        // Sent as written, by the raw-path client: `..` is a key segment, not a step up.
+        assert_eq!(local.url(&get("b", "../escape"), "r"), "http://127.0.0.1:9000/b/../escape");
+        assert_eq!(local.url(&get("b", "."), "r"), "http://127.0.0.1:9000/b/.");
         let ovh = client(Some("https://s3.gra.io.cloud.ovh.net"), None);
         assert_eq!(ovh.url(&get("b", "k"), "gra"), "https://b.s3.gra.io.cloud.ovh.net/k");
         let forced = client(Some("https://s3.gra.io.cloud.ovh.net"), Some(true));

@@ -188,15 +188,6 @@ fn object_item(key: RawName, kind: Kind, size: u64, modified: Option<&str>, etag
     item.size = Some(size);
     item.modified = modified.and_then(|m| humantime::parse_rfc3339_weak(m.trim_end_matches('Z')).ok());
     item.checksum = etag.map(checksum_of_etag);
-    if kind != Kind::DeleteMarker && matches!(item.id.0.as_slice(), b"." | b"..") {
-        // URL libraries resolve a path ending in `/.` or `/..` (even escaped as `%2E`), so
-        // the request would name the bucket or the service instead of this object.
-        item.skip = Some(Skip::Failed(format!(
-            "the key '{}' cannot be requested: HTTP libraries remove '.' and '..' path segments; \
-             copy it to another key with the AWS CLI first",
-            item.id.display()
-        )));
-    }
     item
 }
 
@@ -248,13 +239,6 @@ mod tests {
         assert_eq!(multi.md5, None);
         assert!(multi.note.unwrap().contains("7 parts"));
         assert_eq!(checksum_of_etag("W/\"x\"").md5, None);
-    }
-
-    #[test]
-    fn dot_keys_are_failures_not_requests_for_the_wrong_url() {
-        let dot = object_item(RawName::text(".."), Kind::Object, 3, None, None);
-        assert!(matches!(dot.skip, Some(Skip::Failed(ref why)) if why.contains("cannot be requested")));
-        assert!(object_item(RawName::text("../x"), Kind::Object, 3, None, None).skip.is_none());
     }
 
     #[test]

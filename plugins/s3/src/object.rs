@@ -118,6 +118,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
     }
     let size = response.content_length();
     let content_type = header("content-type");
+    let modified = sortie_http::last_modified(headers);
     let url = format!("s3://{bucket}/{}", item.id.display());
     let stream = response
         .bytes_stream()
@@ -125,7 +126,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
             chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {url}: {e}")).temporary())
         })
         .boxed();
-    Ok(Body { size, checksum, content_type, meta, stream })
+    Ok(Body { size, checksum, content_type, meta, modified, stream })
 }
 
 /// A multipart ETag (`"…-N"`) is the MD5 of its N parts' MD5s: with the size of every part

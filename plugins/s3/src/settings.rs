@@ -128,8 +128,9 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
         _ => Err(Error::new(
             ErrorKind::InvalidInput,
             format!(
-                "S3 endpoint '{endpoint}' is not of the form http(s)://HOST[:PORT] (no path, no credentials), \
-                 e.g. https://s3.gra.io.cloud.ovh.net"
+                "S3 endpoint '{}' is not of the form http(s)://HOST[:PORT] (no path, no credentials: S3 \
+                 signs with the access keys), e.g. https://s3.gra.io.cloud.ovh.net",
+                sortie_http::redact_userinfo(endpoint)
             ),
         )),
     }
@@ -307,6 +308,9 @@ mod tests {
         assert!(error.contains("sso_session") && error.contains("export-credentials"), "{error}");
         let bad = SourceOptions { endpoint: Some("s3.example.com".into()), ..Default::default() };
         assert!(home.resolve(&bad, &[]).unwrap_err().to_string().contains("http(s)://HOST"));
+        let with_password = SourceOptions { endpoint: Some("http://user:hunter2@h:9000".into()), ..Default::default() };
+        let error = home.resolve(&with_password, &[]).unwrap_err().to_string();
+        assert!(error.contains("'http://***@h:9000'") && !error.contains("hunter2"), "{error}");
     }
 
     #[test]
