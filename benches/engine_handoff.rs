@@ -57,7 +57,14 @@ impl Provider for Remote {
     async fn open(&self, _item: &Item) -> Result<Body> {
         tokio::time::sleep(LATENCY).await;
         let stream = futures_util::stream::iter([Ok(self.body.clone())]).boxed();
-        Ok(Body { size: Some(SIZE as u64), checksum: None, content_type: None, meta: Default::default(), stream })
+        Ok(Body {
+            size: Some(SIZE as u64),
+            checksum: None,
+            content_type: None,
+            meta: Default::default(),
+            stream,
+            incomplete: None,
+        })
     }
 }
 

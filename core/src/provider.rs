@@ -50,6 +50,10 @@ pub struct Body {
     pub meta: Map<String, Value>,
     /// The bytes, in order.
     pub stream: BoxStream<'static, Result<Bytes>>,
+    /// Why the item is not complete although its bytes are good: metadata that belongs to
+    /// it (an S3 tag set or ACL) could not be read. The bytes are archived and the item is
+    /// also reported as a failure, so that the archive does not say complete.
+    pub incomplete: Option<String>,
 }
 
 impl Body {
@@ -61,6 +65,7 @@ impl Body {
             content_type: content_type.map(str::to_owned),
             meta: Map::new(),
             stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+            incomplete: None,
         }
     }
 }

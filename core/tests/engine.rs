@@ -29,6 +29,8 @@ enum Fault {
     UnknownSize,
     /// The provider refuses the credentials (an expired session token).
     Refused,
+    /// The bytes are served, but metadata that belongs to them could not be read.
+    MetadataMissing,
 }
 
 struct Object {
@@ -48,12 +50,23 @@ struct Scripted {
     local: bool,
     opens: HashMap<&'static str, AtomicU32>,
     listing_failures: AtomicU32,
+    /// Checks made; the first fails temporarily, as a 503 on an export's first request.
+    checks: AtomicU32,
 }
 
 impl Scripted {
     fn new(objects: Vec<Object>, flat: bool, local: bool) -> Self {
         let opens = objects.iter().map(|o| (o.key, AtomicU32::new(0))).collect();
-        Self { objects, stuck: false, listing_hiccups: 1, flat, local, opens, listing_failures: AtomicU32::new(0) }
+        Self {
+            objects,
+            stuck: false,
+            listing_hiccups: 1,
+            flat,
+            local,
+            opens,
+            listing_failures: AtomicU32::new(0),
+            checks: AtomicU32::new(0),
+        }
     }
 
     fn opens(&self, key: &str) -> u32 {
@@ -78,6 +91,9 @@ impl Provider for Scripted {
         Capabilities { flat_namespace: self.flat, local: self.local }
     }
     async fn check(&self) -> Result<()> {
+        if self.checks.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(Error::new(ErrorKind::RateLimited, "slow down").temporary());
+        }
         Ok(())
     }
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
@@ -137,6 +153,7 @@ impl Provider for Scripted {
             content_type: None,
             meta: Default::default(),
             stream: futures_util::stream::iter(chunks).boxed(),
+            incomplete: (object.fault == Fault::MetadataMissing).then(|| "its tag set could not be read".to_owned()),
         })
     }
 }
@@ -314,4 +331,28 @@ async fn a_provider_that_repeats_its_cursor_ends_the_listing_as_a_failure() {
     assert_eq!((summary.archived, summary.failed), (2, 1));
     let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["stuck/sortie/report.json"]).unwrap();
     assert!(report["failures"][0]["error"].as_str().unwrap().contains("with itself"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_without_their_metadata_are_archived_but_not_complete_and_the_check_is_retried() {
+    let object = |key, fault| Object { key, data: key.as_bytes().to_vec(), fault, with_md5: true };
+    let provider =
+        Arc::new(Scripted::new(vec![object("a", Fault::None), object("b", Fault::MetadataMissing)], false, false));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("meta.tar.zst");
+    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+
+    assert_eq!(provider.checks.load(Ordering::SeqCst), 2, "a temporary error on the check is retried");
+    assert!(!summary.complete);
+    assert_eq!((summary.archived, summary.failed), (2, 1), "archived, and reported");
+    assert_eq!(provider.opens("b"), 1, "missing metadata is the provider's final word, not retried here");
+    let members = read_bag(&archive);
+    assert_eq!(members["meta/data/mem-test/b"], b"b");
+    let report: serde_json::Value = serde_json::from_slice(&members["meta/sortie/report.json"]).unwrap();
+    assert_eq!(report["complete"], false);
+    let failure = &report["failures"][0];
+    assert_eq!(failure["id"], "b");
+    assert!(failure["error"].as_str().unwrap().contains("archived without all its metadata: its tag set"), "{failure}");
+    assert_eq!(report["sources"][0]["kinds"]["object"]["archived"], 2);
 }

@@ -20,7 +20,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::{Item, PartsMd5, ProviderChecksum};
+use crate::item::{PartsMd5, ProviderChecksum};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
@@ -65,6 +65,7 @@ struct Announced {
     checksum: Option<ProviderChecksum>,
     content_type: Option<String>,
     meta: Map<String, Value>,
+    incomplete: Option<String>,
 }
 
 impl Announced {
@@ -73,11 +74,15 @@ impl Announced {
             checksum: body.checksum.clone(),
             content_type: body.content_type.take(),
             meta: std::mem::take(&mut body.meta),
+            incomplete: body.incomplete.take(),
         }
     }
 
-    /// Records it on the item, for the inventory.
-    fn apply(self, item: &mut Item) {
+    /// Records it on the job: on its item for the inventory, and what is missing for the
+    /// report.
+    fn apply(self, job: &mut Job) {
+        job.incomplete = self.incomplete;
+        let item = &mut job.item;
         if self.checksum.is_some() {
             item.checksum = self.checksum;
         }
@@ -127,7 +132,7 @@ impl Fetcher {
         match outcome {
             Ok(Fetched::Live) => Ok(None),
             Ok(Fetched::Held(body, announced)) => {
-                announced.apply(&mut job.item);
+                announced.apply(&mut job);
                 Ok(Some(ToWriter::Payload { job, body }))
             }
             Err(AttemptError::WriterGone) => Err(WriterGone),
@@ -155,7 +160,7 @@ impl Fetcher {
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let mut body = provider.open(&job.item).await?;
-        Announced::take(&mut body).apply(&mut job.item);
+        Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
         let mut check = BodyCheck::new(job.item.checksum.as_ref());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);

@@ -25,6 +25,9 @@ pub(crate) struct Job {
     pub(crate) source: usize,
     pub(crate) item: Item,
     pub(crate) path: String,
+    /// Set by the fetch when the provider read the bytes but not all the item's metadata:
+    /// the item is archived and also reported as a failure.
+    pub(crate) incomplete: Option<String>,
 }
 
 /// A body as handed to the writer.
@@ -201,6 +204,9 @@ impl WriterThread {
         };
         match written {
             Some(written) => {
+                if let Some(why) = &job.incomplete {
+                    self.archived_incomplete(&job, why.clone())?;
+                }
                 let verified = job
                     .item
                     .checksum
@@ -244,6 +250,23 @@ impl WriterThread {
         spool_line(&mut self.state.inventory, &record)?;
         (self.progress)(Event::Archived { bytes: size.unwrap_or(0) });
         Ok(())
+    }
+
+    /// An item archived without all its metadata: a failure record of its own, which makes
+    /// the export incomplete, while the kind counts keep it as archived (it is, and each
+    /// listed item is counted once).
+    fn archived_incomplete(&mut self, job: &Job, why: String) -> Result<()> {
+        self.state.failed += 1;
+        let error = format!("archived without all its metadata: {why}");
+        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
+        let failure = Failure {
+            source: self.sources[job.source].clone(),
+            id: job.item.id.display(),
+            kind: job.item.kind.as_str().to_owned(),
+            error,
+            attempts: 1,
+        };
+        spool_line(&mut self.state.failures, &failure)
     }
 
     fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {

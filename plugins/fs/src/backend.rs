@@ -228,6 +228,13 @@ impl Provider for FsProvider {
             Some(data) => futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed(),
             None => read_in_background(file, shown),
         };
-        Ok(Body { size: Some(len), checksum: None, content_type: None, meta: Default::default(), stream })
+        Ok(Body {
+            size: Some(len),
+            checksum: None,
+            content_type: None,
+            meta: Default::default(),
+            stream,
+            incomplete: None,
+        })
     }
 }

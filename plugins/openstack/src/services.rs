@@ -455,7 +455,7 @@ impl ServicesSource {
             })
             .chain(cleanup)
             .boxed();
-        Ok(Body { size, checksum, content_type: None, meta: Default::default(), stream })
+        Ok(Body { size, checksum, content_type: None, meta: Default::default(), stream, incomplete: None })
     }
 }
 
@@ -590,7 +590,14 @@ impl Provider for ServicesSource {
                     })
                 })
                 .boxed();
-            return Ok(Body { size, checksum: None, content_type: None, meta: Default::default(), stream });
+            return Ok(Body {
+                size,
+                checksum: None,
+                content_type: None,
+                meta: Default::default(),
+                stream,
+                incomplete: None,
+            });
         }
         let taken = self.records.lock().expect("records").remove(&item.id.0);
         let Some(bytes) = taken else {
