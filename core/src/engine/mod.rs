@@ -75,8 +75,8 @@ pub struct ExportSummary {
     pub archived: u64,
     /// Payload bytes archived.
     pub archived_bytes: u64,
-    /// Failure records in the report: items that could not be archived, listings that
-    /// stopped early.
+    /// Failure records in the report: items that could not be archived, items archived
+    /// without all their metadata, listings that stopped early.
     pub failed: u64,
     /// Items left out on purpose.
     pub excluded: u64,

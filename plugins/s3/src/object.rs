@@ -193,7 +193,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
 async fn part_sizes(client: &Client, bucket: &str, item: &Item, version: Option<&str>) -> Result<Option<Vec<u64>>> {
     let Some(parts) = item.checksum.as_ref().and_then(|c| multipart_count(&c.served)) else { return Ok(None) };
     let Some(size) = item.size else { return Ok(None) };
-    let sizes: Vec<Option<u64>> = futures_util::stream::iter(1..=parts)
+    let mut sizes: Vec<(usize, Option<u64>)> = futures_util::stream::iter(1..=parts)
         .map(|part| async move {
             let mut query = vec![("partNumber", part.to_string())];
             if let Some(version) = version {
@@ -204,23 +204,24 @@ async fn part_sizes(client: &Client, bucket: &str, item: &Item, version: Option<
             let what = format!("the size of part {part} of s3://{bucket}/{}", item.id.display());
             match client.retried(&what, || client.send_checked(&request)).await {
                 // The header, not `content_length()`: a HEAD response's body is empty.
-                Ok(response) => Ok(response
-                    .headers()
-                    .get("content-length")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())),
+                Ok(response) => Ok((
+                    part,
+                    response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
+                )),
                 // Still busy or failing after every retry: the object cannot be checked.
                 Err(failure) if matches!(failure.error.kind(), ErrorKind::RateLimited | ErrorKind::Unavailable) => {
                     Err(failure.error.context(&what))
                 }
                 // A definite refusal: the server does not tell part sizes.
-                Err(_) => Ok(None),
+                Err(_) => Ok((part, None)),
             }
         })
-        .buffered(PART_HEADS_AT_ONCE)
+        // Unordered: one part waiting out a Retry-After must not hold up the others.
+        .buffer_unordered(PART_HEADS_AT_ONCE)
         .try_collect()
         .await?;
-    let sizes: Option<Vec<u64>> = sizes.into_iter().collect();
+    sizes.sort_unstable_by_key(|(part, _)| *part);
+    let sizes: Option<Vec<u64>> = sizes.into_iter().map(|(_, size)| size).collect();
     Ok(sizes.filter(|sizes| sizes.iter().sum::<u64>() == size))
 }
 
