@@ -64,6 +64,7 @@ impl Provider for Remote {
             meta: Default::default(),
             modified: None,
             stream,
+            incomplete: None,
         })
     }
 }

@@ -134,6 +134,11 @@ pub struct ExportArgs {
     /// zstd worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub zstd_threads: Option<u32>,
+    /// Count an object whose bytes were archived but whose tags or ACL could not be read
+    /// (access denied, a server error after every retry) as complete; the reason is still
+    /// recorded with it (`tags_error`, `acl_error`).
+    #[arg(long)]
+    pub allow_missing_metadata: bool,
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

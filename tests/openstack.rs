@@ -530,3 +530,46 @@ fn names_made_of_dot_segments_are_requested_as_they_are() {
     assert_eq!(record(&all, "swift-dots", "..", "object")["path"], "data/swift-dots/^2E^2E");
     assert_eq!(record(&all, "swift-dots", "a/../b", "object")["path"], "data/swift-dots/a/^2E^2E/b");
 }
+
+/// The first requests of an export, the login and the container check, are retried like
+/// any other: one 503 on each (Keystone's token, tempauth's login, Swift's container HEAD)
+/// costs a retry, not the export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_on_the_login_or_the_container_check_is_retried() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let stack = OpenStack::shared();
+    let mut env = stack.tempauth_env();
+    tokio::task::block_in_place(|| run_tools(&env, &["many", "retried-check", "5", "100"]));
+    let (base, auth_path) = stack.tempauth.split_at(stack.tempauth.find("/auth").unwrap());
+    let container = "/v1/AUTH_test/retried-check";
+    let proxy = FaultProxy::start(
+        base,
+        vec![
+            ("/auth/v1.0", Fault::Status(503, "ServiceUnavailable")),
+            (container, Fault::Status(503, "ServiceUnavailable")),
+        ],
+    )
+    .await;
+    env[0].1 = format!("{}{auth_path}", proxy.endpoint);
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, output) =
+        tokio::task::block_in_place(|| export(dir.path(), "retried", &env, &["swift://retried-check"]));
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(proxy.arrivals("/auth/v1.0").len() >= 2, "the login was not retried");
+    assert!(proxy.arrivals(container).len() >= 2, "the container check was not retried");
+    let bag = gnu_extract(&archive, "retried");
+    tokio::task::block_in_place(|| {
+        run_tools(&stack.tempauth_env(), &["check", bag.to_str().unwrap(), "retried-check"])
+    });
+
+    let tenant = stack.tenant("retried-login");
+    let proxy =
+        FaultProxy::start(&tenant.keystone, vec![("/v3/auth/tokens", Fault::Status(503, "ServiceUnavailable"))]).await;
+    let mut env = tenant.password_env();
+    env.retain(|(k, _)| k != "OS_AUTH_URL");
+    env.push(("OS_AUTH_URL".into(), format!("{}/v3", proxy.endpoint)));
+    let output = tokio::task::block_in_place(|| sortie_with(dir.path(), &env, &["inventory", "swift://"]));
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(proxy.arrivals("/v3/auth/tokens").len() >= 2, "the Keystone login was not retried");
+}

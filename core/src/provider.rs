@@ -54,6 +54,10 @@ pub struct Body {
     pub modified: Option<SystemTime>,
     /// The bytes, in order.
     pub stream: BoxStream<'static, Result<Bytes>>,
+    /// Why the item is not complete although its bytes are good: metadata that belongs to
+    /// it (an S3 tag set or ACL) could not be read. The bytes are archived and the item is
+    /// also reported as a failure, so that the archive does not say complete.
+    pub incomplete: Option<String>,
 }
 
 impl Body {
@@ -66,6 +70,7 @@ impl Body {
             meta: Map::new(),
             modified: None,
             stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+            incomplete: None,
         }
     }
 }

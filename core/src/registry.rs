@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Provider;
+use crate::retry::RetryPolicy;
 
 /// Options a source may take from the command line.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +43,15 @@ pub struct SourceOptions {
     pub include_volume_data: bool,
     /// Items asked for per listing request, for servers with a lower limit.
     pub page_size: Option<u32>,
+    /// How to retry a temporary error of one request that the engine does not retry on its
+    /// own: a provider's sub-requests (an S3 object's tag set, ACL and part sizes, a
+    /// bucket's configuration documents), each retried alone so that one fault never costs
+    /// the requests that already succeeded.
+    pub retry: RetryPolicy,
+    /// An item whose bytes were read but whose metadata (S3 tags, ACL) could not be is
+    /// archived and counted complete, the reason recorded with it, instead of making the
+    /// export incomplete.
+    pub allow_missing_metadata: bool,
 }
 
 /// Creates providers for one URL scheme.

@@ -33,6 +33,8 @@ enum Fault {
     /// Overwritten between the listing and the download: the response serves other bytes,
     /// with their own MD5 and a later modification time.
     Changed,
+    /// The bytes are served, but metadata that belongs to them could not be read.
+    MetadataMissing,
 }
 
 /// When every object was last modified, as listed (with a fraction, as Swift lists it).
@@ -69,12 +71,23 @@ struct Scripted {
     local: bool,
     opens: HashMap<&'static str, AtomicU32>,
     listing_failures: AtomicU32,
+    /// Checks made; the first fails temporarily, as a 503 on an export's first request.
+    checks: AtomicU32,
 }
 
 impl Scripted {
     fn new(objects: Vec<Object>, flat: bool, local: bool) -> Self {
         let opens = objects.iter().map(|o| (o.key, AtomicU32::new(0))).collect();
-        Self { objects, stuck: false, listing_hiccups: 1, flat, local, opens, listing_failures: AtomicU32::new(0) }
+        Self {
+            objects,
+            stuck: false,
+            listing_hiccups: 1,
+            flat,
+            local,
+            opens,
+            listing_failures: AtomicU32::new(0),
+            checks: AtomicU32::new(0),
+        }
     }
 
     fn opens(&self, key: &str) -> u32 {
@@ -99,6 +112,9 @@ impl Provider for Scripted {
         Capabilities { flat_namespace: self.flat, local: self.local }
     }
     async fn check(&self) -> Result<()> {
+        if self.checks.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(Error::new(ErrorKind::RateLimited, "slow down").temporary());
+        }
         Ok(())
     }
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
@@ -178,6 +194,7 @@ impl Provider for Scripted {
             meta: Default::default(),
             modified: Some(modified),
             stream: futures_util::stream::iter(chunks).boxed(),
+            incomplete: (object.fault == Fault::MetadataMissing).then(|| "its tag set could not be read".to_owned()),
         })
     }
 }
@@ -403,4 +420,28 @@ async fn an_item_overwritten_after_its_listing_is_archived_as_fetched_with_what_
     let same = record("same");
     assert!(same.get("listed").is_none(), "a Last-Modified rounded up to the second is no change: {same}");
     assert_eq!(same["modified"], "2023-11-14T22:13:20Z", "the listing's time stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_without_their_metadata_are_archived_but_not_complete_and_the_check_is_retried() {
+    let object = |key, fault| Object { key, data: key.as_bytes().to_vec(), fault, with_md5: true };
+    let provider =
+        Arc::new(Scripted::new(vec![object("a", Fault::None), object("b", Fault::MetadataMissing)], false, false));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("meta.tar.zst");
+    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
+    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+
+    assert_eq!(provider.checks.load(Ordering::SeqCst), 2, "a temporary error on the check is retried");
+    assert!(!summary.complete);
+    assert_eq!((summary.archived, summary.failed), (2, 1), "archived, and reported");
+    assert_eq!(provider.opens("b"), 1, "missing metadata is the provider's final word, not retried here");
+    let members = read_bag(&archive);
+    assert_eq!(members["meta/data/mem-test/b"], b"b");
+    let report: serde_json::Value = serde_json::from_slice(&members["meta/sortie/report.json"]).unwrap();
+    assert_eq!(report["complete"], false);
+    let failure = &report["failures"][0];
+    assert_eq!(failure["id"], "b");
+    assert!(failure["error"].as_str().unwrap().contains("archived without all its metadata: its tag set"), "{failure}");
+    assert_eq!(report["sources"][0]["kinds"]["object"]["archived"], 2);
 }

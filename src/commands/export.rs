@@ -10,7 +10,7 @@ use crate::exit;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let files = OutputFiles::for_archive(&args.output);
-    let providers = open_sources(&args.source, files.all().into())?;
+    let providers = open_sources(&args.source, files.all().into(), args.allow_missing_metadata)?;
     let options = ExportOptions {
         concurrency: args.concurrency.map_or_else(|| default_concurrency(&providers), usize::from),
         retry: retry_policy(&args.source),

@@ -9,7 +9,7 @@ use crate::cli::InventoryArgs;
 use crate::exit;
 
 pub async fn run(args: InventoryArgs) -> Result<i32> {
-    let providers = open_sources(&args.source, Vec::new())?;
+    let providers = open_sources(&args.source, Vec::new(), false)?;
     let (progress, bar) = crate::progress::sink(!args.json);
     let sources = engine::inventory(&providers, &retry_policy(&args.source), progress).await;
     bar.finish_and_clear();

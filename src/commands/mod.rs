@@ -42,10 +42,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// Opens every source, failing on the first one that cannot be opened. `exclude` names
-/// local files no source may export (the archive being written).
+/// local files no source may export (the archive being written); `allow_missing_metadata`
+/// is export's `--allow-missing-metadata`.
 fn open_sources(
     args: &crate::cli::SourceArgs,
     exclude: Vec<std::path::PathBuf>,
+    allow_missing_metadata: bool,
 ) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
     let registry = crate::providers::registry();
     let options = sortie_core::registry::SourceOptions {
@@ -64,6 +66,8 @@ fn open_sources(
         include_segments: args.openstack.include_segments,
         include_volume_data: args.openstack.include_volume_data,
         page_size: args.list_page_size,
+        retry: retry_policy(args),
+        allow_missing_metadata,
     };
     args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
 }

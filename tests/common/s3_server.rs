@@ -40,7 +40,7 @@ impl S3Server {
         Self::start_with(kind, &[])
     }
 
-    fn start_with(kind: &'static str, env: &[(&str, &str)]) -> Self {
+    pub fn start_with(kind: &'static str, env: &[(&str, &str)]) -> Self {
         let state = tempfile::tempdir().unwrap();
         let port = free_port();
         let (access_key, secret_key) = ("SORTIETESTKEY", "sortie-test-secret-do-not-print");
@@ -98,7 +98,9 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
 
     /// Creates `bucket` and uploads exactly these objects (key → bytes) through boto3, so
     /// that a test compares the archive with the bytes it built itself. Objects over 5 MiB
-    /// go up in parts of 5 MiB, as the AWS CLI would send them (multipart ETags).
+    /// go up in parts of 5 MiB, as the AWS CLI would send them (multipart ETags), with an
+    /// explicit ACL: moto 5.2.5 leaves a completed multipart upload without one and answers
+    /// its GetObjectAcl with a 500.
     pub fn put_objects(&self, bucket: &str, objects: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) {
         let dir = tempfile::tempdir_in(self.state.path()).unwrap();
         let mut manifest = Vec::new();
@@ -114,7 +116,7 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
                       s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
                       s3.create_bucket(Bucket=sys.argv[2])\n\
                       parts = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, use_threads=False)\n\
-                      put = lambda e: s3.upload_file(e[1], sys.argv[2], e[0], Config=parts)\n\
+                      put = lambda e: s3.upload_file(e[1], sys.argv[2], e[0], Config=parts, ExtraArgs={'ACL': 'private'})\n\
                       with concurrent.futures.ThreadPoolExecutor(16) as pool:\n\
                       \x20   list(pool.map(put, json.load(open(sys.argv[3]))))\n";
         self.python(&["-c", script, &self.endpoint, bucket, list.to_str().unwrap()]);

@@ -82,7 +82,7 @@ pub(crate) async fn dispatch(
         let skip = item.skip.clone();
         let size = item.size;
         let has_body = item.has_body;
-        let job = Job { source, item, path, listed: None };
+        let job = Job { source, item, path, listed: None, incomplete: None };
         match skip {
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
             Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),

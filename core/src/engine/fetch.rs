@@ -67,6 +67,7 @@ struct Announced {
     content_type: Option<String>,
     meta: Map<String, Value>,
     modified: Option<SystemTime>,
+    incomplete: Option<String>,
 }
 
 impl Announced {
@@ -76,12 +77,15 @@ impl Announced {
             content_type: body.content_type.take(),
             meta: std::mem::take(&mut body.meta),
             modified: body.modified,
+            incomplete: body.incomplete.take(),
         }
     }
 
-    /// Records it on the job's item, for the inventory, keeping what the listing said
-    /// beside it: the writer compares the two once it knows how many bytes were archived.
+    /// Records it on the job: on its item for the inventory, keeping what the listing said
+    /// beside it (the writer compares the two once it knows how many bytes were archived),
+    /// and what is missing for the report.
     fn apply(self, job: &mut Job) {
+        job.incomplete = self.incomplete;
         let item = &mut job.item;
         job.listed = Some(AsListed::of(item));
         if self.checksum.is_some() {

@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, retry};
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
@@ -75,8 +75,8 @@ pub struct ExportSummary {
     pub archived: u64,
     /// Payload bytes archived.
     pub archived_bytes: u64,
-    /// Failure records in the report: items that could not be archived, listings that
-    /// stopped early.
+    /// Failure records in the report: items that could not be archived, items archived
+    /// without all their metadata, listings that stopped early.
     pub failed: u64,
     /// Items left out on purpose.
     pub excluded: u64,
@@ -112,7 +112,7 @@ pub async fn inventory(
     policy: &RetryPolicy,
     progress: ProgressSink,
 ) -> Result<Vec<SourceInventory>> {
-    let providers = &resolve(providers).await?;
+    let providers = &resolve(providers, policy, &progress).await?;
     let ids = unique_ids(providers);
     let mut out = Vec::new();
     for (provider, id) in providers.iter().zip(&ids) {
@@ -156,7 +156,7 @@ async fn run(
 ) -> Result<ExportSummary> {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    let providers = &resolve(providers).await?;
+    let providers = &resolve(providers, &options.retry, &progress).await?;
     let ids = unique_ids(providers);
     let temp = |what: &str| {
         tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
@@ -255,16 +255,26 @@ async fn run(
 }
 
 /// Checks every source before anything is written, and replaces a source that stands for
-/// several (every bucket of an account) by those.
-async fn resolve(providers: &[Arc<dyn Provider>]) -> Result<Vec<Arc<dyn Provider>>> {
+/// several (every bucket of an account) by those. A temporary error (a 503 on the bucket
+/// check, a login refused for load) is retried like any request: the first request of an
+/// export deserves the same patience as the millionth.
+async fn resolve(
+    providers: &[Arc<dyn Provider>],
+    policy: &RetryPolicy,
+    progress: &ProgressSink,
+) -> Result<Vec<Arc<dyn Provider>>> {
     let mut resolved = Vec::with_capacity(providers.len());
     for provider in providers {
         let in_source = |e: Error| e.context(format!("source {}", provider.display_url()));
-        provider.check().await.map_err(in_source)?;
-        match provider.expand().await.map_err(in_source)? {
+        check(provider.as_ref(), policy, progress).await.map_err(in_source)?;
+        let (expanded, _) =
+            retry(policy, on_retry(provider.as_ref(), progress, "expansion"), || provider.expand()).await;
+        match expanded.map_err(in_source)? {
             Some(parts) => {
                 for part in parts {
-                    part.check().await.map_err(|e| e.context(format!("source {}", part.display_url())))?;
+                    check(part.as_ref(), policy, progress)
+                        .await
+                        .map_err(|e| e.context(format!("source {}", part.display_url())))?;
                     resolved.push(part);
                 }
             }
@@ -272,6 +282,18 @@ async fn resolve(providers: &[Arc<dyn Provider>]) -> Result<Vec<Arc<dyn Provider
         }
     }
     Ok(resolved)
+}
+
+async fn check(provider: &dyn Provider, policy: &RetryPolicy, progress: &ProgressSink) -> Result<()> {
+    retry(policy, on_retry(provider, progress, "check"), || provider.check()).await.0
+}
+
+/// Reports a retry of a source's `what` (check, expansion) as progress.
+fn on_retry<'a>(provider: &'a dyn Provider, progress: &'a ProgressSink, what: &'a str) -> impl FnMut(u32, &Error) + 'a {
+    move |retry, error| {
+        let id = format!("{} {what}", provider.display_url());
+        progress(Event::Retrying { id, retry, error: error.to_string() });
+    }
 }
 
 /// Source ids, made unique within one archive by numbering repeats.

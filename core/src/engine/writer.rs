@@ -27,6 +27,9 @@ pub(crate) struct Job {
     pub(crate) path: String,
     /// What the listing said, once a response has replaced it on `item`.
     pub(crate) listed: Option<AsListed>,
+    /// Set by the fetch when the provider read the bytes but not all the item's metadata:
+    /// the item is archived and also reported as a failure.
+    pub(crate) incomplete: Option<String>,
 }
 
 /// An item's size, modification time and checksum as its listing announced them.
@@ -247,6 +250,9 @@ impl WriterThread {
         };
         match written {
             Some(written) => {
+                if let Some(why) = &job.incomplete {
+                    self.archived_incomplete(&job, why.clone())?;
+                }
                 let verified = job
                     .item
                     .checksum
@@ -266,7 +272,7 @@ impl WriterThread {
         written: Option<sortie_formats::writer::Written>,
         etag_verified: Option<bool>,
     ) -> Result<()> {
-        let Job { source, item, path, listed } = job;
+        let Job { source, item, path, listed, .. } = job;
         let path = member.then_some(path);
         let size = written.as_ref().map(|w| w.size);
         let listed = listed.filter(|listed| listed.differs(size, &item)).map(|listed| listed.record());
@@ -298,6 +304,23 @@ impl WriterThread {
         spool_line(&mut self.state.inventory, &record)?;
         (self.progress)(Event::Archived { bytes: size.unwrap_or(0) });
         Ok(())
+    }
+
+    /// An item archived without all its metadata: a failure record of its own, which makes
+    /// the export incomplete, while the kind counts keep it as archived (it is, and each
+    /// listed item is counted once).
+    fn archived_incomplete(&mut self, job: &Job, why: String) -> Result<()> {
+        self.state.failed += 1;
+        let error = format!("archived without all its metadata: {why}");
+        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
+        let failure = Failure {
+            source: self.sources[job.source].clone(),
+            id: job.item.id.display(),
+            kind: job.item.kind.as_str().to_owned(),
+            error,
+            attempts: 1,
+        };
+        spool_line(&mut self.state.failures, &failure)
     }
 
     fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {

@@ -193,6 +193,7 @@ impl Provider for FsProvider {
             meta: Default::default(),
             modified: None,
             stream,
+            incomplete: None,
         })
     }
 }

@@ -1,15 +1,20 @@
 //! Authenticated Swift requests, and the mapping of Swift's answers to Sortie's error kinds.
 //!
-//! The client does not retry (the engine does, reading each error's temporary flag), with
-//! one exception: a request refused with 401 is sent once more after a fresh
-//! authentication, so that a token expiring in the middle of a long export is renewed.
+//! [`Client::send`] does not retry (the engine retries checks, listing pages and bodies,
+//! reading each error's temporary flag), with one exception: a request refused with 401 is
+//! sent once more after a fresh authentication, so that a token expiring in the middle of a
+//! long export is renewed. The requests a listing page makes besides its own (an SLO's
+//! manifest, a zero-byte object's HEAD, a DLO's segment listing) go through
+//! [`Client::retried`], so that each is retried on its own rather than with the whole page.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
 use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::retry::{RetryPolicy, retry};
 
 use crate::auth::{self, Session};
 use crate::settings::Settings;
@@ -51,13 +56,47 @@ pub struct Client {
     session: Mutex<Option<(u64, Arc<Session>)>>,
     /// Held while authenticating, so that concurrent 401s lead to one renewal.
     login: tokio::sync::Mutex<()>,
+    /// The user's retry policy (`--retries`), for [`retried`](Self::retried).
+    policy: RetryPolicy,
 }
 
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
         let http = sortie_http::client(settings.ca_cert.as_deref())?;
         let raw = sortie_http::RawPathClient::new(settings.ca_cert.as_deref())?;
-        Ok(Self { http, raw, settings, session: Mutex::new(None), login: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            http,
+            raw,
+            settings,
+            session: Mutex::new(None),
+            login: tokio::sync::Mutex::new(()),
+            policy: RetryPolicy::default(),
+        })
+    }
+
+    /// Retries [`retried`](Self::retried) requests with `policy` instead of the default.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Runs `op` (one request and the reading of its answer) until it succeeds, fails for
+    /// good, or the retries are spent, honouring `Retry-After`. An error still temporary
+    /// after the last attempt is returned as permanent, so that the engine's retry of the
+    /// page does not multiply the attempts, and the object concerned fails alone.
+    pub async fn retried<T, Fut>(&self, what: &str, op: impl FnMut() -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let on_retry = |attempt: u32, error: &Error| tracing::debug!(what, attempt, %error, "retrying");
+        let (result, attempts) = retry(&self.policy, on_retry, op).await;
+        result.map_err(|error| {
+            if error.is_temporary() {
+                Error::new(error.kind(), format!("{error} (gave up after {attempts} attempts)"))
+            } else {
+                error
+            }
+        })
     }
 
     /// The account's URL, authenticating first if needed.

@@ -116,7 +116,8 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
     let mut marker = String::new();
     loop {
         let request = list_request(container, prefix, &marker, None, 10_000, false);
-        let entries: Vec<Entry> = list_json(client, &request).await?;
+        let what = format!("a listing of the segments {container}/{prefix}");
+        let entries: Vec<Entry> = client.retried(&what, || list_json(client, &request)).await?;
         let Some(last) = entries.last() else { break };
         marker = last.name.clone();
         for entry in entries {

@@ -261,10 +261,16 @@ impl Lister<'_> {
     async fn manifest(&self, entry: &Entry) -> Result<Bytes> {
         let mut request = self.object_request(entry, false);
         request.query.push(("multipart-manifest", "get".into()));
-        let response = self.client.send(&request).await?;
-        response.bytes().await.map_err(|e| {
-            Error::new(ErrorKind::Unavailable, format!("reading the manifest of '{}': {e}", entry.name)).temporary()
-        })
+        let what = format!("the manifest of '{}'", entry.name);
+        self.client
+            .retried(&what, || async {
+                let response = self.client.send(&request).await?;
+                response.bytes().await.map_err(|e| {
+                    Error::new(ErrorKind::Unavailable, format!("reading the manifest of '{}': {e}", entry.name))
+                        .temporary()
+                })
+            })
+            .await
     }
 
     /// A zero-byte entry is a DLO when its HEAD names a manifest prefix: that container and
@@ -273,7 +279,8 @@ impl Lister<'_> {
         // The manifest object itself: a DLO whose segments are gone would answer 404.
         let mut request = self.object_request(entry, true);
         request.query.push(("multipart-manifest", "get".into()));
-        let response = match self.client.send(&request).await {
+        let what = format!("the HEAD of '{}'", entry.name);
+        let response = match self.client.retried(&what, || self.client.send(&request)).await {
             Ok(response) => response,
             // Deleted since the listing: the fetch will say so.
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),

@@ -102,7 +102,7 @@ pub async fn open(client: &Client, container: &str, item: &Item, manifest: bool)
             }
         })
         .boxed();
-    Ok(Body { size, checksum, content_type, meta, modified, stream })
+    Ok(Body { size, checksum, content_type, meta, modified, stream, incomplete: None })
 }
 
 /// The first segment of a large object that is missing or differs from its manifest.

@@ -88,7 +88,7 @@ impl SwiftFactory {
             ));
         }
         let shared = Arc::new(Shared {
-            client: Arc::new(Client::new(settings::resolve(options, env)?)?),
+            client: Arc::new(Client::new(settings::resolve(options, env)?)?.with_retry(options.retry)),
             page_size,
             current_only: options.current_only,
             include_segments: options.include_segments,

@@ -455,7 +455,15 @@ impl ServicesSource {
             })
             .chain(cleanup)
             .boxed();
-        Ok(Body { size, checksum, content_type: None, meta: Default::default(), modified: None, stream })
+        Ok(Body {
+            size,
+            checksum,
+            content_type: None,
+            meta: Default::default(),
+            modified: None,
+            stream,
+            incomplete: None,
+        })
     }
 }
 
@@ -597,6 +605,7 @@ impl Provider for ServicesSource {
                 meta: Default::default(),
                 modified: None,
                 stream,
+                incomplete: None,
             });
         }
         let taken = self.records.lock().expect("records").remove(&item.id.0);

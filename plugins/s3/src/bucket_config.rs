@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use sortie_core::error::{Error, Result};
+use sortie_core::error::{Error, ErrorKind, Result};
 use sortie_core::item::{Area, Item, Kind, RawName, Skip};
 
 use crate::client::{Client, Request, read_capped};
@@ -40,8 +40,9 @@ const DOCUMENTS: &[(&str, &str, &str)] = &[
 /// rules); a longer answer is not one and is treated as not implemented.
 const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
 
-/// The configuration documents, as items (absent ones excluded with the reason) and the
-/// bodies of those present, which `open` serves without asking again.
+/// The configuration documents, as items (absent ones excluded with the reason, those that
+/// could not be read failed alone) and the bodies of those present, which `open` serves
+/// without asking again.
 pub struct BucketConfig {
     pub items: Vec<Item>,
     pub bodies: Vec<(String, Bytes)>,
@@ -49,19 +50,29 @@ pub struct BucketConfig {
     pub versioned: bool,
 }
 
+/// What one configuration request brought.
+#[derive(Debug)]
+enum Answer {
+    /// The document, well-formed.
+    Document(Bytes),
+    /// Another document than the one asked for: the server ignored the sub-resource.
+    Other,
+}
+
+/// Reads every configuration document, each request retried on its own: a document that
+/// fails for good is a failed item alone, and never takes the bucket's objects with it. Only
+/// a bucket that does not exist (any more) fails the whole page.
 pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
-    let answers = join_all(DOCUMENTS.iter().map(|(sub, _, _)| async move {
+    let answers = join_all(DOCUMENTS.iter().map(|(sub, file, what)| async move {
         let request = Request { bucket: Some(bucket), query: vec![(*sub, String::new())], ..Default::default() };
-        match client.send_checked(&request).await {
-            Ok(response) => {
-                let bytes = read_capped(response, MAX_DOCUMENT)
-                    .await
-                    .map_err(|e| e.context(format!("the {sub} configuration of bucket {bucket}")))?;
-                Ok(Ok(bytes.unwrap_or_default()))
-            }
-            Err(failure) if failure.error.is_temporary() || failure.code == "NoSuchBucket" => Err(failure.error),
-            Err(failure) => Ok(Err(failure)),
-        }
+        let described = format!("the {what} of bucket {bucket}");
+        client
+            .retried(&described, || async {
+                let response = client.send_checked(&request).await?;
+                let bytes = read_capped(response, MAX_DOCUMENT).await.map_err(|e| e.context(&described))?;
+                Ok(classify(bytes, sub, file, &described)?)
+            })
+            .await
     }))
     .await;
 
@@ -70,22 +81,21 @@ pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
         let mut item = Item::new(RawName::text(&format!("?{sub}")), vec![RawName::text(file)], Kind::Config);
         item.area = Area::Config;
         item.content_type = Some(if file.ends_with(".json") { "application/json" } else { "application/xml" }.into());
-        match answer? {
-            Ok(bytes) if !is_document(&bytes, file) => {
+        match answer {
+            Ok(Answer::Other) => {
                 item.has_body = false;
                 item.skip = Some(Skip::Excluded(format!(
                     "the server does not implement the {what} (it answered {sub} with another document)"
                 )));
             }
-            Ok(bytes) => {
+            Ok(Answer::Document(bytes)) => {
                 if *sub == "versioning" {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let versioning: VersioningConfiguration = xml::parse("the versioning configuration", &text)?;
-                    config.versioned = versioning.status.is_some_and(|s| s == "Enabled" || s == "Suspended");
+                    config.versioned = versioning_enabled(&bytes)?;
                 }
                 item.size = Some(bytes.len() as u64);
                 config.bodies.push((file.to_string(), bytes));
             }
+            Err(failure) if failure.code == "NoSuchBucket" => return Err(failure.error),
             Err(failure) => {
                 item.has_body = false;
                 item.skip = Some(absent_or_failed(what, failure.status, &failure.code, failure.error));
@@ -96,16 +106,35 @@ pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
     Ok(config)
 }
 
-/// A server that ignores a sub-resource it does not know answers with something else
-/// (moto: the bucket's object listing), which must not be archived as configuration. Root
-/// element names are not compared otherwise: implementations differ (moto answers
+/// Tells a document from another answer and from a damaged one. A server that ignores a
+/// sub-resource it does not know answers with something else (moto: the bucket's object
+/// listing; nothing at all; more than any configuration), which must not be archived as
+/// configuration; an answer that is neither (cut, or damaged in its markup) is a temporary
+/// error, asked again, and never taken to mean "not implemented". Root element names are
+/// not compared otherwise: implementations differ (moto answers
 /// `GetBucketVersioningResponse` where AWS answers `VersioningConfiguration`).
-fn is_document(bytes: &[u8], file: &str) -> bool {
+fn classify(bytes: Option<Bytes>, sub: &str, file: &str, described: &str) -> Result<Answer> {
+    let Some(bytes) = bytes.filter(|b| !b.trim_ascii().is_empty()) else { return Ok(Answer::Other) };
+    let text = String::from_utf8_lossy(&bytes);
+    let xml = xml::root_element(&text).filter(|_| xml::well_formed(&text));
+    let answer = match (file.ends_with(".json"), xml) {
+        (true, _) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.is_object()) => {
+            Some(Answer::Document(bytes))
+        }
+        (true, Some(_)) | (false, Some("ListBucketResult" | "ListVersionsResult")) => Some(Answer::Other),
+        (false, Some(_)) if sub != "versioning" || versioning_enabled(&bytes).is_ok() => Some(Answer::Document(bytes)),
+        _ => None,
+    };
+    answer.ok_or_else(|| {
+        Error::new(ErrorKind::Unavailable, format!("{described}: the answer is damaged (not a well-formed document)"))
+            .temporary()
+    })
+}
+
+fn versioning_enabled(bytes: &[u8]) -> Result<bool> {
     let text = String::from_utf8_lossy(bytes);
-    if file.ends_with(".json") {
-        return text.trim_start().starts_with('{');
-    }
-    xml::root_element(&text).is_some_and(|root| root != "ListBucketResult" && root != "ListVersionsResult")
+    let versioning: VersioningConfiguration = xml::parse("the versioning configuration", &text)?;
+    Ok(versioning.status.is_some_and(|s| s == "Enabled" || s == "Suspended"))
 }
 
 /// A configuration the bucket does not have, or the server does not implement, is a fact
@@ -117,5 +146,35 @@ fn absent_or_failed(what: &str, status: Option<StatusCode>, code: &str, error: E
         501 | 405 => Skip::Excluded(format!("the server does not implement the {what} ({code})")),
         _ if code == "NotImplemented" => Skip::Excluded(format!("the server does not implement the {what} ({code})")),
         _ => Skip::Failed(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str, sub: &str, file: &str) -> Result<Answer> {
+        classify(Some(Bytes::from(body.to_owned())), sub, file, "the test document")
+    }
+
+    #[test]
+    fn documents_other_answers_and_damaged_ones_are_told_apart() {
+        let cors = "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>";
+        assert!(matches!(answer(cors, "cors", "cors.xml"), Ok(Answer::Document(_))));
+        assert!(matches!(
+            answer("<ListBucketResult><Name>b</Name></ListBucketResult>", "website", "website.xml"),
+            Ok(Answer::Other)
+        ));
+        assert!(matches!(classify(None, "cors", "cors.xml", "x"), Ok(Answer::Other)), "longer than any document");
+        assert!(matches!(answer("", "cors", "cors.xml"), Ok(Answer::Other)));
+        assert!(matches!(answer(r#"{"Version":"2012-10-17"}"#, "policy", "policy.json"), Ok(Answer::Document(_))));
+        // Damaged on the way: temporary, never "not implemented".
+        for damaged in [&cors[..40], &cors.replacen('<', "=", 1), &cors.replacen("</CORSRule>", "</CORSRulf>", 1)] {
+            let error = answer(damaged, "cors", "cors.xml").expect_err(damaged);
+            assert!(error.is_temporary() && error.to_string().contains("damaged"), "{error}");
+        }
+        assert!(answer(r#"z"Version":1}"#, "policy", "policy.json").unwrap_err().is_temporary());
+        let versioning = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+        assert!(versioning_enabled(versioning.as_bytes()).unwrap());
     }
 }

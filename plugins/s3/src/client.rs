@@ -1,10 +1,14 @@
 //! Signed S3 requests over HTTP, and the mapping of S3's answers to Sortie's error kinds.
 //!
-//! The client does not retry (the engine does, reading each error's temporary flag), with
-//! one exception: a bucket in another region than the one signed for is retried at once in
-//! the region the server names, which is then remembered for that bucket.
+//! [`Client::send`] does not retry (the engine retries listing pages and object bodies,
+//! reading each error's temporary flag), with one exception: a bucket in another region
+//! than the one signed for is retried at once in the region the server names, which is then
+//! remembered for that bucket. The requests the engine does not see one by one (an object's
+//! tag set, ACL and part sizes, a bucket's configuration documents) go through
+//! [`Client::retried`], so that each is retried on its own.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -19,6 +23,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_core::retry::{RetryPolicy, Retryable, retry};
 
 use crate::settings::Settings;
 use crate::xml::{self, ErrorBody};
@@ -51,6 +56,19 @@ pub struct Failure {
     pub error: Error,
 }
 
+impl From<Error> for Failure {
+    /// An error met after the answer's status (its body broke off or does not parse).
+    fn from(error: Error) -> Self {
+        Self { status: None, code: String::new(), error }
+    }
+}
+
+impl Retryable for Failure {
+    fn retry_hint(&self) -> Option<Option<Duration>> {
+        self.error.retry_hint()
+    }
+}
+
 pub struct Client {
     http: reqwest::Client,
     /// For keys with `.` or `..` segments, which `http` would resolve away.
@@ -58,13 +76,42 @@ pub struct Client {
     settings: Settings,
     /// Buckets found to live in another region than `settings.region`.
     regions: Mutex<HashMap<String, String>>,
+    /// The user's retry policy (`--retries`), for [`retried`](Self::retried).
+    policy: RetryPolicy,
 }
 
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
         let http = sortie_http::client(settings.ca_bundle.as_deref())?;
         let raw = sortie_http::RawPathClient::new(settings.ca_bundle.as_deref())?;
-        Ok(Self { http, raw, settings, regions: Mutex::new(HashMap::new()) })
+        Ok(Self { http, raw, settings, regions: Mutex::new(HashMap::new()), policy: RetryPolicy::default() })
+    }
+
+    /// Retries [`retried`](Self::retried) requests with `policy` instead of the default.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Runs `op` (one request and the reading of its answer) until it succeeds, fails for
+    /// good, or the retries are spent, honouring `Retry-After`. An error still temporary
+    /// after the last attempt is returned as permanent, so that no outer layer (the
+    /// engine's retry of the object) multiplies the attempts.
+    pub async fn retried<T, Fut>(&self, what: &str, op: impl FnMut() -> Fut) -> Result<T, Failure>
+    where
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let on_retry = |attempt: u32, failure: &Failure| {
+            tracing::debug!(what, attempt, error = %failure.error, "retrying");
+        };
+        let (result, attempts) = retry(&self.policy, on_retry, op).await;
+        result.map_err(|mut failure| {
+            if failure.error.is_temporary() {
+                let message = format!("{} (gave up after {attempts} attempts)", failure.error);
+                failure.error = Error::new(failure.error.kind(), message);
+            }
+            failure
+        })
     }
 
     /// The endpoint as shown to the user.
@@ -528,5 +575,27 @@ mod tests {
         assert_eq!(errors[7].kind(), ErrorKind::Other);
         assert_eq!(errors[8].kind(), ErrorKind::Unauthenticated);
         assert!(errors[8].to_string().contains("secret access key is wrong"), "{}", errors[8]);
+    }
+
+    #[tokio::test]
+    async fn each_side_request_is_retried_alone_and_gives_up_permanently() {
+        let slow = answer("503 Service Unavailable", "", "<Error><Code>SlowDown</Code></Error>");
+        let ok = answer("200 OK", "", "<Tagging><TagSet/></Tagging>");
+        let (endpoint, seen) = responder(vec![slow.clone(), slow.clone(), ok, slow.clone(), slow]).await;
+        let policy = RetryPolicy { retries: 2, base: Duration::from_millis(1), max: Duration::from_millis(2) };
+        let client = Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() })
+            .unwrap()
+            .with_retry(policy);
+        let request = get("b", "k");
+        let read =
+            client.retried("a tag set", || async { Ok(client.send_checked(&request).await?.text().await.unwrap()) });
+        assert_eq!(read.await.unwrap(), "<Tagging><TagSet/></Tagging>");
+        let policy = RetryPolicy { retries: 1, ..policy };
+        let client = client.with_retry(policy);
+        let failure = client.retried("a tag set", || client.send_checked(&request)).await.unwrap_err();
+        assert_eq!(failure.error.kind(), ErrorKind::RateLimited);
+        assert!(!failure.error.is_temporary(), "no outer layer retries it again");
+        assert!(failure.error.to_string().contains("gave up after 2 attempts"), "{}", failure.error);
+        assert_eq!(seen.await.unwrap().len(), 5);
     }
 }

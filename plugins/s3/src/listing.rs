@@ -176,7 +176,9 @@ impl Lister<'_> {
         }
         let request =
             Request { head: true, bucket: Some(self.bucket), key: Some(&item.id.0), query, ..Default::default() };
-        let response = self.client.send(&request).await?;
+        // One of many HEADs of a listing page: retried alone, not with the page.
+        let what = format!("whether s3://{}/{} is restored", self.bucket, item.id.display());
+        let response = self.client.retried(&what, || self.client.send_checked(&request)).await.map_err(|f| f.error)?;
         let restore = response.headers().get("x-amz-restore").and_then(|v| v.to_str().ok()).unwrap_or_default();
         Ok(restore.contains("ongoing-request=\"false\""))
     }

@@ -1,10 +1,13 @@
-//! Reading one object: its bytes (GET, streamed), what the response says about them, and
-//! its tag set and ACL (separate sub-resources, asked for at the same time).
+//! Reading one object: its tag set, ACL and part sizes (separate requests, each retried on
+//! its own and kept for the engine's next attempt at the body), then its bytes (GET,
+//! streamed, retried by the engine) and what the response says about them.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -48,16 +51,61 @@ const HEADERS: &[(&str, &str)] = &[
 /// Tag sets have at most 10 tags and ACLs 100 grants: anything longer is not one.
 const MAX_EXTRA: usize = 256 * 1024;
 
-/// Which per-object sub-resources the server implements; after one "not implemented"
-/// answer they are not asked for again.
+/// Which per-object sub-resources the server implements; after one definite "not
+/// implemented" answer (501, `NotImplemented`, 405, or the object itself instead of the
+/// sub-resource) they are not asked for again. A damaged answer is never one.
 pub struct Extras {
     tags: AtomicBool,
     acl: AtomicBool,
+    /// Keep an object whose tags or ACL could not be read counted complete
+    /// (`--allow-missing-metadata`).
+    allow_missing: bool,
+    /// What the sub-requests of the objects being fetched found, so that a body the engine
+    /// fetches again (a cut connection, a damaged byte) does not cost its sub-requests again:
+    /// 10,000 part sizes for the largest multipart object.
+    found: Mutex<Found>,
 }
 
-impl Default for Extras {
-    fn default() -> Self {
-        Self { tags: AtomicBool::new(true), acl: AtomicBool::new(true) }
+/// The sub-requests' findings per object (key, version), the oldest forgotten first.
+#[derive(Default)]
+struct Found {
+    by_object: HashMap<(Vec<u8>, Option<String>), std::sync::Arc<Meta>>,
+    order: VecDeque<(Vec<u8>, Option<String>)>,
+}
+
+/// Objects whose sub-requests' findings are kept: more than are ever fetched at once.
+const FOUND_KEPT: usize = 2048;
+
+/// An object's metadata from its sub-requests.
+struct Meta {
+    tags: Extra,
+    acl: Extra,
+    part_sizes: Option<Vec<u64>>,
+}
+
+impl Extras {
+    pub fn new(allow_missing: bool) -> Self {
+        Self {
+            tags: AtomicBool::new(true),
+            acl: AtomicBool::new(true),
+            allow_missing,
+            found: Mutex::new(Found::default()),
+        }
+    }
+
+    fn get(&self, key: &(Vec<u8>, Option<String>)) -> Option<std::sync::Arc<Meta>> {
+        self.found.lock().expect("found").by_object.get(key).cloned()
+    }
+
+    fn keep(&self, key: (Vec<u8>, Option<String>), meta: std::sync::Arc<Meta>) {
+        let mut found = self.found.lock().expect("found");
+        if found.by_object.insert(key.clone(), meta).is_none() {
+            found.order.push_back(key);
+        }
+        while found.order.len() > FOUND_KEPT {
+            let oldest = found.order.pop_front().expect("not empty");
+            found.by_object.remove(&oldest);
+        }
     }
 }
 
@@ -70,6 +118,22 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         }
         query
     };
+    let cache_key = (item.id.0.clone(), version.map(str::to_owned));
+    let found = match extras.get(&cache_key) {
+        Some(found) => found,
+        None => {
+            // Before the GET, not beside it: an answer left unread while thousands of part
+            // sizes are asked would hold a connection and risk its read timeout.
+            let (tags, acl, part_sizes) = tokio::join!(
+                sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
+                sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
+                part_sizes(client, bucket, item, version),
+            );
+            let found = std::sync::Arc::new(Meta { tags, acl, part_sizes: part_sizes? });
+            extras.keep(cache_key, found.clone());
+            found
+        }
+    };
     let get = Request {
         bucket: Some(bucket),
         key: Some(&item.id.0),
@@ -77,29 +141,23 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         headers: vec![("x-amz-checksum-mode", "ENABLED".to_owned())],
         ..Default::default()
     };
-    let (response, tags, acl, part_sizes) = tokio::join!(
-        client.send(&get),
-        sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
-        sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
-        part_sizes(client, bucket, item, version),
-    );
-    let response = response?;
-    let part_sizes = part_sizes?;
+    let response = client.send(&get).await?;
     let headers = response.headers();
     let mut meta = response_meta(headers);
-    match tags? {
-        Extra::Text(tags) => {
-            let tagging: xml::Tagging = xml::parse("GetObjectTagging", &tags)?;
-            meta.insert("tags".into(), tagging.tag_set.tag.iter().map(|t| (t.key.clone(), json!(t.value))).collect());
+    let mut missing = Vec::new();
+    for (extra, name, what) in [(&found.tags, "tags", "tag set"), (&found.acl, "acl", "ACL")] {
+        match extra {
+            Extra::Read(value) => _ = meta.insert(name.into(), value.clone()),
+            Extra::Unreadable(why) => {
+                meta.insert(format!("{name}_error"), json!(why));
+                missing.push(format!("its {what} could not be read ({why})"));
+            }
+            Extra::Unsupported => {}
         }
-        Extra::Unreadable(why) => _ = meta.insert("tags_error".into(), json!(why)),
-        Extra::Unsupported => {}
     }
-    match acl? {
-        Extra::Text(acl) => _ = meta.insert("acl".into(), acl_json(&acl)?),
-        Extra::Unreadable(why) => _ = meta.insert("acl_error".into(), json!(why)),
-        Extra::Unsupported => {}
-    }
+    let incomplete = (!missing.is_empty() && !extras.allow_missing)
+        .then(|| format!("{}; --allow-missing-metadata accepts this", missing.join("; ")));
+    let part_sizes = found.part_sizes.clone();
     let header = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut checksum = header("etag").map(|etag| checksum_of_etag(&etag));
     if let Some(checksum) = checksum.as_mut() {
@@ -126,7 +184,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
             chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {url}: {e}")).temporary())
         })
         .boxed();
-    Ok(Body { size, checksum, content_type, meta, modified, stream })
+    Ok(Body { size, checksum, content_type, meta, modified, stream, incomplete })
 }
 
 /// A multipart ETag (`"…-N"`) is the MD5 of its N parts' MD5s: with the size of every part
@@ -136,7 +194,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
 async fn part_sizes(client: &Client, bucket: &str, item: &Item, version: Option<&str>) -> Result<Option<Vec<u64>>> {
     let Some(parts) = item.checksum.as_ref().and_then(|c| multipart_count(&c.served)) else { return Ok(None) };
     let Some(size) = item.size else { return Ok(None) };
-    let sizes: Vec<Result<Option<u64>>> = futures_util::stream::iter(1..=parts)
+    let mut sizes: Vec<(usize, Option<u64>)> = futures_util::stream::iter(1..=parts)
         .map(|part| async move {
             let mut query = vec![("partNumber", part.to_string())];
             if let Some(version) = version {
@@ -144,21 +202,27 @@ async fn part_sizes(client: &Client, bucket: &str, item: &Item, version: Option<
             }
             let request =
                 Request { head: true, bucket: Some(bucket), key: Some(&item.id.0), query, ..Default::default() };
-            match client.send_checked(&request).await {
+            let what = format!("the size of part {part} of s3://{bucket}/{}", item.id.display());
+            match client.retried(&what, || client.send_checked(&request)).await {
                 // The header, not `content_length()`: a HEAD response's body is empty.
-                Ok(response) => Ok(response
-                    .headers()
-                    .get("content-length")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())),
-                Err(failure) if failure.error.is_temporary() => Err(failure.error),
-                Err(_) => Ok(None),
+                Ok(response) => Ok((
+                    part,
+                    response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
+                )),
+                // Still busy or failing after every retry: the object cannot be checked.
+                Err(failure) if matches!(failure.error.kind(), ErrorKind::RateLimited | ErrorKind::Unavailable) => {
+                    Err(failure.error.context(&what))
+                }
+                // A definite refusal: the server does not tell part sizes.
+                Err(_) => Ok((part, None)),
             }
         })
-        .buffered(PART_HEADS_AT_ONCE)
-        .collect()
-        .await;
-    let sizes: Option<Vec<u64>> = sizes.into_iter().collect::<Result<_>>()?;
+        // Unordered: one part waiting out a Retry-After must not hold up the others.
+        .buffer_unordered(PART_HEADS_AT_ONCE)
+        .try_collect()
+        .await?;
+    sizes.sort_unstable_by_key(|(part, _)| *part);
+    let sizes: Option<Vec<u64>> = sizes.into_iter().map(|(_, size)| size).collect();
     Ok(sizes.filter(|sizes| sizes.iter().sum::<u64>() == size))
 }
 
@@ -217,14 +281,22 @@ fn response_meta(headers: &HeaderMap) -> Map<String, Value> {
 
 /// A per-object sub-resource (tag set, ACL).
 enum Extra {
-    /// Its XML.
-    Text(String),
-    /// The server does not implement it.
+    /// Read, as it goes into the inventory.
+    Read(Value),
+    /// The server said definitely that it does not implement it.
     Unsupported,
-    /// Refused (access denied) or answered with a server error (moto fails on the ACL of
-    /// a multipart object): recorded with the object rather than failing it, since the
-    /// bytes, which the customer owns, were read.
+    /// Refused (access denied) or still failing after every retry (moto answers 500 to the
+    /// ACL of a multipart upload completed without one): recorded with the object, whose
+    /// bytes are archived, and making it incomplete unless `--allow-missing-metadata`.
     Unreadable(String),
+}
+
+/// What one answer to a sub-resource request was.
+enum Answered {
+    Read(Value),
+    /// The object itself (its ETag), or more than any tag set or ACL: the server ignored the
+    /// sub-resource.
+    Ignored,
 }
 
 async fn sub_resource(
@@ -232,40 +304,63 @@ async fn sub_resource(
     bucket: &str,
     item: &Item,
     query: Vec<(&'static str, String)>,
-    root: &str,
+    root: &'static str,
     supported: &AtomicBool,
-) -> Result<Extra> {
+) -> Extra {
     if !supported.load(Ordering::Relaxed) {
-        return Ok(Extra::Unsupported);
+        return Extra::Unsupported;
     }
     let request = Request { bucket: Some(bucket), key: Some(&item.id.0), query, ..Default::default() };
-    match client.send_checked(&request).await {
-        Ok(response) => {
-            let body = read_capped(response, MAX_EXTRA)
-                .await
-                .map_err(|e| e.context(format!("s3://{bucket}/{}", item.id.display())))?;
-            let text = body.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let what = format!("the {root} of s3://{bucket}/{}", item.id.display());
+    let listed_etag = item.checksum.as_ref().map(|c| c.served.trim_matches('"').to_owned());
+    let answer = client
+        .retried(&what, || async {
+            let response = client.send_checked(&request).await?;
+            let etag =
+                response.headers().get("etag").and_then(|v| v.to_str().ok()).map(|v| v.trim_matches('"').to_owned());
+            let Some(body) = read_capped(response, MAX_EXTRA).await.map_err(|e| e.context(&what))? else {
+                return Ok(Answered::Ignored);
+            };
+            let text = String::from_utf8_lossy(&body);
             if xml::root_element(&text) == Some(root) {
-                return Ok(Extra::Text(text));
+                if let Ok(value) = extra_json(root, &text) {
+                    return Ok(Answered::Read(value));
+                }
+            } else if etag.is_some() && etag == listed_etag {
+                return Ok(Answered::Ignored);
             }
-            // The server ignored the sub-resource and sent something else (the object).
+            // Cut or damaged on the way: asked again, and never taken for "not implemented".
+            Err(Error::new(ErrorKind::Unavailable, format!("{what}: the answer is damaged (not a {root} document)"))
+                .temporary()
+                .into())
+        })
+        .await;
+    match answer {
+        Ok(Answered::Read(value)) => Extra::Read(value),
+        Ok(Answered::Ignored) => {
             supported.store(false, Ordering::Relaxed);
-            Ok(Extra::Unsupported)
+            Extra::Unsupported
         }
         Err(failure)
             if failure.error.kind() == ErrorKind::Unsupported || failure.status.is_some_and(|s| s.as_u16() == 405) =>
         {
             supported.store(false, Ordering::Relaxed);
-            Ok(Extra::Unsupported)
+            Extra::Unsupported
         }
-        Err(failure)
-            if failure.error.kind() == ErrorKind::PermissionDenied
-                || failure.status.is_some_and(|s| s.is_server_error()) =>
-        {
+        Err(failure) => {
             tracing::warn!(error = %failure.error, "object metadata not readable; recorded in the inventory");
-            Ok(Extra::Unreadable(failure.error.to_string()))
+            Extra::Unreadable(failure.error.to_string())
         }
-        Err(failure) => Err(failure.error),
+    }
+}
+
+/// A tag set as `{key: value}`, an ACL as plain JSON.
+fn extra_json(root: &str, text: &str) -> Result<Value> {
+    if root == "Tagging" {
+        let tagging: xml::Tagging = xml::parse("GetObjectTagging", text)?;
+        Ok(tagging.tag_set.tag.iter().map(|t| (t.key.clone(), json!(t.value))).collect())
+    } else {
+        acl_json(text)
     }
 }
 

@@ -51,8 +51,8 @@ impl S3Factory {
     ) -> Result<Arc<dyn Provider>> {
         let url = source::parse(source)?;
         let settings = settings::resolve(options, env)?;
-        let client = Arc::new(Client::new(settings)?);
-        Ok(Arc::new(S3Provider::new(client, url, options.current_only, options.skip_archived)))
+        let client = Arc::new(Client::new(settings)?.with_retry(options.retry));
+        Ok(Arc::new(S3Provider::new(client, url, options)))
     }
 }
 
@@ -61,6 +61,7 @@ pub struct S3Provider {
     url: S3Url,
     current_only: bool,
     skip_archived: bool,
+    allow_missing_metadata: bool,
     /// Configuration documents read while listing, served by `open` without a second
     /// request (a few kilobytes per bucket).
     configs: Mutex<HashMap<String, Bytes>>,
@@ -68,14 +69,15 @@ pub struct S3Provider {
 }
 
 impl S3Provider {
-    fn new(client: Arc<Client>, url: S3Url, current_only: bool, skip_archived: bool) -> Self {
+    fn new(client: Arc<Client>, url: S3Url, options: &SourceOptions) -> Self {
         Self {
             client,
             url,
-            current_only,
-            skip_archived,
+            current_only: options.current_only,
+            skip_archived: options.skip_archived,
+            allow_missing_metadata: options.allow_missing_metadata,
             configs: Mutex::new(HashMap::new()),
-            extras: Extras::default(),
+            extras: Extras::new(options.allow_missing_metadata),
         }
     }
 
@@ -144,8 +146,13 @@ impl Provider for S3Provider {
                 .into_iter()
                 .map(|bucket| {
                     let url = S3Url { bucket: Some(bucket), prefix: String::new() };
-                    Arc::new(S3Provider::new(self.client.clone(), url, self.current_only, self.skip_archived))
-                        as Arc<dyn Provider>
+                    let options = SourceOptions {
+                        current_only: self.current_only,
+                        skip_archived: self.skip_archived,
+                        allow_missing_metadata: self.allow_missing_metadata,
+                        ..SourceOptions::default()
+                    };
+                    Arc::new(S3Provider::new(self.client.clone(), url, &options)) as Arc<dyn Provider>
                 })
                 .collect(),
         ))

@@ -28,6 +28,32 @@ pub fn root_element(text: &str) -> Option<&str> {
     }
 }
 
+/// Whether `text` is one well-formed XML document: every element closed, in order, and one
+/// root. A configuration document is archived as served, so an answer damaged on the way
+/// (a cut, a flipped byte in the markup) must be told from a document and asked again.
+pub fn well_formed(text: &str) -> bool {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let (mut depth, mut roots) = (0u32, 0u32);
+    loop {
+        match reader.read_event() {
+            Err(_) => return false,
+            Ok(Event::Eof) => return depth == 0 && roots == 1,
+            Ok(Event::Start(_)) => {
+                roots += u32::from(depth == 0);
+                depth += 1;
+            }
+            Ok(Event::Empty(_)) => roots += u32::from(depth == 0),
+            Ok(Event::End(_)) => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            Ok(Event::Text(t)) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// `<Error>`, the body of every failed request that has one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -182,6 +208,16 @@ mod tests {
         assert_eq!(root_element("<CORSConfiguration/>"), Some("CORSConfiguration"));
         assert_eq!(root_element("{\"Version\": 1}"), None);
         assert_eq!(root_element("binary \0 body"), None);
+    }
+
+    #[test]
+    fn damaged_documents_are_not_well_formed() {
+        let cors = "<?xml version=\"1.0\"?>\n<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>";
+        assert!(well_formed(cors));
+        assert!(!well_formed(&cors[..cors.len() - 3]), "cut");
+        assert!(!well_formed(&cors.replacen("<CORSRule>", "<CORSRulf>", 1)), "a flipped byte in a tag");
+        assert!(!well_formed(&cors.replacen("<CORSC", "=CORSC", 1)), "a flipped first byte");
+        assert!(!well_formed("<a/><b/>"), "two roots");
     }
 
     #[test]
