@@ -119,20 +119,15 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         query
     };
     let cache_key = (item.id.0.clone(), version.map(str::to_owned));
-    let found = match extras.get(&cache_key) {
-        Some(found) => found,
-        None => {
-            // Before the GET, not beside it: an answer left unread while thousands of part
-            // sizes are asked would hold a connection and risk its read timeout.
-            let (tags, acl, part_sizes) = tokio::join!(
-                sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
-                sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
-                part_sizes(client, bucket, item, version),
-            );
-            let found = std::sync::Arc::new(Meta { tags, acl, part_sizes: part_sizes? });
-            extras.keep(cache_key, found.clone());
-            found
-        }
+    let sub_requests = async {
+        let (tags, acl, part_sizes) = tokio::join!(
+            sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
+            sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
+            part_sizes(client, bucket, item, version),
+        );
+        let found = std::sync::Arc::new(Meta { tags, acl, part_sizes: part_sizes? });
+        extras.keep(cache_key.clone(), found.clone());
+        Ok::<_, Error>(found)
     };
     let get = Request {
         bucket: Some(bucket),
@@ -141,7 +136,21 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         headers: vec![("x-amz-checksum-mode", "ENABLED".to_owned())],
         ..Default::default()
     };
-    let response = client.send(&get).await?;
+    let multipart = item.checksum.as_ref().and_then(|c| multipart_count(&c.served)).is_some();
+    let (found, response) = match extras.get(&cache_key) {
+        Some(found) => (found, client.send(&get).await?),
+        // Before the GET, not beside it: an answer left unread while thousands of part
+        // sizes are asked would hold a connection and risk its read timeout.
+        None if multipart => {
+            let found = sub_requests.await?;
+            (found, client.send(&get).await?)
+        }
+        // Beside it: a tag set and an ACL take a round trip each, the GET need not wait.
+        None => {
+            let (found, response) = tokio::join!(sub_requests, client.send(&get));
+            (found?, response?)
+        }
+    };
     let headers = response.headers();
     let mut meta = response_meta(headers);
     let mut missing = Vec::new();
