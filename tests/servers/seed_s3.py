@@ -9,32 +9,16 @@ stores keys as files, so `a` beside `a/b` cannot exist there).
 """
 
 import concurrent.futures
-import hashlib
 import json
 import sys
 
-import boto3
-from botocore.config import Config
+from s3_seeding import body, client
 
 endpoint, server = sys.argv[1], sys.argv[2]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}, max_pool_connections=32),
-)
+s3 = client(endpoint)
 
 BULK = 2600  # forces three ListObjectsV2 pages of 1,000
 
-
-def body(seed, size):
-    """Deterministic bytes that do not compress to nothing."""
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
 
 
 def put_many(bucket, keys):

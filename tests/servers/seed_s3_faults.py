@@ -12,29 +12,14 @@ completed multipart upload without one and answers its GetObjectAcl with a 500.
 """
 
 import concurrent.futures
-import hashlib
 import json
 import sys
 
-import boto3
-from botocore.config import Config
+from s3_seeding import body, client
 
 endpoint, what = sys.argv[1], sys.argv[2]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}, max_pool_connections=32),
-)
+s3 = client(endpoint)
 
-
-def body(seed, size):
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
 
 
 def multipart(bucket, key, part_size, parts, threads=1):

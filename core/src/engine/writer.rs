@@ -310,22 +310,17 @@ impl WriterThread {
     /// the export incomplete, while the kind counts keep it as archived (it is, and each
     /// listed item is counted once).
     fn archived_incomplete(&mut self, job: &Job, why: String) -> Result<()> {
-        self.state.failed += 1;
-        let error = format!("archived without all its metadata: {why}");
-        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
-        let failure = Failure {
-            source: self.sources[job.source].clone(),
-            id: job.item.id.display(),
-            kind: job.item.kind.as_str().to_owned(),
-            error,
-            attempts: 1,
-        };
-        spool_line(&mut self.state.failures, &failure)
+        self.failure(job, format!("archived without all its metadata: {why}"), 1)
     }
 
     fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
         let counts = self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default();
         counts.failed += 1;
+        self.failure(job, error, attempts)
+    }
+
+    /// Counts a failure, says so, and records it for the report.
+    fn failure(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
         self.state.failed += 1;
         (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
         let failure = Failure {
