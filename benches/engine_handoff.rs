@@ -57,15 +57,7 @@ impl Provider for Remote {
     async fn open(&self, _item: &Item) -> Result<Body> {
         tokio::time::sleep(LATENCY).await;
         let stream = futures_util::stream::iter([Ok(self.body.clone())]).boxed();
-        Ok(Body {
-            size: Some(SIZE as u64),
-            checksum: None,
-            content_type: None,
-            meta: Default::default(),
-            modified: None,
-            stream,
-            incomplete: None,
-        })
+        Ok(Body::streaming(Some(SIZE as u64), stream))
     }
 }
 

@@ -61,17 +61,17 @@ pub struct Body {
 }
 
 impl Body {
+    /// A stream of `size` bytes (when known) and nothing else announced: no checksum, type,
+    /// metadata or time from the response.
+    pub fn streaming(size: Option<u64>, stream: BoxStream<'static, Result<Bytes>>) -> Self {
+        Self { size, checksum: None, content_type: None, meta: Map::new(), modified: None, stream, incomplete: None }
+    }
+
     /// A body already in memory (a configuration document, a record), announced exactly.
     pub fn from_bytes(bytes: Bytes, content_type: Option<&str>) -> Self {
-        Self {
-            size: Some(bytes.len() as u64),
-            checksum: None,
-            content_type: content_type.map(str::to_owned),
-            meta: Map::new(),
-            modified: None,
-            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
-            incomplete: None,
-        }
+        let size = Some(bytes.len() as u64);
+        let body = Self::streaming(size, futures_util::stream::once(async move { Ok(bytes) }).boxed());
+        Self { content_type: content_type.map(str::to_owned), ..body }
     }
 }
 

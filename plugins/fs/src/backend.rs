@@ -186,14 +186,6 @@ impl Provider for FsProvider {
         };
         // The length is the one measured at open: a file that grows or shrinks during the
         // read fails the reader's own check and the engine's exact-length check.
-        Ok(Body {
-            size: Some(size),
-            checksum: None,
-            content_type: None,
-            meta: Default::default(),
-            modified: None,
-            stream,
-            incomplete: None,
-        })
+        Ok(Body::streaming(Some(size), stream))
     }
 }

@@ -455,15 +455,7 @@ impl ServicesSource {
             })
             .chain(cleanup)
             .boxed();
-        Ok(Body {
-            size,
-            checksum,
-            content_type: None,
-            meta: Default::default(),
-            modified: None,
-            stream,
-            incomplete: None,
-        })
+        Ok(Body { checksum, ..Body::streaming(size, stream) })
     }
 }
 
@@ -598,15 +590,7 @@ impl Provider for ServicesSource {
                     })
                 })
                 .boxed();
-            return Ok(Body {
-                size,
-                checksum: None,
-                content_type: None,
-                meta: Default::default(),
-                modified: None,
-                stream,
-                incomplete: None,
-            });
+            return Ok(Body::streaming(size, stream));
         }
         let taken = self.records.lock().expect("records").remove(&item.id.0);
         let Some(bytes) = taken else {
