@@ -96,6 +96,16 @@ impl Error {
         self.retry_after
     }
 
+    /// What a retry layer returns once its retries are spent: a still temporary error
+    /// becomes permanent, saying how often it was tried, so that no outer layer (the
+    /// engine's retry of the item or page) multiplies the attempts.
+    pub fn gave_up_after(self, attempts: u32) -> Self {
+        if !self.temporary {
+            return self;
+        }
+        Self::new(self.kind, format!("{} (gave up after {attempts} attempts)", self.message))
+    }
+
     /// The same error with `context: ` before its message.
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);

@@ -90,13 +90,7 @@ impl Client {
     {
         let on_retry = |attempt: u32, error: &Error| tracing::debug!(what, attempt, %error, "retrying");
         let (result, attempts) = retry(&self.policy, on_retry, op).await;
-        result.map_err(|error| {
-            if error.is_temporary() {
-                Error::new(error.kind(), format!("{error} (gave up after {attempts} attempts)"))
-            } else {
-                error
-            }
-        })
+        result.map_err(|error| error.gave_up_after(attempts))
     }
 
     /// The account's URL, authenticating first if needed.

@@ -105,13 +105,7 @@ impl Client {
             tracing::debug!(what, attempt, error = %failure.error, "retrying");
         };
         let (result, attempts) = retry(&self.policy, on_retry, op).await;
-        result.map_err(|mut failure| {
-            if failure.error.is_temporary() {
-                let message = format!("{} (gave up after {attempts} attempts)", failure.error);
-                failure.error = Error::new(failure.error.kind(), message);
-            }
-            failure
-        })
+        result.map_err(|failure| Failure { error: failure.error.gave_up_after(attempts), ..failure })
     }
 
     /// The endpoint as shown to the user.
