@@ -272,38 +272,26 @@ fn clashing_members_fail_verification_and_only_checked_copies_are_written() {
     let end = tar.len() - 1024;
     let (body, _) = tar.split_at(end);
     let tag_manifest_at = body.windows(22).rposition(|w| w == b"tagmanifest-sha256.txt").unwrap() / 512 * 512;
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+    // The exported tar with one more member at `at`, finished again.
+    let with_member = |at: usize, name: &str, data: &[u8]| {
+        let mut tar = body[..at].to_vec();
+        tar.extend(member(tar::EntryType::Regular, name, data));
+        tar.extend(&body[at..]);
+        tar.extend([0; 1024]);
+        tar
+    };
+    let cases = [
         (
             "tag manifest first twice",
-            {
-                let mut tar = body[..tag_manifest_at].to_vec();
-                tar.extend(member(tar::EntryType::Regular, "bag/tagmanifest-sha256.txt", b"#!/bin/sh\nrm -rf ~\n"));
-                tar.extend(&body[tag_manifest_at..]);
-                tar.extend([0; 1024]);
-                tar
-            },
+            with_member(tag_manifest_at, "bag/tagmanifest-sha256.txt", b"#!/bin/sh\nrm -rf ~\n"),
             "tagmanifest-sha256.txt: appears twice",
         ),
         (
             "file then directory",
-            {
-                let mut tar = body.to_vec();
-                tar.extend(member(tar::EntryType::Regular, "bag/data/fs-src/a.txt/inner", b"x"));
-                tar.extend([0; 1024]);
-                tar
-            },
+            with_member(body.len(), "bag/data/fs-src/a.txt/inner", b"x"),
             "lies under bag/data/fs-src/a.txt, which is a file member",
         ),
-        (
-            "file with a trailing slash",
-            {
-                let mut tar = body.to_vec();
-                tar.extend(member(tar::EntryType::Regular, "bag/data/fs-src/b/", b"x"));
-                tar.extend([0; 1024]);
-                tar
-            },
-            "named like a directory",
-        ),
+        ("file with a trailing slash", with_member(body.len(), "bag/data/fs-src/b/", b"x"), "named like a directory"),
     ];
     for (name, tar, needle) in cases {
         let path = work.path().join("clash.tar.zst");

@@ -214,6 +214,18 @@ fn options() -> ExportOptions {
     }
 }
 
+/// Exports `provider` alone with the test options into `NAME.tar.zst` in a new directory,
+/// kept as long as the returned guard.
+async fn export_one(
+    provider: Arc<dyn Provider>,
+    name: &str,
+) -> (sortie_core::engine::ExportSummary, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join(format!("{name}.tar.zst"));
+    let summary = export(&[provider], &archive, &options(), silent()).await.unwrap();
+    (summary, archive, dir)
+}
+
 fn read_bag(archive: &std::path::Path) -> HashMap<String, Vec<u8>> {
     use std::io::Read;
     let mut members = HashMap::new();
@@ -254,10 +266,7 @@ async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(loca
         true,
         local,
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("faults.tar.zst");
-    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
-    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+    let (summary, archive, _dir) = export_one(provider.clone(), "faults").await;
 
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (4, 3));
@@ -386,10 +395,7 @@ async fn an_item_overwritten_after_its_listing_is_archived_as_fetched_with_what_
         true,
         false,
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("changed.tar.zst");
-    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
-    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+    let (summary, archive, _dir) = export_one(provider.clone(), "changed").await;
     assert!(summary.complete, "a changed object is archived as fetched, not failed");
     assert_eq!((summary.archived, summary.changed_since_listing), (3, 2));
 
@@ -427,10 +433,7 @@ async fn bytes_without_their_metadata_are_archived_but_not_complete_and_the_chec
     let object = |key, fault| Object { key, data: key.as_bytes().to_vec(), fault, with_md5: true };
     let provider =
         Arc::new(Scripted::new(vec![object("a", Fault::None), object("b", Fault::MetadataMissing)], false, false));
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("meta.tar.zst");
-    let providers: Vec<Arc<dyn Provider>> = vec![provider.clone()];
-    let summary = export(&providers, &archive, &options(), silent()).await.unwrap();
+    let (summary, archive, _dir) = export_one(provider.clone(), "meta").await;
 
     assert_eq!(provider.checks.load(Ordering::SeqCst), 2, "a temporary error on the check is retried");
     assert!(!summary.complete);
