@@ -5,7 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod engine;
-pub mod error;
+pub use sortie_sdk::error;
 pub mod item;
 pub mod progress;
 pub mod provider;

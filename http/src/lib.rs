@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 
 mod raw_path;
 

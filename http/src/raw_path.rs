@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 
 use crate::{CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT};
 

@@ -7,11 +7,13 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// What went wrong, coarsely: enough to pick an exit code and a hint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What went wrong, coarsely: enough to pick an exit code and a hint. It serializes
+/// (`not-found`, `rate-limited`…) so that an error can cross a process or a C ABI as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The source, or an item in it, does not exist.
     NotFound,
@@ -35,13 +37,35 @@ pub enum ErrorKind {
     Other,
 }
 
-/// An error with a kind, a message meant for the user, and whether to retry.
-#[derive(Debug, Clone, thiserror::Error)]
+/// An error with a kind, a message meant for the user, and whether to retry. It serializes
+/// as `{"kind", "message", "temporary", "retry_after_ms"}`, the shape a plugin loaded at run
+/// time returns its errors in. The message must never hold a secret: it is logged, printed
+/// and written into the archive's report.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    #[serde(default)]
     temporary: bool,
+    #[serde(default, rename = "retry_after_ms", with = "millis", skip_serializing_if = "Option::is_none")]
     retry_after: Option<Duration>,
+}
+
+/// `retry_after` as whole milliseconds, a plain number in any language.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(after: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+        match after {
+            Some(after) => serializer.serialize_u64(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
+    }
 }
 
 impl fmt::Display for Error {
@@ -115,3 +139,22 @@ impl Error {
 
 /// Results with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_cross_as_json() {
+        let error =
+            Error::new(ErrorKind::RateLimited, "slow down").temporary().with_retry_after(Duration::from_secs(2));
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "rate-limited", "message": "slow down", "temporary": true, "retry_after_ms": 2000})
+        );
+        assert_eq!(serde_json::from_value::<Error>(json).unwrap(), error);
+        let plain: Error = serde_json::from_str(r#"{"kind":"not-found","message":"gone"}"#).unwrap();
+        assert_eq!((plain.kind(), plain.is_temporary(), plain.retry_after()), (ErrorKind::NotFound, false, None));
+    }
+}

@@ -1,0 +1,27 @@
+//! The Sortie provider contract: what a provider author depends on, alone.
+//!
+//! A provider lists items page by page and opens one item's bytes ([`provider::Provider`]);
+//! a factory declares the provider's settings as data, turns what the user wrote into
+//! source descriptions and opens them ([`registry::ProviderFactory`]). Nothing here knows
+//! about the engine, hashing or the archive format: the engine (`sortie-core`) checks,
+//! hashes and archives what a provider hands it.
+//!
+//! Every public struct and enum is `#[non_exhaustive]`, so that a field added later does
+//! not break a provider written today: build values with their constructors, then set the
+//! public fields. `docs/PROVIDERS.md` walks through a complete provider.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod item;
+pub mod provider;
+pub mod registry;
+pub mod retry;
+pub mod settings;
+pub mod source;
+
+pub use error::{Error, ErrorKind, Result};
+pub use item::{Area, Item, Kind, RawName};
+pub use provider::{Body, Capabilities, Page, Provider};
+pub use registry::{Context, ProviderFactory, ProviderInfo};
+pub use settings::{SettingSpec, SettingType, Settings};
+pub use source::SourceSpec;

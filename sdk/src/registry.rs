@@ -1,0 +1,97 @@
+//! What a provider registers: a factory that describes the provider and its settings, makes
+//! source descriptions of what the user wrote, resolves them, and opens them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::provider::Provider;
+use crate::retry::RetryPolicy;
+use crate::settings::{SettingSpec, Settings};
+use crate::source::SourceSpec;
+
+/// A provider, described: `sortie providers` prints this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderInfo {
+    /// The URL scheme, e.g. `s3`.
+    pub scheme: String,
+    /// One line saying what it exports.
+    pub description: String,
+    /// An example source.
+    pub example: String,
+    /// Every setting it takes.
+    pub settings: Vec<SettingSpec>,
+}
+
+impl ProviderInfo {
+    /// A provider of `scheme` with its settings.
+    pub fn new(scheme: &str, description: &str, example: &str, settings: Vec<SettingSpec>) -> Self {
+        Self { scheme: scheme.to_owned(), description: description.to_owned(), example: example.to_owned(), settings }
+    }
+
+    /// The setting called `name`, or an error listing the ones there are.
+    pub fn setting(&self, name: &str) -> Result<&SettingSpec> {
+        self.settings.iter().find(|s| s.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.settings.iter().map(|s| s.name.as_str()).collect();
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} sources take no setting '{name}'; they take {} (see `sortie providers {}`)",
+                    self.scheme,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") },
+                    self.scheme
+                ),
+            )
+        })
+    }
+}
+
+/// What every source of one run shares, beside its own settings.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Context {
+    /// How to retry a temporary error of a sub-request the engine does not retry on its
+    /// own (see [`crate::retry`]).
+    pub retry: RetryPolicy,
+    /// Local files no source may export: the archive being written and its companions,
+    /// which a source directory may contain (`sortie export . -o backup.tar.zst`).
+    pub exclude: Vec<PathBuf>,
+}
+
+impl Context {
+    /// A context with the given retry policy and local files to leave out.
+    pub fn new(retry: RetryPolicy, exclude: Vec<PathBuf>) -> Self {
+        Self { retry, exclude }
+    }
+}
+
+/// Makes sources of one scheme. Registered once per provider (`src/providers.rs` of the
+/// binary, or a plugin's entry point).
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The scheme, what the provider does, and its settings.
+    fn info(&self) -> ProviderInfo;
+
+    /// Describes the source the user wrote (`url`, with the settings given for it): parses
+    /// and checks, reads no network and no credentials. A plain path is given to the
+    /// `file` provider as is.
+    fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec>;
+
+    /// The sources `source` stands for: itself (the default), or, for a source that stands
+    /// for several (`s3://`: every bucket of the account), those, each then exported as a
+    /// source of its own. May read the network (and then checks the credentials); retried
+    /// by the engine on a temporary error. The result must not depend on anything but the
+    /// source and what the provider holds: any one of them can be opened alone, in any
+    /// order, by another process.
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        let _ = context;
+        Ok(vec![source.clone()])
+    }
+
+    /// Opens a resolved source; its `check` is called next, before anything is written.
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>>;
+}
