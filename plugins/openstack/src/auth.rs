@@ -4,9 +4,10 @@
 use reqwest::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 
-use crate::settings::{Domain, Method, Named, Secret, Settings};
+use crate::credentials::{Credentials, Domain, Method, Named, Secret};
+use crate::error::{self, unreachable};
 
 /// What one authentication gives.
 #[derive(Debug)]
@@ -23,11 +24,11 @@ pub struct Session {
 
 impl Session {
     /// The account's URL, without a trailing slash.
-    pub fn storage_url(&self, settings: &Settings) -> Result<String> {
+    pub fn storage_url(&self, credentials: &Credentials) -> Result<String> {
         if let Some(url) = &self.storage_url {
             return Ok(url.clone());
         }
-        match endpoint(&self.catalog, &["object-store"], settings)? {
+        match endpoint(&self.catalog, &["object-store"], credentials)? {
             Some(url) => Ok(url.trim_end_matches('/').to_owned()),
             None => {
                 let mut offered: Vec<&str> = self.catalog.iter().map(|s| s.kind.as_str()).collect();
@@ -49,10 +50,10 @@ impl Session {
     /// offers for the configured region and interface, or `None` when it offers none of
     /// them there (and Swift's v1 authentication has no catalog). A service offered in
     /// several regions when none was chosen is an error.
-    pub fn service_url(&self, kinds: &[&str], settings: &Settings) -> Result<Option<String>> {
-        match endpoint(&self.catalog, kinds, settings) {
+    pub fn service_url(&self, kinds: &[&str], credentials: &Credentials) -> Result<Option<String>> {
+        match endpoint(&self.catalog, kinds, credentials) {
             Ok(url) => Ok(url.map(|u| u.trim_end_matches('/').to_owned())),
-            Err(_) if settings.region.is_some() => Ok(None),
+            Err(_) if credentials.region.is_some() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -60,24 +61,24 @@ impl Session {
 
 /// Authenticates once. Failures name the identity, the URL and the server's reason, never
 /// the password, secret or token.
-pub async fn login(http: &reqwest::Client, settings: &Settings) -> Result<Session> {
-    match &settings.method {
-        Method::TempAuth { user, key } => tempauth(http, settings, user, key).await,
-        _ => keystone(http, settings).await,
+pub async fn login(http: &reqwest::Client, credentials: &Credentials) -> Result<Session> {
+    match &credentials.method {
+        Method::TempAuth { user, key } => tempauth(http, credentials, user, key).await,
+        _ => keystone(http, credentials).await,
     }
 }
 
-async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: &Secret) -> Result<Session> {
+async fn tempauth(http: &reqwest::Client, credentials: &Credentials, user: &str, key: &Secret) -> Result<Session> {
     let response = http
-        .get(&settings.auth_url)
+        .get(&credentials.auth_url)
         .header("X-Auth-User", user)
         .header("X-Auth-Key", &key.0)
         .send()
         .await
-        .map_err(|e| unreachable(&settings.auth_url_display(), &e))?;
+        .map_err(|e| unreachable(&credentials.auth_url_display(), &e))?;
     let status = response.status();
     if !status.is_success() {
-        return Err(refusal(settings, status, response).await);
+        return Err(refusal(credentials, status, response).await);
     }
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match (header("x-storage-url"), header("x-auth-token")) {
@@ -92,7 +93,7 @@ async fn tempauth(http: &reqwest::Client, settings: &Settings, user: &str, key: 
             ErrorKind::Other,
             format!(
                 "{} answered without X-Storage-Url and X-Auth-Token: is ST_AUTH a Swift v1 auth URL?",
-                settings.auth_url_display()
+                credentials.auth_url_display()
             ),
         )),
     }
@@ -132,16 +133,16 @@ struct Endpoint {
     url: String,
 }
 
-async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session> {
-    let response = request_token(http, settings, true).await?;
+async fn keystone(http: &reqwest::Client, credentials: &Credentials) -> Result<Session> {
+    let response = request_token(http, credentials, true).await?;
     let status = response.status();
     if !status.is_success() {
-        let mut error = refusal(settings, status, response).await;
+        let mut error = refusal(credentials, status, response).await;
         // Keystone answers an unknown project exactly as a wrong password: asking again
         // without the project tells the two apart.
         if status == StatusCode::UNAUTHORIZED
-            && matches!(settings.method, Method::Password { .. })
-            && let Ok(unscoped) = request_token(http, settings, false).await
+            && matches!(credentials.method, Method::Password { .. })
+            && let Ok(unscoped) = request_token(http, credentials, false).await
             && unscoped.status().is_success()
         {
             error = Error::new(
@@ -149,7 +150,7 @@ async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session
                 format!(
                     "Keystone accepted the password of {}, but not the project: it does not exist, or the user has \
                      no role on it (check OS_PROJECT_NAME/OS_PROJECT_ID and the project's domain)",
-                    settings.identity_label()
+                    credentials.identity_label()
                 ),
             );
         }
@@ -163,30 +164,36 @@ async fn keystone(http: &reqwest::Client, settings: &Settings) -> Result<Session
         .ok_or_else(|| {
         Error::new(
             ErrorKind::Other,
-            format!("Keystone at {} answered without X-Subject-Token", settings.auth_url_display()),
+            format!("Keystone at {} answered without X-Subject-Token", credentials.auth_url_display()),
         )
     })?;
     let bytes = response.bytes().await.map_err(|e| {
-        Error::new(ErrorKind::Unavailable, format!("reading Keystone's token at {}: {e}", settings.auth_url_display()))
-            .temporary()
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("reading Keystone's token at {}: {e}", credentials.auth_url_display()),
+        )
+        .temporary()
     })?;
     let body: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(ErrorKind::Other, format!("Keystone's token at {} cannot be read: {e}", settings.auth_url_display()))
+        Error::new(
+            ErrorKind::Other,
+            format!("Keystone's token at {} cannot be read: {e}", credentials.auth_url_display()),
+        )
     })?;
     let project_id = body.token.project.as_ref().map(|p| p.id.clone());
     let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
     Ok(Session { token, storage_url: None, catalog: body.token.catalog, project_id, project })
 }
 
-async fn request_token(http: &reqwest::Client, settings: &Settings, scoped: bool) -> Result<Response> {
-    let url = format!("{}/auth/tokens", settings.auth_url);
-    let body = serde_json::to_vec(&token_request(&settings.method, scoped)).expect("JSON serializes");
+async fn request_token(http: &reqwest::Client, credentials: &Credentials, scoped: bool) -> Result<Response> {
+    let url = format!("{}/auth/tokens", credentials.auth_url);
+    let body = serde_json::to_vec(&token_request(&credentials.method, scoped)).expect("JSON serializes");
     http.post(&url)
         .header("Content-Type", "application/json")
         .body(body)
         .send()
         .await
-        .map_err(|e| unreachable(&settings.auth_url_display(), &e))
+        .map_err(|e| unreachable(&credentials.auth_url_display(), &e))
 }
 
 /// The body of `POST /v3/auth/tokens`.
@@ -234,18 +241,19 @@ fn token_request(method: &Method, scoped: bool) -> Value {
 
 /// The URL of the first of `kinds` the catalog has, for the configured interface and
 /// region; `None` when the catalog has none of them.
-fn endpoint(catalog: &[Service], kinds: &[&str], settings: &Settings) -> Result<Option<String>> {
+fn endpoint(catalog: &[Service], kinds: &[&str], credentials: &Credentials) -> Result<Option<String>> {
     let Some(found) = kinds.iter().find_map(|kind| catalog.iter().find(|s| s.kind == *kind)) else {
         return Ok(None);
     };
     let service = &found.kind;
     let region_of = |e: &Endpoint| e.region_id.clone().or_else(|| e.region.clone()).unwrap_or_default();
-    let on_interface: Vec<&Endpoint> = found.endpoints.iter().filter(|e| e.interface == settings.interface).collect();
+    let on_interface: Vec<&Endpoint> =
+        found.endpoints.iter().filter(|e| e.interface == credentials.interface).collect();
     let mut regions: Vec<String> = on_interface.iter().map(|e| region_of(e)).collect();
     regions.sort();
     regions.dedup();
     let listed = if regions.is_empty() { "none".to_owned() } else { regions.join(", ") };
-    let chosen: Vec<&&Endpoint> = match &settings.region {
+    let chosen: Vec<&&Endpoint> = match &credentials.region {
         Some(region) => on_interface.iter().filter(|e| &region_of(e) == region).collect(),
         None if regions.len() > 1 => {
             return Err(Error::new(
@@ -261,54 +269,36 @@ fn endpoint(catalog: &[Service], kinds: &[&str], settings: &Settings) -> Result<
         Some(endpoint) => Ok(Some(endpoint.url.clone())),
         None => Err(Error::new(
             ErrorKind::InvalidInput,
-            match &settings.region {
+            match &credentials.region {
                 Some(region) => format!(
                     "no {} {service} endpoint in region '{region}'; regions offering it: {listed} (OS_REGION_NAME, \
                      --os-region)",
-                    settings.interface
+                    credentials.interface
                 ),
                 None => format!(
                     "the catalog has no {} {service} endpoint (OS_INTERFACE, --os-interface)",
-                    settings.interface
+                    credentials.interface
                 ),
             },
         )),
     }
 }
 
-fn unreachable(url: &str, error: &reqwest::Error) -> Error {
-    sortie_http::transport_error(&format!("the authentication service at {url}"), error)
-}
-
 /// An authentication answered with an error status. Its reason is Keystone's JSON message,
 /// else the page's text, either as a bounded excerpt without what the request sent (a
 /// server may echo the request's headers, `X-Auth-Key` included).
-async fn refusal(settings: &Settings, status: StatusCode, response: Response) -> Error {
+async fn refusal(credentials: &Credentials, status: StatusCode, response: Response) -> Error {
     let bytes = response.bytes().await.unwrap_or_default();
     let message = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(|m| m.as_bytes().to_vec()));
-    let reason = sortie_http::excerpt(message.as_deref().unwrap_or(&bytes), &settings.secrets());
-    let who = settings.identity_label();
-    match status {
-        StatusCode::UNAUTHORIZED => {
-            let hint = match settings.method {
-                Method::Token { .. } => "the token is wrong or has expired: give a fresh one (OS_TOKEN)",
-                Method::TempAuth { .. } => "check ST_USER and ST_KEY",
-                _ => "check the password or secret, the user's and project's domains, and the auth URL",
-            };
-            Error::new(ErrorKind::Unauthenticated, format!("authentication refused for {who}: {reason}; {hint}"))
-        }
-        StatusCode::NOT_FOUND => Error::new(
-            ErrorKind::InvalidInput,
-            format!("no authentication service answers at {} (404): check the auth URL", settings.auth_url_display()),
-        ),
-        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
-            Error::new(ErrorKind::Unavailable, format!("authentication for {who} failed with {s}: {reason}"))
-                .temporary()
-        }
-        s => Error::new(ErrorKind::InvalidInput, format!("authentication for {who} failed with {s}: {reason}")),
-    }
+    let reason = sortie_http::excerpt(message.as_deref().unwrap_or(&bytes), &credentials.secrets());
+    let hint = match credentials.method {
+        Method::Token { .. } => "the token is wrong or has expired: give a fresh one (OS_TOKEN)",
+        Method::TempAuth { .. } => "check ST_USER and ST_KEY",
+        _ => "check the password or secret, the user's and project's domains, and the auth URL",
+    };
+    error::login_refused(status, &credentials.identity_label(), &credentials.auth_url_display(), &reason, hint)
 }
 
 #[cfg(test)]
@@ -327,8 +317,8 @@ mod tests {
         .unwrap()
     }
 
-    fn settings(region: Option<&str>, interface: &str) -> Settings {
-        Settings {
+    fn credentials(region: Option<&str>, interface: &str) -> Credentials {
+        Credentials {
             auth_url: "https://k/v3".into(),
             method: Method::Token { token: Secret("t".into()), project: None },
             region: region.map(str::to_owned),
@@ -340,7 +330,7 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_chosen_by_interface_and_region() {
-        let pick = |region, interface, service| endpoint(&catalog(), &[service], &settings(region, interface));
+        let pick = |region, interface, service| endpoint(&catalog(), &[service], &credentials(region, interface));
         assert_eq!(pick(Some("SBG"), "public", "object-store").unwrap().unwrap(), "https://s.sbg/v1/AUTH_p");
         assert_eq!(pick(Some("GRA"), "internal", "object-store").unwrap().unwrap(), "http://10.0.0.1/v1/AUTH_p");
         let ambiguous = pick(None, "public", "object-store").unwrap_err().to_string();
@@ -357,12 +347,12 @@ mod tests {
         };
         // Another service: absent from the chosen region means "not offered" there, but a
         // service in several regions needs a choice.
-        assert_eq!(session.service_url(&["identity"], &settings(Some("SBG"), "public")).unwrap(), None);
+        assert_eq!(session.service_url(&["identity"], &credentials(Some("SBG"), "public")).unwrap(), None);
         let whole = Session { catalog: catalog(), ..session };
-        assert!(whole.service_url(&["object-store"], &settings(None, "public")).is_err());
+        assert!(whole.service_url(&["object-store"], &credentials(None, "public")).is_err());
         let session =
             Session { catalog: whole.catalog.into_iter().filter(|s| s.kind != "object-store").collect(), ..whole };
-        let absent = session.storage_url(&settings(None, "public")).unwrap_err();
+        let absent = session.storage_url(&credentials(None, "public")).unwrap_err();
         assert_eq!(absent.kind(), ErrorKind::Unsupported);
         assert!(absent.to_string().contains("offers no object-store service (it offers: identity)"), "{absent}");
     }

@@ -9,15 +9,15 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::retry::{RetryPolicy, retry};
+use sortie_sdk::error::{Error, Result};
+use sortie_sdk::retry::{RetryPolicy, retry};
 
 use crate::auth::{self, Session};
-use crate::settings::Settings;
+use crate::credentials::Credentials;
+use crate::error;
 
 /// What RFC 3986 leaves unreserved stays in a path segment; the rest is encoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
@@ -51,7 +51,7 @@ pub struct Client {
     http: reqwest::Client,
     /// For object names with `.` or `..` segments, which `http` would resolve away.
     raw: sortie_http::RawPathClient,
-    settings: Settings,
+    credentials: Credentials,
     /// The current session and its generation (bumped at every renewal).
     session: Mutex<Option<(u64, Arc<Session>)>>,
     /// Held while authenticating, so that concurrent 401s lead to one renewal.
@@ -61,13 +61,13 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(settings: Settings) -> Result<Self> {
-        let http = sortie_http::client(settings.ca_cert.as_deref())?;
-        let raw = sortie_http::RawPathClient::new(settings.ca_cert.as_deref())?;
+    pub fn new(credentials: Credentials) -> Result<Self> {
+        let http = sortie_http::client(credentials.ca_cert.as_deref())?;
+        let raw = sortie_http::RawPathClient::new(credentials.ca_cert.as_deref())?;
         Ok(Self {
             http,
             raw,
-            settings,
+            credentials,
             session: Mutex::new(None),
             login: tokio::sync::Mutex::new(()),
             policy: RetryPolicy::default(),
@@ -95,12 +95,12 @@ impl Client {
 
     /// The account's URL, authenticating first if needed.
     pub async fn storage_url(&self) -> Result<String> {
-        self.session().await?.1.storage_url(&self.settings)
+        self.session().await?.1.storage_url(&self.credentials)
     }
 
     /// The URL of the first of `kinds` the catalog offers; `None` when it offers none.
     pub async fn service_url(&self, kinds: &[&str]) -> Result<Option<String>> {
-        self.session().await?.1.service_url(kinds, &self.settings)
+        self.session().await?.1.service_url(kinds, &self.credentials)
     }
 
     /// The id of the project the token is scoped to (Keystone only).
@@ -124,7 +124,7 @@ impl Client {
         {
             return Ok(current);
         }
-        let session = Arc::new(auth::login(&self.http, &self.settings).await?);
+        let session = Arc::new(auth::login(&self.http, &self.credentials).await?);
         let generation = seen.map_or(0, |g| g + 1);
         if seen.is_some() {
             tracing::info!("the object store refused the token (expired or revoked): authenticated again");
@@ -136,8 +136,9 @@ impl Client {
     /// Sends `request` and returns the response when its status is a success.
     pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
         let method = if request.head { Method::HEAD } else { Method::GET };
-        let response =
-            self.send_to(method, &|session| Ok(url(&session.storage_url(&self.settings)?, request)), None, &[]).await?;
+        let response = self
+            .send_to(method, &|session| Ok(url(&session.storage_url(&self.credentials)?, request)), None, &[])
+            .await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -205,49 +206,17 @@ impl Client {
         if let Some(body) = body {
             builder = builder.header("Content-Type", "application/json").body(body.to_vec());
         }
-        builder.send().await.map_err(|e| transport_error(url, &e))
+        builder.send().await.map_err(|e| error::transport_error(url, &e))
     }
 
     async fn failure(&self, target: &str, response: Response) -> Error {
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = error::retry_after(response.headers());
         let token = self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.0.clone());
-        let mut secrets = self.settings.secrets();
+        let mut secrets = self.credentials.secrets();
         secrets.extend(token.as_deref());
         let body = read_error_body(response, &secrets).await;
-        let error = match status {
-            StatusCode::NOT_FOUND => Error::new(ErrorKind::NotFound, format!("{target} does not exist (404)")),
-            StatusCode::UNAUTHORIZED => Error::new(
-                ErrorKind::Unauthenticated,
-                format!("the object store refused a fresh token of {} (401){body}", self.settings.identity_label()),
-            ),
-            StatusCode::FORBIDDEN => Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "{} may not read {target} (403): the project role or the container's ACL does not allow it{body}",
-                    self.settings.identity_label()
-                ),
-            ),
-            // 498 is Swift's ratelimit middleware's answer.
-            s if s == StatusCode::TOO_MANY_REQUESTS || s.as_u16() == 498 => {
-                Error::new(ErrorKind::RateLimited, format!("the object store asks to slow down ({s}) on {target}"))
-                    .temporary()
-            }
-            s if s.is_server_error() => {
-                Error::new(ErrorKind::Unavailable, format!("the object store failed on {target} with {s}{body}"))
-                    .temporary()
-            }
-            s => Error::new(ErrorKind::Other, format!("the object store refused {target} with {s}{body}")),
-        };
-        match retry_after {
-            Some(after) if error.is_temporary() => error.with_retry_after(after),
-            _ => error,
-        }
+        error::from_status(status, target, &self.credentials.identity_label(), &body, retry_after)
     }
 }
 
@@ -285,11 +254,6 @@ async fn read_error_body(response: Response, secrets: &[&str]) -> String {
     let bytes = response.bytes().await.unwrap_or_default();
     let plain = sortie_http::excerpt(&bytes[..bytes.len().min(MAX_ERROR_BODY)], secrets);
     if plain.is_empty() { String::new() } else { format!(": {plain}") }
-}
-
-/// `cannot reach URL` (without its query).
-fn transport_error(url: &str, error: &reqwest::Error) -> Error {
-    sortie_http::transport_error(url.split('?').next().unwrap_or(url), error)
 }
 
 #[cfg(test)]

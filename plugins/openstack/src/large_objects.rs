@@ -1,19 +1,28 @@
 //! Swift's large objects: a static large object (SLO) is a manifest naming its segments with
 //! their sizes and MD5s; a dynamic one (DLO) is every object under a prefix, in name order.
 //! Both are archived as their assembled content, checked segment by segment while it
-//! streams; their segments, when the same export meets them later, are listed but not
-//! archived a second time.
+//! streams. Their segments, in a segment container exported beside its owner container
+//! (setting `segments_of`), are listed but not archived a second time: that container's
+//! source finds which of its objects the owner's large objects use by reading the owner's
+//! manifests itself ([`owner_refs`]), so that the decision depends on neither the order in
+//! which sources are listed nor which other sources are exported. A manifest in any other
+//! container leaves the segments it uses archived: nothing is lost, some bytes are twice.
 
 use std::collections::HashMap;
 
 use base64::Engine;
+use bytes::Bytes;
+use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::PartsMd5;
+use sortie_sdk::error::{Error, ErrorKind, Result};
+use sortie_sdk::item::PartsMd5;
 
-use crate::client::Client;
-use crate::listing::{Entry, list_json, list_request};
+use crate::client::{Client, Request};
+use crate::lister::{DELETE_MARKER, Entry, list_json, list_request};
+
+/// Large objects of one listing page resolved at once.
+pub const LARGE_OBJECTS_AT_ONCE: usize = 16;
 
 /// One entry of an SLO manifest as `?multipart-manifest=get` returns it.
 #[derive(Debug, Deserialize)]
@@ -46,12 +55,7 @@ pub struct Parts {
 pub fn slo_parts(manifest: &[u8]) -> Result<Parts> {
     let invalid = |why: String| Error::new(ErrorKind::Other, format!("the SLO manifest cannot be read: {why}"));
     let entries: Vec<Segment> = serde_json::from_slice(manifest).map_err(|e| invalid(e.to_string()))?;
-    let mut parts = Parts {
-        check: PartsMd5 { digest: None, part_sizes: Vec::new(), part_md5s: Vec::new(), part_names: Vec::new() },
-        total: 0,
-        dlo_etag: None,
-        segments: Vec::new(),
-    };
+    let mut parts = Parts { check: PartsMd5::new(None, Vec::new()), total: 0, dlo_etag: None, segments: Vec::new() };
     for entry in entries {
         let (size, md5, name) = if let Some(data) = &entry.data {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -104,14 +108,58 @@ pub fn parse_dlo_manifest(value: &str) -> Option<(String, String)> {
     Some((decode(container)?, decode(prefix)?))
 }
 
+/// The request for a listed object: the very version listed, when `versions` is on.
+pub fn object_request<'a>(container: &'a str, entry: &'a Entry, versions: bool, head: bool) -> Request<'a> {
+    let mut query = Vec::new();
+    if let Some(version) = entry.version_id.as_ref().filter(|_| versions) {
+        query.push(("version-id", version.clone()));
+    }
+    Request { head, container: Some(container), object: Some(entry.name.as_bytes()), query }
+}
+
+/// An SLO's manifest (`?multipart-manifest=get`).
+pub async fn slo_manifest(client: &Client, container: &str, entry: &Entry, versions: bool) -> Result<Bytes> {
+    let mut request = object_request(container, entry, versions, false);
+    request.query.push(("multipart-manifest", "get".into()));
+    let what = format!("the manifest of '{}'", entry.name);
+    client
+        .retried(&what, || async {
+            let response = client.send(&request).await?;
+            response.bytes().await.map_err(|e| {
+                Error::new(ErrorKind::Unavailable, format!("reading the manifest of '{}': {e}", entry.name)).temporary()
+            })
+        })
+        .await
+}
+
+/// A zero-byte entry is a DLO when its HEAD names a manifest prefix: that container and
+/// prefix.
+pub async fn dlo_manifest(
+    client: &Client,
+    container: &str,
+    entry: &Entry,
+    versions: bool,
+) -> Result<Option<(String, String)>> {
+    // The manifest object itself: a DLO whose segments are gone would answer 404.
+    let mut request = object_request(container, entry, versions, true);
+    request.query.push(("multipart-manifest", "get".into()));
+    let what = format!("the HEAD of '{}'", entry.name);
+    let response = match client.retried(&what, || client.send(&request)).await {
+        Ok(response) => response,
+        // Deleted since the listing: the fetch will say so.
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    let Some(value) = header("x-object-manifest") else { return Ok(None) };
+    parse_dlo_manifest(value).map(Some).ok_or_else(|| {
+        Error::new(ErrorKind::Other, format!("object '{}' has an unreadable X-Object-Manifest: {value}", entry.name))
+    })
+}
+
 /// Lists a DLO's segments: every object under its prefix, in name order.
 pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result<Parts> {
-    let mut parts = Parts {
-        check: PartsMd5 { digest: None, part_sizes: Vec::new(), part_md5s: Vec::new(), part_names: Vec::new() },
-        total: 0,
-        dlo_etag: None,
-        segments: Vec::new(),
-    };
+    let mut parts = Parts { check: PartsMd5::new(None, Vec::new()), total: 0, dlo_etag: None, segments: Vec::new() };
     let mut etag = Md5::new();
     let mut marker = String::new();
     loop {
@@ -135,8 +183,9 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
     Ok(parts)
 }
 
-/// The segments met so far in this export, so that the containers holding them need not
-/// archive them a second time. Memory grows with the number of segments (names only).
+/// The objects of one segment container that the large objects of its owner container use,
+/// so that it need not archive them a second time. Memory grows with the number of those
+/// segments (names only).
 #[derive(Debug, Default)]
 pub struct SegmentRefs {
     objects: HashMap<(String, String), String>,
@@ -165,6 +214,84 @@ impl SegmentRefs {
             .find(|(c, p, _)| c == container && object.starts_with(p.as_str()))
             .map(|(_, _, l)| l.as_str())
     }
+}
+
+/// Which objects of `segments` the large objects of `owner` use: every SLO manifest of the
+/// owner (of its earlier versions too, unless `current_only`) and every DLO prefix. An owner
+/// that does not exist uses none; a large object whose manifest cannot be read is left out,
+/// so that its segments stay archived.
+pub async fn owner_refs(
+    client: &Client,
+    owner: &str,
+    segments: &str,
+    current_only: bool,
+    page_size: u32,
+) -> Result<SegmentRefs> {
+    let head = Request { head: true, container: Some(owner), ..Request::default() };
+    let versions = match client.send(&head).await {
+        Ok(response) => {
+            !current_only
+                && response
+                    .headers()
+                    .get("x-versions-enabled")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::default()),
+        Err(e) => return Err(e),
+    };
+    let mut refs = SegmentRefs::default();
+    let (mut marker, mut version_marker) = (String::new(), None::<String>);
+    loop {
+        let request = list_request(owner, "", &marker, version_marker.as_deref(), page_size, versions);
+        let entries = match list_json(client, &request).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::default()),
+            listed => listed?,
+        };
+        let Some(last) = entries.last() else { return Ok(refs) };
+        marker = last.name.clone();
+        version_marker = last.version_id.clone().filter(|_| versions);
+        let lookups: Vec<_> = entries.iter().map(|entry| used_by(client, owner, entry, versions)).collect();
+        let found: Vec<Option<Used>> =
+            futures_util::stream::iter(lookups).buffered(LARGE_OBJECTS_AT_ONCE).collect().await;
+        for (entry, used) in entries.iter().zip(found) {
+            let large_object = format!("{owner}/{}", entry.name);
+            match used {
+                Some(Used::Objects(objects)) => {
+                    let here: Vec<(String, String)> = objects.into_iter().filter(|(c, _)| c == segments).collect();
+                    refs.add_objects(&here, &large_object);
+                }
+                Some(Used::Prefix(container, prefix)) if container == segments => {
+                    refs.add_prefix(&container, &prefix, &large_object);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What one large object uses.
+enum Used {
+    /// An SLO's segments, `(container, object)`.
+    Objects(Vec<(String, String)>),
+    /// A DLO's container and prefix.
+    Prefix(String, String),
+}
+
+/// What `entry` of `container` uses, if it is a large object whose manifest can be read.
+async fn used_by(client: &Client, container: &str, entry: &Entry, versions: bool) -> Option<Used> {
+    if entry.content_type == DELETE_MARKER || entry.symlink_path.is_some() {
+        return None;
+    }
+    if entry.slo_etag.is_some() {
+        let manifest = slo_manifest(client, container, entry, versions).await.ok()?;
+        return slo_parts(&manifest).ok().map(|parts| Used::Objects(parts.segments));
+    }
+    if entry.bytes != 0 {
+        return None;
+    }
+    let (container, prefix) = dlo_manifest(client, container, entry, versions).await.ok()??;
+    Some(Used::Prefix(container, prefix))
 }
 
 #[cfg(test)]

@@ -1,499 +1,233 @@
-//! Where the credentials come from, the way the OpenStack tools read them: a `clouds.yaml`
-//! cloud (`--os-cloud`, `OS_CLOUD`; the files and search paths of openstacksdk, with
-//! `secure.yaml` merged over it), the `OS_*` variables of an openrc file, or Swift's own v1
-//! authentication from the `ST_*` variables of python-swiftclient.
+//! What the `swift` and `openstack` providers take: the settings schema, and one source's
+//! settings read into a typed struct. Where the credentials themselves come from
+//! (`clouds.yaml`, `OS_*`, `ST_*`) is `credentials`; a secret given as a setting takes
+//! precedence over the one found there.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use sortie_sdk::settings::{SettingSpec, Settings};
+use sortie_sdk::{Error, ErrorKind, Result};
 
-use serde_yaml_ng::Value;
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::registry::SourceOptions;
+use crate::credentials::Secret;
 
-/// A password, secret or token: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+/// Swift's own maximum for `limit`.
+pub const MAX_PAGE: u64 = 10_000;
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(secret)")
-    }
-}
-
-/// Something Keystone knows by id, or by name within a domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Named {
-    Id(String),
-    Name { name: String, domain: Option<Domain> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Domain {
-    Id(String),
-    Name(String),
-}
-
-/// How to obtain a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Method {
-    /// Keystone v3 `password`, scoped to a project.
-    Password { user: Named, password: Secret, project: Named },
-    /// Keystone v3 `application_credential` (its project is part of it); one given by name
-    /// needs its user.
-    ApplicationCredential { credential: Named, user: Option<Named>, secret: Secret },
-    /// An existing Keystone token, re-scoped to the project to get a catalog; it cannot be
-    /// renewed once it expires.
-    Token { token: Secret, project: Option<Named> },
-    /// Swift's v1 authentication (tempauth, swauth): `ST_AUTH`, `ST_USER`, `ST_KEY`.
-    TempAuth { user: String, key: Secret },
-}
-
-/// Everything needed to reach the object store.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Keystone's URL (ending in `/v3`), or the v1 auth URL for tempauth.
-    pub auth_url: String,
-    pub method: Method,
-    /// `OS_REGION_NAME`: the catalog region to take endpoints from.
-    pub region: Option<String>,
-    /// `OS_INTERFACE`: public (default), internal or admin.
-    pub interface: String,
-    /// `OS_CACERT`: extra trusted certificates.
-    pub ca_cert: Option<PathBuf>,
-    /// Where the settings were read, for messages.
-    pub origin: String,
-}
-
-impl Settings {
-    /// Who is authenticating, for messages: never a password, secret or token.
-    pub fn identity_label(&self) -> String {
-        let named = |n: &Named, what: &str| match n {
-            Named::Id(id) => format!("{what} id {id}"),
-            Named::Name { name, domain: None } => format!("{what} '{name}'"),
-            Named::Name { name, domain: Some(Domain::Name(d)) } => format!("{what} '{name}' (domain '{d}')"),
-            Named::Name { name, domain: Some(Domain::Id(d)) } => format!("{what} '{name}' (domain id {d})"),
-        };
-        let who = match &self.method {
-            Method::Password { user, project, .. } => {
-                format!("{} for {}", named(user, "user"), named(project, "project"))
-            }
-            Method::ApplicationCredential { credential, .. } => named(credential, "application credential"),
-            Method::Token { project: Some(project), .. } => format!("a token for {}", named(project, "project")),
-            Method::Token { project: None, .. } => "a token".to_owned(),
-            Method::TempAuth { user, .. } => format!("user '{user}'"),
-        };
-        format!("{who} at {} (from {})", self.auth_url_display(), self.origin)
-    }
-
-    /// The auth URL as shown in messages: without the user info it may carry.
-    pub fn auth_url_display(&self) -> String {
-        sortie_http::redact_userinfo(&self.auth_url)
-    }
-
-    /// Every secret these settings send (password, application credential secret, token,
-    /// tempauth key), to be removed from any server answer quoted in a message.
-    pub fn secrets(&self) -> Vec<&str> {
-        let secret = match &self.method {
-            Method::Password { password, .. } => password,
-            Method::ApplicationCredential { secret, .. } => secret,
-            Method::Token { token, .. } => token,
-            Method::TempAuth { key, .. } => key,
-        };
-        let userinfo = self.auth_url.split_once("://").and_then(|(_, rest)| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
-        });
-        let password = userinfo.and_then(|u| u.split_once(':')).map(|(_, password)| password);
-        [Some(secret.0.as_str()), userinfo, password].into_iter().flatten().filter(|s| !s.is_empty()).collect()
-    }
-}
-
-/// Reads the settings from the command line's options and the environment (`env`, so that
-/// tests and embedding programs need not touch the process environment).
-pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
-    let var = |name: &str| env(name).filter(|v| !v.is_empty());
-    let mut settings = if let Some(cloud) = options.cloud.clone().or_else(|| var("OS_CLOUD")) {
-        from_cloud(&cloud, env)?
-    } else if let Some(auth_url) = var("ST_AUTH") {
-        tempauth(auth_url, env)?
-    } else if var("OS_AUTH_URL").is_some() {
-        let keys: BTreeMap<String, String> = ENV_KEYS
-            .iter()
-            .filter_map(|(key, names)| names.iter().find_map(|n| var(n)).map(|v| ((*key).to_owned(), v)))
-            .collect();
-        from_keys(&keys, "the OS_* environment variables")?
-    } else {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "no OpenStack credentials: name a clouds.yaml cloud (--os-cloud or OS_CLOUD), source your \
-             project's openrc file (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME…), or set \
-             ST_AUTH, ST_USER and ST_KEY for a Swift cluster with its own authentication",
-        ));
-    };
-    if let Some(region) = options.openstack_region.clone() {
-        settings.region = Some(region);
-    }
-    if let Some(interface) = options.interface.clone() {
-        settings.interface = interface;
-    }
-    settings.interface = normalize_interface(&settings.interface)?;
-    Ok(settings)
-}
-
-/// The `OS_*` variables, under the `clouds.yaml` key each one stands for (first one set wins).
-const ENV_KEYS: &[(&str, &[&str])] = &[
-    ("auth_url", &["OS_AUTH_URL"]),
-    ("auth_type", &["OS_AUTH_TYPE"]),
-    ("identity_api_version", &["OS_IDENTITY_API_VERSION"]),
-    ("username", &["OS_USERNAME"]),
-    ("user_id", &["OS_USER_ID"]),
-    ("password", &["OS_PASSWORD"]),
-    ("project_name", &["OS_PROJECT_NAME", "OS_TENANT_NAME"]),
-    ("project_id", &["OS_PROJECT_ID", "OS_TENANT_ID"]),
-    ("user_domain_name", &["OS_USER_DOMAIN_NAME"]),
-    ("user_domain_id", &["OS_USER_DOMAIN_ID"]),
-    ("project_domain_name", &["OS_PROJECT_DOMAIN_NAME"]),
-    ("project_domain_id", &["OS_PROJECT_DOMAIN_ID"]),
-    ("domain_name", &["OS_DOMAIN_NAME"]),
-    ("domain_id", &["OS_DOMAIN_ID"]),
-    ("application_credential_id", &["OS_APPLICATION_CREDENTIAL_ID"]),
-    ("application_credential_name", &["OS_APPLICATION_CREDENTIAL_NAME"]),
-    ("application_credential_secret", &["OS_APPLICATION_CREDENTIAL_SECRET"]),
-    ("token", &["OS_TOKEN", "OS_AUTH_TOKEN"]),
-    ("region_name", &["OS_REGION_NAME"]),
-    ("interface", &["OS_INTERFACE", "OS_ENDPOINT_TYPE"]),
-    ("cacert", &["OS_CACERT"]),
+/// The variables read for the credentials when no cloud is named, as an openrc file and
+/// python-swiftclient set them.
+const IDENTITY_ENV: &[&str] = &[
+    "OS_CLOUD",
+    "OS_CLIENT_CONFIG_FILE",
+    "OS_AUTH_URL",
+    "OS_AUTH_TYPE",
+    "OS_IDENTITY_API_VERSION",
+    "OS_USERNAME",
+    "OS_USER_ID",
+    "OS_PROJECT_NAME",
+    "OS_TENANT_NAME",
+    "OS_PROJECT_ID",
+    "OS_TENANT_ID",
+    "OS_USER_DOMAIN_NAME",
+    "OS_USER_DOMAIN_ID",
+    "OS_PROJECT_DOMAIN_NAME",
+    "OS_PROJECT_DOMAIN_ID",
+    "OS_DOMAIN_NAME",
+    "OS_DOMAIN_ID",
+    "OS_APPLICATION_CREDENTIAL_ID",
+    "OS_APPLICATION_CREDENTIAL_NAME",
+    "OS_CACERT",
+    "ST_AUTH",
+    "ST_USER",
 ];
 
-fn tempauth(auth_url: String, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
-    let missing = |name: &str| {
-        Error::new(ErrorKind::InvalidInput, format!("ST_AUTH is set but {name} is not: set ST_USER and ST_KEY too"))
-    };
-    let user = env("ST_USER").filter(|v| !v.is_empty()).ok_or_else(|| missing("ST_USER"))?;
-    let key = env("ST_KEY").filter(|v| !v.is_empty()).ok_or_else(|| missing("ST_KEY"))?;
-    Ok(Settings {
-        auth_url,
-        method: Method::TempAuth { user, key: Secret(key) },
-        region: None,
-        interface: "public".into(),
-        ca_cert: env("OS_CACERT").filter(|v| !v.is_empty()).map(PathBuf::from),
-        origin: "the ST_* environment variables".into(),
-    })
+/// The settings of `swift://` sources.
+pub fn swift_specs() -> Vec<SettingSpec> {
+    vec![
+        SettingSpec::text(
+            "cloud",
+            "The clouds.yaml cloud to take the credentials from (searched like openstacksdk: \
+             OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack, /etc/openstack; secure.yaml \
+             merged over it). Without it: ST_AUTH, ST_USER and ST_KEY for Swift's own v1 \
+             authentication, else the OS_* variables of an openrc file.",
+        )
+        .flag("--os-cloud")
+        .env(IDENTITY_ENV),
+        SettingSpec::text("region", "The catalog region to take endpoints from, over the cloud's or openrc's.")
+            .flag("--os-region")
+            .env(&["OS_REGION_NAME"]),
+        SettingSpec::text("interface", "The catalog interface: public (the default), internal or admin.")
+            .flag("--os-interface")
+            .env(&["OS_INTERFACE", "OS_ENDPOINT_TYPE"]),
+        SettingSpec::bool(
+            "include_segments",
+            "Archive every segment of the large objects in their segment containers too, not only \
+             the large objects assembled.",
+        )
+        .flag("--include-segments"),
+        SettingSpec::bool(
+            "current_only",
+            "Only the current objects, not the earlier versions of a versioned container.",
+        )
+        .flag("--current-only"),
+        SettingSpec::integer("page_size", "Objects asked for per container listing request (1 to 10000).")
+            .default_value(MAX_PAGE)
+            .flag("--list-page-size"),
+        SettingSpec::text(
+            "segments_of",
+            "For a segment container: the container whose large objects use it. The segments those \
+             large objects reference (SLO manifests, DLO prefixes) are left out, being archived there \
+             assembled; a manifest in any other container leaves its segments archived. swift:// and \
+             openstack:// set it for each X_segments (or X+segments) container whose X they export \
+             too.",
+        ),
+        SettingSpec::text("password", "The password (or tempauth key), over OS_PASSWORD, the cloud's or ST_KEY.")
+            .secret()
+            .env(&["OS_PASSWORD", "ST_KEY"]),
+        SettingSpec::text(
+            "application_credential_secret",
+            "The application credential's secret, over OS_APPLICATION_CREDENTIAL_SECRET or the cloud's.",
+        )
+        .secret()
+        .env(&["OS_APPLICATION_CREDENTIAL_SECRET"]),
+        SettingSpec::text("token", "An existing Keystone token, over OS_TOKEN or the cloud's.")
+            .secret()
+            .env(&["OS_TOKEN", "OS_AUTH_TOKEN"]),
+    ]
 }
 
-/// The settings of one `clouds.yaml` cloud, `secure.yaml` merged over it.
-fn from_cloud(cloud: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
-    let candidates = config_candidates("clouds", env);
-    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "cloud '{cloud}' was asked for, but no clouds.yaml exists (looked for {})",
-                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    };
-    let clouds = read_clouds(path)?;
-    let Some(entry) = clouds.get(cloud) else {
-        let known: Vec<&str> = clouds.keys().map(String::as_str).collect();
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "{} has no cloud '{cloud}' (it defines: {}); check --os-cloud / OS_CLOUD",
-                path.display(),
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-            ),
-        ));
-    };
-    let mut keys = flatten(entry);
-    let mut origin = format!("cloud '{cloud}' of {}", path.display());
-    if let Some(secure) = config_candidates("secure", env).into_iter().find(|p| p.is_file())
-        && let Some(entry) = read_clouds(&secure)?.get(cloud)
-    {
-        keys.extend(flatten(entry));
-        origin.push_str(&format!(" and {}", secure.display()));
+/// The settings of `openstack://` sources: those of `swift://`, and volume data.
+pub fn openstack_specs() -> Vec<SettingSpec> {
+    let mut specs = swift_specs();
+    specs.push(
+        SettingSpec::bool(
+            "include_volume_data",
+            "Archive every available or attached Cinder volume's data too, through a temporary \
+             Glance image (Cinder's upload-to-image), deleted once read.",
+        )
+        .flag("--include-volume-data"),
+    );
+    specs
+}
+
+/// One source's settings, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSettings {
+    pub cloud: Option<String>,
+    pub region: Option<String>,
+    pub interface: Option<String>,
+    pub include_segments: bool,
+    pub include_volume_data: bool,
+    pub current_only: bool,
+    pub page_size: u32,
+    pub segments_of: Option<String>,
+    pub password: Option<Secret>,
+    pub application_credential_secret: Option<Secret>,
+    pub token: Option<Secret>,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self::read(&Settings::new()).expect("no settings are valid settings")
     }
-    from_keys(&keys, &origin)
 }
 
-/// openstacksdk's search order: `OS_CLIENT_CONFIG_FILE` (clouds only), the current
-/// directory, the user's configuration directory, `/etc/openstack`.
-fn config_candidates(stem: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
-    let mut candidates = Vec::new();
-    if stem == "clouds"
-        && let Some(file) = env("OS_CLIENT_CONFIG_FILE").filter(|v| !v.is_empty())
-    {
-        candidates.push(PathBuf::from(file));
-    }
-    candidates.push(PathBuf::from(format!("{stem}.yaml")));
-    let config_home = env("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").filter(|v| !v.is_empty()).map(|home| Path::new(&home).join(".config")));
-    if let Some(config_home) = config_home {
-        candidates.push(config_home.join("openstack").join(format!("{stem}.yaml")));
-    }
-    candidates.push(PathBuf::from(format!("/etc/openstack/{stem}.yaml")));
-    candidates
-}
-
-fn read_clouds(path: &Path) -> Result<BTreeMap<String, Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
-    let invalid = |why: String| Error::new(ErrorKind::InvalidInput, format!("{} is not valid: {why}", path.display()));
-    let document: Value = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let Some(clouds) = document.get("clouds").and_then(Value::as_mapping) else {
-        return Err(invalid("it has no `clouds:` mapping".into()));
-    };
-    Ok(clouds.iter().filter_map(|(name, entry)| Some((name.as_str()?.to_owned(), entry.clone()))).collect())
-}
-
-/// A cloud's settings as one flat map: its `auth:` keys beside the top-level ones.
-fn flatten(entry: &Value) -> BTreeMap<String, String> {
-    let mut keys = BTreeMap::new();
-    let scalar = |value: &Value| match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    for section in [Some(entry), entry.get("auth")].into_iter().flatten() {
-        for (key, value) in section.as_mapping().into_iter().flatten() {
-            if let (Some(key), Some(value)) = (key.as_str(), scalar(value)) {
-                keys.insert(key.to_owned(), value);
-            }
+impl SourceSettings {
+    /// Reads the values given (already type-checked by the host) and checks their ranges.
+    pub fn read(settings: &Settings) -> Result<Self> {
+        let text = |name: &str| settings.text(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        let page_size = settings.integer("page_size").unwrap_or(MAX_PAGE);
+        if !(1..=MAX_PAGE).contains(&page_size) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("--list-page-size {page_size} is out of Swift's range (1 to {MAX_PAGE})"),
+            ));
         }
-    }
-    keys
-}
-
-/// Builds the settings from `clouds.yaml`-style keys, wherever they were read.
-fn from_keys(keys: &BTreeMap<String, String>, origin: &str) -> Result<Settings> {
-    let get = |key: &str| keys.get(key).filter(|v| !v.is_empty()).cloned();
-    let invalid = |why: String| Error::new(ErrorKind::InvalidInput, format!("{why} (settings from {origin})"));
-    let auth_url = get("auth_url").ok_or_else(|| invalid("no auth_url (OS_AUTH_URL) is given".into()))?;
-    if let Some(version) = get("identity_api_version").filter(|v| !v.starts_with('3')) {
-        return Err(invalid(format!(
-            "identity API version {version} is asked for; only Keystone v3 is supported (v2 was removed from \
-             OpenStack in 2020)"
-        )));
-    }
-    let domain = |name_key: &str, id_key: &str| {
-        get(id_key)
-            .map(Domain::Id)
-            .or_else(|| get(name_key).map(Domain::Name))
-            .or_else(|| get("domain_id").map(Domain::Id))
-            .or_else(|| get("domain_name").map(Domain::Name))
-    };
-    let user = || -> Option<Named> {
-        get("user_id").map(Named::Id).or_else(|| {
-            get("username").map(|name| Named::Name { name, domain: domain("user_domain_name", "user_domain_id") })
+        Ok(Self {
+            cloud: text("cloud"),
+            region: text("region"),
+            interface: text("interface"),
+            include_segments: settings.is_on("include_segments"),
+            include_volume_data: settings.is_on("include_volume_data"),
+            current_only: settings.is_on("current_only"),
+            page_size: u32::try_from(page_size).expect("checked above"),
+            segments_of: text("segments_of"),
+            password: text("password").map(Secret),
+            application_credential_secret: text("application_credential_secret").map(Secret),
+            token: text("token").map(Secret),
         })
-    };
-    let project = || -> Option<Named> {
-        get("project_id").map(Named::Id).or_else(|| {
-            get("project_name")
-                .map(|name| Named::Name { name, domain: domain("project_domain_name", "project_domain_id") })
-        })
-    };
-    let kind = get("auth_type").unwrap_or_else(|| {
-        if get("application_credential_secret").is_some() {
-            "v3applicationcredential".into()
-        } else if get("token").is_some() && get("password").is_none() {
-            "v3token".into()
-        } else {
-            "password".into()
-        }
-    });
-    let method = match kind.as_str() {
-        "password" | "v3password" => Method::Password {
-            user: user().ok_or_else(|| invalid("no user is given (OS_USERNAME or OS_USER_ID)".into()))?,
-            password: Secret(get("password").ok_or_else(|| invalid("no password is given (OS_PASSWORD)".into()))?),
-            project: project()
-                .ok_or_else(|| invalid("no project is given (OS_PROJECT_NAME or OS_PROJECT_ID)".into()))?,
-        },
-        "v3applicationcredential" | "applicationcredential" => {
-            let credential = match (get("application_credential_id"), get("application_credential_name")) {
-                (Some(id), _) => Named::Id(id),
-                (None, Some(name)) if user().is_some() => Named::Name { name, domain: None },
-                (None, Some(_)) => {
-                    return Err(invalid(
-                        "an application credential given by name needs its user (OS_USERNAME or OS_USER_ID)".into(),
-                    ));
-                }
-                (None, None) => {
-                    return Err(invalid(
-                        "no application credential is given (OS_APPLICATION_CREDENTIAL_ID or _NAME)".into(),
-                    ));
-                }
-            };
-            let secret = get("application_credential_secret").ok_or_else(|| {
-                invalid("no application credential secret is given (OS_APPLICATION_CREDENTIAL_SECRET)".into())
-            })?;
-            Method::ApplicationCredential { credential, user: user(), secret: Secret(secret) }
-        }
-        "token" | "v3token" => Method::Token {
-            token: Secret(get("token").ok_or_else(|| invalid("no token is given (OS_TOKEN)".into()))?),
-            project: project(),
-        },
-        other => {
-            return Err(invalid(format!(
-                "auth type '{other}' is not supported: use password, v3applicationcredential or v3token"
-            )));
-        }
-    };
-    Ok(Settings {
-        auth_url: keystone_v3(&auth_url),
-        method,
-        region: get("region_name"),
-        interface: get("interface").unwrap_or_else(|| "public".into()),
-        ca_cert: get("cacert").map(PathBuf::from),
-        origin: origin.to_owned(),
-    })
-}
-
-/// Keystone's v3 root: clouds.yaml often gives the bare service URL.
-fn keystone_v3(auth_url: &str) -> String {
-    let trimmed = auth_url.trim_end_matches('/');
-    if trimmed.ends_with("/v3") { trimmed.to_owned() } else { format!("{trimmed}/v3") }
-}
-
-/// `public`, `internal` or `admin`, also from the old `publicURL` spellings.
-fn normalize_interface(interface: &str) -> Result<String> {
-    let lower = interface.to_ascii_lowercase();
-    let plain = lower.strip_suffix("url").unwrap_or(&lower);
-    match plain {
-        "public" | "internal" | "admin" => Ok(plain.to_owned()),
-        _ => Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("interface '{interface}' is not one of public, internal, admin (OS_INTERFACE, --os-interface)"),
-        )),
     }
+}
+
+/// `settings` reduced to what `swift://` takes: the settings of an `openstack://` source
+/// given to its Swift parts.
+pub fn for_swift(settings: &Settings) -> Result<Settings> {
+    let mut kept = Settings::new();
+    for spec in swift_specs() {
+        if let Some(text) = settings.text(&spec.name) {
+            kept.set(&spec, text)?;
+        } else if let Some(number) = settings.integer(&spec.name) {
+            kept.set_value(&spec, number.into())?;
+        } else if settings.contains(&spec.name) {
+            kept.set_value(&spec, settings.is_on(&spec.name).into())?;
+        }
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn resolve_with(vars: &[(&str, &str)], options: &SourceOptions) -> Result<Settings> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        resolve(options, &|name| vars.get(name).cloned())
+    fn given(pairs: &[(&str, &str)]) -> Settings {
+        let specs = openstack_specs();
+        let mut settings = Settings::new();
+        for (name, value) in pairs {
+            settings.set(specs.iter().find(|s| s.name == *name).unwrap(), value).unwrap();
+        }
+        settings
     }
 
     #[test]
-    fn openrc_variables_give_a_scoped_password_login() {
-        let settings = resolve_with(
-            &[
-                ("OS_AUTH_URL", "https://auth.cloud.ovh.net/v3/"),
-                ("OS_USERNAME", "user-x"),
-                ("OS_PASSWORD", "hunter2"),
-                ("OS_TENANT_NAME", "1234"),
-                ("OS_USER_DOMAIN_NAME", "Default"),
-                ("OS_REGION_NAME", "GRA"),
-                ("OS_INTERFACE", "publicURL"),
-            ],
-            &SourceOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(settings.auth_url, "https://auth.cloud.ovh.net/v3");
-        assert_eq!(settings.region.as_deref(), Some("GRA"));
-        assert_eq!(settings.interface, "public");
-        let Method::Password { user, password, project } = &settings.method else { panic!("{settings:?}") };
-        assert_eq!(user, &Named::Name { name: "user-x".into(), domain: Some(Domain::Name("Default".into())) });
-        assert_eq!(password.0, "hunter2");
-        assert_eq!(project, &Named::Name { name: "1234".into(), domain: None });
-        let label = settings.identity_label();
-        assert!(label.contains("user 'user-x' (domain 'Default')") && !label.contains("hunter2"), "{label}");
-        assert!(!format!("{settings:?}").contains("hunter2"));
+    fn every_documented_flag_spells_a_setting() {
+        let specs = openstack_specs();
+        for flag in [
+            "--os-cloud",
+            "--os-region",
+            "--os-interface",
+            "--include-segments",
+            "--include-volume-data",
+            "--current-only",
+            "--list-page-size",
+        ] {
+            assert!(specs.iter().any(|s| s.flag.as_deref() == Some(flag)), "{flag}");
+        }
+        assert!(!swift_specs().iter().any(|s| s.name == "include_volume_data"));
+        let secrets: Vec<&str> = specs.iter().filter(|s| s.secret).map(|s| s.name.as_str()).collect();
+        assert_eq!(secrets, ["password", "application_credential_secret", "token"]);
     }
 
     #[test]
-    fn application_credentials_tokens_and_tempauth() {
-        let settings = resolve_with(
-            &[
-                ("OS_AUTH_URL", "http://k:5000"),
-                ("OS_APPLICATION_CREDENTIAL_ID", "abc"),
-                ("OS_APPLICATION_CREDENTIAL_SECRET", "s3cr3t"),
-            ],
-            &SourceOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(settings.auth_url, "http://k:5000/v3");
-        assert!(matches!(settings.method, Method::ApplicationCredential { credential: Named::Id(_), .. }));
-        let by_name = resolve_with(
-            &[
-                ("OS_AUTH_URL", "http://k/v3"),
-                ("OS_AUTH_TYPE", "v3applicationcredential"),
-                ("OS_APPLICATION_CREDENTIAL_NAME", "backup"),
-                ("OS_APPLICATION_CREDENTIAL_SECRET", "s3cr3t"),
-            ],
-            &SourceOptions::default(),
-        );
-        assert!(by_name.unwrap_err().to_string().contains("needs its user"));
-        let token = resolve_with(
-            &[("OS_AUTH_URL", "http://k/v3"), ("OS_TOKEN", "gAAAA"), ("OS_PROJECT_ID", "p1")],
-            &Default::default(),
-        )
-        .unwrap();
-        assert!(matches!(token.method, Method::Token { project: Some(Named::Id(_)), .. }));
-        // ST_AUTH wins over OS_AUTH_URL, as in python-swiftclient.
-        let swift = resolve_with(
-            &[
-                ("ST_AUTH", "http://s/auth/v1.0"),
-                ("ST_USER", "test:tester"),
-                ("ST_KEY", "k"),
-                ("OS_AUTH_URL", "http://k"),
-            ],
-            &Default::default(),
-        )
-        .unwrap();
-        assert!(matches!(swift.method, Method::TempAuth { .. }));
-        assert!(
-            resolve_with(&[("ST_AUTH", "http://s")], &Default::default()).unwrap_err().to_string().contains("ST_USER")
-        );
+    fn values_are_read_typed_and_page_sizes_checked() {
+        let settings =
+            SourceSettings::read(&given(&[("cloud", "ovh"), ("page_size", "500"), ("current_only", "yes")])).unwrap();
+        assert_eq!((settings.cloud.as_deref(), settings.page_size, settings.current_only), (Some("ovh"), 500, true));
+        assert_eq!(SourceSettings::default().page_size, 10_000);
+        let error = SourceSettings::read(&given(&[("page_size", "20000")])).unwrap_err();
+        assert!(error.to_string().contains("out of Swift's range"), "{error}");
     }
 
     #[test]
-    fn missing_or_unsupported_settings_say_what_to_set() {
-        let message = |vars: &[(&str, &str)]| resolve_with(vars, &SourceOptions::default()).unwrap_err().to_string();
-        assert!(message(&[]).contains("no OpenStack credentials"));
-        assert!(message(&[("OS_AUTH_URL", "http://k"), ("OS_USERNAME", "u")]).contains("no password"));
-        assert!(
-            message(&[("OS_AUTH_URL", "http://k"), ("OS_USERNAME", "u"), ("OS_PASSWORD", "p")]).contains("no project")
-        );
-        assert!(message(&[("OS_AUTH_URL", "http://k"), ("OS_IDENTITY_API_VERSION", "2")]).contains("only Keystone v3"));
-        assert!(message(&[("OS_AUTH_URL", "http://k"), ("OS_AUTH_TYPE", "saml2")]).contains("not supported"));
-        let options = SourceOptions { interface: Some("private".into()), ..Default::default() };
-        let error = resolve_with(&[("ST_AUTH", "http://s"), ("ST_USER", "u"), ("ST_KEY", "k")], &options).unwrap_err();
-        assert!(error.to_string().contains("not one of public"));
-    }
-
-    #[test]
-    fn clouds_yaml_is_found_like_openstacksdk_and_secure_yaml_merged() {
-        let home = tempfile::tempdir().unwrap();
-        let dir = home.path().join(".config/openstack");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("clouds.yaml"),
-            "clouds:\n  ovh:\n    auth:\n      auth_url: https://auth.cloud.ovh.net/\n      username: u\n      \
-             project_name: p\n      user_domain_name: Default\n      project_domain_id: default\n    region_name: SBG\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("secure.yaml"), "clouds:\n  ovh:\n    auth:\n      password: from-secure\n").unwrap();
-        let home_text = home.path().to_str().unwrap();
-        let options =
-            SourceOptions { cloud: Some("ovh".into()), openstack_region: Some("GRA".into()), ..Default::default() };
-        let settings = resolve_with(&[("HOME", home_text)], &options).unwrap();
-        assert_eq!(settings.auth_url, "https://auth.cloud.ovh.net/v3");
-        assert_eq!(settings.region.as_deref(), Some("GRA"), "--os-region wins over the cloud's region");
-        let Method::Password { password, project, .. } = &settings.method else { panic!() };
-        assert_eq!(password.0, "from-secure");
-        assert_eq!(project, &Named::Name { name: "p".into(), domain: Some(Domain::Id("default".into())) });
-        assert!(settings.origin.contains("cloud 'ovh'") && settings.origin.contains("secure.yaml"));
-        let unknown = resolve_with(&[("HOME", home_text), ("OS_CLOUD", "nope")], &SourceOptions::default());
-        assert!(unknown.unwrap_err().to_string().contains("has no cloud 'nope' (it defines: ovh)"));
-        let nowhere = resolve_with(&[("HOME", "/nonexistent"), ("OS_CLOUD", "x")], &SourceOptions::default());
-        assert!(nowhere.unwrap_err().to_string().contains("no clouds.yaml exists"));
+    fn swift_parts_keep_every_swift_setting_secrets_included() {
+        let settings = given(&[
+            ("cloud", "ovh"),
+            ("include_volume_data", "true"),
+            ("include_segments", "true"),
+            ("page_size", "7"),
+            ("password", "hunter2"),
+        ]);
+        let swift = for_swift(&settings).unwrap();
+        assert!(!swift.contains("include_volume_data"));
+        assert!(swift.is_on("include_segments"));
+        assert_eq!((swift.text("cloud"), swift.integer("page_size")), (Some("ovh"), Some(7)));
+        assert_eq!(swift.text("password"), Some("hunter2"));
+        assert!(!format!("{swift:?}").contains("hunter2"));
     }
 }

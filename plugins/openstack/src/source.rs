@@ -1,86 +1,348 @@
-//! `swift://CONTAINER[/PREFIX]` and `swift://` (every container of the project).
+//! The factories: `swift://` and `openstack://` sources described, resolved into the
+//! sources they stand for, and opened.
+//!
+//! Resolution gives data only. `swift://CONTAINER` gives itself (and, when its earlier
+//! versions live in another container, that one too); `swift://` gives the account's
+//! description and one source per container; `openstack://` gives the project's services,
+//! then what `swift://` gives. Every resolved source carries the object store's account
+//! URL after its own (as the report shows it), and each segment container whose owner is
+//! exported too says so (`segments_of`): any one of them can then be opened alone, in any
+//! order, by another process.
+//!
+//! Sources opened by one process with the same credentials share one login (the token and
+//! its renewal), so that an account of a thousand containers does not log in a thousand
+//! times; nothing else is shared.
 
-use sortie_core::error::{Error, ErrorKind, Result};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
-/// What a source URL asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SwiftUrl {
-    /// `openstack://`: the whole project, not only its object store.
-    pub project: bool,
-    /// `None` for every container of the account.
-    pub container: Option<String>,
-    /// Only objects whose names start with this (may be empty).
-    pub prefix: String,
+use async_trait::async_trait;
+use sortie_sdk::error::{ErrorKind, Result};
+use sortie_sdk::provider::Provider;
+use sortie_sdk::registry::{Context, ProviderFactory, ProviderInfo};
+use sortie_sdk::retry::RetryPolicy;
+use sortie_sdk::settings::Settings;
+use sortie_sdk::source::SourceSpec;
+
+use crate::client::Client;
+use crate::credentials::{self, Credentials};
+use crate::lister;
+use crate::provider::{AccountProvider, ContainerProvider, ServicesProvider, head};
+use crate::settings::{SourceSettings, for_swift, openstack_specs, swift_specs};
+use crate::url::{self, SwiftUrl};
+
+/// Registers `swift://`.
+#[derive(Debug, Clone, Copy)]
+pub struct SwiftFactory;
+
+/// Registers `openstack://`, the whole project: Swift as `swift://`, Glance images and the
+/// records of the other services.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenStackFactory;
+
+impl SwiftFactory {
+    /// This factory reading `OS_*`/`ST_*` variables (and `HOME`) through `env` instead of
+    /// the process environment, for programs that embed Sortie and for tests.
+    pub fn with_env(self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> EnvFactory {
+        EnvFactory { scheme: Scheme::Swift, env: Arc::new(env), clients: Clients::default() }
+    }
 }
 
-const EXAMPLES: &str = "write swift://CONTAINER, swift://CONTAINER/PREFIX or swift:// for every container";
+impl OpenStackFactory {
+    /// This factory reading `OS_*`/`ST_*` variables (and `HOME`) through `env` instead of
+    /// the process environment, for programs that embed Sortie and for tests.
+    pub fn with_env(self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> EnvFactory {
+        EnvFactory { scheme: Scheme::OpenStack, env: Arc::new(env), clients: Clients::default() }
+    }
+}
 
-/// Parses a source. Credentials never belong in the URL: one that carries some is refused
-/// without being repeated.
-pub fn parse(source: &str) -> Result<SwiftUrl> {
-    let invalid = |why: String| Error::new(ErrorKind::InvalidInput, why);
-    let rest = match source.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("swift") => rest,
-        Some((scheme, "")) if scheme.eq_ignore_ascii_case("openstack") => {
-            return Ok(SwiftUrl { project: true, container: None, prefix: String::new() });
+/// How a factory reads an environment variable.
+type Env = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// A factory whose environment is a function (see `SwiftFactory::with_env`).
+pub struct EnvFactory {
+    scheme: Scheme,
+    env: Arc<Env>,
+    clients: Clients,
+}
+
+impl fmt::Debug for EnvFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvFactory").field("scheme", &self.scheme).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Swift,
+    OpenStack,
+}
+
+/// The clients of one process (or one embedding factory), one per set of credentials and
+/// retry policy.
+#[derive(Default)]
+struct Clients(Mutex<Vec<(Credentials, RetryPolicy, Arc<Client>)>>);
+
+/// The clients of the factories that read the process environment.
+static PROCESS_CLIENTS: Clients = Clients(Mutex::new(Vec::new()));
+
+impl Clients {
+    fn get(&self, credentials: Credentials, policy: RetryPolicy) -> Result<Arc<Client>> {
+        let mut clients = self.0.lock().expect("clients");
+        if let Some((_, _, client)) = clients.iter().find(|(c, p, _)| *c == credentials && *p == policy) {
+            return Ok(client.clone());
         }
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("openstack") => {
-            return Err(invalid(format!(
-                "'{source}': openstack:// stands for the whole project and takes nothing after it; for one \
-                 container write swift://CONTAINER"
-            )));
+        let client = Arc::new(Client::new(credentials.clone())?.with_retry(policy));
+        clients.push((credentials, policy, client.clone()));
+        Ok(client)
+    }
+}
+
+/// What every factory does, given the environment and its clients: a source's URL says
+/// what kind of source it is.
+struct Factory<'a> {
+    env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    clients: &'a Clients,
+}
+
+#[async_trait]
+impl ProviderFactory for SwiftFactory {
+    fn info(&self) -> ProviderInfo {
+        info(Scheme::Swift)
+    }
+
+    fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
+        source(Scheme::Swift, url, settings)
+    }
+
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        process().resolve(source, context).await
+    }
+
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        process().open(source, context)
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for OpenStackFactory {
+    fn info(&self) -> ProviderInfo {
+        info(Scheme::OpenStack)
+    }
+
+    fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
+        source(Scheme::OpenStack, url, settings)
+    }
+
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        process().resolve(source, context).await
+    }
+
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        process().open(source, context)
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for EnvFactory {
+    fn info(&self) -> ProviderInfo {
+        info(self.scheme)
+    }
+
+    fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
+        source(self.scheme, url, settings)
+    }
+
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        self.factory().resolve(source, context).await
+    }
+
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        self.factory().open(source, context)
+    }
+}
+
+impl EnvFactory {
+    fn factory(&self) -> Factory<'_> {
+        Factory { env: self.env.as_ref(), clients: &self.clients }
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn process() -> Factory<'static> {
+    Factory { env: &process_env, clients: &PROCESS_CLIENTS }
+}
+
+fn info(scheme: Scheme) -> ProviderInfo {
+    match scheme {
+        Scheme::Swift => ProviderInfo::new(
+            "swift",
+            "OpenStack Swift (Keystone v3 or tempauth): objects, large objects checked per segment, versions, \
+             container and account metadata",
+            "swift://my-container/prefix",
+            swift_specs(),
+        ),
+        Scheme::OpenStack => ProviderInfo::new(
+            "openstack",
+            "a whole OpenStack project: Swift as swift://, Glance images with their data, and JSON records of \
+             Nova, Cinder, Neutron and Designate resources",
+            "openstack://",
+            openstack_specs(),
+        ),
+    }
+}
+
+/// Describes a source: its URL parsed and its settings checked, without I/O.
+fn source(scheme: Scheme, written: &str, settings: Settings) -> Result<SourceSpec> {
+    let url = url::parse(written)?;
+    SourceSettings::read(&settings)?;
+    let name = if scheme == Scheme::Swift { "swift" } else { "openstack" };
+    Ok(SourceSpec::new(name, url.shown(), source_id(&url), settings))
+}
+
+/// `swift-CONTAINER`, `swift` for the account, `openstack` for the project's services.
+fn source_id(url: &SwiftUrl) -> String {
+    match &url.container {
+        _ if url.project => "openstack".into(),
+        Some(container) => format!("swift-{container}"),
+        None => "swift".into(),
+    }
+}
+
+/// Segment containers as python-swiftclient and rclone name them: the owner's name, then
+/// `_segments` or `+segments`.
+fn owner_of(container: &str) -> Option<&str> {
+    container.strip_suffix("_segments").or_else(|| container.strip_suffix("+segments"))
+}
+
+impl Factory<'_> {
+    fn client(&self, settings: &SourceSettings, context: &Context) -> Result<Arc<Client>> {
+        self.clients.get(credentials::resolve(settings, self.env)?, context.retry)
+    }
+
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        let url = url::parse(&source.url)?;
+        if url.at.is_some() {
+            return Ok(vec![source.clone()]);
         }
-        _ => return Err(invalid(format!("'{source}' is not a swift:// URL: {EXAMPLES}"))),
-    };
-    let (container, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if container.contains('@') {
-        return Err(invalid(
-            "a swift:// URL must not carry credentials (it contains '@'): use the OS_* variables, a \
-             clouds.yaml cloud (--os-cloud, OS_CLOUD) or the ST_* variables"
-                .into(),
-        ));
-    }
-    if container.is_empty() {
-        if !prefix.is_empty() {
-            return Err(invalid(format!("'{source}' has a prefix but no container: {EXAMPLES}")));
+        let settings = SourceSettings::read(&source.settings)?;
+        let client = self.client(&settings, context)?;
+        if url.project {
+            client.project_id().await?;
+            let storage = match client.storage_url().await {
+                Ok(storage) => Some(sortie_http::redact_userinfo(&storage)),
+                Err(e) if e.kind() == ErrorKind::Unsupported => None,
+                Err(e) => return Err(e),
+            };
+            let services = SwiftUrl { at: storage.clone(), ..url };
+            let mut specs = vec![SourceSpec::new("openstack", services.shown(), "openstack", source.settings.clone())];
+            if let Some(storage) = storage {
+                specs.extend(account(&client, &settings, &for_swift(&source.settings)?, storage).await?);
+            }
+            return Ok(specs);
         }
-        return Ok(SwiftUrl { project: false, container: None, prefix: String::new() });
+        let storage = sortie_http::redact_userinfo(&client.storage_url().await?);
+        let Some(container) = &url.container else {
+            return account(&client, &settings, &source.settings, storage).await;
+        };
+        let headers = head(&client, Some(container)).await?;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let versions_container = header("x-versions-location")
+            .or_else(|| header("x-history-location"))
+            .map(|v| percent_encoding::percent_decode_str(&v).decode_utf8_lossy().into_owned());
+        let at = |url: SwiftUrl| SwiftUrl { at: Some(storage.clone()), ..url };
+        let itself = at(url.clone());
+        let mut specs = vec![SourceSpec::new("swift", itself.shown(), source_id(&itself), source.settings.clone())];
+        // A container whose earlier versions live in another container (X-Versions-Location,
+        // X-History-Location) brings that container along, unless only current objects are
+        // asked for. A versions container that was never created holds no version:
+        // container.json records the setting, and there is nothing more to take.
+        if let Some(versions) = versions_container.filter(|v| !settings.current_only && v != container) {
+            match head(&client, Some(&versions)).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+                Ok(_) => {
+                    let other = at(SwiftUrl { container: Some(versions), prefix: String::new(), ..url });
+                    specs.push(SourceSpec::new("swift", other.shown(), source_id(&other), source.settings.clone()));
+                }
+            }
+        }
+        Ok(specs)
     }
-    // Swift's own limit; a longer name could only come from a typing mistake.
-    if container.len() > 256 {
-        return Err(invalid(format!("'{container}' is longer than a Swift container name (256 bytes): {EXAMPLES}")));
+
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        let url = url::parse(&source.url)?;
+        let settings = SourceSettings::read(&source.settings)?;
+        let client = self.client(&settings, context)?;
+        Ok(match url {
+            SwiftUrl { project: true, .. } => Arc::new(ServicesProvider::new(client, settings.include_volume_data)),
+            SwiftUrl { container: Some(container), prefix, .. } => {
+                Arc::new(ContainerProvider::new(client, container, prefix, settings))
+            }
+            SwiftUrl { container: None, .. } => Arc::new(AccountProvider::new(client)),
+        })
     }
-    if container.contains(['?', '#']) || prefix.contains(['?', '#']) {
-        return Err(invalid(format!(
-            "'{source}': '?' and '#' cannot be given here; to export names containing them, export the \
-             container or a shorter prefix"
-        )));
+}
+
+/// `swift://` resolved: the account's description, then its containers in name order,
+/// except that segment containers (`…_segments`, as python-swiftclient and rclone name
+/// them) come last, as they always did, so that archives keep their order. A segment
+/// container whose owner is among them is told so (`segments_of`).
+async fn account(
+    client: &Client,
+    settings: &SourceSettings,
+    base: &Settings,
+    storage: String,
+) -> Result<Vec<SourceSpec>> {
+    let mut names = lister::containers(client, settings.page_size).await?;
+    let owners: std::collections::HashSet<String> = names.iter().cloned().collect();
+    names.sort_by_key(|name| (owner_of(name).is_some(), name.clone()));
+    let account = SwiftUrl { project: false, container: None, prefix: String::new(), at: Some(storage) };
+    let mut specs = vec![SourceSpec::new("swift", account.shown(), "swift", base.clone())];
+    let segments_of = swift_specs().into_iter().find(|s| s.name == "segments_of").expect("declared");
+    for name in names {
+        let mut settings = base.clone();
+        if let Some(owner) = owner_of(&name).filter(|owner| owners.contains(*owner)) {
+            settings.set(&segments_of, owner)?;
+        }
+        let url = SwiftUrl { container: Some(name), ..account.clone() };
+        specs.push(SourceSpec::new("swift", url.shown(), source_id(&url), settings));
     }
-    Ok(SwiftUrl { project: false, container: Some(container.to_owned()), prefix: prefix.to_owned() })
+    Ok(specs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sortie_sdk::settings::SettingSpec;
 
-    #[test]
-    fn containers_prefixes_and_the_whole_account() {
-        assert_eq!(parse("swift://").unwrap(), SwiftUrl { project: false, container: None, prefix: String::new() });
-        assert!(parse("openstack://").unwrap().project);
-        assert!(parse("openstack://x").unwrap_err().to_string().contains("takes nothing after it"));
-        assert_eq!(parse("swift://photos").unwrap().container.as_deref(), Some("photos"));
-        assert_eq!(parse("SWIFT://my container/2024/").unwrap().prefix, "2024/");
-        assert_eq!(parse("swift://c/").unwrap().prefix, "");
+    fn spec(name: &str) -> SettingSpec {
+        openstack_specs().into_iter().find(|s| s.name == name).expect("declared")
     }
 
     #[test]
-    fn malformed_urls_say_what_is_wrong_without_echoing_secrets() {
-        let message = |s: &str| parse(s).unwrap_err().to_string();
-        assert!(message("swift:///x").contains("no container"));
-        assert!(message("s3://x").contains("not a swift:// URL"));
-        let secret = message("swift://user:hunter2@container/x");
-        assert!(secret.contains("must not carry credentials") && !secret.contains("hunter2"), "{secret}");
-        assert!(message(&format!("swift://{}", "c".repeat(300))).contains("256 bytes"));
-        assert!(message("swift://c/x?y").contains("'?' and '#'"));
+    fn sources_are_described_without_io_and_keep_their_ids() {
+        let container = SwiftFactory.source("swift://photos/2024/", Settings::new()).unwrap();
+        assert_eq!((container.url.as_str(), container.id.as_str()), ("swift://photos/2024/", "swift-photos"));
+        assert_eq!(SwiftFactory.source("swift://", Settings::new()).unwrap().id, "swift");
+        let project = OpenStackFactory.source("openstack://", Settings::new()).unwrap();
+        assert_eq!((project.scheme.as_str(), project.id.as_str()), ("openstack", "openstack"));
+        let mut settings = Settings::new();
+        settings.set(&spec("page_size"), "0").unwrap();
+        let error = SwiftFactory.source("swift://c", settings).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(SwiftFactory.source("swift://user:pw@c", Settings::new()).is_err());
+    }
+
+    #[test]
+    fn only_swift_factories_take_no_volume_data_setting() {
+        assert!(SwiftFactory.info().setting("include_volume_data").is_err());
+        assert!(OpenStackFactory.info().setting("include_volume_data").is_ok());
+        assert_eq!(owner_of("docs_segments"), Some("docs"));
+        assert_eq!(owner_of("docs+segments"), Some("docs"));
+        assert_eq!(owner_of("segments"), None);
     }
 }

@@ -2,31 +2,34 @@
 //! `versions` listing of a container with object versioning), each entry turned into an
 //! item; the large objects of a page are resolved there and then (their manifests read,
 //! their segments listed) so that the engine can check their parts while they stream.
+//!
+//! Every item is data: an SLO's manifest and the container's description travel inline
+//! with their items, and an object listed with a version id carries it as its locator, so
+//! that `open` fetches that very version, in any process.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use bytes::Bytes;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
-use sortie_core::provider::Page;
+use sortie_sdk::error::{Error, ErrorKind, Result};
+use sortie_sdk::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
+use sortie_sdk::provider::Page;
 
 use crate::client::{Client, Request};
-use crate::large_objects::{Parts, SegmentRefs, dlo_parts, parse_dlo_manifest, slo_parts};
+use crate::large_objects::{
+    LARGE_OBJECTS_AT_ONCE, Parts, SegmentRefs, dlo_manifest, dlo_parts, slo_manifest, slo_parts,
+};
 
 /// The first segment of the configuration path under which SLO manifests are kept.
-pub const MANIFESTS: &str = "slo-manifests";
+const MANIFESTS: &str = "slo-manifests";
 /// The configuration item describing the container itself.
-pub const CONTAINER_DOC: &str = "container.json";
-/// Large objects of one page resolved at once.
-const LARGE_OBJECTS_AT_ONCE: usize = 16;
+const CONTAINER_DOC: &str = "container.json";
+/// The account's description, in the account's own source.
+const ACCOUNT_DOC: &str = "account.json";
 /// What Swift's delete markers are typed as.
-const DELETE_MARKER: &str = "application/x-deleted;swift_versions_deleted=1";
+pub const DELETE_MARKER: &str = "application/x-deleted;swift_versions_deleted=1";
 
 /// One entry of a container listing.
 #[derive(Debug, Clone, Deserialize)]
@@ -107,18 +110,11 @@ pub struct Lister<'a> {
     pub page_size: u32,
     /// List every version (`?versions`) rather than the current objects.
     pub versions: bool,
-    pub include_segments: bool,
-    pub refs: &'a Mutex<SegmentRefs>,
-    /// SLO manifests read while listing, until their configuration item is opened.
-    pub manifests: &'a Manifests,
-}
-
-/// SLO manifests read while listing, by object name and version.
-pub type Manifests = Mutex<HashMap<(Vec<u8>, Option<String>), Bytes>>;
-
-/// Where a manifest waits for its configuration item: the object's name and version.
-pub fn manifest_key(item: &Item) -> (Vec<u8>, Option<String>) {
-    (item.id.0.clone(), item.meta.get("version_id").and_then(Value::as_str).map(str::to_owned))
+    /// The container's description, the first item.
+    pub description: &'a Bytes,
+    /// The objects of this container that its owner's large objects use, left out (none
+    /// unless it is exported as a segment container, without `--include-segments`).
+    pub owned: Option<&'a SegmentRefs>,
 }
 
 impl Lister<'_> {
@@ -159,9 +155,9 @@ impl Lister<'_> {
             .await?;
         let mut items: Vec<Item> = items.into_iter().flatten().collect();
         if cursor.marker.is_empty() {
-            items.insert(0, container_doc_item());
+            items.insert(0, description_item(CONTAINER_DOC, self.description));
         }
-        Ok(Page { items, next })
+        Ok(Page::new(items, next))
     }
 
     /// The items for one listing entry: the object, and an SLO's manifest.
@@ -175,6 +171,7 @@ impl Lister<'_> {
         }
         if let Some(version) = &entry.version_id {
             item.meta.insert("version_id".into(), json!(version));
+            item.locator = Some(version.clone()).filter(|_| self.versions);
         }
         if entry.content_type == DELETE_MARKER {
             item.kind = Kind::DeleteMarker;
@@ -192,31 +189,31 @@ impl Lister<'_> {
         }
         let mut items = Vec::new();
         if let Some(slo_etag) = &entry.slo_etag {
-            let (manifest, parts) = match self.manifest(&entry).await.and_then(|m| Ok((slo_parts(&m)?, m))) {
+            let manifest = slo_manifest(self.client, self.container, &entry, self.versions).await;
+            let (manifest, parts) = match manifest.and_then(|m| Ok((slo_parts(&m)?, m))) {
                 Ok((parts, manifest)) => (manifest, parts),
                 Err(e) => return failed(item, e.context("reading its SLO manifest")),
             };
             item.meta.insert("static_large_object".into(), json!(true));
             item.meta.insert("manifest_etag".into(), json!(entry.hash));
-            self.refs.lock().expect("segment references").add_objects(&parts.segments, &self.large_object(&entry));
             apply_parts(&mut item, slo_etag, parts);
             let mut manifest_item = item.clone();
             manifest_item.segments.insert(0, RawName::text(MANIFESTS));
             manifest_item.area = Area::Config;
             manifest_item.kind = Kind::Config;
-            manifest_item.size = None;
             manifest_item.checksum = None;
             manifest_item.content_type = Some("application/json".into());
             manifest_item.meta.retain(|k, _| k == "version_id");
             manifest_item.meta.insert("manifest_of".into(), json!(entry.name));
+            manifest_item.locator = None;
             // Archived as read here, the very manifest the segments are checked against.
-            self.manifests.lock().expect("manifests").insert(manifest_key(&manifest_item), manifest);
+            manifest_item.set_inline(manifest);
             items.push(item);
             items.push(manifest_item);
             return Ok(items);
         }
         let manifest = match entry.bytes {
-            0 => match self.dlo_manifest(&entry).await {
+            0 => match dlo_manifest(self.client, self.container, &entry, self.versions).await {
                 Ok(manifest) => manifest,
                 Err(e) => return failed(item, e.context("asking whether it is a DLO")),
             },
@@ -228,72 +225,45 @@ impl Lister<'_> {
                 Err(e) => return failed(item, e.context(format!("listing its DLO segments ({container}/{prefix})"))),
             };
             item.meta.insert("object_manifest".into(), json!(format!("{container}/{prefix}")));
-            self.refs.lock().expect("segment references").add_prefix(&container, &prefix, &self.large_object(&entry));
             let etag = parts.dlo_etag.clone().unwrap_or_default();
             apply_parts(&mut item, &etag, parts);
         }
-        if !self.include_segments {
-            let refs = self.refs.lock().expect("segment references");
-            if let Some(large_object) = refs.large_object_of(self.container, &entry.name) {
-                item.skip = Some(Skip::Excluded(format!(
-                    "a segment of the large object {large_object}, archived there assembled (--include-segments \
-                     archives segments too)"
-                )));
-            }
+        if let Some(large_object) = self.owned.and_then(|refs| refs.large_object_of(self.container, &entry.name)) {
+            item.skip = Some(Skip::Excluded(format!(
+                "a segment of the large object {large_object}, archived there assembled (--include-segments \
+                 archives segments too)"
+            )));
         }
         items.push(item);
         Ok(items)
     }
+}
 
-    fn large_object(&self, entry: &Entry) -> String {
-        format!("{}/{}", self.container, entry.name)
-    }
+/// One entry of the account's container list.
+#[derive(Deserialize)]
+struct ContainerEntry {
+    name: String,
+}
 
-    fn object_request<'b>(&'b self, entry: &'b Entry, head: bool) -> Request<'b> {
-        let mut query = Vec::new();
-        if let Some(version) = entry.version_id.as_ref().filter(|_| self.versions) {
-            query.push(("version-id", version.clone()));
+/// Every container of the account, in Swift's order (by name).
+pub async fn containers(client: &Client, page_size: u32) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    let mut marker = String::new();
+    loop {
+        let mut query = vec![("format", "json".to_owned()), ("limit", page_size.to_string())];
+        if !marker.is_empty() {
+            query.push(("marker", marker.clone()));
         }
-        Request { head, container: Some(self.container), object: Some(entry.name.as_bytes()), query }
-    }
-
-    /// An SLO's manifest (`?multipart-manifest=get`).
-    async fn manifest(&self, entry: &Entry) -> Result<Bytes> {
-        let mut request = self.object_request(entry, false);
-        request.query.push(("multipart-manifest", "get".into()));
-        let what = format!("the manifest of '{}'", entry.name);
-        self.client
-            .retried(&what, || async {
-                let response = self.client.send(&request).await?;
-                response.bytes().await.map_err(|e| {
-                    Error::new(ErrorKind::Unavailable, format!("reading the manifest of '{}': {e}", entry.name))
-                        .temporary()
-                })
-            })
-            .await
-    }
-
-    /// A zero-byte entry is a DLO when its HEAD names a manifest prefix: that container and
-    /// prefix.
-    async fn dlo_manifest(&self, entry: &Entry) -> Result<Option<(String, String)>> {
-        // The manifest object itself: a DLO whose segments are gone would answer 404.
-        let mut request = self.object_request(entry, true);
-        request.query.push(("multipart-manifest", "get".into()));
-        let what = format!("the HEAD of '{}'", entry.name);
-        let response = match self.client.retried(&what, || self.client.send(&request)).await {
-            Ok(response) => response,
-            // Deleted since the listing: the fetch will say so.
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
-        let Some(value) = header("x-object-manifest") else { return Ok(None) };
-        parse_dlo_manifest(value).map(Some).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Other,
-                format!("object '{}' has an unreadable X-Object-Manifest: {value}", entry.name),
-            )
-        })
+        let response = client.send(&Request { query, ..Request::default() }).await?;
+        let bytes = response.bytes().await.map_err(|e| {
+            Error::new(ErrorKind::Unavailable, format!("reading the account's container list: {e}")).temporary()
+        })?;
+        let page: Vec<ContainerEntry> = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::Other, format!("the account's container list is not Swift's JSON: {e}"))
+        })?;
+        let Some(last) = page.last() else { return Ok(names) };
+        marker = last.name.clone();
+        names.extend(page.into_iter().map(|c| c.name));
     }
 }
 
@@ -316,13 +286,10 @@ fn base_item(entry: &Entry) -> Item {
     item.content_type = Some(entry.content_type.clone()).filter(|t| !t.is_empty());
     let hash = entry.hash.to_ascii_lowercase();
     let is_md5 = hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit());
-    item.checksum = Some(ProviderChecksum {
-        served: entry.hash.clone(),
-        md5: is_md5.then_some(hash),
-        note: (!is_md5).then(|| "the listing's hash is not an MD5".to_owned()),
-        sha256: None,
-        sha512: None,
-        parts_md5: None,
+    item.checksum = Some(if is_md5 {
+        ProviderChecksum::md5(entry.hash.clone(), hash)
+    } else {
+        ProviderChecksum::unchecked(entry.hash.clone(), Some("the listing's hash is not an MD5".to_owned()))
     });
     item
 }
@@ -331,22 +298,27 @@ fn base_item(entry: &Entry) -> Item {
 fn apply_parts(item: &mut Item, served: &str, parts: Parts) {
     item.size = Some(parts.total);
     item.meta.insert("segments".into(), Value::from(parts.check.part_sizes.len()));
-    item.checksum = Some(ProviderChecksum {
-        served: served.to_owned(),
-        md5: None,
-        note: Some("a large object: each segment's size and MD5 is checked against its manifest".into()),
-        sha256: None,
-        sha512: None,
-        parts_md5: Some(parts.check),
-    });
+    let mut checksum = ProviderChecksum::unchecked(
+        served,
+        Some("a large object: each segment's size and MD5 is checked against its manifest".into()),
+    );
+    checksum.parts_md5 = Some(parts.check);
+    item.checksum = Some(checksum);
 }
 
-/// The first configuration item of every container.
-fn container_doc_item() -> Item {
-    let mut item = Item::new(RawName::text(CONTAINER_DOC), vec![RawName::text(CONTAINER_DOC)], Kind::Config);
+/// A container's or account's description (`_config/container.json`, `account.json`),
+/// with its bytes.
+fn description_item(name: &str, description: &Bytes) -> Item {
+    let mut item = Item::new(RawName::text(name), vec![RawName::text(name)], Kind::Config);
     item.area = Area::Config;
     item.content_type = Some("application/json".into());
+    item.set_inline(description.clone());
     item
+}
+
+/// The only page of an account's own source: its description.
+pub fn account_page(description: &Bytes) -> Page {
+    Page::new(vec![description_item(ACCOUNT_DOC, description)], None)
 }
 
 /// Swift's `2026-11-22T13:06:31.008410` (UTC, no zone).
