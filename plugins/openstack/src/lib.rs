@@ -14,6 +14,8 @@ mod auth;
 mod client;
 mod credentials;
 mod error;
+#[cfg(test)]
+mod fake;
 mod headers;
 mod large_objects;
 mod lister;

@@ -345,4 +345,195 @@ mod tests {
         assert_eq!(owner_of("docs+segments"), Some("docs"));
         assert_eq!(owner_of("segments"), None);
     }
+
+    use std::collections::BTreeMap;
+
+    use sortie_sdk::item::{Area, Item, Skip};
+    use sortie_sdk::provider::Body;
+
+    use crate::fake::{Fake, IMAGE, SECRETS};
+
+    fn env(pairs: Vec<(String, String)>) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    /// Every item of a source, by id (manifests under `config:`).
+    async fn list_all(provider: &dyn Provider) -> BTreeMap<String, Item> {
+        provider.check().await.unwrap();
+        let (mut items, mut cursor) = (BTreeMap::new(), None);
+        loop {
+            let page = provider.list_page(cursor).await.unwrap();
+            for item in page.items {
+                let key = match item.area {
+                    Area::Config => format!("config:{}", item.id.display()),
+                    _ => item.id.display(),
+                };
+                items.insert(key, item);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return items,
+            }
+        }
+    }
+
+    async fn bytes(body: Body) -> Vec<u8> {
+        use futures_util::StreamExt;
+        let mut stream = body.stream;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        bytes
+    }
+
+    /// Opens every item with a body twice: the same bytes, the listed size, and for an item
+    /// listed with its bytes, those.
+    async fn open_twice(provider: &dyn Provider, items: &BTreeMap<String, Item>) {
+        for (key, item) in items.iter().filter(|(_, i)| i.has_body && i.skip.is_none()) {
+            let first = bytes(provider.open(item).await.unwrap()).await;
+            let second = bytes(provider.open(item).await.unwrap()).await;
+            assert_eq!(first, second, "{key}");
+            assert_eq!(Some(first.len() as u64), item.size, "{key}");
+            if let Some(inline) = &item.inline {
+                assert_eq!(&first, inline, "{key}");
+            }
+        }
+    }
+
+    fn excluded(item: &Item) -> Option<&str> {
+        match &item.skip {
+            Some(Skip::Excluded(why)) => Some(why),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_account_resolves_into_specs_each_opened_alone_in_any_order() {
+        let fake = Fake::start().await;
+        let context = Context::default();
+        let factory = SwiftFactory.with_env(env(fake.tempauth_env()));
+        let written = factory.source("swift://", Settings::new()).unwrap();
+        let specs = factory.resolve(&written, &context).await.unwrap();
+        let at = format!(" at {}/v1/AUTH_test", fake.url);
+        let described: Vec<(String, String)> = specs.iter().map(|s| (s.url.clone(), s.id.clone())).collect();
+        let expected = [("", "swift"), ("c", "swift-c"), ("other", "swift-other"), ("c_segments", "swift-c_segments")];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(c, id)| (format!("swift://{c}{at}"), (*id).to_owned())).collect();
+        assert_eq!(described, expected, "segment containers last, as always");
+        assert_eq!(specs[3].settings.text("segments_of"), Some("c"));
+        assert!(specs[..3].iter().all(|s| !s.settings.contains("segments_of")));
+        // Resolved specs are data: they survive JSON, and resolve to themselves.
+        let back: Vec<SourceSpec> = serde_json::from_str(&serde_json::to_string(&specs).unwrap()).unwrap();
+        assert_eq!(back, specs);
+        assert_eq!(factory.resolve(&back[1], &context).await.unwrap(), [back[1].clone()]);
+
+        // Each opened by a factory of its own, as another process would, segments first.
+        let mut listed = BTreeMap::new();
+        for spec in back.iter().rev() {
+            let provider = SwiftFactory.with_env(env(fake.tempauth_env())).open(spec, &context).unwrap();
+            let items = list_all(provider.as_ref()).await;
+            open_twice(provider.as_ref(), &items).await;
+            listed.insert(spec.id.clone(), items);
+        }
+        let segments = &listed["swift-c_segments"];
+        for (id, large) in
+            [("slo/0", "c/big.slo"), ("slo/1", "c/big.slo"), ("dlo/0", "c/big.dlo"), ("dlo/1", "c/big.dlo")]
+        {
+            let why = excluded(&segments[id]).unwrap_or_else(|| panic!("{id} is archived twice"));
+            assert!(why.contains(&format!("a segment of the large object {large}")), "{why}");
+        }
+        assert_eq!(excluded(&segments["loose"]), None);
+        assert_eq!(excluded(&segments["shared/0"]), None, "used from another container: archived, not lost");
+        let c = &listed["swift-c"];
+        assert_eq!(c["big.slo"].size, Some(1500));
+        assert_eq!(c["big.dlo"].size, Some(500));
+        let manifest: serde_json::Value = serde_json::from_slice(c["config:big.slo"].inline.as_ref().unwrap()).unwrap();
+        assert_eq!(manifest[1]["name"], "/c_segments/slo/1", "the manifest as served travels with its item");
+        let container: serde_json::Value =
+            serde_json::from_slice(c["config:container.json"].inline.as_ref().unwrap()).unwrap();
+        assert_eq!(container["container"], "c");
+        assert!(listed["swift"]["config:account.json"].inline.is_some());
+        assert!(c.values().all(|item| item.locator.is_none() && !item.meta.contains_key("url")));
+
+        // Every segment, when asked for.
+        let mut all = back[3].clone();
+        all.settings.set(&spec("include_segments"), "true").unwrap();
+        let provider = factory.open(&all, &context).unwrap();
+        assert!(list_all(provider.as_ref()).await.values().all(|item| item.skip.is_none()));
+        // The container exported alone (as the user writes it) keeps every segment too.
+        let alone = factory.source("swift://c_segments", Settings::new()).unwrap();
+        let resolved = factory.resolve(&alone, &context).await.unwrap();
+        assert_eq!(resolved.len(), 1);
+        let provider = factory.open(&resolved[0], &context).unwrap();
+        assert!(list_all(provider.as_ref()).await.values().all(|item| item.skip.is_none()));
+    }
+
+    #[tokio::test]
+    async fn a_project_resolves_into_its_services_and_swift_with_records_inline() {
+        let fake = Fake::start().await;
+        let context = Context::default();
+        let factory = OpenStackFactory.with_env(env(fake.openrc_env()));
+        let mut secret = Settings::new();
+        secret.set(&spec("password"), SECRETS[1]).unwrap();
+        let mut given = Settings::new();
+        given.set(&spec("include_volume_data"), "true").unwrap();
+        let written = factory.source("openstack://", given.overridden_by(&secret)).unwrap();
+        let specs = factory.resolve(&written, &context).await.unwrap();
+        let schemes: Vec<&str> = specs.iter().map(|s| s.scheme.as_str()).collect();
+        assert_eq!(schemes, ["openstack", "swift", "swift", "swift", "swift"]);
+        assert_eq!(specs[0].url, format!("openstack:// at {}/v1/AUTH_p1", fake.url));
+        assert!(specs[1..].iter().all(|s| !s.settings.contains("include_volume_data")), "not a swift setting");
+        let json = serde_json::to_string(&specs).unwrap();
+        let debug = format!("{specs:?}{factory:?}");
+        for rendering in [&json, &debug] {
+            assert!(SECRETS.iter().all(|s| !rendering.contains(s)), "{rendering}");
+        }
+        // A plan read back has no secret: it is given again, as the host does.
+        let back: Vec<SourceSpec> = serde_json::from_str(&json).unwrap();
+        let mut services = back[0].clone();
+        services.settings = services.settings.overridden_by(&secret);
+        let provider = OpenStackFactory.with_env(env(fake.openrc_env())).open(&services, &context).unwrap();
+        let items = list_all(provider.as_ref()).await;
+        let record: serde_json::Value =
+            serde_json::from_slice(items["glance/images/i1"].inline.as_ref().unwrap()).unwrap();
+        assert_eq!((record["id"].as_str(), record["name"].as_str()), (Some("i1"), Some("disk")));
+        assert!(items["glance/images/i1/file"].locator.is_some());
+        open_twice(provider.as_ref(), &items).await;
+        let image = bytes(provider.open(&items["glance/images/i1/file"]).await.unwrap()).await;
+        assert_eq!(image, IMAGE);
+        let not_offered: Vec<&str> = items
+            .values()
+            .filter(|i| excluded(i).is_some_and(|w| w.starts_with("not offered")))
+            .map(|i| std::str::from_utf8(&i.id.0).unwrap())
+            .collect();
+        assert_eq!(not_offered, ["cinder", "designate", "neutron", "nova"]);
+        let mut missing = items["glance/images/i1/file"].clone();
+        missing.locator = missing.locator.map(|l| l.replace("/i1/", "/i-gone/"));
+        let error = provider.open(&missing).await.err().unwrap();
+        assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_reported_without_the_secrets_the_server_echoes() {
+        let fake = Fake::start().await;
+        let context = Context::default();
+        let mut wrong = fake.tempauth_env();
+        wrong[2].1 = "wrong-key-4".into();
+        let factory = SwiftFactory.with_env(env(wrong));
+        let written = factory.source("swift://c", Settings::new()).unwrap();
+        let error = factory.resolve(&written, &context).await.unwrap_err();
+        let shown = format!("{error} {error:?} {}", serde_json::to_string(&error).unwrap());
+        assert!(shown.contains("authentication refused for user 'test:tester'"), "{shown}");
+        assert!(!shown.contains("wrong-key-4"), "{shown}");
+
+        let mut secret = Settings::new();
+        secret.set(&spec("password"), "wrong-password-5").unwrap();
+        let factory = OpenStackFactory.with_env(env(fake.openrc_env()));
+        let written = factory.source("openstack://", secret).unwrap();
+        assert!(!format!("{written:?}").contains("wrong-password-5"));
+        let error = factory.resolve(&written, &context).await.unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains("cannot accept") && !shown.contains("wrong-password-5"), "{shown}");
+    }
 }
