@@ -33,16 +33,32 @@ pub enum Command {
     Ls(ArchiveArgs),
     /// Extract an archive into a directory, refusing anything that would land outside it.
     Extract(ExtractArgs),
-    /// List the available source schemes.
-    Providers(JsonArg),
+    /// Resolve sources into the plan an export would follow (`s3://` becomes one source per
+    /// bucket), checking each, without listing anything; `export --plan` exports a plan.
+    Plan(PlanArgs),
+    /// List the available source schemes, or one provider's settings.
+    Providers(ProvidersArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket),
-    /// swift://CONTAINER[/PREFIX], swift:// (every container)… (see `sortie providers`).
-    #[arg(required = true, value_name = "SOURCE")]
+    /// swift://CONTAINER[/PREFIX], swift:// (every container)… (see `sortie providers`), or
+    /// @NAME, a source of the sources file.
+    #[arg(required_unless_present = "plan", conflicts_with = "plan", value_name = "SOURCE")]
     pub sources: Vec<String>,
+    /// Export the sources of a plan printed by `sortie plan --json` instead of resolving
+    /// sources again; gives the same archive as the sources the plan was made from.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// A provider setting, KEY=VALUE or SCHEME.KEY=VALUE (repeatable): given to every source
+    /// whose provider takes KEY (`sortie providers SCHEME` lists them).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub set: Vec<(String, String)>,
+    /// The sources file that @NAME sources come from (default: SORTIE_SOURCES, then
+    /// ~/.config/sortie/sources.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub sources_file: Option<PathBuf>,
     /// Follow symbolic links instead of recording them.
     #[arg(long)]
     pub follow_symlinks: bool,
@@ -62,6 +78,11 @@ pub struct SourceArgs {
     /// with a lower limit.
     #[arg(long, value_name = "N")]
     pub list_page_size: Option<u32>,
+    /// Count an object whose bytes were archived but whose tags or ACL could not be read
+    /// (access denied, a server error after every retry) as complete; the reason is still
+    /// recorded with it (`tags_error`, `acl_error`).
+    #[arg(long)]
+    pub allow_missing_metadata: bool,
     /// Retries of a temporary error, with exponential backoff and jitter.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
@@ -134,11 +155,6 @@ pub struct ExportArgs {
     /// zstd worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub zstd_threads: Option<u32>,
-    /// Count an object whose bytes were archived but whose tags or ACL could not be read
-    /// (access denied, a server error after every retry) as complete; the reason is still
-    /// recorded with it (`tags_error`, `acl_error`).
-    #[arg(long)]
-    pub allow_missing_metadata: bool,
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -174,8 +190,28 @@ pub struct ExtractArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct JsonArg {
-    /// Print JSON on stdout.
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print the plan as JSON on stdout (what `--plan FILE` reads).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// Show this provider's settings, with their flags and environment variables.
+    #[arg(value_name = "SCHEME")]
+    pub scheme: Option<String>,
+    /// Print JSON on stdout: every provider with its settings schema.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `KEY=VALUE` of `--set`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
 }

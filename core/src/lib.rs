@@ -1,15 +1,16 @@
-//! The Sortie engine: the provider plugin trait and item model, the registry of providers,
-//! retries, and the streaming export pipeline (listing → bounded-concurrency fetch → one
-//! writer thread → tar + zstd archive). Providers know their protocol only; this crate does
-//! the hashing, checking and archiving, through `sortie-formats`.
+//! The Sortie engine: the registry of providers and the sources file (the plugin host),
+//! resolution of sources into a plan, and the streaming export pipeline (listing →
+//! bounded-concurrency fetch → one writer thread → tar + zstd archive). Providers know
+//! their protocol only, through the contract of `sortie-sdk` (re-exported here for the
+//! engine's users); this crate does the hashing, checking and archiving, through
+//! `sortie-formats`.
 #![deny(missing_docs)]
 
 pub mod engine;
-pub use sortie_sdk::error;
-pub mod item;
+pub mod plan;
 pub mod progress;
-pub mod provider;
 pub mod registry;
-pub mod retry;
+pub mod sources_file;
 
-pub use error::{Error, ErrorKind, Result};
+pub use sortie_sdk::{Error, ErrorKind, Result};
+pub use sortie_sdk::{error, item, provider, retry, settings, source};

@@ -1,69 +1,22 @@
-//! Maps source URLs to providers. The binary builds the list of built-in providers
-//! explicitly, in one place, so that what is compiled in is obvious.
+//! The plugin host's table of providers: maps a source the user wrote to its factory, and
+//! applies the settings given on the command line to it. The binary builds the list of
+//! built-in providers explicitly, in one place, so that what is compiled in is obvious.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use sortie_sdk::registry::{ProviderFactory, ProviderInfo};
+use sortie_sdk::settings::Settings;
+use sortie_sdk::source::SourceSpec;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::provider::Provider;
-use crate::retry::RetryPolicy;
 
-/// Options a source may take from the command line.
+/// Settings given to every source of a command: documented flags (`--s3-endpoint URL`)
+/// and `--set KEY=VALUE` pairs, where `KEY` may be `SCHEME.KEY` to aim at one provider.
 #[derive(Debug, Clone, Default)]
-pub struct SourceOptions {
-    /// Follow symbolic links instead of recording them.
-    pub follow_symlinks: bool,
-    /// Local files never to export: the archive being written and its companions, which a
-    /// source directory may contain (`sortie export . -o backup.tar.zst`).
-    pub exclude: Vec<PathBuf>,
-    /// Take only the current version of versioned objects, not their history.
-    pub current_only: bool,
-    /// Leave out objects in archive tiers that cannot be read without a restore (S3 Glacier
-    /// classes) instead of counting them as failures.
-    pub skip_archived: bool,
-    /// A named profile of the provider's own configuration files (`~/.aws/config`).
-    pub profile: Option<String>,
-    /// The provider's API endpoint, for compatible services (`https://s3.gra.io.cloud.ovh.net`).
-    pub endpoint: Option<String>,
-    /// The provider's region.
-    pub region: Option<String>,
-    /// Address buckets in the URL path rather than in the host name.
-    pub path_style: bool,
-    /// Send unsigned requests (public data), reading no credentials.
-    pub anonymous: bool,
-    /// A named cloud of the provider's configuration files (OpenStack's `clouds.yaml`).
-    pub cloud: Option<String>,
-    /// The OpenStack region to take endpoints from.
-    pub openstack_region: Option<String>,
-    /// The catalog interface to take endpoints from (public, internal, admin).
-    pub interface: Option<String>,
-    /// Also archive the segments of large objects, already archived assembled.
-    pub include_segments: bool,
-    /// Also archive the data of block storage volumes (copied into temporary images).
-    pub include_volume_data: bool,
-    /// Items asked for per listing request, for servers with a lower limit.
-    pub page_size: Option<u32>,
-    /// How to retry a temporary error of one request that the engine does not retry on its
-    /// own: a provider's sub-requests (an S3 object's tag set, ACL and part sizes, a
-    /// bucket's configuration documents), each retried alone so that one fault never costs
-    /// the requests that already succeeded.
-    pub retry: RetryPolicy,
-    /// An item whose bytes were read but whose metadata (S3 tags, ACL) could not be is
-    /// archived and counted complete, the reason recorded with it, instead of making the
-    /// export incomplete.
-    pub allow_missing_metadata: bool,
-}
-
-/// Creates providers for one URL scheme.
-pub trait ProviderFactory: Send + Sync {
-    /// The URL scheme, e.g. `file`.
-    fn scheme(&self) -> &'static str;
-    /// One line saying what it exports.
-    fn description(&self) -> &'static str;
-    /// An example source.
-    fn example(&self) -> &'static str;
-    /// Builds the provider for `source` (the whole text the user gave).
-    fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>>;
+pub struct Given {
+    /// `(flag, value)`: a flag a setting's spec names, with its value as text (`true` for a
+    /// flag without value).
+    pub flags: Vec<(String, String)>,
+    /// `(key, value)` from `--set`.
+    pub sets: Vec<(String, String)>,
 }
 
 /// The available providers.
@@ -78,26 +31,96 @@ impl Registry {
         self.factories.push(factory);
     }
 
-    /// The registered providers, in registration order.
-    pub fn factories(&self) -> impl Iterator<Item = &dyn ProviderFactory> {
-        self.factories.iter().map(|f| f.as_ref())
+    /// The registered providers' descriptions, in registration order.
+    pub fn infos(&self) -> Vec<ProviderInfo> {
+        self.factories.iter().map(|f| f.info()).collect()
     }
 
-    /// Opens `source`: `SCHEME://…`, or a plain path for the `file` scheme.
-    pub fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
-        let scheme = scheme_of(source);
-        let factory = self.factories.iter().find(|f| f.scheme() == scheme).ok_or_else(|| {
-            let known: Vec<&str> = self.factories.iter().map(|f| f.scheme()).collect();
-            Error::new(
+    /// The factory of `scheme`, or an error listing the schemes there are.
+    pub fn factory(&self, scheme: &str, source: &str) -> Result<&dyn ProviderFactory> {
+        let infos = self.infos();
+        match infos.iter().position(|info| info.scheme == scheme) {
+            Some(index) => Ok(self.factories[index].as_ref()),
+            None => {
+                let known: Vec<&str> = infos.iter().map(|i| i.scheme.as_str()).collect();
+                Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "unknown scheme '{scheme}' in source '{source}': available schemes are {} (see `sortie providers`)",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Describes the sources the user wrote: `SCHEME://…` or a plain path (the `file`
+    /// scheme), each with `base` settings under the given ones (a named source's settings
+    /// from the sources file; none otherwise). A `--set` key no source takes is refused.
+    pub fn sources(&self, written: &[(String, Settings)], given: &Given) -> Result<Vec<SourceSpec>> {
+        let mut used = vec![false; given.sets.len()];
+        let mut specs = Vec::with_capacity(written.len());
+        for (source, base) in written {
+            let scheme = scheme_of(source);
+            let factory = self.factory(&scheme, source)?;
+            let settings = apply(&factory.info(), base.clone(), given, &mut used)?;
+            specs.push(factory.source(source, settings)?);
+        }
+        if let Some((key, _)) = given.sets.iter().zip(&used).find(|(_, used)| !**used).map(|(set, _)| set) {
+            let schemes: Vec<String> = specs.iter().map(|s| s.scheme.clone()).collect();
+            return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!(
-                    "unknown scheme '{scheme}' in source '{source}': available schemes are {} (see `sortie providers`)",
-                    known.join(", ")
+                    "no source of this command takes the setting '{key}' (sources: {}); `sortie providers SCHEME` lists each provider's settings",
+                    schemes.join(", ")
                 ),
-            )
-        })?;
-        factory.open(source, options)
+            ));
+        }
+        Ok(specs)
     }
+
+    /// Checks a source read back from a plan against its provider's settings (a plan is a
+    /// file anyone may have edited) and gives it the secret settings given now.
+    pub fn planned(&self, spec: &SourceSpec, given: &Given) -> Result<SourceSpec> {
+        let factory = self.factory(&spec.scheme, &spec.url)?;
+        let info = factory.info();
+        let mut checked = Settings::new();
+        for (name, value) in spec.settings.public() {
+            let setting = info.setting(name).map_err(|e| e.context(format!("source {} of the plan", spec.url)))?;
+            checked.set_value(setting, value.clone())?;
+        }
+        let mut used = vec![false; given.sets.len()];
+        let mut planned = spec.clone();
+        planned.settings = apply(&info, checked, given, &mut used)?;
+        Ok(planned)
+    }
+}
+
+/// `base` with the given flags and `--set` values that `info`'s provider takes over it;
+/// marks the `--set` pairs used.
+fn apply(info: &ProviderInfo, base: Settings, given: &Given, used: &mut [bool]) -> Result<Settings> {
+    let mut settings = base;
+    for (flag, value) in &given.flags {
+        if let Some(spec) = info.settings.iter().find(|s| s.flag.as_deref() == Some(flag.as_str())) {
+            settings.set(spec, value).map_err(|e| e.context(flag))?;
+        }
+    }
+    for ((key, value), used) in given.sets.iter().zip(used.iter_mut()) {
+        let (scheme, name) = match key.split_once('.') {
+            Some((scheme, name)) => (Some(scheme), name),
+            None => (None, key.as_str()),
+        };
+        let spec = match scheme {
+            Some(scheme) if scheme != info.scheme => continue,
+            Some(_) => Some(info.setting(name)?),
+            None => info.settings.iter().find(|s| s.name == name),
+        };
+        if let Some(spec) = spec {
+            settings.set(spec, value).map_err(|e| e.context(format!("--set {key}")))?;
+            *used = true;
+        }
+    }
+    Ok(settings)
 }
 
 /// The scheme of a source: what precedes `://`, or `file` for a plain path.
@@ -122,7 +145,7 @@ mod tests {
         assert_eq!(scheme_of("FILE:///srv"), "file");
         assert_eq!(scheme_of("./data"), "file");
         assert_eq!(scheme_of("/odd/path/with://inside"), "file");
-        let error = Registry::default().open("ftp://x", &SourceOptions::default()).err().unwrap();
+        let error = Registry::default().sources(&[("ftp://x".into(), Settings::new())], &Given::default()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
         assert!(error.to_string().contains("unknown scheme 'ftp'"));
     }

@@ -6,10 +6,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// Where an item goes in its source's part of the archive.
+/// Where an item goes in its source's part of the archive. Exhaustive on purpose: a new
+/// area is a new part of the archive format, which the engine must place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
 pub enum Area {
     /// The data itself (`data/SOURCE/…`).
     #[default]
@@ -196,10 +196,10 @@ impl PartsMd5 {
     }
 }
 
-/// Why a listed item will not be fetched.
+/// Why a listed item will not be fetched. Exhaustive on purpose: the engine must decide
+/// what each reason means for the archive's completeness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
 pub enum Skip {
     /// Left out on purpose; the reason goes to the report and the export stays complete.
     Excluded(String),

@@ -4,25 +4,40 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
-use super::{open_sources, print_json, retry_policy};
+use super::{context, open_sources, print_json};
 use crate::cli::ExportArgs;
 use crate::exit;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let files = OutputFiles::for_archive(&args.output);
-    let providers = open_sources(&args.source, files.all().into(), args.allow_missing_metadata)?;
+    let context = context(&args.source, files.all().into());
+    let (progress, bar) = crate::progress::sink(!args.json);
+    let sources = tokio::select! {
+        sources = open_sources(&args.source, &context, &progress) => sources,
+        (name, code) = stop_signal() => {
+            bar.finish_and_clear();
+            eprintln!("sortie: interrupted by {name}; no archive was written");
+            return Ok(code);
+        }
+    };
+    let sources = match sources {
+        Ok(sources) => sources,
+        Err(error) => {
+            bar.finish_and_clear();
+            return Err(error.context(format!("export to {} failed; no archive was written", args.output.display())));
+        }
+    };
     let options = ExportOptions {
-        concurrency: args.concurrency.map_or_else(|| default_concurrency(&providers), usize::from),
-        retry: retry_policy(&args.source),
+        concurrency: args.concurrency.map_or_else(|| default_concurrency(&sources), usize::from),
+        retry: context.retry,
         zstd_level: args.zstd_level,
         zstd_workers: args
             .zstd_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
     };
-    let (progress, bar) = crate::progress::sink(!args.json);
     let summary = tokio::select! {
-        summary = engine::export(&providers, &args.output, &options, progress) => summary,
+        summary = engine::export(&sources, &args.output, &options, progress) => summary,
         (name, code) = stop_signal() => {
             bar.finish_and_clear();
             let _ = std::fs::remove_file(&files.partial);
@@ -84,6 +99,6 @@ pub(super) async fn stop_signal() -> (&'static str, i32) {
 /// Local reads take microseconds, remote ones wait on a round trip each: small objects from
 /// a network store need many in flight (8 → 32 is 3.8× the objects per second against a
 /// local S3 server, benches/README.md).
-fn default_concurrency(providers: &[std::sync::Arc<dyn sortie_core::provider::Provider>]) -> usize {
-    if providers.iter().all(|p| p.capabilities().local) { 8 } else { 32 }
+fn default_concurrency(sources: &[sortie_core::plan::Source]) -> usize {
+    if sources.iter().all(|s| s.provider.capabilities().local) { 8 } else { 32 }
 }

@@ -4,14 +4,17 @@ use anyhow::Result;
 use indicatif::HumanBytes;
 use sortie_core::engine;
 
-use super::{open_sources, print_json, retry_policy};
+use super::{context, open_sources, print_json};
 use crate::cli::InventoryArgs;
 use crate::exit;
 
 pub async fn run(args: InventoryArgs) -> Result<i32> {
-    let providers = open_sources(&args.source, Vec::new(), false)?;
+    let context = context(&args.source, Vec::new());
     let (progress, bar) = crate::progress::sink(!args.json);
-    let sources = engine::inventory(&providers, &retry_policy(&args.source), progress).await;
+    let sources = match open_sources(&args.source, &context, &progress).await {
+        Ok(opened) => engine::inventory(&opened, &context.retry, progress).await.map_err(anyhow::Error::from),
+        Err(error) => Err(error),
+    };
     bar.finish_and_clear();
     let sources = sources?;
     if args.json {

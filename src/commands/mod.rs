@@ -12,11 +12,17 @@ macro_rules! out {
 mod archive;
 mod export;
 mod inventory;
+mod plan;
 mod providers;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use sortie_core::plan::{Plan, Source};
+use sortie_core::progress::ProgressSink;
+use sortie_core::registry::Given;
+use sortie_core::retry::RetryPolicy;
+use sortie_sdk::registry::Context;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, SourceArgs};
 use export::stop_signal;
 
 /// Runs the parsed command line.
@@ -27,6 +33,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify(args) => archive::verify(&args),
         Command::Ls(args) => archive::ls(&args),
         Command::Extract(args) => archive::extract(&args),
+        Command::Plan(args) => runtime()?.block_on(plan::run(args)),
         Command::Providers(args) => providers::run(&args),
     }
 }
@@ -41,37 +48,58 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// Opens every source, failing on the first one that cannot be opened. `exclude` names
-/// local files no source may export (the archive being written); `allow_missing_metadata`
-/// is export's `--allow-missing-metadata`.
-fn open_sources(
-    args: &crate::cli::SourceArgs,
-    exclude: Vec<std::path::PathBuf>,
-    allow_missing_metadata: bool,
-) -> Result<Vec<std::sync::Arc<dyn sortie_core::provider::Provider>>> {
-    let registry = crate::providers::registry();
-    let options = sortie_core::registry::SourceOptions {
-        follow_symlinks: args.follow_symlinks,
-        exclude,
-        current_only: args.current_only,
-        skip_archived: args.skip_archived,
-        profile: args.s3.profile.clone(),
-        endpoint: args.s3.s3_endpoint.clone(),
-        region: args.s3.s3_region.clone(),
-        path_style: args.s3.s3_path_style,
-        anonymous: args.s3.no_sign_request,
-        cloud: args.openstack.os_cloud.clone(),
-        openstack_region: args.openstack.os_region.clone(),
-        interface: args.openstack.os_interface.clone(),
-        include_segments: args.openstack.include_segments,
-        include_volume_data: args.openstack.include_volume_data,
-        page_size: args.list_page_size,
-        retry: retry_policy(args),
-        allow_missing_metadata,
-    };
-    args.sources.iter().map(|source| Ok(registry.open(source, &options)?)).collect()
+/// What the sources of a command need besides their own settings. `exclude` names local
+/// files no source may export (the archive being written).
+fn context(args: &SourceArgs, exclude: Vec<std::path::PathBuf>) -> Context {
+    Context::new(RetryPolicy::with_retries(args.retries), exclude)
 }
 
-fn retry_policy(args: &crate::cli::SourceArgs) -> sortie_core::retry::RetryPolicy {
-    sortie_core::retry::RetryPolicy { retries: args.retries, ..Default::default() }
+/// The plan of a command: the sources it names resolved (`s3://` → one source per
+/// bucket), or the plan file it names; fails on the first source that cannot be resolved.
+async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Plan> {
+    let registry = crate::providers::registry();
+    let given = given(args);
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+        let mut plan = Plan::from_json(&text).with_context(|| format!("plan {}", path.display()))?;
+        for spec in &mut plan.sources {
+            *spec = registry.planned(spec, &given)?;
+        }
+        return Ok(plan);
+    }
+    let file = sortie_core::sources_file::locate(args.sources_file.as_deref());
+    let written = sortie_core::sources_file::expand(&registry, &args.sources, file.as_deref())?;
+    let specs = registry.sources(&written, &given)?;
+    Ok(sortie_core::plan::resolve(&registry, &specs, context, progress).await?)
+}
+
+/// Resolves and opens every source of a command, checking each before anything is written.
+async fn open_sources(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
+    let plan = plan_of(args, context, progress).await?;
+    Ok(sortie_core::plan::open(&crate::providers::registry(), &plan, context, progress).await?)
+}
+
+/// The documented flags, as the settings they spell, and `--set`.
+fn given(args: &SourceArgs) -> Given {
+    let flags: Vec<(&str, Option<String>)> = vec![
+        ("--follow-symlinks", args.follow_symlinks.then(|| "true".into())),
+        ("--current-only", args.current_only.then(|| "true".into())),
+        ("--skip-archived", args.skip_archived.then(|| "true".into())),
+        ("--profile", args.s3.profile.clone()),
+        ("--s3-endpoint", args.s3.s3_endpoint.clone()),
+        ("--s3-region", args.s3.s3_region.clone()),
+        ("--s3-path-style", args.s3.s3_path_style.then(|| "true".into())),
+        ("--no-sign-request", args.s3.no_sign_request.then(|| "true".into())),
+        ("--os-cloud", args.openstack.os_cloud.clone()),
+        ("--os-region", args.openstack.os_region.clone()),
+        ("--os-interface", args.openstack.os_interface.clone()),
+        ("--include-segments", args.openstack.include_segments.then(|| "true".into())),
+        ("--include-volume-data", args.openstack.include_volume_data.then(|| "true".into())),
+        ("--list-page-size", args.list_page_size.map(|n| n.to_string())),
+        ("--allow-missing-metadata", args.allow_missing_metadata.then(|| "true".into())),
+    ];
+    Given {
+        flags: flags.into_iter().filter_map(|(flag, value)| Some((flag.to_owned(), value?))).collect(),
+        sets: args.set.clone(),
+    }
 }

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use sortie_formats::payload_path::payload_path;
+use sortie_formats::payload_path::{self, payload_path};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::item::Skip;
+use crate::item::{Area, Item, Skip};
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 
@@ -60,6 +60,12 @@ pub(crate) async fn dispatch(
     concurrency: usize,
 ) -> Result<()> {
     let local: Vec<bool> = providers.iter().map(|p| p.capabilities().local).collect();
+    // A source's own cap (connections per IMAP user, an API's rate limit) within the global
+    // one: the dispatcher waits for a slot of the item's source before it takes a global one.
+    let source_slots: Vec<Option<Arc<Semaphore>>> = providers
+        .iter()
+        .map(|p| p.capabilities().max_concurrency.map(|n| Arc::new(Semaphore::new(n.max(1)))))
+        .collect();
     // Local reads are bound by the processor, not by latency: more lanes than cores would
     // only hold more bodies in memory.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -74,12 +80,12 @@ pub(crate) async fn dispatch(
     while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
         let path = payload_path(
             &ids[source],
-            item.area,
+            area(item.area),
             &item.segments,
             leaf_conflict,
             item.version.as_ref().map(|v| v.0.as_slice()),
         );
-        let skip = item.skip.clone();
+        let skip = oversized_inline(&item).or_else(|| item.skip.clone());
         let size = item.size;
         let has_body = item.has_body;
         let job = Job { source, item, path, listed: None, incomplete: None };
@@ -87,7 +93,7 @@ pub(crate) async fn dispatch(
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
             Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),
             None if !has_body => records.push(ToWriter::NoBytes { job }),
-            None if local[source] && size.is_some_and(|s| s <= fetch::SMALL) => {
+            None if local[source] && source_slots[source].is_none() && size.is_some_and(|s| s <= fetch::SMALL) => {
                 reads_bytes += size.unwrap_or(0);
                 reads.push((providers[source].clone(), job));
                 if reads.len() >= BATCH_ITEMS || reads_bytes >= BATCH_BYTES {
@@ -98,8 +104,13 @@ pub(crate) async fn dispatch(
             None => {
                 let provider = providers[source].clone();
                 let fetcher = fetcher.clone();
+                let source_slot = match &source_slots[source] {
+                    Some(slots) => Some(slots.clone().acquire_owned().await.expect("never closed")),
+                    None => None,
+                };
                 lanes
                     .spawn(async move {
+                        let _source_slot = source_slot;
                         match fetcher.fetch(provider.as_ref(), job).await? {
                             Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
                             None => Ok(()),
@@ -122,6 +133,28 @@ pub(crate) async fn dispatch(
         lanes.read_locally(&fetcher, reads).await;
     }
     lanes.wait().await
+}
+
+/// The archive's area for the contract's.
+fn area(area: Area) -> payload_path::Area {
+    match area {
+        Area::Content => payload_path::Area::Content,
+        Area::Config => payload_path::Area::Config,
+        Area::Versions => payload_path::Area::Versions,
+    }
+}
+
+/// A listing that carries more bytes inline than the contract allows breaks the memory
+/// bound the engine promises: the item fails, naming the cause, instead of being archived.
+fn oversized_inline(item: &Item) -> Option<Skip> {
+    let inline = item.inline.as_ref()?;
+    (inline.len() > Item::INLINE_MAX).then(|| {
+        Skip::Failed(format!(
+            "the provider listed {} bytes inline, more than the {} a listing may carry (a defect of the provider)",
+            inline.len(),
+            Item::INLINE_MAX
+        ))
+    })
 }
 
 /// The fetches under way.

@@ -162,7 +162,7 @@ impl Fetcher {
             // The writer needs the job with the body it receives while this call streams it.
             return self.stream_live(provider, job.clone()).await.map(|()| Fetched::Live);
         }
-        let mut body = provider.open(&job.item).await?;
+        let mut body = open(provider, &job.item).await?;
         let announced = Box::new(Announced::take(&mut body));
         let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
         let held = self.collect(body, job.item.size, checksum).await?;
@@ -171,7 +171,7 @@ impl Fetcher {
 
     async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
-        let mut body = provider.open(&job.item).await?;
+        let mut body = open(provider, &job.item).await?;
         Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
         let mut check = BodyCheck::new(job.item.checksum.as_ref());
@@ -264,6 +264,14 @@ fn join(mut chunks: Vec<Bytes>, total: u64) -> Bytes {
         joined.extend_from_slice(&chunk);
     }
     joined.freeze()
+}
+
+/// The item's bytes: those its listing carried, or what its provider opens.
+async fn open(provider: &dyn Provider, item: &crate::item::Item) -> crate::error::Result<Body> {
+    match &item.inline {
+        Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
+        None => provider.open(item).await,
+    }
 }
 
 /// Checks a body against the MD5, sha256, sha512 and multipart ETag its provider announced, as the

@@ -29,9 +29,11 @@ use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::plan::Source;
 use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
-use crate::retry::{RetryPolicy, retry};
+use crate::retry::RetryPolicy;
+use crate::source::slug;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
@@ -108,19 +110,18 @@ pub struct SourceInventory {
 
 /// Lists the sources without transferring bodies.
 pub async fn inventory(
-    providers: &[Arc<dyn Provider>],
+    sources: &[Source],
     policy: &RetryPolicy,
     progress: ProgressSink,
 ) -> Result<Vec<SourceInventory>> {
-    let providers = &resolve(providers, policy, &progress).await?;
-    let ids = unique_ids(providers);
+    let ids = unique_ids(sources);
     let mut out = Vec::new();
-    for (provider, id) in providers.iter().zip(&ids) {
-        let listing = list_source(id, provider.as_ref(), policy, &progress, ItemSink::Count).await?;
+    for (source, id) in sources.iter().zip(&ids) {
+        let listing = list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Count).await?;
         out.push(SourceInventory {
             report: SourceReport {
                 source: id.clone(),
-                url: provider.display_url(),
+                url: source.spec.url.clone(),
                 kinds: listing.kinds,
                 listing_seconds: listing.seconds,
             },
@@ -131,16 +132,17 @@ pub async fn inventory(
     Ok(out)
 }
 
-/// Exports `providers` into the archive `output`. An `Err` means no archive was written;
-/// an incomplete export still writes one, with `complete: false`.
+/// Exports the opened `sources` (see [`crate::plan`]) into the archive `output`. An `Err`
+/// means no archive was written; an incomplete export still writes one, with
+/// `complete: false`.
 pub async fn export(
-    providers: &[Arc<dyn Provider>],
+    sources: &[Source],
     output: &Path,
     options: &ExportOptions,
     progress: ProgressSink,
 ) -> Result<ExportSummary> {
     let (out, file) = Output::prepare(output, options.force)?;
-    let result = run(providers, &out, file, options, progress).await;
+    let result = run(sources, &out, file, options, progress).await;
     if result.is_err() {
         out.abandon();
     }
@@ -148,7 +150,7 @@ pub async fn export(
 }
 
 async fn run(
-    providers: &[Arc<dyn Provider>],
+    sources: &[Source],
     out: &Output,
     file: File,
     options: &ExportOptions,
@@ -156,8 +158,8 @@ async fn run(
 ) -> Result<ExportSummary> {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    let providers = &resolve(providers, &options.retry, &progress).await?;
-    let ids = unique_ids(providers);
+    let providers: &[Arc<dyn Provider>] = &sources.iter().map(|s| s.provider.clone()).collect::<Vec<_>>();
+    let ids = unique_ids(sources);
     let temp = |what: &str| {
         tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
     };
@@ -215,14 +217,14 @@ async fn run(
 
     // Tag files.
     progress(Event::Finishing);
-    let reports: Vec<SourceReport> = providers
+    let reports: Vec<SourceReport> = sources
         .iter()
         .zip(&ids)
         .zip(listings)
         .zip(&written.counts)
-        .map(|(((provider, id), listing), counts)| SourceReport {
+        .map(|(((source, id), listing), counts)| SourceReport {
             source: id.clone(),
-            url: provider.display_url(),
+            url: source.spec.url.clone(),
             kinds: merge_counts(listing.kinds, counts),
             listing_seconds: listing.seconds,
         })
@@ -254,57 +256,15 @@ async fn run(
     })
 }
 
-/// Checks every source before anything is written, and replaces a source that stands for
-/// several (every bucket of an account) by those. A temporary error (a 503 on the bucket
-/// check, a login refused for load) is retried like any request: the first request of an
-/// export deserves the same patience as the millionth.
-async fn resolve(
-    providers: &[Arc<dyn Provider>],
-    policy: &RetryPolicy,
-    progress: &ProgressSink,
-) -> Result<Vec<Arc<dyn Provider>>> {
-    let mut resolved = Vec::with_capacity(providers.len());
-    for provider in providers {
-        let in_source = |e: Error| e.context(format!("source {}", provider.display_url()));
-        check(provider.as_ref(), policy, progress).await.map_err(in_source)?;
-        let (expanded, _) =
-            retry(policy, on_retry(provider.as_ref(), progress, "expansion"), || provider.expand()).await;
-        match expanded.map_err(in_source)? {
-            Some(parts) => {
-                for part in parts {
-                    check(part.as_ref(), policy, progress)
-                        .await
-                        .map_err(|e| e.context(format!("source {}", part.display_url())))?;
-                    resolved.push(part);
-                }
-            }
-            None => resolved.push(provider.clone()),
-        }
-    }
-    Ok(resolved)
-}
-
-async fn check(provider: &dyn Provider, policy: &RetryPolicy, progress: &ProgressSink) -> Result<()> {
-    retry(policy, on_retry(provider, progress, "check"), || provider.check()).await.0
-}
-
-/// Reports a retry of a source's `what` (check, expansion) as progress.
-fn on_retry<'a>(provider: &'a dyn Provider, progress: &'a ProgressSink, what: &'a str) -> impl FnMut(u32, &Error) + 'a {
-    move |retry, error| {
-        let id = format!("{} {what}", provider.display_url());
-        progress(Event::Retrying { id, retry, error: error.to_string() });
-    }
-}
-
 /// Source ids, made unique within one archive by numbering repeats.
-fn unique_ids(providers: &[Arc<dyn Provider>]) -> Vec<String> {
+fn unique_ids(sources: &[Source]) -> Vec<String> {
     let mut seen: HashSet<String> = HashSet::new();
-    providers
+    sources
         .iter()
-        .map(|provider| {
-            let mut base = provider.source_id();
+        .map(|source| {
+            let mut base = source.spec.id.clone();
             if !payload_path::is_plain_source_id(&base) {
-                base = format!("source-{}", payload_path::slug(&base));
+                base = format!("source-{}", slug(&base));
             }
             let mut id = base.clone();
             let mut n = 2;

@@ -1,4 +1,4 @@
-//! The `fs` provider: exports a local directory tree (`file:///path` or a plain path).
+//! The `file` provider: exports a local directory tree (`file:///path` or a plain path).
 //!
 //! Symbolic links are recorded with their target and not followed unless asked, so an
 //! export never leaves the tree it was given. Special files (fifos, sockets, devices) are
@@ -7,8 +7,11 @@
 //! read again (or failed) when they change while being read: see `reader`.
 #![deny(missing_docs)]
 
-mod backend;
 mod lister;
+mod provider;
 mod reader;
+mod settings;
+mod source;
 
-pub use backend::{FsFactory, FsProvider};
+pub use provider::FsProvider;
+pub use source::FsFactory;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
-use sortie_core::item::{Item, Kind, RawName, Skip};
-use sortie_core::provider::Page;
-use sortie_core::{Error, ErrorKind, Result};
+use sortie_sdk::item::{Item, Kind, RawName, Skip};
+use sortie_sdk::provider::Page;
+use sortie_sdk::{Error, ErrorKind, Result};
 use walkdir::{DirEntry, WalkDir};
 
 /// Items per page.
@@ -56,7 +56,7 @@ impl Lister {
         while items.len() < PAGE {
             let Some(next) = self.walker.next() else {
                 self.issued = None;
-                return Page { items, next: None };
+                return Page::new(items, None);
             };
             let item = match next {
                 Ok(entry) => {
@@ -88,7 +88,7 @@ impl Lister {
         }
         let next = last.map(|segments| encode_cursor(&segments));
         self.issued = next.clone();
-        Page { items, next }
+        Page::new(items, next)
     }
 
     fn excluded(&self, path: &Path) -> bool {

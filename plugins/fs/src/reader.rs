@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use rustix::fs::{FileType, Mode, OFlags};
-use sortie_core::{Error, ErrorKind, Result};
+use sortie_sdk::{Error, ErrorKind, Result};
 
 /// Read size for file bodies.
 const CHUNK: usize = 256 * 1024;

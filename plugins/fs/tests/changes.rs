@@ -7,10 +7,9 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use futures_util::StreamExt;
-use sortie_core::item::Item;
-use sortie_core::provider::Provider;
-use sortie_core::registry::SourceOptions;
 use sortie_plugin_fs::FsProvider;
+use sortie_sdk::item::Item;
+use sortie_sdk::provider::Provider;
 
 async fn listed(provider: &FsProvider, id: &str) -> Item {
     let mut cursor = None;
@@ -47,7 +46,7 @@ fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
 }
 
 fn provider(root: &Path) -> FsProvider {
-    FsProvider::new(root.to_path_buf(), &SourceOptions::default())
+    FsProvider::new(root.to_path_buf(), false, &[])
 }
 
 #[tokio::test]

@@ -1,12 +1,12 @@
 //! The shared provider conformance suite, against a real directory tree.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sortie_conformance::{Expected, check};
-use sortie_core::item::{Item, Kind, RawName};
-use sortie_core::registry::SourceOptions;
-use sortie_plugin_fs::FsProvider;
+use sortie_plugin_fs::FsFactory;
+use sortie_sdk::item::{Item, Kind, RawName};
+use sortie_sdk::registry::ProviderFactory;
+use sortie_sdk::settings::Settings;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fs_provider_conforms() {
@@ -26,13 +26,13 @@ async fn the_fs_provider_conforms() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
     }
-    let provider = Arc::new(FsProvider::new(dir.path().to_path_buf(), &SourceOptions::default()));
+    let source = FsFactory.source(dir.path().to_str().unwrap(), Settings::new()).unwrap();
     let missing = Item::new(
         RawName::text("no/such/file"),
         vec![RawName::text("no"), RawName::text("such"), RawName::text("file")],
         Kind::File,
     );
 
-    let items = check(provider, Expected { bodies, secrets: &[], missing }).await;
+    let items = check(&FsFactory, source, Expected { bodies, secrets: &[], missing }).await;
     assert_eq!(items.iter().filter(|i| i.kind == Kind::File).count(), 1203);
 }

@@ -2,44 +2,93 @@
 //! `fstest` does for every backend): the engine relies on these properties, so a provider
 //! that breaks one produces archives that cannot be trusted.
 //!
-//! A provider's test calls [`check`] with the provider and what the source holds; each
-//! violated property panics with a message naming the item.
+//! A provider's test calls [`check`] with its factory, a source it seeded and what the
+//! source holds; each violated property panics with a message naming the item.
 #![deny(missing_docs)]
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
-use sortie_core::ErrorKind;
-use sortie_core::item::{Area, Item, Kind, RawName};
-use sortie_core::provider::Provider;
+use sortie_sdk::ErrorKind;
+use sortie_sdk::item::{Area, Item, Kind, RawName};
+use sortie_sdk::provider::Provider;
+use sortie_sdk::registry::{Context, ProviderFactory};
+use sortie_sdk::source::SourceSpec;
 
 /// What the seeded source holds, for the suite to compare with.
 pub struct Expected<'a> {
     /// The bytes of every item with a body, by identifier (of an unversioned source: versions
     /// share their object's identifier).
     pub bodies: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// Strings that must never appear in what the provider shows (secrets, tokens).
+    /// Strings that must never appear in what the provider shows (secrets, tokens): its
+    /// source descriptions in any rendering, its errors.
     pub secrets: &'a [&'a str],
     /// An item that does not exist at the source, built as the provider would list it;
     /// opening it must fail with [`ErrorKind::NotFound`].
     pub missing: Item,
 }
 
-/// Runs every check. Returns the listed items for provider-specific assertions.
-pub async fn check(provider: Arc<dyn Provider>, expected: Expected<'_>) -> Vec<Item> {
-    provider.check().await.unwrap_or_else(|e| panic!("check() failed on a reachable source: {e}"));
-    for secret in expected.secrets {
-        assert!(!provider.display_url().contains(secret), "display_url shows a secret");
-        assert!(!provider.source_id().contains(secret), "source_id shows a secret");
+/// Runs every check on `source` (a source as the factory describes it from what the user
+/// wrote), resolved and opened by `factory` as the engine would. Returns the listed items of
+/// every resolved source, for provider-specific assertions.
+pub async fn check(factory: &dyn ProviderFactory, source: SourceSpec, expected: Expected<'_>) -> Vec<Item> {
+    let context = Context::default();
+    shows_no_secret(&source, expected.secrets);
+    let resolved = factory.resolve(&source, &context).await.unwrap_or_else(|e| panic!("resolve({}): {e}", source.url));
+    assert!(!resolved.is_empty(), "{} resolved to no source at all", source.url);
+    let mut items = Vec::new();
+    let mut providers = Vec::new();
+    for spec in &resolved {
+        shows_no_secret(spec, expected.secrets);
+        round_trips_as_json(spec);
+        let provider = factory.open(spec, &context).unwrap_or_else(|e| panic!("open({}): {e}", spec.url));
+        provider.check().await.unwrap_or_else(|e| panic!("check() failed on a reachable source {}: {e}", spec.url));
+        let listed = list_everything(provider.as_ref()).await;
+        if provider.capabilities().flat_namespace {
+            listed_in_byte_order(&listed);
+        }
+        paths_are_unique(&listed);
+        bodies_match(provider.as_ref(), &listed, &expected).await;
+        items.extend(listed);
+        providers.push(provider);
     }
-    let items = list_everything(provider.as_ref()).await;
-    paths_are_unique(&items);
-    bodies_match(provider.as_ref(), &items, &expected).await;
     every_body_was_listed(&items, &expected);
-    missing_item_is_not_found(provider.as_ref(), &expected.missing).await;
+    let provider = providers.first().expect("at least one source");
+    missing_item_is_not_found(provider.as_ref(), &expected.missing, expected.secrets).await;
     items
+}
+
+/// A description shows no secret, in JSON (a plan) or in `Debug` (a log line).
+fn shows_no_secret(spec: &SourceSpec, secrets: &[&str]) {
+    let json = serde_json::to_string(spec).expect("a source description serializes");
+    let debug = format!("{spec:?}");
+    for secret in secrets {
+        for (rendering, text) in [("JSON", &json), ("Debug", &debug), ("url", &spec.url), ("id", &spec.id)] {
+            assert!(!text.contains(secret), "the {rendering} of source {} shows a secret", spec.url);
+        }
+    }
+}
+
+/// A resolved source survives a plan: printed as JSON and read back, it is the same source.
+fn round_trips_as_json(spec: &SourceSpec) {
+    let json = serde_json::to_string(spec).expect("a source description serializes");
+    let back: SourceSpec = serde_json::from_str(&json).expect("a printed source description reads back");
+    assert_eq!(
+        serde_json::to_value(&back).unwrap(),
+        serde_json::to_value(spec).unwrap(),
+        "{}: the description changed through JSON",
+        spec.url
+    );
+}
+
+/// A flat namespace lists keys in byte order (versions after their key), which the
+/// engine's leaf-and-directory detection relies on; configuration documents aside.
+fn listed_in_byte_order(items: &[Item]) {
+    let keys: Vec<&RawName> = items.iter().filter(|i| i.area != Area::Config).map(|i| &i.id).collect();
+    for pair in keys.windows(2) {
+        assert!(pair[0] <= pair[1], "{} is listed before {}: not in byte order", pair[0].display(), pair[1].display());
+    }
 }
 
 /// Lists to the end, checking that asking for a cursor again returns the same page.
@@ -83,31 +132,47 @@ fn paths_are_unique(items: &[Item]) {
 }
 
 /// Every body has exactly the listed and announced length, the seeded bytes, and the
-/// announced MD5 when there is one.
+/// announced MD5 when there is one; opening an item a second time gives the same bytes (the
+/// engine opens again for every retry, a resumed export in another process).
 async fn bodies_match(provider: &dyn Provider, items: &[Item], expected: &Expected<'_>) {
     for item in items.iter().filter(|i| i.has_body && i.skip.is_none()) {
         let name = item.id.display();
-        let body = provider.open(item).await.unwrap_or_else(|e| panic!("{name}: open: {e}"));
-        let announced = body.size;
-        let checksum = body.checksum.clone().or_else(|| item.checksum.clone());
-        let mut bytes = Vec::new();
-        let mut stream = body.stream;
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.unwrap_or_else(|e| panic!("{name}: body: {e}")));
-        }
-        if let Some(size) = announced {
-            assert_eq!(bytes.len() as u64, size, "{name}: body length differs from the announced size");
-        }
-        if let Some(size) = item.size {
-            assert_eq!(bytes.len() as u64, size, "{name}: body length differs from the listed size");
-        }
-        if let Some(md5) = checksum.and_then(|c| c.md5) {
-            assert_eq!(hex::encode(Md5::digest(&bytes)), md5, "{name}: body differs from its announced MD5");
+        let bytes = read(provider, item).await;
+        if item.inline.is_none() {
+            assert!(read(provider, item).await == bytes, "{name}: a second open gave other bytes");
         }
         if let Some(seeded) = expected.bodies.get(&item.id.0) {
             assert!(&bytes == seeded, "{name}: body differs from what the test seeded");
         }
     }
+}
+
+/// An item's bytes as the engine gets them (inline, or opened), checked against every
+/// length and MD5 announced.
+async fn read(provider: &dyn Provider, item: &Item) -> Vec<u8> {
+    let name = item.id.display();
+    if let Some(inline) = &item.inline {
+        assert_eq!(Some(inline.len() as u64), item.size, "{name}: inline bytes differ from the listed size");
+        return inline.to_vec();
+    }
+    let body = provider.open(item).await.unwrap_or_else(|e| panic!("{name}: open: {e}"));
+    let announced = body.size;
+    let checksum = body.checksum.clone().or_else(|| item.checksum.clone());
+    let mut bytes = Vec::new();
+    let mut stream = body.stream;
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.unwrap_or_else(|e| panic!("{name}: body: {e}")));
+    }
+    if let Some(size) = announced {
+        assert_eq!(bytes.len() as u64, size, "{name}: body length differs from the announced size");
+    }
+    if let Some(size) = item.size {
+        assert_eq!(bytes.len() as u64, size, "{name}: body length differs from the listed size");
+    }
+    if let Some(md5) = checksum.and_then(|c| c.md5) {
+        assert_eq!(hex::encode(Md5::digest(&bytes)), md5, "{name}: body differs from its announced MD5");
+    }
+    bytes
 }
 
 /// Nothing the test seeded is missing from the listing.
@@ -119,9 +184,15 @@ fn every_body_was_listed(items: &[Item], expected: &Expected<'_>) {
     }
 }
 
-async fn missing_item_is_not_found(provider: &dyn Provider, missing: &Item) {
+async fn missing_item_is_not_found(provider: &dyn Provider, missing: &Item, secrets: &[&str]) {
     match provider.open(missing).await {
         Ok(_) => panic!("{}: opening an item that does not exist succeeded", missing.id.display()),
-        Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{}: {e}", missing.id.display()),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{}: {e}", missing.id.display());
+            let json = serde_json::to_string(&e).expect("errors serialize");
+            for secret in secrets {
+                assert!(!e.to_string().contains(secret) && !json.contains(secret), "an error shows a secret: {e}");
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The provider and its factory.
+//! The provider: checks, lists and opens one directory tree.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use sortie_core::item::Item;
-use sortie_core::provider::{Body, Capabilities, Page, Provider};
-use sortie_core::registry::{ProviderFactory, SourceOptions};
-use sortie_core::{Error, ErrorKind, Result};
+use sortie_sdk::item::Item;
+use sortie_sdk::provider::{Body, Capabilities, Page, Provider};
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::lister::Lister;
 use crate::reader::{Identity, Root};
@@ -17,39 +16,6 @@ use crate::reader::{Identity, Root};
 /// Files up to this size are opened, measured and read in one go: a thread hop per system
 /// call would cost more than the read itself.
 const READ_AT_ONCE: u64 = 256 * 1024;
-
-/// Opens `file://` sources and plain paths.
-pub struct FsFactory;
-
-impl ProviderFactory for FsFactory {
-    fn scheme(&self) -> &'static str {
-        "file"
-    }
-
-    fn description(&self) -> &'static str {
-        "a local directory tree (files, empty directories; symlinks recorded, not followed)"
-    }
-
-    fn example(&self) -> &'static str {
-        "examples/sample-tenant  or  file:///srv/export"
-    }
-
-    fn open(&self, source: &str, options: &SourceOptions) -> Result<Arc<dyn Provider>> {
-        let path = match source.split_once("://") {
-            Some((_, rest)) => {
-                if !rest.starts_with('/') {
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("'{source}' is not a local file URL: write file:///absolute/path or a plain path"),
-                    ));
-                }
-                PathBuf::from(rest)
-            }
-            None => PathBuf::from(source),
-        };
-        Ok(Arc::new(FsProvider::new(path, options)))
-    }
-}
 
 /// A local directory tree.
 pub struct FsProvider {
@@ -62,22 +28,16 @@ pub struct FsProvider {
 }
 
 impl FsProvider {
-    /// A provider for the tree at `root`.
-    pub fn new(root: PathBuf, options: &SourceOptions) -> Self {
+    /// A provider for the tree at `root`; the local files `exclude` (the archive being
+    /// written) are never listed.
+    pub fn new(root: PathBuf, follow_symlinks: bool, exclude: &[PathBuf]) -> Self {
         // Compared with the walk's paths under the canonical root; the files need not
         // exist yet, their directory must.
-        let exclude = options
-            .exclude
+        let exclude = exclude
             .iter()
             .filter_map(|path| Some(path.parent()?.canonicalize().ok()?.join(path.file_name()?)))
             .collect();
-        Self {
-            root,
-            follow_symlinks: options.follow_symlinks,
-            exclude: Arc::new(exclude),
-            lister: Mutex::new(None),
-            root_dir: Mutex::new(None),
-        }
+        Self { root, follow_symlinks, exclude: Arc::new(exclude), lister: Mutex::new(None), root_dir: Mutex::new(None) }
     }
 
     fn relative_path(item: &Item) -> PathBuf {
@@ -102,24 +62,8 @@ pub(crate) fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
 
 #[async_trait]
 impl Provider for FsProvider {
-    fn source_id(&self) -> String {
-        let name = self
-            .root
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default();
-        let slug = sortie_core::item::slug(&name);
-        if slug.is_empty() { "fs-root".to_owned() } else { format!("fs-{slug}") }
-    }
-
-    fn display_url(&self) -> String {
-        let absolute = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
-        format!("file://{}", absolute.display())
-    }
-
     fn capabilities(&self) -> Capabilities {
-        Capabilities { local: true, ..Capabilities::default() }
+        Capabilities::default().with_local()
     }
 
     async fn check(&self) -> Result<()> {

@@ -1,0 +1,98 @@
+//! Resolution: the sources the user wrote become the plan — the sources to export, as data
+//! (`s3://` becomes one source per bucket) — and each planned source is then opened and
+//! checked before anything is written. `sortie plan` prints the plan; `--plan FILE` exports
+//! one printed earlier, which gives the same archive as the original sources.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sortie_sdk::provider::Provider;
+use sortie_sdk::registry::Context;
+use sortie_sdk::source::SourceSpec;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::progress::{Event, ProgressSink};
+use crate::registry::Registry;
+use crate::retry::retry;
+
+/// The version of the plan format this build writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+
+/// A plan, as `sortie plan --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The plan format's version ([`PLAN_VERSION`]).
+    pub sortie_plan: u32,
+    /// The sources to export, in order. Secret settings are not in it: the run that
+    /// exports the plan reads them again (environment, provider files, `--set`).
+    pub sources: Vec<SourceSpec>,
+}
+
+impl Plan {
+    /// Reads a plan printed by `sortie plan --json`.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorKind::InvalidInput, format!("not a plan printed by `sortie plan --json`: {e}"))
+        })?;
+        if plan.sortie_plan != PLAN_VERSION {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "plan format {} is not one this sortie reads ({PLAN_VERSION}); print the plan again with this version",
+                    plan.sortie_plan
+                ),
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+/// One planned source, opened.
+#[derive(Clone)]
+pub struct Source {
+    /// What it is.
+    pub spec: SourceSpec,
+    /// Its provider, checked.
+    pub provider: Arc<dyn Provider>,
+}
+
+/// Resolves the sources the user wrote into the plan. A temporary error (a 503 on the
+/// bucket listing, a login refused for load) is retried like any request: the first request
+/// of an export deserves the same patience as the millionth.
+pub async fn resolve(
+    registry: &Registry,
+    written: &[SourceSpec],
+    context: &Context,
+    progress: &ProgressSink,
+) -> Result<Plan> {
+    let mut sources = Vec::with_capacity(written.len());
+    for spec in written {
+        let factory = registry.factory(&spec.scheme, &spec.url)?;
+        let (resolved, _) =
+            retry(&context.retry, on_retry(spec, progress, "expansion"), || factory.resolve(spec, context)).await;
+        sources.extend(resolved.map_err(|e| e.context(format!("source {}", spec.url)))?);
+    }
+    Ok(Plan { sortie_plan: PLAN_VERSION, sources })
+}
+
+/// Opens every planned source and checks it (that it exists and the credentials work),
+/// before anything is written.
+pub async fn open(registry: &Registry, plan: &Plan, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
+    let mut opened = Vec::with_capacity(plan.sources.len());
+    for spec in &plan.sources {
+        let in_source = |e: Error| e.context(format!("source {}", spec.url));
+        let factory = registry.factory(&spec.scheme, &spec.url)?;
+        let provider = factory.open(spec, context).map_err(in_source)?;
+        retry(&context.retry, on_retry(spec, progress, "check"), || provider.check()).await.0.map_err(in_source)?;
+        opened.push(Source { spec: spec.clone(), provider });
+    }
+    Ok(opened)
+}
+
+/// Reports a retry of a source's `what` (check, expansion) as progress.
+fn on_retry<'a>(spec: &'a SourceSpec, progress: &'a ProgressSink, what: &'a str) -> impl FnMut(u32, &Error) + 'a {
+    move |retry, error| {
+        let id = format!("{} {what}", spec.url);
+        progress(Event::Retrying { id, retry, error: error.to_string() });
+    }
+}
