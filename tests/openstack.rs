@@ -11,6 +11,7 @@ use std::path::Path;
 use common::openstack::{OpenStack, Tenant, run_tools, sortie_with};
 use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report};
 use serde_json::Value;
+use sortie_sdk::ProviderFactory;
 
 fn record<'a>(records: &'a [Value], source: &str, id: &str, kind: &str) -> &'a Value {
     records
@@ -287,22 +288,66 @@ fn conformance_suite_against_swift() {
         bodies.insert(name.into_bytes(), body);
     }
     tenant.tools(&["upload", "suite", dir.path().to_str().unwrap()]);
-    let options = sortie_core::registry::SourceOptions { page_size: Some(500), ..Default::default() };
     let env = tenant.password_env();
-    let provider = sortie_plugin_openstack::SwiftFactory
-        .open_with_env("swift://suite", &options, &|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-        .unwrap();
-    let missing = sortie_core::item::Item::new(
-        sortie_core::item::RawName::text("no-such-object"),
-        vec![sortie_core::item::RawName::text("no-such-object")],
-        sortie_core::item::Kind::Object,
+    let factory = sortie_plugin_openstack::SwiftFactory
+        .with_env(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let mut settings = sortie_sdk::settings::Settings::new();
+    settings.set(factory.info().setting("page_size").unwrap(), "500").unwrap();
+    let source = factory.source("swift://suite", settings).unwrap();
+    let missing = sortie_sdk::item::Item::new(
+        sortie_sdk::item::RawName::text("no-such-object"),
+        vec![sortie_sdk::item::RawName::text("no-such-object")],
+        sortie_sdk::item::Kind::Object,
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let items = runtime.block_on(sortie_conformance::check(
-        provider,
+        &factory,
+        source,
         sortie_conformance::Expected { bodies, secrets: &[&tenant.password], missing },
     ));
-    assert_eq!(items.iter().filter(|i| i.kind == sortie_core::item::Kind::Object).count(), 1100);
+    assert_eq!(items.iter().filter(|i| i.kind == sortie_sdk::item::Kind::Object).count(), 1100);
+}
+
+/// The suite on `openstack://`: its services part (Glance for real, the recorded Nova,
+/// Cinder with volume data, Neutron and Designate with a zone export) and its Swift parts,
+/// every item opened twice.
+#[test]
+fn conformance_suite_against_openstack_services() {
+    let stack = OpenStack::shared();
+    let tenant: Tenant = stack.tenant("services-suite");
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::noise(200_000, 11);
+    let file = dir.path().join("disk.raw");
+    fs::write(&file, &data).unwrap();
+    let image = String::from_utf8(tenant.tools(&["image", &stack.glance(), "disk", file.to_str().unwrap()]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    tenant.tools(&["many", "beside", "3", "10"]);
+    let env = tenant.password_env();
+    let factory = sortie_plugin_openstack::OpenStackFactory
+        .with_env(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let mut settings = sortie_sdk::settings::Settings::new();
+    settings.set(factory.info().setting("include_volume_data").unwrap(), "true").unwrap();
+    let source = factory.source("openstack://", settings).unwrap();
+    let bodies = std::collections::BTreeMap::from([(format!("glance/images/{image}/file").into_bytes(), data)]);
+    let missing = sortie_sdk::item::Item::new(
+        sortie_sdk::item::RawName::text("glance/images/no-such-image/file"),
+        vec![sortie_sdk::item::RawName::text("glance"), sortie_sdk::item::RawName::text("no-such-image.raw")],
+        sortie_sdk::item::Kind::Image,
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let items = runtime.block_on(sortie_conformance::check(
+        &factory,
+        source,
+        sortie_conformance::Expected { bodies, secrets: &[&tenant.password], missing },
+    ));
+    let has = |id: &str| items.iter().any(|i| i.id.display() == id);
+    assert!(has("designate/zones/8e9fa0b1-c2d3-44e5-f6a7-b8c9d0e1f2a3/export"), "the zone's BIND file");
+    assert!(has("cinder/volumes/9d2e7c1a-4b5f-4a3e-8c9d-0e1f2a3b4c5d/data"), "a volume's data");
+    assert_eq!(items.iter().filter(|i| i.kind == sortie_sdk::item::Kind::Object).count(), 3);
+    let images = String::from_utf8(tenant.tools(&["images", &stack.glance()]).stdout).unwrap();
+    assert!(!images.contains("sortie-export-"), "every temporary image is deleted: {images}");
 }
 
 #[test]

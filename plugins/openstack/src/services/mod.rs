@@ -89,12 +89,18 @@ impl Locator {
         serde_json::to_string(self).expect("a locator serializes")
     }
 
+    /// Where `item`'s bytes are. An item without a locator is none this source lists with
+    /// bytes of their own: not found.
     fn from_item(item: &Item) -> Result<Self> {
-        let damaged = |why: String| {
-            Error::new(ErrorKind::Other, format!("{} cannot be opened: its locator {why}", item.id.display()))
+        let Some(text) = item.locator.as_deref() else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the project's services list no item {} with data of its own", item.id.display()),
+            ));
         };
-        let text = item.locator.as_deref().ok_or_else(|| damaged("is missing".into()))?;
-        serde_json::from_str(text).map_err(|e| damaged(format!("is damaged: {e}")))
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorKind::Other, format!("{} cannot be opened: its locator is damaged: {e}", item.id.display()))
+        })
     }
 }
 
