@@ -350,6 +350,53 @@ fn conformance_suite_against_openstack_services() {
     assert!(!images.contains("sortie-export-"), "every temporary image is deleted: {images}");
 }
 
+/// `sortie plan openstack://` prints data: each part opened alone by `export --plan` (the
+/// password read again from the environment) gives the archive the source itself gives,
+/// segments left out in both.
+#[test]
+fn a_printed_plan_of_a_project_exports_the_same_archive() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("plan");
+    tenant.tools(&["slo", "big", "file.bin", "big_segments", "70000", "80000"]);
+    tenant.tools(&["many", "small", "5", "10"]);
+    let dir = tempfile::tempdir().unwrap();
+    let env = tenant.password_env();
+    let planned = sortie_with(dir.path(), &env, &["plan", "openstack://", "--json"]);
+    assert_eq!(code(&planned), 0, "{}", all_text(&planned));
+    let text = String::from_utf8(planned.stdout.clone()).unwrap();
+    assert!(!text.contains(&tenant.password), "{text}");
+    let plan: Value = serde_json::from_str(text.trim()).unwrap();
+    let sources = plan["sources"].as_array().unwrap();
+    let ids: Vec<&str> = sources.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["openstack", "swift", "swift-big", "swift-small", "swift-big_segments"]);
+    assert_eq!(sources[4]["settings"]["segments_of"], "big", "{text}");
+    let plan_file = dir.path().join("plan.json");
+    fs::write(&plan_file, &text).unwrap();
+
+    let contents = |archive: &Path, name: &str| {
+        let bag = gnu_extract(archive, name);
+        // Fetched concurrently: the same members, in any order.
+        let mut manifest: Vec<String> =
+            fs::read_to_string(bag.join("manifest-sha256.txt")).unwrap().lines().map(str::to_owned).collect();
+        manifest.sort();
+        let mut records: Vec<(String, Vec<u8>, String)> = inventory(&bag)
+            .iter()
+            .map(|r| (r["source"].as_str().unwrap().to_owned(), common::record_id(r), r["kind"].to_string()))
+            .collect();
+        records.sort();
+        (manifest, records, report(&bag)["exclusions"].as_array().unwrap().len())
+    };
+    let (direct, output) = export(dir.path(), "direct", &env, &["openstack://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (from_plan, output) = export(dir.path(), "from-plan", &env, &["--plan", plan_file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (manifest, records, exclusions) = contents(&direct, "direct");
+    let (planned_manifest, planned_records, planned_exclusions) = contents(&from_plan, "from-plan");
+    assert_eq!(planned_manifest, manifest);
+    assert_eq!(planned_records, records);
+    assert_eq!((planned_exclusions, exclusions), (2, 2), "the two segments, left out in both");
+}
+
 #[test]
 fn a_container_deleted_during_the_export_is_recorded_as_incomplete() {
     let stack = OpenStack::shared();
