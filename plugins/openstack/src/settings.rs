@@ -228,6 +228,10 @@ mod tests {
         assert!(swift.is_on("include_segments"));
         assert_eq!((swift.text("cloud"), swift.integer("page_size")), (Some("ovh"), Some(7)));
         assert_eq!(swift.text("password"), Some("hunter2"));
-        assert!(!format!("{swift:?}").contains("hunter2"));
+        let typed = SourceSettings::read(&swift).unwrap();
+        assert_eq!(typed.password, Some(Secret("hunter2".into())));
+        for rendering in [format!("{swift:?}"), format!("{typed:?}"), serde_json::to_string(&swift).unwrap()] {
+            assert!(!rendering.contains("hunter2"), "{rendering}");
+        }
     }
 }
