@@ -34,5 +34,5 @@ mod settings;
 mod source;
 
 pub use provider::MemoryProvider;
-pub use scripted::{Fault, Object, Scripted, changed};
+pub use scripted::{Fault, HeldFactory, Object, Scripted, changed};
 pub use source::MemoryFactory;

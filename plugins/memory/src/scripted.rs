@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
 use bytes::Bytes;
-use sortie_sdk::provider::Capabilities;
+use sortie_sdk::provider::{Capabilities, Provider};
+use sortie_sdk::registry::{Context, ProviderFactory, ProviderInfo};
 use sortie_sdk::settings::Settings;
 use sortie_sdk::source::SourceSpec;
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::provider::{Behaviour, Contents, MemoryProvider};
 use crate::settings::source_id;
@@ -166,5 +168,37 @@ impl Scripted {
         };
         let stored = self.objects.into_iter().map(|object| Stored { object, opens: AtomicU32::new(0) }).collect();
         Arc::new(MemoryProvider::new(spec, Contents::Scripted(stored), behaviour))
+    }
+}
+
+/// A factory of one source: a provider a test holds (to read its counters), registered in
+/// the test's registry so that its source is opened and checked as any planned source is.
+pub struct HeldFactory(Arc<MemoryProvider>);
+
+impl HeldFactory {
+    /// The factory of `provider`'s source.
+    pub fn new(provider: Arc<MemoryProvider>) -> Self {
+        Self(provider)
+    }
+}
+
+impl ProviderFactory for HeldFactory {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new("memory", "a memory source a test holds", &self.0.spec().url, Vec::new())
+    }
+
+    fn source(&self, url: &str, _settings: Settings) -> Result<SourceSpec> {
+        let spec = self.0.spec();
+        if url != spec.url {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("this factory opens {} only, not {url}", spec.url),
+            ));
+        }
+        Ok(spec.clone())
+    }
+
+    fn open(&self, _source: &SourceSpec, _context: &Context) -> Result<Arc<dyn Provider>> {
+        Ok(self.0.clone())
     }
 }
