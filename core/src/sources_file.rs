@@ -10,7 +10,7 @@
 //!     profile: prod
 //! ```
 //!
-//! The file is `--sources FILE`, else `$SORTIE_SOURCES`, else
+//! The file is `--sources-file FILE`, else `$SORTIE_SOURCES`, else
 //! `$XDG_CONFIG_HOME/sortie/sources.yaml` (`~/.config/sortie/sources.yaml`).
 
 use std::collections::BTreeMap;
@@ -62,7 +62,7 @@ pub fn expand(registry: &Registry, written: &[String], file: Option<&Path>) -> R
         let path = file.ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidInput,
-                format!("source '{source}' names a source of the sources file, but no file was given: use --sources FILE or SORTIE_SOURCES"),
+                format!("source '{source}' names a source of the sources file, but no file was given: use --sources-file FILE or SORTIE_SOURCES"),
             )
         })?;
         if entries.is_none() {
@@ -97,8 +97,16 @@ pub fn expand(registry: &Registry, written: &[String], file: Option<&Path>) -> R
 }
 
 fn load(path: &Path) -> Result<BTreeMap<String, Entry>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read the sources file {}", path.display()), &e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let error = Error::io(format!("cannot read the sources file {}", path.display()), &e);
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::new(
+                ErrorKind::InvalidInput,
+                format!("{error}: write the named sources there, or name the file with --sources-file FILE or SORTIE_SOURCES"),
+            ),
+            _ => error,
+        }
+    })?;
     serde_yaml_ng::from_str(&text).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,

@@ -1,7 +1,8 @@
 //! `sortie providers`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use sortie_sdk::registry::ProviderInfo;
+use sortie_sdk::{Error, ErrorKind};
 
 use super::print_json;
 use crate::cli::ProvidersArgs;
@@ -13,7 +14,8 @@ pub fn run(args: &ProvidersArgs) -> Result<i32> {
         let known: Vec<String> = infos.iter().map(|i| i.scheme.clone()).collect();
         infos.retain(|info| &info.scheme == scheme);
         if infos.is_empty() {
-            bail!("no provider for the scheme '{scheme}': available schemes are {}", known.join(", "));
+            let message = format!("no provider for the scheme '{scheme}': available schemes are {}", known.join(", "));
+            return Err(Error::new(ErrorKind::InvalidInput, message).into());
         }
     }
     if args.json {
