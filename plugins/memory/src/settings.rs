@@ -26,12 +26,15 @@ pub(crate) fn specs() -> Vec<SettingSpec> {
             .default_value(0),
         SettingSpec::integer("max_concurrency", "The most items the engine may fetch at once from this source."),
         SettingSpec::bool("flat", "A flat, byte-ordered namespace, as an object store's."),
-        SettingSpec::bool("with_md5", "Announce every item's MD5 in the listing, so that the engine checks it."),
+        SettingSpec::bool(
+            "with_md5",
+            "Announce every item's MD5 in the listing, so that the engine checks it (the listing then generates every item once).",
+        ),
     ]
 }
 
 /// One source's settings, typed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct MemorySettings {
     /// The `NAME` of `memory://NAME`.
     pub(crate) name: String,
