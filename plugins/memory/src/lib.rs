@@ -8,19 +8,25 @@
 //! million items of a gigabyte each costs nothing until it is read. Two sources with the
 //! same settings hold the same bytes, in any process.
 //!
-//! ```no_run
-//! # async fn example() -> sortie_sdk::Result<()> {
-//! use sortie_plugin_memory::{Fault, Object, Scripted};
+//! The test kit: a [`Scripted`] store lists its [`Object`]s two a page, each with a
+//! [`Fault`] of its own, and can fail its first checks or its second listing page; its
+//! [`MemoryProvider`] counts opens per object, checks, listing requests and the peak of
+//! opens under way; a [`HeldFactory`] hands that very provider to the engine's registry,
+//! so that the source is opened and checked as any planned source is.
 //!
-//! // Two objects a page; the second object breaks once mid-body, as a reset connection.
+//! ```no_run
+//! # async fn example() {
+//! use sortie_plugin_memory::{Fault, HeldFactory, Object, Scripted};
+//!
 //! let provider = Scripted::new("test", vec![
 //!     Object::new("a", &b"leaf a"[..]).with_md5(),
 //!     Object::new("big", vec![7u8; 3 << 20]).fault(Fault::BreakOnce),
 //! ])
 //! .open();
-//! // … export `provider.spec()` with `provider` through the engine, then:
-//! assert_eq!(provider.opens("big"), 2);
-//! # Ok(())
+//! let factory = HeldFactory::new(provider.clone());
+//! // … register `factory`, open and export `provider.spec()` (archived under
+//! // `data/mem-test/`), then:
+//! assert_eq!(provider.opens("big"), 2, "the broken body was opened again");
 //! # }
 //! ```
 #![deny(missing_docs)]
