@@ -1,6 +1,142 @@
-//! `s3://BUCKET[/PREFIX]` and `s3://` (every bucket the credentials can list).
+//! The factory: `s3://BUCKET[/PREFIX]`, and `s3://` (every bucket the credentials can list),
+//! which resolves into one source per bucket.
+//!
+//! A source's URL names the endpoint it was described for (`s3://photos at
+//! https://s3.gra.io.cloud.ovh.net`): the report says where each bucket came from, and a
+//! source read back from a plan is opened only where that URL says.
 
-use sortie_core::error::{Error, ErrorKind, Result};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sortie_sdk::provider::Provider;
+use sortie_sdk::registry::{Context, ProviderFactory, ProviderInfo};
+use sortie_sdk::settings::Settings;
+use sortie_sdk::source::SourceSpec;
+use sortie_sdk::{Error, ErrorKind, Result};
+
+use crate::client::{Client, Request};
+use crate::provider::S3Provider;
+use crate::settings::{self, S3Settings, specs};
+use crate::xml::ListAllMyBucketsResult;
+
+/// Opens `s3://` sources: Amazon S3 and S3-compatible stores.
+#[derive(Debug)]
+pub struct S3Factory;
+
+/// The environment, read through a function so that tests need not change the process's.
+type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[async_trait]
+impl ProviderFactory for S3Factory {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new(
+            "s3",
+            "Amazon S3 and S3-compatible stores: every object, version, delete marker, and the bucket configuration",
+            "s3://my-bucket/prefix",
+            specs(),
+        )
+    }
+
+    fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
+        describe(url, settings, &process_env)
+    }
+
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        resolve(source, context, &process_env).await
+    }
+
+    fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        open(source, context, &process_env)
+    }
+}
+
+/// `s3://BUCKET[/PREFIX] at ENDPOINT`, archived as `s3-BUCKET` (`s3` for every bucket).
+fn describe(url: &str, settings: Settings, env: Env<'_>) -> Result<SourceSpec> {
+    let url = parse(url)?;
+    let endpoint = settings::endpoint_shown(&S3Settings::of(&settings), env)?;
+    let id = match &url.bucket {
+        Some(bucket) => format!("s3-{bucket}"),
+        None => "s3".to_owned(),
+    };
+    Ok(SourceSpec::new("s3", format!("{} at {endpoint}", url.shown()), id, settings))
+}
+
+/// A bucket is itself; `s3://` is every bucket the credentials can list, each with the
+/// same settings.
+async fn resolve(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<Vec<SourceSpec>> {
+    let (url, client) = connect(source, context, env)?;
+    if url.bucket.is_some() {
+        return Ok(vec![source.clone()]);
+    }
+    let endpoint = client.endpoint_display();
+    let buckets = list_buckets(&client).await?;
+    Ok(buckets
+        .into_iter()
+        .map(|bucket| {
+            let url = format!("s3://{bucket} at {endpoint}");
+            SourceSpec::new("s3", url, format!("s3-{bucket}"), source.settings.clone())
+        })
+        .collect())
+}
+
+fn open(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<Arc<dyn Provider>> {
+    let (url, client) = connect(source, context, env)?;
+    let Some(bucket) = url.bucket else {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} stands for every bucket: it is resolved into one source per bucket, which are opened",
+                source.url
+            ),
+        ));
+    };
+    Ok(Arc::new(S3Provider::new(client, bucket, url.prefix, &S3Settings::of(&source.settings))))
+}
+
+/// The source's URL and a client for it, refused when the settings and environment now
+/// point at another endpoint than the one the URL names.
+fn connect(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<(S3Url, Client)> {
+    let (written, described_at) = match source.url.rsplit_once(" at ") {
+        Some((written, endpoint)) => (written, Some(endpoint)),
+        None => (source.url.as_str(), None),
+    };
+    let url = parse(written)?;
+    let connection = settings::resolve(&S3Settings::of(&source.settings), env)?;
+    if let Some(described_at) = described_at
+        && described_at != connection.endpoint_shown()
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} was described for the endpoint {described_at}, but the settings and environment now give {}: \
+                 pass --s3-endpoint {described_at}, or describe the source again",
+                source.url,
+                connection.endpoint_shown()
+            ),
+        ));
+    }
+    Ok((url, Client::new(connection)?.with_retry(context.retry)))
+}
+
+/// Every bucket the credentials can list (ListBuckets, page by page).
+async fn list_buckets(client: &Client) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let query = token.take().map(|t| ("continuation-token", t)).into_iter().collect();
+        let request = Request { query, ..Default::default() };
+        let result: ListAllMyBucketsResult = client.get_document(&request, "ListBuckets").await?;
+        names.extend(result.buckets.bucket.into_iter().map(|b| b.name));
+        match result.continuation_token {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => return Ok(names),
+        }
+    }
+}
 
 /// What a source URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,11 +147,22 @@ pub struct S3Url {
     pub prefix: String,
 }
 
+impl S3Url {
+    /// As the user would write it.
+    fn shown(&self) -> String {
+        match &self.bucket {
+            Some(bucket) if self.prefix.is_empty() => format!("s3://{bucket}"),
+            Some(bucket) => format!("s3://{bucket}/{}", self.prefix),
+            None => "s3://".to_owned(),
+        }
+    }
+}
+
 const EXAMPLES: &str = "write s3://BUCKET, s3://BUCKET/PREFIX or s3:// for every bucket";
 
 /// Parses a source. Credentials never belong in the URL: one that carries some is refused
 /// without being repeated, so that the secret does not reach a terminal or a log.
-pub fn parse(source: &str) -> Result<S3Url> {
+fn parse(source: &str) -> Result<S3Url> {
     let invalid = |why: String| Error::new(ErrorKind::InvalidInput, why);
     let Some(rest) = source
         .strip_prefix("s3://")
