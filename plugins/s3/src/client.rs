@@ -59,6 +59,13 @@ pub struct Client {
     policy: RetryPolicy,
 }
 
+impl std::fmt::Debug for Client {
+    /// Where it connects and as whom: the secret and session token show as `<secret>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("connection", &self.connection).finish_non_exhaustive()
+    }
+}
+
 impl Client {
     pub fn new(connection: Connection) -> Result<Self> {
         let http = sortie_http::client(connection.ca_bundle.as_deref())?;

@@ -11,6 +11,8 @@ mod provider;
 mod reader;
 mod settings;
 mod source;
+#[cfg(test)]
+mod test_server;
 mod xml;
 
 pub use source::S3Factory;

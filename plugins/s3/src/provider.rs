@@ -14,6 +14,7 @@ use crate::reader::{self, Support};
 use crate::settings::S3Settings;
 
 /// One bucket, opened by [`crate::S3Factory`].
+#[derive(Debug)]
 pub struct S3Provider {
     client: Client,
     bucket: String,

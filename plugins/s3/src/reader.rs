@@ -54,6 +54,7 @@ const MAX_EXTRA: usize = 256 * 1024;
 /// sub-resource) they are not asked for again. A fact about the server, not about an item:
 /// an `open` without it (another process) asks once more and comes to the same answer. A
 /// damaged answer is never taken for "not implemented".
+#[derive(Debug)]
 pub struct Support {
     tags: AtomicBool,
     acl: AtomicBool,

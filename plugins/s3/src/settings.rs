@@ -454,6 +454,65 @@ mod tests {
     }
 
     #[test]
+    fn credentials_given_as_settings_win_over_the_environment_and_profiles() {
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret"), ("AWS_PROFILE", "ovh")];
+        let given = S3Settings {
+            access_key_id: Some("AKIAGIVEN".into()),
+            secret_access_key: Some(Secret("given-secret".into())),
+            ..Default::default()
+        };
+        let connection = home.resolve(&given, &vars).unwrap();
+        assert_eq!(connection.region, "gra", "the profile still gives the region");
+        let credentials = connection.credentials.unwrap();
+        assert_eq!(
+            (credentials.access_key_id.as_str(), credentials.secret_access_key.0.as_str()),
+            ("AKIAGIVEN", "given-secret")
+        );
+        assert!(credentials.session_token.is_none(), "not the environment's or the profile's");
+        let with_profile = S3Settings { profile: Some("ovh".into()), ..given.clone() };
+        assert_eq!(home.resolve(&with_profile, &[]).unwrap().credentials.unwrap().access_key_id, "AKIAGIVEN");
+        let anonymous = S3Settings { anonymous: true, ..given.clone() };
+        assert!(home.resolve(&anonymous, &vars).unwrap().credentials.is_none());
+        assert!(!format!("{given:?}").contains("given-secret"), "{given:?}");
+
+        let half = S3Settings { access_key_id: Some("AKIAGIVEN".into()), ..Default::default() };
+        let error = home.resolve(&half, &vars).unwrap_err().to_string();
+        assert!(error.contains("secret_access_key is not") && error.contains("--set"), "{error}");
+        let orphan = S3Settings { session_token: Some(Secret("orphan-token".into())), ..Default::default() };
+        let error = home.resolve(&orphan, &vars).unwrap_err().to_string();
+        assert!(error.contains("access_key_id is not") && !error.contains("orphan-token"), "{error}");
+    }
+
+    #[test]
+    fn every_option_is_a_setting_spelled_by_its_flag() {
+        let specs = specs();
+        let flag = |name: &str| specs.iter().find(|s| s.name == name).and_then(|s| s.flag.clone());
+        for (name, expected) in [
+            ("profile", "--profile"),
+            ("endpoint", "--s3-endpoint"),
+            ("region", "--s3-region"),
+            ("path_style", "--s3-path-style"),
+            ("anonymous", "--no-sign-request"),
+            ("current_only", "--current-only"),
+            ("skip_archived", "--skip-archived"),
+            ("allow_missing_metadata", "--allow-missing-metadata"),
+        ] {
+            assert_eq!(flag(name).as_deref(), Some(expected), "{name}");
+        }
+        let secret: Vec<&str> = specs.iter().filter(|s| s.secret).map(|s| s.name.as_str()).collect();
+        assert_eq!(secret, ["secret_access_key", "session_token"]);
+        let mut given = Settings::new();
+        for (name, value) in [("region", "gra"), ("skip_archived", "yes"), ("secret_access_key", "s")] {
+            given.set(specs.iter().find(|s| s.name == name).unwrap(), value).unwrap();
+        }
+        let read = S3Settings::of(&given);
+        assert_eq!(read.region.as_deref(), Some("gra"));
+        assert!(read.skip_archived && !read.current_only);
+        assert_eq!(read.secret_access_key.map(|s| s.0).as_deref(), Some("s"));
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
         let home = Home::new(CONFIG, CREDENTIALS);
         let settings = home.resolve(&S3Settings::default(), &[]).unwrap();
