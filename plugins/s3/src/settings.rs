@@ -23,7 +23,7 @@ pub fn specs() -> Vec<SettingSpec> {
         )
         .flag("--s3-endpoint")
         .env(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]),
-        SettingSpec::text("region", "The region requests are signed for (us-east-1 when not given).")
+        SettingSpec::text("region", "The region requests are signed for (else the profile's, else us-east-1).")
             .flag("--s3-region")
             .env(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
         SettingSpec::bool("path_style", "Address buckets in the path (ENDPOINT/BUCKET) instead of the host name.")

@@ -68,10 +68,10 @@ fn describe(url: &str, settings: Settings, env: Env<'_>) -> Result<SourceSpec> {
 /// A bucket is itself; `s3://` is every bucket the credentials can list, each with the
 /// same settings.
 async fn resolve(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<Vec<SourceSpec>> {
-    let (url, client) = connect(source, context, env)?;
-    if url.bucket.is_some() {
+    if split(&source.url)?.0.bucket.is_some() {
         return Ok(vec![source.clone()]);
     }
+    let (_, client) = connect(source, context, env)?;
     let endpoint = client.endpoint_display();
     let buckets = list_buckets(&client).await?;
     Ok(buckets
@@ -100,11 +100,7 @@ fn open(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<S3Provid
 /// The source's URL and a client for it, refused when the settings and environment now
 /// point at another endpoint than the one the URL names.
 fn connect(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<(S3Url, Client)> {
-    let (written, described_at) = match source.url.rsplit_once(" at ") {
-        Some((written, endpoint)) => (written, Some(endpoint)),
-        None => (source.url.as_str(), None),
-    };
-    let url = parse(written)?;
+    let (url, described_at) = split(&source.url)?;
     let connection = settings::resolve(&S3Settings::of(&source.settings), env)?;
     if let Some(described_at) = described_at
         && described_at != connection.endpoint_shown()
@@ -112,14 +108,21 @@ fn connect(source: &SourceSpec, context: &Context, env: Env<'_>) -> Result<(S3Ur
         return Err(Error::new(
             ErrorKind::InvalidInput,
             format!(
-                "{} was described for the endpoint {described_at}, but the settings and environment now give {}: \
-                 pass --s3-endpoint {described_at}, or describe the source again",
-                source.url,
+                "the source was described for the endpoint {described_at}, but the settings and environment now \
+                 give {}: pass --s3-endpoint {described_at}, or describe the source again",
                 connection.endpoint_shown()
             ),
         ));
     }
     Ok((url, Client::new(connection)?.with_retry(context.retry)))
+}
+
+/// A source's URL and the endpoint it names, if it names one (a hand-written plan may not).
+fn split(url: &str) -> Result<(S3Url, Option<&str>)> {
+    match url.rsplit_once(" at ") {
+        Some((written, endpoint)) => Ok((parse(written)?, Some(endpoint))),
+        None => Ok((parse(url)?, None)),
+    }
 }
 
 /// Every bucket the credentials can list (ListBuckets, page by page).
