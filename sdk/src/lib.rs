@@ -19,6 +19,11 @@ pub mod retry;
 pub mod settings;
 pub mod source;
 
+/// `docs/PROVIDERS.md`, whose worked example `cargo test` compiles and runs.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/PROVIDERS.md")]
+pub struct ProvidersGuide;
+
 pub use error::{Error, ErrorKind, Result};
 pub use item::{Area, Item, Kind, RawName};
 pub use provider::{Body, Capabilities, Page, Provider};

@@ -93,7 +93,7 @@ pub(crate) async fn dispatch(
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
             Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),
             None if !has_body => records.push(ToWriter::NoBytes { job }),
-            None if local[source] && size.is_some_and(|s| s <= fetch::SMALL) => {
+            None if local[source] && source_slots[source].is_none() && size.is_some_and(|s| s <= fetch::SMALL) => {
                 reads_bytes += size.unwrap_or(0);
                 reads.push((providers[source].clone(), job));
                 if reads.len() >= BATCH_ITEMS || reads_bytes >= BATCH_BYTES {

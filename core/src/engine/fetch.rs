@@ -438,23 +438,12 @@ mod tests {
         for part in parts {
             digests.update(Md5::digest(part));
         }
-        PartsMd5 {
-            digest: Some(hex::encode(digests.finalize())),
-            part_sizes: parts.iter().map(|p| p.len() as u64).collect(),
-            part_md5s: Vec::new(),
-            part_names: Vec::new(),
-        }
+        PartsMd5::new(Some(hex::encode(digests.finalize())), parts.iter().map(|p| p.len() as u64).collect())
     }
 
     fn check(expected: PartsMd5, body: &[u8], chunk: usize) -> Result<()> {
-        let checksum = ProviderChecksum {
-            served: String::new(),
-            md5: None,
-            note: None,
-            sha256: None,
-            sha512: None,
-            parts_md5: Some(expected),
-        };
+        let mut checksum = ProviderChecksum::unchecked("", None);
+        checksum.parts_md5 = Some(expected);
         let mut check = BodyCheck::new(Some(&checksum));
         for piece in body.chunks(chunk) {
             check.update(piece);
@@ -480,12 +469,9 @@ mod tests {
     #[test]
     fn a_damaged_part_is_named_by_its_announced_md5() {
         let parts: [&[u8]; 3] = [&[1u8; 10], &[2u8; 20], &[3u8; 5]];
-        let expected = PartsMd5 {
-            digest: None,
-            part_sizes: vec![10, 20, 5],
-            part_md5s: parts.iter().map(|p| hex::encode(Md5::digest(p))).collect(),
-            part_names: vec!["/seg/0".into(), "/seg/1".into(), "/seg/2".into()],
-        };
+        let mut expected = PartsMd5::new(None, vec![10, 20, 5]);
+        expected.part_md5s = parts.iter().map(|p| hex::encode(Md5::digest(p))).collect();
+        expected.part_names = vec!["/seg/0".into(), "/seg/1".into(), "/seg/2".into()];
         let body: Vec<u8> = parts.concat();
         check(expected.clone(), &body, 3).unwrap();
         let mut damaged = body.clone();
