@@ -234,8 +234,9 @@ fn an_object_the_credentials_may_not_read_is_a_recorded_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_s3_provider_conforms() {
-    use sortie_core::item::{Item, Kind, RawName};
-    use sortie_core::registry::SourceOptions;
+    use sortie_sdk::item::{Item, Kind, RawName};
+    use sortie_sdk::registry::ProviderFactory;
+    use sortie_sdk::settings::Settings;
     use std::collections::BTreeMap;
 
     let server = S3Server::start("moto");
@@ -249,22 +250,29 @@ async fn the_s3_provider_conforms() {
     bodies.insert(b"medium.bin".to_vec(), (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
     bodies.insert(b"large.bin".to_vec(), (0..3_000_000u32).map(|i| (i * 13 % 253) as u8).collect());
     server.put_objects("conform", &bodies);
-    let env = |name: &str| match name {
-        "AWS_ACCESS_KEY_ID" => Some(server.access_key.clone()),
-        "AWS_SECRET_ACCESS_KEY" => Some(server.secret_key.clone()),
-        "AWS_ENDPOINT_URL" => Some(server.endpoint.clone()),
-        _ => None,
-    };
-    let provider = sortie_plugin_s3::S3Factory.open_with_env("s3://conform", &SourceOptions::default(), &env).unwrap();
+    let factory = sortie_plugin_s3::S3Factory;
+    let info = factory.info();
+    let mut settings = Settings::new();
+    for (name, value) in [
+        ("access_key_id", &server.access_key),
+        ("secret_access_key", &server.secret_key),
+        ("endpoint", &server.endpoint),
+    ] {
+        settings.set(info.setting(name).unwrap(), value).unwrap();
+    }
+    let source = factory.source("s3://conform", settings).unwrap();
     let missing = Item::new(
         RawName::text("no/such/key"),
         vec![RawName::text("no"), RawName::text("such"), RawName::text("key")],
         Kind::Object,
     );
     let secret = server.secret_key.clone();
-    let items =
-        sortie_conformance::check(provider, sortie_conformance::Expected { bodies, secrets: &[&secret], missing })
-            .await;
+    let items = sortie_conformance::check(
+        &factory,
+        source,
+        sortie_conformance::Expected { bodies, secrets: &[&secret], missing },
+    )
+    .await;
     assert_eq!(items.iter().filter(|i| i.kind == Kind::Object).count(), 1103);
 }
 

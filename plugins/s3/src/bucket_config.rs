@@ -4,14 +4,19 @@
 use bytes::Bytes;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::{Area, Item, Kind, RawName, Skip};
+use sortie_sdk::item::{Area, Item, Kind, RawName, Skip};
+use sortie_sdk::provider::Body;
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::{Client, Request, read_capped};
+use crate::error::Failure;
 use crate::xml::{self, VersioningConfiguration};
 
-/// Sub-resource, file name, and what it is in words.
-const DOCUMENTS: &[(&str, &str, &str)] = &[
+/// One configuration document: its sub-resource, file name, and what it is in words.
+type Document = (&'static str, &'static str, &'static str);
+
+/// Every document read, in the order of the `_config/` listing.
+const DOCUMENTS: &[Document] = &[
     ("location", "location.xml", "location (region)"),
     ("versioning", "versioning.xml", "versioning configuration"),
     ("policy", "policy.json", "bucket policy"),
@@ -37,15 +42,15 @@ const DOCUMENTS: &[(&str, &str, &str)] = &[
 ];
 
 /// Configuration documents are small (a policy is at most 20 KiB, a lifecycle 1,000
-/// rules); a longer answer is not one and is treated as not implemented.
-const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
+/// rules); a longer answer is not one and is treated as not implemented. Every document
+/// read thus fits inline in its item.
+const MAX_DOCUMENT: usize = Item::INLINE_MAX;
 
-/// The configuration documents, as items (absent ones excluded with the reason, those that
-/// could not be read failed alone) and the bodies of those present, which `open` serves
-/// without asking again.
+/// The configuration documents, as items: those present with their bytes inline (the engine
+/// archives them as listed), absent ones excluded with the reason, those that could not be
+/// read failed alone.
 pub struct BucketConfig {
     pub items: Vec<Item>,
-    pub bodies: Vec<(String, Bytes)>,
     /// Versioning is or was enabled: the bucket may hold earlier versions.
     pub versioned: bool,
 }
@@ -63,24 +68,12 @@ enum Answer {
 /// fails for good is a failed item alone, and never takes the bucket's objects with it. Only
 /// a bucket that does not exist (any more) fails the whole page.
 pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
-    let answers = join_all(DOCUMENTS.iter().map(|(sub, file, what)| async move {
-        let request = Request { bucket: Some(bucket), query: vec![(*sub, String::new())], ..Default::default() };
-        let described = format!("the {what} of bucket {bucket}");
-        client
-            .retried(&described, || async {
-                let response = client.send_checked(&request).await?;
-                let bytes = read_capped(response, MAX_DOCUMENT).await.map_err(|e| e.context(&described))?;
-                Ok(classify(bytes, sub, file, &described)?)
-            })
-            .await
-    }))
-    .await;
-
-    let mut config = BucketConfig { items: Vec::new(), bodies: Vec::new(), versioned: false };
+    let answers = join_all(DOCUMENTS.iter().map(|document| ask(client, bucket, document))).await;
+    let mut config = BucketConfig { items: Vec::new(), versioned: false };
     for ((sub, file, what), answer) in DOCUMENTS.iter().zip(answers) {
         let mut item = Item::new(RawName::text(&format!("?{sub}")), vec![RawName::text(file)], Kind::Config);
         item.area = Area::Config;
-        item.content_type = Some(if file.ends_with(".json") { "application/json" } else { "application/xml" }.into());
+        item.content_type = Some(content_type(file).into());
         match answer {
             Ok(Answer::Other) => {
                 item.has_body = false;
@@ -92,8 +85,7 @@ pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
                 if *sub == "versioning" {
                     config.versioned = versioning_enabled(&bytes)?;
                 }
-                item.size = Some(bytes.len() as u64);
-                config.bodies.push((file.to_string(), bytes));
+                item.set_inline(bytes);
             }
             Err(failure) if failure.code == "NoSuchBucket" => return Err(failure.error),
             Err(failure) => {
@@ -104,6 +96,47 @@ pub async fn fetch(client: &Client, bucket: &str) -> Result<BucketConfig> {
         config.items.push(item);
     }
     Ok(config)
+}
+
+/// Reads the document of a configuration item again. The engine archives the bytes listed
+/// with it and does not open it; this serves any other holder of the item.
+pub async fn read(client: &Client, bucket: &str, item: &Item) -> Result<Body> {
+    let sub = item.id.display();
+    let Some(document) = DOCUMENTS.iter().find(|(name, _, _)| sub.strip_prefix('?') == Some(name)) else {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("{sub} is not a configuration document of bucket {bucket}"),
+        ));
+    };
+    let (_, file, what) = document;
+    match ask(client, bucket, document).await.map_err(|failure| failure.error)? {
+        Answer::Document(bytes) => Ok(Body::from_bytes(bytes, Some(content_type(file)))),
+        Answer::Other => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "the server does not implement the {what} of bucket {bucket} (it answered {sub} with another document)"
+            ),
+        )),
+    }
+}
+
+/// Asks for one document, retried on its own.
+async fn ask(client: &Client, bucket: &str, document: &'static Document) -> Result<Answer, Failure> {
+    let (sub, file, what) = document;
+    let request = Request { bucket: Some(bucket), query: vec![(*sub, String::new())], ..Default::default() };
+    let described = format!("the {what} of bucket {bucket}");
+    client
+        .retried(&described, || async {
+            let response = client.send_checked(&request).await?;
+            let bytes = read_capped(response, MAX_DOCUMENT).await.map_err(|e| e.context(&described))?;
+            Ok(classify(bytes, sub, file, &described)?)
+        })
+        .await
+}
+
+/// The policy is JSON, every other document XML.
+fn content_type(file: &str) -> &'static str {
+    if file.ends_with(".json") { "application/json" } else { "application/xml" }
 }
 
 /// Tells a document from another answer and from a damaged one. A server that ignores a

@@ -1,4 +1,4 @@
-//! Signed S3 requests over HTTP, and the mapping of S3's answers to Sortie's error kinds.
+//! Signed S3 requests over HTTP (their failed answers mapped in [`crate::error`]).
 //!
 //! [`Client::send`] does not retry (the engine retries listing pages and object bodies,
 //! reading each error's temporary flag), with one exception: a bucket in another region
@@ -20,12 +20,13 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::retry::{RetryPolicy, Retryable, retry};
+use sortie_sdk::retry::{RetryPolicy, retry};
+use sortie_sdk::{Error, ErrorKind, Result};
 
-use crate::settings::Settings;
+use crate::error::{self, Answer, Asked, Failure, describe};
+use crate::settings::Connection;
 use crate::xml::{self, ErrorBody};
 
 /// What RFC 3986 leaves unreserved stays; everything else is encoded, as SigV4 requires.
@@ -46,45 +47,30 @@ pub struct Request<'a> {
     pub headers: Vec<(&'static str, String)>,
 }
 
-/// An S3 error answer, kept whole so that callers can tell a missing configuration
-/// (`NoSuchCORSConfiguration`) from a missing bucket.
-#[derive(Debug)]
-pub struct Failure {
-    /// `None` when no answer came (connection refused, reset, timed out).
-    pub status: Option<StatusCode>,
-    pub code: String,
-    pub error: Error,
-}
-
-impl From<Error> for Failure {
-    /// An error met after the answer's status (its body broke off or does not parse).
-    fn from(error: Error) -> Self {
-        Self { status: None, code: String::new(), error }
-    }
-}
-
-impl Retryable for Failure {
-    fn retry_hint(&self) -> Option<Option<Duration>> {
-        self.error.retry_hint()
-    }
-}
-
 pub struct Client {
     http: reqwest::Client,
     /// For keys with `.` or `..` segments, which `http` would resolve away.
     raw: sortie_http::RawPathClient,
-    settings: Settings,
-    /// Buckets found to live in another region than `settings.region`.
+    connection: Connection,
+    /// Buckets found to live in another region than `connection.region`: a request to one
+    /// of them is redirected once per client, not once per request.
     regions: Mutex<HashMap<String, String>>,
     /// The user's retry policy (`--retries`), for [`retried`](Self::retried).
     policy: RetryPolicy,
 }
 
+impl std::fmt::Debug for Client {
+    /// Where it connects and as whom: the secret and session token show as `<secret>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("connection", &self.connection).finish_non_exhaustive()
+    }
+}
+
 impl Client {
-    pub fn new(settings: Settings) -> Result<Self> {
-        let http = sortie_http::client(settings.ca_bundle.as_deref())?;
-        let raw = sortie_http::RawPathClient::new(settings.ca_bundle.as_deref())?;
-        Ok(Self { http, raw, settings, regions: Mutex::new(HashMap::new()), policy: RetryPolicy::default() })
+    pub fn new(connection: Connection) -> Result<Self> {
+        let http = sortie_http::client(connection.ca_bundle.as_deref())?;
+        let raw = sortie_http::RawPathClient::new(connection.ca_bundle.as_deref())?;
+        Ok(Self { http, raw, connection, regions: Mutex::new(HashMap::new()), policy: RetryPolicy::default() })
     }
 
     /// Retries [`retried`](Self::retried) requests with `policy` instead of the default.
@@ -110,19 +96,19 @@ impl Client {
 
     /// The endpoint as shown to the user.
     pub fn endpoint_display(&self) -> String {
-        self.endpoint(&self.settings.region)
+        self.connection.endpoint_shown()
     }
 
     /// The configured endpoint, or AWS's for `region`.
     fn endpoint(&self, region: &str) -> String {
-        self.settings.endpoint.clone().unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+        self.connection.endpoint_for(region)
     }
 
     /// A server's error message as put into ours: bounded, without the secrets the
     /// requests carry (the session token is sent; a server may echo it).
     fn excerpt(&self, message: &str) -> String {
         let secrets: Vec<&str> = self
-            .settings
+            .connection
             .credentials
             .iter()
             .flat_map(|c| {
@@ -136,7 +122,7 @@ impl Client {
 
     /// The access key id in use and where it came from, for messages; never the secret.
     fn credentials_label(&self) -> String {
-        match &self.settings.credentials {
+        match &self.connection.credentials {
             Some(c) => format!("access key id {} (from {})", c.access_key_id, c.origin),
             None => "anonymous requests (--no-sign-request)".to_owned(),
         }
@@ -183,14 +169,14 @@ impl Client {
     fn region_of(&self, bucket: Option<&str>) -> String {
         bucket
             .and_then(|b| self.regions.lock().expect("region map").get(b).cloned())
-            .unwrap_or_else(|| self.settings.region.clone())
+            .unwrap_or_else(|| self.connection.region.clone())
     }
 
     async fn send_once(&self, request: &Request<'_>, region: &str) -> Result<Response> {
         let url = self.url(request, region);
         let method = if request.head { Method::HEAD } else { Method::GET };
         let mut headers: Vec<(&str, String)> = request.headers.iter().map(|(k, v)| (*k, v.clone())).collect();
-        if let Some(credentials) = &self.settings.credentials {
+        if let Some(credentials) = &self.connection.credentials {
             let cannot_sign =
                 |e: &dyn std::fmt::Display| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}"));
             let identity = AwsCredentials::new(
@@ -268,7 +254,7 @@ impl Client {
     }
 
     fn path_style(&self, bucket: &str, endpoint: &str) -> bool {
-        if let Some(forced) = self.settings.path_style {
+        if let Some(forced) = self.connection.path_style {
             return forced;
         }
         let host = endpoint.split_once("://").map_or(endpoint, |(_, h)| h);
@@ -295,7 +281,6 @@ impl Client {
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         let body = if request.head { ErrorBody::default() } else { read_error_body(response).await };
         let other_region = body.region.clone().or(bucket_region).filter(|r| r != region);
-        let what = describe(request);
         let code = if body.code.is_empty() {
             status.canonical_reason().unwrap_or("").replace(' ', "")
         } else {
@@ -305,96 +290,16 @@ impl Client {
             message if message.is_empty() => message,
             message => format!(": {message}"),
         };
-        let key_id = self.credentials_label();
-        let endpoint = self.endpoint_display();
-        let (kind, message) = match (status.as_u16(), code.as_str()) {
-            (_, "ExpiredToken" | "TokenRefreshRequired") => (
-                ErrorKind::Unauthenticated,
-                format!(
-                    "the session token of {key_id} has expired ({code}): get new temporary credentials and run again"
-                ),
-            ),
-            (_, "InvalidAccessKeyId") => (
-                ErrorKind::Unauthenticated,
-                format!(
-                    "{endpoint} does not know {key_id} (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or the profile, and the endpoint"
-                ),
-            ),
-            // On one object (the same keys having signed the listing), a refused signature
-            // says the server canonicalizes that key differently: not a reason to stop
-            // asking for the others, as a refused credential is.
-            (_, "SignatureDoesNotMatch") if request.key.is_some() => (
-                ErrorKind::Other,
-                format!(
-                    "{endpoint} refused the signature of the request for {what} (SignatureDoesNotMatch): the server encodes this key differently from AWS"
-                ),
-            ),
-            (_, "SignatureDoesNotMatch") => (
-                ErrorKind::Unauthenticated,
-                format!(
-                    "{endpoint} refused the signature made with {key_id} (SignatureDoesNotMatch): its secret access key is wrong"
-                ),
-            ),
-            (_, "RequestTimeTooSkewed") => (
-                ErrorKind::Unauthenticated,
-                format!(
-                    "{endpoint} refused the request because this machine's clock is more than 15 minutes off its own (RequestTimeTooSkewed): set the clock (NTP) and run again"
-                ),
-            ),
-            (_, "InvalidObjectState") => (
-                ErrorKind::Unsupported,
-                format!(
-                    "{what} is archived (InvalidObjectState): restore it first (aws s3api restore-object), or pass --skip-archived to leave archived objects out"
-                ),
-            ),
-            (_, "NoSuchBucket") => (
-                ErrorKind::NotFound,
-                format!("bucket '{}' does not exist at {endpoint} (NoSuchBucket)", request.bucket.unwrap_or_default()),
-            ),
-            (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => {
-                (ErrorKind::PermissionDenied, format!("{what}: access denied to {key_id} ({code}{detail})"))
-            }
-            (301 | 307, _) | (400, "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException") => (
-                ErrorKind::InvalidInput,
-                match &other_region {
-                    Some(other) => {
-                        format!("{what}: the bucket is in region {other}, not {region}: pass --s3-region {other}")
-                    }
-                    None => format!(
-                        "{what}: the server redirects elsewhere ({code}{detail}); set the bucket's region with --s3-region or AWS_REGION"
-                    ),
-                },
-            ),
-            (404, _) => (ErrorKind::NotFound, format!("{what}: not found ({code}{detail})")),
-            (429, _) | (503, "SlowDown") => {
-                (ErrorKind::RateLimited, format!("{what}: the server asks to slow down ({code})"))
-            }
-            (501, _) | (_, "NotImplemented") => {
-                (ErrorKind::Unsupported, format!("{what}: not implemented by {endpoint} ({code})"))
-            }
-            (500..=599, _) => {
-                (ErrorKind::Unavailable, format!("{what}: server error {} ({code}{detail})", status.as_u16()))
-            }
-            _ => (ErrorKind::Other, format!("{what}: {} ({code}{detail})", status.as_u16())),
+        let answer = Answer { status, code, detail, retry_after, other_region };
+        let asked = Asked {
+            request,
+            region,
+            key_id: self.credentials_label(),
+            endpoint: self.endpoint_display(),
+            what: describe(request),
         };
-        let mut error = Error::new(kind, message);
-        if matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable) {
-            error = error.temporary();
-            if let Some(after) = retry_after {
-                error = error.with_retry_after(after);
-            }
-        }
-        (Failure { status: Some(status), code, error }, other_region)
-    }
-}
-
-fn describe(request: &Request<'_>) -> String {
-    let sub = request.query.iter().find(|(_, v)| v.is_empty()).map(|(k, _)| *k);
-    match (request.bucket, request.key, sub) {
-        (Some(bucket), Some(key), _) => format!("s3://{bucket}/{}", String::from_utf8_lossy(key)),
-        (Some(bucket), None, Some(sub)) => format!("the {sub} configuration of bucket {bucket}"),
-        (Some(bucket), None, None) => format!("bucket {bucket}"),
-        (None, _, _) => "the list of buckets".to_owned(),
+        let other_region = answer.other_region.clone();
+        (error::failure(answer, &asked), other_region)
     }
 }
 
@@ -429,11 +334,11 @@ pub async fn read_capped(mut response: Response, cap: usize) -> Result<Option<By
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{Credentials, Secret, Settings};
+    use crate::settings::{Connection, Credentials, Secret};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn client(endpoint: Option<&str>, path_style: Option<bool>) -> Client {
-        Client::new(Settings {
+        Client::new(Connection {
             credentials: Some(Credentials {
                 access_key_id: "AKIATEST".into(),
                 secret_access_key: Secret("test-secret".into()),
@@ -515,10 +420,10 @@ mod tests {
         );
         let ok = answer("200 OK", "", "ok");
         let (endpoint, seen) = responder(vec![redirect, ok.clone(), ok]).await;
-        let client = Client::new(Settings {
+        let client = Client::new(Connection {
             region: "us-east-1".into(),
             endpoint: Some(endpoint),
-            ..client(None, Some(true)).settings.clone()
+            ..client(None, Some(true)).connection.clone()
         })
         .unwrap();
         let request = get("b", "k");
@@ -546,7 +451,8 @@ mod tests {
         ];
         let (endpoint, _seen) = responder(answers).await;
         let client =
-            Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() }).unwrap();
+            Client::new(Connection { endpoint: Some(endpoint), ..client(None, Some(true)).connection.clone() })
+                .unwrap();
         let request = get("b", "k");
         let mut errors = Vec::new();
         for _ in 0..8 {
@@ -576,15 +482,16 @@ mod tests {
         let slow = answer("503 Service Unavailable", "", "<Error><Code>SlowDown</Code></Error>");
         let ok = answer("200 OK", "", "<Tagging><TagSet/></Tagging>");
         let (endpoint, seen) = responder(vec![slow.clone(), slow.clone(), ok, slow.clone(), slow]).await;
-        let policy = RetryPolicy { retries: 2, base: Duration::from_millis(1), max: Duration::from_millis(2) };
-        let client = Client::new(Settings { endpoint: Some(endpoint), ..client(None, Some(true)).settings.clone() })
-            .unwrap()
-            .with_retry(policy);
+        let policy = RetryPolicy::new(2, Duration::from_millis(1), Duration::from_millis(2));
+        let client =
+            Client::new(Connection { endpoint: Some(endpoint), ..client(None, Some(true)).connection.clone() })
+                .unwrap()
+                .with_retry(policy);
         let request = get("b", "k");
         let read =
             client.retried("a tag set", || async { Ok(client.send_checked(&request).await?.text().await.unwrap()) });
         assert_eq!(read.await.unwrap(), "<Tagging><TagSet/></Tagging>");
-        let policy = RetryPolicy { retries: 1, ..policy };
+        let policy = RetryPolicy::new(1, policy.base, policy.max);
         let client = client.with_retry(policy);
         let failure = client.retried("a tag set", || client.send_checked(&request)).await.unwrap_err();
         assert_eq!(failure.error.kind(), ErrorKind::RateLimited);

@@ -5,11 +5,14 @@
 
 mod bucket_config;
 mod client;
-mod listing;
-mod object;
+mod error;
+mod lister;
 mod provider;
+mod reader;
 mod settings;
 mod source;
+#[cfg(test)]
+mod test_server;
 mod xml;
 
-pub use provider::S3Factory;
+pub use source::S3Factory;

@@ -1,13 +1,93 @@
-//! Where to connect and as whom, found the way the AWS CLI and SDKs find it: command-line
-//! options, then `AWS_*` variables, then the shared `~/.aws/credentials` and `~/.aws/config`
-//! files (profile `default`, or `--profile` / `AWS_PROFILE`).
+//! What the `s3` provider takes (its settings schema, read into [`S3Settings`]), and where
+//! to connect and as whom, found the way the AWS CLI and SDKs find it ([`resolve`]): the
+//! settings (from flags, `--set` or a sources file), then `AWS_*` variables, then the shared
+//! `~/.aws/credentials` and `~/.aws/config` files (profile `default`, or `--profile` /
+//! `AWS_PROFILE`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::registry::SourceOptions;
+use sortie_sdk::settings::{SettingSpec, Settings};
+use sortie_sdk::{Error, ErrorKind, Result};
+
+/// The settings schema.
+pub fn specs() -> Vec<SettingSpec> {
+    vec![
+        SettingSpec::text("profile", "The AWS profile of ~/.aws/config and ~/.aws/credentials to use.")
+            .flag("--profile")
+            .env(&["AWS_PROFILE"]),
+        SettingSpec::text(
+            "endpoint",
+            "The S3 endpoint, http(s)://HOST[:PORT], for an S3-compatible store (AWS itself when not given).",
+        )
+        .flag("--s3-endpoint")
+        .env(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]),
+        SettingSpec::text("region", "The region requests are signed for (else the profile's, else us-east-1).")
+            .flag("--s3-region")
+            .env(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
+        SettingSpec::bool("path_style", "Address buckets in the path (ENDPOINT/BUCKET) instead of the host name.")
+            .flag("--s3-path-style"),
+        SettingSpec::bool("anonymous", "Send unsigned requests (public buckets): no credentials are looked for.")
+            .flag("--no-sign-request"),
+        SettingSpec::bool("current_only", "Export only the current version of each object of a versioned bucket.")
+            .flag("--current-only"),
+        SettingSpec::bool(
+            "skip_archived",
+            "Leave out objects in an archive storage class (GLACIER, DEEP_ARCHIVE) that are not restored.",
+        )
+        .flag("--skip-archived"),
+        SettingSpec::bool(
+            "allow_missing_metadata",
+            "Count an object complete when its tag set or ACL cannot be read (the error is kept in the inventory).",
+        )
+        .flag("--allow-missing-metadata"),
+        SettingSpec::text("access_key_id", "The access key id, over the environment and the profile.")
+            .env(&["AWS_ACCESS_KEY_ID"]),
+        SettingSpec::text("secret_access_key", "The secret access key that goes with access_key_id.")
+            .secret()
+            .env(&["AWS_SECRET_ACCESS_KEY"]),
+        SettingSpec::text("session_token", "The session token of temporary credentials given with access_key_id.")
+            .secret()
+            .env(&["AWS_SESSION_TOKEN"]),
+    ]
+}
+
+/// One source's settings, typed.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub profile: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub path_style: bool,
+    pub anonymous: bool,
+    pub current_only: bool,
+    pub skip_archived: bool,
+    pub allow_missing_metadata: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+}
+
+impl S3Settings {
+    /// Reads the values given to a source (checked against [`specs`] by the host).
+    pub fn of(settings: &Settings) -> Self {
+        let text = |name: &str| settings.text(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        Self {
+            profile: text("profile"),
+            endpoint: text("endpoint"),
+            region: text("region"),
+            path_style: settings.is_on("path_style"),
+            anonymous: settings.is_on("anonymous"),
+            current_only: settings.is_on("current_only"),
+            skip_archived: settings.is_on("skip_archived"),
+            allow_missing_metadata: settings.is_on("allow_missing_metadata"),
+            access_key_id: text("access_key_id"),
+            secret_access_key: text("secret_access_key").map(Secret),
+            session_token: text("session_token").map(Secret),
+        }
+    }
+}
 
 /// A secret that never shows in `Debug` output, logs or messages.
 #[derive(Clone)]
@@ -29,8 +109,9 @@ pub struct Credentials {
     pub origin: String,
 }
 
+/// Where requests go and how they are signed, resolved.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Connection {
     /// `None`: anonymous requests (public buckets).
     pub credentials: Option<Credentials>,
     pub region: String,
@@ -44,10 +125,37 @@ pub struct Settings {
     pub ca_bundle: Option<PathBuf>,
 }
 
-/// Reads the environment through `env`, so that tests need not change the process's.
-pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+impl Connection {
+    /// The configured endpoint, or AWS's for `region`.
+    pub fn endpoint_for(&self, region: &str) -> String {
+        self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+    }
+
+    /// The endpoint as shown to the user (in a source's URL, in messages).
+    pub fn endpoint_shown(&self) -> String {
+        self.endpoint_for(&self.region)
+    }
+}
+
+/// Resolves where to connect and as whom, reading the environment through `env` so that
+/// tests need not change the process's.
+pub fn resolve(settings: &S3Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<Connection> {
+    resolve_with(settings, env, true)
+}
+
+/// The endpoint requests will go to, as shown to the user, found without looking for
+/// credentials: a source's URL names it before anything is signed.
+pub fn endpoint_shown(settings: &S3Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+    Ok(resolve_with(settings, env, false)?.endpoint_shown())
+}
+
+fn resolve_with(
+    settings: &S3Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    with_credentials: bool,
+) -> Result<Connection> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
-    let explicit_profile = options.profile.clone().map(|p| (p, "--profile"));
+    let explicit_profile = settings.profile.clone().map(|p| (p, "--profile"));
     let (profile_name, profile_origin) =
         explicit_profile.or_else(|| var("AWS_PROFILE").map(|p| (p, "AWS_PROFILE"))).unwrap_or(("default".into(), ""));
     let home = var("HOME").map(PathBuf::from).unwrap_or_default();
@@ -68,10 +176,12 @@ pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) ->
     }
     let profile = profile.unwrap_or_default();
 
-    let credentials = if options.anonymous {
+    let credentials = if settings.anonymous || !with_credentials {
         None
+    } else if let Some(given) = given_credentials(settings)? {
+        Some(given)
     } else {
-        let from_env = options.profile.is_none() && var("AWS_ACCESS_KEY_ID").is_some();
+        let from_env = settings.profile.is_none() && var("AWS_ACCESS_KEY_ID").is_some();
         Some(if from_env {
             let secret = var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
                 Error::new(
@@ -90,7 +200,7 @@ pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) ->
         })
     };
 
-    let region = options
+    let region = settings
         .region
         .clone()
         .or_else(|| var("AWS_REGION"))
@@ -98,7 +208,7 @@ pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) ->
         .or_else(|| profile.get("region"))
         .unwrap_or_else(|| "us-east-1".into());
     let configured_endpoints = var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_none_or(|v| v != "true");
-    let endpoint = match options.endpoint.clone() {
+    let endpoint = match settings.endpoint.clone() {
         Some(endpoint) => Some(endpoint),
         None if configured_endpoints => var("AWS_ENDPOINT_URL_S3")
             .or_else(|| var("AWS_ENDPOINT_URL"))
@@ -107,7 +217,7 @@ pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) ->
         None => None,
     };
     let endpoint = endpoint.map(|e| check_endpoint(&e)).transpose()?;
-    let path_style = if options.path_style {
+    let path_style = if settings.path_style {
         Some(true)
     } else {
         profile.get("s3.addressing_style").and_then(|style| match style.as_str() {
@@ -117,14 +227,45 @@ pub fn resolve(options: &SourceOptions, env: &dyn Fn(&str) -> Option<String>) ->
         })
     };
     let ca_bundle = var("AWS_CA_BUNDLE").or_else(|| profile.get("ca_bundle")).map(PathBuf::from);
-    Ok(Settings { credentials, region, endpoint, path_style, ca_bundle })
+    Ok(Connection { credentials, region, endpoint, path_style, ca_bundle })
 }
 
+/// Credentials given as settings (`--set`), which win over the environment and profiles;
+/// `None` when none are given.
+fn given_credentials(settings: &S3Settings) -> Result<Option<Credentials>> {
+    match (&settings.access_key_id, &settings.secret_access_key) {
+        (Some(id), Some(secret)) => Ok(Some(Credentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+            session_token: settings.session_token.clone(),
+            origin: "the access_key_id setting".into(),
+        })),
+        (None, None) if settings.session_token.is_none() => Ok(None),
+        (Some(_), None) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            "the setting access_key_id is given but secret_access_key is not: give it with \
+             --set secret_access_key=… (secrets are never saved in a plan)",
+        )),
+        (None, _) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            "the setting secret_access_key or session_token is given but access_key_id is not: give both keys",
+        )),
+    }
+}
+
+/// An endpoint is a scheme and an authority: no path, no credentials, no white space (a
+/// source's URL names it after ` at `).
 fn check_endpoint(endpoint: &str) -> Result<String> {
     let trimmed = endpoint.trim_end_matches('/');
     let authority = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
     match authority {
-        Some(authority) if !authority.is_empty() && !authority.contains(['/', '?', '#', '@']) => Ok(trimmed.to_owned()),
+        Some(authority)
+            if !authority.is_empty()
+                && !authority.contains(['/', '?', '#', '@'])
+                && !authority.contains(char::is_whitespace) =>
+        {
+            Ok(trimmed.to_owned())
+        }
         _ => Err(Error::new(
             ErrorKind::InvalidInput,
             format!(
@@ -252,9 +393,9 @@ mod tests {
             Self(dir)
         }
 
-        fn resolve(&self, options: &SourceOptions, vars: &[(&str, &str)]) -> Result<Settings> {
+        fn resolve(&self, settings: &S3Settings, vars: &[(&str, &str)]) -> Result<Connection> {
             let home = self.0.path().display().to_string();
-            resolve(options, &|name| {
+            resolve(settings, &|name| {
                 if name == "HOME" {
                     return Some(home.clone());
                 }
@@ -270,12 +411,12 @@ mod tests {
     fn environment_wins_over_the_default_profile_and_an_explicit_profile_wins_over_both() {
         let home = Home::new(CONFIG, CREDENTIALS);
         let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")];
-        let settings = home.resolve(&SourceOptions::default(), &vars).unwrap();
+        let settings = home.resolve(&S3Settings::default(), &vars).unwrap();
         let credentials = settings.credentials.unwrap();
         assert_eq!((credentials.access_key_id.as_str(), settings.region.as_str()), ("AKIAENV", "eu-west-3"));
         assert_eq!(settings.endpoint, None);
 
-        let options = SourceOptions { profile: Some("ovh".into()), ..Default::default() };
+        let options = S3Settings { profile: Some("ovh".into()), ..Default::default() };
         let settings = home.resolve(&options, &vars).unwrap();
         let credentials = settings.credentials.unwrap();
         assert_eq!(credentials.access_key_id, "OVHKEY");
@@ -284,39 +425,97 @@ mod tests {
         assert_eq!(settings.endpoint.as_deref(), Some("https://s3.gra.io.cloud.ovh.net"));
         assert_eq!(settings.path_style, Some(true));
 
-        let settings =
-            home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "ovh"), ("AWS_REGION", "sbg")]).unwrap();
+        let settings = home.resolve(&S3Settings::default(), &[("AWS_PROFILE", "ovh"), ("AWS_REGION", "sbg")]).unwrap();
         assert_eq!((settings.region.as_str(), settings.credentials.unwrap().access_key_id.as_str()), ("sbg", "OVHKEY"));
-        let settings = home.resolve(&SourceOptions::default(), &[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")]);
+        let settings = home.resolve(&S3Settings::default(), &[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")]);
         assert_eq!(settings.unwrap().endpoint.as_deref(), Some("http://127.0.0.1:9000"));
     }
 
     #[test]
     fn missing_or_unusable_credentials_say_what_to_do() {
         let home = Home::new("", "");
-        let error = home.resolve(&SourceOptions::default(), &[]).unwrap_err().to_string();
+        let error = home.resolve(&S3Settings::default(), &[]).unwrap_err().to_string();
         assert!(error.contains("no AWS credentials found") && error.contains("--no-sign-request"), "{error}");
-        let anonymous = SourceOptions { anonymous: true, ..Default::default() };
+        let anonymous = S3Settings { anonymous: true, ..Default::default() };
         assert!(home.resolve(&anonymous, &[]).unwrap().credentials.is_none());
-        let error = home.resolve(&SourceOptions::default(), &[("AWS_ACCESS_KEY_ID", "AKIA")]).unwrap_err();
+        let error = home.resolve(&S3Settings::default(), &[("AWS_ACCESS_KEY_ID", "AKIA")]).unwrap_err();
         assert!(error.to_string().contains("AWS_SECRET_ACCESS_KEY is not"));
 
         let home = Home::new(CONFIG, CREDENTIALS);
-        let error = home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "nope")]).unwrap_err().to_string();
+        let error = home.resolve(&S3Settings::default(), &[("AWS_PROFILE", "nope")]).unwrap_err().to_string();
         assert!(error.contains("profile 'nope' (from AWS_PROFILE)"), "{error}");
-        let error = home.resolve(&SourceOptions::default(), &[("AWS_PROFILE", "sso")]).unwrap_err().to_string();
+        let error = home.resolve(&S3Settings::default(), &[("AWS_PROFILE", "sso")]).unwrap_err().to_string();
         assert!(error.contains("sso_session") && error.contains("export-credentials"), "{error}");
-        let bad = SourceOptions { endpoint: Some("s3.example.com".into()), ..Default::default() };
+        let bad = S3Settings { endpoint: Some("s3.example.com".into()), ..Default::default() };
         assert!(home.resolve(&bad, &[]).unwrap_err().to_string().contains("http(s)://HOST"));
-        let with_password = SourceOptions { endpoint: Some("http://user:hunter2@h:9000".into()), ..Default::default() };
+        let with_password = S3Settings { endpoint: Some("http://user:hunter2@h:9000".into()), ..Default::default() };
         let error = home.resolve(&with_password, &[]).unwrap_err().to_string();
         assert!(error.contains("'http://***@h:9000'") && !error.contains("hunter2"), "{error}");
     }
 
     #[test]
+    fn credentials_given_as_settings_win_over_the_environment_and_profiles() {
+        let home = Home::new(CONFIG, CREDENTIALS);
+        let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret"), ("AWS_PROFILE", "ovh")];
+        let given = S3Settings {
+            access_key_id: Some("AKIAGIVEN".into()),
+            secret_access_key: Some(Secret("given-secret".into())),
+            ..Default::default()
+        };
+        let connection = home.resolve(&given, &vars).unwrap();
+        assert_eq!(connection.region, "gra", "the profile still gives the region");
+        let credentials = connection.credentials.unwrap();
+        assert_eq!(
+            (credentials.access_key_id.as_str(), credentials.secret_access_key.0.as_str()),
+            ("AKIAGIVEN", "given-secret")
+        );
+        assert!(credentials.session_token.is_none(), "not the environment's or the profile's");
+        let with_profile = S3Settings { profile: Some("ovh".into()), ..given.clone() };
+        assert_eq!(home.resolve(&with_profile, &[]).unwrap().credentials.unwrap().access_key_id, "AKIAGIVEN");
+        let anonymous = S3Settings { anonymous: true, ..given.clone() };
+        assert!(home.resolve(&anonymous, &vars).unwrap().credentials.is_none());
+        assert!(!format!("{given:?}").contains("given-secret"), "{given:?}");
+
+        let half = S3Settings { access_key_id: Some("AKIAGIVEN".into()), ..Default::default() };
+        let error = home.resolve(&half, &vars).unwrap_err().to_string();
+        assert!(error.contains("secret_access_key is not") && error.contains("--set"), "{error}");
+        let orphan = S3Settings { session_token: Some(Secret("orphan-token".into())), ..Default::default() };
+        let error = home.resolve(&orphan, &vars).unwrap_err().to_string();
+        assert!(error.contains("access_key_id is not") && !error.contains("orphan-token"), "{error}");
+    }
+
+    #[test]
+    fn every_option_is_a_setting_spelled_by_its_flag() {
+        let specs = specs();
+        let flag = |name: &str| specs.iter().find(|s| s.name == name).and_then(|s| s.flag.clone());
+        for (name, expected) in [
+            ("profile", "--profile"),
+            ("endpoint", "--s3-endpoint"),
+            ("region", "--s3-region"),
+            ("path_style", "--s3-path-style"),
+            ("anonymous", "--no-sign-request"),
+            ("current_only", "--current-only"),
+            ("skip_archived", "--skip-archived"),
+            ("allow_missing_metadata", "--allow-missing-metadata"),
+        ] {
+            assert_eq!(flag(name).as_deref(), Some(expected), "{name}");
+        }
+        let secret: Vec<&str> = specs.iter().filter(|s| s.secret).map(|s| s.name.as_str()).collect();
+        assert_eq!(secret, ["secret_access_key", "session_token"]);
+        let mut given = Settings::new();
+        for (name, value) in [("region", "gra"), ("skip_archived", "yes"), ("secret_access_key", "s")] {
+            given.set(specs.iter().find(|s| s.name == name).unwrap(), value).unwrap();
+        }
+        let read = S3Settings::of(&given);
+        assert_eq!(read.region.as_deref(), Some("gra"));
+        assert!(read.skip_archived && !read.current_only);
+        assert_eq!(read.secret_access_key.map(|s| s.0).as_deref(), Some("s"));
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
         let home = Home::new(CONFIG, CREDENTIALS);
-        let settings = home.resolve(&SourceOptions::default(), &[]).unwrap();
+        let settings = home.resolve(&S3Settings::default(), &[]).unwrap();
         let debug = format!("{settings:?}");
         assert!(debug.contains("AKIADEFAULT") && !debug.contains("default-secret"), "{debug}");
     }

@@ -1,7 +1,7 @@
 //! The S3 API's XML answers, as far as Sortie reads them.
 
 use serde::Deserialize;
-use sortie_core::error::{Error, ErrorKind, Result};
+use sortie_sdk::{Error, ErrorKind, Result};
 
 /// Parses one XML document; a body that is not the expected document is a server fault
 /// worth one more try (a proxy's HTML error page, a truncated answer).

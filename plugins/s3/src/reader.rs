@@ -1,9 +1,7 @@
 //! Reading one object: its tag set, ACL and part sizes (separate requests, each retried on
-//! its own and kept for the engine's next attempt at the body), then its bytes (GET,
-//! streamed, retried by the engine) and what the response says about them.
+//! its own), then its bytes (GET, streamed, retried by the engine) and what the response
+//! says about them.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
@@ -11,12 +9,12 @@ use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::{Item, PartsMd5};
-use sortie_core::provider::Body;
+use sortie_sdk::item::{Item, PartsMd5};
+use sortie_sdk::provider::Body;
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::{Client, Request, read_capped};
-use crate::listing::checksum_of_etag;
+use crate::lister::{checksum_of_etag, version_of};
 use crate::xml;
 
 /// Response headers copied into the inventory, under these names.
@@ -51,66 +49,32 @@ const HEADERS: &[(&str, &str)] = &[
 /// Tag sets have at most 10 tags and ACLs 100 grants: anything longer is not one.
 const MAX_EXTRA: usize = 256 * 1024;
 
-/// Which per-object sub-resources the server implements; after one definite "not
+/// Which per-object sub-resources the server implements: after one definite "not
 /// implemented" answer (501, `NotImplemented`, 405, or the object itself instead of the
-/// sub-resource) they are not asked for again. A damaged answer is never one.
-pub struct Extras {
+/// sub-resource) they are not asked for again. A fact about the server, not about an item:
+/// an `open` without it (another process) asks once more and comes to the same answer. A
+/// damaged answer is never taken for "not implemented".
+#[derive(Debug)]
+pub struct Support {
     tags: AtomicBool,
     acl: AtomicBool,
-    /// Keep an object whose tags or ACL could not be read counted complete
-    /// (`--allow-missing-metadata`).
-    allow_missing: bool,
-    /// What the sub-requests of the objects being fetched found, so that a body the engine
-    /// fetches again (a cut connection, a damaged byte) does not cost its sub-requests again:
-    /// 10,000 part sizes for the largest multipart object.
-    found: Mutex<Found>,
 }
 
-/// The sub-requests' findings per object (key, version), the oldest forgotten first.
-#[derive(Default)]
-struct Found {
-    by_object: HashMap<(Vec<u8>, Option<String>), std::sync::Arc<Meta>>,
-    order: VecDeque<(Vec<u8>, Option<String>)>,
-}
-
-/// Objects whose sub-requests' findings are kept: more than are ever fetched at once.
-const FOUND_KEPT: usize = 2048;
-
-/// An object's metadata from its sub-requests.
-struct Meta {
-    tags: Extra,
-    acl: Extra,
-    part_sizes: Option<Vec<u64>>,
-}
-
-impl Extras {
-    pub fn new(allow_missing: bool) -> Self {
-        Self {
-            tags: AtomicBool::new(true),
-            acl: AtomicBool::new(true),
-            allow_missing,
-            found: Mutex::new(Found::default()),
-        }
-    }
-
-    fn get(&self, key: &(Vec<u8>, Option<String>)) -> Option<std::sync::Arc<Meta>> {
-        self.found.lock().expect("found").by_object.get(key).cloned()
-    }
-
-    fn keep(&self, key: (Vec<u8>, Option<String>), meta: std::sync::Arc<Meta>) {
-        let mut found = self.found.lock().expect("found");
-        if found.by_object.insert(key.clone(), meta).is_none() {
-            found.order.push_back(key);
-        }
-        while found.order.len() > FOUND_KEPT {
-            let oldest = found.order.pop_front().expect("not empty");
-            found.by_object.remove(&oldest);
-        }
+impl Default for Support {
+    /// Every sub-resource presumed implemented until the server says otherwise.
+    fn default() -> Self {
+        Self { tags: AtomicBool::new(true), acl: AtomicBool::new(true) }
     }
 }
 
-pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -> Result<Body> {
-    let version = item.meta.get("version_id").and_then(Value::as_str);
+/// Opens one object: the version the item names (its locator, or its version), else the
+/// current one. Its tag set, ACL and part sizes are asked at every open, each request
+/// retried on its own: nothing is kept between two opens of the same item.
+/// `allow_missing` (`--allow-missing-metadata`) keeps an object whose tags or ACL could not
+/// be read counted complete.
+pub async fn open(client: &Client, bucket: &str, item: &Item, support: &Support, allow_missing: bool) -> Result<Body> {
+    let version = version_of(item);
+    let version = version.as_deref();
     let query = |sub: Option<&'static str>| {
         let mut query: Vec<(&'static str, String)> = sub.map(|s| (s, String::new())).into_iter().collect();
         if let Some(version) = version {
@@ -118,16 +82,13 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         }
         query
     };
-    let cache_key = (item.id.0.clone(), version.map(str::to_owned));
     let sub_requests = async {
         let (tags, acl, part_sizes) = tokio::join!(
-            sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &extras.tags),
-            sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &extras.acl),
+            sub_resource(client, bucket, item, query(Some("tagging")), "Tagging", &support.tags),
+            sub_resource(client, bucket, item, query(Some("acl")), "AccessControlPolicy", &support.acl),
             part_sizes(client, bucket, item, version),
         );
-        let found = std::sync::Arc::new(Meta { tags, acl, part_sizes: part_sizes? });
-        extras.keep(cache_key.clone(), found.clone());
-        Ok::<_, Error>(found)
+        Ok::<_, Error>((tags, acl, part_sizes?))
     };
     let get = Request {
         bucket: Some(bucket),
@@ -137,26 +98,22 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         ..Default::default()
     };
     let multipart = item.checksum.as_ref().and_then(|c| multipart_count(&c.served)).is_some();
-    let (found, response) = match extras.get(&cache_key) {
-        Some(found) => (found, client.send(&get).await?),
+    let ((tags, acl, part_sizes), response) = if multipart {
         // Before the GET, not beside it: an answer left unread while thousands of part
         // sizes are asked would hold a connection and risk its read timeout.
-        None if multipart => {
-            let found = sub_requests.await?;
-            (found, client.send(&get).await?)
-        }
+        let found = sub_requests.await?;
+        (found, client.send(&get).await?)
+    } else {
         // Beside it: a tag set and an ACL take a round trip each, the GET need not wait.
-        None => {
-            let (found, response) = tokio::join!(sub_requests, client.send(&get));
-            (found?, response?)
-        }
+        let (found, response) = tokio::join!(sub_requests, client.send(&get));
+        (found?, response?)
     };
     let headers = response.headers();
     let mut meta = response_meta(headers);
     let mut missing = Vec::new();
-    for (extra, name, what) in [(&found.tags, "tags", "tag set"), (&found.acl, "acl", "ACL")] {
+    for (extra, name, what) in [(tags, "tags", "tag set"), (acl, "acl", "ACL")] {
         match extra {
-            Extra::Read(value) => _ = meta.insert(name.into(), value.clone()),
+            Extra::Read(value) => _ = meta.insert(name.into(), value),
             Extra::Unreadable(why) => {
                 meta.insert(format!("{name}_error"), json!(why));
                 missing.push(format!("its {what} could not be read ({why})"));
@@ -164,9 +121,8 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
             Extra::Unsupported => {}
         }
     }
-    let incomplete = (!missing.is_empty() && !extras.allow_missing)
+    let incomplete = (!missing.is_empty() && !allow_missing)
         .then(|| format!("{}; --allow-missing-metadata accepts this", missing.join("; ")));
-    let part_sizes = found.part_sizes.clone();
     let header = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut checksum = header("etag").map(|etag| checksum_of_etag(&etag));
     if let Some(checksum) = checksum.as_mut() {
@@ -177,8 +133,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
         } else if let Some(part_sizes) = part_sizes.filter(|_| same_etag(item, &checksum.served) && !encrypted(&header))
         {
             let digest = checksum.served.trim_matches('"').split('-').next().unwrap_or_default().to_ascii_lowercase();
-            checksum.parts_md5 =
-                Some(PartsMd5 { digest: Some(digest), part_sizes, part_md5s: Vec::new(), part_names: Vec::new() });
+            checksum.parts_md5 = Some(PartsMd5::new(Some(digest), part_sizes));
             checksum.note = None;
         }
         checksum.sha256 = full_object_sha256(headers);
@@ -193,7 +148,13 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, extras: &Extras) -
             chunk.map_err(|e| Error::new(ErrorKind::Unavailable, format!("reading {url}: {e}")).temporary())
         })
         .boxed();
-    Ok(Body { size, checksum, content_type, meta, modified, stream, incomplete })
+    let mut body = Body::streaming(size, stream);
+    body.checksum = checksum;
+    body.content_type = content_type;
+    body.meta = meta;
+    body.modified = modified;
+    body.incomplete = incomplete;
+    Ok(body)
 }
 
 /// A multipart ETag (`"…-N"`) is the MD5 of its N parts' MD5s: with the size of every part

@@ -6,9 +6,9 @@ use futures_util::future::join_all;
 use percent_encoding::percent_decode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sortie_core::error::{Error, ErrorKind, Result};
-use sortie_core::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
-use sortie_core::provider::Page;
+use sortie_sdk::item::{Area, Item, Kind, ProviderChecksum, RawName, Skip};
+use sortie_sdk::provider::Page;
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::{Client, Request};
 use crate::xml::{ListBucketResult, ListVersionsResult, VersionsChild};
@@ -68,7 +68,7 @@ impl Lister<'_> {
             (true, None) => return Err(truncated_without_marker("ListObjectsV2")),
         };
         self.mark_archived(&mut items).await?;
-        Ok(Page { items, next })
+        Ok(Page::new(items, next))
     }
 
     pub async fn versions(&self, key_marker: Option<String>, version_marker: Option<String>) -> Result<Page> {
@@ -100,6 +100,7 @@ impl Lister<'_> {
                     if let Some(class) = v.storage_class {
                         item.meta.insert("storage_class".into(), Value::String(class));
                     }
+                    item.locator = Some(version_id.clone());
                     item.meta.insert("version_id".into(), Value::String(version_id));
                     item.meta.insert("is_latest".into(), Value::Bool(v.is_latest));
                     items.push(item);
@@ -132,7 +133,7 @@ impl Lister<'_> {
             (true, None) => return Err(truncated_without_marker("ListObjectVersions")),
         };
         self.mark_archived(&mut items).await?;
-        Ok(Page { items, next })
+        Ok(Page::new(items, next))
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, query: Vec<(&'static str, String)>, call: &str) -> Result<T> {
@@ -171,8 +172,8 @@ impl Lister<'_> {
 
     async fn is_restored(&self, item: &Item) -> Result<bool> {
         let mut query = Vec::new();
-        if let Some(version) = item.meta.get("version_id").and_then(Value::as_str) {
-            query.push(("versionId", version.to_owned()));
+        if let Some(version) = version_of(item) {
+            query.push(("versionId", version));
         }
         let request =
             Request { head: true, bucket: Some(self.bucket), key: Some(&item.id.0), query, ..Default::default() };
@@ -182,6 +183,13 @@ impl Lister<'_> {
         let restore = response.headers().get("x-amz-restore").and_then(|v| v.to_str().ok()).unwrap_or_default();
         Ok(restore.contains("ongoing-request=\"false\""))
     }
+}
+
+/// The version of an object to ask for: the one listed (ListObjectVersions), kept in the
+/// item's locator, or its version for an item built without one; `None` for the current
+/// one (ListObjectsV2).
+pub fn version_of(item: &Item) -> Option<String> {
+    item.locator.clone().or_else(|| item.version.as_ref().map(RawName::display))
 }
 
 fn object_item(key: RawName, kind: Kind, size: u64, modified: Option<&str>, etag: Option<&str>) -> Item {
@@ -198,20 +206,15 @@ fn object_item(key: RawName, kind: Kind, size: u64, modified: Option<&str>, etag
 pub fn checksum_of_etag(etag: &str) -> ProviderChecksum {
     let bare = etag.trim_matches('"');
     let is_md5 = bare.len() == 32 && bare.bytes().all(|b| b.is_ascii_hexdigit());
-    let note = if is_md5 {
-        None
+    if is_md5 {
+        ProviderChecksum::md5(etag, bare.to_ascii_lowercase())
     } else if let Some((_, parts)) = bare.rsplit_once('-') {
-        Some(format!("multipart ETag ({parts} parts) is not an MD5 of the body; size checked"))
+        ProviderChecksum::unchecked(
+            etag,
+            Some(format!("multipart ETag ({parts} parts) is not an MD5 of the body; size checked")),
+        )
     } else {
-        Some("ETag is not an MD5 of the body; size checked".to_owned())
-    };
-    ProviderChecksum {
-        served: etag.to_owned(),
-        md5: is_md5.then(|| bare.to_ascii_lowercase()),
-        note,
-        sha256: None,
-        sha512: None,
-        parts_md5: None,
+        ProviderChecksum::unchecked(etag, Some("ETag is not an MD5 of the body; size checked".to_owned()))
     }
 }
 
