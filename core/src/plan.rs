@@ -78,6 +78,12 @@ pub async fn resolve(
 /// Opens every planned source and checks it (that it exists and the credentials work),
 /// before anything is written.
 pub async fn open(registry: &Registry, plan: &Plan, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
+    let mut schemes: Vec<&str> = plan.sources.iter().map(|s| s.scheme.as_str()).collect();
+    schemes.sort_unstable();
+    schemes.dedup();
+    for scheme in schemes {
+        registry.factory(scheme, scheme)?.check_plan(&plan.sources)?;
+    }
     let mut opened = Vec::with_capacity(plan.sources.len());
     for spec in &plan.sources {
         let in_source = |e: Error| e.context(format!("source {}", spec.url));

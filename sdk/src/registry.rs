@@ -92,6 +92,16 @@ pub trait ProviderFactory: Send + Sync {
         Ok(vec![source.clone()])
     }
 
+    /// Checks a plan as a whole before any of its sources is opened (it may have been
+    /// edited, or be exported in parts): a source that relies on another being exported
+    /// with it (a Swift segment container, whose segments are archived inside its owner's
+    /// large objects) refuses a plan without that one. Called once per scheme present in
+    /// the plan, with every source of the plan; the default accepts.
+    fn check_plan(&self, plan: &[SourceSpec]) -> Result<()> {
+        let _ = plan;
+        Ok(())
+    }
+
     /// Opens a resolved source; its `check` is called next, before anything is written.
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>>;
 }

@@ -239,6 +239,30 @@ impl<'de> Deserialize<'de> for Settings {
     }
 }
 
+/// A secret a provider holds (a key, a password, a token): usable with [`Secret::expose`],
+/// never rendered — `Debug` shows `<secret>`, so that a provider's structs can derive
+/// `Debug` safely.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the request that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +297,13 @@ mod tests {
         let back: Settings = serde_json::from_str(&json).unwrap();
         assert_eq!(back.text("password"), None);
         assert_eq!(back.integer("page_size"), Some(500));
+    }
+
+    #[test]
+    fn a_secret_never_renders() {
+        let secret = Secret::new("hunter2-secret");
+        assert_eq!(format!("{secret:?}"), "<secret>");
+        assert_eq!(secret.expose(), "hunter2-secret");
     }
 
     #[test]
