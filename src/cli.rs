@@ -54,7 +54,7 @@ pub struct SourceArgs {
     /// A provider setting, KEY=VALUE or SCHEME.KEY=VALUE (repeatable): given to every source
     /// whose provider takes KEY (`sortie providers SCHEME` lists them).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
-    pub set: Vec<(String, String)>,
+    pub set: Vec<Setting>,
     /// The sources file that @NAME sources come from (default: SORTIE_SOURCES, then
     /// ~/.config/sortie/sources.yaml).
     #[arg(long, value_name = "FILE")]
@@ -208,10 +208,25 @@ pub struct ProvidersArgs {
     pub json: bool,
 }
 
+/// One `--set KEY=VALUE`. Its `Debug` shows the key only: the value may be a secret.
+#[derive(Clone)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=…", self.key)
+    }
+}
+
 /// `KEY=VALUE` of `--set`.
-fn key_value(text: &str) -> Result<(String, String), String> {
+fn key_value(text: &str) -> Result<Setting, String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok(Setting { key: key.trim().to_owned(), value: value.to_owned() })
+        }
         _ => Err(format!("'{text}' is not KEY=VALUE")),
     }
 }

@@ -69,6 +69,41 @@ fn a_plan_that_is_not_one_is_refused_with_what_to_do() {
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("file sources take no setting 'follow_links'"), "{}", stderr(&output));
     assert!(stderr(&output).contains("follow_symlinks"), "the message lists the settings: {}", stderr(&output));
+
+    let refusals = [
+        (
+            r#"{"sortie_plan":1,"sources":[{"scheme":"file","url":"s3://bucket","id":"fs-x"}]}"#,
+            "its URL is not a file URL",
+        ),
+        (
+            r#"{"sortie_plan":1,"sources":[{"scheme":"file","url":"file://relative/dir","id":"fs-x"}]}"#,
+            "is not a file:///absolute/path source",
+        ),
+        (
+            r#"{"sortie_plan":1,"sources":[{"scheme":"s3","url":"s3://b at http://127.0.0.1:9","id":"s3-b","settings":{"secret_access_key":"in-the-plan-9"}}]}"#,
+            "holds the secret setting 'secret_access_key', which a plan never holds",
+        ),
+        (r#"{"sortie_plan":2,"sources":[]}"#, "plan format 2 is not one this sortie reads"),
+    ];
+    for (plan, expected) in refusals {
+        fs::write(&edited, plan).unwrap();
+        let output = run(&["plan", "--plan", edited.to_str().unwrap()]);
+        assert_eq!(code(&output), 2, "{plan}: {}", all_text(&output));
+        assert!(stderr(&output).contains(expected), "{plan}: {}", stderr(&output));
+        assert!(!all_text(&output).contains("in-the-plan-9"), "{}", all_text(&output));
+    }
+
+    let source = work.path().join("tree");
+    write_tree(&source, &[("a", b"a")]);
+    let planned = run(&["plan", source.to_str().unwrap(), "--json"]);
+    fs::write(&edited, stdout(&planned)).unwrap();
+    let output = run(&["plan", "--plan", edited.to_str().unwrap(), "--set", "endpoint=http://x"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("no source of this command takes the setting 'endpoint'"), "{}", stderr(&output));
+    let output =
+        run(&["export", "--plan", work.path().join("absent.json").to_str().unwrap(), "-o", "/tmp/never.tar.zst"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("cannot read the plan"), "{}", stderr(&output));
 }
 
 #[test]

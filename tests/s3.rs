@@ -107,6 +107,34 @@ fn moto_every_bucket_version_and_configuration_is_archived_as_the_server_has_it(
     archived_objects_fail_without_skip_archived(&server, dir.path());
     current_only_takes_the_current_versions(&server, dir.path());
     inventory_counts_bytes_per_storage_class(&server);
+    a_printed_plan_exports_the_same_archive(&server, dir.path(), &bag);
+}
+
+/// `sortie plan s3:// --json` names one source per bucket, holds no secret, and exporting
+/// it gives the archive `s3://` gives: the same payload manifest and inventory records.
+fn a_printed_plan_exports_the_same_archive(server: &S3Server, dir: &Path, direct: &Path) {
+    let output = server.sortie(&["plan", "s3://", "--skip-archived", "--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(!all_text(&output).contains(&server.secret_key), "the plan shows the secret key");
+    let plan: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let ids: Vec<&str> = plan["sources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["s3-sortie-cold", "s3-sortie-main", "s3-sortie-versioned"]);
+    let plan_file = dir.join("plan.json");
+    fs::write(&plan_file, stdout(&output)).unwrap();
+
+    let archive = dir.join("planned.tar.zst");
+    let output = server.sortie(&["export", "--plan", plan_file.to_str().unwrap(), "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "planned");
+    let manifest = |bag: &Path| fs::read_to_string(bag.join("manifest-sha256.txt")).unwrap();
+    assert_eq!(manifest(&bag), manifest(direct));
+    let keys = |bag: &Path| {
+        let mut keys: Vec<String> =
+            inventory(bag).iter().map(|r| format!("{} {} {}", r["source"], r["id"], r["path"])).collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&bag), keys(direct));
 }
 
 fn archived_objects_fail_without_skip_archived(server: &S3Server, dir: &Path) {

@@ -270,3 +270,77 @@ fn s3_endpoints_with_user_info_and_messages_echoing_the_session_token_stay_secre
     assert!(text.contains("no access for ***"), "{text}");
     assert_secret_free(&text, &["session-token-6", "aws-secret-6"]);
 }
+
+#[test]
+fn secrets_given_as_settings_stay_out_of_plans_logs_errors_and_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    // Swift's tempauth key given as the `password` setting, not in the environment.
+    let port = responder(|seen, port| {
+        if seen.target.starts_with("/auth/") {
+            let headers =
+                format!("x-storage-url: http://127.0.0.1:{port}/v1/AUTH_test\r\nx-auth-token: swift-token-7\r\n");
+            ("200 OK".into(), headers, String::new())
+        } else if seen.method == "HEAD" {
+            ("204 No Content".into(), "x-account-container-count: 0\r\n".into(), String::new())
+        } else {
+            ("200 OK".into(), "content-type: application/json\r\n".into(), "[]".into())
+        }
+    });
+    let env = env(&[("ST_AUTH", format!("http://127.0.0.1:{port}/auth/v1.0")), ("ST_USER", "test:tester".into())]);
+    let secrets = ["tempauth-key-7", "swift-token-7"];
+    let plan =
+        sortie_with(dir.path(), &env, &["-vv", "plan", "swift://", "--set", "password=tempauth-key-7", "--json"]);
+    let text = all_text(&plan);
+    assert_eq!(code(&plan), 0, "{text}");
+    assert_secret_free(&text, &secrets);
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, &plan.stdout).unwrap();
+
+    // The plan holds no secret: exporting it needs the key again, and says what is missing.
+    let archive = dir.path().join("planned.tar.zst");
+    let args = ["-vv", "export", "--plan", plan_file.to_str().unwrap(), "-o", archive.to_str().unwrap()];
+    let without = sortie_with(dir.path(), &env, &args);
+    assert_ne!(code(&without), 0, "{}", all_text(&without));
+    assert!(!archive.exists());
+    let mut with_key = args.to_vec();
+    with_key.extend(["--set", "password=tempauth-key-7"]);
+    let output = sortie_with(dir.path(), &env, &with_key);
+    let text = all_text(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert_secret_free(&text, &secrets);
+    let bag = gnu_extract(&archive, "planned");
+    for entry in walk(&bag) {
+        assert_secret_free(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()), &secrets);
+    }
+
+    // S3 keys given as settings, against a server that refuses, echoing the token it was sent.
+    let port = responder(|seen, _| {
+        let token =
+            seen.head.lines().find_map(|l| l.strip_prefix("x-amz-security-token: ")).unwrap_or("none").to_owned();
+        let body = format!("<Error><Code>AccessDenied</Code><Message>no access for {token}</Message></Error>");
+        ("403 Forbidden".into(), "content-type: application/xml\r\n".into(), body)
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let sets = [
+        "--set",
+        "access_key_id=AKIASETTING",
+        "--set",
+        "secret_access_key=aws-secret-8",
+        "--set",
+        "session_token=session-token-8",
+    ];
+    let mut plan_args = vec!["-vv", "plan", "s3://bucket", "--s3-endpoint", &endpoint, "--json"];
+    plan_args.extend(sets);
+    let plan = sortie_with(dir.path(), &[], &plan_args);
+    let text = all_text(&plan);
+    assert_eq!(code(&plan), 1, "the check is refused: {text}");
+    assert!(text.contains("AKIASETTING (from the access_key_id setting)"), "{text}");
+    assert_secret_free(&text, &["aws-secret-8", "session-token-8"]);
+    let mut export_args = vec!["-vv", "export", "s3://bucket", "--s3-endpoint", &endpoint, "--retries", "0"];
+    export_args.extend(["-o", archive.to_str().unwrap(), "--force"]);
+    export_args.extend(sets);
+    let output = sortie_with(dir.path(), &[], &export_args);
+    let text = all_text(&output);
+    assert!(text.contains("no access for ***"), "{text}");
+    assert_secret_free(&text, &["aws-secret-8", "session-token-8"]);
+}

@@ -10,13 +10,21 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Settings given to every source of a command: documented flags (`--s3-endpoint URL`)
 /// and `--set KEY=VALUE` pairs, where `KEY` may be `SCHEME.KEY` to aim at one provider.
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` shows the keys only: a value may be a secret.
+#[derive(Clone, Default)]
 pub struct Given {
     /// `(flag, value)`: a flag a setting's spec names, with its value as text (`true` for a
     /// flag without value).
     pub flags: Vec<(String, String)>,
     /// `(key, value)` from `--set`.
     pub sets: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Given {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = |pairs: &[(String, String)]| pairs.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>();
+        f.debug_struct("Given").field("flags", &keys(&self.flags)).field("sets", &keys(&self.sets)).finish()
+    }
 }
 
 /// The available providers.
@@ -66,33 +74,58 @@ impl Registry {
             let settings = apply(&factory.info(), base.clone(), given, &mut used)?;
             specs.push(factory.source(source, settings)?);
         }
-        if let Some((key, _)) = given.sets.iter().zip(&used).find(|(_, used)| !**used).map(|(set, _)| set) {
-            let schemes: Vec<String> = specs.iter().map(|s| s.scheme.clone()).collect();
-            return Err(Error::new(
+        all_used(given, &used, &specs)?;
+        Ok(specs)
+    }
+
+    /// Checks the sources of a plan read back from a file (anyone may have edited it)
+    /// against their providers' settings, and gives them the settings given now (secret
+    /// ones among them, which a plan never holds).
+    pub fn planned(&self, specs: &[SourceSpec], given: &Given) -> Result<Vec<SourceSpec>> {
+        let mut used = vec![false; given.sets.len()];
+        let mut planned = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let in_plan = |e: Error| e.context(format!("source {} of the plan", spec.url));
+            if scheme_of(&spec.url) != spec.scheme {
+                let message = format!("its URL is not a {} URL: print the plan again with `sortie plan`", spec.scheme);
+                return Err(in_plan(Error::new(ErrorKind::InvalidInput, message)));
+            }
+            let factory = self.factory(&spec.scheme, &spec.url)?;
+            let info = factory.info();
+            let mut checked = Settings::new();
+            for (name, value) in spec.settings.public() {
+                let setting = info.setting(name).map_err(in_plan)?;
+                if setting.secret {
+                    let message = format!(
+                        "it holds the secret setting '{name}', which a plan never holds: remove it from the file and give it with --set {name}=… or the provider's environment variables"
+                    );
+                    return Err(in_plan(Error::new(ErrorKind::InvalidInput, message)));
+                }
+                checked.set_value(setting, value.clone()).map_err(in_plan)?;
+            }
+            let mut source = spec.clone();
+            source.settings = apply(&info, checked, given, &mut used)?;
+            planned.push(source);
+        }
+        all_used(given, &used, &planned)?;
+        Ok(planned)
+    }
+}
+
+/// Refuses a `--set` key that no source took: a typo must not pass silently.
+fn all_used(given: &Given, used: &[bool], specs: &[SourceSpec]) -> Result<()> {
+    match given.sets.iter().zip(used).find(|(_, used)| !**used) {
+        Some(((key, _), _)) => {
+            let schemes: Vec<&str> = specs.iter().map(|s| s.scheme.as_str()).collect();
+            Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!(
                     "no source of this command takes the setting '{key}' (sources: {}); `sortie providers SCHEME` lists each provider's settings",
                     schemes.join(", ")
                 ),
-            ));
+            ))
         }
-        Ok(specs)
-    }
-
-    /// Checks a source read back from a plan against its provider's settings (a plan is a
-    /// file anyone may have edited) and gives it the secret settings given now.
-    pub fn planned(&self, spec: &SourceSpec, given: &Given) -> Result<SourceSpec> {
-        let factory = self.factory(&spec.scheme, &spec.url)?;
-        let info = factory.info();
-        let mut checked = Settings::new();
-        for (name, value) in spec.settings.public() {
-            let setting = info.setting(name).map_err(|e| e.context(format!("source {} of the plan", spec.url)))?;
-            checked.set_value(setting, value.clone())?;
-        }
-        let mut used = vec![false; given.sets.len()];
-        let mut planned = spec.clone();
-        planned.settings = apply(&info, checked, given, &mut used)?;
-        Ok(planned)
+        None => Ok(()),
     }
 }
 

@@ -224,21 +224,6 @@ pub fn is_plain_source_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Turns any text into a plain source id fragment: lower-case ASCII letters and digits,
-/// other runs folded into one `-`.
-pub fn slug(text: &str) -> String {
-    let mut out = String::new();
-    for ch in text.chars() {
-        if ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' {
-            out.push(ch.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let trimmed = out.trim_matches(|c| c == '-' || c == '.' || c == '_');
-    trimmed.chars().take(48).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,9 +325,8 @@ mod tests {
     }
 
     #[test]
-    fn slugs_are_plain_source_ids() {
-        assert_eq!(slug("Sample Tenant (prod)"), "sample-tenant-prod");
-        assert!(is_plain_source_id(&format!("fs-{}", slug("été 2024"))));
+    fn plain_source_ids() {
+        assert!(is_plain_source_id("fs-sample-tenant-prod"));
         assert!(!is_plain_source_id("_config"));
         assert!(!is_plain_source_id("a/b"));
     }

@@ -33,7 +33,8 @@ pub enum ErrorKind {
     Integrity,
     /// A local input/output error.
     Io,
-    /// Anything else.
+    /// Anything else, and any kind this version does not know (from a newer plugin).
+    #[serde(other)]
     Other,
 }
 

@@ -220,6 +220,7 @@ pub struct Item {
     /// Where the item goes under its source's area, one raw segment per level.
     pub segments: Vec<RawName>,
     /// Content, configuration or an earlier version.
+    #[serde(default)]
     pub area: Area,
     /// The version id of an earlier version (area `Versions`), which ends its payload name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,8 +240,10 @@ pub struct Item {
     /// Provider metadata, copied to the inventory as is: what a reader of the archive should
     /// know about the item. Never a routing key of the provider's own (an API URL, an
     /// internal id needed to open the item): that belongs in `locator`.
+    #[serde(default)]
     pub meta: Map<String, Value>,
     /// Set when the item is listed but will not be fetched.
+    #[serde(default)]
     pub skip: Option<Skip>,
     /// What the provider needs to open this very item again (a file's device and inode, an
     /// object's version id, a record's API URL), opaque to the engine: kept with the item,
@@ -249,8 +252,9 @@ pub struct Item {
     pub locator: Option<String>,
     /// The item's bytes, when the listing already read them (a configuration document, an
     /// API record, a manifest): the engine archives them without calling `open`. Meant for
-    /// small documents; the engine refuses an item whose inline bytes exceed
-    /// [`Item::INLINE_MAX`], as a provider bug. Set with [`Item::set_inline`].
+    /// small documents; the engine fails an item whose inline bytes exceed
+    /// [`Item::INLINE_MAX`] (a defect of the provider), and holds at most a budget of
+    /// inline bytes in memory at once, waiting for room before it takes more. Set with [`Item::set_inline`].
     #[serde(default, skip_serializing_if = "Option::is_none", with = "inline_hex")]
     pub inline: Option<Bytes>,
 }

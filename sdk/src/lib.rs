@@ -6,9 +6,11 @@
 //! about the engine, hashing or the archive format: the engine (`sortie-core`) checks,
 //! hashes and archives what a provider hands it.
 //!
-//! Every public struct and enum is `#[non_exhaustive]`, so that a field added later does
+//! The public structs and enums are `#[non_exhaustive]`, so that a field added later does
 //! not break a provider written today: build values with their constructors, then set the
-//! public fields. `docs/PROVIDERS.md` walks through a complete provider.
+//! public fields. `Area` and `Skip` are exhaustive on purpose (a new variant changes what
+//! the engine must do), and `RawName` is plain bytes. `docs/PROVIDERS.md` walks through a
+//! complete provider.
 #![deny(missing_docs)]
 
 pub mod error;

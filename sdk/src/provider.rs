@@ -16,8 +16,10 @@ use std::time::SystemTime;
 use crate::error::Result;
 use crate::item::{Item, ProviderChecksum};
 
-/// What the engine may rely on, per source.
+/// What the engine may rely on, per source. A field missing from its JSON (an older
+/// plugin's) takes its default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct Capabilities {
     /// Keys form a flat namespace (S3, Swift) in which `a` and `a/b` can both exist, and
@@ -56,7 +58,7 @@ impl Capabilities {
 }
 
 /// One page of a listing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Page {
     /// The items, in the provider's listing order.

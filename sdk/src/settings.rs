@@ -199,6 +199,12 @@ impl Settings {
         self.values.iter().filter(|(name, _)| !self.secrets.contains(*name)).map(|(name, value)| (name.as_str(), value))
     }
 
+    /// Only the secret values: what a source read back from a plan must be given again.
+    pub fn secrets(&self) -> Settings {
+        let values = self.values.iter().filter(|(name, _)| self.secrets.contains(*name));
+        Self { values: values.map(|(n, v)| (n.clone(), v.clone())).collect(), secrets: self.secrets.clone() }
+    }
+
     /// These settings with `other`'s values over them.
     pub fn overridden_by(mut self, other: &Settings) -> Self {
         for (name, value) in &other.values {
@@ -296,6 +302,8 @@ mod tests {
         }
         let back: Settings = serde_json::from_str(&json).unwrap();
         assert_eq!(back.text("password"), None);
+        let given_again = back.clone().overridden_by(&settings.secrets());
+        assert_eq!(given_again, settings);
         assert_eq!(back.integer("page_size"), Some(500));
     }
 

@@ -30,8 +30,8 @@ impl SourceSpec {
     }
 }
 
-/// Turns any text into a plain source id fragment: lower-case ASCII letters and digits,
-/// other runs folded into one `-`, at most 48 characters (`fs-{slug(name)}`).
+/// Turns any text into a plain source id fragment: lower-case ASCII letters, digits, `.`
+/// and `_`, other runs folded into one `-`, at most 48 characters (`fs-{slug(name)}`).
 pub fn slug(text: &str) -> String {
     let mut out = String::new();
     for ch in text.chars() {

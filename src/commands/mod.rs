@@ -60,11 +60,15 @@ async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) 
     let registry = crate::providers::registry();
     let given = given(args);
     if let Some(path) = &args.plan {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let message = format!(
+                "cannot read the plan {}: {e}: print one with `sortie plan SOURCE... --json > FILE`",
+                path.display()
+            );
+            sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message)
+        })?;
         let mut plan = Plan::from_json(&text).with_context(|| format!("plan {}", path.display()))?;
-        for spec in &mut plan.sources {
-            *spec = registry.planned(spec, &given)?;
-        }
+        plan.sources = registry.planned(&plan.sources, &given)?;
         return Ok(plan);
     }
     let file = sortie_core::sources_file::locate(args.sources_file.as_deref());
@@ -100,6 +104,6 @@ fn given(args: &SourceArgs) -> Given {
     ];
     Given {
         flags: flags.into_iter().filter_map(|(flag, value)| Some((flag.to_owned(), value?))).collect(),
-        sets: args.set.clone(),
+        sets: args.set.iter().map(|s| (s.key.clone(), s.value.clone())).collect(),
     }
 }

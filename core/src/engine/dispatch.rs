@@ -16,7 +16,7 @@ use crate::provider::Provider;
 
 use super::ExportOptions;
 use super::fetch::{self, Fetcher};
-use super::listing::{ItemSink, Listed, SourceListing, list_source};
+use super::listing::{Handoff, ItemSink, Listed, SourceListing, list_source};
 use super::writer::{Job, ToWriter};
 
 /// Items gathered before one hand-off: one wake-up of the writer, or one thread hop for a
@@ -37,9 +37,10 @@ pub(crate) async fn list_all(
     progress: &ProgressSink,
     dispatcher: mpsc::Sender<Listed>,
 ) -> Result<Vec<SourceListing>> {
+    let handoff = Handoff::new(dispatcher);
     let mut listings = Vec::new();
     for (index, (provider, id)) in providers.iter().zip(ids).enumerate() {
-        let sink = ItemSink::Dispatch(index, &dispatcher);
+        let sink = ItemSink::Dispatch(index, &handoff);
         listings.push(list_source(id, provider.as_ref(), &options.retry, progress, sink).await?);
     }
     progress(Event::ListingDone {
@@ -77,7 +78,7 @@ pub(crate) async fn dispatch(
     let mut records: Vec<ToWriter> = Vec::new();
     let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
     let mut reads_bytes = 0u64;
-    while let Some(Listed { source, item, leaf_conflict }) = listed.recv().await {
+    while let Some(Listed { source, item, leaf_conflict, inline_budget }) = listed.recv().await {
         let path = payload_path(
             &ids[source],
             area(item.area),
@@ -88,7 +89,7 @@ pub(crate) async fn dispatch(
         let skip = oversized_inline(&item).or_else(|| item.skip.clone());
         let size = item.size;
         let has_body = item.has_body;
-        let job = Job { source, item, path, listed: None, incomplete: None };
+        let job = Job { source, item, path, listed: None, incomplete: None, _inline_budget: inline_budget };
         match skip {
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
             Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use sortie_formats::report::KindCounts;
 
@@ -49,6 +51,39 @@ pub(crate) struct Listed {
     pub(crate) item: Item,
     /// The item is a leaf whose name is also a directory (flat namespaces only).
     pub(crate) leaf_conflict: bool,
+    /// The share of the inline budget the item's inline bytes hold until it is written.
+    pub(crate) inline_budget: Option<Arc<OwnedSemaphorePermit>>,
+}
+
+/// Inline bytes all listed items on their way to the archive may hold together, in KiB.
+const INLINE_BUDGET_KIB: u32 = 16 * 1024;
+
+/// The way from the listing to the dispatcher: a bounded channel, and a budget for the bytes
+/// items carry inline, so that the items listed ahead of the fetches cannot hold a thousand
+/// documents of up to `Item::INLINE_MAX` each.
+pub(crate) struct Handoff {
+    tx: mpsc::Sender<Listed>,
+    inline_budget: Arc<Semaphore>,
+}
+
+impl Handoff {
+    pub(crate) fn new(tx: mpsc::Sender<Listed>) -> Self {
+        Self { tx, inline_budget: Arc::new(Semaphore::new(INLINE_BUDGET_KIB as usize)) }
+    }
+
+    /// Hands an item on once its inline bytes fit in the budget; false when the dispatcher
+    /// is gone.
+    async fn send(&self, source: usize, item: Item, leaf_conflict: bool) -> bool {
+        let inline_budget = match &item.inline {
+            Some(bytes) => {
+                let kib = u32::try_from(bytes.len().div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, INLINE_BUDGET_KIB);
+                let permit = self.inline_budget.clone().acquire_many_owned(kib).await.expect("never closed");
+                Some(Arc::new(permit))
+            }
+            None => None,
+        };
+        self.tx.send(Listed { source, item, leaf_conflict, inline_budget }).await.is_ok()
+    }
 }
 
 /// Where listed items go.
@@ -57,7 +92,7 @@ pub(crate) enum ItemSink<'a> {
     Count,
     /// To the dispatcher, which fetches while the listing goes on; in a flat namespace an
     /// item waits until the listing has passed every key that could make it a directory.
-    Dispatch(usize, &'a mpsc::Sender<Listed>),
+    Dispatch(usize, &'a Handoff),
 }
 
 /// Lists `provider` to the end (or to an error that retries did not cure), handing every
@@ -117,7 +152,7 @@ pub(crate) async fn list_source(
             let delivered = if let (true, Some(detector)) = (flat, detector) {
                 hand_on(*index, dispatcher, detector.observe(joined(&item), item)).await
             } else {
-                dispatcher.send(Listed { source: *index, item, leaf_conflict: false }).await.is_ok()
+                dispatcher.send(*index, item, false).await
             };
             if !delivered {
                 // The export is failing; the writer reports why.
@@ -147,9 +182,9 @@ pub(crate) async fn list_source(
 }
 
 /// Sends items whose leaf-conflict answer is known; false when the dispatcher is gone.
-async fn hand_on(source: usize, dispatcher: &mpsc::Sender<Listed>, decided: Vec<(Item, bool)>) -> bool {
+async fn hand_on(source: usize, dispatcher: &Handoff, decided: Vec<(Item, bool)>) -> bool {
     for (item, leaf_conflict) in decided {
-        if dispatcher.send(Listed { source, item, leaf_conflict }).await.is_err() {
+        if !dispatcher.send(source, item, leaf_conflict).await {
             return false;
         }
     }

@@ -30,6 +30,8 @@ pub(crate) struct Job {
     /// Set by the fetch when the provider read the bytes but not all the item's metadata:
     /// the item is archived and also reported as a failure.
     pub(crate) incomplete: Option<String>,
+    /// Held until the item is written: its inline bytes' share of the listing's budget.
+    pub(crate) _inline_budget: Option<std::sync::Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 /// An item's size, modification time and checksum as its listing announced them.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use sortie_sdk::settings::SettingSpec;
 use sortie_sdk::source::SourceSpec;
+use sortie_sdk::{Error, ErrorKind, Result};
 
 /// The settings schema.
 pub(crate) fn specs() -> Vec<SettingSpec> {
@@ -21,9 +22,20 @@ pub(crate) struct FsSettings {
 }
 
 impl FsSettings {
-    /// Reads a source description made by [`crate::FsFactory`].
-    pub(crate) fn of(spec: &SourceSpec) -> Self {
-        let path = spec.url.strip_prefix("file://").unwrap_or(&spec.url);
-        Self { root: PathBuf::from(path), follow_symlinks: spec.settings.is_on("follow_symlinks") }
+    /// Reads a source description made by [`crate::FsFactory`]: `file://` and an absolute
+    /// path (a plan may have been edited).
+    pub(crate) fn of(spec: &SourceSpec) -> Result<Self> {
+        match spec.url.strip_prefix("file://") {
+            Some(path) if path.starts_with('/') => {
+                Ok(Self { root: PathBuf::from(path), follow_symlinks: spec.settings.is_on("follow_symlinks") })
+            }
+            _ => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "'{}' is not a file:///absolute/path source: print the plan again with `sortie plan`",
+                    spec.url
+                ),
+            )),
+        }
     }
 }

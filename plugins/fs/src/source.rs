@@ -39,15 +39,17 @@ impl ProviderFactory for FsFactory {
             }
             None => PathBuf::from(url),
         };
-        // The directory as the report shows it: canonical when it exists; as written when
-        // it does not (the check then says so, naming it as the user wrote it).
+        // The directory as the report shows it: canonical when it exists, else absolute (the
+        // check then says it does not exist), so that the description opens from anywhere.
         let canonical = path.canonicalize().ok();
-        let shown = canonical.as_deref().unwrap_or(&path);
+        let absolute = std::path::absolute(&path)
+            .map_err(|e| Error::io(format!("cannot make {} an absolute path", path.display()), &e))?;
+        let shown = canonical.as_deref().unwrap_or(&absolute);
         Ok(SourceSpec::new("file", format!("file://{}", shown.display()), source_id(canonical.as_deref()), settings))
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
-        let settings = FsSettings::of(source);
+        let settings = FsSettings::of(source)?;
         Ok(Arc::new(FsProvider::new(settings.root, settings.follow_symlinks, &context.exclude)))
     }
 }

@@ -37,25 +37,32 @@ pub async fn check(factory: &dyn ProviderFactory, source: SourceSpec, expected: 
     shows_no_secret(&source, expected.secrets);
     let resolved = factory.resolve(&source, &context).await.unwrap_or_else(|e| panic!("resolve({}): {e}", source.url));
     assert!(!resolved.is_empty(), "{} resolved to no source at all", source.url);
+    factory.check_plan(&resolved).unwrap_or_else(|e| panic!("the plan {} resolved to is refused: {e}", source.url));
     let mut items = Vec::new();
-    let mut providers = Vec::new();
-    for spec in &resolved {
+    let mut readers = Vec::new();
+    // In reverse order, each from its description read back from JSON (as from a plan, the
+    // secrets given again), listed by one provider and read by another that never listed:
+    // a resolved source stands alone, and an item is all `open` needs.
+    for spec in resolved.iter().rev() {
         shows_no_secret(spec, expected.secrets);
-        round_trips_as_json(spec);
-        let provider = factory.open(spec, &context).unwrap_or_else(|e| panic!("open({}): {e}", spec.url));
-        provider.check().await.unwrap_or_else(|e| panic!("check() failed on a reachable source {}: {e}", spec.url));
-        let listed = list_everything(provider.as_ref()).await;
-        if provider.capabilities().flat_namespace {
+        let mut planned = round_trips_as_json(spec);
+        planned.settings = planned.settings.overridden_by(&spec.settings.secrets());
+        let open = || factory.open(&planned, &context).unwrap_or_else(|e| panic!("open({}): {e}", spec.url));
+        let lister = open();
+        lister.check().await.unwrap_or_else(|e| panic!("check() failed on a reachable source {}: {e}", spec.url));
+        let listed = list_everything(lister.as_ref()).await;
+        if lister.capabilities().flat_namespace {
             listed_in_byte_order(&listed);
         }
         paths_are_unique(&listed);
-        bodies_match(provider.as_ref(), &listed, &expected).await;
+        let reader = open();
+        bodies_match(reader.as_ref(), &listed, &expected).await;
         items.extend(listed);
-        providers.push(provider);
+        readers.push(reader);
     }
     every_body_was_listed(&items, &expected);
-    let provider = providers.first().expect("at least one source");
-    missing_item_is_not_found(provider.as_ref(), &expected.missing, expected.secrets).await;
+    let reader = readers.last().expect("at least one source");
+    missing_item_is_not_found(reader.as_ref(), &expected.missing, expected.secrets).await;
     items
 }
 
@@ -70,8 +77,9 @@ fn shows_no_secret(spec: &SourceSpec, secrets: &[&str]) {
     }
 }
 
-/// A resolved source survives a plan: printed as JSON and read back, it is the same source.
-fn round_trips_as_json(spec: &SourceSpec) {
+/// A resolved source survives a plan: printed as JSON and read back, it is the same source
+/// (secrets aside). Returns it as read back.
+fn round_trips_as_json(spec: &SourceSpec) -> SourceSpec {
     let json = serde_json::to_string(spec).expect("a source description serializes");
     let back: SourceSpec = serde_json::from_str(&json).expect("a printed source description reads back");
     assert_eq!(
@@ -80,6 +88,7 @@ fn round_trips_as_json(spec: &SourceSpec) {
         "{}: the description changed through JSON",
         spec.url
     );
+    back
 }
 
 /// A flat namespace lists keys in byte order (versions after their key), which the
