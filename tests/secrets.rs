@@ -214,6 +214,16 @@ fn a_storage_url_with_user_info_is_archived_without_it() {
     assert_secret_free(&everything, &["url-password-5", "swiftuser", "swift-token-5", "tempauth-key-5"]);
 }
 
+/// An S3 server that refuses everything, quoting the session token it was sent.
+fn s3_refusing_with_the_token() -> u16 {
+    responder(|seen, _| {
+        let token =
+            seen.head.lines().find_map(|l| l.strip_prefix("x-amz-security-token: ")).unwrap_or("none").to_owned();
+        let body = format!("<Error><Code>AccessDenied</Code><Message>no access for {token}</Message></Error>");
+        ("403 Forbidden".into(), "content-type: application/xml\r\n".into(), body)
+    })
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -254,12 +264,7 @@ fn s3_endpoints_with_user_info_and_messages_echoing_the_session_token_stay_secre
     assert_secret_free(&text, &["url-password-6", "aws-secret-6"]);
 
     // The server refuses, quoting the session token it was sent in its message.
-    let port = responder(|seen, _| {
-        let token =
-            seen.head.lines().find_map(|l| l.strip_prefix("x-amz-security-token: ")).unwrap_or("none").to_owned();
-        let body = format!("<Error><Code>AccessDenied</Code><Message>no access for {token}</Message></Error>");
-        ("403 Forbidden".into(), "content-type: application/xml\r\n".into(), body)
-    });
+    let port = s3_refusing_with_the_token();
     let endpoint = format!("http://127.0.0.1:{port}");
     let output = sortie_with(
         dir.path(),
@@ -314,12 +319,7 @@ fn secrets_given_as_settings_stay_out_of_plans_logs_errors_and_archives() {
     }
 
     // S3 keys given as settings, against a server that refuses, echoing the token it was sent.
-    let port = responder(|seen, _| {
-        let token =
-            seen.head.lines().find_map(|l| l.strip_prefix("x-amz-security-token: ")).unwrap_or("none").to_owned();
-        let body = format!("<Error><Code>AccessDenied</Code><Message>no access for {token}</Message></Error>");
-        ("403 Forbidden".into(), "content-type: application/xml\r\n".into(), body)
-    });
+    let port = s3_refusing_with_the_token();
     let endpoint = format!("http://127.0.0.1:{port}");
     let sets = [
         "--set",
