@@ -46,6 +46,20 @@ impl Session {
         }
     }
 
+    /// Whether `url` is on an origin (scheme, host, port) the token is meant for: the object
+    /// store's, or one of the catalog's endpoints. Locators, cursors and paging links are
+    /// data a journal or another process hands back; the token must follow none of them
+    /// elsewhere.
+    pub fn allows(&self, url: &str) -> bool {
+        let Some(origin) = reqwest::Url::parse(url).ok().map(|u| u.origin()) else { return false };
+        let catalog = self.catalog.iter().flat_map(|s| s.endpoints.iter().map(|e| e.url.as_str()));
+        self.storage_url
+            .iter()
+            .map(String::as_str)
+            .chain(catalog)
+            .any(|known| reqwest::Url::parse(known).is_ok_and(|known| known.origin() == origin))
+    }
+
     /// The URL of the first of `kinds` (service types, newest name first) the catalog
     /// offers for the configured region and interface, or `None` when it offers none of
     /// them there (and Swift's v1 authentication has no catalog). A service offered in

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
-use sortie_sdk::error::{Error, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 use sortie_sdk::retry::{RetryPolicy, retry};
 
 use crate::auth::{self, Session};
@@ -177,10 +177,10 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         let (generation, session) = self.session().await?;
-        let mut response = self.send_once(&session, method.clone(), &url(&session)?, body, headers).await?;
+        let mut response = self.send_once(&session, method.clone(), &allowed(&session, url)?, body, headers).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let (_, session) = self.renew(Some(generation)).await?;
-            response = self.send_once(&session, method, &url(&session)?, body, headers).await?;
+            response = self.send_once(&session, method, &allowed(&session, url)?, body, headers).await?;
         }
         Ok(response)
     }
@@ -218,6 +218,29 @@ impl Client {
         let body = read_error_body(response, &secrets).await;
         error::from_status(status, target, &self.credentials.identity_label(), &body, retry_after)
     }
+}
+
+/// The request's URL, when its origin is one the session's token is meant for; anything else
+/// is refused before a byte is sent.
+fn allowed(session: &Session, url: &(dyn Fn(&Session) -> Result<String> + Sync)) -> Result<String> {
+    let url = url(session)?;
+    if session.allows(&url) {
+        return Ok(url);
+    }
+    let origin =
+        reqwest::Url::parse(&url).map_or_else(|_| "an unreadable URL".to_owned(), |u| u.origin().ascii_serialization());
+    Err(Error::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "refused to send the project's token to {origin}: it is neither the object store nor an endpoint of \
+             the catalog (a damaged locator or cursor, or a service linking elsewhere)"
+        ),
+    ))
+}
+
+/// A path segment (an id, a container's name) encoded: it cannot climb out of its place.
+pub fn segment(text: &str) -> String {
+    percent_encode(text.as_bytes(), SEGMENT).to_string()
 }
 
 /// `STORAGE_URL/CONTAINER/OBJECT?QUERY`, every part encoded.
@@ -259,6 +282,42 @@ async fn read_error_body(response: Response, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use crate::credentials::{Method, Secret};
+    use crate::fake::{Fake, SECRETS};
+
+    #[tokio::test]
+    async fn the_token_goes_to_the_object_store_and_the_catalog_only() {
+        let fake = Fake::start().await;
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = format!("http://{}", elsewhere.local_addr().unwrap());
+        let client = Client::new(Credentials {
+            auth_url: format!("{}/auth/v1.0", fake.url),
+            method: Method::TempAuth { user: "test:tester".into(), key: Secret(SECRETS[0].into()) },
+            region: None,
+            interface: "public".into(),
+            ca_cert: None,
+            origin: "test".into(),
+        })
+        .unwrap();
+        let storage = client.storage_url().await.unwrap();
+        assert!(client.get(&format!("{storage}/c"), &[], "container c").await.is_ok());
+        let client = &client;
+        let refused = |url: String| async move {
+            let sent = tokio::time::timeout(Duration::from_secs(5), client.get(&url, &[], "a forged locator"));
+            sent.await.expect("refused at once").unwrap_err()
+        };
+        for url in [format!("{other}/v1/AUTH_test/c"), "https://127.0.0.1/x".to_owned(), "not a url".to_owned()] {
+            let error = refused(url).await;
+            assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+            assert!(error.to_string().contains("refused to send the project's token to"), "{error}");
+        }
+        let error = refused(format!("{other}/x")).await;
+        assert!(error.to_string().contains(&format!("token to {other}:")), "{error}");
+        let reached = tokio::time::timeout(Duration::from_millis(200), elsewhere.accept()).await;
+        assert!(reached.is_err(), "a request reached the other origin");
+    }
 
     #[test]
     fn names_are_encoded_but_keep_their_slashes() {

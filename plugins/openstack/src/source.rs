@@ -509,7 +509,7 @@ mod tests {
             .collect();
         assert_eq!(not_offered, ["cinder", "designate", "neutron", "nova"]);
         let mut missing = items["glance/images/i1/file"].clone();
-        missing.locator = missing.locator.map(|l| l.replace("/i1/", "/i-gone/"));
+        missing.locator = missing.locator.map(|l| l.replace("\"i1\"", "\"i-gone\""));
         let error = provider.open(&missing).await.err().unwrap();
         assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
     }
