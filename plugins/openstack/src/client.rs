@@ -98,6 +98,40 @@ impl Client {
         self.session().await?.1.storage_url(&self.credentials)
     }
 
+    /// Where the credentials lead, as resolution writes it after each source (` at …`): the
+    /// object store's account URL without user info, or, for a project whose catalog offers
+    /// no object store, the project's Keystone URL (`…/v3/projects/ID`).
+    pub async fn account(&self) -> Result<String> {
+        let session = self.session().await?.1;
+        match session.storage_url(&self.credentials) {
+            Ok(url) => Ok(sortie_http::redact_userinfo(&url)),
+            Err(e) if e.kind() == ErrorKind::Unsupported => match &session.project_id {
+                Some(id) => Ok(format!("{}/projects/{}", self.credentials.auth_url_display(), segment(id))),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refuses a source resolved for the account `described` when the credentials now lead
+    /// to another: a plan made for one project, exported with another's credentials, would
+    /// export the other's containers under the first one's names.
+    pub async fn check_account(&self, described: Option<&str>) -> Result<()> {
+        let Some(described) = described else { return Ok(()) };
+        let current = self.account().await?;
+        if described == current {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the source was resolved for the account {described}, but the credentials and settings now lead to \
+                 {current}: give that project's credentials (OS_*, --os-cloud, --os-region), or resolve the source \
+                 again with `sortie plan`"
+            ),
+        ))
+    }
+
     /// The URL of the first of `kinds` the catalog offers; `None` when it offers none.
     pub async fn service_url(&self, kinds: &[&str]) -> Result<Option<String>> {
         self.session().await?.1.service_url(kinds, &self.credentials)

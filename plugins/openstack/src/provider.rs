@@ -36,6 +36,8 @@ pub async fn head(client: &Client, container: Option<&str>) -> Result<HeaderMap>
 /// One container.
 pub struct ContainerProvider {
     client: Arc<Client>,
+    /// The account URL the source was resolved for (` at …`), checked by `check`.
+    account: Option<String>,
     container: String,
     prefix: String,
     settings: SourceSettings,
@@ -53,8 +55,15 @@ struct ContainerState {
 }
 
 impl ContainerProvider {
-    pub fn new(client: Arc<Client>, container: String, prefix: String, settings: SourceSettings) -> Self {
-        Self { client, container, prefix, settings, state: OnceLock::new(), owned: tokio::sync::OnceCell::new() }
+    pub fn new(
+        client: Arc<Client>,
+        account: Option<String>,
+        container: String,
+        prefix: String,
+        settings: SourceSettings,
+    ) -> Self {
+        let (state, owned) = (OnceLock::new(), tokio::sync::OnceCell::new());
+        Self { client, account, container, prefix, settings, state, owned }
     }
 
     fn state(&self) -> Result<&ContainerState> {
@@ -84,6 +93,7 @@ impl Provider for ContainerProvider {
         if self.state.get().is_some() {
             return Ok(());
         }
+        self.client.check_account(self.account.as_deref()).await?;
         let headers = head(&self.client, Some(&self.container)).await?;
         let versioned = headers
             .get("x-versions-enabled")
@@ -119,13 +129,15 @@ impl Provider for ContainerProvider {
 /// The account's description as a source of its own (`data/swift/_config/account.json`).
 pub struct AccountProvider {
     client: Arc<Client>,
+    /// The account URL the source was resolved for, checked by `check`.
+    account: Option<String>,
     /// Read by `check`.
     description: OnceLock<Bytes>,
 }
 
 impl AccountProvider {
-    pub fn new(client: Arc<Client>) -> Self {
-        Self { client, description: OnceLock::new() }
+    pub fn new(client: Arc<Client>, account: Option<String>) -> Self {
+        Self { client, account, description: OnceLock::new() }
     }
 }
 
@@ -136,6 +148,7 @@ impl Provider for AccountProvider {
     }
 
     async fn check(&self) -> Result<()> {
+        self.client.check_account(self.account.as_deref()).await?;
         let headers = head(&self.client, None).await?;
         let url = sortie_http::redact_userinfo(&self.client.storage_url().await?);
         let _ = self.description.set(description(&headers, "account", &url).into());
@@ -159,11 +172,14 @@ impl Provider for AccountProvider {
 /// The project's services (`data/openstack/…`).
 pub struct ServicesProvider {
     services: Services,
+    client: Arc<Client>,
+    /// The account (or project) URL the source was resolved for, checked by `check`.
+    account: Option<String>,
 }
 
 impl ServicesProvider {
-    pub fn new(client: Arc<Client>, include_volume_data: bool) -> Self {
-        Self { services: Services::new(client, include_volume_data) }
+    pub fn new(client: Arc<Client>, account: Option<String>, include_volume_data: bool) -> Self {
+        Self { services: Services::new(client.clone(), include_volume_data), client, account }
     }
 }
 
@@ -174,7 +190,8 @@ impl Provider for ServicesProvider {
     }
 
     async fn check(&self) -> Result<()> {
-        self.services.check().await
+        self.services.check().await?;
+        self.client.check_account(self.account.as_deref()).await
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {

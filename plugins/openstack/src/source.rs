@@ -5,7 +5,9 @@
 //! versions live in another container, that one too); `swift://` gives the account's
 //! description and one source per container; `openstack://` gives the project's services,
 //! then what `swift://` gives. Every resolved source carries the object store's account
-//! URL after its own (as the report shows it), and each segment container whose owner is
+//! URL after its own (as the report shows it; a project without object store, its Keystone
+//! URL), which `check` compares with where the credentials lead, and `open` refuses a
+//! `swift://` or `openstack://` not resolved; each segment container whose owner is
 //! exported too says so (`segments_of`): any one of them can then be opened alone, in any
 //! order, by another process.
 //!
@@ -17,7 +19,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use sortie_sdk::error::{ErrorKind, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 use sortie_sdk::provider::Provider;
 use sortie_sdk::registry::{Context, ProviderFactory, ProviderInfo};
 use sortie_sdk::retry::RetryPolicy;
@@ -237,7 +239,7 @@ impl Factory<'_> {
                 Err(e) if e.kind() == ErrorKind::Unsupported => None,
                 Err(e) => return Err(e),
             };
-            let services = SwiftUrl { at: storage.clone(), ..url };
+            let services = SwiftUrl { at: Some(client.account().await?), ..url };
             let mut specs = vec![SourceSpec::new("openstack", services.shown(), "openstack", source.settings.clone())];
             if let Some(storage) = storage {
                 specs.extend(account(&client, &settings, &for_swift(&source.settings)?, storage).await?);
@@ -275,14 +277,26 @@ impl Factory<'_> {
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
         let url = url::parse(&source.url)?;
+        if url.at.is_none() && (url.project || url.container.is_none()) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is not resolved: it stands for every container (or the whole project), and is resolved into \
+                     one source per part, which are opened; resolve it with `sortie plan`",
+                    source.url
+                ),
+            ));
+        }
         let settings = SourceSettings::read(&source.settings)?;
         let client = self.client(&settings, context)?;
         Ok(match url {
-            SwiftUrl { project: true, .. } => Arc::new(ServicesProvider::new(client, settings.include_volume_data)),
-            SwiftUrl { container: Some(container), prefix, .. } => {
-                Arc::new(ContainerProvider::new(client, container, prefix, settings))
+            SwiftUrl { project: true, at, .. } => {
+                Arc::new(ServicesProvider::new(client, at, settings.include_volume_data))
             }
-            SwiftUrl { container: None, .. } => Arc::new(AccountProvider::new(client)),
+            SwiftUrl { container: Some(container), prefix, at, .. } => {
+                Arc::new(ContainerProvider::new(client, at, container, prefix, settings))
+            }
+            SwiftUrl { container: None, at, .. } => Arc::new(AccountProvider::new(client, at)),
         })
     }
 }
@@ -512,6 +526,39 @@ mod tests {
         missing.locator = missing.locator.map(|l| l.replace("\"i1\"", "\"i-gone\""));
         let error = provider.open(&missing).await.err().unwrap();
         assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    }
+
+    #[tokio::test]
+    async fn sources_open_only_resolved_and_for_the_account_they_were_resolved_for() {
+        let fake = Fake::start().await;
+        let context = Context::default();
+        let tempauth = SwiftFactory.with_env(env(fake.tempauth_env()));
+        for unresolved in ["swift://", "openstack://"] {
+            let spec = OpenStackFactory.source(unresolved, Settings::new()).unwrap();
+            let error = tempauth.open(&spec, &context).err().unwrap();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+            assert!(error.to_string().contains("resolve it with `sortie plan`"), "{error}");
+        }
+        let written = tempauth.source("swift://", Settings::new()).unwrap();
+        let specs = tempauth.resolve(&written, &context).await.unwrap();
+        // The same plan, exported with the credentials of another project (AUTH_p1).
+        let mut password = Settings::new();
+        password.set(&spec("password"), SECRETS[1]).unwrap();
+        let other = SwiftFactory.with_env(env(fake.openrc_env()));
+        for planned in &specs {
+            let mut planned = planned.clone();
+            planned.settings = planned.settings.overridden_by(&password);
+            let error = other.open(&planned, &context).unwrap().check().await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+            let (was, now) = (format!("{}/v1/AUTH_test", fake.url), format!("{}/v1/AUTH_p1", fake.url));
+            assert!(error.to_string().contains(&format!("resolved for the account {was}, but")), "{error}");
+            assert!(error.to_string().contains(&format!("now lead to {now}:")), "{error}");
+        }
+        let project = OpenStackFactory.with_env(env(fake.openrc_env()));
+        let mut services = project.resolve(&project.source("openstack://", password).unwrap(), &context).await.unwrap();
+        services[0].url = services[0].url.replace("AUTH_p1", "AUTH_p2");
+        let error = project.open(&services[0], &context).unwrap().check().await.unwrap_err();
+        assert!(error.to_string().contains("AUTH_p2, but the credentials"), "{error}");
     }
 
     #[tokio::test]
