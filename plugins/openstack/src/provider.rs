@@ -119,10 +119,7 @@ impl Provider for ContainerProvider {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => reader::open(&self.client, &self.container, item).await,
-        }
+        reader::open(&self.client, &self.container, item).await
     }
 }
 
@@ -161,11 +158,9 @@ impl Provider for AccountProvider {
         Ok(lister::account_page(description))
     }
 
+    /// Its one item, the account's description, is listed with its bytes.
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => Err(Error::new(ErrorKind::NotFound, format!("the account has no item {}", item.id.display()))),
-        }
+        Err(Error::new(ErrorKind::NotFound, format!("the account has no item {} to open", item.id.display())))
     }
 }
 
@@ -199,9 +194,6 @@ impl Provider for ServicesProvider {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => self.services.open(item).await,
-        }
+        self.services.open(item).await
     }
 }

@@ -401,17 +401,18 @@ mod tests {
         bytes
     }
 
-    /// Opens every item with a body twice: the same bytes, the listed size, and for an item
-    /// listed with its bytes, those.
+    /// Opens every item with a body twice: the same bytes, the listed size. An item listed
+    /// with its bytes is never opened (the engine archives those): their size is the listed.
     async fn open_twice(provider: &dyn Provider, items: &BTreeMap<String, Item>) {
         for (key, item) in items.iter().filter(|(_, i)| i.has_body && i.skip.is_none()) {
+            if let Some(inline) = &item.inline {
+                assert_eq!(Some(inline.len() as u64), item.size, "{key}");
+                continue;
+            }
             let first = bytes(provider.open(item).await.unwrap()).await;
             let second = bytes(provider.open(item).await.unwrap()).await;
             assert_eq!(first, second, "{key}");
             assert_eq!(Some(first.len() as u64), item.size, "{key}");
-            if let Some(inline) = &item.inline {
-                assert_eq!(&first, inline, "{key}");
-            }
         }
     }
 
