@@ -70,14 +70,17 @@ impl ContainerProvider {
         self.state.get().ok_or_else(|| Error::new(ErrorKind::Other, "the container was not checked before use"))
     }
 
-    /// The segments to leave out: those of `segments_of`'s large objects, unless every
-    /// segment is asked for.
+    /// The segments to leave out: those of `segments_of`'s large objects older than the
+    /// resolution (see `large_objects`), unless every segment is asked for.
     async fn owned(&self) -> Result<Option<&SegmentRefs>> {
-        let Some(owner) = self.settings.segments_of.as_deref().filter(|_| !self.settings.include_segments) else {
+        let settings = &self.settings;
+        let (Some(owner), Some(before), false) =
+            (&settings.segments_of, settings.resolved_at, settings.include_segments)
+        else {
             return Ok(None);
         };
         let refs = self.owned.get_or_try_init(|| {
-            owner_refs(&self.client, owner, &self.container, self.settings.current_only, self.settings.page_size)
+            owner_refs(&self.client, owner, &self.container, settings.current_only, settings.page_size, before)
         });
         refs.await.map(Some)
     }
