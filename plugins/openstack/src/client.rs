@@ -228,12 +228,12 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         if body.is_none() && sortie_http::has_dot_segment(url) {
-            let mut all = vec![("X-Auth-Token", session.token.0.as_str())];
+            let mut all = vec![("X-Auth-Token", session.token.expose())];
             all.extend_from_slice(headers);
             let target = url.split('?').next().unwrap_or(url);
             return self.raw.send(method, url, &all, &sortie_http::redact_userinfo(target)).await;
         }
-        let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
+        let mut builder = self.http.request(method, url).header("X-Auth-Token", session.token.expose());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -246,7 +246,8 @@ impl Client {
     async fn failure(&self, target: &str, response: Response) -> Error {
         let status = response.status();
         let retry_after = error::retry_after(response.headers());
-        let token = self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.0.clone());
+        let token =
+            self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.expose().to_owned());
         let mut secrets = self.credentials.secrets();
         secrets.extend(token.as_deref());
         let body = read_error_body(response, &secrets).await;
@@ -328,7 +329,7 @@ mod tests {
         let other = format!("http://{}", elsewhere.local_addr().unwrap());
         let client = Client::new(Credentials {
             auth_url: format!("{}/auth/v1.0", fake.url),
-            method: Method::TempAuth { user: "test:tester".into(), key: Secret(SECRETS[0].into()) },
+            method: Method::TempAuth { user: "test:tester".into(), key: Secret::new(SECRETS[0]) },
             region: None,
             interface: "public".into(),
             ca_cert: None,

@@ -166,9 +166,9 @@ impl SourceSettings {
             page_size: u32::try_from(page_size).expect("checked above"),
             segments_of: text("segments_of"),
             resolved_at,
-            password: text("password").map(Secret),
-            application_credential_secret: text("application_credential_secret").map(Secret),
-            token: text("token").map(Secret),
+            password: text("password").map(Secret::new),
+            application_credential_secret: text("application_credential_secret").map(Secret::new),
+            token: text("token").map(Secret::new),
         })
     }
 }
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!((swift.text("cloud"), swift.integer("page_size")), (Some("ovh"), Some(7)));
         assert_eq!(swift.text("password"), Some("hunter2"));
         let typed = SourceSettings::read(&swift).unwrap();
-        assert_eq!(typed.password, Some(Secret("hunter2".into())));
+        assert_eq!(typed.password, Some(Secret::new("hunter2")));
         for rendering in [format!("{swift:?}"), format!("{typed:?}"), serde_json::to_string(&swift).unwrap()] {
             assert!(!rendering.contains("hunter2"), "{rendering}");
         }
