@@ -397,6 +397,39 @@ fn a_printed_plan_of_a_project_exports_the_same_archive() {
     assert_eq!((planned_exclusions, exclusions), (2, 2), "the two segments, left out in both");
 }
 
+/// A plan is exported by the project it was made for, and whole: another project's
+/// credentials are refused naming both accounts, and so is a segment container whose owner
+/// the plan (edited) no longer exports, before anything is written.
+#[test]
+fn a_plan_is_exported_by_its_own_project_and_whole() {
+    let stack = OpenStack::shared();
+    let (mine, other) = (stack.tenant("plan-mine"), stack.tenant("plan-other"));
+    mine.tools(&["slo", "big", "file.bin", "big_segments", "70000", "80000"]);
+    other.tools(&["many", "big", "2", "10"]);
+    let dir = tempfile::tempdir().unwrap();
+    let planned = sortie_with(dir.path(), &mine.password_env(), &["plan", "swift://", "--json"]);
+    assert_eq!(code(&planned), 0, "{}", all_text(&planned));
+    let text = String::from_utf8(planned.stdout.clone()).unwrap();
+    let plan_file = dir.path().join("plan.json");
+    fs::write(&plan_file, &text).unwrap();
+    let (archive, output) =
+        export(dir.path(), "other", &other.password_env(), &["--plan", plan_file.to_str().unwrap()]);
+    assert_ne!(code(&output), 0, "{}", all_text(&output));
+    let message = all_text(&output);
+    assert!(message.contains("was resolved for the account") && message.contains("now lead to"), "{message}");
+    assert!(!archive.exists());
+
+    let mut plan: Value = serde_json::from_str(text.trim()).unwrap();
+    plan["sources"].as_array_mut().unwrap().retain(|s| s["id"] != "swift-big");
+    fs::write(&plan_file, plan.to_string()).unwrap();
+    let (archive, output) =
+        export(dir.path(), "edited", &mine.password_env(), &["--plan", plan_file.to_str().unwrap()]);
+    assert_ne!(code(&output), 0, "{}", all_text(&output));
+    let message = all_text(&output);
+    assert!(message.contains("does not export container 'big' whole"), "{message}");
+    assert!(!archive.exists());
+}
+
 #[test]
 fn a_container_deleted_during_the_export_is_recorded_as_incomplete() {
     let stack = OpenStack::shared();

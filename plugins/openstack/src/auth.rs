@@ -46,6 +46,20 @@ impl Session {
         }
     }
 
+    /// Whether `url` is on an origin (scheme, host, port) the token is meant for: the object
+    /// store's, or one of the catalog's endpoints. Locators, cursors and paging links are
+    /// data a journal or another process hands back; the token must follow none of them
+    /// elsewhere.
+    pub fn allows(&self, url: &str) -> bool {
+        let Some(origin) = reqwest::Url::parse(url).ok().map(|u| u.origin()) else { return false };
+        let catalog = self.catalog.iter().flat_map(|s| s.endpoints.iter().map(|e| e.url.as_str()));
+        self.storage_url
+            .iter()
+            .map(String::as_str)
+            .chain(catalog)
+            .any(|known| reqwest::Url::parse(known).is_ok_and(|known| known.origin() == origin))
+    }
+
     /// The URL of the first of `kinds` (service types, newest name first) the catalog
     /// offers for the configured region and interface, or `None` when it offers none of
     /// them there (and Swift's v1 authentication has no catalog). A service offered in
@@ -72,7 +86,7 @@ async fn tempauth(http: &reqwest::Client, credentials: &Credentials, user: &str,
     let response = http
         .get(&credentials.auth_url)
         .header("X-Auth-User", user)
-        .header("X-Auth-Key", &key.0)
+        .header("X-Auth-Key", key.expose())
         .send()
         .await
         .map_err(|e| unreachable(&credentials.auth_url_display(), &e))?;
@@ -83,7 +97,7 @@ async fn tempauth(http: &reqwest::Client, credentials: &Credentials, user: &str,
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match (header("x-storage-url"), header("x-auth-token")) {
         (Some(url), Some(token)) => Ok(Session {
-            token: Secret(token),
+            token: Secret::new(token),
             storage_url: Some(url.trim_end_matches('/').to_owned()),
             catalog: Vec::new(),
             project_id: None,
@@ -160,13 +174,13 @@ async fn keystone(http: &reqwest::Client, credentials: &Credentials) -> Result<S
         .headers()
         .get("x-subject-token")
         .and_then(|v| v.to_str().ok())
-        .map(|t| Secret(t.to_owned()))
+        .map(|t| Secret::new(t.to_owned()))
         .ok_or_else(|| {
-        Error::new(
-            ErrorKind::Other,
-            format!("Keystone at {} answered without X-Subject-Token", credentials.auth_url_display()),
-        )
-    })?;
+            Error::new(
+                ErrorKind::Other,
+                format!("Keystone at {} answered without X-Subject-Token", credentials.auth_url_display()),
+            )
+        })?;
     let bytes = response.bytes().await.map_err(|e| {
         Error::new(
             ErrorKind::Unavailable,
@@ -214,7 +228,7 @@ fn token_request(method: &Method, scoped: bool) -> Value {
     let (identity, project) = match method {
         Method::Password { user, password, project } => {
             let mut user = named(user);
-            user["password"] = json!(password.0);
+            user["password"] = json!(password.expose());
             (json!({ "methods": ["password"], "password": { "user": user } }), Some(project))
         }
         Method::ApplicationCredential { credential, user, secret } => {
@@ -222,14 +236,14 @@ fn token_request(method: &Method, scoped: bool) -> Value {
                 Named::Id(id) => json!({ "id": id }),
                 Named::Name { name, .. } => json!({ "name": name }),
             };
-            credential["secret"] = json!(secret.0);
+            credential["secret"] = json!(secret.expose());
             if let Some(user) = user {
                 credential["user"] = named(user);
             }
             (json!({ "methods": ["application_credential"], "application_credential": credential }), None)
         }
         Method::Token { token, project } => {
-            (json!({ "methods": ["token"], "token": { "id": token.0 } }), project.as_ref())
+            (json!({ "methods": ["token"], "token": { "id": token.expose() } }), project.as_ref())
         }
         Method::TempAuth { .. } => unreachable!("tempauth does not use Keystone"),
     };
@@ -320,7 +334,7 @@ mod tests {
     fn credentials(region: Option<&str>, interface: &str) -> Credentials {
         Credentials {
             auth_url: "https://k/v3".into(),
-            method: Method::Token { token: Secret("t".into()), project: None },
+            method: Method::Token { token: Secret::new("t"), project: None },
             region: region.map(str::to_owned),
             interface: interface.into(),
             ca_cert: None,
@@ -339,7 +353,7 @@ mod tests {
         assert!(unknown.contains("region 'BHS'; regions offering it: GRA, SBG"), "{unknown}");
         assert_eq!(pick(Some("GRA"), "public", "image").unwrap(), None);
         let session = Session {
-            token: Secret("t".into()),
+            token: Secret::new("t"),
             storage_url: None,
             catalog: catalog().into_iter().filter(|s| s.kind != "object-store").collect(),
             project_id: None,
@@ -361,7 +375,7 @@ mod tests {
     fn token_requests_follow_keystone_v3() {
         let password = Method::Password {
             user: Named::Name { name: "u".into(), domain: Some(Domain::Name("Default".into())) },
-            password: Secret("pw".into()),
+            password: Secret::new("pw"),
             project: Named::Id("p1".into()),
         };
         let body = token_request(&password, true);
@@ -372,7 +386,7 @@ mod tests {
         let credential = Method::ApplicationCredential {
             credential: Named::Name { name: "backup".into(), domain: None },
             user: Some(Named::Id("u1".into())),
-            secret: Secret("s".into()),
+            secret: Secret::new("s"),
         };
         let body = token_request(&credential, true);
         assert_eq!(body["auth"]["identity"]["methods"][0], "application_credential");

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use reqwest::{Method, Response, StatusCode};
-use sortie_sdk::error::{Error, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 use sortie_sdk::retry::{RetryPolicy, retry};
 
 use crate::auth::{self, Session};
@@ -98,6 +98,40 @@ impl Client {
         self.session().await?.1.storage_url(&self.credentials)
     }
 
+    /// Where the credentials lead, as resolution writes it after each source (` at …`): the
+    /// object store's account URL without user info, or, for a project whose catalog offers
+    /// no object store, the project's Keystone URL (`…/v3/projects/ID`).
+    pub async fn account(&self) -> Result<String> {
+        let session = self.session().await?.1;
+        match session.storage_url(&self.credentials) {
+            Ok(url) => Ok(sortie_http::redact_userinfo(&url)),
+            Err(e) if e.kind() == ErrorKind::Unsupported => match &session.project_id {
+                Some(id) => Ok(format!("{}/projects/{}", self.credentials.auth_url_display(), segment(id))),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refuses a source resolved for the account `described` when the credentials now lead
+    /// to another: a plan made for one project, exported with another's credentials, would
+    /// export the other's containers under the first one's names.
+    pub async fn check_account(&self, described: Option<&str>) -> Result<()> {
+        let Some(described) = described else { return Ok(()) };
+        let current = self.account().await?;
+        if described == current {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the source was resolved for the account {described}, but the credentials and settings now lead to \
+                 {current}: give that project's credentials (OS_*, --os-cloud, --os-region), or resolve the source \
+                 again with `sortie plan`"
+            ),
+        ))
+    }
+
     /// The URL of the first of `kinds` the catalog offers; `None` when it offers none.
     pub async fn service_url(&self, kinds: &[&str]) -> Result<Option<String>> {
         self.session().await?.1.service_url(kinds, &self.credentials)
@@ -177,10 +211,10 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         let (generation, session) = self.session().await?;
-        let mut response = self.send_once(&session, method.clone(), &url(&session)?, body, headers).await?;
+        let mut response = self.send_once(&session, method.clone(), &allowed(&session, url)?, body, headers).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let (_, session) = self.renew(Some(generation)).await?;
-            response = self.send_once(&session, method, &url(&session)?, body, headers).await?;
+            response = self.send_once(&session, method, &allowed(&session, url)?, body, headers).await?;
         }
         Ok(response)
     }
@@ -194,12 +228,12 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Response> {
         if body.is_none() && sortie_http::has_dot_segment(url) {
-            let mut all = vec![("X-Auth-Token", session.token.0.as_str())];
+            let mut all = vec![("X-Auth-Token", session.token.expose())];
             all.extend_from_slice(headers);
             let target = url.split('?').next().unwrap_or(url);
             return self.raw.send(method, url, &all, &sortie_http::redact_userinfo(target)).await;
         }
-        let mut builder = self.http.request(method, url).header("X-Auth-Token", &session.token.0);
+        let mut builder = self.http.request(method, url).header("X-Auth-Token", session.token.expose());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -212,12 +246,36 @@ impl Client {
     async fn failure(&self, target: &str, response: Response) -> Error {
         let status = response.status();
         let retry_after = error::retry_after(response.headers());
-        let token = self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.0.clone());
+        let token =
+            self.session.lock().expect("session").as_ref().map(|(_, session)| session.token.expose().to_owned());
         let mut secrets = self.credentials.secrets();
         secrets.extend(token.as_deref());
         let body = read_error_body(response, &secrets).await;
         error::from_status(status, target, &self.credentials.identity_label(), &body, retry_after)
     }
+}
+
+/// The request's URL, when its origin is one the session's token is meant for; anything else
+/// is refused before a byte is sent.
+fn allowed(session: &Session, url: &(dyn Fn(&Session) -> Result<String> + Sync)) -> Result<String> {
+    let url = url(session)?;
+    if session.allows(&url) {
+        return Ok(url);
+    }
+    let origin =
+        reqwest::Url::parse(&url).map_or_else(|_| "an unreadable URL".to_owned(), |u| u.origin().ascii_serialization());
+    Err(Error::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "refused to send the project's token to {origin}: it is neither the object store nor an endpoint of \
+             the catalog (a damaged locator or cursor, or a service linking elsewhere)"
+        ),
+    ))
+}
+
+/// A path segment (an id, a container's name) encoded: it cannot climb out of its place.
+pub fn segment(text: &str) -> String {
+    percent_encode(text.as_bytes(), SEGMENT).to_string()
 }
 
 /// `STORAGE_URL/CONTAINER/OBJECT?QUERY`, every part encoded.
@@ -259,6 +317,42 @@ async fn read_error_body(response: Response, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use crate::credentials::{Method, Secret};
+    use crate::fake::{Fake, SECRETS};
+
+    #[tokio::test]
+    async fn the_token_goes_to_the_object_store_and_the_catalog_only() {
+        let fake = Fake::start().await;
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = format!("http://{}", elsewhere.local_addr().unwrap());
+        let client = Client::new(Credentials {
+            auth_url: format!("{}/auth/v1.0", fake.url),
+            method: Method::TempAuth { user: "test:tester".into(), key: Secret::new(SECRETS[0]) },
+            region: None,
+            interface: "public".into(),
+            ca_cert: None,
+            origin: "test".into(),
+        })
+        .unwrap();
+        let storage = client.storage_url().await.unwrap();
+        assert!(client.get(&format!("{storage}/c"), &[], "container c").await.is_ok());
+        let client = &client;
+        let refused = |url: String| async move {
+            let sent = tokio::time::timeout(Duration::from_secs(5), client.get(&url, &[], "a forged locator"));
+            sent.await.expect("refused at once").unwrap_err()
+        };
+        for url in [format!("{other}/v1/AUTH_test/c"), "https://127.0.0.1/x".to_owned(), "not a url".to_owned()] {
+            let error = refused(url).await;
+            assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+            assert!(error.to_string().contains("refused to send the project's token to"), "{error}");
+        }
+        let error = refused(format!("{other}/x")).await;
+        assert!(error.to_string().contains(&format!("token to {other}:")), "{error}");
+        let reached = tokio::time::timeout(Duration::from_millis(200), elsewhere.accept()).await;
+        assert!(reached.is_err(), "a request reached the other origin");
+    }
 
     #[test]
     fn names_are_encoded_but_keep_their_slashes() {

@@ -9,18 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 use sortie_sdk::error::{Error, ErrorKind, Result};
+pub use sortie_sdk::settings::Secret;
 
 use crate::settings::SourceSettings;
-
-/// A password, secret or token: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(secret)")
-    }
-}
 
 /// Something Keystone knows by id, or by name within a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +41,9 @@ pub enum Method {
     TempAuth { user: String, key: Secret },
 }
 
-/// Everything needed to reach the object store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything needed to reach the object store. `Debug` shows the auth URL without the user
+/// info it may carry.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// Keystone's URL (ending in `/v3`), or the v1 auth URL for tempauth.
     pub auth_url: String,
@@ -64,6 +56,19 @@ pub struct Credentials {
     pub ca_cert: Option<PathBuf>,
     /// Where the settings were read, for messages.
     pub origin: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("auth_url", &self.auth_url_display())
+            .field("method", &self.method)
+            .field("region", &self.region)
+            .field("interface", &self.interface)
+            .field("ca_cert", &self.ca_cert)
+            .field("origin", &self.origin)
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -106,7 +111,7 @@ impl Credentials {
             authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
         });
         let password = userinfo.and_then(|u| u.split_once(':')).map(|(_, password)| password);
-        [Some(secret.0.as_str()), userinfo, password].into_iter().flatten().filter(|s| !s.is_empty()).collect()
+        [Some(secret.expose()), userinfo, password].into_iter().flatten().filter(|s| !s.is_empty()).collect()
     }
 }
 
@@ -141,7 +146,7 @@ pub fn resolve(options: &SourceSettings, env: &dyn Fn(&str) -> Option<String>) -
         ("token", &options.token),
     ] {
         if let Some(given) = given {
-            keys.insert(key.to_owned(), given.0.clone());
+            keys.insert(key.to_owned(), given.expose().to_owned());
         }
     }
     let credentials = from_keys(&keys, &origin)?;
@@ -192,7 +197,7 @@ fn tempauth(auth_url: String, options: &SourceSettings, env: &dyn Fn(&str) -> Op
     let user = env("ST_USER").filter(|v| !v.is_empty()).ok_or_else(|| missing("ST_USER"))?;
     let key = match &options.password {
         Some(given) => given.clone(),
-        None => Secret(env("ST_KEY").filter(|v| !v.is_empty()).ok_or_else(|| missing("ST_KEY"))?),
+        None => Secret::new(env("ST_KEY").filter(|v| !v.is_empty()).ok_or_else(|| missing("ST_KEY"))?),
     };
     let credentials = Credentials {
         auth_url,
@@ -332,7 +337,7 @@ fn from_keys(keys: &BTreeMap<String, String>, origin: &str) -> Result<Credential
     let method = match kind.as_str() {
         "password" | "v3password" => Method::Password {
             user: user().ok_or_else(|| invalid("no user is given (OS_USERNAME or OS_USER_ID)".into()))?,
-            password: Secret(get("password").ok_or_else(|| invalid("no password is given (OS_PASSWORD)".into()))?),
+            password: Secret::new(get("password").ok_or_else(|| invalid("no password is given (OS_PASSWORD)".into()))?),
             project: project()
                 .ok_or_else(|| invalid("no project is given (OS_PROJECT_NAME or OS_PROJECT_ID)".into()))?,
         },
@@ -354,10 +359,10 @@ fn from_keys(keys: &BTreeMap<String, String>, origin: &str) -> Result<Credential
             let secret = get("application_credential_secret").ok_or_else(|| {
                 invalid("no application credential secret is given (OS_APPLICATION_CREDENTIAL_SECRET)".into())
             })?;
-            Method::ApplicationCredential { credential, user: user(), secret: Secret(secret) }
+            Method::ApplicationCredential { credential, user: user(), secret: Secret::new(secret) }
         }
         "token" | "v3token" => Method::Token {
-            token: Secret(get("token").ok_or_else(|| invalid("no token is given (OS_TOKEN)".into()))?),
+            token: Secret::new(get("token").ok_or_else(|| invalid("no token is given (OS_TOKEN)".into()))?),
             project: project(),
         },
         other => {
@@ -406,6 +411,25 @@ mod tests {
     }
 
     #[test]
+    fn debug_renders_neither_secrets_nor_the_auth_urls_user_info() {
+        let credentials = Credentials {
+            auth_url: "https://admin:url-secret@keystone.example/v3".into(),
+            method: Method::Password {
+                user: Named::Id("u1".into()),
+                password: Secret::new("password-secret"),
+                project: Named::Id("p1".into()),
+            },
+            region: None,
+            interface: "public".into(),
+            ca_cert: None,
+            origin: "test".into(),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(!shown.contains("url-secret") && !shown.contains("password-secret"), "{shown}");
+        assert!(shown.contains("keystone.example/v3") && shown.contains("u1"), "{shown}");
+    }
+
+    #[test]
     fn openrc_variables_give_a_scoped_password_login() {
         let settings = resolve_with(
             &[
@@ -425,7 +449,7 @@ mod tests {
         assert_eq!(settings.interface, "public");
         let Method::Password { user, password, project } = &settings.method else { panic!("{settings:?}") };
         assert_eq!(user, &Named::Name { name: "user-x".into(), domain: Some(Domain::Name("Default".into())) });
-        assert_eq!(password.0, "hunter2");
+        assert_eq!(password.expose(), "hunter2");
         assert_eq!(project, &Named::Name { name: "1234".into(), domain: None });
         let label = settings.identity_label();
         assert!(label.contains("user 'user-x' (domain 'Default')") && !label.contains("hunter2"), "{label}");
@@ -511,7 +535,7 @@ mod tests {
         assert_eq!(settings.auth_url, "https://auth.cloud.ovh.net/v3");
         assert_eq!(settings.region.as_deref(), Some("GRA"), "--os-region wins over the cloud's region");
         let Method::Password { password, project, .. } = &settings.method else { panic!() };
-        assert_eq!(password.0, "from-secure");
+        assert_eq!(password.expose(), "from-secure");
         assert_eq!(project, &Named::Name { name: "p".into(), domain: Some(Domain::Id("default".into())) });
         assert!(settings.origin.contains("cloud 'ovh'") && settings.origin.contains("secure.yaml"));
         let unknown = resolve_with(&[("HOME", home_text), ("OS_CLOUD", "nope")], &SourceSettings::default());
@@ -523,8 +547,8 @@ mod tests {
     #[test]
     fn secrets_given_as_settings_win_over_the_environment() {
         let options = SourceSettings {
-            password: Some(Secret("from-setting".into())),
-            token: Some(Secret("token-setting".into())),
+            password: Some(Secret::new("from-setting")),
+            token: Some(Secret::new("token-setting")),
             ..Default::default()
         };
         let openrc = [
@@ -535,13 +559,13 @@ mod tests {
         ];
         let settings = resolve_with(&openrc, &options).unwrap();
         let Method::Password { password, .. } = &settings.method else { panic!("{settings:?}") };
-        assert_eq!(password.0, "from-setting");
+        assert_eq!(password.expose(), "from-setting");
         let without_env_password = resolve_with(&openrc[..2], &options);
         assert!(without_env_password.unwrap_err().to_string().contains("no project"), "the password was given");
         let swift = resolve_with(&[("ST_AUTH", "http://s"), ("ST_USER", "u")], &options).unwrap();
-        assert!(matches!(swift.method, Method::TempAuth { key: Secret(ref k), .. } if k == "from-setting"));
+        assert!(matches!(swift.method, Method::TempAuth { ref key, .. } if key.expose() == "from-setting"));
         let secret =
-            SourceSettings { application_credential_secret: Some(Secret("s3cr3t".into())), ..Default::default() };
+            SourceSettings { application_credential_secret: Some(Secret::new("s3cr3t")), ..Default::default() };
         let credential = resolve_with(&[("OS_AUTH_URL", "http://k"), ("OS_APPLICATION_CREDENTIAL_ID", "abc")], &secret);
         assert!(matches!(credential.unwrap().method, Method::ApplicationCredential { .. }));
     }

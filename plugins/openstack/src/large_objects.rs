@@ -7,8 +7,20 @@
 //! manifests itself ([`owner_refs`]), so that the decision depends on neither the order in
 //! which sources are listed nor which other sources are exported. A manifest in any other
 //! container leaves the segments it uses archived: nothing is lost, some bytes are twice.
+//!
+//! The owner and its segment container are listed at different times, in either order, and
+//! the owner changes meanwhile: a large object uploaded or replaced after the owner was
+//! listed is not in the archive, so its segments must be. Resolution therefore stamps the
+//! segment container's source with the time it was made (`resolved_at`), before either is
+//! listed, and a segment is left out only when both it and the manifest that uses it were
+//! last modified before that time: such a manifest was there before the owner's listing,
+//! which archives it (a manifest deleted or replaced since then no longer needs those
+//! segments). Anything newer keeps its segments archived: nothing is lost. Without
+//! `resolved_at` nothing is left out. This assumes that this machine's clock and the object
+//! store's agree (as NTP keeps them); the times compared are Swift's, to the microsecond.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -19,7 +31,7 @@ use sortie_sdk::error::{Error, ErrorKind, Result};
 use sortie_sdk::item::PartsMd5;
 
 use crate::client::{Client, Request};
-use crate::lister::{DELETE_MARKER, Entry, list_json, list_request};
+use crate::lister::{DELETE_MARKER, Entry, list_json, list_request, parse_time};
 
 /// Large objects of one listing page resolved at once.
 pub const LARGE_OBJECTS_AT_ONCE: usize = 16;
@@ -186,14 +198,21 @@ pub async fn dlo_parts(client: &Client, container: &str, prefix: &str) -> Result
 /// The objects of one segment container that the large objects of its owner container use,
 /// so that it need not archive them a second time. Memory grows with the number of those
 /// segments (names only).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SegmentRefs {
     objects: HashMap<(String, String), String>,
     /// DLO prefixes: container, prefix, the large object.
     prefixes: Vec<(String, String, String)>,
+    /// Only what was last modified before this (`resolved_at`) counts.
+    before: SystemTime,
 }
 
 impl SegmentRefs {
+    /// No reference yet, counting those of manifests last modified before `before`.
+    pub fn new(before: SystemTime) -> Self {
+        Self { objects: HashMap::new(), prefixes: Vec::new(), before }
+    }
+
     pub fn add_objects(&mut self, segments: &[(String, String)], large_object: &str) {
         for segment in segments {
             self.objects.insert(segment.clone(), large_object.to_owned());
@@ -204,8 +223,12 @@ impl SegmentRefs {
         self.prefixes.push((container.to_owned(), prefix.to_owned(), large_object.to_owned()));
     }
 
-    /// The large object that `container/object` is a segment of, if one was met.
-    pub fn large_object_of(&self, container: &str, object: &str) -> Option<&str> {
+    /// The large object that `container/object` (last modified at `modified`) is a segment
+    /// of, if one was met and the segment is older than the cut-off.
+    pub fn large_object_of(&self, container: &str, object: &str, modified: Option<SystemTime>) -> Option<&str> {
+        if modified.is_none_or(|modified| modified >= self.before) {
+            return None;
+        }
         if let Some(found) = self.objects.get(&(container.to_owned(), object.to_owned())) {
             return Some(found);
         }
@@ -216,16 +239,17 @@ impl SegmentRefs {
     }
 }
 
-/// Which objects of `segments` the large objects of `owner` use: every SLO manifest of the
-/// owner (of its earlier versions too, unless `current_only`) and every DLO prefix. An owner
-/// that does not exist uses none; a large object whose manifest cannot be read is left out,
-/// so that its segments stay archived.
+/// Which objects of `segments` the large objects of `owner` last modified before `before`
+/// use: every such SLO manifest of the owner (of its earlier versions too, unless
+/// `current_only`) and every such DLO prefix. An owner that does not exist uses none; a large
+/// object whose manifest cannot be read is left out, so that its segments stay archived.
 pub async fn owner_refs(
     client: &Client,
     owner: &str,
     segments: &str,
     current_only: bool,
     page_size: u32,
+    before: SystemTime,
 ) -> Result<SegmentRefs> {
     let head = Request { head: true, container: Some(owner), ..Request::default() };
     let versions = match client.send(&head).await {
@@ -237,20 +261,22 @@ pub async fn owner_refs(
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.eq_ignore_ascii_case("true"))
         }
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::default()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::new(before)),
         Err(e) => return Err(e),
     };
-    let mut refs = SegmentRefs::default();
+    let mut refs = SegmentRefs::new(before);
     let (mut marker, mut version_marker) = (String::new(), None::<String>);
     loop {
         let request = list_request(owner, "", &marker, version_marker.as_deref(), page_size, versions);
         let entries = match list_json(client, &request).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::default()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(SegmentRefs::new(before)),
             listed => listed?,
         };
         let Some(last) = entries.last() else { return Ok(refs) };
         marker = last.name.clone();
         version_marker = last.version_id.clone().filter(|_| versions);
+        let older = |entry: &&Entry| entry.last_modified.as_deref().and_then(parse_time).is_some_and(|t| t < before);
+        let entries: Vec<&Entry> = entries.iter().filter(older).collect();
         let lookups: Vec<_> = entries.iter().map(|entry| used_by(client, owner, entry, versions)).collect();
         let found: Vec<Option<Used>> =
             futures_util::stream::iter(lookups).buffered(LARGE_OBJECTS_AT_ONCE).collect().await;
@@ -331,12 +357,17 @@ mod tests {
     fn dlo_manifests_and_segment_references() {
         assert_eq!(parse_dlo_manifest("c_segments/big%20file/1/"), Some(("c_segments".into(), "big file/1/".into())));
         assert_eq!(parse_dlo_manifest("no-slash"), None);
-        let mut refs = SegmentRefs::default();
+        let resolved = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let (old, new) = (Some(resolved - std::time::Duration::from_micros(1)), Some(resolved));
+        let mut refs = SegmentRefs::new(resolved);
         refs.add_objects(&[("s".into(), "slo/1".into())], "c/big");
         refs.add_prefix("s", "dlo/", "c/dyn");
-        assert_eq!(refs.large_object_of("s", "slo/1"), Some("c/big"));
-        assert_eq!(refs.large_object_of("s", "dlo/00"), Some("c/dyn"));
-        assert_eq!(refs.large_object_of("s", "other"), None);
-        assert_eq!(refs.large_object_of("c", "dlo/00"), None);
+        assert_eq!(refs.large_object_of("s", "slo/1", old), Some("c/big"));
+        assert_eq!(refs.large_object_of("s", "dlo/00", old), Some("c/dyn"));
+        assert_eq!(refs.large_object_of("s", "other", old), None);
+        assert_eq!(refs.large_object_of("c", "dlo/00", old), None);
+        // A segment written since the resolution (a DLO's new one) is kept, as is one of unknown age.
+        assert_eq!(refs.large_object_of("s", "dlo/00", new), None);
+        assert_eq!(refs.large_object_of("s", "slo/1", None), None);
     }
 }

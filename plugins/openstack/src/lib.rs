@@ -9,6 +9,7 @@
 //! `services` lists and reads the other services of a project. `settings` declares what
 //! the providers take, `credentials` finds the credentials, `auth` logs in, `client` sends
 //! the requests and `error` maps the answers to Sortie's errors.
+#![deny(missing_docs)]
 
 mod auth;
 mod client;

@@ -228,7 +228,8 @@ impl Lister<'_> {
             let etag = parts.dlo_etag.clone().unwrap_or_default();
             apply_parts(&mut item, &etag, parts);
         }
-        if let Some(large_object) = self.owned.and_then(|refs| refs.large_object_of(self.container, &entry.name)) {
+        let owned = self.owned.and_then(|refs| refs.large_object_of(self.container, &entry.name, item.modified));
+        if let Some(large_object) = owned {
             item.skip = Some(Skip::Excluded(format!(
                 "a segment of the large object {large_object}, archived there assembled (--include-segments \
                  archives segments too)"
@@ -322,7 +323,7 @@ pub fn account_page(description: &Bytes) -> Page {
 }
 
 /// Swift's `2026-11-22T13:06:31.008410` (UTC, no zone).
-fn parse_time(text: &str) -> Option<SystemTime> {
+pub fn parse_time(text: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(text).ok()
 }
 

@@ -36,6 +36,8 @@ pub async fn head(client: &Client, container: Option<&str>) -> Result<HeaderMap>
 /// One container.
 pub struct ContainerProvider {
     client: Arc<Client>,
+    /// The account URL the source was resolved for (` at …`), checked by `check`.
+    account: Option<String>,
     container: String,
     prefix: String,
     settings: SourceSettings,
@@ -53,22 +55,32 @@ struct ContainerState {
 }
 
 impl ContainerProvider {
-    pub fn new(client: Arc<Client>, container: String, prefix: String, settings: SourceSettings) -> Self {
-        Self { client, container, prefix, settings, state: OnceLock::new(), owned: tokio::sync::OnceCell::new() }
+    pub fn new(
+        client: Arc<Client>,
+        account: Option<String>,
+        container: String,
+        prefix: String,
+        settings: SourceSettings,
+    ) -> Self {
+        let (state, owned) = (OnceLock::new(), tokio::sync::OnceCell::new());
+        Self { client, account, container, prefix, settings, state, owned }
     }
 
     fn state(&self) -> Result<&ContainerState> {
         self.state.get().ok_or_else(|| Error::new(ErrorKind::Other, "the container was not checked before use"))
     }
 
-    /// The segments to leave out: those of `segments_of`'s large objects, unless every
-    /// segment is asked for.
+    /// The segments to leave out: those of `segments_of`'s large objects older than the
+    /// resolution (see `large_objects`), unless every segment is asked for.
     async fn owned(&self) -> Result<Option<&SegmentRefs>> {
-        let Some(owner) = self.settings.segments_of.as_deref().filter(|_| !self.settings.include_segments) else {
+        let settings = &self.settings;
+        let (Some(owner), Some(before), false) =
+            (&settings.segments_of, settings.resolved_at, settings.include_segments)
+        else {
             return Ok(None);
         };
         let refs = self.owned.get_or_try_init(|| {
-            owner_refs(&self.client, owner, &self.container, self.settings.current_only, self.settings.page_size)
+            owner_refs(&self.client, owner, &self.container, settings.current_only, settings.page_size, before)
         });
         refs.await.map(Some)
     }
@@ -84,6 +96,7 @@ impl Provider for ContainerProvider {
         if self.state.get().is_some() {
             return Ok(());
         }
+        self.client.check_account(self.account.as_deref()).await?;
         let headers = head(&self.client, Some(&self.container)).await?;
         let versioned = headers
             .get("x-versions-enabled")
@@ -109,23 +122,22 @@ impl Provider for ContainerProvider {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => reader::open(&self.client, &self.container, item).await,
-        }
+        reader::open(&self.client, &self.container, item).await
     }
 }
 
 /// The account's description as a source of its own (`data/swift/_config/account.json`).
 pub struct AccountProvider {
     client: Arc<Client>,
+    /// The account URL the source was resolved for, checked by `check`.
+    account: Option<String>,
     /// Read by `check`.
     description: OnceLock<Bytes>,
 }
 
 impl AccountProvider {
-    pub fn new(client: Arc<Client>) -> Self {
-        Self { client, description: OnceLock::new() }
+    pub fn new(client: Arc<Client>, account: Option<String>) -> Self {
+        Self { client, account, description: OnceLock::new() }
     }
 }
 
@@ -136,6 +148,7 @@ impl Provider for AccountProvider {
     }
 
     async fn check(&self) -> Result<()> {
+        self.client.check_account(self.account.as_deref()).await?;
         let headers = head(&self.client, None).await?;
         let url = sortie_http::redact_userinfo(&self.client.storage_url().await?);
         let _ = self.description.set(description(&headers, "account", &url).into());
@@ -148,22 +161,23 @@ impl Provider for AccountProvider {
         Ok(lister::account_page(description))
     }
 
+    /// Its one item, the account's description, is listed with its bytes.
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => Err(Error::new(ErrorKind::NotFound, format!("the account has no item {}", item.id.display()))),
-        }
+        Err(Error::new(ErrorKind::NotFound, format!("the account has no item {} to open", item.id.display())))
     }
 }
 
 /// The project's services (`data/openstack/…`).
 pub struct ServicesProvider {
     services: Services,
+    client: Arc<Client>,
+    /// The account (or project) URL the source was resolved for, checked by `check`.
+    account: Option<String>,
 }
 
 impl ServicesProvider {
-    pub fn new(client: Arc<Client>, include_volume_data: bool) -> Self {
-        Self { services: Services::new(client, include_volume_data) }
+    pub fn new(client: Arc<Client>, account: Option<String>, include_volume_data: bool) -> Self {
+        Self { services: Services::new(client.clone(), include_volume_data), client, account }
     }
 }
 
@@ -174,7 +188,8 @@ impl Provider for ServicesProvider {
     }
 
     async fn check(&self) -> Result<()> {
-        self.services.check().await
+        self.services.check().await?;
+        self.client.check_account(self.account.as_deref()).await
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
@@ -182,9 +197,6 @@ impl Provider for ServicesProvider {
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
-        match &item.inline {
-            Some(bytes) => Ok(Body::from_bytes(bytes.clone(), item.content_type.as_deref())),
-            None => self.services.open(item).await,
-        }
+        self.services.open(item).await
     }
 }

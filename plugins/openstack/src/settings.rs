@@ -3,6 +3,8 @@
 //! (`clouds.yaml`, `OS_*`, `ST_*`) is `credentials`; a secret given as a setting takes
 //! precedence over the one found there.
 
+use std::time::SystemTime;
+
 use sortie_sdk::settings::{SettingSpec, Settings};
 use sortie_sdk::{Error, ErrorKind, Result};
 
@@ -74,9 +76,15 @@ pub fn swift_specs() -> Vec<SettingSpec> {
             "segments_of",
             "For a segment container: the container whose large objects use it. The segments those \
              large objects reference (SLO manifests, DLO prefixes) are left out, being archived there \
-             assembled; a manifest in any other container leaves its segments archived. swift:// and \
-             openstack:// set it for each X_segments (or X+segments) container whose X they export \
-             too.",
+             assembled; a manifest in any other container leaves its segments archived. Set by \
+             resolution: swift:// and openstack:// set it for each X_segments (or X+segments) container \
+             whose X they export too. Given by hand (--set segments_of=X), the plan must export \
+             container X whole, at the same account, or it is refused.",
+        ),
+        SettingSpec::text(
+            "resolved_at",
+            "Set by resolution, with segments_of: when the source was resolved (RFC 3339). Only segments \
+             of large objects last modified before it are left out; newer ones stay archived.",
         ),
         SettingSpec::text("password", "The password (or tempauth key), over OS_PASSWORD, the cloud's or ST_KEY.")
             .secret()
@@ -118,6 +126,7 @@ pub struct SourceSettings {
     pub current_only: bool,
     pub page_size: u32,
     pub segments_of: Option<String>,
+    pub resolved_at: Option<SystemTime>,
     pub password: Option<Secret>,
     pub application_credential_secret: Option<Secret>,
     pub token: Option<Secret>,
@@ -140,6 +149,13 @@ impl SourceSettings {
                 format!("--list-page-size {page_size} is out of Swift's range (1 to {MAX_PAGE})"),
             ));
         }
+        let resolved_at = text("resolved_at")
+            .map(|at| {
+                humantime::parse_rfc3339_weak(&at).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("resolved_at '{at}' is not an RFC 3339 time: {e}"))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             cloud: text("cloud"),
             region: text("region"),
@@ -149,9 +165,10 @@ impl SourceSettings {
             current_only: settings.is_on("current_only"),
             page_size: u32::try_from(page_size).expect("checked above"),
             segments_of: text("segments_of"),
-            password: text("password").map(Secret),
-            application_credential_secret: text("application_credential_secret").map(Secret),
-            token: text("token").map(Secret),
+            resolved_at,
+            password: text("password").map(Secret::new),
+            application_credential_secret: text("application_credential_secret").map(Secret::new),
+            token: text("token").map(Secret::new),
         })
     }
 }
@@ -229,7 +246,7 @@ mod tests {
         assert_eq!((swift.text("cloud"), swift.integer("page_size")), (Some("ovh"), Some(7)));
         assert_eq!(swift.text("password"), Some("hunter2"));
         let typed = SourceSettings::read(&swift).unwrap();
-        assert_eq!(typed.password, Some(Secret("hunter2".into())));
+        assert_eq!(typed.password, Some(Secret::new("hunter2")));
         for rendering in [format!("{swift:?}"), format!("{typed:?}"), serde_json::to_string(&swift).unwrap()] {
             assert!(!rendering.contains("hunter2"), "{rendering}");
         }

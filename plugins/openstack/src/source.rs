@@ -5,9 +5,12 @@
 //! versions live in another container, that one too); `swift://` gives the account's
 //! description and one source per container; `openstack://` gives the project's services,
 //! then what `swift://` gives. Every resolved source carries the object store's account
-//! URL after its own (as the report shows it), and each segment container whose owner is
-//! exported too says so (`segments_of`): any one of them can then be opened alone, in any
-//! order, by another process.
+//! URL after its own (as the report shows it; a project without object store, its Keystone
+//! URL), which `check` compares with where the credentials lead, and `open` refuses a
+//! `swift://` or `openstack://` not resolved; each segment container whose owner is
+//! exported too says so (`segments_of`, with the time of the resolution, `resolved_at`): any
+//! one of them can then be opened alone, in any order, by another process. A plan is checked
+//! as a whole first: a segment container whose owner it does not export is refused.
 //!
 //! Sources opened by one process with the same credentials share one login (the token and
 //! its renewal), so that an account of a thousand containers does not log in a thousand
@@ -15,13 +18,14 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
-use sortie_sdk::error::{ErrorKind, Result};
+use sortie_sdk::error::{Error, ErrorKind, Result};
 use sortie_sdk::provider::Provider;
 use sortie_sdk::registry::{Context, ProviderFactory, ProviderInfo};
 use sortie_sdk::retry::RetryPolicy;
-use sortie_sdk::settings::Settings;
+use sortie_sdk::settings::{SettingSpec, Settings};
 use sortie_sdk::source::SourceSpec;
 
 use crate::client::Client;
@@ -119,6 +123,10 @@ impl ProviderFactory for SwiftFactory {
         process().resolve(source, context).await
     }
 
+    fn check_plan(&self, plan: &[SourceSpec]) -> Result<()> {
+        check_plan(plan)
+    }
+
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
         process().open(source, context)
     }
@@ -138,6 +146,10 @@ impl ProviderFactory for OpenStackFactory {
         process().resolve(source, context).await
     }
 
+    fn check_plan(&self, plan: &[SourceSpec]) -> Result<()> {
+        check_plan(plan)
+    }
+
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
         process().open(source, context)
     }
@@ -155,6 +167,10 @@ impl ProviderFactory for EnvFactory {
 
     async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
         self.factory().resolve(source, context).await
+    }
+
+    fn check_plan(&self, plan: &[SourceSpec]) -> Result<()> {
+        check_plan(plan)
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
@@ -237,7 +253,7 @@ impl Factory<'_> {
                 Err(e) if e.kind() == ErrorKind::Unsupported => None,
                 Err(e) => return Err(e),
             };
-            let services = SwiftUrl { at: storage.clone(), ..url };
+            let services = SwiftUrl { at: Some(client.account().await?), ..url };
             let mut specs = vec![SourceSpec::new("openstack", services.shown(), "openstack", source.settings.clone())];
             if let Some(storage) = storage {
                 specs.extend(account(&client, &settings, &for_swift(&source.settings)?, storage).await?);
@@ -255,7 +271,11 @@ impl Factory<'_> {
             .map(|v| percent_encoding::percent_decode_str(&v).decode_utf8_lossy().into_owned());
         let at = |url: SwiftUrl| SwiftUrl { at: Some(storage.clone()), ..url };
         let itself = at(url.clone());
-        let mut specs = vec![SourceSpec::new("swift", itself.shown(), source_id(&itself), source.settings.clone())];
+        let mut stamped = source.settings.clone();
+        if settings.segments_of.is_some() {
+            stamped.set(&setting("resolved_at"), &now())?;
+        }
+        let mut specs = vec![SourceSpec::new("swift", itself.shown(), source_id(&itself), stamped)];
         // A container whose earlier versions live in another container (X-Versions-Location,
         // X-History-Location) brings that container along, unless only current objects are
         // asked for. A versions container that was never created holds no version:
@@ -275,16 +295,72 @@ impl Factory<'_> {
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
         let url = url::parse(&source.url)?;
+        if url.at.is_none() && (url.project || url.container.is_none()) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is not resolved: it stands for every container (or the whole project), and is resolved into \
+                     one source per part, which are opened; resolve it with `sortie plan`",
+                    source.url
+                ),
+            ));
+        }
         let settings = SourceSettings::read(&source.settings)?;
         let client = self.client(&settings, context)?;
         Ok(match url {
-            SwiftUrl { project: true, .. } => Arc::new(ServicesProvider::new(client, settings.include_volume_data)),
-            SwiftUrl { container: Some(container), prefix, .. } => {
-                Arc::new(ContainerProvider::new(client, container, prefix, settings))
+            SwiftUrl { project: true, at, .. } => {
+                Arc::new(ServicesProvider::new(client, at, settings.include_volume_data))
             }
-            SwiftUrl { container: None, .. } => Arc::new(AccountProvider::new(client)),
+            SwiftUrl { container: Some(container), prefix, at, .. } => {
+                Arc::new(ContainerProvider::new(client, at, container, prefix, settings))
+            }
+            SwiftUrl { container: None, at, .. } => Arc::new(AccountProvider::new(client, at)),
         })
     }
+}
+
+/// One of the settings `swift://` takes.
+fn setting(name: &str) -> SettingSpec {
+    swift_specs().into_iter().find(|s| s.name == name).expect("declared")
+}
+
+/// The time of a resolution, as `resolved_at` holds it: before the sources it gives are
+/// listed (see `large_objects`).
+fn now() -> String {
+    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
+}
+
+/// Refuses a plan in which a segment container leaves out the segments of an owner
+/// (`segments_of`) that the plan does not export whole at the same account, or without the
+/// time of its resolution: those segments would be in no archive.
+fn check_plan(plan: &[SourceSpec]) -> Result<()> {
+    let swift: Vec<(SwiftUrl, &SourceSpec)> =
+        plan.iter().filter(|s| s.scheme == "swift").filter_map(|s| Some((url::parse(&s.url).ok()?, s))).collect();
+    for (url, spec) in &swift {
+        let settings = SourceSettings::read(&spec.settings)?;
+        let Some(owner) = settings.segments_of.as_deref().filter(|_| !settings.include_segments) else { continue };
+        let container = url.container.as_deref().unwrap_or_default();
+        let exported = swift.iter().any(|(other, _)| {
+            other.container.as_deref() == Some(owner) && other.prefix.is_empty() && other.at == url.at
+        });
+        let refused = |why: String| Err(Error::new(ErrorKind::InvalidInput, why));
+        if !exported {
+            return refused(format!(
+                "the plan leaves out the segments of container '{container}' that the large objects of container \
+                 '{owner}' use (segments_of={owner}), but does not export container '{owner}' whole at the same \
+                 account: add swift://{owner} to the plan (`sortie plan swift://` gives both), or remove segments_of \
+                 from the settings of '{container}'"
+            ));
+        }
+        if settings.resolved_at.is_none() {
+            return refused(format!(
+                "container '{container}' leaves out the segments of the large objects of '{owner}' (segments_of) \
+                 but has no resolved_at, the time before which they are known to be archived there: make the plan \
+                 again with `sortie plan`, which sets both"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `swift://` resolved: the account's description, then its containers in name order,
@@ -302,11 +378,12 @@ async fn account(
     names.sort_by_key(|name| (owner_of(name).is_some(), name.clone()));
     let account = SwiftUrl { project: false, container: None, prefix: String::new(), at: Some(storage) };
     let mut specs = vec![SourceSpec::new("swift", account.shown(), "swift", base.clone())];
-    let segments_of = swift_specs().into_iter().find(|s| s.name == "segments_of").expect("declared");
+    let resolved_at = now();
     for name in names {
         let mut settings = base.clone();
         if let Some(owner) = owner_of(&name).filter(|owner| owners.contains(*owner)) {
-            settings.set(&segments_of, owner)?;
+            settings.set(&setting("segments_of"), owner)?;
+            settings.set(&setting("resolved_at"), &resolved_at)?;
         }
         let url = SwiftUrl { container: Some(name), ..account.clone() };
         specs.push(SourceSpec::new("swift", url.shown(), source_id(&url), settings));
@@ -317,7 +394,6 @@ async fn account(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sortie_sdk::settings::SettingSpec;
 
     fn spec(name: &str) -> SettingSpec {
         openstack_specs().into_iter().find(|s| s.name == name).expect("declared")
@@ -387,17 +463,18 @@ mod tests {
         bytes
     }
 
-    /// Opens every item with a body twice: the same bytes, the listed size, and for an item
-    /// listed with its bytes, those.
+    /// Opens every item with a body twice: the same bytes, the listed size. An item listed
+    /// with its bytes is never opened (the engine archives those): their size is the listed.
     async fn open_twice(provider: &dyn Provider, items: &BTreeMap<String, Item>) {
         for (key, item) in items.iter().filter(|(_, i)| i.has_body && i.skip.is_none()) {
+            if let Some(inline) = &item.inline {
+                assert_eq!(Some(inline.len() as u64), item.size, "{key}");
+                continue;
+            }
             let first = bytes(provider.open(item).await.unwrap()).await;
             let second = bytes(provider.open(item).await.unwrap()).await;
             assert_eq!(first, second, "{key}");
             assert_eq!(Some(first.len() as u64), item.size, "{key}");
-            if let Some(inline) = &item.inline {
-                assert_eq!(&first, inline, "{key}");
-            }
         }
     }
 
@@ -422,7 +499,8 @@ mod tests {
             expected.iter().map(|(c, id)| (format!("swift://{c}{at}"), (*id).to_owned())).collect();
         assert_eq!(described, expected, "segment containers last, as always");
         assert_eq!(specs[3].settings.text("segments_of"), Some("c"));
-        assert!(specs[..3].iter().all(|s| !s.settings.contains("segments_of")));
+        assert!(specs[3].settings.text("resolved_at").is_some_and(|at| at.starts_with("20")));
+        assert!(specs[..3].iter().all(|s| !s.settings.contains("segments_of") && !s.settings.contains("resolved_at")));
         // Resolved specs are data: they survive JSON, and resolve to themselves.
         let back: Vec<SourceSpec> = serde_json::from_str(&serde_json::to_string(&specs).unwrap()).unwrap();
         assert_eq!(back, specs);
@@ -455,6 +533,13 @@ mod tests {
         assert_eq!(container["container"], "c");
         assert!(listed["swift"]["config:account.json"].inline.is_some());
         assert!(c.values().all(|item| item.locator.is_none() && !item.meta.contains_key("url")));
+
+        // A large object uploaded or replaced after the resolution (here: every one, the plan
+        // being older) may be missing from its owner's listing: its segments stay archived.
+        let mut older = back[3].clone();
+        older.settings.set(&spec("resolved_at"), "2026-11-01T00:00:00Z").unwrap();
+        let provider = factory.open(&older, &context).unwrap();
+        assert!(list_all(provider.as_ref()).await.values().all(|item| item.skip.is_none()));
 
         // Every segment, when asked for.
         let mut all = back[3].clone();
@@ -509,9 +594,74 @@ mod tests {
             .collect();
         assert_eq!(not_offered, ["cinder", "designate", "neutron", "nova"]);
         let mut missing = items["glance/images/i1/file"].clone();
-        missing.locator = missing.locator.map(|l| l.replace("/i1/", "/i-gone/"));
+        missing.locator = missing.locator.map(|l| l.replace("\"i1\"", "\"i-gone\""));
         let error = provider.open(&missing).await.err().unwrap();
         assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    }
+
+    #[test]
+    fn a_plan_leaving_out_segments_exports_their_owner_whole() {
+        let at = " at http://s/v1/AUTH_p";
+        let swift = |url: &str, settings: &[(&str, &str)]| {
+            let mut given = Settings::new();
+            for (name, value) in settings {
+                given.set(&spec(name), value).unwrap();
+            }
+            SourceSpec::new("swift", format!("{url}{at}"), "swift-x", given)
+        };
+        let segments = swift("swift://c_segments", &[("segments_of", "c"), ("resolved_at", "2026-12-01T08:00:00Z")]);
+        let owner = swift("swift://c", &[]);
+        assert!(SwiftFactory.check_plan(&[owner.clone(), segments.clone()]).is_ok());
+        assert!(OpenStackFactory.check_plan(&[segments.clone(), owner]).is_ok(), "in any order");
+        let elsewhere = SourceSpec::new("swift", "swift://c at http://s/v1/AUTH_q", "swift-c", Settings::new());
+        for plan in [
+            vec![segments.clone()],
+            vec![swift("swift://c/some/", &[]), segments.clone()],
+            vec![elsewhere, segments.clone()],
+        ] {
+            let error = SwiftFactory.check_plan(&plan).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+            assert!(error.to_string().contains("segments of container 'c_segments'"), "{error}");
+            assert!(error.to_string().contains("does not export container 'c' whole"), "{error}");
+        }
+        let by_hand = swift("swift://c_segments", &[("segments_of", "c")]);
+        let error = SwiftFactory.check_plan(&[swift("swift://c", &[]), by_hand]).unwrap_err();
+        assert!(error.to_string().contains("has no resolved_at"), "{error}");
+        let all = swift("swift://c_segments", &[("segments_of", "c"), ("include_segments", "true")]);
+        assert!(SwiftFactory.check_plan(&[all]).is_ok(), "nothing left out");
+    }
+
+    #[tokio::test]
+    async fn sources_open_only_resolved_and_for_the_account_they_were_resolved_for() {
+        let fake = Fake::start().await;
+        let context = Context::default();
+        let tempauth = SwiftFactory.with_env(env(fake.tempauth_env()));
+        for unresolved in ["swift://", "openstack://"] {
+            let spec = OpenStackFactory.source(unresolved, Settings::new()).unwrap();
+            let error = tempauth.open(&spec, &context).err().unwrap();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+            assert!(error.to_string().contains("resolve it with `sortie plan`"), "{error}");
+        }
+        let written = tempauth.source("swift://", Settings::new()).unwrap();
+        let specs = tempauth.resolve(&written, &context).await.unwrap();
+        // The same plan, exported with the credentials of another project (AUTH_p1).
+        let mut password = Settings::new();
+        password.set(&spec("password"), SECRETS[1]).unwrap();
+        let other = SwiftFactory.with_env(env(fake.openrc_env()));
+        for planned in &specs {
+            let mut planned = planned.clone();
+            planned.settings = planned.settings.overridden_by(&password);
+            let error = other.open(&planned, &context).unwrap().check().await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+            let (was, now) = (format!("{}/v1/AUTH_test", fake.url), format!("{}/v1/AUTH_p1", fake.url));
+            assert!(error.to_string().contains(&format!("resolved for the account {was}, but")), "{error}");
+            assert!(error.to_string().contains(&format!("now lead to {now}:")), "{error}");
+        }
+        let project = OpenStackFactory.with_env(env(fake.openrc_env()));
+        let mut services = project.resolve(&project.source("openstack://", password).unwrap(), &context).await.unwrap();
+        services[0].url = services[0].url.replace("AUTH_p1", "AUTH_p2");
+        let error = project.open(&services[0], &context).unwrap().check().await.unwrap_err();
+        assert!(error.to_string().contains("AUTH_p2, but the credentials"), "{error}");
     }
 
     #[tokio::test]

@@ -112,9 +112,7 @@ impl Client {
             .credentials
             .iter()
             .flat_map(|c| {
-                [Some(c.secret_access_key.0.as_str()), c.session_token.as_ref().map(|t| t.0.as_str())]
-                    .into_iter()
-                    .flatten()
+                [Some(c.secret_access_key.expose()), c.session_token.as_ref().map(|t| t.expose())].into_iter().flatten()
             })
             .collect();
         sortie_http::excerpt(message.as_bytes(), &secrets)
@@ -181,8 +179,8 @@ impl Client {
                 |e: &dyn std::fmt::Display| Error::new(ErrorKind::Other, format!("cannot sign the request: {e}"));
             let identity = AwsCredentials::new(
                 &credentials.access_key_id,
-                &credentials.secret_access_key.0,
-                credentials.session_token.as_ref().map(|t| t.0.clone()),
+                credentials.secret_access_key.expose(),
+                credentials.session_token.as_ref().map(|t| t.expose().to_owned()),
                 None,
                 "sortie",
             )
@@ -341,7 +339,7 @@ mod tests {
         Client::new(Connection {
             credentials: Some(Credentials {
                 access_key_id: "AKIATEST".into(),
-                secret_access_key: Secret("test-secret".into()),
+                secret_access_key: Secret::new("test-secret"),
                 session_token: None,
                 origin: "a test".into(),
             }),

@@ -2,6 +2,7 @@
 //!
 //! Everything a customer needs to rebuild a bucket elsewhere: every object, every version
 //! and delete marker, object metadata, tags and ACLs, and the bucket's configuration.
+#![deny(missing_docs)]
 
 mod bucket_config;
 mod client;

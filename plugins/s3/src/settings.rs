@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use sortie_sdk::settings::Secret;
 use sortie_sdk::settings::{SettingSpec, Settings};
 use sortie_sdk::{Error, ErrorKind, Result};
 
@@ -83,19 +84,9 @@ impl S3Settings {
             skip_archived: settings.is_on("skip_archived"),
             allow_missing_metadata: settings.is_on("allow_missing_metadata"),
             access_key_id: text("access_key_id"),
-            secret_access_key: text("secret_access_key").map(Secret),
-            session_token: text("session_token").map(Secret),
+            secret_access_key: text("secret_access_key").map(Secret::new),
+            session_token: text("session_token").map(Secret::new),
         }
-    }
-}
-
-/// A secret that never shows in `Debug` output, logs or messages.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
     }
 }
 
@@ -191,8 +182,8 @@ fn resolve_with(
             })?;
             Credentials {
                 access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
-                secret_access_key: Secret(secret),
-                session_token: var("AWS_SESSION_TOKEN").map(Secret),
+                secret_access_key: Secret::new(secret),
+                session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
                 origin: "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
             }
         } else {
@@ -279,10 +270,19 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
 
 /// One profile, merged from the config file (`[profile NAME]`, or `[default]`) and the
 /// credentials file (`[NAME]`), the latter winning as in the AWS CLI. Nested sections
-/// (`s3 =` followed by indented lines) become `s3.KEY`.
-#[derive(Debug, Default)]
+/// (`s3 =` followed by indented lines) become `s3.KEY`. `Debug` names its keys only: their
+/// values include the secret access key.
+#[derive(Default)]
 struct Profile {
     values: HashMap<String, String>,
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys: Vec<&str> = self.values.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        f.debug_struct("Profile").field("keys", &keys).finish()
+    }
 }
 
 impl Profile {
@@ -312,8 +312,8 @@ impl Profile {
         if let (Some(id), Some(secret)) = (self.get("aws_access_key_id"), self.get("aws_secret_access_key")) {
             return Ok(Credentials {
                 access_key_id: id,
-                secret_access_key: Secret(secret),
-                session_token: self.get("aws_session_token").map(Secret),
+                secret_access_key: Secret::new(secret),
+                session_token: self.get("aws_session_token").map(Secret::new),
                 origin: format!("profile '{name}'"),
             });
         }
@@ -408,6 +408,17 @@ mod tests {
     const CREDENTIALS: &str = "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = default-secret\n\n[ovh]\naws_access_key_id = OVHKEY\naws_secret_access_key = ovh-secret\naws_session_token = tok\n";
 
     #[test]
+    fn a_profile_renders_its_keys_not_its_values() {
+        let values = HashMap::from([
+            ("aws_access_key_id".to_owned(), "AKIDEXAMPLE".to_owned()),
+            ("aws_secret_access_key".to_owned(), "profile-secret".to_owned()),
+        ]);
+        let shown = format!("{:?}", Profile { values });
+        assert!(!shown.contains("profile-secret"), "{shown}");
+        assert!(shown.contains("aws_secret_access_key"), "{shown}");
+    }
+
+    #[test]
     fn environment_wins_over_the_default_profile_and_an_explicit_profile_wins_over_both() {
         let home = Home::new(CONFIG, CREDENTIALS);
         let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")];
@@ -420,7 +431,7 @@ mod tests {
         let settings = home.resolve(&options, &vars).unwrap();
         let credentials = settings.credentials.unwrap();
         assert_eq!(credentials.access_key_id, "OVHKEY");
-        assert_eq!(credentials.session_token.unwrap().0, "tok");
+        assert_eq!(credentials.session_token.unwrap().expose(), "tok");
         assert_eq!(settings.region, "gra");
         assert_eq!(settings.endpoint.as_deref(), Some("https://s3.gra.io.cloud.ovh.net"));
         assert_eq!(settings.path_style, Some(true));
@@ -459,14 +470,14 @@ mod tests {
         let vars = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret"), ("AWS_PROFILE", "ovh")];
         let given = S3Settings {
             access_key_id: Some("AKIAGIVEN".into()),
-            secret_access_key: Some(Secret("given-secret".into())),
+            secret_access_key: Some(Secret::new("given-secret")),
             ..Default::default()
         };
         let connection = home.resolve(&given, &vars).unwrap();
         assert_eq!(connection.region, "gra", "the profile still gives the region");
         let credentials = connection.credentials.unwrap();
         assert_eq!(
-            (credentials.access_key_id.as_str(), credentials.secret_access_key.0.as_str()),
+            (credentials.access_key_id.as_str(), credentials.secret_access_key.expose()),
             ("AKIAGIVEN", "given-secret")
         );
         assert!(credentials.session_token.is_none(), "not the environment's or the profile's");
@@ -479,7 +490,7 @@ mod tests {
         let half = S3Settings { access_key_id: Some("AKIAGIVEN".into()), ..Default::default() };
         let error = home.resolve(&half, &vars).unwrap_err().to_string();
         assert!(error.contains("secret_access_key is not") && error.contains("--set"), "{error}");
-        let orphan = S3Settings { session_token: Some(Secret("orphan-token".into())), ..Default::default() };
+        let orphan = S3Settings { session_token: Some(Secret::new("orphan-token")), ..Default::default() };
         let error = home.resolve(&orphan, &vars).unwrap_err().to_string();
         assert!(error.contains("access_key_id is not") && !error.contains("orphan-token"), "{error}");
     }
@@ -509,7 +520,7 @@ mod tests {
         let read = S3Settings::of(&given);
         assert_eq!(read.region.as_deref(), Some("gra"));
         assert!(read.skip_archived && !read.current_only);
-        assert_eq!(read.secret_access_key.map(|s| s.0).as_deref(), Some("s"));
+        assert_eq!(read.secret_access_key.as_ref().map(Secret::expose), Some("s"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sortie_sdk::item::{Item, Kind, RawName, Skip};
 use sortie_sdk::provider::Body;
 
 use super::{Collection, Locator, POLL, api_base, glance, read_json};
-use crate::client::Client;
+use crate::client::{Client, segment};
 
 /// What it lists, in this order.
 pub(super) const COLLECTIONS: &[Collection] = &[
@@ -43,12 +43,11 @@ pub(super) const COLLECTIONS: &[Collection] = &[
 ];
 
 /// A volume's data, `cinder/volumes/ID.raw`, read through a temporary Glance image.
-pub(super) fn data_item(base: &str, id: &str, volume: &Value) -> Item {
+pub(super) fn data_item(id: &str, volume: &Value) -> Item {
     let segments = vec![RawName::text("cinder"), RawName::text("volumes"), RawName::text(&format!("{id}.raw"))];
     let mut item = Item::new(RawName::text(&format!("cinder/volumes/{id}/data")), segments, Kind::Image);
     item.content_type = Some("application/octet-stream".into());
-    item.locator =
-        Some(Locator::VolumeData { volume_id: id.to_owned(), action: format!("{base}/volumes/{id}/action") }.to_json());
+    item.locator = Some(Locator::VolumeData { volume_id: id.to_owned() }.to_json());
     match volume["status"].as_str().unwrap_or("unknown") {
         "available" | "in-use" => {}
         status => {
@@ -93,9 +92,9 @@ impl Drop for TempImage {
     }
 }
 
-/// Has Cinder copy a volume into a temporary image (`action`: the volume's action URL), waits
-/// for it, and streams its data.
-pub(super) async fn open_data(client: &Arc<Client>, item: &Item, volume: &str, action: &str) -> Result<Body> {
+/// Has Cinder (at `base`) copy a volume into a temporary image, waits for it, and streams
+/// its data.
+pub(super) async fn open_data(client: &Arc<Client>, item: &Item, base: &str, volume: &str) -> Result<Body> {
     let glance = client.service_url(&["image"]).await?.ok_or_else(|| {
         Error::new(ErrorKind::Unsupported, "reading a volume's data needs Glance, which this catalog does not offer")
     })?;
@@ -104,13 +103,14 @@ pub(super) async fn open_data(client: &Arc<Client>, item: &Item, volume: &str, a
     let request = json!({ "os-volume_upload_image": {
         "image_name": format!("sortie-export-{volume}"), "force": true,
         "disk_format": "raw", "container_format": "bare" } });
-    let answer = client.call(Method::POST, action, Some(&request), &[], &what).await?;
+    let action = format!("{base}/volumes/{}/action", segment(volume));
+    let answer = client.call(Method::POST, &action, Some(&request), &[], &what).await?;
     let answer = read_json(answer, &what).await?;
     let image = answer["os-volume_upload_image"]["image_id"]
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| Error::new(ErrorKind::Other, format!("{what}: Cinder's answer names no image_id")))?;
-    let temp = TempImage { client: client.clone(), url: format!("{glance}/images/{image}"), armed: true };
+    let temp = TempImage { client: client.clone(), url: format!("{glance}/images/{}", segment(&image)), armed: true };
     let started = Instant::now();
     let described = loop {
         let response = client.get(&temp.url, &[], &what).await?;

@@ -9,7 +9,7 @@ use sortie_sdk::item::{Item, Kind, RawName};
 use sortie_sdk::provider::Body;
 
 use super::{Collection, Locator, POLL, read, read_json};
-use crate::client::Client;
+use crate::client::{Client, segment};
 
 /// What it lists.
 pub(super) const COLLECTIONS: &[Collection] = &[Collection {
@@ -25,12 +25,11 @@ pub(super) const COLLECTIONS: &[Collection] = &[Collection {
 }];
 
 /// A zone's BIND file, `designate/zones/ID.zone`, from Designate's zone export.
-pub(super) fn zone_file_item(base: &str, id: &str, zone: &Value) -> Item {
+pub(super) fn zone_file_item(id: &str, zone: &Value) -> Item {
     let segments = vec![RawName::text("designate"), RawName::text("zones"), RawName::text(&format!("{id}.zone"))];
     let mut item = Item::new(RawName::text(&format!("designate/zones/{id}/export")), segments, Kind::Record);
     item.content_type = Some("text/dns".into());
-    let export = format!("{base}/zones/{id}/tasks/export");
-    item.locator = Some(Locator::ZoneExport { export, exports: format!("{base}/zones/tasks/exports") }.to_json());
+    item.locator = Some(Locator::ZoneExport { zone_id: id.to_owned() }.to_json());
     if let Some(name) = zone["name"].as_str() {
         item.meta.insert("name".into(), json!(name));
     }
@@ -40,19 +39,19 @@ pub(super) fn zone_file_item(base: &str, id: &str, zone: &Value) -> Item {
 /// How long Designate may take to export a zone.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Asks Designate to export a zone as a BIND file (`export`: the zone's export task URL,
-/// `exports`: where export tasks are), waits for the export, reads it, and deletes the
-/// export task.
-pub(super) async fn open_zone(client: &Client, item: &Item, export: &str, exports: &str) -> Result<Body> {
+/// Asks Designate (at `base`) to export a zone as a BIND file, waits for the export, reads
+/// it, and deletes the export task.
+pub(super) async fn open_zone(client: &Client, item: &Item, base: &str, zone: &str) -> Result<Body> {
     let name = item.meta.get("name").and_then(Value::as_str).unwrap_or_default();
     let what = format!("the export of zone {name}");
-    let answer = client.call(Method::POST, export, Some(&json!({})), &[], &what).await?;
+    let export = format!("{base}/zones/{}/tasks/export", segment(zone));
+    let answer = client.call(Method::POST, &export, Some(&json!({})), &[], &what).await?;
     let task = read_json(answer, &what).await?;
     let id = task["id"]
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| Error::new(ErrorKind::Other, format!("{what}: Designate's answer names no export id")))?;
-    let task_url = format!("{exports}/{id}");
+    let task_url = format!("{base}/zones/tasks/exports/{}", segment(&id));
     let started = Instant::now();
     let mut status = task["status"].as_str().unwrap_or_default().to_owned();
     while status != "COMPLETE" {

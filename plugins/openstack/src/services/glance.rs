@@ -8,7 +8,7 @@ use sortie_sdk::item::{Item, Kind, ProviderChecksum, RawName, Skip};
 use sortie_sdk::provider::Body;
 
 use super::{Collection, Locator};
-use crate::client::Client;
+use crate::client::{Client, segment};
 
 /// What it lists.
 pub(super) const COLLECTIONS: &[Collection] = &[Collection {
@@ -24,13 +24,13 @@ pub(super) const COLLECTIONS: &[Collection] = &[Collection {
 }];
 
 /// An image's data, `glance/images/ID.DISK_FORMAT`, checked against Glance's checksums.
-pub(super) fn data_item(base: &str, id: &str, image: &Value) -> Item {
+pub(super) fn data_item(id: &str, image: &Value) -> Item {
     let format = image["disk_format"].as_str().unwrap_or("data");
     let segments = vec![RawName::text("glance"), RawName::text("images"), RawName::text(&format!("{id}.{format}"))];
     let mut item = Item::new(RawName::text(&format!("glance/images/{id}/file")), segments, Kind::Image);
     item.size = image["size"].as_u64();
     item.content_type = Some("application/octet-stream".into());
-    item.locator = Some(Locator::ImageData { url: format!("{base}/images/{id}/file") }.to_json());
+    item.locator = Some(Locator::ImageData { image_id: id.to_owned() }.to_json());
     item.checksum = checksum(image);
     match image["status"].as_str().unwrap_or("unknown") {
         "active" => {}
@@ -60,6 +60,11 @@ pub(super) fn checksum(image: &Value) -> Option<ProviderChecksum> {
     })
 }
 
+/// Where an image's data is, under Glance's endpoint `base`.
+pub(super) fn data_url(base: &str, id: &str) -> String {
+    format!("{base}/images/{}/file", segment(id))
+}
+
 /// Streams an image's data from `url` (its `/file`).
 pub(super) async fn open_data(client: &Client, item: &Item, url: &str) -> Result<Body> {
     let response = client.get(url, &[], &format!("the data of image {}", item.id.display())).await?;
@@ -83,16 +88,17 @@ mod tests {
     fn image_data_is_checked_against_glance_checksums_and_status() {
         let image = json!({"id": "i1", "status": "active", "disk_format": "qcow2", "size": 5, "checksum": "ABC",
                            "os_hash_algo": "sha512", "os_hash_value": "DEF"});
-        let item = data_item("http://g/v2", "i1", &image);
+        let item = data_item("i1", &image);
         assert_eq!(item.segments.last().unwrap().display(), "i1.qcow2");
-        assert_eq!(Locator::from_item(&item).unwrap(), Locator::ImageData { url: "http://g/v2/images/i1/file".into() });
+        assert_eq!(Locator::from_item(&item).unwrap(), Locator::ImageData { image_id: "i1".into() });
+        assert_eq!(data_url("http://g/v2", "../../x"), "http://g/v2/images/..%2F..%2Fx/file", "an id stays an id");
         assert!(item.meta.is_empty(), "no routing key in the inventory: {:?}", item.meta);
         let checksum = item.checksum.unwrap();
         assert_eq!((checksum.md5.as_deref(), checksum.sha512.as_deref()), (Some("abc"), Some("def")));
         assert!(item.skip.is_none());
-        let queued = data_item("http://g/v2", "i2", &json!({"id": "i2", "status": "queued"}));
+        let queued = data_item("i2", &json!({"id": "i2", "status": "queued"}));
         assert!(matches!(queued.skip, Some(Skip::Excluded(_))));
-        let deactivated = data_item("http://g/v2", "i3", &json!({"id": "i3", "status": "deactivated"}));
+        let deactivated = data_item("i3", &json!({"id": "i3", "status": "deactivated"}));
         assert!(matches!(deactivated.skip, Some(Skip::Failed(_))));
     }
 }

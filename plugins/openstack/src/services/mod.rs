@@ -66,22 +66,27 @@ const PAGE: u32 = 200;
 /// How often a long task (a volume's copy, a zone's export) is asked about meanwhile.
 const POLL: Duration = Duration::from_secs(2);
 
+/// Where a listing stands: the collection, and the next page's path and query from the root
+/// of the service's endpoint (never a whole URL: a cursor is data handed back by a journal
+/// or another process, and the token goes where it says).
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     collection: usize,
     next: Option<String>,
 }
 
-/// Where an item's bytes are, for `open`: the item's locator, as JSON.
+/// Where an item's bytes are, for `open`: the item's locator, as JSON. It holds ids only,
+/// each rebuilt into a URL under the service's endpoint from the catalog, so that a locator
+/// (data kept in a journal, handed to another process) cannot send the token elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "open", rename_all = "kebab-case")]
 enum Locator {
-    /// An image's data: its `/file` URL.
-    ImageData { url: String },
-    /// A zone's BIND file: its export task URL and the URL of export tasks.
-    ZoneExport { export: String, exports: String },
-    /// A volume's data: the volume and its action URL.
-    VolumeData { volume_id: String, action: String },
+    /// An image's data.
+    ImageData { image_id: String },
+    /// A zone's BIND file, from a zone export.
+    ZoneExport { zone_id: String },
+    /// A volume's data, through a temporary image.
+    VolumeData { volume_id: String },
 }
 
 impl Locator {
@@ -157,7 +162,7 @@ impl Services {
         };
         let base = api_base(&endpoint, collection.root);
         let url = match &cursor.next {
-            Some(next) => absolute(&base, next),
+            Some(next) => on_origin(&base, next)?.to_string(),
             None => {
                 let mut url = format!("{base}{}?limit={PAGE}", collection.list);
                 if let (Some(owner), Some(project)) = (collection.owner, self.client.project_id().await?) {
@@ -178,29 +183,51 @@ impl Services {
             };
             items.push(record_item(collection, id, resource));
             match collection.key {
-                "images" => items.push(glance::data_item(&base, id, resource)),
-                "zones" => items.push(designate::zone_file_item(&base, id, resource)),
-                "volumes" if self.include_volume_data => items.push(cinder::data_item(&base, id, resource)),
+                "images" => items.push(glance::data_item(id, resource)),
+                "zones" => items.push(designate::zone_file_item(id, resource)),
+                "volumes" if self.include_volume_data => items.push(cinder::data_item(id, resource)),
                 _ => {}
             }
         }
         let next = match next_link(&answer, collection.key).filter(|_| !entries.is_empty()) {
-            Some(link) => serde_json::to_string(&Cursor { collection: cursor.collection, next: Some(link) }).ok(),
+            Some(link) => {
+                let link = on_origin(&base, &link)?;
+                let path = link.query().map_or_else(|| link.path().to_owned(), |q| format!("{}?{q}", link.path()));
+                serde_json::to_string(&Cursor { collection: cursor.collection, next: Some(path) }).ok()
+            }
             None => Some(next_collection()),
         };
         Ok(Page::new(items, next))
     }
 
-    /// Opens an item with bytes of its own, where its locator says (records are inline).
+    /// Opens an item with bytes of its own, where its locator says (records are inline),
+    /// under the service's endpoint as the catalog gives it now.
     pub async fn open(&self, item: &Item) -> Result<Body> {
+        let client = &self.client;
         match Locator::from_item(item)? {
-            Locator::ImageData { url } => glance::open_data(&self.client, item, &url).await,
-            Locator::ZoneExport { export, exports } => {
-                designate::open_zone(&self.client, item, &export, &exports).await
+            Locator::ImageData { image_id } => {
+                let base = self.endpoint(&glance::COLLECTIONS[0]).await?;
+                glance::open_data(client, item, &glance::data_url(&base, &image_id)).await
             }
-            Locator::VolumeData { volume_id, action } => {
-                cinder::open_data(&self.client, item, &volume_id, &action).await
+            Locator::ZoneExport { zone_id } => {
+                let base = self.endpoint(&designate::COLLECTIONS[0]).await?;
+                designate::open_zone(client, item, &base, &zone_id).await
             }
+            Locator::VolumeData { volume_id } => {
+                let base = self.endpoint(&cinder::COLLECTIONS[0]).await?;
+                cinder::open_data(client, item, &base, &volume_id).await
+            }
+        }
+    }
+
+    /// The endpoint of `collection`'s service, with its API version.
+    async fn endpoint(&self, collection: &Collection) -> Result<String> {
+        match self.client.service_url(collection.kinds).await? {
+            Some(endpoint) => Ok(api_base(&endpoint, collection.root)),
+            None => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("the catalog no longer offers {} ({})", collection.service, collection.kinds.join(" / ")),
+            )),
         }
     }
 }
@@ -250,15 +277,21 @@ pub(super) fn api_base(endpoint: &str, root: &str) -> String {
     if root.is_empty() || endpoint.ends_with(root) { endpoint.to_owned() } else { format!("{endpoint}{root}") }
 }
 
-/// Resolves a next link: Glance gives a path from the server's root (`/v2/images?marker=…`),
-/// the others a whole URL.
-fn absolute(base: &str, link: &str) -> String {
-    if link.starts_with("http://") || link.starts_with("https://") {
-        return link.to_owned();
+/// A next link (Glance gives a path from the server's root, `/v2/images?marker=…`, the
+/// others a whole URL), or a cursor's path, made whole on `base`'s origin. A link to another
+/// origin is refused: the token would follow it there.
+fn on_origin(base: &str, link: &str) -> Result<reqwest::Url> {
+    let refused = |why: String| Error::new(ErrorKind::Other, format!("the paging link '{link}' is refused: {why}"));
+    let base = reqwest::Url::parse(base).map_err(|e| refused(format!("the endpoint {base} is not a URL: {e}")))?;
+    let url = base.join(link).map_err(|e| refused(e.to_string()))?;
+    if url.origin() != base.origin() {
+        return Err(refused(format!(
+            "it leads to {}, not to the service's endpoint {}",
+            url.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        )));
     }
-    let origin_end = base.find("://").map_or(0, |i| i + 3);
-    let origin = base[origin_end..].find('/').map_or(base, |i| &base[..origin_end + i]);
-    format!("{origin}{link}")
+    Ok(url)
 }
 
 /// The next page's link, however the service spells it: Glance's `next`, Nova, Cinder and
@@ -289,24 +322,19 @@ mod tests {
         assert_eq!(record.size, Some(record.inline.as_ref().unwrap().len() as u64));
         assert_eq!((record.meta["name"].as_str(), record.locator.as_deref()), (Some("web"), None));
 
-        let zone = designate::zone_file_item("http://d/v2", "z1", &json!({"id": "z1", "name": "example.org."}));
-        assert_eq!(
-            Locator::from_item(&zone).unwrap(),
-            Locator::ZoneExport {
-                export: "http://d/v2/zones/z1/tasks/export".into(),
-                exports: "http://d/v2/zones/tasks/exports".into()
-            }
-        );
+        let zone = designate::zone_file_item("z1", &json!({"id": "z1", "name": "example.org."}));
+        assert_eq!(Locator::from_item(&zone).unwrap(), Locator::ZoneExport { zone_id: "z1".into() });
         assert_eq!(zone.meta.keys().collect::<Vec<_>>(), ["name"], "no routing key in the inventory");
-        let volume = cinder::data_item("http://c/v3/p", "v1", &json!({"id": "v1", "status": "available"}));
-        assert_eq!(
-            Locator::from_item(&volume).unwrap(),
-            Locator::VolumeData { volume_id: "v1".into(), action: "http://c/v3/p/volumes/v1/action".into() }
-        );
+        let volume = cinder::data_item("v1", &json!({"id": "v1", "status": "available"}));
+        assert_eq!(Locator::from_item(&volume).unwrap(), Locator::VolumeData { volume_id: "v1".into() });
         assert!(volume.meta.is_empty() && volume.skip.is_none());
         // A locator survives the item's serialization (a resume journal, another worker).
         let back: Item = serde_json::from_str(&serde_json::to_string(&volume).unwrap()).unwrap();
         assert_eq!(Locator::from_item(&back).unwrap(), Locator::from_item(&volume).unwrap());
+        // A locator naming a URL (as they once did) is not one: the token follows no URL it holds.
+        let mut forged = volume.clone();
+        forged.locator = Some(r#"{"open":"image-data","url":"http://evil.example/x"}"#.into());
+        assert!(Locator::from_item(&forged).unwrap_err().to_string().contains("damaged"));
     }
 
     #[test]
@@ -336,8 +364,13 @@ mod tests {
         assert_eq!(api_base("http://g:9292/", "/v2"), "http://g:9292/v2");
         assert_eq!(api_base("http://g:9292/v2", "/v2"), "http://g:9292/v2");
         assert_eq!(api_base("http://n:8774/v2.1/p1", ""), "http://n:8774/v2.1/p1");
-        assert_eq!(absolute("http://g:9292/v2", "/v2/images?marker=x"), "http://g:9292/v2/images?marker=x");
-        assert_eq!(absolute("http://g:9292/v2", "https://other/x"), "https://other/x");
+        let link = |link| on_origin("http://g:9292/v2", link).map(|url| url.to_string());
+        assert_eq!(link("/v2/images?marker=x").unwrap(), "http://g:9292/v2/images?marker=x");
+        assert_eq!(link("http://g:9292/v2/images?marker=y").unwrap(), "http://g:9292/v2/images?marker=y");
+        for elsewhere in ["https://other/x", "http://g:9293/v2/images", "https://g:9292/v2", "//other/x"] {
+            let refused = link(elsewhere).unwrap_err().to_string();
+            assert!(refused.contains("not to the service's endpoint http://g:9292"), "{elsewhere}: {refused}");
+        }
         let nova =
             json!({"servers": [], "servers_links": [{"rel": "next", "href": "http://n/servers/detail?marker=a"}]});
         assert_eq!(next_link(&nova, "servers").as_deref(), Some("http://n/servers/detail?marker=a"));
