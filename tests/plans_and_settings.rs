@@ -11,9 +11,12 @@ use common::*;
 
 /// Every member's sha256 in the payload manifest, and every inventory record without its
 /// dates: what must be equal between two exports of the same data.
-fn contents(archive: &Path, name: &str) -> (String, BTreeMap<Vec<u8>, serde_json::Value>) {
+fn contents(archive: &Path, name: &str) -> (Vec<String>, BTreeMap<Vec<u8>, serde_json::Value>) {
     let bag = gnu_extract(archive, name);
-    let manifest = fs::read_to_string(bag.join("manifest-sha256.txt")).unwrap();
+    // Members are written as their reads finish: the manifest compared as a set of lines.
+    let mut manifest: Vec<String> =
+        fs::read_to_string(bag.join("manifest-sha256.txt")).unwrap().lines().map(str::to_owned).collect();
+    manifest.sort();
     let records = inventory(&bag).into_iter().map(|record| (record_id(&record), record)).collect();
     (manifest, records)
 }
