@@ -281,7 +281,9 @@ pub(super) fn api_base(endpoint: &str, root: &str) -> String {
 /// others a whole URL), or a cursor's path, made whole on `base`'s origin. A link to another
 /// origin is refused: the token would follow it there.
 fn on_origin(base: &str, link: &str) -> Result<reqwest::Url> {
-    let refused = |why: String| Error::new(ErrorKind::Other, format!("the paging link '{link}' is refused: {why}"));
+    // The link is the server's text: quoted bounded, printable and without user info.
+    let shown = sortie_http::excerpt(link.as_bytes(), &[]);
+    let refused = |why: String| Error::new(ErrorKind::Other, format!("the paging link '{shown}' is refused: {why}"));
     let base = reqwest::Url::parse(base).map_err(|e| refused(format!("the endpoint {base} is not a URL: {e}")))?;
     let url = base.join(link).map_err(|e| refused(e.to_string()))?;
     if url.origin() != base.origin() {
@@ -371,6 +373,11 @@ mod tests {
             let refused = link(elsewhere).unwrap_err().to_string();
             assert!(refused.contains("not to the service's endpoint http://g:9292"), "{elsewhere}: {refused}");
         }
+        // The server's link is quoted bounded, printable, and without its user info.
+        let hostile = format!("https://user:link-password@other/\u{1b}[31m{}", "a".repeat(5000));
+        let refused = link(&hostile).unwrap_err().to_string();
+        assert!(!refused.contains("link-password") && !refused.contains('\u{1b}'), "{refused}");
+        assert!(refused.len() < 1000, "{} characters", refused.len());
         let nova =
             json!({"servers": [], "servers_links": [{"rel": "next", "href": "http://n/servers/detail?marker=a"}]});
         assert_eq!(next_link(&nova, "servers").as_deref(), Some("http://n/servers/detail?marker=a"));
