@@ -107,6 +107,10 @@ fn a_plan_that_is_not_one_is_refused_with_what_to_do() {
         run(&["export", "--plan", work.path().join("absent.json").to_str().unwrap(), "-o", "/tmp/never.tar.zst"]);
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("cannot read the plan"), "{}", stderr(&output));
+    // A wrong path that never ends is refused at its bound, not read into memory.
+    let output = run(&["export", "--plan", "/dev/zero", "-o", "/tmp/never.tar.zst"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("the plan /dev/zero is larger than 64 MiB"), "{}", stderr(&output));
 }
 
 #[test]
@@ -173,6 +177,23 @@ fn named_sources_come_from_the_sources_file() {
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("cannot read the sources file"), "{}", stderr(&output));
     assert!(stderr(&output).contains(".config/sortie/sources.yaml"), "{}", stderr(&output));
+
+    let output = run(&["plan", "@tenant", "--sources-file", "/dev/zero"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("the sources file /dev/zero is larger than 1 MiB"), "{}", stderr(&output));
+
+    // Aliases that would expand into billions of nodes are refused, not expanded.
+    let mut bomb =
+        format!("tenant:\n  source: {}\n  settings:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n", source.display());
+    for level in 1..=9u8 {
+        let (name, previous) = ((b'a' + level) as char, (b'a' + level - 1) as char);
+        let refs = vec![format!("*{previous}"); 10].join(", ");
+        bomb.push_str(&format!("    {name}: &{name} [{refs}]\n"));
+    }
+    fs::write(&file, &bomb).unwrap();
+    let output = run(&["plan", "@tenant", "--sources-file", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("is not a map of NAME"), "{}", stderr(&output));
 
     fs::write(&file, "tenant: [not, a, map]\n").unwrap();
     let output = run(&["plan", "@tenant", "--sources-file", file.to_str().unwrap()]);

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod engine;
+mod input;
 pub mod plan;
 pub mod progress;
 pub mod registry;

@@ -28,7 +28,17 @@ pub struct Plan {
     pub sources: Vec<SourceSpec>,
 }
 
+/// A plan names one source per bucket or container: 64 MiB is a few hundred thousand.
+const PLAN_MAX: u64 = 64 << 20;
+
 impl Plan {
+    /// Reads the plan file at `path`.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let fix = "print one with `sortie plan SOURCE... --json > FILE`";
+        let text = crate::input::read_text(path, PLAN_MAX, "the plan", fix)?;
+        Self::from_json(&text).map_err(|e| e.context(format!("plan {}", path.display())))
+    }
+
     /// Reads a plan printed by `sortie plan --json`.
     pub fn from_json(text: &str) -> Result<Self> {
         let plan: Plan = serde_json::from_str(text).map_err(|e| {

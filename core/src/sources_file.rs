@@ -96,17 +96,12 @@ pub fn expand(registry: &Registry, written: &[String], file: Option<&Path>) -> R
     Ok(out)
 }
 
+/// A sources file names a few hundred sources at most.
+const SOURCES_FILE_MAX: u64 = 1 << 20;
+
 fn load(path: &Path) -> Result<BTreeMap<String, Entry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let error = Error::io(format!("cannot read the sources file {}", path.display()), &e);
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::new(
-                ErrorKind::InvalidInput,
-                format!("{error}: write the named sources there, or name the file with --sources-file FILE or SORTIE_SOURCES"),
-            ),
-            _ => error,
-        }
-    })?;
+    let fix = "write the named sources there, or name the file with --sources-file FILE or SORTIE_SOURCES";
+    let text = crate::input::read_text(path, SOURCES_FILE_MAX, "the sources file", fix)?;
     serde_yaml_ng::from_str(&text).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,

@@ -15,7 +15,7 @@ mod inventory;
 mod plan;
 mod providers;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use sortie_core::plan::{Plan, Source};
 use sortie_core::progress::ProgressSink;
 use sortie_core::registry::Given;
@@ -60,14 +60,7 @@ async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) 
     let registry = crate::providers::registry();
     let given = given(args);
     if let Some(path) = &args.plan {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let message = format!(
-                "cannot read the plan {}: {e}: print one with `sortie plan SOURCE... --json > FILE`",
-                path.display()
-            );
-            sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message)
-        })?;
-        let mut plan = Plan::from_json(&text).with_context(|| format!("plan {}", path.display()))?;
+        let mut plan = Plan::read(path)?;
         plan.sources = registry.planned(&plan.sources, &given)?;
         return Ok(plan);
     }
