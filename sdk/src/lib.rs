@@ -14,12 +14,15 @@
 #![deny(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "plugin")]
+pub mod export;
 pub mod item;
 pub mod provider;
 pub mod registry;
 pub mod retry;
 pub mod settings;
 pub mod source;
+pub mod wire;
 
 /// `docs/PROVIDERS.md`, whose worked example `cargo test` compiles and runs.
 #[cfg(doctest)]

@@ -205,6 +205,16 @@ impl Settings {
         Self { values: values.map(|(n, v)| (n.clone(), v.clone())).collect(), secrets: self.secrets.clone() }
     }
 
+    /// Every value given, secrets included: for [`crate::wire`] only.
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.values.iter().map(|(name, value)| (name.as_str(), value))
+    }
+
+    /// Settings read back from [`crate::wire`]: unchecked, as [`Deserialize`] gives them.
+    pub(crate) fn from_values(values: BTreeMap<String, Value>, secrets: BTreeSet<String>) -> Self {
+        Self { values, secrets }
+    }
+
     /// These settings with `other`'s values over them.
     pub fn overridden_by(mut self, other: &Settings) -> Self {
         for (name, value) in &other.values {
