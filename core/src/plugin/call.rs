@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use sortie_plugin_abi::{self as abi, SortieBuf, SortiePlugin};
+use sortie_sdk::source::SourceSpec;
+use sortie_sdk::wire::SettingsWire;
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use super::Plugin;
@@ -106,4 +108,46 @@ pub fn timed_out(plugin: &Plugin, call: &str) -> Error {
 /// Decodes a JSON answer.
 pub fn decode<T: serde::de::DeserializeOwned>(plugin: &Plugin, call: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| broken(plugin, call, format!("returned invalid JSON ({e})")))
+}
+
+/// The secret values of a source's settings (long enough not to match by chance), which the
+/// host takes out of what a plugin writes in its errors: a plugin may not know better.
+pub fn secrets_of(spec: &SourceSpec) -> Vec<String> {
+    SettingsWire::from(&spec.settings.secrets())
+        .values
+        .into_values()
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .filter(|secret| secret.len() >= 4)
+        .collect()
+}
+
+/// `error` with every secret of `secrets` replaced by `<secret>`.
+pub fn scrub(error: Error, secrets: &[String]) -> Error {
+    let text = error.to_string();
+    if !secrets.iter().any(|secret| text.contains(secret.as_str())) {
+        return error;
+    }
+    let message = secrets.iter().fold(text, |message, secret| message.replace(secret.as_str(), "<secret>"));
+    let mut scrubbed = Error::new(error.kind(), message);
+    if error.is_temporary() {
+        scrubbed = scrubbed.temporary();
+    }
+    if let Some(after) = error.retry_after() {
+        scrubbed = scrubbed.with_retry_after(after);
+    }
+    scrubbed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_taken_out_of_plugin_errors_and_the_rest_is_kept() {
+        let error = Error::new(ErrorKind::Unauthenticated, "login as ada with hunter2 refused").temporary();
+        let scrubbed = scrub(error, &["hunter2".to_owned()]);
+        assert_eq!(scrubbed.to_string(), "login as ada with <secret> refused");
+        assert!(scrubbed.is_temporary());
+        assert_eq!(scrubbed.kind(), ErrorKind::Unauthenticated);
+    }
 }

@@ -62,23 +62,27 @@ impl ProviderFactory for PluginFactory {
     }
 
     fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
+        let secrets = call::secrets_of(&SourceSpec::new(&self.info.scheme, url, "", settings.clone()));
         let (scheme, url, settings) =
             (self.info.scheme.clone(), url.to_owned(), to_json(&SettingsWire::from(&settings)));
-        let bytes = self.sync_call("source", move |table, out| {
-            // SAFETY: the table's function, with arguments valid for the call.
-            unsafe {
-                (table.source)(
-                    SortieStr::of(scheme.as_bytes()),
-                    SortieStr::of(url.as_bytes()),
-                    SortieStr::of(&settings),
-                    out,
-                )
-            }
-        })?;
+        let bytes = self
+            .sync_call("source", move |table, out| {
+                // SAFETY: the table's function, with arguments valid for the call.
+                unsafe {
+                    (table.source)(
+                        SortieStr::of(scheme.as_bytes()),
+                        SortieStr::of(url.as_bytes()),
+                        SortieStr::of(&settings),
+                        out,
+                    )
+                }
+            })
+            .map_err(|e| call::scrub(e, &secrets))?;
         self.spec("source", &bytes)
     }
 
     async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        let secrets = call::secrets_of(source);
         let (spec, context) = (to_json(&SourceWire::from(source)), to_json(&ContextWire::from(context)));
         let table = self.plugin.table;
         let answer = call::off_runtime(self.plugin.timeout, move || {
@@ -87,7 +91,7 @@ impl ProviderFactory for PluginFactory {
         })
         .await
         .map_err(|TimedOut| call::timed_out(&self.plugin, "resolve"))?;
-        let bytes = call::outcome(&self.plugin, "resolve", answer)?;
+        let bytes = call::outcome(&self.plugin, "resolve", answer).map_err(|e| call::scrub(e, &secrets))?;
         let wires: Vec<serde_json::Value> = call::decode(&self.plugin, "resolve", &bytes)?;
         wires.into_iter().map(|wire| self.spec("resolve", &to_json(&wire))).collect()
     }
@@ -103,6 +107,7 @@ impl ProviderFactory for PluginFactory {
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
+        let secrets = call::secrets_of(source);
         let (spec, context) = (to_json(&SourceWire::from(source)), to_json(&ContextWire::from(context)));
         let table = self.plugin.table;
         let opened = call::blocking(self.plugin.timeout, move || {
@@ -114,7 +119,7 @@ impl ProviderFactory for PluginFactory {
             (answer, SourceHandle::new(table, handle))
         });
         let (answer, handle) = opened.map_err(|TimedOut| call::timed_out(&self.plugin, "open"))?;
-        let bytes = call::outcome(&self.plugin, "open", answer)?;
+        let bytes = call::outcome(&self.plugin, "open", answer).map_err(|e| call::scrub(e, &secrets))?;
         let handle = handle.ok_or_else(|| call::broken(&self.plugin, "open", "succeeded without a handle".into()))?;
         let capabilities: Capabilities = call::decode(&self.plugin, "open", &bytes)?;
         Ok(Arc::new(PluginProvider::new(self.plugin.clone(), handle, capabilities, source)))

@@ -12,7 +12,7 @@ use sortie_plugin_abi::{SortiePlugin, SortieStr};
 use sortie_sdk::item::Item;
 use sortie_sdk::provider::{Body, Capabilities, Page, Provider};
 use sortie_sdk::source::SourceSpec;
-use sortie_sdk::wire::{BodyHead, SettingsWire};
+use sortie_sdk::wire::BodyHead;
 use sortie_sdk::{Error, Result};
 
 use super::Plugin;
@@ -110,31 +110,11 @@ pub struct PluginProvider {
 
 impl PluginProvider {
     pub fn new(plugin: Arc<Plugin>, source: Arc<SourceHandle>, capabilities: Capabilities, spec: &SourceSpec) -> Self {
-        let secrets = SettingsWire::from(&spec.settings.secrets())
-            .values
-            .into_values()
-            .filter_map(|value| value.as_str().map(str::to_owned))
-            .filter(|secret| secret.len() >= 4)
-            .collect();
-        Self { plugin, source, capabilities, secrets }
+        Self { plugin, source, capabilities, secrets: call::secrets_of(spec) }
     }
 
     fn scrubbed(&self, error: Error) -> Error {
-        if !self.secrets.iter().any(|secret| error.to_string().contains(secret.as_str())) {
-            return error;
-        }
-        let mut message = error.to_string();
-        for secret in &self.secrets {
-            message = message.replace(secret.as_str(), "<secret>");
-        }
-        let mut scrubbed = Error::new(error.kind(), message);
-        if error.is_temporary() {
-            scrubbed = scrubbed.temporary();
-        }
-        if let Some(after) = error.retry_after() {
-            scrubbed = scrubbed.with_retry_after(after);
-        }
-        scrubbed
+        call::scrub(error, &self.secrets)
     }
 
     /// A call on the source handle, on a blocking thread, under the timeout.
