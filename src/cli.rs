@@ -14,6 +14,14 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Load a provider plugin (a shared library, docs/PLUGINS.md) besides those found in
+    /// the directories of SORTIE_PLUGIN_PATH (repeatable). Only files no other user can
+    /// write are loaded.
+    #[arg(long = "plugin", global = true, value_name = "FILE")]
+    pub plugins: Vec<PathBuf>,
+    /// How long one call into a plugin may take before the page or item it serves fails.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120.0, value_parser = positive_seconds)]
+    pub plugin_timeout: f64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -228,5 +236,13 @@ fn key_value(text: &str) -> Result<Setting, String> {
             Ok(Setting { key: key.trim().to_owned(), value: value.to_owned() })
         }
         _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
+}
+
+/// A number of seconds above zero.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
+        _ => Err(format!("'{text}' is not a number of seconds above zero")),
     }
 }

@@ -13,6 +13,9 @@ pub const INCOMPLETE: i32 = 3;
 /// Verification found a problem (the archive is damaged, truncated or not a Sortie
 /// archive), or extraction refused a member.
 pub const VERIFY_FAILED: i32 = 4;
+/// A plugin could not be loaded (not a plugin, another ABI, writable by others, a scheme
+/// provided twice); nothing was transferred.
+pub const PLUGIN: i32 = 5;
 /// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
 pub const INTERRUPTED: i32 = 130;
 /// Stopped by SIGTERM; no archive was left behind.
@@ -28,6 +31,8 @@ pub const TABLE: &str = "Exit codes:
   3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
   4    verification failed: the archive is damaged, truncated, not a Sortie archive, or
        extraction refused a member
+  5    plugin: a plugin could not be loaded (not a plugin, another ABI major, writable by
+       other users, a scheme provided twice); nothing was transferred
   129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
 
 /// Maps an error that stopped a command to its exit code.
@@ -37,6 +42,9 @@ pub fn code_for(error: &anyhow::Error) -> i32 {
     };
     if error.chain().any(archive_fault) {
         return VERIFY_FAILED;
+    }
+    if error.chain().any(|cause| cause.is::<sortie_core::plugin::LoadError>()) {
+        return PLUGIN;
     }
     match error.chain().find_map(|cause| cause.downcast_ref::<sortie_core::Error>()).map(|e| e.kind()) {
         Some(ErrorKind::InvalidInput) => USAGE,

@@ -25,6 +25,7 @@ fn main() {
         .without_time()
         .with_target(false)
         .init();
+    providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::OK,

@@ -9,6 +9,7 @@
 pub mod engine;
 mod input;
 pub mod plan;
+pub mod plugin;
 pub mod progress;
 pub mod registry;
 pub mod sources_file;

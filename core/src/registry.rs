@@ -2,11 +2,16 @@
 //! applies the settings given on the command line to it. The binary builds the list of
 //! built-in providers explicitly, in one place, so that what is compiled in is obvious.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
 use sortie_sdk::registry::{ProviderFactory, ProviderInfo};
 use sortie_sdk::settings::Settings;
 use sortie_sdk::source::SourceSpec;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::plugin::{LoadError, Plugin};
 
 /// Settings given to every source of a command: documented flags (`--s3-endpoint URL`)
 /// and `--set KEY=VALUE` pairs, where `KEY` may be `SCHEME.KEY` to aim at one provider.
@@ -27,28 +32,88 @@ impl std::fmt::Debug for Given {
     }
 }
 
+/// Where a provider comes from: `sortie providers` shows it, and a scheme provided twice is
+/// refused naming both.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "origin", rename_all = "kebab-case")]
+pub enum Origin {
+    /// Compiled into this binary.
+    BuiltIn,
+    /// Loaded at run time.
+    Plugin {
+        /// The file it was loaded from.
+        path: PathBuf,
+        /// The plugin's name.
+        plugin: String,
+        /// The plugin's version.
+        version: String,
+        /// The plugin ABI it was built with, `MAJOR.MINOR`.
+        abi: String,
+    },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("built in"),
+            Origin::Plugin { path, plugin, version, abi } => {
+                write!(f, "plugin {plugin} {version} (ABI {abi}), {}", path.display())
+            }
+        }
+    }
+}
+
 /// The available providers.
 #[derive(Default)]
 pub struct Registry {
-    factories: Vec<Box<dyn ProviderFactory>>,
+    factories: Vec<(Box<dyn ProviderFactory>, Origin)>,
 }
 
 impl Registry {
-    /// Adds a provider; the first one registered for a scheme wins.
+    /// Adds a built-in provider.
     pub fn register(&mut self, factory: Box<dyn ProviderFactory>) {
-        self.factories.push(factory);
+        self.factories.push((factory, Origin::BuiltIn));
+    }
+
+    /// Adds every provider of a loaded plugin; a scheme already provided (built in, or by
+    /// another plugin) is refused, naming both origins.
+    pub fn register_plugin(&mut self, plugin: &Arc<Plugin>) -> std::result::Result<(), LoadError> {
+        let (major, minor) = plugin.abi();
+        let origin = Origin::Plugin {
+            path: plugin.path().to_owned(),
+            plugin: plugin.name().to_owned(),
+            version: plugin.version().to_owned(),
+            abi: format!("{major}.{minor}"),
+        };
+        for factory in plugin.factories() {
+            let scheme = factory.info().scheme;
+            if let Some((_, first)) = self.factories.iter().find(|(f, _)| f.info().scheme == scheme) {
+                let problem = format!(
+                    "provides the scheme '{scheme}', which is already provided ({first}): remove one of them from --plugin and {}",
+                    crate::plugin::PLUGIN_PATH_ENV
+                );
+                return Err(LoadError { path: plugin.path().to_owned(), problem });
+            }
+            self.factories.push((factory, origin.clone()));
+        }
+        Ok(())
     }
 
     /// The registered providers' descriptions, in registration order.
     pub fn infos(&self) -> Vec<ProviderInfo> {
-        self.factories.iter().map(|f| f.info()).collect()
+        self.factories.iter().map(|(f, _)| f.info()).collect()
+    }
+
+    /// The registered providers' descriptions with their origins, in registration order.
+    pub fn entries(&self) -> Vec<(ProviderInfo, Origin)> {
+        self.factories.iter().map(|(f, origin)| (f.info(), origin.clone())).collect()
     }
 
     /// The factory of `scheme`, or an error listing the schemes there are.
     pub fn factory(&self, scheme: &str, source: &str) -> Result<&dyn ProviderFactory> {
         let infos = self.infos();
         match infos.iter().position(|info| info.scheme == scheme) {
-            Some(index) => Ok(self.factories[index].as_ref()),
+            Some(index) => Ok(self.factories[index].0.as_ref()),
             None => {
                 let known: Vec<&str> = infos.iter().map(|i| i.scheme.as_str()).collect();
                 Err(Error::new(

@@ -57,7 +57,7 @@ fn context(args: &SourceArgs, exclude: Vec<std::path::PathBuf>) -> Context {
 /// The plan of a command: the sources it names resolved (`s3://` → one source per
 /// bucket), or the plan file it names; fails on the first source that cannot be resolved.
 async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Plan> {
-    let registry = crate::providers::registry();
+    let registry = crate::providers::registry()?;
     let given = given(args);
     if let Some(path) = &args.plan {
         let mut plan = Plan::read(path)?;
@@ -73,7 +73,7 @@ async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) 
 /// Resolves and opens every source of a command, checking each before anything is written.
 async fn open_sources(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
     let plan = plan_of(args, context, progress).await?;
-    Ok(sortie_core::plan::open(&crate::providers::registry(), &plan, context, progress).await?)
+    Ok(sortie_core::plan::open(&crate::providers::registry()?, &plan, context, progress).await?)
 }
 
 /// The documented flags, as the settings they spell, and `--set`.

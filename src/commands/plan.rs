@@ -13,7 +13,7 @@ pub async fn run(args: PlanArgs) -> Result<i32> {
     bar.finish_and_clear();
     let plan = plan?;
     // Opening checks every planned source (credentials, existence) as an export would.
-    sortie_core::plan::open(&crate::providers::registry(), &plan, &context, &progress).await?;
+    sortie_core::plan::open(&crate::providers::registry()?, &plan, &context, &progress).await?;
     if args.json {
         print_json(&plan)?;
     } else {

@@ -1,6 +1,8 @@
 //! `sortie providers`.
 
 use anyhow::Result;
+use serde::Serialize;
+use sortie_core::registry::Origin;
 use sortie_sdk::registry::ProviderInfo;
 use sortie_sdk::{Error, ErrorKind};
 
@@ -9,32 +11,45 @@ use crate::cli::ProvidersArgs;
 use crate::exit;
 
 pub fn run(args: &ProvidersArgs) -> Result<i32> {
-    let mut infos = crate::providers::registry().infos();
+    let mut entries = crate::providers::registry()?.entries();
     if let Some(scheme) = &args.scheme {
-        let known: Vec<String> = infos.iter().map(|i| i.scheme.clone()).collect();
-        infos.retain(|info| &info.scheme == scheme);
-        if infos.is_empty() {
+        let known: Vec<String> = entries.iter().map(|(i, _)| i.scheme.clone()).collect();
+        entries.retain(|(info, _)| &info.scheme == scheme);
+        if entries.is_empty() {
             let message = format!("no provider for the scheme '{scheme}': available schemes are {}", known.join(", "));
             return Err(Error::new(ErrorKind::InvalidInput, message).into());
         }
     }
     if args.json {
-        print_json(&infos)?;
+        let listed: Vec<Listed> = entries.iter().map(|(info, origin)| Listed { info, origin }).collect();
+        print_json(&listed)?;
     } else if args.scheme.is_some() {
-        infos.iter().try_for_each(print_settings)?;
+        entries.iter().try_for_each(|(info, origin)| print_settings(info, origin))?;
     } else {
-        let width = infos.iter().map(|i| i.scheme.len()).max().unwrap_or(0);
-        for info in &infos {
+        let width = entries.iter().map(|(i, _)| i.scheme.len()).max().unwrap_or(0);
+        for (info, origin) in &entries {
             out!("{:<width$}  {}\n{:width$}  e.g. {}", info.scheme, info.description, "", info.example)?;
+            if let Origin::Plugin { .. } = origin {
+                out!("{:width$}  from {origin}", "")?;
+            }
         }
     }
     Ok(exit::OK)
 }
 
+/// A provider as `providers --json` prints it: its description, where it comes from.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    info: &'a ProviderInfo,
+    #[serde(flatten)]
+    origin: &'a Origin,
+}
+
 /// One provider's settings, for a person: name, type, how else to give it, help.
-fn print_settings(info: &ProviderInfo) -> std::io::Result<()> {
+fn print_settings(info: &ProviderInfo, origin: &Origin) -> std::io::Result<()> {
     out!(
-        "{}: {}\n  e.g. {}\n\nsettings (--set KEY=VALUE, or settings: in the sources file):",
+        "{}: {}\n  e.g. {}\n  {origin}\n\nsettings (--set KEY=VALUE, or settings: in the sources file):",
         info.scheme,
         info.description,
         info.example
