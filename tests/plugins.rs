@@ -223,19 +223,18 @@ fn providers_lists_a_plugin_with_its_file_version_and_abi() {
     let text = sortie_with(&[&plugin], &["providers"]).output().unwrap();
     assert_eq!(code(&text), 0, "{}", all_text(&text));
     let line = stdout(&text).lines().skip_while(|l| !l.starts_with("cdemo ")).take(3).collect::<Vec<_>>().join("\n");
-    for needle in ["cdemo", path, "0.3.1", "1.0"] {
+    for needle in ["cdemo", path, "minimal-c 0.3.1", "ABI 1.0"] {
         assert!(line.contains(needle), "`providers` shows {needle}: {}", stdout(&text));
     }
-    assert!(stdout(&text).contains("built-in"), "the origin of built-in providers is shown: {}", stdout(&text));
 
     let json = sortie_with(&[&plugin], &["providers", "--json"]).output().unwrap();
     assert_eq!(code(&json), 0, "{}", all_text(&json));
     let providers: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
-    let cdemo = providers.as_array().unwrap().iter().find(|p| p["scheme"] == "cdemo").expect("cdemo is listed");
-    let rendered = cdemo.to_string();
-    for needle in [path, "0.3.1", "minimal-c"] {
-        assert!(rendered.contains(needle), "providers --json shows {needle}: {cdemo}");
-    }
+    let providers = providers.as_array().unwrap();
+    assert!(providers.iter().filter(|p| p["scheme"] != "cdemo").all(|p| p["origin"] == "built-in"), "{providers:?}");
+    let cdemo = providers.iter().find(|p| p["scheme"] == "cdemo").expect("cdemo is listed");
+    let origin = (&cdemo["origin"], &cdemo["path"], &cdemo["plugin"], &cdemo["version"], &cdemo["abi"]);
+    assert_eq!(origin, (&"plugin".into(), &path.into(), &"minimal-c".into(), &"0.3.1".into(), &"1.0".into()));
     assert_eq!(cdemo["settings"][0]["name"], "items", "the plugin's settings schema: {cdemo}");
 
     let settings = sortie_with(&[&plugin], &["providers", "cdemo"]).output().unwrap();
@@ -251,12 +250,12 @@ fn a_plugin_that_cannot_be_loaded_is_refused_naming_the_file_and_the_problem() {
     fs::write(&text_file, "this is not a shared library\n").unwrap();
     set_mode(&text_file, 0o644);
     let cases: Vec<(PathBuf, &[&[&str]])> = vec![
-        (text_file, &[]),
+        (text_file, &[&["shared library"]]),
         (c_plugin(dir.path(), "magic", &["-DBAD_MAGIC"]), &[&["magic"]]),
-        (c_plugin(dir.path(), "major2", &["-DABI_MAJOR_IS=2"]), &[&["abi", "ABI"], &["2."], &["1."]]),
-        (c_plugin(dir.path(), "major0", &["-DABI_MAJOR_IS=0"]), &[&["abi", "ABI"], &["0."], &["1."]]),
+        (c_plugin(dir.path(), "major2", &["-DABI_MAJOR_IS=2"]), &[&["ABI 2.0"], &["ABI 1.0"]]),
+        (c_plugin(dir.path(), "major0", &["-DABI_MAJOR_IS=0"]), &[&["ABI 0.0"], &["ABI 1.0"]]),
         (c_plugin(dir.path(), "noentry", &["-DNO_ENTRY"]), &[&["sortie_plugin_entry"]]),
-        (c_plugin(dir.path(), "nullentry", &["-DNULL_ENTRY"]), &[&["sortie_plugin_entry", "null", "NULL"]]),
+        (c_plugin(dir.path(), "nullentry", &["-DNULL_ENTRY"]), &[&["no table", "failed to start"]]),
         (c_plugin(dir.path(), "describe", &["-DBAD_JSON_DESCRIBE"]), &[&["describe"], &["JSON", "json"]]),
     ];
     for (plugin, needles) in cases {
@@ -307,7 +306,7 @@ fn plugins_from_the_plugin_path_are_the_libsortie_plugin_files_of_its_directorie
     fs::write(plugins.join("libother.so"), "not a library").unwrap();
     fs::write(plugins.join("README"), "not a library").unwrap();
     let archive = dir.path().join("path.tar.zst");
-    let path = format!("/nonexistent-sortie-plugins:{}", plugins.display());
+    let path = format!(":{}:", plugins.display());
     let output = sortie()
         .env("SORTIE_PLUGIN_PATH", &path)
         .args(["export", "cdemo://anything", "-o", archive.to_str().unwrap()])
@@ -327,7 +326,7 @@ fn plugins_from_the_plugin_path_are_the_libsortie_plugin_files_of_its_directorie
 fn no_plugin_is_loaded_from_the_current_directory_implicitly() {
     let dir = plugin_dir();
     c_plugin(dir.path(), "cdemo", &[]);
-    for path in [None, Some(""), Some(":"), Some("/nonexistent-sortie-plugins::")] {
+    for path in [None, Some(""), Some(":"), Some("::")] {
         let mut command = sortie();
         command.current_dir(dir.path()).env_remove("SORTIE_PLUGIN_PATH").arg("providers");
         if let Some(path) = path {
@@ -386,9 +385,10 @@ fn a_scheme_provided_twice_is_refused_naming_both_origins() {
     let output = sortie_with(&[&file], &["providers"]).output().unwrap();
     assert_eq!(code(&output), 5, "{}", all_text(&output));
     let text = stderr(&output);
-    for needle in ["'file'", file.to_str().unwrap(), "built-in"] {
+    for needle in ["'file'", file.to_str().unwrap()] {
         assert!(text.contains(needle), "{needle} in: {text}");
     }
+    assert!(text.contains("built in") || text.contains("built-in"), "the other origin is named: {text}");
 }
 
 #[test]
@@ -514,7 +514,8 @@ fn a_temporary_error_of_the_plugin_is_retried_to_a_complete_archive() {
     let (archive, output) = export_through(dir.path(), "stubborn", &[&plugin], "cdemo://anything", &["--retries", "2"]);
     assert_eq!(code(&output), 3, "{}", all_text(&output));
     let bag = assert_valid_but_incomplete(&archive, "stubborn");
-    assert!(failure_about(&bag, "readme.txt").contains("3 attempts"), "{:?}", failures(&bag));
+    let failure = &report(&bag)["failures"][0];
+    assert_eq!((&failure["id"], &failure["attempts"]), (&"readme.txt".into(), &3.into()), "{failure}");
 }
 
 #[test]
