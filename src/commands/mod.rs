@@ -28,18 +28,28 @@ use export::stop_signal;
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Export(args) => runtime()?.block_on(export::run(args)),
-        Command::Inventory(args) => runtime()?.block_on(inventory::run(args)),
+        Command::Export(args) => block_on(export::run(args)),
+        Command::Inventory(args) => block_on(inventory::run(args)),
         Command::Verify(args) => archive::verify(&args),
         Command::Ls(args) => archive::ls(&args),
         Command::Extract(args) => archive::extract(&args),
-        Command::Plan(args) => runtime()?.block_on(plan::run(args)),
+        Command::Plan(args) => block_on(plan::run(args)),
         Command::Providers(args) => providers::run(&args),
     }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Runs a command on a runtime that is left behind when the command returns rather than
+/// waited for: a plugin call that timed out may still hold one of its blocking threads, and
+/// no C call can be interrupted. Everything a command starts is finished when it returns.
+fn block_on<F: std::future::Future<Output = Result<i32>>>(command: F) -> Result<i32> {
+    let runtime = runtime()?;
+    let code = runtime.block_on(command);
+    runtime.shutdown_background();
+    code
 }
 
 /// Prints a value as one line of JSON on stdout.

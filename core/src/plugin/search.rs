@@ -22,8 +22,13 @@ pub fn plugin_files(given: &[PathBuf], search_path: Option<&str>) -> Result<Vec<
                 ),
             ));
         }
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| LoadError::new(dir, format!("the {PLUGIN_PATH_ENV} directory cannot be read: {e}")))?;
+        // A directory that does not exist is skipped, as PATH's are: a package may list
+        // its plugin directory before anything is installed in it.
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LoadError::new(dir, format!("the {PLUGIN_PATH_ENV} directory cannot be read: {e}"))),
+        };
         let mut found: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| {
@@ -47,7 +52,7 @@ mod tests {
         for name in ["libsortie_plugin_b.so", "libsortie_plugin_a.so", "libother.so", "libsortie_plugin_c.so.txt"] {
             std::fs::write(dir.path().join(name), b"").unwrap();
         }
-        let path = format!("::{}:", dir.path().display());
+        let path = format!("::{}:/nonexistent/sortie-plugins", dir.path().display());
         let files = plugin_files(&[PathBuf::from("given.so")], Some(&path)).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["given.so", "libsortie_plugin_a.so", "libsortie_plugin_b.so"]);
