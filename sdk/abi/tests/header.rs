@@ -49,6 +49,15 @@ fn c_layout() -> String {
     for field in fields {
         program.push_str(&format!("printf(\"{field} %zu\\n\", offsetof(sortie_plugin, {field}));\n"));
     }
+    for (field, c_type) in SIGNATURES {
+        let declared = match field {
+            "entry" => "sortie_plugin_entry_fn".to_owned(),
+            _ => format!("__typeof__(((sortie_plugin *)0)->{field})"),
+        };
+        program.push_str(&format!(
+            "_Static_assert(__builtin_types_compatible_p({declared}, {c_type}), \"{field} is {c_type}\");\n"
+        ));
+    }
     program.push_str("return 0;\n}\n");
     std::fs::write(&source, program).unwrap();
     let binary = dir.path().join("layout");
@@ -66,6 +75,44 @@ fn c_layout() -> String {
     let run = Command::new(&binary).output().unwrap();
     assert!(run.status.success());
     String::from_utf8(run.stdout).unwrap()
+}
+
+/// Every function of the table, and the entry point: the C type the header must declare.
+/// `rust_signatures` spells out the same types in Rust and compiles only while the table has
+/// them, so that neither side can change alone.
+const SIGNATURES: [(&str, &str); 13] = [
+    ("describe", "int32_t (*)(sortie_buf *)"),
+    ("source", "int32_t (*)(sortie_str, sortie_str, sortie_str, sortie_buf *)"),
+    ("resolve", "int32_t (*)(sortie_str, sortie_str, sortie_buf *)"),
+    ("check_plan", "int32_t (*)(sortie_str, sortie_str, sortie_buf *)"),
+    ("open", "int32_t (*)(sortie_str, sortie_str, void **, sortie_buf *)"),
+    ("check", "int32_t (*)(void *, sortie_buf *)"),
+    ("list_page", "int32_t (*)(void *, sortie_str, sortie_buf *)"),
+    ("open_item", "int32_t (*)(void *, sortie_str, void **, sortie_buf *)"),
+    ("read", "int32_t (*)(void *, uint8_t *, size_t, size_t *, sortie_buf *)"),
+    ("close_body", "void (*)(void *)"),
+    ("close_source", "void (*)(void *)"),
+    ("free_buf", "void (*)(sortie_buf)"),
+    ("entry", "const sortie_plugin *(*)(void)"),
+];
+
+/// The Rust side of [`SIGNATURES`].
+#[allow(dead_code)]
+fn rust_signatures(table: &SortiePlugin, entry: EntryFn) -> unsafe extern "C" fn() -> *const SortiePlugin {
+    use std::ffi::c_void;
+    let _: unsafe extern "C" fn(*mut SortieBuf) -> i32 = table.describe;
+    let _: unsafe extern "C" fn(SortieStr, SortieStr, SortieStr, *mut SortieBuf) -> i32 = table.source;
+    let _: unsafe extern "C" fn(SortieStr, SortieStr, *mut SortieBuf) -> i32 = table.resolve;
+    let _: unsafe extern "C" fn(SortieStr, SortieStr, *mut SortieBuf) -> i32 = table.check_plan;
+    let _: unsafe extern "C" fn(SortieStr, SortieStr, *mut *mut c_void, *mut SortieBuf) -> i32 = table.open;
+    let _: unsafe extern "C" fn(*mut c_void, *mut SortieBuf) -> i32 = table.check;
+    let _: unsafe extern "C" fn(*mut c_void, SortieStr, *mut SortieBuf) -> i32 = table.list_page;
+    let _: unsafe extern "C" fn(*mut c_void, SortieStr, *mut *mut c_void, *mut SortieBuf) -> i32 = table.open_item;
+    let _: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize, *mut SortieBuf) -> i32 = table.read;
+    let _: unsafe extern "C" fn(*mut c_void) = table.close_body;
+    let _: unsafe extern "C" fn(*mut c_void) = table.close_source;
+    let _: unsafe extern "C" fn(SortieBuf) = table.free_buf;
+    entry
 }
 
 #[test]
