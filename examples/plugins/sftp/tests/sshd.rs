@@ -10,8 +10,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use sortie_conformance::Expected;
 use sortie_plugin_sftp::SftpFactory;
-use sortie_sdk::{Context, ErrorKind, Item, Kind, Provider, ProviderFactory, Settings};
+use sortie_sdk::{Context, ErrorKind, Item, Kind, Provider, ProviderFactory, RawName, Settings};
 
 const PASSWORD: &str = "sftp-test-pw-0f3a";
 
@@ -189,7 +190,7 @@ async fn a_tree_lists_and_reads_as_it_is_on_disk() {
         assert_eq!(bytes, std::fs::read(tree.path().join(item.id.display())).unwrap());
     }
 
-    let missing = Item::new(sortie_sdk::RawName::text("gone"), vec![sortie_sdk::RawName::text("gone")], Kind::File);
+    let missing = Item::new(RawName::text("gone"), vec![RawName::text("gone")], Kind::File);
     assert_eq!(provider.open(&missing).await.err().unwrap().kind(), ErrorKind::NotFound);
     let nowhere = open(&server, &tree.path().join("nowhere"), &pairs(&values));
     assert_eq!(nowhere.check().await.unwrap_err().kind(), ErrorKind::NotFound);
@@ -233,4 +234,37 @@ async fn key_login_works_and_refusals_say_what_to_do() {
     assert_eq!(error.kind(), ErrorKind::Unauthenticated);
     let error = error.to_string();
     assert!(error.contains(&fingerprint) && error.contains("changed") && error.contains("ssh-keygen -R"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sftp_provider_conforms() {
+    let server = Sshd::start();
+    let tree = seed();
+    let mut bodies = BTreeMap::new();
+    for entry in walk(tree.path()) {
+        if entry.is_file() && !entry.is_symlink() {
+            let id = entry.strip_prefix(tree.path()).unwrap().to_str().unwrap().as_bytes().to_vec();
+            bodies.insert(id, std::fs::read(&entry).unwrap());
+        }
+    }
+    let values = password(&server);
+    let url = format!("sftp://sortie-sftp@127.0.0.1:{}{}", server.port, tree.path().display());
+    let source = SftpFactory.source(&url, settings(&pairs(&values))).unwrap();
+    let missing = Item::new(RawName::text("no/such"), vec![RawName::text("no"), RawName::text("such")], Kind::File);
+    let expected = Expected { bodies, secrets: &[PASSWORD], missing };
+    let items = sortie_conformance::check(&SftpFactory, source, expected).await;
+    assert_eq!(items.iter().filter(|i| i.kind == Kind::File).count(), 1106);
+}
+
+/// Every path under `root`, links not followed.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            paths.extend(walk(&path));
+        }
+        paths.push(path);
+    }
+    paths
 }
