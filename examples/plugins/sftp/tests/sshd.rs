@@ -14,7 +14,7 @@ use sortie_conformance::Expected;
 use sortie_plugin_sftp::SftpFactory;
 use sortie_sdk::{Context, ErrorKind, Item, Kind, Provider, ProviderFactory, RawName, Settings};
 
-const PASSWORD: &str = "sftp-test-pw-0f3a";
+const PASSWORD: &str = "sftp-test-pw-7c21";
 
 struct Sshd {
     state: tempfile::TempDir,
