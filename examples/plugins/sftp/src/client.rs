@@ -34,6 +34,9 @@ pub(crate) struct Pool {
     settings: Arc<SftpSettings>,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
+    /// The type of the host key the first session accepted, asked for alone by the next
+    /// sessions: the search among the server's keys is done once.
+    host_key_type: Mutex<Option<String>>,
 }
 
 /// The right to use one session, and the session once [`Lease::connection`] opened it.
@@ -48,7 +51,7 @@ pub(crate) struct Lease {
 impl Pool {
     pub(crate) fn new(settings: Arc<SftpSettings>) -> Arc<Self> {
         let permits = Arc::new(Semaphore::new(settings.connections));
-        Arc::new(Self { settings, idle: Mutex::new(Vec::new()), permits })
+        Arc::new(Self { settings, idle: Mutex::new(Vec::new()), permits, host_key_type: Mutex::new(None) })
     }
 
     /// Waits for a free session (without blocking a thread).
@@ -79,7 +82,7 @@ impl Lease {
             let idle = self.pool.idle.lock().expect("pool lock").pop();
             self.connection = Some(match idle {
                 Some(connection) => connection,
-                None => connect(&self.pool.settings)?,
+                None => connect(&self.pool)?,
             });
         }
         Ok(self.connection.as_ref().expect("just set"))
@@ -105,7 +108,54 @@ impl Drop for Lease {
 }
 
 /// Opens a session: TCP, SSH handshake, host key check, login, SFTP channel.
-fn connect(settings: &SftpSettings) -> Result<Connection> {
+fn connect(pool: &Pool) -> Result<Connection> {
+    let settings = &pool.settings;
+    let address = settings.target.address();
+    let known_type = pool.host_key_type.lock().expect("host key type lock").clone();
+    let session = match known_type {
+        Some(kind) => {
+            let session = handshake(settings, &kind)?;
+            check_host_key(&session, settings).map_err(HostKey::into_error)?;
+            session
+        }
+        None => {
+            let session = handshake(settings, HOST_KEY_TYPES)?;
+            let session = match check_host_key(&session, settings) {
+                Ok(()) => session,
+                Err(HostKey::Unmatched(refusal)) => other_known_key(settings, &session).ok_or(refusal)?,
+                Err(HostKey::Unchecked(refusal)) => return Err(refusal),
+            };
+            let negotiated = session.methods(MethodType::HostKey).map(str::to_owned);
+            *pool.host_key_type.lock().expect("host key type lock") = negotiated;
+            session
+        }
+    };
+    log_in(&session, settings)?;
+    let sftp = session.sftp().map_err(|e| match error::ssh("", &e).kind() {
+        ErrorKind::Unavailable => error::ssh(format!("cannot open the sftp channel on {address}"), &e),
+        _ => Error::new(
+            ErrorKind::Unsupported,
+            format!("{address} refused the sftp subsystem ({}): is sftp enabled on the server?", e.message()),
+        ),
+    })?;
+    Ok(Connection { sftp, _session: session })
+}
+
+/// A session whose host key is of another type than `first`'s and is one known_hosts
+/// records: a server has several host keys, and known_hosts may hold one that libssh2
+/// asks for after the one it got (ssh orders its requests by what known_hosts holds). A
+/// changed key is refused all the same: no key of the server matches.
+fn other_known_key(settings: &SftpSettings, first: &Session) -> Option<Session> {
+    let first_type = first.methods(MethodType::HostKey).unwrap_or_default();
+    HOST_KEY_TYPES.split(',').filter(|kind| *kind != first_type).find_map(|kind| {
+        // A type the server does not have fails the handshake: try the next.
+        let session = handshake(settings, kind).ok()?;
+        check_host_key(&session, settings).is_ok().then_some(session)
+    })
+}
+
+/// TCP and the SSH handshake, asking for host keys of `key_types` (comma-separated).
+fn handshake(settings: &SftpSettings, key_types: &str) -> Result<Session> {
     let target = &settings.target;
     let address = target.address();
     let unreachable = |e: &dyn std::fmt::Display| error::lost(format!("cannot reach the sftp server {address}: {e}"));
@@ -123,40 +173,53 @@ fn connect(settings: &SftpSettings) -> Result<Connection> {
     let mut session = Session::new().map_err(|e| error::ssh("cannot start an ssh session", &e))?;
     session.set_tcp_stream(tcp);
     session.set_timeout(u32::try_from(TIMEOUT.as_millis()).unwrap_or(u32::MAX));
-    session
-        .method_pref(MethodType::HostKey, HOST_KEY_TYPES)
-        .map_err(|e| error::ssh("cannot set the host key types", &e))?;
+    session.method_pref(MethodType::HostKey, key_types).map_err(|e| error::ssh("cannot set the host key types", &e))?;
     session.handshake().map_err(|e| error::ssh(format!("the ssh handshake with {address} failed"), &e))?;
-    check_host_key(&session, settings)?;
-    log_in(&session, settings)?;
-    let sftp = session.sftp().map_err(|e| match error::ssh("", &e).kind() {
-        ErrorKind::Unavailable => error::ssh(format!("cannot open the sftp channel on {address}"), &e),
-        _ => Error::new(
-            ErrorKind::Unsupported,
-            format!("{address} refused the sftp subsystem ({}): is sftp enabled on the server?", e.message()),
-        ),
-    })?;
-    Ok(Connection { sftp, _session: session })
+    Ok(session)
+}
+
+/// Why a host key was not accepted.
+enum HostKey {
+    /// known_hosts has no key for the host (unknown), or another one: changed, or of
+    /// another type, which libssh2 does not tell apart (ssh2 checks without the key type).
+    Unmatched(Error),
+    /// The check could not be made.
+    Unchecked(Error),
+}
+
+impl HostKey {
+    fn into_error(self) -> Error {
+        match self {
+            HostKey::Unmatched(error) | HostKey::Unchecked(error) => error,
+        }
+    }
 }
 
 /// Refuses a server whose host key is not the one known_hosts records for it, as ssh's
 /// `StrictHostKeyChecking yes` does, saying how to accept it after checking.
-fn check_host_key(session: &Session, settings: &SftpSettings) -> Result<()> {
+fn check_host_key(session: &Session, settings: &SftpSettings) -> Result<(), HostKey> {
     let target = &settings.target;
     let file = &settings.known_hosts;
-    let (key, kind) = session.host_key().ok_or_else(|| error::lost("the server showed no host key".into()))?;
+    let (key, kind) =
+        session.host_key().ok_or_else(|| HostKey::Unchecked(error::lost("the server showed no host key".into())))?;
     let shown = format!(
         "{} key {}",
         key_type_name(kind),
         fingerprint(session.host_key_hash(HashType::Sha256).unwrap_or_default())
     );
-    let mut known = session.known_hosts().map_err(|e| error::ssh("cannot check the host key", &e))?;
+    let mut known =
+        session.known_hosts().map_err(|e| HostKey::Unchecked(error::ssh("cannot check the host key", &e)))?;
     // Line by line, so that one line libssh2 cannot read (a key type it does not know, a
     // marker) leaves the others in force.
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("cannot read the known_hosts file {}", file.display()), &e)),
+        Err(e) => {
+            return Err(HostKey::Unchecked(Error::io(
+                format!("cannot read the known_hosts file {}", file.display()),
+                &e,
+            )));
+        }
     };
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let _ = known.read_str(line, KnownHostFileKind::OpenSSH);
@@ -168,15 +231,15 @@ fn check_host_key(session: &Session, settings: &SftpSettings) -> Result<()> {
     };
     match known.check_port(&target.host, target.port, key) {
         CheckResult::Match => Ok(()),
-        CheckResult::NotFound => Err(Error::new(
+        CheckResult::NotFound => Err(HostKey::Unmatched(Error::new(
             ErrorKind::Unauthenticated,
             format!(
                 "the host key of {name} is not in {}: the server shows the {shown}; if that is its key \
                  (ask its administrator), add it with `{keyscan}` or name another file with --set known_hosts=FILE",
                 file.display()
             ),
-        )),
-        CheckResult::Mismatch => Err(Error::new(
+        ))),
+        CheckResult::Mismatch => Err(HostKey::Unmatched(Error::new(
             ErrorKind::Unauthenticated,
             format!(
                 "the host key of {name} changed: the server shows the {shown}, which is not the key {} records \
@@ -185,11 +248,11 @@ fn check_host_key(session: &Session, settings: &SftpSettings) -> Result<()> {
                 file.display(),
                 file.display()
             ),
-        )),
-        CheckResult::Failure => Err(Error::new(
+        ))),
+        CheckResult::Failure => Err(HostKey::Unchecked(Error::new(
             ErrorKind::Unauthenticated,
             format!("cannot check the host key of {name} ({shown}) against {}", file.display()),
-        )),
+        ))),
     }
 }
 

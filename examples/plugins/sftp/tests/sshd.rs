@@ -206,6 +206,16 @@ async fn key_login_works_and_refusals_say_what_to_do() {
     by_key.check().await.unwrap();
     assert!(!list_all(by_key.as_ref(), None).await.0.is_empty());
 
+    // known_hosts may hold another of the server's keys than the one asked for first.
+    let ecdsa = std::fs::read_to_string(server.file("host_ecdsa.pub")).unwrap();
+    let ecdsa_only = server.file("ecdsa_known_hosts");
+    let line =
+        format!("[127.0.0.1]:{} {}\n", server.port, ecdsa.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+    std::fs::write(&ecdsa_only, line).unwrap();
+    let by_ecdsa = open(&server, tree.path(), &[("password", PASSWORD), ("known_hosts", ecdsa_only.to_str().unwrap())]);
+    by_ecdsa.check().await.unwrap();
+    assert!(!list_all(by_ecdsa.as_ref(), None).await.0.is_empty());
+
     let wrong = open(&server, tree.path(), &[("password", "not-the-password-9"), ("known_hosts", &known)]);
     let error = wrong.check().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unauthenticated, "{error}");
