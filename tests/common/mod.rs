@@ -6,6 +6,7 @@
 pub mod fault_proxy;
 pub mod openstack;
 pub mod s3_server;
+pub mod sshd;
 
 use std::fs;
 use std::path::{Path, PathBuf};
