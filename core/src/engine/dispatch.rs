@@ -65,7 +65,8 @@ pub(crate) async fn dispatch(
     // one: the dispatcher waits for a slot of the item's source before it takes a global one.
     let source_slots: Vec<Option<Arc<Semaphore>>> = providers
         .iter()
-        .map(|p| p.capabilities().max_concurrency.map(|n| Arc::new(Semaphore::new(n.max(1)))))
+        // A plugin may answer any number: tokio's semaphores hold at most MAX_PERMITS.
+        .map(|p| p.capabilities().max_concurrency.map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))))
         .collect();
     // Local reads are bound by the processor, not by latency: more lanes than cores would
     // only hold more bodies in memory.

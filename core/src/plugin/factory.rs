@@ -30,7 +30,12 @@ impl PluginFactory {
 
     /// A source the plugin described, checked to be of this provider.
     fn spec(&self, call: &str, bytes: &[u8]) -> Result<SourceSpec> {
-        let spec = SourceSpec::from(call::decode::<SourceWire>(&self.plugin, call, bytes)?);
+        let mut wire = call::decode::<SourceWire>(&self.plugin, call, bytes)?;
+        // A setting the provider's schema says is secret stays secret whatever the plugin's
+        // answer lists: else a plugin that forgets `"secret"` puts a password in the plan.
+        let schema_secrets = self.info.settings.iter().filter(|setting| setting.secret);
+        wire.secret.extend(schema_secrets.filter(|s| wire.settings.contains_key(&s.name)).map(|s| s.name.clone()));
+        let spec = SourceSpec::from(wire);
         if spec.scheme != self.info.scheme {
             let what = format!("described a source of scheme '{}' for a '{}' source", spec.scheme, self.info.scheme);
             return Err(call::broken(&self.plugin, call, what));
@@ -97,6 +102,7 @@ impl ProviderFactory for PluginFactory {
     }
 
     fn check_plan(&self, plan: &[SourceSpec]) -> Result<()> {
+        let secrets: Vec<String> = plan.iter().flat_map(call::secrets_of).collect();
         let wires: Vec<SourceWire> = plan.iter().map(SourceWire::from).collect();
         let (scheme, plan) = (self.info.scheme.clone(), to_json(&wires));
         self.sync_call("check_plan", move |table, out| {
@@ -104,6 +110,7 @@ impl ProviderFactory for PluginFactory {
             unsafe { (table.check_plan)(SortieStr::of(scheme.as_bytes()), SortieStr::of(&plan), out) }
         })
         .map(drop)
+        .map_err(|e| call::scrub(e, &secrets))
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {

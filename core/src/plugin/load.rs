@@ -233,7 +233,34 @@ unsafe fn check_table(path: &Path, table: *const SortiePlugin) -> Result<&'stati
             ),
         ));
     }
-    // SAFETY: the table is at least as large as this version's, and static.
+    // A C plugin may leave a function NULL; the Rust table's function pointers cannot be
+    // null, so they are read as raw words before the table is trusted as a `SortiePlugin`.
+    let functions: [(&str, usize); 12] = [
+        ("describe", std::mem::offset_of!(SortiePlugin, describe)),
+        ("source", std::mem::offset_of!(SortiePlugin, source)),
+        ("resolve", std::mem::offset_of!(SortiePlugin, resolve)),
+        ("check_plan", std::mem::offset_of!(SortiePlugin, check_plan)),
+        ("open", std::mem::offset_of!(SortiePlugin, open)),
+        ("check", std::mem::offset_of!(SortiePlugin, check)),
+        ("list_page", std::mem::offset_of!(SortiePlugin, list_page)),
+        ("open_item", std::mem::offset_of!(SortiePlugin, open_item)),
+        ("read", std::mem::offset_of!(SortiePlugin, read)),
+        ("close_body", std::mem::offset_of!(SortiePlugin, close_body)),
+        ("close_source", std::mem::offset_of!(SortiePlugin, close_source)),
+        ("free_buf", std::mem::offset_of!(SortiePlugin, free_buf)),
+    ];
+    for (name, offset) in functions {
+        // SAFETY: within the table's size, checked above; a pointer-sized, aligned field.
+        let function = unsafe { table.cast::<u8>().add(offset).cast::<*const std::ffi::c_void>().read() };
+        if function.is_null() {
+            return Err(LoadError::new(
+                path,
+                format!("its table has no `{name}` function (NULL): every function of ABI {major}.0 is required"),
+            ));
+        }
+    }
+    // SAFETY: the table is at least as large as this version's, static, and its functions
+    // are not null.
     Ok(unsafe { &*table })
 }
 

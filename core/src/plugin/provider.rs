@@ -152,7 +152,14 @@ impl Provider for PluginProvider {
                 call::answer(table, |out| unsafe { (table.list_page)(source, cursor, out) })
             })
             .await?;
-        call::decode(&self.plugin, "list_page", &bytes)
+        let page: Page = call::decode(&self.plugin, "list_page", &bytes)?;
+        // An item without segments would be archived at the source's own path, a file
+        // where its directory is: the archive would not verify.
+        if let Some(item) = page.items.iter().find(|item| item.segments.is_empty()) {
+            let what = format!("listed the item {:?} without segments (its path)", String::from_utf8_lossy(item.id.as_ref()));
+            return Err(call::broken(&self.plugin, "list_page", what));
+        }
+        Ok(page)
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {
@@ -173,22 +180,23 @@ impl Provider for PluginProvider {
             return Err(call::broken(&self.plugin, "open_item", "succeeded without a body handle".into()));
         }
         let head: BodyHead = call::decode(&self.plugin, "open_item", &bytes)?;
-        Ok(head.onto(Body::streaming(None, read_stream(self.plugin.clone(), body))))
+        let secrets: Arc<[String]> = self.secrets.clone().into();
+        Ok(head.onto(Body::streaming(None, read_stream(self.plugin.clone(), body, secrets))))
     }
 }
 
 /// The body's bytes, a chunk of at most [`CHUNK`] per blocking call.
-fn read_stream(plugin: Arc<Plugin>, body: BodyHandle) -> BoxStream<'static, Result<Bytes>> {
+fn read_stream(plugin: Arc<Plugin>, body: BodyHandle, secrets: Arc<[String]>) -> BoxStream<'static, Result<Bytes>> {
     let start = Some((body, vec![0u8; CHUNK]));
     futures_util::stream::unfold(start, move |state| {
-        let plugin = plugin.clone();
+        let (plugin, secrets) = (plugin.clone(), secrets.clone());
         async move {
             let (body, buffer) = state?;
             let called = plugin.clone();
             let filled = call::off_runtime(plugin.timeout, move || fill(&called, body, buffer)).await;
             match filled {
                 Err(TimedOut) => Some((Err(call::timed_out(&plugin, "read")), None)),
-                Ok((_, _, Err(error))) => Some((Err(error), None)),
+                Ok((_, _, Err(error))) => Some((Err(call::scrub(error, &secrets)), None)),
                 Ok((_, _, Ok((0, _)))) => None,
                 Ok((body, buffer, Ok((len, end)))) => {
                     let chunk = Bytes::copy_from_slice(&buffer[..len]);
@@ -202,7 +210,11 @@ fn read_stream(plugin: Arc<Plugin>, body: BodyHandle) -> BoxStream<'static, Resu
 
 /// Reads into `buffer` until it is full or the body ends (then closes it): the length read
 /// and whether the body ended.
+///
+/// The timeout bounds each `read`, not the filling of the whole buffer: a body that
+/// trickles in small reads is handed on once a quarter of the timeout has gone by.
 fn fill(plugin: &Plugin, mut body: BodyHandle, mut buffer: Vec<u8>) -> (BodyHandle, Vec<u8>, Result<(usize, bool)>) {
+    let started = std::time::Instant::now();
     let mut len = 0;
     let result = loop {
         let room = buffer.len() - len;
@@ -222,7 +234,7 @@ fn fill(plugin: &Plugin, mut body: BodyHandle, mut buffer: Vec<u8>) -> (BodyHand
             break Ok((len, true));
         }
         len += got;
-        if len == buffer.len() {
+        if len == buffer.len() || started.elapsed() >= plugin.timeout / 4 {
             break Ok((len, false));
         }
     };

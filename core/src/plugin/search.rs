@@ -39,6 +39,10 @@ pub fn plugin_files(given: &[PathBuf], search_path: Option<&str>) -> Result<Vec<
         found.sort();
         files.extend(found);
     }
+    // The same file named twice (given and found, or found in a directory listed twice)
+    // is loaded once: dlopen would give the same library, whose schemes would clash.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())));
     Ok(files)
 }
 
