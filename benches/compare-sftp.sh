@@ -8,6 +8,7 @@
 #   bash benches/compare-sftp.sh [DATA_DIR] [RUNS]     # default target/bench-sftp, 5 runs
 #
 # Each tool runs with its defaults (rclone: 4 transfers, 8 checkers; the plugin: 8 sessions),
+# then rclone with 8 transfers (the plugin's 8 sessions),
 # except that rclone's hash check is off: it would run md5sum on the server for every file,
 # while Sortie hashes (sha256) what it received. Sortie also compresses (zstd -3) and writes
 # the manifests, the inventory and the report. Needs root (sshd logs the test user in).
@@ -52,22 +53,29 @@ timed() {
         || { echo "failed: $*" >&2; cat "$data/last.log" >&2; exit 1; }
     cat "$data/time.txt"
 }
-: >"$data/rclone.txt"
-: >"$data/sortie.txt"
-for _ in $(seq "$runs"); do
-    rm -rf "$data/rclone-out"
-    timed rclone copy "bench:$tree" "$data/rclone-out" >>"$data/rclone.txt"
-    rm -f "$data/out.tar.zst"*
-    timed "$sortie" --plugin "$plugin" export "sftp://sortie-sftp@127.0.0.1:$port$tree" -o "$data/out.tar.zst" \
-        "${settings[@]}" >>"$data/sortie.txt"
-done
-[ "$(find "$data/rclone-out" -type f | wc -l)" = 10000 ] || { echo "rclone copied $(find "$data/rclone-out" -type f | wc -l) files" >&2; exit 1; }
-"$sortie" verify "$data/out.tar.zst" >/dev/null
 median() { sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
-read -r r_s r_kib < <(median "$data/rclone.txt")
-read -r s_s s_kib < <(median "$data/sortie.txt")
-printf '%-24s %10s %10s %10s %10s %12s %12s %8s\n' case rclone_s sortie_s rclone_o/s sortie_o/s rclone_RSS sortie_RSS ratio
-awk -v r="$r_s" -v s="$s_s" -v rk="$r_kib" -v sk="$s_kib" -v n="$runs" 'BEGIN {
-    printf "%-24s %10s %10s %10.0f %10.0f %8d MiB %8d MiB %7.2fx\n", "small 10k, medians of " n, r, s, 10000 / r, 10000 / s, rk / 1024, sk / 1024, r / s
-}'
+printf '%-34s %10s %10s %10s %10s %12s %12s %8s\n' case rclone_s sortie_s rclone_o/s sortie_o/s rclone_RSS sortie_RSS ratio
+# Each case: a name, then rclone's extra arguments.
+for case in "defaults" "equal concurrency:--transfers 8 --checkers 8"; do
+    name=${case%%:*}
+    extra=()
+    [[ $case == *:* ]] && read -r -a extra <<<"${case#*:}"
+    : >"$data/rclone.txt"
+    : >"$data/sortie.txt"
+    for _ in $(seq "$runs"); do
+        rm -rf "$data/rclone-out"
+        timed rclone copy "${extra[@]}" "bench:$tree" "$data/rclone-out" >>"$data/rclone.txt"
+        rm -f "$data/out.tar.zst"*
+        timed "$sortie" --plugin "$plugin" export "sftp://sortie-sftp@127.0.0.1:$port$tree" -o "$data/out.tar.zst" \
+            "${settings[@]}" >>"$data/sortie.txt"
+    done
+    copied=$(find "$data/rclone-out" -type f | wc -l)
+    [ "$copied" = 10000 ] || { echo "rclone copied $copied files" >&2; exit 1; }
+    "$sortie" verify "$data/out.tar.zst" >/dev/null
+    read -r r_s r_kib < <(median "$data/rclone.txt")
+    read -r s_s s_kib < <(median "$data/sortie.txt")
+    awk -v c="$name, medians of $runs" -v r="$r_s" -v s="$s_s" -v rk="$r_kib" -v sk="$s_kib" 'BEGIN {
+        printf "%-34s %10s %10s %10.0f %10.0f %8d MiB %8d MiB %7.2fx\n", c, r, s, 10000 / r, 10000 / s, rk / 1024, sk / 1024, r / s
+    }'
+done
 rm -rf "$data/out.tar.zst"* "$data/rclone-out" "$data/time.txt" "$data/last.log"

@@ -560,3 +560,72 @@ fn a_body_longer_or_shorter_than_announced_fails_its_item() {
         assert_eq!(archived.len(), 2, "{mode}: {:?}", archived.keys());
     }
 }
+
+/// `hostile.c`, compiled into `DIR/libsortie_plugin_evil.so`.
+fn hostile_plugin(dir: &Path) -> PathBuf {
+    let library = dir.join("libsortie_plugin_evil.so");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/c/hostile.c");
+    let compiled = Command::new("cc")
+        .args(["-std=gnu11", "-shared", "-fPIC", "-I", ABI_DIR, "-o"])
+        .arg(&library)
+        .arg(source)
+        .output()
+        .expect("a C compiler (cc) builds the hostile plugin");
+    assert!(compiled.status.success(), "hostile.c does not compile:\n{}", all_text(&compiled));
+    set_mode(&library, 0o755);
+    library
+}
+
+/// Runs `sortie --plugin hostile ARGS` with `EVIL=mode`.
+fn hostile(plugin: &Path, mode: &str, args: &[&str]) -> Output {
+    let mut command = sortie_with(&[plugin], args);
+    command.env("EVIL", mode);
+    finish_within(command, Duration::from_secs(60))
+}
+
+#[test]
+fn a_hostile_plugin_gets_no_broken_archive_called_complete_no_secret_and_no_crash() {
+    let dir = plugin_dir();
+    let plugin = hostile_plugin(dir.path());
+    let archive = |name: &str| dir.path().join(format!("{name}.tar.zst")).to_str().unwrap().to_owned();
+
+    // A file under a file, the same path twice: those items fail, the rest is a valid bag.
+    let output = hostile(&plugin, "conflict", &["export", "evil://x", "-o", &archive("conflict")]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = assert_valid_but_incomplete(Path::new(&archive("conflict")), "conflict");
+    assert!(failure_about(&bag, "under a, which it listed as a file").starts_with("a/b"));
+    assert!(failure_about(&bag, "listed d twice").starts_with('d'));
+
+    // Cursors that come back (A, B, A…) end the listing instead of running forever.
+    let output = hostile(&plugin, "cycle", &["export", "evil://x", "-o", &archive("cycle")]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    assert_eq!(code(&run(&["verify", &archive("cycle")])), 3, "intact but incomplete");
+    let bag = gnu_extract(Path::new(&archive("cycle")), "cycle");
+    assert!(names_plugin(&failure_about(&bag, "a second time"), "evil", &plugin));
+
+    // A secret the plugin writes into an error, or declares public, goes nowhere.
+    let output = hostile(
+        &plugin,
+        "secret-read",
+        &["export", "evil://x", "-o", &archive("secret"), "--set", "password=hunter22"],
+    );
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    assert!(!all_text(&output).contains("hunter22"), "{}", all_text(&output));
+    let bag = gnu_extract(Path::new(&archive("secret")), "secret");
+    assert!(!fs::read_to_string(bag.join("sortie/report.json")).unwrap().contains("hunter22"));
+    let output = hostile(&plugin, "leak-secret-public", &["plan", "--json", "evil://x", "--set", "password=hunter22"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(!all_text(&output).contains("hunter22"), "{}", all_text(&output));
+
+    // A NULL function is refused at load, not called.
+    let output = hostile(&plugin, "null-describe", &["providers"]);
+    assert_eq!(code(&output), 5, "{}", all_text(&output));
+    assert!(stderr(&output).contains("describe"), "{}", all_text(&output));
+
+    // Absurd capabilities and a body trickling one byte per call still export.
+    let output = hostile(&plugin, "maxconc", &["export", "evil://x", "-o", &archive("maxconc")]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let output =
+        hostile(&plugin, "trickle", &["--plugin-timeout", "2", "export", "evil://x", "-o", &archive("trickle")]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+}

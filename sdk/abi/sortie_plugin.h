@@ -11,6 +11,9 @@
  * call only. What the plugin returns in a sortie_buf is the plugin's, handed back to its
  * free_buf once the host has read it.
  *
+ * Handles: `open` and `open_item` set their handle only when they return SORTIE_OK; a
+ * handle set by a call that failed is ignored (never closed by the host).
+ *
  * Threads: the host calls the plugin from several threads at once, on the same source
  * handle too (listing one page while opening items). A body handle is used by one thread
  * at a time. No call may unwind or longjmp across the boundary.

@@ -52,6 +52,13 @@ pub struct Answer {
     bytes: Result<Vec<u8>, usize>,
 }
 
+impl Answer {
+    /// Whether the call succeeded: only then is a handle it returned the host's to close.
+    pub fn succeeded(&self) -> bool {
+        self.status == abi::OK
+    }
+}
+
 /// Makes a call that answers in a buffer, and takes the answer (the buffer goes back to the
 /// plugin's `free_buf`, as the ABI wants).
 pub fn answer(table: &SortiePlugin, call: impl FnOnce(*mut SortieBuf) -> i32) -> Answer {

@@ -123,7 +123,8 @@ impl ProviderFactory for PluginFactory {
             let answer = call::answer(&table, |out| unsafe {
                 (table.open)(SortieStr::of(&spec), SortieStr::of(&context), &mut handle, out)
             });
-            (answer, SourceHandle::new(table, handle))
+            let handle = if answer.succeeded() { SourceHandle::new(table, handle) } else { None };
+            (answer, handle)
         });
         let (answer, handle) = opened.map_err(|TimedOut| call::timed_out(&self.plugin, "open"))?;
         let bytes = call::outcome(&self.plugin, "open", answer).map_err(|e| call::scrub(e, &secrets))?;

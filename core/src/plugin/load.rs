@@ -77,7 +77,7 @@ impl Plugin {
         std::mem::forget(library);
         let table = call::blocking(timeout, move || TablePtr(unsafe { entry() }))
             .map_err(|_| {
-                LoadError::new(path, format!("its entry point did not return within {} s", timeout.as_secs()))
+                LoadError::new(path, format!("its entry point did not return within {} s", timeout.as_secs_f64()))
             })?
             .0;
         // SAFETY: a non-null table is read only as far as its head, then as far as its size says.
@@ -141,7 +141,7 @@ impl Plugin {
         let table = self.table;
         let answer = call::blocking(self.timeout, move || call::answer(&table, |out| unsafe { (table.describe)(out) }))
             .map_err(|_| {
-                LoadError::new(&self.path, format!("describe did not return within {} s", self.timeout.as_secs()))
+                LoadError::new(&self.path, format!("describe did not return within {} s", self.timeout.as_secs_f64()))
             })?;
         let bytes = call::outcome(self, "describe", answer).map_err(|e| LoadError::new(&self.path, e.to_string()))?;
         let described: Describe = serde_json::from_slice(&bytes)
@@ -301,6 +301,27 @@ fn check_ownership(given: &Path, real: &Path) -> Result<(), LoadError> {
             ));
         }
         current = path.parent();
+    }
+    // The links on the way to the file: a link another user made (in a sticky directory,
+    // where anyone may create entries) chooses what is loaded as surely as the file would.
+    let absolute = std::path::absolute(given).map_err(|e| LoadError::new(given, e.to_string()))?;
+    let mut link = Some(absolute.as_path());
+    while let Some(path) = link {
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && meta.file_type().is_symlink()
+            && meta.uid() != 0
+            && meta.uid() != me
+        {
+            let why = format!("is a symbolic link that belongs to user {}, neither root nor you", meta.uid());
+            return Err(LoadError::new(
+                given,
+                format!(
+                    "refused: {} {why}; anyone who can make links there could make Sortie run their code",
+                    path.display()
+                ),
+            ));
+        }
+        link = path.parent();
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 
 mod call;
 mod factory;
+mod guard;
 mod load;
 mod provider;
 mod search;

@@ -17,6 +17,7 @@ use sortie_sdk::{Error, Result};
 
 use super::Plugin;
 use super::call::{self, TimedOut};
+use super::guard::ListingGuard;
 use super::load::Table;
 
 /// The host's buffer for `read`: each call on a blocking thread fills it as far as the body
@@ -106,11 +107,13 @@ pub struct PluginProvider {
     capabilities: Capabilities,
     /// The source's secret values, taken out of any message the plugin writes.
     secrets: Vec<String>,
+    /// What the listing said so far, to refuse what would break the archive.
+    guard: ListingGuard,
 }
 
 impl PluginProvider {
     pub fn new(plugin: Arc<Plugin>, source: Arc<SourceHandle>, capabilities: Capabilities, spec: &SourceSpec) -> Self {
-        Self { plugin, source, capabilities, secrets: call::secrets_of(spec) }
+        Self { plugin, source, capabilities, secrets: call::secrets_of(spec), guard: ListingGuard::default() }
     }
 
     fn scrubbed(&self, error: Error) -> Error {
@@ -146,19 +149,26 @@ impl Provider for PluginProvider {
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
         let bytes = self
-            .call("list_page", move |table, source| {
-                let cursor = cursor.as_deref().map_or(SortieStr::NONE, |c| SortieStr::of(c.as_bytes()));
-                // SAFETY: the table's function on a live source handle, arguments valid for the call.
-                call::answer(table, |out| unsafe { (table.list_page)(source, cursor, out) })
+            .call("list_page", {
+                let cursor = cursor.clone();
+                move |table, source| {
+                    let cursor = cursor.as_deref().map_or(SortieStr::NONE, |c| SortieStr::of(c.as_bytes()));
+                    // SAFETY: the table's function on a live source handle, arguments valid for the call.
+                    call::answer(table, |out| unsafe { (table.list_page)(source, cursor, out) })
+                }
             })
             .await?;
-        let page: Page = call::decode(&self.plugin, "list_page", &bytes)?;
+        let mut page: Page = call::decode(&self.plugin, "list_page", &bytes)?;
         // An item without segments would be archived at the source's own path, a file
         // where its directory is: the archive would not verify.
         if let Some(item) = page.items.iter().find(|item| item.segments.is_empty()) {
-            let what = format!("listed the item {:?} without segments (its path)", String::from_utf8_lossy(item.id.as_ref()));
+            let what =
+                format!("listed the item {:?} without segments (its path)", String::from_utf8_lossy(item.id.as_ref()));
             return Err(call::broken(&self.plugin, "list_page", what));
         }
+        self.guard
+            .check(&cursor, &mut page, self.capabilities.flat_namespace)
+            .map_err(|what| call::broken(&self.plugin, "list_page", what))?;
         Ok(page)
     }
 
@@ -171,6 +181,7 @@ impl Provider for PluginProvider {
             let answer = call::answer(&table, |out| unsafe {
                 (table.open_item)(source.ptr, SortieStr::of(&json), &mut ptr, out)
             });
+            let ptr = if answer.succeeded() { ptr } else { std::ptr::null_mut() };
             (answer, BodyHandle { table, ptr, _source: source })
         })
         .await;

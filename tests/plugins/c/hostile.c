@@ -1,4 +1,4 @@
-/* hostile.c: review reproductions (not yet wired into tests/plugins.rs). Build: cc -shared -fPIC -I sdk/abi -o libsortie_plugin_evil.so hostile.c; behaviour chosen by the EVIL env var (see is(...) calls). Scheme "evil", secret setting "password". */
+/* hostile.c: a plugin that tries to break the archive, leak a secret or crash the host, one behaviour per value of the EVIL environment variable (see the is(...) calls); tests/plugins.rs runs it. Scheme "evil", secret setting "password". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,7 +140,8 @@ static int32_t list_page(void *h, sortie_str cursor, sortie_buf *out) {
         put(out, "{\"items\":[{\"id\":\"big\",\"segments\":[\"big\"],\"kind\":\"file\",\"has_body\":true,\"size\":18446744073709551615}],\"next\":null}");
         return SORTIE_OK;
     }
-    put(out, "{\"items\":[{\"id\":\"f.txt\",\"segments\":[\"f.txt\"],\"kind\":\"file\",\"has_body\":true,\"size\":2000}],\"next\":null}");
+    put(out, is("trickle") ? "{\"items\":[{\"id\":\"f.txt\",\"segments\":[\"f.txt\"],\"kind\":\"file\",\"has_body\":true,\"size\":300}],\"next\":null}"
+                           : "{\"items\":[{\"id\":\"f.txt\",\"segments\":[\"f.txt\"],\"kind\":\"file\",\"has_body\":true,\"size\":2000}],\"next\":null}");
     return SORTIE_OK;
 }
 
@@ -151,6 +152,7 @@ static int32_t open_item(void *h, sortie_str item, void **handle, sortie_buf *ou
     if (is("secret-open-item")) return fail_with_secret(out, "open_item");
     body *b = malloc(sizeof *b); b->pos = 0; b->len = (is("paths")||is("conflict")||is("maxconc")) ? 2 : 2000;
     if (is("big-item")) b->len = (size_t)-1;
+    if (is("trickle")) b->len = 300; /* 6 s at 20 ms a byte: three times the 2 s timeout */
     *handle = b;
     put(out, "{}"); return SORTIE_OK;
 }
