@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -24,10 +25,10 @@ const READ_AT_ONCE: u64 = 256 * 1024;
 /// Chunks read ahead of the consumer.
 const AHEAD: usize = 4;
 
-/// What the reading thread says once the file is open.
+/// What the reading thread says once the file is open: its bytes or size, and its mtime.
 enum Head {
-    Whole(Bytes),
-    Streaming(u64),
+    Whole(Bytes, Option<u64>),
+    Streaming(u64, Option<u64>),
 }
 
 /// Opens `path` and returns its body. The size announced is the one the open file has;
@@ -38,30 +39,41 @@ pub(crate) async fn open(pool: &std::sync::Arc<Pool>, path: PathBuf) -> Result<B
     let (chunks, receiver) = mpsc::channel::<Result<Bytes>>(AHEAD);
     tokio::task::spawn_blocking(move || read(lease, path, head_sender, chunks));
     let head = head.await.map_err(|_| Error::new(ErrorKind::Other, "the sftp reading thread stopped"))??;
-    Ok(match head {
-        Head::Whole(bytes) => {
-            Body::streaming(Some(bytes.len() as u64), futures_util::stream::once(async { Ok(bytes) }).boxed())
+    let (mut body, mtime) = match head {
+        Head::Whole(bytes, mtime) => {
+            (Body::streaming(Some(bytes.len() as u64), futures_util::stream::once(async { Ok(bytes) }).boxed()), mtime)
         }
-        Head::Streaming(size) => Body::streaming(
-            Some(size),
-            futures_util::stream::unfold(receiver, |mut receiver| async move {
-                receiver.recv().await.map(|chunk| (chunk, receiver))
-            })
-            .boxed(),
+        Head::Streaming(size, mtime) => (
+            Body::streaming(
+                Some(size),
+                futures_util::stream::unfold(receiver, |mut receiver| async move {
+                    receiver.recv().await.map(|chunk| (chunk, receiver))
+                })
+                .boxed(),
+            ),
+            mtime,
         ),
-    })
+    };
+    // The engine compares it with the listing's, to tell a file that changed since.
+    body.modified = mtime.map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+    Ok(body)
 }
 
 /// The reading thread: opens, then reads the whole file or streams it.
 fn read(mut lease: Lease, path: PathBuf, head: oneshot::Sender<Result<Head>>, chunks: mpsc::Sender<Result<Bytes>>) {
     let shown = path.display().to_string();
     let opened = lease.connection().and_then(|connection| {
+        // SFTP opens follow links and give no inode: the path must be a regular file, not a
+        // link put in its place since the listing, and the file opened must be the one
+        // just looked at (a swap between the two changes its size, time or mode).
+        let before = connection.sftp.lstat(&path).map_err(|e| error::ssh(format!("cannot read {shown}"), &e))?;
         let mut file = connection.sftp.open(&path).map_err(|e| error::ssh(format!("cannot open {shown}"), &e))?;
         let stat = file.stat().map_err(|e| error::ssh(format!("cannot read {shown}"), &e))?;
-        if !stat.is_file() {
+        let same = (before.size, before.mtime, before.perm, before.uid) == (stat.size, stat.mtime, stat.perm, stat.uid);
+        if !before.is_file() || !stat.is_file() || !same {
             return Err(Error::new(
                 ErrorKind::Integrity,
-                format!("{shown} changed during the export: it is no longer a regular file"),
+                format!("{shown} changed during the export: it is no longer the regular file that was listed"),
             ));
         }
         Ok((file, stat))
@@ -82,10 +94,10 @@ fn read(mut lease: Lease, path: PathBuf, head: oneshot::Sender<Result<Head>>, ch
             .read_to_end(&mut data)
             .map_err(|e| error::read(format!("cannot read {shown}"), &e));
         drop(file);
-        let _ = head.send(lease.note(result).map(|_| Head::Whole(Bytes::from(data))));
+        let _ = head.send(lease.note(result).map(|_| Head::Whole(Bytes::from(data), stat.mtime)));
         return;
     }
-    if head.send(Ok(Head::Streaming(size))).is_err() {
+    if head.send(Ok(Head::Streaming(size, stat.mtime))).is_err() {
         return;
     }
     let mut held: Option<Bytes> = None;

@@ -278,3 +278,33 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     }
     paths
 }
+
+/// A file swapped for a link after the listing (to a file outside the tree, which the server
+/// would follow) is never read in its place: SFTP has no inode to check, so the path is
+/// looked at without following links and must be the file just opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_swapped_for_a_link_after_the_listing_is_not_read_through_it() {
+    let server = Sshd::start();
+    let tree = seed();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("elsewhere.txt");
+    std::fs::write(&secret, b"not part of the export\n").unwrap();
+    assert!(Command::new("chown").args(["-R", "sortie-sftp:"]).arg(outside.path()).status().unwrap().success());
+    assert!(Command::new("chmod").arg("755").arg(outside.path()).status().unwrap().success());
+    let values = password(&server);
+    let provider = open(&server, tree.path(), &pairs(&values));
+    let (items, _) = list_all(provider.as_ref(), None).await;
+    let small = items.iter().find(|i| i.id == RawName::text("small.txt")).unwrap();
+    assert_eq!(body(provider.as_ref(), small).await, b"hello\n");
+    let opened = provider.open(small).await.unwrap();
+    assert_eq!(
+        opened.modified.map(|m| m.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()),
+        Some(1_700_000_000),
+        "the body announces the file's time, for the engine to compare with the listing's"
+    );
+    std::fs::remove_file(tree.path().join("small.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, tree.path().join("small.txt")).unwrap();
+    let error = provider.open(small).await.err().expect("a link in the file's place is refused");
+    assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
+    assert!(error.to_string().contains("changed during the export"), "{error}");
+}
