@@ -26,16 +26,22 @@ const ABI_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/abi");
 
 /// Compiles `minimal.c` with `defines` into `DIR/libsortie_plugin_NAME.so`.
 fn c_plugin(dir: &Path, name: &str, defines: &[&str]) -> PathBuf {
+    let flags = [&["-std=c11", "-Wall", "-Wextra", "-Werror"], defines].concat();
+    compile_c(dir, name, C_SOURCE, &flags)
+}
+
+/// Compiles the C plugin `source` with `flags` against `sortie_plugin.h` into
+/// `DIR/libsortie_plugin_NAME.so`, mode 0755 (the host refuses what others can write).
+fn compile_c(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
     let library = dir.join(format!("libsortie_plugin_{name}.so"));
     let compiled = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", ABI_DIR])
-        .args(defines)
-        .arg("-o")
+        .args(flags)
+        .args(["-shared", "-fPIC", "-I", ABI_DIR, "-o"])
         .arg(&library)
-        .arg(C_SOURCE)
+        .arg(source)
         .output()
-        .expect("a C compiler (cc) builds the C plugin");
-    assert!(compiled.status.success(), "minimal.c {defines:?} does not compile:\n{}", all_text(&compiled));
+        .expect("a C compiler (cc) builds the C plugins");
+    assert!(compiled.status.success(), "{source} {flags:?} does not compile:\n{}", all_text(&compiled));
     set_mode(&library, 0o755);
     library
 }
@@ -563,17 +569,7 @@ fn a_body_longer_or_shorter_than_announced_fails_its_item() {
 
 /// `hostile.c`, compiled into `DIR/libsortie_plugin_evil.so`.
 fn hostile_plugin(dir: &Path) -> PathBuf {
-    let library = dir.join("libsortie_plugin_evil.so");
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/c/hostile.c");
-    let compiled = Command::new("cc")
-        .args(["-std=gnu11", "-shared", "-fPIC", "-I", ABI_DIR, "-o"])
-        .arg(&library)
-        .arg(source)
-        .output()
-        .expect("a C compiler (cc) builds the hostile plugin");
-    assert!(compiled.status.success(), "hostile.c does not compile:\n{}", all_text(&compiled));
-    set_mode(&library, 0o755);
-    library
+    compile_c(dir, "evil", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/c/hostile.c"), &["-std=gnu11"])
 }
 
 /// Runs `sortie --plugin hostile ARGS` with `EVIL=mode`.

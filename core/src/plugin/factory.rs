@@ -114,7 +114,7 @@ impl ProviderFactory for PluginFactory {
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
-        let secrets = call::secrets_of(source);
+        let secrets: Arc<[String]> = call::secrets_of(source).into();
         let (spec, context) = (to_json(&SourceWire::from(source)), to_json(&ContextWire::from(context)));
         let table = self.plugin.table;
         let opened = call::blocking(self.plugin.timeout, move || {
@@ -130,6 +130,6 @@ impl ProviderFactory for PluginFactory {
         let bytes = call::outcome(&self.plugin, "open", answer).map_err(|e| call::scrub(e, &secrets))?;
         let handle = handle.ok_or_else(|| call::broken(&self.plugin, "open", "succeeded without a handle".into()))?;
         let capabilities: Capabilities = call::decode(&self.plugin, "open", &bytes)?;
-        Ok(Arc::new(PluginProvider::new(self.plugin.clone(), handle, capabilities, source)))
+        Ok(Arc::new(PluginProvider::new(self.plugin.clone(), handle, capabilities, secrets)))
     }
 }

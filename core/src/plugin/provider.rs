@@ -11,7 +11,6 @@ use futures_util::stream::BoxStream;
 use sortie_plugin_abi::{SortiePlugin, SortieStr};
 use sortie_sdk::item::Item;
 use sortie_sdk::provider::{Body, Capabilities, Page, Provider};
-use sortie_sdk::source::SourceSpec;
 use sortie_sdk::wire::BodyHead;
 use sortie_sdk::{Error, Result};
 
@@ -105,15 +104,21 @@ pub struct PluginProvider {
     plugin: Arc<Plugin>,
     source: Arc<SourceHandle>,
     capabilities: Capabilities,
-    /// The source's secret values, taken out of any message the plugin writes.
-    secrets: Vec<String>,
+    /// The source's secret values, taken out of any message the plugin writes (shared with
+    /// every body's stream).
+    secrets: Arc<[String]>,
     /// What the listing said so far, to refuse what would break the archive.
     guard: ListingGuard,
 }
 
 impl PluginProvider {
-    pub fn new(plugin: Arc<Plugin>, source: Arc<SourceHandle>, capabilities: Capabilities, spec: &SourceSpec) -> Self {
-        Self { plugin, source, capabilities, secrets: call::secrets_of(spec), guard: ListingGuard::default() }
+    pub fn new(
+        plugin: Arc<Plugin>,
+        source: Arc<SourceHandle>,
+        capabilities: Capabilities,
+        secrets: Arc<[String]>,
+    ) -> Self {
+        Self { plugin, source, capabilities, secrets, guard: ListingGuard::default() }
     }
 
     fn scrubbed(&self, error: Error) -> Error {
@@ -191,8 +196,7 @@ impl Provider for PluginProvider {
             return Err(call::broken(&self.plugin, "open_item", "succeeded without a body handle".into()));
         }
         let head: BodyHead = call::decode(&self.plugin, "open_item", &bytes)?;
-        let secrets: Arc<[String]> = self.secrets.clone().into();
-        Ok(head.onto(Body::streaming(None, read_stream(self.plugin.clone(), body, secrets))))
+        Ok(head.onto(Body::streaming(None, read_stream(self.plugin.clone(), body, self.secrets.clone()))))
     }
 }
 
