@@ -613,6 +613,13 @@ fn a_hostile_plugin_gets_no_broken_archive_called_complete_no_secret_and_no_cras
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert!(!all_text(&output).contains("hunter22"), "{}", all_text(&output));
 
+    // An answer over the host's bound is refused unread, naming the plugin.
+    let output = hostile(&plugin, "huge-page", &["export", "evil://x", "-o", &archive("huge")]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    assert_eq!(code(&run(&["verify", &archive("huge")])), 3, "intact but incomplete");
+    let bag = gnu_extract(Path::new(&archive("huge")), "huge");
+    assert!(names_plugin(&failure_about(&bag, "more than the 64 MiB"), "evil", &plugin));
+
     // A NULL function is refused at load, not called.
     let output = hostile(&plugin, "null-describe", &["providers"]);
     assert_eq!(code(&output), 5, "{}", all_text(&output));

@@ -105,6 +105,13 @@ static int32_t check(void *h, sortie_buf *out) { (void)h; hang("hang-check"); ou
 static int32_t list_page(void *h, sortie_str cursor, sortie_buf *out) {
     (void)h;
     hang("hang-list");
+    if (is("huge-page")) { /* 65 MiB of blanks: over the host's 64 MiB bound for an answer */
+        out->len = (size_t)65 << 20;
+        out->ptr = malloc(out->len);
+        if (out->ptr == NULL) return SORTIE_ERROR;
+        memset(out->ptr, ' ', out->len);
+        return SORTIE_OK;
+    }
     if (is("cycle")) {
         char *c = cursor.ptr ? dup_str(cursor) : strdup("none");
         const char *next = strcmp(c, "A") == 0 ? "B" : "A";
