@@ -8,11 +8,11 @@ mod providers;
 
 use std::io::IsTerminal;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() {
     limit_allocator_arenas();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|error| refuse_arguments(&error));
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
@@ -26,15 +26,33 @@ fn main() {
         .with_target(false)
         .init();
     providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
+    let json = cli.command.json();
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::OK,
         Err(error) => {
-            eprintln!("sortie: error: {error:#}");
-            exit::code_for(&error)
+            let message = format!("{error:#}");
+            eprintln!("sortie: error: {message}");
+            let code = exit::code_for(&error);
+            if json {
+                let _ = commands::print_failure(code, &message);
+            }
+            code
         }
     };
     std::process::exit(code);
+}
+
+/// Ends the process on a command line clap refuses (after `--help` and `--version` too, as
+/// clap does), with the refusal as JSON on stdout when `--json` was asked for.
+fn refuse_arguments(error: &clap::Error) -> ! {
+    let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
+    if error.use_stderr() && json {
+        let rendered = error.render().to_string();
+        let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+        let _ = commands::print_failure(exit::USAGE, message);
+    }
+    error.exit()
 }
 
 /// Whoever read the output has seen enough: as for any Unix filter, that is not a failure.
