@@ -194,11 +194,13 @@ mod tests {
             spec("file", "file:///a"),
             spec("swift", "swift://"),
             spec("swift", "swift://c"),
+            spec("swift", "swift://c/p"),
         ];
         let messages: Vec<String> = check_overlaps(&mut sources).into_iter().map(|w| w.message).collect();
-        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert_eq!(messages.len(), 4, "{messages:#?}");
         assert!(messages[0].starts_with("source s3://b/p/q at http://e is inside source s3://b at http://e"));
         assert!(messages[1].starts_with("source file:///ab is inside source file:///:"));
         assert!(messages[2].starts_with("source file:///a is inside source file:///:"));
+        assert!(messages[3].starts_with("source swift://c/p is inside source swift://c:"), "not in swift://");
     }
 }
