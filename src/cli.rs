@@ -10,6 +10,7 @@ use crate::exit;
 /// tar.zst, checkable with GNU tar, sha256sum and bagit.py alone.
 #[derive(Debug, Parser)]
 #[command(name = "sortie", version, after_help = exit::TABLE)]
+#[command(next_help_heading = "Global options")]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -33,19 +34,31 @@ pub enum Command {
     Export(ExportArgs),
     /// Show what an export would take (counts and bytes per source and kind), without
     /// transferring any body.
+    #[command(after_help = exit::TABLE)]
     Inventory(InventoryArgs),
     /// Check an archive: structure, every member's sha256, manifests, Payload-Oxum, sidecar.
     #[command(after_help = exit::TABLE)]
     Verify(ArchiveArgs),
     /// List an archive's members.
+    #[command(after_help = exit::TABLE)]
     Ls(ArchiveArgs),
     /// Extract an archive into a directory, refusing anything that would land outside it.
+    #[command(after_help = exit::TABLE)]
     Extract(ExtractArgs),
     /// Resolve sources into the plan an export would follow (`s3://` becomes one source per
     /// bucket), checking each, without listing anything; `export --plan` exports a plan.
+    #[command(after_help = exit::TABLE)]
     Plan(PlanArgs),
     /// List the available source schemes, or one provider's settings.
+    #[command(after_help = exit::TABLE)]
     Providers(ProvidersArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(after_help = exit::TABLE)]
+    Completions(CompletionsArgs),
+    /// Write the manual pages, sortie.1 and one per command (sortie-export.1…), into a
+    /// directory.
+    #[command(after_help = exit::TABLE)]
+    Man(ManArgs),
 }
 
 impl Command {
@@ -59,16 +72,18 @@ impl Command {
             Command::Extract(args) => args.json,
             Command::Plan(args) => args.json,
             Command::Providers(args) => args.json,
+            Command::Completions(_) | Command::Man(_) => false,
         }
     }
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Source options")]
 pub struct SourceArgs {
     /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket),
     /// swift://CONTAINER[/PREFIX], swift:// (every container)… (see `sortie providers`), or
     /// @NAME, a source of the sources file.
-    #[arg(required_unless_present = "plan", conflicts_with = "plan", value_name = "SOURCE")]
+    #[arg(required_unless_present = "plan", conflicts_with = "plan", value_name = "SOURCE", help_heading = None::<&str>)]
     pub sources: Vec<String>,
     /// Export the sources of a plan printed by `sortie plan --json` instead of resolving
     /// sources again; gives the same archive as the sources the plan was made from.
@@ -93,10 +108,6 @@ pub struct SourceArgs {
     /// restored, instead of counting them as failures.
     #[arg(long)]
     pub skip_archived: bool,
-    #[command(flatten)]
-    pub s3: S3Args,
-    #[command(flatten)]
-    pub openstack: OpenStackArgs,
     /// Objects asked for per listing request, 1 to 10000 (Swift: 10000, the default), for
     /// servers with a lower limit.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -109,11 +120,16 @@ pub struct SourceArgs {
     /// Retries of a temporary error, with exponential backoff and jitter (0 to 100).
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub openstack: OpenStackArgs,
 }
 
 /// Connection to S3 and compatible stores; credentials come from AWS_ACCESS_KEY_ID /
 /// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or ~/.aws/credentials and ~/.aws/config.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "S3 options")]
 pub struct S3Args {
     /// AWS profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, then
     /// `default`).
@@ -137,6 +153,7 @@ pub struct S3Args {
 /// Connection to OpenStack; credentials come from a clouds.yaml cloud, the OS_* variables of
 /// an openrc file, or ST_AUTH / ST_USER / ST_KEY for Swift's own authentication.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "OpenStack options")]
 pub struct OpenStackArgs {
     /// Cloud of clouds.yaml (default: OS_CLOUD; without either, the OS_* or ST_* variables).
     #[arg(long, value_name = "NAME")]
@@ -160,8 +177,6 @@ pub struct OpenStackArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
     /// The archive to write (NAME.tar.zst); NAME.tar.zst.sha256 is written beside it.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -181,15 +196,17 @@ pub struct ExportArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -214,11 +231,11 @@ pub struct ExtractArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
     /// Print the plan as JSON on stdout (what `--plan FILE` reads).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +246,21 @@ pub struct ProvidersArgs {
     /// Print JSON on stdout: every provider with its settings schema.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory, e.g. ~/.local/share/man/man1 (created if missing; pages already there
+    /// are replaced).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// One `--set KEY=VALUE`. Its `Debug` shows the key only: the value may be a secret.

@@ -10,8 +10,10 @@ macro_rules! out {
 }
 
 mod archive;
+mod completions;
 mod export;
 mod inventory;
+mod man;
 mod plan;
 mod providers;
 
@@ -36,6 +38,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Extract(args) => archive::extract(&args),
         Command::Plan(args) => block_on(plan::run(args)),
         Command::Providers(args) => providers::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }
 
