@@ -36,7 +36,8 @@ pub enum Command {
     /// transferring any body.
     #[command(after_help = exit::TABLE)]
     Inventory(InventoryArgs),
-    /// Check an archive: structure, every member's sha256, manifests, Payload-Oxum, sidecar.
+    /// Check an archive, or a bag directory extracted from one: structure, every member's
+    /// sha256, manifests, Payload-Oxum, sidecar.
     #[command(after_help = exit::TABLE)]
     Verify(ArchiveArgs),
     /// List an archive's members.
@@ -45,6 +46,10 @@ pub enum Command {
     /// Extract an archive into a directory, refusing anything that would land outside it.
     #[command(after_help = exit::TABLE)]
     Extract(ExtractArgs),
+    /// Show an archive's reconciliation (per source and kind, failures, exclusions, run)
+    /// from its report, without extracting it.
+    #[command(after_help = exit::TABLE)]
+    Report(ArchiveArgs),
     /// Resolve sources into the plan an export would follow (`s3://` becomes one source per
     /// bucket), checking each, without listing anything; `export --plan` exports a plan.
     #[command(after_help = exit::TABLE)]
@@ -70,6 +75,7 @@ impl Command {
             Command::Inventory(args) => args.json,
             Command::Verify(args) | Command::Ls(args) => args.json,
             Command::Extract(args) => args.json,
+            Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
             Command::Providers(args) => args.json,
             Command::Completions(_) | Command::Man(_) => false,
@@ -211,7 +217,7 @@ pub struct InventoryArgs {
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
-    /// The archive (NAME.tar.zst).
+    /// The archive (NAME.tar.zst); `verify` also takes a bag directory extracted from one.
     pub archive: PathBuf,
     /// Print JSON on stdout.
     #[arg(long)]
@@ -224,6 +230,9 @@ pub struct ExtractArgs {
     pub archive: PathBuf,
     /// Target directory (created if missing).
     pub target: PathBuf,
+    /// Replace files that already exist in the target (each by a rename, in one step).
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -94,7 +94,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Asserts the three commands refuse `archive` with exit 4 and say `needle`.
 fn assert_refused(archive: &Path, needle: &str) {
-    for (command, (code, text)) in ["verify", "ls", "extract"].iter().zip(three_commands(archive)) {
+    let report = run_bounded(&["report", archive.to_str().unwrap()]);
+    let report = (code(&report), all_text(&report));
+    for (command, (code, text)) in
+        ["verify", "ls", "extract", "report"].iter().zip(three_commands(archive).into_iter().chain([report]))
+    {
         assert_eq!(code, 4, "{command} of {}: {text}", archive.display());
         assert!(text.contains(needle), "{command} of {} does not say {needle:?}: {text}", archive.display());
     }

@@ -144,3 +144,21 @@ fn a_closed_pipe_ends_ls_quietly() {
     assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stderr));
     assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
 }
+
+#[test]
+fn ls_json_prints_one_object_per_member() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha"), ("sub/b.txt", b"bravo!")]);
+    let (archive, output) = export(work.path(), "lines", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let output = run(&["ls", archive.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let members: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|line| serde_json::from_str(line).expect("each line is one JSON object")).collect();
+    let plain = stdout(&run(&["ls", archive.to_str().unwrap()]));
+    assert_eq!(members.len(), plain.lines().count(), "one line per member");
+    let b = members.iter().find(|m| m["path"] == "lines/data/fs-src/sub/b.txt").expect("b.txt listed");
+    assert_eq!((b["size"].as_u64(), b["type"].as_str()), (Some(6), Some("file")));
+    assert!(members.iter().any(|m| m["path"] == "lines/data/fs-src/sub/" && m["type"] == "dir"), "{members:?}");
+}

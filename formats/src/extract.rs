@@ -3,10 +3,18 @@
 //!
 //! Every member is refused, not repaired, when it could land outside the target: absolute
 //! paths, `..`, links of any kind, special files, and paths crossing a symlink or a file that
-//! is already in the target. Existing files are never overwritten. The manifests come after
-//! the payload in the archive, so each file is first written into a staging directory inside
-//! the target while the verification pass hashes it, and put under its own name only once
-//! its digest is confirmed; what is not confirmed is deleted and named.
+//! is already in the target. Existing files are overwritten only when asked (`force`), by
+//! renaming over them, which replaces a link itself and never writes through it. The
+//! manifests come after the payload in the archive, so each file is first written into a
+//! staging directory inside the target while the verification pass hashes it, and put under
+//! its own name only once its digest is confirmed; what is not confirmed is deleted and
+//! named. No file under its final name is ever partly written, whenever the process stops.
+//!
+//! A file gets the modification time of its tar header, as GNU tar gives it, and the
+//! permission bits the inventory recorded at the source (`meta.mode`, which the tar header's
+//! fixed 0644 does not carry), exactly, whatever the umask, as `tar --same-permissions`;
+//! setuid, setgid and sticky bits are never restored. Files without a recorded mode (objects
+//! of a store) are created 0644 less the umask. Directories are created 0755 less the umask.
 //!
 //! Someone else may write into the target while an extraction runs (a shared directory):
 //! every directory is therefore walked from a handle on the target, one segment at a time,
@@ -24,7 +32,9 @@ use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use serde::Serialize;
 
+use crate::bagit::INVENTORY;
 use crate::reader;
+use crate::recorded_modes::RecordedModes;
 use crate::shown::shown;
 use crate::verify::{self, Problem, Staging, Verification};
 
@@ -64,18 +74,38 @@ impl Extraction {
     }
 }
 
-/// Extracts `archive` into `target`, creating it if needed (only once the archive opened).
-/// An `Err` is an archive that cannot be opened or an I/O failure on the target; refusals and
-/// damage are in the result.
-pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
+/// Extracts `archive` into `target`, creating it if needed (only once the archive opened);
+/// with `force`, files already in the target are replaced. An `Err` is an archive that
+/// cannot be opened, a target that is not a directory (`NotADirectory`, before anything is
+/// created) or an I/O failure on the target; refusals and damage are in the result.
+pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extraction> {
     File::open(archive)?;
+    if fs::metadata(target).is_ok_and(|meta| !meta.is_dir()) {
+        return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a directory", target.display())));
+    }
     fs::create_dir_all(target)?;
     // The target itself is the user's choice, followed if it is a link; nothing under it is.
     let target_dir = rustix::fs::open(target, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     let staging = StagingDir::create(&target_dir, target)?;
-    let mut stage = Stage { target: target_dir, staging: &staging, finals: BufWriter::new(tempfile::tempfile()?) };
+    let mut stage = Stage {
+        target: target_dir,
+        staging: &staging,
+        finals: BufWriter::new(tempfile::tempfile()?),
+        force,
+        inventory: None,
+    };
     let (verification, accepted) = verify::verify_staging(archive, Some(&mut stage))?;
-    let Stage { target: target_dir, finals, .. } = stage;
+    let Stage { target: target_dir, finals, inventory, .. } = stage;
+    // Modes come from the inventory only when the tag manifest confirms it.
+    let mut modes = match inventory.filter(|index| accepted.get(*index).copied().unwrap_or(false)) {
+        Some(index) => RecordedModes::of(File::from(rustix::fs::openat(
+            &staging.dir,
+            index.to_string(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?)),
+        None => RecordedModes::none(),
+    };
     let mut done = Extraction { files: 0, bytes: 0, refused: Vec::new(), more_refused: 0, verification };
     for refusal in staging.refused.take() {
         done.refuse(&refusal.0, &refusal.1);
@@ -86,7 +116,12 @@ pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
     finals.seek(SeekFrom::Start(0))?;
     for line in BufReader::new(finals).lines() {
         let line = line?;
-        let (index, name) = line.split_once(' ').expect("written as INDEX NAME");
+        let mut fields = line.splitn(3, ' ');
+        let (Some(index), Some(mtime), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+            unreachable!("written as INDEX MTIME NAME")
+        };
+        let mode =
+            name.split_once('/').filter(|(_, rel)| rel.starts_with("data/")).and_then(|(_, rel)| modes.mode_of(rel));
         if !index.parse::<usize>().ok().and_then(|i| accepted.get(i).copied()).unwrap_or(false) {
             done.refuse(name, "not written: its content is not confirmed by the archive's manifests");
             continue;
@@ -97,13 +132,18 @@ pub fn extract(archive: &Path, target: &Path) -> io::Result<Extraction> {
             continue;
         };
         let file_name = relative.file_name().expect("a normal last component");
-        match place(&staging.dir, OsStr::new(index), &parent, file_name) {
+        let size = set_attributes(&staging.dir, index, mtime.parse().unwrap_or(0), mode)?;
+        match place(&staging.dir, OsStr::new(index), &parent, file_name, force) {
             Ok(()) => {
                 done.files += 1;
-                done.bytes += rustix::fs::statat(&parent, file_name, AtFlags::SYMLINK_NOFOLLOW)?.st_size as u64;
+                done.bytes += size;
             }
-            Err(Errno::EXIST) => {
-                done.refuse(name, "already exists in the target directory (or twice in the archive); not overwritten")
+            Err(Errno::EXIST) => done.refuse(
+                name,
+                "already exists in the target directory (or twice in the archive); not overwritten: use --force to replace it",
+            ),
+            Err(Errno::ISDIR | Errno::NOTEMPTY) => {
+                done.refuse(name, "a directory stands at this path in the target directory; not replaced")
             }
             Err(e) => return Err(e.into()),
         }
@@ -123,10 +163,30 @@ pub fn remove_staging(target: &Path) {
     }
 }
 
-/// Puts a staged file under its final name. A hard link never replaces an existing file,
-/// unlike a plain rename; on a file system without hard links (FAT, some network and FUSE
-/// file systems) the file is renamed with `RENAME_NOREPLACE`, which never replaces either.
-fn place(staging: &OwnedFd, staged: &OsStr, parent: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
+/// Gives a staged file its modification time and recorded permission bits (never setuid,
+/// setgid or sticky), before it gets its final name; returns its size.
+fn set_attributes(staging: &OwnedFd, staged: &str, mtime: i64, mode: Option<u32>) -> io::Result<u64> {
+    let file = rustix::fs::openat(staging, staged, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    if let Some(mode) = mode {
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o777))?;
+    }
+    let times = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
+        last_modification: rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 },
+    };
+    rustix::fs::futimens(&file, &times)?;
+    Ok(rustix::fs::fstat(&file)?.st_size as u64)
+}
+
+/// Puts a staged file under its final name. Without `force`, a hard link never replaces an
+/// existing file, unlike a plain rename; on a file system without hard links (FAT, some
+/// network and FUSE file systems) the file is renamed with `RENAME_NOREPLACE`, which never
+/// replaces either. With `force`, a rename replaces whatever file or link has the name, in
+/// one step: the name never points at a partial file, and a link there is not followed.
+fn place(staging: &OwnedFd, staged: &OsStr, parent: &OwnedFd, name: &OsStr, force: bool) -> Result<(), Errno> {
+    if force {
+        return rustix::fs::renameat(staging, staged, parent, name);
+    }
     match rustix::fs::linkat(staging, staged, parent, name, AtFlags::empty()) {
         Err(Errno::PERM | Errno::OPNOTSUPP | Errno::MLINK) => {
             rustix::fs::renameat_with(staging, staged, parent, name, RenameFlags::NOREPLACE)
@@ -138,7 +198,7 @@ fn place(staging: &OwnedFd, staged: &OsStr, parent: &OwnedFd, name: &OsStr) -> R
 /// Opens (and with `create`, makes) each directory of `relative` under `dir`, one segment
 /// at a time and never through a symbolic link. `None` when a segment is a link, a file, or
 /// a name the file system cannot hold.
-fn walk(dir: &OwnedFd, relative: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
+pub(crate) fn walk(dir: &OwnedFd, relative: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut current = rustix::fs::openat(dir, ".", flags, Mode::empty())?;
     for component in relative.components() {
@@ -200,7 +260,11 @@ impl Drop for StagingDir {
 struct Stage<'a> {
     target: OwnedFd,
     staging: &'a StagingDir,
+    /// `INDEX MTIME NAME` per staged member, in member order.
     finals: BufWriter<File>,
+    force: bool,
+    /// The staged inventory's index, whose records give the files' modes.
+    inventory: Option<usize>,
 }
 
 impl Stage<'_> {
@@ -216,7 +280,7 @@ impl Stage<'_> {
 }
 
 impl Staging for Stage<'_> {
-    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Option<Box<dyn Write>>> {
+    fn stage(&mut self, index: usize, bag: &str, rel: &str, mtime: u64) -> io::Result<Option<Box<dyn Write>>> {
         let Some(relative) = self.safe(bag, rel) else { return Ok(None) };
         let name = relative.to_string_lossy().into_owned();
         let Some(parent) = walk(&self.target, relative.parent().unwrap_or(Path::new("")), true)? else {
@@ -227,8 +291,14 @@ impl Staging for Stage<'_> {
         let file_name = relative.file_name().expect("a normal last component");
         match rustix::fs::statat(&parent, file_name, AtFlags::SYMLINK_NOFOLLOW) {
             Err(Errno::NOENT) => {}
+            Ok(stat) if rustix::fs::FileType::from_raw_mode(stat.st_mode).is_dir() => {
+                self.staging.refuse(name, "a directory stands at this path in the target directory; not replaced");
+                return Ok(None);
+            }
+            Ok(_) if self.force => {}
             Ok(_) => {
-                self.staging.refuse(name, "already exists in the target directory; not overwritten");
+                self.staging
+                    .refuse(name, "already exists in the target directory; not overwritten: use --force to replace it");
                 return Ok(None);
             }
             Err(Errno::NAMETOOLONG) => {
@@ -239,7 +309,10 @@ impl Staging for Stage<'_> {
         }
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let staged = rustix::fs::openat(&self.staging.dir, index.to_string(), flags, Mode::from_raw_mode(0o644))?;
-        writeln!(self.finals, "{index} {name}")?;
+        writeln!(self.finals, "{index} {mtime} {name}")?;
+        if rel == INVENTORY {
+            self.inventory = Some(index);
+        }
         Ok(Some(Box::new(BufWriter::with_capacity(1 << 16, File::from(staged)))))
     }
 

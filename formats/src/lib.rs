@@ -10,10 +10,13 @@ pub mod framed_zstd;
 pub mod inventory;
 pub mod payload_path;
 pub mod reader;
+mod recorded_modes;
 pub mod report;
+pub mod report_reader;
 pub mod shown;
 pub mod tar_member;
 pub mod verify;
+pub mod verify_dir;
 pub mod writer;
 
 /// The version of the archive format this crate writes (`Sortie-Format-Version`).

@@ -281,6 +281,12 @@ impl Member<'_> {
     pub fn size(&self) -> u64 {
         self.entry.size()
     }
+
+    /// The modification time of the ustar header, in seconds since the epoch (0 when the
+    /// field is not a number). Sortie writes the source's there, and no pax `mtime`.
+    pub fn mtime(&self) -> u64 {
+        self.entry.header().mtime().unwrap_or(0)
+    }
 }
 
 impl Read for Member<'_> {

@@ -23,7 +23,7 @@ use crate::shown::shown;
 /// Problems kept in full; the rest are only counted.
 const MAX_PROBLEMS: usize = 1000;
 /// Tag files (outside `data/`) tracked; Sortie writes six.
-const MAX_TAG_FILES: usize = 1000;
+pub(crate) const MAX_TAG_FILES: usize = 1000;
 /// Paths compared in memory when the manifest is not in member order (Sortie writes it in
 /// order; only a rewritten archive lands here), in bytes of path.
 const MAX_UNORDERED_BYTES: usize = 64 << 20;
@@ -31,7 +31,7 @@ const MAX_UNORDERED_BYTES: usize = 64 << 20;
 /// 10 bytes each.
 const MAX_TREE_ENTRIES: usize = 32_000_000;
 /// Tag files read into memory: anything larger is not one of ours.
-const MAX_SMALL_TAG: u64 = 1 << 20;
+pub(crate) const MAX_SMALL_TAG: u64 = 1 << 20;
 
 /// One thing found wrong.
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +62,8 @@ pub enum Sidecar {
         /// Why.
         error: String,
     },
+    /// What was verified is an extracted bag directory, not an archive file.
+    NotApplicable,
 }
 
 /// The result of verifying one archive.
@@ -75,6 +77,9 @@ pub struct Verification {
     pub payload_files: u64,
     /// Payload bytes read.
     pub payload_bytes: u64,
+    /// Directories under `data/`: with the files, the items an export counts as archived
+    /// (symbolic links and other items without a member aside).
+    pub payload_directories: u64,
     /// `Sortie-Complete` from bag-info.txt.
     pub complete: Option<bool>,
     /// Sidecar check.
@@ -91,7 +96,22 @@ impl Verification {
         self.problems.is_empty() && !matches!(self.sidecar, Sidecar::Mismatch { .. } | Sidecar::Unreadable { .. })
     }
 
-    fn problem(&mut self, member: Option<&str>, message: impl Into<String>) {
+    /// Nothing read yet.
+    pub(crate) fn new(sidecar: Sidecar) -> Self {
+        Self {
+            bag: None,
+            members: 0,
+            payload_files: 0,
+            payload_bytes: 0,
+            payload_directories: 0,
+            complete: None,
+            sidecar,
+            problems: Vec::new(),
+            more_problems: 0,
+        }
+    }
+
+    pub(crate) fn problem(&mut self, member: Option<&str>, message: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push(Problem { member: member.map(shown), message: shown(&message.into()) });
         } else {
@@ -104,9 +124,9 @@ impl Verification {
 /// known to match the manifests (which come after them in the archive).
 pub(crate) trait Staging {
     /// Member number `index` (counting regular files only), at bag-relative `rel` under the
-    /// bag `bag`, is about to be read: where its bytes go, or `None` when it will not be
-    /// written (the staging records why).
-    fn stage(&mut self, index: usize, bag: &str, rel: &str) -> io::Result<Option<Box<dyn Write>>>;
+    /// bag `bag`, last modified at `mtime` (seconds since the epoch), is about to be read:
+    /// where its bytes go, or `None` when it will not be written (the staging records why).
+    fn stage(&mut self, index: usize, bag: &str, rel: &str, mtime: u64) -> io::Result<Option<Box<dyn Write>>>;
 
     /// A directory member at bag-relative `rel`.
     fn directory(&mut self, bag: &str, rel: &str) -> io::Result<()>;
@@ -136,16 +156,7 @@ fn verify_archive(
     mut staging: Option<&mut dyn Staging>,
 ) -> io::Result<(Verification, Vec<bool>)> {
     let frames = archive.frames();
-    let mut v = Verification {
-        bag: None,
-        members: 0,
-        payload_files: 0,
-        payload_bytes: 0,
-        complete: None,
-        sidecar: Sidecar::Missing,
-        problems: Vec::new(),
-        more_problems: 0,
-    };
+    let mut v = Verification::new(Sidecar::Missing);
     let mut payload = BufWriter::new(tempfile::tempfile()?);
     // Which regular member each payload line and tag file came from.
     let mut payload_members: Vec<u32> = Vec::new();
@@ -215,6 +226,9 @@ fn verify_archive(
             continue;
         }
         if kind == EntryType::Directory {
+            if rel.starts_with("data/") {
+                v.payload_directories += 1;
+            }
             if let Some(staging) = staging.as_deref_mut() {
                 staging.directory(bag, &rel)?;
             }
@@ -230,7 +244,7 @@ fn verify_archive(
         let index = accepted.len();
         accepted.push(false);
         let mut staged: Box<dyn Write> = match staging.as_deref_mut() {
-            Some(staging) => staging.stage(index, bag, &rel)?.unwrap_or_else(|| Box::new(io::sink())),
+            Some(staging) => staging.stage(index, bag, &rel, member.mtime())?.unwrap_or_else(|| Box::new(io::sink())),
             None => Box::new(io::sink()),
         };
         let size = member.size();
@@ -414,7 +428,7 @@ impl FrameMembers {
     }
 }
 
-fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut impl Write) -> io::Result<()> {
+pub(crate) fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut impl Write) -> io::Result<()> {
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = from.read(&mut buf)?;
@@ -448,7 +462,7 @@ fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
     }
 }
 
-fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
+pub(crate) fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
     match content {
         None => v.problem(Some(BAGIT), "bagit.txt is missing: this is not a BagIt bag"),
         Some(text) => {
@@ -466,12 +480,12 @@ const MAX_LINE: usize = 3 * reader::MAX_EXTENSION as usize + 128;
 
 /// The lines of a spooled file, each read with at most [`MAX_LINE`] bytes kept: a longer
 /// line comes as `Err` with its length and is skipped.
-struct Lines {
+pub(crate) struct Lines {
     file: BufReader<File>,
 }
 
 impl Lines {
-    fn of(mut file: File) -> io::Result<Self> {
+    pub(crate) fn of(mut file: File) -> io::Result<Self> {
         file.seek(SeekFrom::Start(0))?;
         Ok(Self { file: BufReader::new(file) })
     }
@@ -605,7 +619,7 @@ fn compare_manifest(
 
 /// Checks the tag files against the tag manifest, marking those that match as accepted;
 /// true when the tag manifest itself is sound (every line parsed and matched).
-fn check_tag_manifest(
+pub(crate) fn check_tag_manifest(
     v: &mut Verification,
     content: Option<&Vec<u8>>,
     computed: &[(String, String, usize)],
@@ -642,7 +656,7 @@ fn check_tag_manifest(
     v.problems.len() as u64 + v.more_problems == before
 }
 
-fn check_bag_info(v: &mut Verification, content: Option<&Vec<u8>>) {
+pub(crate) fn check_bag_info(v: &mut Verification, content: Option<&Vec<u8>>) {
     let Some(content) = content else {
         v.problem(Some(BAG_INFO), "bag-info.txt is missing");
         return;

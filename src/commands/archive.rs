@@ -1,25 +1,32 @@
-//! The commands that read an archive: `verify`, `ls`, `extract`.
+//! The commands that read an archive: `verify`, `ls`, `extract` (and `report`, in its own
+//! module).
 //!
-//! One rule for all three: an archive file that cannot be opened is bad input (exit 2,
-//! nothing created); an archive whose content is damaged, truncated or not a Sortie archive
-//! is a failed verification (exit 4, naming where); a failure of the local disk is exit 1.
+//! One rule for all: an archive file that cannot be opened is bad input (exit 2, nothing
+//! created); an archive whose content is damaged, truncated or not a Sortie archive is a
+//! failed verification (exit 4, naming where); a failure of the local disk is exit 1.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use indicatif::HumanBytes;
 use serde_json::json;
 use sortie_formats::reader::ArchiveError;
 use sortie_formats::shown::shown;
 use sortie_formats::verify::{Problem, Sidecar, Verification};
-use sortie_formats::{extract as extraction, reader, verify as verification};
+use sortie_formats::{extract as extraction, reader, verify as verification, verify_dir};
 
 use super::{print_json, runtime};
 use crate::cli::{ArchiveArgs, ExtractArgs};
 use crate::exit;
 
 pub fn verify(args: &ArchiveArgs) -> Result<i32> {
-    openable(&args.archive)?;
-    let result = verification::verify(&args.archive).with_context(|| damaged(&args.archive))?;
+    let result = if args.archive.is_dir() {
+        verify_dir::verify_dir(&args.archive).map_err(|error| unreadable(&args.archive, "bag directory", &error))?
+    } else {
+        openable(&args.archive)?;
+        verification::verify(&args.archive).with_context(|| damaged(&args.archive))?
+    };
     let code = verdict(&result);
     if args.json {
         print_json(&json!({"archive": args.archive, "intact": result.intact(), "result": result}))?;
@@ -30,7 +37,7 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
 }
 
 /// 0 intact and complete, 3 intact but incomplete, 4 damaged.
-fn verdict(result: &Verification) -> i32 {
+pub(super) fn verdict(result: &Verification) -> i32 {
     match (result.intact(), result.complete) {
         (false, _) => exit::VERIFY_FAILED,
         (true, Some(true)) => exit::OK,
@@ -38,18 +45,19 @@ fn verdict(result: &Verification) -> i32 {
     }
 }
 
-fn print_problems(label: &str, problems: &[Problem]) -> std::io::Result<()> {
+/// One line per problem on `to` (stdout, or stderr for extraction's refusals).
+pub(super) fn print_problems(to: &mut dyn Write, label: &str, problems: &[Problem]) -> std::io::Result<()> {
     for problem in problems {
         match &problem.member {
-            Some(member) => out!("{label}  {member}: {}", problem.message)?,
-            None => out!("{label}  {}", problem.message)?,
+            Some(member) => writeln!(to, "{label}  {member}: {}", problem.message)?,
+            None => writeln!(to, "{label}  {}", problem.message)?,
         }
     }
     Ok(())
 }
 
 fn print_verification(result: &Verification, code: i32) -> std::io::Result<()> {
-    print_problems("FAILED", &result.problems)?;
+    print_problems(&mut std::io::stdout().lock(), "FAILED", &result.problems)?;
     if result.more_problems > 0 {
         out!("FAILED  … and {} more problems", result.more_problems)?;
     }
@@ -60,8 +68,15 @@ fn print_verification(result: &Verification, code: i32) -> std::io::Result<()> {
             out!("FAILED  sidecar: archive sha256 is {actual}, the .sha256 file says {}", shown(expected))?
         }
         Sidecar::Unreadable { error } => out!("FAILED  sidecar: {}", shown(error))?,
+        Sidecar::NotApplicable => out!("sidecar   not applicable: a directory, not an archive file")?,
     }
-    out!("payload   {} files, {} bytes, {} members read", result.payload_files, result.payload_bytes, result.members)?;
+    out!(
+        "payload   {} files ({}) and {} directories, {} members read",
+        result.payload_files,
+        HumanBytes(result.payload_bytes),
+        result.payload_directories,
+        result.members
+    )?;
     match code {
         exit::OK => out!("intact    yes: every member matches the manifests"),
         exit::INCOMPLETE => {
@@ -100,9 +115,15 @@ fn archive_fault(archive: &Path, message: String) -> anyhow::Error {
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
     openable(&args.archive)?;
+    if std::fs::metadata(&args.target).is_ok_and(|meta| !meta.is_dir()) {
+        return Err(bad_input(format!(
+            "the target {} exists and is not a directory; give a new or existing directory",
+            args.target.display()
+        )));
+    }
     let done = runtime()?.block_on(async {
-        let (archive, target) = (args.archive.clone(), args.target.clone());
-        let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target));
+        let (archive, target, force) = (args.archive.clone(), args.target.clone(), args.force);
+        let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target, force));
         tokio::select! {
             done = extraction => Ok(done.map_err(std::io::Error::other).and_then(|done| done)),
             (name, code) = super::stop_signal() => {
@@ -123,30 +144,35 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
     if args.json {
         print_json(&done)?;
     } else {
-        print_problems("REFUSED", &done.refused)?;
+        let mut stderr = std::io::stderr().lock();
+        print_problems(&mut stderr, "REFUSED", &done.refused)?;
         if done.more_refused > 0 {
-            out!("REFUSED  … and {} more members", done.more_refused)?;
+            writeln!(stderr, "REFUSED  … and {} more members", done.more_refused)?;
         }
+        drop(stderr);
         print_verification(&done.verification, verdict(&done.verification))?;
-        out!("extracted {} files ({} bytes) into {}", done.files, done.bytes, args.target.display())?;
+        out!("extracted {} files ({}) into {}", done.files, HumanBytes(done.bytes), args.target.display())?;
     }
     Ok(code)
 }
 
 /// An archive that cannot be opened at all is bad input: said before anything is created.
-fn openable(archive: &Path) -> Result<()> {
+pub(super) fn openable(archive: &Path) -> Result<()> {
     let opened = std::fs::File::open(archive).and_then(|file| file.metadata()).and_then(|meta| {
         if meta.is_dir() { Err(std::io::Error::from(std::io::ErrorKind::IsADirectory)) } else { Ok(()) }
     });
-    opened.map_err(|error| {
-        sortie_core::Error::new(
-            sortie_core::ErrorKind::InvalidInput,
-            format!("cannot read the archive {}: {error}; check the archive path", archive.display()),
-        )
-        .into()
-    })
+    opened.map_err(|error| unreadable(archive, "archive", &error))
 }
 
-fn damaged(archive: &Path) -> String {
+fn unreadable(path: &Path, what: &str, error: &std::io::Error) -> anyhow::Error {
+    bad_input(format!("cannot read the {what} {}: {error}; check the {what} path", path.display()))
+}
+
+/// Bad input: exit 2.
+fn bad_input(message: String) -> anyhow::Error {
+    sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message).into()
+}
+
+pub(super) fn damaged(archive: &Path) -> String {
     format!("{} is not a readable Sortie archive", archive.display())
 }

@@ -16,6 +16,7 @@ mod inventory;
 mod man;
 mod plan;
 mod providers;
+mod report;
 
 use anyhow::Result;
 use sortie_core::plan::{Plan, Source};
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify(args) => archive::verify(&args),
         Command::Ls(args) => archive::ls(&args),
         Command::Extract(args) => archive::extract(&args),
+        Command::Report(args) => report::run(&args),
         Command::Plan(args) => block_on(plan::run(args)),
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),

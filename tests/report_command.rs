@@ -1,0 +1,113 @@
+//! `sortie report ARCHIVE`: the reconciliation read straight from the archive's tag files,
+//! without extracting, checked against the tag manifest; exit codes as `verify`.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+fn report_of(archive: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["report", archive.to_str().unwrap()];
+    args.extend(extra);
+    run(&args)
+}
+
+/// An incomplete export: one unreadable file (a failure) and fifos (exclusions).
+fn incomplete_archive(work: &Path, fifos: usize) -> std::path::PathBuf {
+    let source = work.join("locked");
+    write_tree(&source, &[("ok.txt", b"fine"), ("secret.txt", b"no access")]);
+    set_mode(&source.join("secret.txt"), 0o000);
+    let names: Vec<_> = (0..fifos).map(|i| source.join(format!("pipe-{i:04}"))).collect();
+    assert!(std::process::Command::new("mkfifo").args(&names).status().unwrap().success());
+    set_mode(&source, 0o755);
+    let archive = work.join("locked.tar.zst");
+    let output =
+        run_unprivileged(&["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--retries", "0"]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    archive
+}
+
+#[test]
+fn a_complete_archive_reports_its_sources_kinds_and_run() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha"), ("sub/b.txt", b"bravo!")]);
+    let (archive, output) = export(work.path(), "done", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    let output = report_of(&archive, &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let text = stdout(&output);
+    assert!(text.contains("run       sortie "), "{text}");
+    assert!(text.contains(&format!("source    fs-src file://{}", source.display())), "{text}");
+    assert!(text.contains("file           2 listed (11 B), 2 archived (11 B), 0 excluded, 0 failed"), "{text}");
+    assert!(text.contains("directory      1 listed (0 B), 1 archived"), "{text}");
+    assert!(text.contains("complete  yes"), "{text}");
+
+    let output = report_of(&archive, &["--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let bag = gnu_extract(&archive, "done");
+    let inside = report(&bag);
+    assert_eq!(json["report"]["sources"], inside["sources"], "the counts are the archive's own");
+    assert_eq!(json["report"]["complete"], true);
+    assert_eq!(json["trusted"], true);
+    assert_eq!(json["report"]["runs"][0]["started"].as_str(), bag_info(&bag, "Sortie-Started").as_deref());
+    assert!(json["report"]["runs"][0]["agent"].as_str().unwrap().starts_with("sortie "));
+}
+
+#[test]
+fn an_incomplete_archive_lists_failures_and_exclusions_and_caps_long_lists() {
+    let work = open_tempdir();
+    let archive = incomplete_archive(work.path(), 1001);
+    let output = report_of(&archive, &[]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let text = stdout(&output);
+    assert!(text.contains("failed    fs-locked secret.txt (file, 1 attempts): "), "{text}");
+    assert!(text.contains("ermission denied"), "{text}");
+    assert!(text.contains("excluded  fs-locked pipe-0000 (special): not a regular file (fifo)"), "{text}");
+    assert!(text.contains("special        1001 listed (0 B), 0 archived (0 B), 1001 excluded, 0 failed"), "{text}");
+    assert!(text.contains("excluded  … and 1 more (the first 1000 are shown)"), "{text}");
+    assert!(text.contains("complete  NO"), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&stdout(&report_of(&archive, &["--json"]))).unwrap();
+    assert_eq!(json["report"]["complete"], false);
+    assert_eq!(json["report"]["failures"][0]["id"], "secret.txt");
+    assert_eq!(json["report"]["exclusions"].as_array().unwrap().len(), 1000);
+    assert_eq!(json["report"]["more_exclusions"], 1);
+}
+
+#[test]
+fn an_edited_report_a_damaged_or_a_missing_archive_is_said_so() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "edit", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    // The report claims one more file than was listed: same length, same tar layout.
+    let tar = zstd::decode_all(fs::File::open(&archive).unwrap()).unwrap();
+    let text = String::from_utf8_lossy(&tar).into_owned();
+    let at = text.find("\"listed\": 1,").expect("the report counts one file");
+    let mut edited = tar.clone();
+    edited[at + "\"listed\": ".len()] = b'2';
+    let forged = work.path().join("forged.tar.zst");
+    fs::write(&forged, zstd::encode_all(&edited[..], 3).unwrap()).unwrap();
+    let output = report_of(&forged, &[]);
+    assert_eq!(code(&output), 4, "{}", all_text(&output));
+    assert!(stdout(&output).contains("FAILED  sortie/report.json: sha256 mismatch"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("complete  UNKNOWN"), "{}", stdout(&output));
+
+    let bytes = fs::read(&archive).unwrap();
+    let cut = work.path().join("cut.tar.zst");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let output = report_of(&cut, &[]);
+    assert_eq!(code(&output), 4, "{}", all_text(&output));
+    assert!(stderr(&output).contains("is not a readable Sortie archive"), "{}", stderr(&output));
+
+    let output = report_of(&work.path().join("missing.tar.zst"), &[]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("cannot read the archive"), "{}", stderr(&output));
+}
