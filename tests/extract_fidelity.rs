@@ -49,6 +49,8 @@ fn modes_and_mtimes_come_back_without_setuid() {
     let target = work.path().join("out");
     let output = extract(&archive, &target, &[]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(stdout(&output).contains("payload   4 files (19 B) and 1 directories"), "{}", stdout(&output));
+    assert!(stdout(&output).contains(" files (") && stdout(&output).contains(" KiB) into "), "{}", stdout(&output));
     let data = target.join("modes/data/fs-src");
     assert_eq!(mode(&data.join("secret.txt")), 0o600, "a 0600 file must not come back readable by others");
     assert_eq!(mode(&data.join("bin/tool.sh")), 0o755);
@@ -121,4 +123,14 @@ fn a_target_that_is_a_file_or_a_missing_archive_is_refused_before_anything_is_cr
     assert_eq!(code(&output), code(&verify), "the same exit code as verify");
     assert!(stderr(&output).contains("cannot read the archive"), "{}", stderr(&output));
     assert!(!target.exists(), "nothing created");
+}
+
+#[test]
+fn extract_and_report_help_show_the_exit_codes() {
+    for command in ["extract", "report", "verify"] {
+        let output = run(&[command, "--help"]);
+        assert_eq!(code(&output), 0);
+        assert!(stdout(&output).contains("Exit codes:\n  0    complete"), "{command}: {}", stdout(&output));
+    }
+    assert!(stdout(&run(&["extract", "--help"])).contains("--force"));
 }
