@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use common::*;
 
 fn set_mtime(path: &Path, seconds: u64) {
-    let file = fs::File::options().write(true).open(path).unwrap();
+    let file = if path.is_dir() { fs::File::open(path) } else { fs::File::options().write(true).open(path) }.unwrap();
     file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)).unwrap();
 }
 
@@ -31,7 +31,7 @@ fn extract(archive: &Path, target: &Path, extra: &[&str]) -> std::process::Outpu
 }
 
 #[test]
-fn modes_and_mtimes_come_back_without_setuid() {
+fn modes_and_mtimes_of_files_and_directories_come_back_without_setuid() {
     let work = open_tempdir();
     let source = work.path().join("src");
     write_tree(
@@ -43,6 +43,8 @@ fn modes_and_mtimes_come_back_without_setuid() {
     }
     set_mtime(&source.join("secret.txt"), 1_500_000_000);
     set_mtime(&source.join("bin/tool.sh"), 1_600_000_123);
+    fs::set_permissions(source.join("bin"), fs::Permissions::from_mode(0o700)).unwrap();
+    set_mtime(&source.join("bin"), 1_400_000_000);
     let (archive, output) = export(work.path(), "modes", &[&source], &[]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
 
@@ -62,6 +64,8 @@ fn modes_and_mtimes_come_back_without_setuid() {
         assert_eq!(extracted.as_secs(), source_time, "{name}: mtime to the second");
     }
     assert_eq!(mtime(&data.join("secret.txt")), SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000));
+    assert_eq!(mode(&data.join("bin")), 0o700, "directories get their mode too");
+    assert_eq!(mtime(&data.join("bin")), SystemTime::UNIX_EPOCH + Duration::from_secs(1_400_000_000));
 }
 
 #[test]

@@ -14,7 +14,8 @@
 //! permission bits the inventory recorded at the source (`meta.mode`, which the tar header's
 //! fixed 0644 does not carry), exactly, whatever the umask, as `tar --same-permissions`;
 //! setuid, setgid and sticky bits are never restored. Files without a recorded mode (objects
-//! of a store) are created 0644 less the umask. Directories are created 0755 less the umask.
+//! of a store) are created 0644 less the umask. Directories are created 0755 less the umask
+//! and get their time and recorded mode once every file is in place, as GNU tar does.
 //!
 //! Someone else may write into the target while an extraction runs (a shared directory):
 //! every directory is therefore walked from a handle on the target, one segment at a time,
@@ -43,6 +44,8 @@ const MAX_REFUSED: usize = 1000;
 /// The staging directory's name starts with this and the process id, so that whoever stops
 /// the process (a signal) can find and remove it: [`remove_staging`].
 const STAGING_PREFIX: &str = ".sortie-unverified-";
+/// The index of a directory in the spool of final names: directories are not staged.
+const DIRECTORY: &str = "d";
 
 /// What an extraction did.
 #[derive(Debug, Serialize)]
@@ -114,6 +117,8 @@ pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extract
 
     let mut finals = finals.into_inner().map_err(|e| e.into_error())?;
     finals.seek(SeekFrom::Start(0))?;
+    // Directories get their time and mode once their files are in: `MTIME MODE NAME`.
+    let mut directories = BufWriter::new(tempfile::tempfile()?);
     for line in BufReader::new(finals).lines() {
         let line = line?;
         let mut fields = line.splitn(3, ' ');
@@ -122,6 +127,10 @@ pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extract
         };
         let mode =
             name.split_once('/').filter(|(_, rel)| rel.starts_with("data/")).and_then(|(_, rel)| modes.mode_of(rel));
+        if index == DIRECTORY {
+            writeln!(directories, "{mtime} {} {name}", mode.map_or("-".to_owned(), |mode| format!("{mode:o}")))?;
+            continue;
+        }
         if !index.parse::<usize>().ok().and_then(|i| accepted.get(i).copied()).unwrap_or(false) {
             done.refuse(name, "not written: its content is not confirmed by the archive's manifests");
             continue;
@@ -148,6 +157,21 @@ pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extract
             Err(e) => return Err(e.into()),
         }
     }
+    let mut directories = directories.into_inner().map_err(|e| e.into_error())?;
+    directories.seek(SeekFrom::Start(0))?;
+    for line in BufReader::new(directories).lines() {
+        let line = line?;
+        let mut fields = line.splitn(3, ' ');
+        let (Some(mtime), Some(mode), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+            unreachable!("written as MTIME MODE NAME")
+        };
+        let mode = u32::from_str_radix(mode, 8).ok();
+        let restored = walk(&target_dir, Path::new(name), false)
+            .and_then(|dir| dir.map_or(Ok(()), |dir| set_time_and_mode(&dir, mtime.parse().unwrap_or(0), mode)));
+        if let Err(error) = restored {
+            done.refuse(name, &format!("the directory's time and mode could not be restored: {error}"));
+        }
+    }
     Ok(done)
 }
 
@@ -163,19 +187,25 @@ pub fn remove_staging(target: &Path) {
     }
 }
 
-/// Gives a staged file its modification time and recorded permission bits (never setuid,
-/// setgid or sticky), before it gets its final name; returns its size.
+/// Gives a staged file its modification time and recorded permission bits, before it gets
+/// its final name; returns its size.
 fn set_attributes(staging: &OwnedFd, staged: &str, mtime: i64, mode: Option<u32>) -> io::Result<u64> {
     let file = rustix::fs::openat(staging, staged, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    set_time_and_mode(&file, mtime, mode)?;
+    Ok(rustix::fs::fstat(&file)?.st_size as u64)
+}
+
+/// Sets the modification time (the access time to now, as GNU tar) and the permission bits
+/// of `mode`, never setuid, setgid or sticky.
+fn set_time_and_mode(opened: &OwnedFd, mtime: i64, mode: Option<u32>) -> io::Result<()> {
     if let Some(mode) = mode {
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o777))?;
+        rustix::fs::fchmod(opened, Mode::from_raw_mode(mode & 0o777))?;
     }
     let times = rustix::fs::Timestamps {
         last_access: rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
         last_modification: rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 },
     };
-    rustix::fs::futimens(&file, &times)?;
-    Ok(rustix::fs::fstat(&file)?.st_size as u64)
+    Ok(rustix::fs::futimens(opened, &times)?)
 }
 
 /// Puts a staged file under its final name. Without `force`, a hard link never replaces an
@@ -260,7 +290,7 @@ impl Drop for StagingDir {
 struct Stage<'a> {
     target: OwnedFd,
     staging: &'a StagingDir,
-    /// `INDEX MTIME NAME` per staged member, in member order.
+    /// `INDEX MTIME NAME` per staged member (`d MTIME NAME` per directory), in member order.
     finals: BufWriter<File>,
     force: bool,
     /// The staged inventory's index, whose records give the files' modes.
@@ -316,12 +346,14 @@ impl Staging for Stage<'_> {
         Ok(Some(Box::new(BufWriter::with_capacity(1 << 16, File::from(staged)))))
     }
 
-    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<()> {
+    fn directory(&mut self, bag: &str, rel: &str, mtime: u64) -> io::Result<()> {
         let Some(relative) = self.safe(bag, rel) else { return Ok(()) };
+        let name = relative.to_string_lossy().into_owned();
         if walk(&self.target, &relative, true)?.is_none() {
-            let name = relative.to_string_lossy().into_owned();
             self.staging
                 .refuse(name, "path crosses a symlink or a file in the target directory, or is too long for it");
+        } else {
+            writeln!(self.finals, "{DIRECTORY} {mtime} {name}")?;
         }
         Ok(())
     }

@@ -10,20 +10,17 @@
 use std::fs::File;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::verify::Lines;
 
-/// The fields of an inventory record that matter here.
+/// The fields of an inventory record that matter here. `meta` is whatever the provider put
+/// there: a `mode` that is not octal text is no mode, and never makes the record unreadable.
 #[derive(Deserialize)]
 struct Record {
     path: Option<String>,
     #[serde(default)]
-    meta: Meta,
-}
-
-#[derive(Default, Deserialize)]
-struct Meta {
-    mode: Option<String>,
+    meta: Value,
 }
 
 /// A forward reader of the inventory's modes.
@@ -54,7 +51,8 @@ impl RecordedModes {
             };
             let Ok(record) = serde_json::from_str::<Record>(&line) else { continue };
             if record.path.as_deref() == Some(path) {
-                return record.meta.mode.and_then(|mode| u32::from_str_radix(&mode, 8).ok());
+                let mode = record.meta.get("mode").and_then(Value::as_str);
+                return mode.and_then(|mode| u32::from_str_radix(mode, 8).ok());
             }
         }
         self.lines = None;
@@ -74,7 +72,7 @@ mod tests {
             r#"{"path":"data/s/a","meta":{"mode":"0600"}}"#,
             r#"{"path":null,"meta":{"mode":"0777","target":"a"}}"#,
             r#"{"path":"data/s/d","meta":{"mode":"0755"}}"#,
-            r#"{"path":"data/s/b","meta":{}}"#,
+            r#"{"path":"data/s/b","meta":{"mode":420}}"#,
             r#"{"path":"data/s/c","meta":{"mode":"4755"}}"#,
         ] {
             writeln!(file, "{line}").unwrap();

@@ -128,8 +128,8 @@ pub(crate) trait Staging {
     /// where its bytes go, or `None` when it will not be written (the staging records why).
     fn stage(&mut self, index: usize, bag: &str, rel: &str, mtime: u64) -> io::Result<Option<Box<dyn Write>>>;
 
-    /// A directory member at bag-relative `rel`.
-    fn directory(&mut self, bag: &str, rel: &str) -> io::Result<()>;
+    /// A directory member at bag-relative `rel`, last modified at `mtime`.
+    fn directory(&mut self, bag: &str, rel: &str, mtime: u64) -> io::Result<()>;
 }
 
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all, or a local
@@ -230,7 +230,7 @@ fn verify_archive(
                 v.payload_directories += 1;
             }
             if let Some(staging) = staging.as_deref_mut() {
-                staging.directory(bag, &rel)?;
+                staging.directory(bag, &rel, member.mtime())?;
             }
             continue;
         }
