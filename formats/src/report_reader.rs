@@ -95,17 +95,7 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
         }
         let mut hashing = Hashing { inner: member, hasher: Sha256::new() };
         match rel {
-            REPORT => {
-                let mut limited = BufReader::new((&mut hashing).take(MAX_REPORT_BYTES));
-                let mut de = serde_json::Deserializer::from_reader(&mut limited);
-                if let Err(error) = (&mut report).deserialize(&mut de) {
-                    if limited.into_inner().limit() == 0 {
-                        report.cut = true;
-                    } else {
-                        report.problem(REPORT, format!("not a valid report: {error}"));
-                    }
-                }
-            }
+            REPORT => read_report_json(&mut report, &mut hashing, MAX_REPORT_BYTES),
             BAG_INFO | TAG_MANIFEST => {
                 let mut content = Vec::new();
                 (&mut hashing).take(MAX_SMALL_TAG).read_to_end(&mut content)?;
@@ -130,6 +120,20 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
     }
     check_tags(&mut report, tag_manifest.as_deref(), &digests);
     Ok(report)
+}
+
+/// Parses at most `cap` bytes of `report.json` into `report`; what was read before a cut or
+/// an error stays.
+fn read_report_json(report: &mut ArchiveReport, json: impl Read, cap: u64) {
+    let mut limited = BufReader::new(json.take(cap));
+    let mut de = serde_json::Deserializer::from_reader(&mut limited);
+    if let Err(error) = (&mut *report).deserialize(&mut de) {
+        if limited.into_inner().limit() == 0 {
+            report.cut = true;
+        } else {
+            report.problem(REPORT, format!("not a valid report: {error}"));
+        }
+    }
 }
 
 fn fault(message: String) -> io::Error {
@@ -257,5 +261,38 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Capped<'_, T> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT_JSON: &str = r#"{"format_version": 1, "complete": false, "sources": [
+        {"source": "fs-x", "url": "file:///x", "listing_seconds": 0.1,
+         "kinds": {"file": {"listed": 3, "listed_bytes": 9, "archived": 1, "archived_bytes": 3,
+                            "excluded": 0, "failed": 2}}}],
+      "failures": [
+        {"source": "fs-x", "id": "a", "kind": "file", "error": "denied", "attempts": 1},
+        {"source": "fs-x", "id": "b", "kind": "file", "error": "denied", "attempts": 1}],
+      "exclusions": []}"#;
+
+    #[test]
+    fn a_whole_report_is_read_and_a_cut_one_keeps_what_came_before() {
+        let mut whole = ArchiveReport::default();
+        read_report_json(&mut whole, REPORT_JSON.as_bytes(), MAX_REPORT_BYTES);
+        assert!(!whole.cut && whole.trusted(), "{:?}", whole.problems);
+        assert_eq!((whole.sources[0].kinds["file"].failed, whole.failures.len()), (2, 2));
+
+        let second = REPORT_JSON.find(r#""id": "b""#).unwrap() as u64;
+        let mut cut = ArchiveReport::default();
+        read_report_json(&mut cut, REPORT_JSON.as_bytes(), second);
+        assert!(cut.cut && cut.trusted(), "{:?}", cut.problems);
+        assert_eq!(cut.sources[0].kinds["file"].listed, 3, "the counts come first, whole");
+        assert_eq!(cut.failures.len(), 1);
+
+        let mut broken = ArchiveReport::default();
+        read_report_json(&mut broken, &b"{\"sources\": 7}"[..], MAX_REPORT_BYTES);
+        assert!(!broken.cut && !broken.trusted());
     }
 }
