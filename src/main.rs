@@ -3,28 +3,23 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
 mod progress;
 mod providers;
-
-use std::io::IsTerminal;
 
 use clap::Parser;
 
 fn main() {
     limit_allocator_arenas();
     let cli = cli::Cli::parse();
-    let level = match cli.verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
-    };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .with_target(false)
-        .init();
+    let color = logging::colored(cli.color);
+    // indicatif's styles ask console's switch for stdout: it is set for the bars on stderr.
+    console::set_colors_enabled(color);
+    if let Err(error) = logging::init(cli.verbose, cli.quiet, color) {
+        eprintln!("sortie: error: {error:#}");
+        std::process::exit(exit::code_for(&error));
+    }
+    progress::configure(cli.quiet);
     providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
     let code = match commands::run(cli) {
         Ok(code) => code,

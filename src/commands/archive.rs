@@ -19,7 +19,10 @@ use crate::exit;
 
 pub fn verify(args: &ArchiveArgs) -> Result<i32> {
     openable(&args.archive)?;
-    let result = verification::verify(&args.archive).with_context(|| damaged(&args.archive))?;
+    let reading = crate::progress::reading(&args.archive, "verify");
+    let result = verification::verify(&args.archive);
+    drop(reading);
+    let result = result.with_context(|| damaged(&args.archive))?;
     let code = verdict(&result);
     if args.json {
         print_json(&json!({"archive": args.archive, "intact": result.intact(), "result": result}))?;
@@ -100,6 +103,7 @@ fn archive_fault(archive: &Path, message: String) -> anyhow::Error {
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
     openable(&args.archive)?;
+    let reading = crate::progress::reading(&args.archive, "extract");
     let done = runtime()?.block_on(async {
         let (archive, target) = (args.archive.clone(), args.target.clone());
         let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target));
@@ -113,6 +117,7 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
             }
         }
     });
+    drop(reading);
     let done = match done {
         Ok(done) => done,
         Err(code) => return Ok(code),
