@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
@@ -40,18 +40,26 @@ fn style(template: &str) -> ProgressStyle {
 const BAR: &str =
     "{spinner:.green} {prefix}[{wide_bar:.cyan/blue}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}";
 
+/// What an export's bar shows: the listing alone, then the bytes arriving while the
+/// listing goes on, then, once the listing is done, a bar out of the bytes listed.
+#[derive(PartialEq)]
+enum Phase {
+    Listing,
+    Receiving,
+    Fetching,
+}
+
 /// A sink that draws an export's (or an inventory's) progress when `enabled` and bars are
-/// drawn: bytes as they arrive and the listing's running count; once the listing is done,
+/// drawn: the listing's running count, and bytes as they arrive; once the listing is done,
 /// a bar out of the bytes listed, the time left, and items done out of items to fetch.
 pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
     let bar = if enabled && drawn() {
-        started(
-            ProgressBar::new_spinner().with_style(style("{spinner:.green} {bytes} {binary_bytes_per_sec} {wide_msg}")),
-        )
+        started(ProgressBar::new_spinner().with_style(style("{spinner:.green} [{elapsed_precise}] {wide_msg}")))
     } else {
         ProgressBar::hidden()
     };
     let shown = bar.clone();
+    let phase = Mutex::new(Phase::Listing);
     let fetched = AtomicU64::new(0);
     let to_fetch = AtomicU64::new(0);
     let items = move |done: u64, total: u64| format!("{done}/{total} items");
@@ -60,16 +68,25 @@ pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
             shown.set_message(format!("listing {source}: {items} items, {}", HumanBytes(bytes)));
         }
         Event::ListingDone { items: total, bytes } => {
-            to_fetch.store(total, Ordering::Relaxed);
-            shown.set_message(items(fetched.load(Ordering::Relaxed), total));
+            to_fetch.store(total, Ordering::SeqCst);
+            shown.set_message(items(fetched.load(Ordering::SeqCst), total));
             shown.set_length(bytes);
+            let mut phase = phase.lock().expect("phase");
+            *phase = Phase::Fetching;
             shown.set_style(style(BAR));
         }
-        Event::Received { bytes } => shown.inc(bytes),
+        Event::Received { bytes } => {
+            let mut phase = phase.lock().expect("phase");
+            if *phase == Phase::Listing {
+                *phase = Phase::Receiving;
+                shown.set_style(style("{spinner:.green} {bytes} {binary_bytes_per_sec} {wide_msg}"));
+            }
+            shown.inc(bytes);
+        }
         Event::Discarded { bytes } => shown.dec(bytes),
         Event::Fetched => {
-            let done = fetched.fetch_add(1, Ordering::Relaxed) + 1;
-            let total = to_fetch.load(Ordering::Relaxed);
+            let done = fetched.fetch_add(1, Ordering::SeqCst) + 1;
+            let total = to_fetch.load(Ordering::SeqCst);
             if total > 0 {
                 shown.set_message(items(done, total));
             }
