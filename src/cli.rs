@@ -56,6 +56,21 @@ pub enum Command {
     Providers(ProvidersArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON: then even its failure is one JSON object on
+    /// stdout.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Export(args) => args.json,
+            Command::Inventory(args) => args.json,
+            Command::Verify(args) | Command::Ls(args) => args.json,
+            Command::Extract(args) => args.json,
+            Command::Plan(args) => args.json,
+            Command::Providers(args) => args.json,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Sources: a directory path, file:///path, s3://BUCKET[/PREFIX], s3:// (every bucket),
@@ -90,17 +105,17 @@ pub struct SourceArgs {
     pub s3: S3Args,
     #[command(flatten)]
     pub openstack: OpenStackArgs,
-    /// Objects asked for per listing request (Swift: 1 to 10000, the default), for servers
-    /// with a lower limit.
-    #[arg(long, value_name = "N")]
+    /// Objects asked for per listing request, 1 to 10000 (Swift: 10000, the default), for
+    /// servers with a lower limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub list_page_size: Option<u32>,
     /// Count an object whose bytes were archived but whose tags or ACL could not be read
     /// (access denied, a server error after every retry) as complete; the reason is still
     /// recorded with it (`tags_error`, `acl_error`).
     #[arg(long)]
     pub allow_missing_metadata: bool,
-    /// Retries of a temporary error, with exponential backoff and jitter.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    /// Retries of a temporary error, with exponential backoff and jitter (0 to 100).
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
 }
 
@@ -168,8 +183,8 @@ pub struct ExportArgs {
     /// zstd compression level.
     #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
-    /// zstd worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// zstd worker threads, 1 to 200 (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200))]
     pub zstd_threads: Option<u32>,
     /// Print the final summary as JSON on stdout.
     #[arg(long)]

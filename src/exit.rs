@@ -35,8 +35,42 @@ pub const TABLE: &str = "Exit codes:
        other users, a scheme provided twice); nothing was transferred
   129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
 
+/// A command stopped by a signal: what was not finished is removed, and the exit code is
+/// 128 + the signal's number, as a shell reports a process the signal killed.
+#[derive(Debug)]
+pub struct Stopped {
+    /// SIGINT, SIGTERM or SIGHUP.
+    pub signal: &'static str,
+    /// [`INTERRUPTED`], [`TERMINATED`] or [`HUNG_UP`].
+    pub code: i32,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by {}", self.signal)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// What an exit code means, in one word: `error.kind` of the JSON a failed command prints.
+pub fn kind(code: i32) -> &'static str {
+    match code {
+        OK => "ok",
+        USAGE => "usage",
+        INCOMPLETE => "incomplete",
+        VERIFY_FAILED => "verify_failed",
+        PLUGIN => "plugin",
+        INTERRUPTED | TERMINATED | HUNG_UP => "interrupted",
+        _ => "failed",
+    }
+}
+
 /// Maps an error that stopped a command to its exit code.
 pub fn code_for(error: &anyhow::Error) -> i32 {
+    if let Some(stopped) = error.chain().find_map(|cause| cause.downcast_ref::<Stopped>()) {
+        return stopped.code;
+    }
     let archive_fault = |cause: &(dyn std::error::Error + 'static)| {
         cause.downcast_ref::<std::io::Error>().is_some_and(sortie_formats::reader::ArchiveError::is_archive_fault)
     };

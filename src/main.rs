@@ -7,29 +7,49 @@ mod logging;
 mod progress;
 mod providers;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() {
     limit_allocator_arenas();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|error| refuse_arguments(&error));
+    let json = cli.command.json();
     let color = logging::colored(cli.color);
     // indicatif's styles ask console's switch for stdout: it is set for the bars on stderr.
     console::set_colors_enabled(color);
     if let Err(error) = logging::init(cli.verbose, cli.quiet, color) {
-        eprintln!("sortie: error: {error:#}");
-        std::process::exit(exit::code_for(&error));
+        std::process::exit(fail(&error, json));
     }
     progress::configure(cli.quiet);
     providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::OK,
-        Err(error) => {
-            eprintln!("sortie: error: {error:#}");
-            exit::code_for(&error)
-        }
+        Err(error) => fail(&error, json),
     };
     std::process::exit(code);
+}
+
+/// Says why a command failed, on stderr and, with `--json`, as JSON on stdout; its exit code.
+fn fail(error: &anyhow::Error, json: bool) -> i32 {
+    let message = format!("{error:#}");
+    eprintln!("sortie: error: {message}");
+    let code = exit::code_for(error);
+    if json {
+        let _ = commands::print_failure(code, &message);
+    }
+    code
+}
+
+/// Ends the process on a command line clap refuses (after `--help` and `--version` too, as
+/// clap does), with the refusal as JSON on stdout when `--json` was asked for.
+fn refuse_arguments(error: &clap::Error) -> ! {
+    let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
+    if error.use_stderr() && json {
+        let rendered = error.render().to_string();
+        let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+        let _ = commands::print_failure(exit::USAGE, message);
+    }
+    error.exit()
 }
 
 /// Whoever read the output has seen enough: as for any Unix filter, that is not a failure.

@@ -92,7 +92,7 @@ fn a_full_disk_fails_cleanly_with_no_archive_left() {
     fs::create_dir(&disk).unwrap();
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"]).arg(&disk).status().unwrap();
     assert!(mounted.success(), "mount a 512 KiB tmpfs");
-    let (_, output) = export(&disk, "full", &[&source], &[]);
+    let (_, output) = export(&disk, "full", &[&source], &["--json"]);
     let text = all_text(&output);
     let listing: Vec<String> =
         fs::read_dir(&disk).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -101,6 +101,10 @@ fn a_full_disk_fails_cleanly_with_no_archive_left() {
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("no archive was written"), "{text}");
     assert!(listing.is_empty(), "left behind on the full disk: {listing:?}");
+    let failure: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON object on stdout");
+    assert_eq!((failure["ok"].as_bool(), failure["exit_code"].as_i64()), (Some(false), Some(1)), "{failure}");
+    assert_eq!(failure["error"]["kind"], "failed");
+    assert!(failure["error"]["message"].as_str().unwrap().contains("No space left on device"), "{failure}");
 }
 
 #[test]

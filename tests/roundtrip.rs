@@ -78,11 +78,16 @@ fn inventory_counts_without_transferring() {
     write_tree(work.path(), &[("x/a.txt", b"12345"), ("x/b/c.txt", b"678")]);
     let output = run(&["inventory", work.path().join("x").to_str().unwrap(), "--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
-    let sources: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let inventory: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let sources = &inventory["sources"];
     assert_eq!(sources[0]["source"], "fs-x");
-    assert_eq!(sources[0]["kinds"]["file"]["listed"], 2);
-    assert_eq!(sources[0]["kinds"]["file"]["listed_bytes"], 8);
-    assert_eq!(sources[0]["kinds"]["directory"]["listed"], 1);
+    assert_eq!(sources[0]["kinds"]["file"]["items"], 2);
+    assert_eq!(sources[0]["kinds"]["file"]["bytes"], 8);
+    assert_eq!(sources[0]["kinds"]["directory"]["items"], 1);
+    assert_eq!((inventory["ok"].as_bool(), inventory["exit_code"].as_i64()), (Some(true), Some(0)));
+    let mut keys: Vec<&String> = sources[0].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["kinds", "listing_seconds", "source", "url"], "no archived, failed or null error: {inventory}");
     assert!(fs::read_dir(work.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".zst")));
 }
 

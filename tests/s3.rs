@@ -169,13 +169,14 @@ fn current_only_takes_the_current_versions(server: &S3Server, dir: &Path) {
 fn inventory_counts_bytes_per_storage_class(server: &S3Server) {
     let output = server.sortie(&["inventory", "s3://sortie-cold", "--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
-    let sources: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let inventory: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let sources = &inventory["sources"];
     let classes = &sources[0]["storage_classes"];
     assert_eq!(classes["GLACIER"]["items"], 1);
     assert_eq!(classes["GLACIER"]["bytes"], 4096);
     assert_eq!(classes["DEEP_ARCHIVE"]["bytes"], 2048);
     assert_eq!(classes["STANDARD"]["items"], 1);
-    assert_eq!(sources[0]["kinds"]["object"]["listed"], 3);
+    assert_eq!(sources[0]["kinds"]["object"]["items"], 3);
 
     // A public bucket needs no credentials: with --no-sign-request none are looked for.
     let anonymous = server.sortie_with(&["inventory", "s3://sortie-cold", "--no-sign-request"], &[]);

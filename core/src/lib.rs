@@ -13,6 +13,7 @@ pub mod plugin;
 pub mod progress;
 pub mod registry;
 pub mod sources_file;
+pub mod warning;
 
 pub use sortie_sdk::{Error, ErrorKind, Result};
 pub use sortie_sdk::{error, item, provider, retry, settings, source};

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Event, ProgressSink};
 use crate::registry::Registry;
 use crate::retry::retry;
+use crate::warning::Warning;
 
 /// The version of the plan format this build writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -55,6 +56,54 @@ impl Plan {
         }
         Ok(plan)
     }
+}
+
+/// Leaves out a source planned again (the same URL with the same settings, given twice or
+/// brought along by another, as a Swift container brings its versions container): its
+/// items would be archived twice, under two ids. Warns about that, and about a source
+/// inside another of the same scheme and settings, at a `/` (`s3://b` and `s3://b/p`, a
+/// directory and one of its subdirectories, `swift://c` and `swift://c/p`), whose common
+/// items are archived twice. A scheme's root (`swift://`, the account) contains no other
+/// source.
+pub fn check_overlaps(sources: &mut Vec<SourceSpec>) -> Vec<Warning> {
+    type Place = (String, String, String);
+    let place_of =
+        |scheme: &str, path: &str, at: &str| -> Place { (scheme.to_owned(), path.to_owned(), at.to_owned()) };
+    let mut warnings = Vec::new();
+    let mut kept: Vec<SourceSpec> = Vec::with_capacity(sources.len());
+    let mut by_place: std::collections::HashMap<Place, Vec<usize>> = Default::default();
+    for spec in sources.drain(..) {
+        let (path, at) = place(&spec.url);
+        let same = by_place.entry(place_of(&spec.scheme, path, at)).or_default();
+        if same.iter().any(|&i| kept[i].settings == spec.settings) {
+            let message = format!("source {} is given twice: it is exported once", spec.url);
+            warnings.push(Warning::new("duplicate_source", message));
+            continue;
+        }
+        same.push(kept.len());
+        kept.push(spec);
+    }
+    for spec in &kept {
+        let (path, at) = place(&spec.url);
+        for (end, _) in path.match_indices('/') {
+            let Some(containing) = by_place.get(&place_of(&spec.scheme, &path[..end], at)) else { continue };
+            for other in containing.iter().map(|&i| &kept[i]).filter(|other| other.settings == spec.settings) {
+                warnings.push(Warning::new(
+                    "overlapping_sources",
+                    format!("source {} is inside source {}: what they share is archived twice", spec.url, other.url),
+                ));
+            }
+        }
+    }
+    *sources = kept;
+    warnings
+}
+
+/// A source URL as its path and where it is (`s3://b/p at https://host` → `s3://b/p`,
+/// ` at https://host`), without a trailing `/`.
+fn place(url: &str) -> (&str, &str) {
+    let (path, at) = url.rfind(" at ").map_or((url, ""), |i| url.split_at(i));
+    (if path.ends_with('/') && !path.ends_with("://") { &path[..path.len() - 1] } else { path }, at)
 }
 
 /// One planned source, opened.
@@ -113,5 +162,48 @@ fn on_retry<'a>(spec: &'a SourceSpec, progress: &'a ProgressSink, what: &'a str)
     move |retry, error| {
         let id = format!("{} {what}", spec.url);
         progress(Event::Retrying { id, retry, error: error.to_string() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sortie_sdk::settings::Settings;
+
+    use super::*;
+
+    fn spec(scheme: &str, url: &str) -> SourceSpec {
+        SourceSpec::new(scheme, url, "id", Settings::new())
+    }
+
+    #[test]
+    fn a_source_given_twice_is_exported_once() {
+        let mut sources = vec![spec("file", "file:///a"), spec("file", "file:///b"), spec("file", "file:///a/")];
+        let warnings = check_overlaps(&mut sources);
+        assert_eq!(sources, [spec("file", "file:///a"), spec("file", "file:///b")]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].message, "source file:///a/ is given twice: it is exported once");
+        let mut elsewhere = vec![spec("s3", "s3://b at http://e"), spec("s3", "s3://b at http://f")];
+        assert_eq!((check_overlaps(&mut elsewhere), elsewhere.len()), (vec![], 2));
+    }
+
+    #[test]
+    fn a_source_inside_another_is_a_warning() {
+        let mut sources = vec![
+            spec("s3", "s3://b at http://e"),
+            spec("s3", "s3://b/p/q at http://e"),
+            spec("s3", "s3://b/p at http://other"),
+            spec("file", "file:///"),
+            spec("file", "file:///ab"),
+            spec("file", "file:///a"),
+            spec("swift", "swift://"),
+            spec("swift", "swift://c"),
+            spec("swift", "swift://c/p"),
+        ];
+        let messages: Vec<String> = check_overlaps(&mut sources).into_iter().map(|w| w.message).collect();
+        assert_eq!(messages.len(), 4, "{messages:#?}");
+        assert!(messages[0].starts_with("source s3://b/p/q at http://e is inside source s3://b at http://e"));
+        assert!(messages[1].starts_with("source file:///ab is inside source file:///:"));
+        assert!(messages[2].starts_with("source file:///a is inside source file:///:"));
+        assert!(messages[3].starts_with("source swift://c/p is inside source swift://c:"), "not in swift://");
     }
 }

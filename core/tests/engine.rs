@@ -123,6 +123,9 @@ async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(loca
 
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (4, 3));
+    let mut failed: Vec<&str> = summary.failures.iter().map(|f| f.id.as_str()).collect();
+    failed.sort_unstable();
+    assert_eq!((failed, summary.more_failures), (vec!["liar", "liar-big", "md5"], 0), "the summary names the failures");
     assert_eq!(provider.opens("big"), 2, "the broken stream was retried once");
     assert_eq!(provider.opens("liar"), 3, "a short body is retried, then recorded");
     assert_eq!(provider.opens("liar-big"), 3, "a short live body too");

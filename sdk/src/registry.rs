@@ -15,22 +15,67 @@ use crate::source::SourceSpec;
 
 /// A provider, described: `sortie providers` prints this.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "InfoJson", into = "InfoJson")]
 #[non_exhaustive]
 pub struct ProviderInfo {
     /// The URL scheme, e.g. `s3`.
     pub scheme: String,
     /// One line saying what it exports.
     pub description: String,
-    /// An example source.
-    pub example: String,
+    /// Example sources, at least one.
+    pub examples: Vec<String>,
     /// Every setting it takes.
     pub settings: Vec<SettingSpec>,
 }
 
+/// [`ProviderInfo`] as JSON (`sortie providers --json`, a plugin's `describe`): `examples`,
+/// and `example`, the first of them, which is all that plugins and hosts written before
+/// `examples` existed give and read.
+#[derive(Serialize, Deserialize)]
+struct InfoJson {
+    scheme: String,
+    description: String,
+    #[serde(default)]
+    example: Option<String>,
+    #[serde(default)]
+    examples: Vec<String>,
+    settings: Vec<SettingSpec>,
+}
+
+impl From<InfoJson> for ProviderInfo {
+    fn from(json: InfoJson) -> Self {
+        let examples = if json.examples.is_empty() { json.example.into_iter().collect() } else { json.examples };
+        Self { scheme: json.scheme, description: json.description, examples, settings: json.settings }
+    }
+}
+
+impl From<ProviderInfo> for InfoJson {
+    fn from(info: ProviderInfo) -> Self {
+        Self {
+            scheme: info.scheme,
+            description: info.description,
+            example: info.examples.first().cloned(),
+            examples: info.examples,
+            settings: info.settings,
+        }
+    }
+}
+
 impl ProviderInfo {
-    /// A provider of `scheme` with its settings.
+    /// A provider of `scheme` with its settings, and one example source.
     pub fn new(scheme: &str, description: &str, example: &str, settings: Vec<SettingSpec>) -> Self {
-        Self { scheme: scheme.to_owned(), description: description.to_owned(), example: example.to_owned(), settings }
+        Self {
+            scheme: scheme.to_owned(),
+            description: description.to_owned(),
+            examples: vec![example.to_owned()],
+            settings,
+        }
+    }
+
+    /// Adds another example source.
+    pub fn with_example(mut self, example: &str) -> Self {
+        self.examples.push(example.to_owned());
+        self
     }
 
     /// The setting called `name`, or an error listing the ones there are.
@@ -104,4 +149,20 @@ pub trait ProviderFactory: Send + Sync {
 
     /// Opens a resolved source; its `check` is called next, before anything is written.
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_are_a_list_and_a_lone_example_is_still_read() {
+        let info = ProviderInfo::new("x", "d", "x://a", vec![]).with_example("x://b");
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["examples"], serde_json::json!(["x://a", "x://b"]));
+        assert_eq!(json["example"], "x://a");
+        assert_eq!(serde_json::from_value::<ProviderInfo>(json).unwrap(), info);
+        let older = r#"{"scheme":"x","description":"d","example":"x://a","settings":[]}"#;
+        assert_eq!(serde_json::from_str::<ProviderInfo>(older).unwrap().examples, ["x://a"]);
+    }
 }

@@ -4,24 +4,29 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
-use super::{context, open_sources, print_json};
+use super::{context, open_sources, print_outcome, warn};
 use crate::cli::ExportArgs;
-use crate::exit;
+use crate::exit::{self, Stopped};
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let files = OutputFiles::for_archive(&args.output);
+    let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let context = context(&args.source, files.all().into());
     let (progress, bar) = crate::progress::sink(!args.json);
+    warn(&bar, &warnings);
     let sources = tokio::select! {
         sources = open_sources(&args.source, &context, &progress) => sources,
-        (name, code) = stop_signal() => {
+        (signal, code) = stop_signal() => {
             bar.finish_and_clear();
-            eprintln!("sortie: interrupted by {name}; no archive was written");
-            return Ok(code);
+            return Err(stopped(signal, code));
         }
     };
     let sources = match sources {
-        Ok(sources) => sources,
+        Ok((sources, overlaps)) => {
+            warn(&bar, &overlaps);
+            warnings.extend(overlaps);
+            sources
+        }
         Err(error) => {
             bar.finish_and_clear();
             return Err(error.context(format!("export to {} failed; no archive was written", args.output.display())));
@@ -38,19 +43,21 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     };
     let summary = tokio::select! {
         summary = engine::export(&sources, &args.output, &options, progress) => summary,
-        (name, code) = stop_signal() => {
+        (signal, code) = stop_signal() => {
             bar.finish_and_clear();
             let _ = std::fs::remove_file(&files.partial);
             let _ = std::fs::remove_file(&files.sidecar_partial);
-            eprintln!("sortie: interrupted by {name}; no archive was written");
-            return Ok(code);
+            return Err(stopped(signal, code));
         }
     };
     bar.finish_and_clear();
-    let summary =
+    let mut summary =
         summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
+    warn(&bar, &summary.warnings);
+    summary.warnings.splice(0..0, warnings);
+    let code = if summary.complete { exit::OK } else { exit::INCOMPLETE };
     if args.json {
-        print_json(&summary)?;
+        print_outcome(code, &summary)?;
     } else {
         out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
@@ -75,7 +82,12 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             out!("complete  NO: see sortie/report.json in the archive for every failure")?;
         }
     }
-    Ok(if summary.complete { exit::OK } else { exit::INCOMPLETE })
+    Ok(code)
+}
+
+/// The error of an export a signal stopped, after what was not finished is removed.
+fn stopped(signal: &'static str, code: i32) -> anyhow::Error {
+    anyhow::Error::new(Stopped { signal, code }).context("no archive was written")
 }
 
 /// Waits for Ctrl-C (SIGINT), SIGTERM (`timeout`, systemd, Kubernetes) or SIGHUP (a closed

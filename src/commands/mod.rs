@@ -20,6 +20,7 @@ use sortie_core::plan::{Plan, Source};
 use sortie_core::progress::ProgressSink;
 use sortie_core::registry::Given;
 use sortie_core::retry::RetryPolicy;
+use sortie_core::warning::Warning;
 use sortie_sdk::registry::Context;
 
 use crate::cli::{Cli, Command, SourceArgs};
@@ -58,6 +59,30 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Prints the outcome of a command as one JSON object on stdout: `ok` (exit code 0),
+/// `exit_code`, then the fields of `value`, an object.
+fn print_outcome(code: i32, value: &impl serde::Serialize) -> Result<()> {
+    let mut outcome = serde_json::Map::new();
+    outcome.insert("ok".into(), (code == crate::exit::OK).into());
+    outcome.insert("exit_code".into(), code.into());
+    if let serde_json::Value::Object(fields) = serde_json::to_value(value)? {
+        outcome.extend(fields);
+    }
+    print_json(&outcome)
+}
+
+/// What a command given `--json` prints when it fails, beside the message on stderr: one
+/// object saying so, for a script that reads stdout only.
+pub fn print_failure(code: i32, message: &str) -> Result<()> {
+    let error = serde_json::json!({"error": {"kind": crate::exit::kind(code), "message": message}});
+    print_outcome(code, &error)
+}
+
+/// Prints warnings on stderr, above a progress bar if one is drawn.
+fn warn(bar: &indicatif::ProgressBar, warnings: &[Warning]) {
+    bar.suspend(|| warnings.iter().for_each(|warning| eprintln!("sortie: warning: {}", warning.message)));
+}
+
 /// What the sources of a command need besides their own settings. `exclude` names local
 /// files no source may export (the archive being written).
 fn context(args: &SourceArgs, exclude: Vec<std::path::PathBuf>) -> Context {
@@ -65,25 +90,33 @@ fn context(args: &SourceArgs, exclude: Vec<std::path::PathBuf>) -> Context {
 }
 
 /// The plan of a command: the sources it names resolved (`s3://` → one source per
-/// bucket), or the plan file it names; fails on the first source that cannot be resolved.
-async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Plan> {
+/// bucket), or the plan file it names, each source once; fails on the first source that
+/// cannot be resolved. The warnings name sources given twice, and sources inside others.
+async fn plan_of(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<(Plan, Vec<Warning>)> {
     let registry = crate::providers::registry()?;
     let given = given(args);
-    if let Some(path) = &args.plan {
+    let mut plan = if let Some(path) = &args.plan {
         let mut plan = Plan::read(path)?;
         plan.sources = registry.planned(&plan.sources, &given)?;
-        return Ok(plan);
-    }
-    let file = sortie_core::sources_file::locate(args.sources_file.as_deref());
-    let written = sortie_core::sources_file::expand(&registry, &args.sources, file.as_deref())?;
-    let specs = registry.sources(&written, &given)?;
-    Ok(sortie_core::plan::resolve(&registry, &specs, context, progress).await?)
+        plan
+    } else {
+        let file = sortie_core::sources_file::locate(args.sources_file.as_deref());
+        let written = sortie_core::sources_file::expand(&registry, &args.sources, file.as_deref())?;
+        let specs = registry.sources(&written, &given)?;
+        sortie_core::plan::resolve(&registry, &specs, context, progress).await?
+    };
+    let warnings = sortie_core::plan::check_overlaps(&mut plan.sources);
+    Ok((plan, warnings))
 }
 
 /// Resolves and opens every source of a command, checking each before anything is written.
-async fn open_sources(args: &SourceArgs, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
-    let plan = plan_of(args, context, progress).await?;
-    Ok(sortie_core::plan::open(&crate::providers::registry()?, &plan, context, progress).await?)
+async fn open_sources(
+    args: &SourceArgs,
+    context: &Context,
+    progress: &ProgressSink,
+) -> Result<(Vec<Source>, Vec<Warning>)> {
+    let (plan, warnings) = plan_of(args, context, progress).await?;
+    Ok((sortie_core::plan::open(&crate::providers::registry()?, &plan, context, progress).await?, warnings))
 }
 
 /// The documented flags, as the settings they spell, and `--set`.

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{context, plan_of, print_json};
+use super::{context, plan_of, print_json, warn};
 use crate::cli::PlanArgs;
 use crate::exit;
 
@@ -11,7 +11,8 @@ pub async fn run(args: PlanArgs) -> Result<i32> {
     let (progress, bar) = crate::progress::sink(!args.json);
     let plan = plan_of(&args.source, &context, &progress).await;
     bar.finish_and_clear();
-    let plan = plan?;
+    let (plan, warnings) = plan?;
+    warn(&bar, &warnings);
     // Opening checks every planned source (credentials, existence) as an export would.
     sortie_core::plan::open(&crate::providers::registry()?, &plan, &context, &progress).await?;
     if args.json {

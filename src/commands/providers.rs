@@ -28,7 +28,13 @@ pub fn run(args: &ProvidersArgs) -> Result<i32> {
     } else {
         let width = entries.iter().map(|(i, _)| i.scheme.len()).max().unwrap_or(0);
         for (info, origin) in &entries {
-            out!("{:<width$}  {}\n{:width$}  e.g. {}", info.scheme, info.description, "", info.example)?;
+            out!(
+                "{:<width$}  {}\n{:width$}  e.g. {}",
+                info.scheme,
+                info.description,
+                "",
+                info.examples.join("  or  ")
+            )?;
             if let Origin::Plugin { .. } = origin {
                 out!("{:width$}  from {origin}", "")?;
             }
@@ -52,7 +58,7 @@ fn print_settings(info: &ProviderInfo, origin: &Origin) -> std::io::Result<()> {
         "{}: {}\n  e.g. {}\n  {origin}\n\nsettings (--set KEY=VALUE, or settings: in the sources file):",
         info.scheme,
         info.description,
-        info.example
+        info.examples.join("  or  ")
     )?;
     for setting in &info.settings {
         let kind = format!("{:?}", setting.kind).to_lowercase();

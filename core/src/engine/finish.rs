@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -17,14 +17,21 @@ use crate::error::{Error, Result};
 use super::spool::spool_line;
 use super::writer::Written;
 
-/// Writes report.json and bag-info.txt and closes the archive. Returns the archive's size
-/// and digest, and the number of failure records (zero: the export is complete).
-pub(crate) fn finish(
-    written: Written,
-    reports: Vec<SourceReport>,
-    started_at: String,
-    dir: &Path,
-) -> Result<(Finished, u64)> {
+/// How many failures the summary names; the report in the archive has them all.
+pub(crate) const SUMMARY_FAILURES_MAX: usize = 1000;
+
+/// What [`finish`] found and wrote.
+pub(crate) struct Closed {
+    /// The archive's size and digest.
+    pub(crate) archive: Finished,
+    /// The number of failure records (zero: the export is complete).
+    pub(crate) failed: u64,
+    /// The first [`SUMMARY_FAILURES_MAX`] of them.
+    pub(crate) first_failures: Vec<Failure>,
+}
+
+/// Writes report.json and bag-info.txt and closes the archive.
+pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: String, dir: &Path) -> Result<Closed> {
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
     let mut unaccounted = 0;
@@ -59,17 +66,14 @@ pub(crate) fn finish(
         Ok(BufReader::new(file))
     };
     let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
+    let mut failures = reopen(failures).map_err(io)?;
     {
         let mut out = BufWriter::new(&mut report_file);
-        report::write_report(
-            &mut out,
-            &header,
-            &mut reopen(failures).map_err(io)?,
-            &mut reopen(exclusions).map_err(io)?,
-        )
-        .map_err(io)?;
+        report::write_report(&mut out, &header, &mut failures, &mut reopen(exclusions).map_err(io)?).map_err(io)?;
         out.flush().map_err(io)?;
     }
+    failures.seek(SeekFrom::Start(0)).map_err(io)?;
+    let first_failures = first_failures(failures).map_err(io)?;
     let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
 
     let mut bag_info = vec![
@@ -85,7 +89,13 @@ pub(crate) fn finish(
     bag_info.push(("Sortie-Finished".to_owned(), finished_at));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
     let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
-    Ok((finished, failed + unaccounted))
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures })
+}
+
+/// The first [`SUMMARY_FAILURES_MAX`] failures of the spool (one JSON object a line).
+fn first_failures(spool: impl BufRead) -> std::io::Result<Vec<Failure>> {
+    let lines = spool.lines().filter(|line| line.as_ref().map_or(true, |l| !l.is_empty()));
+    lines.take(SUMMARY_FAILURES_MAX).map(|line| Ok(serde_json::from_str(&line?)?)).collect()
 }
 
 pub(crate) fn merge_counts(

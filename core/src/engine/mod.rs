@@ -35,11 +35,12 @@ use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
 use crate::source::slug;
+use crate::warning::Warning;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
 use finish::now_rfc3339;
-use finish::{finish, merge_counts};
+use finish::{Closed, finish, merge_counts};
 use listing::{ItemSink, list_source};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
@@ -94,19 +95,39 @@ pub struct ExportSummary {
     pub seconds: f64,
     /// Per source.
     pub sources: Vec<SourceReport>,
+    /// The first failures (at most 1000), so that a script sees what failed without
+    /// opening the archive, whose report names them all.
+    pub failures: Vec<Failure>,
+    /// Failures not in `failures`.
+    pub more_failures: u64,
+    /// Sources whose listing found nothing to archive.
+    pub warnings: Vec<Warning>,
 }
 
 /// One source as the listing alone sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceInventory {
-    /// Counts: only `listed` and `listed_bytes` are filled.
-    #[serde(flatten)]
-    pub report: SourceReport,
+    /// Source id, as an export would put it under `data/`.
+    pub source: String,
+    /// The source, without credentials.
+    pub url: String,
+    /// Items and bytes listed per kind.
+    pub kinds: BTreeMap<String, ClassCounts>,
     /// Items and bytes per storage class, where the provider names classes.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub storage_classes: BTreeMap<String, ClassCounts>,
+    /// Time spent listing, in seconds.
+    pub listing_seconds: f64,
     /// Why the listing stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl SourceInventory {
+    /// A warning when the listing found nothing to archive.
+    pub fn empty_warning(&self) -> Option<Warning> {
+        crate::warning::empty_source(&self.source, &self.url, self.kinds.iter().map(|(k, c)| (k.as_str(), c.items)))
+    }
 }
 
 /// Lists the sources without transferring bodies.
@@ -119,14 +140,16 @@ pub async fn inventory(
     let mut out = Vec::new();
     for (source, id) in sources.iter().zip(&ids) {
         let listing = list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Count).await?;
+        let kinds = listing
+            .kinds
+            .iter()
+            .map(|(kind, c)| (kind.clone(), ClassCounts { items: c.listed, bytes: c.listed_bytes }));
         out.push(SourceInventory {
-            report: SourceReport {
-                source: id.clone(),
-                url: source.spec.url.clone(),
-                kinds: listing.kinds,
-                listing_seconds: listing.seconds,
-            },
+            source: id.clone(),
+            url: source.spec.url.clone(),
+            kinds: kinds.collect(),
             storage_classes: listing.storage_classes,
+            listing_seconds: listing.seconds,
             error: listing.error.map(|e| e.to_string()),
         });
     }
@@ -237,24 +260,31 @@ async fn run(
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
-    let (finished, failures) = finished_summary;
+    let Closed { archive: finished, failed, first_failures } = finished_summary;
     out.commit(&finished.sha256)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
         sidecar: out.files.sidecar.clone(),
-        complete: failures == 0,
+        complete: failed == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),
-        failed: failures,
+        failed,
         excluded: total(|c| c.excluded),
         changed_since_listing: total(|c| c.changed_since_listing),
         archive_bytes: finished.bytes,
         archive_sha256: finished.sha256,
         seconds: started.elapsed().as_secs_f64(),
+        warnings: reports.iter().filter_map(empty_warning).collect(),
         sources: reports,
+        more_failures: failed.saturating_sub(first_failures.len() as u64),
+        failures: first_failures,
     })
+}
+
+fn empty_warning(report: &SourceReport) -> Option<Warning> {
+    crate::warning::empty_source(&report.source, &report.url, report.kinds.iter().map(|(k, c)| (k.as_str(), c.listed)))
 }
 
 /// Source ids, made unique within one archive by numbering repeats.

@@ -6,6 +6,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::warning::Warning;
+
+/// The name every archive should end with: what `tar --zstd`, file managers and `sortie
+/// verify`'s users recognise.
+pub const ARCHIVE_SUFFIX: &str = ".tar.zst";
 
 /// The files an export to an archive path writes. Whoever must recognise them (the CLI
 /// cleaning up after Ctrl-C, a source that contains the output) asks here.
@@ -33,6 +38,30 @@ impl OutputFiles {
         }
     }
 
+    /// Checks an output name before any source is opened: `-` is refused, since the
+    /// archive cannot go to stdout (it is written under a temporary name and renamed when
+    /// complete, and its `.sha256` sidecar goes beside it); a name that does not end in
+    /// `.tar.zst` is written all the same, with a warning.
+    pub fn check_name(archive: &Path) -> Result<Option<Warning>> {
+        if archive == Path::new("-") {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the archive cannot be written to stdout (-o -): it is written under a temporary name, renamed \
+                 when complete, with a .sha256 sidecar beside it; give a file name such as export.tar.zst",
+            ));
+        }
+        let named = archive.file_name().is_some_and(|name| name.to_string_lossy().ends_with(ARCHIVE_SUFFIX));
+        Ok((!named).then(|| {
+            Warning::new(
+                "output_name",
+                format!(
+                    "output {} does not end in {ARCHIVE_SUFFIX}: it is a tar.zst all the same, written under this name",
+                    archive.display()
+                ),
+            )
+        }))
+    }
+
     /// All four paths.
     pub fn all(&self) -> [PathBuf; 4] {
         [self.archive.clone(), self.partial.clone(), self.sidecar.clone(), self.sidecar_partial.clone()]
@@ -54,8 +83,16 @@ impl Output {
                 path.display()
             )));
         }
-        if path.exists() && !force {
-            return Err(invalid(format!("output {} already exists: pass --force to overwrite it", path.display())));
+        let files = OutputFiles::for_archive(path);
+        if !force {
+            // A sidecar alone is still someone's checksum of an archive moved elsewhere.
+            if let Some(existing) = [&files.archive, &files.sidecar].into_iter().find(|p| p.symlink_metadata().is_ok())
+            {
+                return Err(invalid(format!(
+                    "output {} already exists: pass --force to overwrite it",
+                    existing.display()
+                )));
+            }
         }
         let dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -64,7 +101,6 @@ impl Output {
         if !dir.is_dir() {
             return Err(invalid(format!("output directory {} does not exist: create it first", dir.display())));
         }
-        let files = OutputFiles::for_archive(path);
         let file = create_private(&files.partial).map_err(|e| {
             invalid(format!("cannot write in the output directory {}: {e}; choose a writable place", dir.display()))
         })?;

@@ -21,9 +21,10 @@ impl ProviderFactory for FsFactory {
         ProviderInfo::new(
             "file",
             "a local directory tree (files, empty directories; symlinks recorded, not followed)",
-            "examples/sample-tenant  or  file:///srv/export",
+            "examples/sample-tenant",
             specs(),
         )
+        .with_example("file:///srv/export")
     }
 
     fn source(&self, url: &str, settings: Settings) -> Result<SourceSpec> {
