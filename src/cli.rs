@@ -12,9 +12,17 @@ use crate::exit;
 #[command(name = "sortie", version, after_help = exit::TABLE)]
 #[command(next_help_heading = "Global options")]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug).
+    /// More log output on stderr (-v info, -vv debug, every HTTP request included);
+    /// SORTIE_LOG (else RUST_LOG) filters by target, e.g. SORTIE_LOG=sortie_http=debug.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress bar and no log below errors; the results are still printed.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour logs and progress bars: auto (on a terminal, unless NO_COLOR is set), always,
+    /// never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: clap::ColorChoice,
     /// Load a provider plugin (a shared library, docs/PLUGINS.md) besides those found in
     /// the directories of SORTIE_PLUGIN_PATH (repeatable). Only files no other user can
     /// write are loaded.

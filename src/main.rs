@@ -3,44 +3,41 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
 mod progress;
 mod providers;
-
-use std::io::IsTerminal;
 
 use clap::Parser as _;
 
 fn main() {
     limit_allocator_arenas();
     let cli = cli::Cli::try_parse().unwrap_or_else(|error| refuse_arguments(&error));
-    let level = match cli.verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
-    };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .with_target(false)
-        .init();
-    providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
     let json = cli.command.json();
+    let color = logging::colored(cli.color);
+    // indicatif's styles ask console's switch for stdout: it is set for the bars on stderr.
+    console::set_colors_enabled(color);
+    if let Err(error) = logging::init(cli.verbose, cli.quiet, color) {
+        std::process::exit(fail(&error, json));
+    }
+    progress::configure(cli.quiet);
+    providers::configure(cli.plugins.clone(), std::time::Duration::from_secs_f64(cli.plugin_timeout));
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::OK,
-        Err(error) => {
-            let message = format!("{error:#}");
-            eprintln!("sortie: error: {message}");
-            let code = exit::code_for(&error);
-            if json {
-                let _ = commands::print_failure(code, &message);
-            }
-            code
-        }
+        Err(error) => fail(&error, json),
     };
     std::process::exit(code);
+}
+
+/// Says why a command failed, on stderr and, with `--json`, as JSON on stdout; its exit code.
+fn fail(error: &anyhow::Error, json: bool) -> i32 {
+    let message = format!("{error:#}");
+    eprintln!("sortie: error: {message}");
+    let code = exit::code_for(error);
+    if json {
+        let _ = commands::print_failure(code, &message);
+    }
+    code
 }
 
 /// Ends the process on a command line clap refuses (after `--help` and `--version` too, as

@@ -105,9 +105,10 @@ fn a_directory_swapped_for_a_link_during_extraction_is_never_followed() {
     let outside = work.path().join("outside");
     fs::create_dir(&outside).unwrap();
     let source = work.path().join("src");
-    // Both large, so that they are written in this order: a/ is staged, then z/ is read.
+    // Both large, so that a/ is staged while z/ is still read; one at a time, so that the
+    // archive holds them in this order (fetched at once, the smaller may finish second).
     write_tree(&source, &[("a/a.bin", &noise(2 << 20, 8)), ("z/big.bin", &noise(48 << 20, 9))]);
-    let (archive, output) = export(work.path(), "bag", &[&source], &["--zstd-level", "1"]);
+    let (archive, output) = export(work.path(), "bag", &[&source], &["--zstd-level", "1", "--concurrency", "1"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let target = work.path().join("target");
     let child = sortie()

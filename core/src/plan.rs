@@ -129,7 +129,9 @@ pub async fn resolve(
         let factory = registry.factory(&spec.scheme, &spec.url)?;
         let (resolved, _) =
             retry(&context.retry, on_retry(spec, progress, "expansion"), || factory.resolve(spec, context)).await;
-        sources.extend(resolved.map_err(|e| e.context(format!("source {}", spec.url)))?);
+        let resolved = resolved.map_err(|e| e.context(format!("source {}", spec.url)))?;
+        tracing::info!(source = %spec.url, into = resolved.len(), "source resolved");
+        sources.extend(resolved);
     }
     Ok(Plan { sortie_plan: PLAN_VERSION, sources })
 }
@@ -149,6 +151,7 @@ pub async fn open(registry: &Registry, plan: &Plan, context: &Context, progress:
         let factory = registry.factory(&spec.scheme, &spec.url)?;
         let provider = factory.open(spec, context).map_err(in_source)?;
         retry(&context.retry, on_retry(spec, progress, "check"), || provider.check()).await.0.map_err(in_source)?;
+        tracing::info!(source = %spec.url, id = %spec.id, "source opened and checked");
         opened.push(Source { spec: spec.clone(), provider });
     }
     Ok(opened)

@@ -21,6 +21,22 @@ pub enum Event {
         /// Bytes announced, all sources.
         bytes: u64,
     },
+    /// Bytes of a body arrived, counted while it streams: sent every
+    /// [`RECEIVED_STEP`] bytes of a body and at its end, so that a large object moves a
+    /// progress bar without an event per chunk.
+    Received {
+        /// Bytes since the body's previous `Received`.
+        bytes: u64,
+    },
+    /// An attempt at a body failed after some of its bytes were counted as `Received`: they
+    /// are taken back, so that a body fetched again is not counted twice (a bar steps back).
+    Discarded {
+        /// The bytes the failed attempt had counted.
+        bytes: u64,
+    },
+    /// One item with bytes to fetch is done with, archived or failed: `ListingDone.items`
+    /// of these end the fetching.
+    Fetched,
     /// An item went into the archive.
     Archived {
         /// Its bytes.
@@ -45,6 +61,9 @@ pub enum Event {
     /// Every item is handled; the tag files are being written.
     Finishing,
 }
+
+/// How many bytes of a body arrive between two [`Event::Received`].
+pub const RECEIVED_STEP: u64 = 1 << 20;
 
 /// Where events go.
 pub type ProgressSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -383,3 +383,36 @@ async fn locators_stay_out_of_the_inventory() {
         }
     }
 }
+
+/// What a progress bar counts: bytes as they arrive, in steps; an attempt that broke midway
+/// takes back what it had counted, so that the bytes counted end at the bytes archived; and
+/// each item with bytes is reported fetched once, archived or failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_bytes_as_they_arrive_and_takes_back_a_broken_attempt() {
+    use sortie_core::progress::{Event, ProgressSink, RECEIVED_STEP};
+    let big = noise(3 << 20, 1);
+    let provider = scripted(vec![
+        Object::new("big", big.clone()).fault(Fault::BreakOnce).with_md5(),
+        Object::new("liar", noise(5000, 3)).fault(Fault::Short),
+        Object::new("small", &b"small"[..]),
+    ])
+    .open();
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let sink: ProgressSink = Arc::new(move |event| seen.lock().unwrap().push(event));
+    let dir = tempfile::tempdir().unwrap();
+    let summary = export(&[source(&provider).await], &dir.path().join("p.tar.zst"), &options(), sink).await.unwrap();
+    assert_eq!((summary.archived, summary.failed), (2, 1));
+
+    let events = events.lock().unwrap();
+    let sum = |pick: fn(&Event) -> Option<u64>| events.iter().filter_map(pick).sum::<u64>();
+    let received = sum(|e| if let Event::Received { bytes } = e { Some(*bytes) } else { None });
+    let discarded = sum(|e| if let Event::Discarded { bytes } = e { Some(*bytes) } else { None });
+    assert!(discarded >= RECEIVED_STEP, "the broken half of the big body was counted, then taken back");
+    assert_eq!(received - discarded, summary.archived_bytes);
+    let steps = events.iter().filter(|e| matches!(e, Event::Received { .. })).count();
+    assert!(steps <= 8, "one event a step, not one a chunk: {steps}");
+    let fetched = events.iter().filter(|e| matches!(e, Event::Fetched)).count();
+    assert_eq!(fetched, 3);
+    assert!(events.iter().any(|e| matches!(e, Event::ListingDone { items: 3, .. })));
+}

@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 use sortie_sdk::error::{Error, ErrorKind, Result};
 
 mod raw_path;
+mod request_log;
 
 pub use raw_path::{RawPathClient, has_dot_segment};
+pub use request_log::{logged, shown_url};
 
 const USER_AGENT: &str = concat!("sortie/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

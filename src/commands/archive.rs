@@ -16,6 +16,7 @@ use sortie_formats::shown::shown;
 use sortie_formats::verify::{Problem, Sidecar, Verification};
 use sortie_formats::{extract as extraction, reader, verify as verification, verify_dir};
 
+use super::signals::StopSignals;
 use super::{print_json, runtime};
 use crate::cli::{ArchiveArgs, ExtractArgs};
 use crate::exit;
@@ -25,7 +26,10 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
         verify_dir::verify_dir(&args.archive).map_err(|error| unreadable(&args.archive, "bag directory", &error))?
     } else {
         openable(&args.archive)?;
-        verification::verify(&args.archive).with_context(|| damaged(&args.archive))?
+        let reading = crate::progress::reading(&args.archive, "verify");
+        let result = verification::verify(&args.archive);
+        drop(reading);
+        result.with_context(|| damaged(&args.archive))?
     };
     let code = verdict(&result);
     if args.json {
@@ -121,23 +125,22 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
             args.target.display()
         )));
     }
+    let reading = crate::progress::reading(&args.archive, "extract");
     let done = runtime()?.block_on(async {
+        let mut signals = StopSignals::listen();
         let (archive, target, force) = (args.archive.clone(), args.target.clone(), args.force);
         let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target, force));
         tokio::select! {
             done = extraction => Ok(done.map_err(std::io::Error::other).and_then(|done| done)),
-            (name, code) = super::stop_signal() => {
+            stop = signals.next() => {
                 // What was staged is unverified: it goes; what was already placed was checked.
                 extraction::remove_staging(&args.target);
-                eprintln!("sortie: interrupted by {name}; unverified files were removed");
-                Err(code)
+                Err(stop)
             }
         }
     });
-    let done = match done {
-        Ok(done) => done,
-        Err(code) => return Ok(code),
-    };
+    drop(reading);
+    let done = done.map_err(|stop| anyhow::Error::new(stop).context("unverified files were removed"))?;
     let done = done
         .with_context(|| format!("extraction of {} into {} failed", args.archive.display(), args.target.display()))?;
     let code = if done.whole() { verdict(&done.verification) } else { exit::VERIFY_FAILED };

@@ -4,11 +4,13 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
+use super::signals::StopSignals;
 use super::{context, open_sources, print_outcome, warn};
 use crate::cli::ExportArgs;
 use crate::exit::{self, Stopped};
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
+    let mut signals = StopSignals::listen();
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let context = context(&args.source, files.all().into());
@@ -16,9 +18,9 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     warn(&bar, &warnings);
     let sources = tokio::select! {
         sources = open_sources(&args.source, &context, &progress) => sources,
-        (signal, code) = stop_signal() => {
+        stop = signals.next() => {
             bar.finish_and_clear();
-            return Err(stopped(signal, code));
+            return Err(stopped(stop));
         }
     };
     let sources = match sources {
@@ -43,11 +45,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     };
     let summary = tokio::select! {
         summary = engine::export(&sources, &args.output, &options, progress) => summary,
-        (signal, code) = stop_signal() => {
+        stop = signals.next() => {
             bar.finish_and_clear();
             let _ = std::fs::remove_file(&files.partial);
             let _ = std::fs::remove_file(&files.sidecar_partial);
-            return Err(stopped(signal, code));
+            return Err(stopped(stop));
         }
     };
     bar.finish_and_clear();
@@ -86,26 +88,8 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
 }
 
 /// The error of an export a signal stopped, after what was not finished is removed.
-fn stopped(signal: &'static str, code: i32) -> anyhow::Error {
-    anyhow::Error::new(Stopped { signal, code }).context("no archive was written")
-}
-
-/// Waits for Ctrl-C (SIGINT), SIGTERM (`timeout`, systemd, Kubernetes) or SIGHUP (a closed
-/// terminal), all of which end an export (or an extraction) the same way: what is not
-/// finished removed, the exit code 128 + the signal's number, as a shell reports a process
-/// the signal killed.
-pub(super) async fn stop_signal() -> (&'static str, i32) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        // Without handlers the signals keep their default action; Ctrl-C is still caught.
-        let _ = tokio::signal::ctrl_c().await;
-        return ("SIGINT", exit::INTERRUPTED);
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => ("SIGINT", exit::INTERRUPTED),
-        _ = term.recv() => ("SIGTERM", exit::TERMINATED),
-        _ = hangup.recv() => ("SIGHUP", exit::HUNG_UP),
-    }
+fn stopped(stop: Stopped) -> anyhow::Error {
+    anyhow::Error::new(stop).context("no archive was written")
 }
 
 /// Local reads take microseconds, remote ones wait on a round trip each: small objects from

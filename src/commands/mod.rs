@@ -17,6 +17,7 @@ mod man;
 mod plan;
 mod providers;
 mod report;
+mod signals;
 
 use anyhow::Result;
 use sortie_core::plan::{Plan, Source};
@@ -27,7 +28,6 @@ use sortie_core::warning::Warning;
 use sortie_sdk::registry::Context;
 
 use crate::cli::{Cli, Command, SourceArgs};
-use export::stop_signal;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<i32> {

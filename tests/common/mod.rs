@@ -25,16 +25,19 @@ pub fn run(args: &[&str]) -> Output {
 /// Runs `sortie ARGS` as an unprivileged user when the tests run as root, so that file
 /// permissions mean something (root reads a mode-000 file).
 pub fn run_unprivileged(args: &[&str]) -> Output {
-    if is_root() {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_sortie"))
-            .args(args)
-            .output()
-            .expect("setpriv runs (util-linux)")
+    run_unprivileged_with(args, &[])
+}
+
+/// [`run_unprivileged`] with `env` added to the environment.
+pub fn run_unprivileged_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = if is_root() {
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(env!("CARGO_BIN_EXE_sortie"));
+        setpriv
     } else {
-        run(args)
-    }
+        sortie()
+    };
+    command.args(args).envs(env.iter().copied()).output().expect("sortie runs (through setpriv, util-linux, as root)")
 }
 
 pub fn is_root() -> bool {

@@ -26,6 +26,7 @@ use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
 
+use super::received::Received;
 use super::writer::{AsListed, Held, Job, ToWriter, same_time};
 
 /// Bodies up to this size are held in memory.
@@ -132,6 +133,7 @@ impl Fetcher {
     pub(crate) async fn fetch(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
         if let Some(why) = self.refused[job.source].get() {
             let error = format!("not attempted: the source refused the credentials earlier ({why})");
+            (self.progress)(Event::Fetched);
             return Ok(Some(ToWriter::Failed { job, error, attempts: 0 }));
         }
         let on_retry = |retry: u32, error: &AttemptError| {
@@ -141,6 +143,9 @@ impl Fetcher {
             }
         };
         let (outcome, attempts) = retry(&self.policy, on_retry, || self.attempt(provider, &job)).await;
+        if !matches!(outcome, Err(AttemptError::WriterGone)) {
+            (self.progress)(Event::Fetched);
+        }
         match outcome {
             Ok(Fetched::Live) => Ok(None),
             Ok(Fetched::Held(body, announced)) => {
@@ -158,18 +163,27 @@ impl Fetcher {
     }
 
     async fn attempt(&self, provider: &dyn Provider, job: &Job) -> Result<Fetched, AttemptError> {
+        let mut received = Received::new(&self.progress);
         if job.item.size.is_some_and(|size| size > SMALL) {
             // The writer needs the job with the body it receives while this call streams it.
-            return self.stream_live(provider, job.clone()).await.map(|()| Fetched::Live);
+            self.stream_live(provider, job.clone(), &mut received).await?;
+            received.keep();
+            return Ok(Fetched::Live);
         }
         let mut body = open(provider, &job.item).await?;
         let announced = Box::new(Announced::take(&mut body));
         let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
-        let held = self.collect(body, job.item.size, checksum).await?;
+        let held = self.collect(body, job.item.size, checksum, &mut received).await?;
+        received.keep();
         Ok(Fetched::Held(held, announced))
     }
 
-    async fn stream_live(&self, provider: &dyn Provider, mut job: Job) -> Result<(), AttemptError> {
+    async fn stream_live(
+        &self,
+        provider: &dyn Provider,
+        mut job: Job,
+        received: &mut Received<'_>,
+    ) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let mut body = open(provider, &job.item).await?;
         Announced::take(&mut body).apply(&mut job);
@@ -185,6 +199,7 @@ impl Fetcher {
             let failed = chunk.is_err();
             if let Ok(bytes) = &chunk {
                 check.update(bytes);
+                received.add(bytes.len());
             }
             if chunk_tx.send(chunk).await.is_err() || failed {
                 break;
@@ -203,7 +218,13 @@ impl Fetcher {
 
     /// Reads a whole body: into memory while it fits, then into a temporary file. In memory
     /// it stays the chunks it came in, joined only when there are several.
-    async fn collect(&self, body: Body, listed: Option<u64>, checksum: Option<&ProviderChecksum>) -> Result<Held> {
+    async fn collect(
+        &self,
+        body: Body,
+        listed: Option<u64>,
+        checksum: Option<&ProviderChecksum>,
+        received: &mut Received<'_>,
+    ) -> Result<Held> {
         let announced = body.size.or(listed);
         let reserve = announced.unwrap_or(SMALL).min(SMALL);
         let permits = u32::try_from(reserve.div_ceil(1024).max(1)).expect("at most SMALL");
@@ -216,6 +237,7 @@ impl Fetcher {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             check.update(&chunk);
+            received.add(chunk.len());
             total += chunk.len() as u64;
             if let Some(file) = spool.as_mut() {
                 write_spool(file, &chunk).await?;

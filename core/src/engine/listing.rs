@@ -178,6 +178,10 @@ pub(crate) async fn list_source(
         }
     }
     listing.seconds = started.elapsed().as_secs_f64();
+    match &listing.error {
+        None => tracing::info!(source, items, bytes, seconds = listing.seconds, "listing done"),
+        Some(error) => tracing::info!(source, items, bytes, seconds = listing.seconds, %error, "listing stopped early"),
+    }
     Ok(listing)
 }
 

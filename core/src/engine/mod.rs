@@ -9,6 +9,7 @@ mod fetch;
 mod finish;
 mod listing;
 mod output;
+mod received;
 
 pub use listing::ClassCounts;
 pub use output::OutputFiles;

@@ -48,6 +48,8 @@ pub(crate) struct Behaviour {
     pub(crate) page_size: u64,
     /// A wait before every open, as a network round trip.
     pub(crate) latency: Duration,
+    /// Bodies are served at most this fast, in bytes a second, as over a slow link.
+    pub(crate) bytes_per_sec: Option<u64>,
     pub(crate) capabilities: Capabilities,
     /// Temporary failures of the second listing page before it is served.
     pub(crate) listing_hiccups: u32,
@@ -110,6 +112,7 @@ impl MemoryProvider {
         let behaviour = Behaviour {
             page_size: settings.page_size,
             latency: settings.latency,
+            bytes_per_sec: settings.bytes_per_sec,
             capabilities,
             listing_hiccups: 0,
             stuck: false,
@@ -208,6 +211,16 @@ impl Provider for MemoryProvider {
                 reader::scripted(&stored.object, attempt)?
             }
         };
+        if let Some(rate) = self.behaviour.bytes_per_sec {
+            body.stream = body
+                .stream
+                .then(move |chunk| async move {
+                    let len = chunk.as_ref().map_or(0, |bytes| bytes.len());
+                    tokio::time::sleep(Duration::from_secs_f64(len as f64 / rate as f64)).await;
+                    chunk
+                })
+                .boxed();
+        }
         body.stream = body
             .stream
             .map(move |chunk| {

@@ -161,6 +161,7 @@ impl Scripted {
         let behaviour = Behaviour {
             page_size: 2,
             latency: std::time::Duration::ZERO,
+            bytes_per_sec: None,
             capabilities: self.capabilities,
             listing_hiccups: self.listing_hiccups,
             stuck: self.stuck,

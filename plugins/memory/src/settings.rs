@@ -24,6 +24,10 @@ pub(crate) fn specs() -> Vec<SettingSpec> {
         SettingSpec::integer("page_size", "Items per listing page.").default_value(PAGE_SIZE).flag("--list-page-size"),
         SettingSpec::integer("latency_ms", "A wait before every open, in milliseconds, as a network round trip.")
             .default_value(0),
+        SettingSpec::integer(
+            "bytes_per_sec",
+            "Serve every body at most this fast, in bytes a second, as over a slow link (a download to watch).",
+        ),
         SettingSpec::integer("max_concurrency", "The most items the engine may fetch at once from this source."),
         SettingSpec::bool("flat", "A flat, byte-ordered namespace, as an object store's."),
         SettingSpec::bool(
@@ -43,6 +47,7 @@ pub(crate) struct MemorySettings {
     pub(crate) seed: u64,
     pub(crate) page_size: u64,
     pub(crate) latency: Duration,
+    pub(crate) bytes_per_sec: Option<u64>,
     pub(crate) max_concurrency: Option<usize>,
     pub(crate) flat: bool,
     pub(crate) with_md5: bool,
@@ -59,6 +64,10 @@ impl MemorySettings {
         if page_size == 0 {
             return Err(invalid("setting 'page_size' takes at least 1 item a page".to_owned()));
         }
+        let bytes_per_sec = match settings.integer("bytes_per_sec") {
+            Some(0) => return Err(invalid("setting 'bytes_per_sec' takes at least 1 byte a second".to_owned())),
+            rate => rate,
+        };
         let max_concurrency = match settings.integer("max_concurrency") {
             Some(0) => return Err(invalid("setting 'max_concurrency' takes at least 1".to_owned())),
             limit => limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -70,6 +79,7 @@ impl MemorySettings {
             seed: settings.integer("seed").unwrap_or(0),
             page_size,
             latency: Duration::from_millis(settings.integer("latency_ms").unwrap_or(0)),
+            bytes_per_sec,
             max_concurrency,
             flat: settings.is_on("flat"),
             with_md5: settings.is_on("with_md5"),

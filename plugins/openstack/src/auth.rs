@@ -83,13 +83,11 @@ pub async fn login(http: &reqwest::Client, credentials: &Credentials) -> Result<
 }
 
 async fn tempauth(http: &reqwest::Client, credentials: &Credentials, user: &str, key: &Secret) -> Result<Session> {
-    let response = http
-        .get(&credentials.auth_url)
-        .header("X-Auth-User", user)
-        .header("X-Auth-Key", key.expose())
-        .send()
-        .await
-        .map_err(|e| unreachable(&credentials.auth_url_display(), &e))?;
+    let request = http.get(&credentials.auth_url).header("X-Auth-User", user).header("X-Auth-Key", key.expose());
+    let response = sortie_http::logged(&reqwest::Method::GET, &credentials.auth_url, async {
+        request.send().await.map_err(|e| unreachable(&credentials.auth_url_display(), &e))
+    })
+    .await?;
     let status = response.status();
     if !status.is_success() {
         return Err(refusal(credentials, status, response).await);
@@ -202,12 +200,11 @@ async fn keystone(http: &reqwest::Client, credentials: &Credentials) -> Result<S
 async fn request_token(http: &reqwest::Client, credentials: &Credentials, scoped: bool) -> Result<Response> {
     let url = format!("{}/auth/tokens", credentials.auth_url);
     let body = serde_json::to_vec(&token_request(&credentials.method, scoped)).expect("JSON serializes");
-    http.post(&url)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| unreachable(&credentials.auth_url_display(), &e))
+    let request = http.post(&url).header("Content-Type", "application/json").body(body);
+    sortie_http::logged(&reqwest::Method::POST, &url, async {
+        request.send().await.map_err(|e| unreachable(&credentials.auth_url_display(), &e))
+    })
+    .await
 }
 
 /// The body of `POST /v3/auth/tokens`.

@@ -231,16 +231,18 @@ impl Client {
             let mut all = vec![("X-Auth-Token", session.token.expose())];
             all.extend_from_slice(headers);
             let target = url.split('?').next().unwrap_or(url);
-            return self.raw.send(method, url, &all, &sortie_http::redact_userinfo(target)).await;
+            let what = sortie_http::redact_userinfo(target);
+            return sortie_http::logged(&method, url, self.raw.send(method.clone(), url, &all, &what)).await;
         }
-        let mut builder = self.http.request(method, url).header("X-Auth-Token", session.token.expose());
+        let mut builder = self.http.request(method.clone(), url).header("X-Auth-Token", session.token.expose());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
         if let Some(body) = body {
             builder = builder.header("Content-Type", "application/json").body(body.to_vec());
         }
-        builder.send().await.map_err(|e| error::transport_error(url, &e))
+        sortie_http::logged(&method, url, async { builder.send().await.map_err(|e| error::transport_error(url, &e)) })
+            .await
     }
 
     async fn failure(&self, target: &str, response: Response) -> Error {

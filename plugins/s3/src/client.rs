@@ -212,13 +212,13 @@ impl Client {
         if sortie_http::has_dot_segment(&url) {
             let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let what = format!("the S3 endpoint {}", self.endpoint_display());
-            return self.raw.send(method, &url, &headers, &what).await;
+            return sortie_http::logged(&method, &url, self.raw.send(method.clone(), &url, &headers, &what)).await;
         }
-        let mut builder = self.http.request(method, &url);
+        let mut builder = self.http.request(method.clone(), &url);
         for (name, value) in &headers {
             builder = builder.header(*name, value.as_str());
         }
-        builder.send().await.map_err(|e| self.transport_error(&e))
+        sortie_http::logged(&method, &url, async { builder.send().await.map_err(|e| self.transport_error(&e)) }).await
     }
 
     /// Path-style `ENDPOINT/BUCKET/KEY` or virtual-hosted `BUCKET.HOST/KEY`.
