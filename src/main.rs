@@ -45,9 +45,10 @@ fn fail(error: &anyhow::Error, json: bool) -> i32 {
 fn refuse_arguments(error: &clap::Error) -> ! {
     let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
     if error.use_stderr() && json {
+        // clap's message may go on over lines (the arguments missing) up to a blank line.
         let rendered = error.render().to_string();
-        let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
-        let _ = commands::print_failure(exit::USAGE, message);
+        let lines: Vec<&str> = rendered.lines().take_while(|line| !line.trim().is_empty()).map(str::trim).collect();
+        let _ = commands::print_failure(exit::USAGE, lines.join(" ").trim_start_matches("error: "));
     }
     error.exit()
 }

@@ -74,6 +74,18 @@ fn a_refused_command_line_is_a_usage_failure() {
 }
 
 #[test]
+fn a_missing_required_argument_is_named_in_json() {
+    // clap says which argument is missing on the line after its message.
+    let output = run(&["export", "x", "--json"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    let value: Value = serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    assert_eq!((&value["ok"], &value["error"]["kind"]), (&Value::from(false), &Value::from("usage")), "{value}");
+    let message = message(&value);
+    assert!(message.contains("not provided") && message.contains("--output <FILE>"), "{value}");
+    assert!(!message.contains("Usage:"), "the usage lines stay on stderr: {value}");
+}
+
+#[test]
 fn a_plugin_that_cannot_be_loaded_is_a_plugin_failure() {
     let work = open_tempdir();
     let plugin = work.path().join("libsortie_plugin_text.so");
