@@ -155,6 +155,8 @@ fn colour_follows_color_and_no_color_and_quiet_draws_nothing() {
     let no_color = export("no-color", &[], &[("NO_COLOR", "1")]);
     assert!(!has_colour(&no_color) && no_color.contains("INFO"), "{no_color:?}");
     assert!(has_colour(&export("always", &["--color", "always"], &[("NO_COLOR", "1")])));
+    // no-color.org: an empty NO_COLOR does not disable colour.
+    assert!(has_colour(&export("empty-no-color", &[], &[("NO_COLOR", "")])), "NO_COLOR= disabled colour");
 
     // Piped, colour only when asked for.
     let piped = common::run(&["-v", "--color", "always", "export", "memory://c", "-o", &output("piped")]);
