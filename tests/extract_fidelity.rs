@@ -99,6 +99,13 @@ fn existing_files_are_refused_with_a_hint_and_replaced_with_force() {
 
     let output = extract(&archive, &target, &["--force"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
+    // Two payload files (as `verify` counts them, printed just above) and the tag files.
+    let printed = stdout(&output);
+    assert!(printed.contains("payload   2 files"), "{printed}");
+    assert!(
+        printed.contains("into") && printed.contains("the payload and the bag's tag files"),
+        "the count above 2 is explained: {printed}"
+    );
     assert_eq!(fs::read(&a).unwrap(), b"original");
     assert!(fs::symlink_metadata(&b).unwrap().is_file(), "the link itself was replaced");
     assert_eq!(fs::read(&b).unwrap(), b"bee");

@@ -154,7 +154,12 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
         }
         drop(stderr);
         print_verification(&done.verification, verdict(&done.verification))?;
-        out!("extracted {} files ({}) into {}", done.files, HumanBytes(done.bytes), args.target.display())?;
+        out!(
+            "extracted {} files ({}) into {}: the payload and the bag's tag files",
+            done.files,
+            HumanBytes(done.bytes),
+            args.target.display()
+        )?;
     }
     Ok(code)
 }
