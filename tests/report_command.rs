@@ -111,3 +111,68 @@ fn an_edited_report_a_damaged_or_a_missing_archive_is_said_so() {
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("cannot read the archive"), "{}", stderr(&output));
 }
+
+/// Address space allowed to `report --json` of a 16 MiB report.json: a reader that builds
+/// the printed JSON as a `serde_json::Value` tree needs well over twice this.
+const REPORT_MEMORY_LIMIT: u64 = 192 << 20;
+
+#[test]
+fn a_crafted_report_of_many_sources_is_printed_as_json_without_a_copy_as_a_tree() {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::process::CommandExt;
+
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "many", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    // The same archive, its report.json replaced by 16 MiB of sources, the tag manifest
+    // updated to match: what anyone can forge.
+    let one = r#"{"source":"","url":"","kinds":{},"listing_seconds":0}"#;
+    let count = (16 << 20) / (one.len() + 1);
+    let forged_report = format!(r#"{{"sources":[{}],"failures":[],"exclusions":[]}}"#, vec![one; count].join(","));
+    let digest = hex::encode(Sha256::digest(forged_report.as_bytes()));
+    let tar = zstd::decode_all(fs::File::open(&archive).unwrap()).unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        let mut header = entry.header().clone();
+        if path.ends_with("sortie/report.json") {
+            content = forged_report.clone().into_bytes();
+        } else if path.ends_with("tagmanifest-sha256.txt") {
+            let lines = String::from_utf8(content).unwrap();
+            let lines = lines.lines().map(|line| match line.split_once("  ") {
+                Some((_, "sortie/report.json")) => format!("{digest}  sortie/report.json\n"),
+                _ => format!("{line}\n"),
+            });
+            content = lines.collect::<String>().into_bytes();
+        }
+        header.set_size(content.len() as u64);
+        header.set_cksum();
+        builder.append(&header, &content[..]).unwrap();
+    }
+    let forged = work.path().join("forged.tar.zst");
+    fs::write(&forged, zstd::encode_all(&builder.into_inner().unwrap()[..], 3).unwrap()).unwrap();
+
+    let mut command = sortie();
+    command.args(["report", forged.to_str().unwrap(), "--json"]);
+    // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: REPORT_MEMORY_LIMIT, rlim_max: REPORT_MEMORY_LIMIT };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["trusted"], true, "the forged report matches its tag manifest");
+    assert_eq!(json["report"]["sources"].as_array().unwrap().len(), count);
+}

@@ -4,9 +4,11 @@
 //! report or bag-info.txt do not match the tag manifest (edited or damaged), 2 when the
 //! file cannot be opened.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use serde_json::json;
+use serde::Serialize;
 use sortie_formats::report_reader::{self, ArchiveReport, MAX_LISTED, MAX_REPORT_BYTES};
 use sortie_formats::shown::shown;
 
@@ -24,11 +26,21 @@ pub fn run(args: &ArchiveArgs) -> Result<i32> {
         (true, _) => exit::INCOMPLETE,
     };
     if args.json {
-        print_json(&json!({"archive": args.archive, "trusted": report.trusted(), "report": report}))?;
+        // Serialized straight from the report: a `serde_json::Value` of a crafted report.json
+        // of 64 MiB (a million sources) took 1.1 GiB.
+        print_json(&Printed { archive: &args.archive, trusted: report.trusted(), report: &report })?;
     } else {
         print_report(&report)?;
     }
     Ok(code)
+}
+
+/// What `report --json` prints.
+#[derive(Serialize)]
+struct Printed<'a> {
+    archive: &'a Path,
+    trusted: bool,
+    report: &'a ArchiveReport,
 }
 
 fn print_report(report: &ArchiveReport) -> std::io::Result<()> {
