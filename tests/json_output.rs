@@ -134,6 +134,55 @@ fn an_interrupted_export_says_so_in_json() {
     assert!(!archive.exists() && !partial.exists());
 }
 
+/// Waits until process `pid` catches SIGTERM (its handler is installed, `SigCgt` in
+/// /proc/PID/status), then sends it.
+fn terminate_once_caught(pid: u32) {
+    let started = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let caught = status.lines().find_map(|line| line.strip_prefix("SigCgt:")).unwrap().trim();
+        if u64::from_str_radix(caught, 16).unwrap() & (1 << (libc::SIGTERM - 1)) != 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "sortie never listened to SIGTERM");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: kill sends a signal to a child the caller started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+}
+
+#[test]
+fn reading_and_listing_commands_stopped_by_a_signal_say_so_in_json() {
+    let work = open_tempdir();
+    // An archive that never ends: a fifo nobody writes to, held open.
+    let fifo = work.path().join("endless.tar.zst");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for command in ["verify", "report"] {
+        let child = sortie()
+            .args([command, fifo.to_str().unwrap(), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        terminate_once_caught(child.id());
+        let output = child.wait_with_output().unwrap();
+        drop(writer);
+        let value = failure(&output, 143, "interrupted");
+        assert!(message(&value).contains("SIGTERM"), "{command}: {value}");
+    }
+    // A listing that would go on for seconds, answered at once page after page.
+    let child = sortie()
+        .args(["inventory", "memory://long", "--set", "items=3000000", "--list-page-size", "1", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    terminate_once_caught(child.id());
+    let value = failure(&child.wait_with_output().unwrap(), 143, "interrupted");
+    assert!(message(&value).contains("SIGTERM"), "{value}");
+}
+
 #[test]
 fn an_incomplete_export_lists_its_failures_up_to_a_bound() {
     let work = open_tempdir();

@@ -17,19 +17,21 @@ use sortie_formats::verify::{Problem, Sidecar, Verification};
 use sortie_formats::{extract as extraction, reader, verify as verification, verify_dir};
 
 use super::signals::StopSignals;
-use super::{print_json, runtime};
+use super::{blocking_until_stopped, print_json, runtime};
 use crate::cli::{ArchiveArgs, ExtractArgs};
 use crate::exit;
 
 pub fn verify(args: &ArchiveArgs) -> Result<i32> {
+    let archive = args.archive.clone();
     let result = if args.archive.is_dir() {
-        verify_dir::verify_dir(&args.archive).map_err(|error| unreadable(&args.archive, "bag directory", &error))?
+        blocking_until_stopped(move || verify_dir::verify_dir(&archive))?
+            .map_err(|error| unreadable(&args.archive, "bag directory", &error))?
     } else {
         openable(&args.archive)?;
         let reading = crate::progress::reading(&args.archive, "verify");
-        let result = verification::verify(&args.archive);
+        let result = blocking_until_stopped(move || verification::verify(&archive));
         drop(reading);
-        result.with_context(|| damaged(&args.archive))?
+        result?.with_context(|| damaged(&args.archive))?
     };
     let code = verdict(&result);
     if args.json {

@@ -33,12 +33,12 @@ use crate::cli::{Cli, Command, SourceArgs};
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Export(args) => block_on(export::run(args)),
-        Command::Inventory(args) => block_on(inventory::run(args)),
+        Command::Inventory(args) => block_on(until_stopped(inventory::run(args))),
         Command::Verify(args) => archive::verify(&args),
-        Command::Ls(args) => archive::ls(&args),
+        Command::Ls(args) => blocking_until_stopped(move || archive::ls(&args))?,
         Command::Extract(args) => archive::extract(&args),
-        Command::Report(args) => report::run(&args),
-        Command::Plan(args) => block_on(plan::run(args)),
+        Command::Report(args) => blocking_until_stopped(move || report::run(&args))?,
+        Command::Plan(args) => block_on(until_stopped(plan::run(args))),
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
@@ -57,6 +57,34 @@ fn block_on<F: std::future::Future<Output = Result<i32>>>(command: F) -> Result<
     let code = runtime.block_on(command);
     runtime.shutdown_background();
     code
+}
+
+/// A command that leaves nothing behind (it reads, lists, prints) run until it ends or a
+/// stopping signal arrives: then it fails as stopped (exit 130, 143 or 129), so that
+/// `--json` still prints its one object saying so, as for `export` and `extract`. The
+/// command runs as a task of its own, so that one that never yields (a listing answered at
+/// once, page after page) cannot keep the signal from being seen.
+async fn until_stopped(command: impl std::future::Future<Output = Result<i32>> + Send + 'static) -> Result<i32> {
+    let mut signals = signals::StopSignals::listen();
+    tokio::select! {
+        done = tokio::spawn(command) => done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        stop = signals.next() => Err(stop.into()),
+    }
+}
+
+/// [`until_stopped`] for work that blocks (reading an archive), on a thread of its own
+/// that is left behind when a signal arrives.
+fn blocking_until_stopped<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let runtime = runtime()?;
+    let done = runtime.block_on(async {
+        let mut signals = signals::StopSignals::listen();
+        tokio::select! {
+            done = tokio::task::spawn_blocking(work) => Ok(done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))),
+            stop = signals.next() => Err(stop.into()),
+        }
+    });
+    runtime.shutdown_background();
+    done
 }
 
 /// Prints a value as one line of JSON on stdout.
