@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use common::s3_server::S3Server;
-use common::{all_text, code, open_tempdir, run_unprivileged_with, set_mode, stderr, write_tree};
+use common::{all_text, code, open_tempdir, run_unprivileged_with, set_mode, sortie, stderr, write_tree};
 
 const SESSION_TOKEN: &str = "sortie-session-token-do-not-print";
 
@@ -87,4 +87,30 @@ fn a_failure_is_a_warning_that_off_and_quiet_silence() {
     assert!(warned.contains("WARN") && warned.contains("failed: locked.txt"), "{warned}");
     assert_eq!(export("off", &[], &[("SORTIE_LOG", "off")]), "");
     assert_eq!(export("quiet", &["-q"], &[]), "");
+}
+
+#[test]
+fn each_retry_is_logged_with_its_reason_at_info() {
+    let work = open_tempdir();
+    let archive = work.path().join("never.tar.zst");
+    // A closed port: the bucket check fails temporarily, and is retried twice.
+    let args = ["-v", "export", "s3://some-bucket", "--s3-endpoint", "http://127.0.0.1:9", "--retries", "2"];
+    let output = sortie()
+        .args(args)
+        .args(["-o", archive.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "retry-secret")
+        .env_remove("SORTIE_LOG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 1, "{}", all_text(&output));
+    let logged = stderr(&output);
+    for retry in ["retry 1 of s3://some-bucket", "retry 2 of s3://some-bucket"] {
+        let line =
+            logged.lines().find(|line| line.contains(retry)).unwrap_or_else(|| panic!("no {retry:?}:\n{logged}"));
+        assert!(line.contains("INFO") && line.contains("cannot reach the S3 endpoint"), "the reason: {line}");
+    }
+    assert!(!logged.contains("retry 3"), "{logged}");
+    assert!(!logged.contains("retry-secret"), "{logged}");
 }
