@@ -74,6 +74,13 @@ fn an_empty_directory_is_warned_about() {
     assert!(found[0].1.contains("is empty: check the prefix or path"), "{found:?}");
     let output = run(&["inventory", empty.to_str().unwrap(), "--json"]);
     assert_eq!(warnings(&output)[0].0, "empty_source");
+
+    // --quiet silences logs, not what says the command may not do what was meant.
+    let odd_name = work.path().join("quiet.zip");
+    let output = run(&["-q", "export", empty.to_str().unwrap(), "-o", odd_name.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let said = stderr(&output);
+    assert!(said.contains("warning: source fs-empty") && said.contains("does not end in .tar.zst"), "{said}");
 }
 
 #[test]
