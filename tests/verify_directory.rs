@@ -91,3 +91,21 @@ fn an_edited_tag_file_is_damage_and_a_directory_without_a_bag_bad_input() {
     assert_eq!(code(&output), 2, "a wrong path, as for an archive that cannot be opened: {}", all_text(&output));
     assert!(stderr(&output).contains("not a BagIt bag"), "{}", stderr(&output));
 }
+
+#[test]
+fn files_and_directories_this_user_cannot_read_are_named_and_the_rest_checked() {
+    let work = open_tempdir();
+    let (_, bag) = extracted(work.path());
+    // As a 0600 file `extract` restored for its owner is to anyone else.
+    set_mode(&bag.join("data/fs-src/a.txt"), 0o000);
+    set_mode(&bag.join("data/fs-src/sub"), 0o000);
+    set_mode(&bag.join("sortie/report.json"), 0o000);
+    let output = run_unprivileged(&["verify", bag.to_str().unwrap()]);
+    assert_eq!(code(&output), 4, "not verified, not a wrong path: {}", all_text(&output));
+    let text = stdout(&output);
+    for unread in ["data/fs-src/a.txt: cannot be read", "data/fs-src/sub: directory cannot be read"] {
+        assert!(text.contains(&format!("FAILED  {unread}: ")), "{unread}: {text}");
+    }
+    assert!(text.contains("FAILED  sortie/report.json: cannot be read: "), "{text}");
+    assert!(!text.contains("bag-info.txt: sha256 mismatch"), "the readable tag files are still checked: {text}");
+}

@@ -93,10 +93,14 @@ impl Listed {
 /// Hashes every file the manifest lists, in its order, and compares.
 fn check_manifest(v: &mut Verification, bag: &Path, listed: &mut Listed) -> io::Result<()> {
     let root = open_dir(bag)?;
-    let manifest = match open_beneath(&root, MANIFEST)? {
-        Opened::File(file) => file,
-        _ => {
+    let manifest = match open_beneath(&root, MANIFEST) {
+        Ok(Opened::File(file)) => file,
+        Ok(_) => {
             v.problem(Some(MANIFEST), "the payload manifest is missing (or is not a regular file)");
+            return Ok(());
+        }
+        Err(error) => {
+            v.problem(Some(MANIFEST), format!("the payload manifest cannot be read: {error}"));
             return Ok(());
         }
     };
@@ -120,24 +124,37 @@ fn check_manifest(v: &mut Verification, bag: &Path, listed: &mut Listed) -> io::
             v.problem(Some(&path), "listed twice in the manifest");
             continue;
         }
-        match open_beneath(&root, &path)? {
-            Opened::File(mut file) => {
-                let have = sha256(&mut file)?;
+        match open_beneath(&root, &path).and_then(|opened| opened.hashed()) {
+            Ok(Opened::File(have)) => {
                 if !have.eq_ignore_ascii_case(want) {
                     v.problem(Some(&path), format!("sha256 mismatch: manifest says {want}, content is {have}"));
                 }
             }
-            Opened::Missing => v.problem(Some(&path), "listed in the manifest but missing from the bag"),
-            Opened::Refused(why) => v.problem(Some(&path), why),
+            Ok(Opened::Missing) => v.problem(Some(&path), "listed in the manifest but missing from the bag"),
+            Ok(Opened::Refused(why)) => v.problem(Some(&path), why),
+            // A file this user may not read (a 0600 file `extract` gave back to its owner):
+            // not verified, and named, while the rest of the bag still is.
+            Err(error) => v.problem(Some(&path), format!("cannot be read: {error}")),
         }
     }
     Ok(())
 }
 
-enum Opened {
-    File(File),
+enum Opened<T = File> {
+    File(T),
     Missing,
     Refused(&'static str),
+}
+
+impl Opened {
+    /// The file's sha256 in place of the file.
+    fn hashed(self) -> io::Result<Opened<String>> {
+        Ok(match self {
+            Opened::File(mut file) => Opened::File(sha256(&mut file)?),
+            Opened::Missing => Opened::Missing,
+            Opened::Refused(why) => Opened::Refused(why),
+        })
+    }
 }
 
 /// Opens the regular file at `relative` under `root`, never through a link.
@@ -187,7 +204,16 @@ impl Tags {
 /// Walks the bag without following links: counts the payload, names what the manifest does
 /// not list and what is not a file or directory, and hashes the tag files.
 fn walk_tree(v: &mut Verification, bag: &Path, rel: &Path, listed: &Listed, tags: &mut Tags) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(bag.join(rel))?.collect::<io::Result<_>>()?;
+    let listed_entries = fs::read_dir(bag.join(rel)).and_then(|entries| entries.collect::<io::Result<Vec<_>>>());
+    let mut entries = match listed_entries {
+        Ok(entries) => entries,
+        // The bag itself unreadable is a wrong path; a directory inside it, a problem.
+        Err(error) if rel.as_os_str().is_empty() => return Err(error),
+        Err(error) => {
+            v.problem(Some(&rel.to_string_lossy()), format!("directory cannot be read: {error}"));
+            return Ok(());
+        }
+    };
     entries.sort_by_key(|entry| entry.file_name());
     for entry in entries {
         let path = rel.join(entry.file_name());
@@ -214,23 +240,23 @@ fn walk_tree(v: &mut Verification, bag: &Path, rel: &Path, listed: &Listed, tags
             }
         } else if tags.digests.len() >= MAX_TAG_FILES {
             v.problem(Some(&text), format!("more than {MAX_TAG_FILES} tag files: not a Sortie bag"));
-        } else {
-            tag_file(bag, text, tags)?;
+        } else if let Err(error) = tag_file(bag, &text, tags) {
+            v.problem(Some(&text), format!("cannot be read: {error}"));
         }
     }
     Ok(())
 }
 
-fn tag_file(bag: &Path, rel: String, tags: &mut Tags) -> io::Result<()> {
-    let mut file = File::open(bag.join(&rel))?;
+fn tag_file(bag: &Path, rel: &str, tags: &mut Tags) -> io::Result<()> {
+    let mut file = File::open(bag.join(rel))?;
     let index = tags.digests.len();
-    if [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel.as_str()) && file.metadata()?.len() <= MAX_SMALL_TAG {
+    if [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel) && file.metadata()?.len() <= MAX_SMALL_TAG {
         let mut content = Vec::new();
         file.take(MAX_SMALL_TAG).read_to_end(&mut content)?;
-        tags.digests.push((rel.clone(), hex::encode(Sha256::digest(&content)), index));
-        tags.small.push((rel, content));
+        tags.digests.push((rel.to_owned(), hex::encode(Sha256::digest(&content)), index));
+        tags.small.push((rel.to_owned(), content));
     } else {
-        tags.digests.push((rel, sha256(&mut file)?, index));
+        tags.digests.push((rel.to_owned(), sha256(&mut file)?, index));
     }
     Ok(())
 }
