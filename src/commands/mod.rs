@@ -67,6 +67,8 @@ fn block_on<F: std::future::Future<Output = Result<i32>>>(command: F) -> Result<
 async fn until_stopped(command: impl std::future::Future<Output = Result<i32>> + Send + 'static) -> Result<i32> {
     let mut signals = signals::StopSignals::listen();
     tokio::select! {
+        // A command that has printed its result and ended wins over a signal that came after.
+        biased;
         done = tokio::spawn(command) => done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
         stop = signals.next() => Err(stop.into()),
     }
@@ -79,6 +81,7 @@ fn blocking_until_stopped<T: Send + 'static>(work: impl FnOnce() -> T + Send + '
     let done = runtime.block_on(async {
         let mut signals = signals::StopSignals::listen();
         tokio::select! {
+            biased;
             done = tokio::task::spawn_blocking(work) => Ok(done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))),
             stop = signals.next() => Err(stop.into()),
         }
