@@ -126,6 +126,13 @@ fn a_target_that_is_a_file_or_a_missing_archive_is_refused_before_anything_is_cr
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("is not a directory"), "{}", stderr(&output));
     assert_eq!(fs::read(&file).unwrap(), b"mine");
+    // A link to nothing is no directory either: not followed to create its target.
+    let dangling = work.path().join("dangling");
+    std::os::unix::fs::symlink(work.path().join("nowhere"), &dangling).unwrap();
+    let output = extract(&archive, &dangling, &[]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("is not a directory"), "{}", stderr(&output));
+    assert!(!work.path().join("nowhere").exists());
 
     let target = work.path().join("never");
     let output = extract(&work.path().join("missing.tar.zst"), &target, &[]);

@@ -121,7 +121,9 @@ fn archive_fault(archive: &Path, message: String) -> anyhow::Error {
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
     openable(&args.archive)?;
-    if std::fs::metadata(&args.target).is_ok_and(|meta| !meta.is_dir()) {
+    // Something there that is not a directory: a file, or a symbolic link to nothing.
+    let directory = std::fs::metadata(&args.target).map(|meta| meta.is_dir());
+    if matches!(directory, Ok(false)) || (directory.is_err() && std::fs::symlink_metadata(&args.target).is_ok()) {
         return Err(bad_input(format!(
             "the target {} exists and is not a directory; give a new or existing directory",
             args.target.display()
