@@ -245,3 +245,28 @@ fn providers_json_gives_examples_as_a_list() {
         assert!(!examples.is_empty() && examples.iter().all(|e| !e.as_str().unwrap().contains(" or ")), "{provider}");
     }
 }
+
+#[test]
+fn verify_extract_and_report_say_ok_and_exit_code_like_export() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha"), ("d/b.txt", b"beta")]);
+    let (archive, output) = export(work.path(), "bag", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let archive = archive.to_str().unwrap();
+    let target = work.path().join("out");
+    let outcome = |args: &[&str], expected: i32| {
+        let output = run(args);
+        assert_eq!(code(&output), expected, "{args:?}: {}", all_text(&output));
+        let value: Value = serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!((value["ok"].clone(), value["exit_code"].clone()), ((expected == 0).into(), expected.into()));
+    };
+    outcome(&["verify", archive, "--json"], 0);
+    outcome(&["report", archive, "--json"], 0);
+    outcome(&["extract", archive, target.to_str().unwrap(), "--json"], 0);
+    let mut bytes = std::fs::read(archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(archive, bytes).unwrap();
+    outcome(&["verify", archive, "--json"], 4);
+}

@@ -17,7 +17,7 @@ use sortie_formats::verify::{Problem, Sidecar, Verification};
 use sortie_formats::{extract as extraction, reader, verify as verification, verify_dir};
 
 use super::signals::StopSignals;
-use super::{blocking_until_stopped, print_json, runtime};
+use super::{blocking_until_stopped, print_json, print_outcome, runtime};
 use crate::cli::{ArchiveArgs, ExtractArgs};
 use crate::exit;
 
@@ -35,7 +35,7 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
     };
     let code = verdict(&result);
     if args.json {
-        print_json(&json!({"archive": args.archive, "intact": result.intact(), "result": result}))?;
+        print_outcome(code, &json!({"archive": args.archive, "intact": result.intact(), "result": result}))?;
         return Ok(code);
     }
     print_verification(&result, code)?;
@@ -149,7 +149,7 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
         .with_context(|| format!("extraction of {} into {} failed", args.archive.display(), args.target.display()))?;
     let code = if done.whole() { verdict(&done.verification) } else { exit::VERIFY_FAILED };
     if args.json {
-        print_json(&done)?;
+        print_outcome(code, &done)?;
     } else {
         let mut stderr = std::io::stderr().lock();
         print_problems(&mut stderr, "REFUSED", &done.refused)?;

@@ -16,7 +16,9 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let context = context(&args.source, files.all().into());
     let (progress, bar) = crate::progress::sink(!args.json);
     warn(&bar, &warnings);
+    // Work first: a stage that is over wins over a signal that arrives with its end.
     let sources = tokio::select! {
+        biased;
         sources = open_sources(&args.source, &context, &progress) => sources,
         stop = signals.next() => {
             bar.finish_and_clear();
@@ -44,6 +46,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         force: args.force,
     };
     let summary = tokio::select! {
+        biased;
         summary = engine::export(&sources, &args.output, &options, progress) => summary,
         stop = signals.next() => {
             bar.finish_and_clear();

@@ -97,15 +97,18 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// Prints the outcome of a command as one JSON object on stdout: `ok` (exit code 0),
-/// `exit_code`, then the fields of `value`, an object.
-fn print_outcome(code: i32, value: &impl serde::Serialize) -> Result<()> {
-    let mut outcome = serde_json::Map::new();
-    outcome.insert("ok".into(), (code == crate::exit::OK).into());
-    outcome.insert("exit_code".into(), code.into());
-    if let serde_json::Value::Object(fields) = serde_json::to_value(value)? {
-        outcome.extend(fields);
+/// `exit_code`, then the fields of `value`, a struct or map. Serialized straight from
+/// `value`, never through a `serde_json::Value` copy: a crafted archive's report can be
+/// large.
+fn print_outcome<T: serde::Serialize>(code: i32, value: &T) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Outcome<'a, T> {
+        ok: bool,
+        exit_code: i32,
+        #[serde(flatten)]
+        value: &'a T,
     }
-    print_json(&outcome)
+    print_json(&Outcome { ok: code == crate::exit::OK, exit_code: code, value })
 }
 
 /// What a command given `--json` prints when it fails, beside the message on stderr: one

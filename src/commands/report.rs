@@ -13,7 +13,7 @@ use sortie_formats::report_reader::{self, ArchiveReport, MAX_LISTED, MAX_REPORT_
 use sortie_formats::shown::shown;
 
 use super::archive::{damaged, openable, print_problems};
-use super::print_json;
+use super::print_outcome;
 use crate::cli::ArchiveArgs;
 use crate::exit;
 
@@ -28,7 +28,7 @@ pub fn run(args: &ArchiveArgs) -> Result<i32> {
     if args.json {
         // Serialized straight from the report: a `serde_json::Value` of a crafted report.json
         // of 64 MiB (a million sources) took 1.1 GiB.
-        print_json(&Printed { archive: &args.archive, trusted: report.trusted(), report: &report })?;
+        print_outcome(code, &Printed { archive: &args.archive, trusted: report.trusted(), report: &report })?;
     } else {
         print_report(&report)?;
     }
