@@ -145,18 +145,21 @@ fn strip_userinfo(location: &str) -> String {
 }
 
 /// PROPFIND Depth 0 of `path`, its own response.
+/// A path that does not exist: a 404, or (Xandikos) a multistatus whose one response is.
 async fn propfind_one(client: &Client, flavor: Flavor, path: &str) -> Result<Response> {
-    let responses = client.multistatus("PROPFIND", path, "0", propfind_body(flavor)).await.map_err(|e| {
-        if e.kind() == ErrorKind::NotFound {
-            Error::new(ErrorKind::NotFound, format!("{} does not exist (404)", client.url(path)))
-        } else {
-            e
-        }
-    })?;
+    let not_found = || Error::new(ErrorKind::NotFound, format!("{} does not exist (404)", client.url(path)));
+    let responses = client
+        .multistatus("PROPFIND", path, "0", propfind_body(flavor))
+        .await
+        .map_err(|e| if e.kind() == ErrorKind::NotFound { not_found() } else { e })?;
     let own = responses.iter().position(|r| same(&r.href, path)).unwrap_or(0);
-    responses.into_iter().nth(own).ok_or_else(|| {
-        Error::new(ErrorKind::Other, format!("{} answered PROPFIND {path} without a response", client.who()))
-    })
+    match responses.into_iter().nth(own) {
+        Some(response) if response.status == Some(404) => Err(not_found()),
+        Some(response) => Ok(response),
+        None => {
+            Err(Error::new(ErrorKind::Other, format!("{} answered PROPFIND {path} without a response", client.who())))
+        }
+    }
 }
 
 fn home_sets(client: &Client, response: &Response, flavor: Flavor) -> Vec<String> {
