@@ -129,8 +129,10 @@ impl Client {
         }
         let url = self.url(href);
         let bytes = answer.response.bytes().await.map_err(|e| self.transport_error(&url, &e))?;
+        // A multistatus cut short by a dropped connection is malformed too: worth another try.
         xml::parse(&bytes).ok_or_else(|| {
             Error::new(ErrorKind::Other, format!("{} answered {what} with a malformed multistatus", self.who()))
+                .temporary()
         })
     }
 }
