@@ -109,6 +109,47 @@ pub struct Property {
     pub children: Vec<String>,
 }
 
+impl Property {
+    /// The `DAV:href`s directly inside it (a home set, a principal, an owner), as served.
+    pub fn hrefs(&self) -> Vec<String> {
+        let mut reader = NsReader::from_str(&self.inner_xml);
+        let (mut hrefs, mut depth, mut current) = (Vec::new(), 0usize, None::<String>);
+        while let Ok((resolved, event)) = reader.read_resolved_event() {
+            let dav = matches!(&resolved, ResolveResult::Bound(ns) if ns.as_ref() == DAV.as_bytes());
+            match event {
+                Event::Start(start) => {
+                    depth += 1;
+                    if depth == 1 && dav && start.local_name().as_ref() == b"href" {
+                        current = Some(String::new());
+                    }
+                }
+                Event::End(_) => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0
+                        && let Some(href) = current.take()
+                    {
+                        hrefs.push(href.trim().to_owned());
+                    }
+                }
+                Event::Text(text) => {
+                    if let (Some(href), Ok(text)) = (current.as_mut(), text.decode()) {
+                        href.push_str(&text);
+                    }
+                }
+                Event::GeneralRef(reference) => {
+                    let resolved = reference.decode().ok().and_then(|name| resolve_predefined_entity(&name));
+                    if let (Some(href), Some(resolved)) = (current.as_mut(), resolved) {
+                        href.push_str(resolved);
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        hrefs
+    }
+}
+
 /// One `<response>` of a multistatus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -158,11 +199,39 @@ pub fn decoded_path(url: &Url) -> Vec<u8> {
 pub fn parse_multistatus<R: BufRead>(
     reader: R,
     request_url: &Url,
+    on_response: impl FnMut(Response) -> Result<()>,
+) -> Result<()> {
+    parse_multistatus_with(reader, request_url, ParseOptions::default(), on_response)
+}
+
+/// How [`parse_multistatus_with`] reads property values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Keep line ends as the server wrote them instead of normalizing CRLF to LF as XML
+    /// wants: a REPORT's `calendar-data` or `address-data` is then byte for byte what a GET
+    /// of the resource returns (iCalendar and vCard lines end in CRLF).
+    pub keep_line_ends: bool,
+    /// The longest text or inner XML of one property kept, in bytes (a multiget carries
+    /// whole resources).
+    pub max_property_bytes: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self { keep_line_ends: false, max_property_bytes: MAX_PROPERTY_BYTES }
+    }
+}
+
+/// [`parse_multistatus`] with [`ParseOptions`].
+pub fn parse_multistatus_with<R: BufRead>(
+    reader: R,
+    request_url: &Url,
+    options: ParseOptions,
     mut on_response: impl FnMut(Response) -> Result<()>,
 ) -> Result<()> {
     let mut reader = NsReader::from_reader(reader);
     let mut buf = Vec::new();
-    let mut parser = Parser::default();
+    let mut parser = Parser { max_property_bytes: options.max_property_bytes, ..Parser::default() };
     let mut seen_root = false;
     let mut closed = false;
     loop {
@@ -198,7 +267,8 @@ pub fn parse_multistatus<R: BufRead>(
                 }
             }
             Event::Text(text) => {
-                let text = text.xml10_content().map_err(malformed)?.into_owned();
+                let text = if options.keep_line_ends { text.decode() } else { text.xml10_content() };
+                let text = text.map_err(malformed)?.into_owned();
                 parser.text(&text)?;
             }
             Event::CData(data) => {
@@ -256,6 +326,8 @@ struct Parser {
     property: Option<Property>,
     /// Text of `<href>` or `<status>`.
     scalar: String,
+    /// See [`ParseOptions::max_property_bytes`].
+    max_property_bytes: usize,
 }
 
 impl Parser {
@@ -285,8 +357,8 @@ impl Parser {
             if self.open.len() == Self::PROPERTY_DEPTH {
                 property.children.push(format!("{{{namespace}}}{local}"));
             }
-            if property.inner_xml.len() > MAX_PROPERTY_BYTES {
-                return Err(too_large(property));
+            if property.inner_xml.len() > self.max_property_bytes {
+                return Err(too_large(property, self.max_property_bytes));
             }
         }
         if self.open.len() == Self::PROPERTY_DEPTH - 1 && self.in_path(&["response", "propstat", "prop"]) {
@@ -329,8 +401,8 @@ impl Parser {
                     }
                 }
                 property.inner_xml.push_str(&escaped);
-                if property.text.len() + property.inner_xml.len() > 2 * MAX_PROPERTY_BYTES {
-                    return Err(too_large(property));
+                if property.text.len() + property.inner_xml.len() > 2 * self.max_property_bytes {
+                    return Err(too_large(property, self.max_property_bytes));
                 }
             }
         } else if self.scalar.len() + text.len() <= MAX_PROPERTY_BYTES {
@@ -395,13 +467,10 @@ impl Parser {
     }
 }
 
-fn too_large(property: &Property) -> Error {
+fn too_large(property: &Property, max: usize) -> Error {
     Error::new(
         ErrorKind::Other,
-        format!(
-            "the property {{{}}}{} of a multistatus is over {MAX_PROPERTY_BYTES} bytes",
-            property.namespace, property.name
-        ),
+        format!("the property {{{}}}{} of a multistatus is over {max} bytes", property.namespace, property.name),
     )
 }
 
@@ -413,6 +482,32 @@ fn parse_status(line: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ends_are_kept_when_asked_and_hrefs_read_from_a_property() {
+        let body = "<d:multistatus xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:response>\
+            <d:href>/a/e.ics</d:href><d:propstat><d:prop><c:calendar-data>BEGIN:VCALENDAR\r\nX:a &amp; b\r\n\
+            </c:calendar-data><c:calendar-home-set><d:href>/a/</d:href><d:href>/b&amp;c/</d:href>\
+            </c:calendar-home-set></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>\
+            </d:multistatus>";
+        let url = Url::parse("http://h/a/").unwrap();
+        let read = |options| {
+            let mut responses = Vec::new();
+            parse_multistatus_with(body.as_bytes(), &url, options, |r| {
+                responses.push(r);
+                Ok(())
+            })
+            .map(|()| responses)
+        };
+        let kept = ParseOptions { keep_line_ends: true, ..ParseOptions::default() };
+        let data = PropName::new("urn:ietf:params:xml:ns:caldav", "calendar-data");
+        assert_eq!(read(kept).unwrap()[0].text(data), Some("BEGIN:VCALENDAR\r\nX:a & b\r\n"));
+        let normalized = read(ParseOptions::default()).unwrap();
+        assert_eq!(normalized[0].text(data), Some("BEGIN:VCALENDAR\nX:a & b\n"));
+        let homes = normalized[0].get(PropName::new("urn:ietf:params:xml:ns:caldav", "calendar-home-set")).unwrap();
+        assert_eq!(homes.hrefs(), ["/a/", "/b&c/"]);
+        assert!(read(ParseOptions { max_property_bytes: 8, ..kept }).is_err());
+    }
 
     const OC: &str = "http://owncloud.org/ns";
 
