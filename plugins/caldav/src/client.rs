@@ -7,7 +7,7 @@ use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::error;
 use crate::settings::{Auth, Connection};
-use crate::xml::{self, Response};
+use sortie_http::dav::{self, ParseOptions, Response};
 
 /// A client of one server, as one user.
 #[derive(Debug)]
@@ -118,21 +118,32 @@ impl Client {
     /// PROPFIND or REPORT answered with a multistatus; another status is an error.
     pub async fn multistatus(&self, method: &str, href: &str, depth: &str, body: String) -> Result<Vec<Response>> {
         let answer = self.send(method, href, Some(depth), Some(body)).await?;
-        self.read_multistatus(method, href, answer).await
+        self.read_multistatus(method, href, answer, ParseOptions::default()).await
     }
 
     /// The multistatus `answer` to `method` on `href`; another status is an error.
-    pub async fn read_multistatus(&self, method: &str, href: &str, answer: Answer) -> Result<Vec<Response>> {
+    pub async fn read_multistatus(
+        &self,
+        method: &str,
+        href: &str,
+        answer: Answer,
+        options: ParseOptions,
+    ) -> Result<Vec<Response>> {
         let what = format!("{method} {href}");
         if answer.status != StatusCode::MULTI_STATUS {
             return Err(self.refused(&what, answer).await);
         }
         let url = self.url(href);
         let bytes = answer.response.bytes().await.map_err(|e| self.transport_error(&url, &e))?;
-        // A multistatus cut short by a dropped connection is malformed too: worth another try.
-        xml::parse(&bytes).ok_or_else(|| {
-            Error::new(ErrorKind::Other, format!("{} answered {what} with a malformed multistatus", self.who()))
-                .temporary()
+        let request_url = reqwest::Url::parse(&url)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{url} is not a URL: {e}")))?;
+        let mut responses = Vec::new();
+        dav::parse_multistatus_with(&bytes[..], &request_url, options, |response| {
+            responses.push(response);
+            Ok(())
         })
+        // A multistatus cut short by a dropped connection is malformed too: worth another try.
+        .map_err(|e| e.context(format!("{} answered {what}", self.who())).temporary())?;
+        Ok(responses)
     }
 }

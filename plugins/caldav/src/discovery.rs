@@ -7,7 +7,9 @@ use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::Client;
 use crate::flavor::Flavor;
-use crate::xml::{APPLE, CALDAV, CALSERVER, CARDDAV, DAV, Response};
+use sortie_http::dav::{DAV, PropName, Response};
+
+use crate::props::{self, APPLE, CALDAV, CALSERVER, CARDDAV, is};
 
 /// One calendar or address book.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,11 +62,11 @@ pub async fn discover(client: &Client, flavor: Flavor, path: &str) -> Result<Dis
     let context = if path == "/" { well_known(client, flavor).await? } else { path.to_owned() };
     let here = propfind_one(client, flavor, &context).await?;
     let (ns, collection_type) = (flavor.ns(), flavor.collection_type());
-    if here.is(ns, collection_type) {
+    if is(&here, ns, collection_type) {
         let collection = collection_of(&here, flavor);
         return Ok(Discovery { context, principal: None, homes: Vec::new(), collections: vec![collection] });
     }
-    let principal = here.prop(DAV, "current-user-principal").and_then(|p| p.hrefs.first()).cloned();
+    let principal = here.get(PropName::new(DAV, "current-user-principal")).and_then(|p| p.hrefs().into_iter().next());
     let mut homes = home_sets(client, &here, flavor);
     if homes.is_empty()
         && let Some(principal) = principal.as_deref().and_then(|p| client.path_of(p))
@@ -72,11 +74,11 @@ pub async fn discover(client: &Client, flavor: Flavor, path: &str) -> Result<Dis
         let principal = propfind_one(client, flavor, &principal).await?;
         homes = home_sets(client, &principal, flavor);
     }
-    let is_collection = here.is(DAV, "collection");
+    let is_collection = is(&here, DAV, "collection");
     if homes.is_empty() && is_collection {
         homes.push(context.clone());
     }
-    if homes.is_empty() || (context != "/" && !is_collection && !here.is(DAV, "principal")) {
+    if homes.is_empty() || (context != "/" && !is_collection && !is(&here, DAV, "principal")) {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             format!(
@@ -93,7 +95,7 @@ pub async fn discover(client: &Client, flavor: Flavor, path: &str) -> Result<Dis
     for home in &homes {
         let body = propfind_body(flavor);
         for response in client.multistatus("PROPFIND", home, "1", body).await? {
-            if response.is(ns, collection_type)
+            if is(&response, ns, collection_type)
                 && !collections.iter().any(|c: &Collection| same(&c.href, &response.href))
             {
                 collections.push(collection_of(&response, flavor));
@@ -163,7 +165,7 @@ async fn propfind_one(client: &Client, flavor: Flavor, path: &str) -> Result<Res
 }
 
 fn home_sets(client: &Client, response: &Response, flavor: Flavor) -> Vec<String> {
-    let hrefs = response.prop(flavor.ns(), flavor.home_set()).map(|p| p.hrefs.clone()).unwrap_or_default();
+    let hrefs = response.get(PropName::new(flavor.ns(), flavor.home_set())).map(|p| p.hrefs()).unwrap_or_default();
     hrefs.iter().filter_map(|h| client.path_of(h)).collect()
 }
 
@@ -193,7 +195,7 @@ pub fn last_segment(href: &str) -> Vec<u8> {
 fn collection_of(response: &Response, flavor: Flavor) -> Collection {
     let mut properties = Map::new();
     let mut unavailable = Map::new();
-    for prop in &response.props {
+    for prop in &response.properties {
         if matches!(prop.name.as_str(), "current-user-principal" | "calendar-home-set" | "addressbook-home-set") {
             continue;
         }
@@ -201,16 +203,17 @@ fn collection_of(response: &Response, flavor: Flavor) -> Collection {
             unavailable.insert(prop.name.clone(), Value::from(prop.status));
             continue;
         }
+        let hrefs = prop.hrefs();
         let value = if prop.children.is_empty() {
             Value::from(prop.text.clone())
-        } else if prop.children.iter().all(|c| c.name_attribute.is_some()) {
-            prop.children.iter().filter_map(|c| c.name_attribute.clone()).collect()
+        } else if let Some(names) = props::names(prop) {
+            names.into_iter().collect()
         } else if prop.name == "resourcetype" {
-            prop.children.iter().map(|c| c.name.clone()).collect()
-        } else if !prop.hrefs.is_empty() && prop.children.iter().all(|c| c.name == "href") {
-            prop.hrefs.iter().cloned().collect()
+            prop.children.iter().map(|c| c.rsplit('}').next().unwrap_or(c)).collect()
+        } else if hrefs.len() == prop.children.len() {
+            hrefs.into_iter().collect()
         } else {
-            json!({ "xml": prop.inner })
+            json!({ "xml": prop.inner_xml })
         };
         properties.insert(prop.name.clone(), value);
     }

@@ -3,7 +3,7 @@
 
 use sortie_sdk::item::Kind;
 
-use crate::xml::{CALDAV, CARDDAV};
+use crate::props::{CALDAV, CARDDAV};
 
 /// Calendars or address books.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //!
 //! `source` holds the factories and `provider` the source they open; `discovery` finds the
 //! collections (RFC 6764), `lister` lists them page by page with their bodies fetched by
-//! multiget, `reader` GETs what a listing could not carry. `client` sends the requests,
-//! `xml` reads their multistatus answers, `error` maps the others; `settings` and `url`
+//! multiget, `reader` GETs what a listing could not carry. `client` sends the requests
+//! (their multistatus answers read by `sortie_http::dav`, `props` picks what matters),
+//! `error` maps the others; `settings` and `url`
 //! say what a source takes, `flavor` what differs between calendars and address books.
 #![deny(missing_docs)]
 
@@ -13,11 +14,11 @@ mod discovery;
 mod error;
 mod flavor;
 mod lister;
+mod props;
 mod provider;
 mod reader;
 mod settings;
 mod source;
 mod url;
-mod xml;
 
 pub use source::{CalDavFactory, CardDavFactory};

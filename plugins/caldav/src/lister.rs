@@ -19,10 +19,15 @@ use sortie_sdk::{Error, ErrorKind, Result};
 use crate::client::Client;
 use crate::discovery::{Collection, Discovery, decoded_path, last_segment, same};
 use crate::flavor::Flavor;
-use crate::xml::DAV;
+use crate::props::{is, text};
+use sortie_http::dav::{DAV, ParseOptions, PropName};
 
 /// The most bytes (by the sizes the server announces) one page asks a multiget for.
 const PAGE_BYTES: u64 = 32 << 20;
+
+/// The largest resource body a multiget answer may carry (one whose size the PROPFIND did
+/// not announce); one above the inline cap is dropped and read by GET.
+const MULTIGET_PROPERTY_BYTES: usize = 4 * Item::INLINE_MAX;
 
 /// Where the next page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,19 +86,13 @@ pub async fn members(client: &Client, collection: &Collection) -> Result<Option<
     };
     let mut members: Vec<Member> = responses
         .into_iter()
-        .filter(|r| !same(&r.href, &collection.href) && !r.is(DAV, "collection") && r.status.is_none_or(|s| s == 200))
-        .map(|r| {
-            let mut modified = reqwest::header::HeaderMap::new();
-            if let Some(value) = r.text(DAV, "getlastmodified").and_then(|t| t.parse().ok()) {
-                modified.insert(reqwest::header::LAST_MODIFIED, value);
-            }
-            Member {
-                etag: r.text(DAV, "getetag").map(str::to_owned),
-                size: r.text(DAV, "getcontentlength").and_then(|t| t.parse().ok()),
-                content_type: r.text(DAV, "getcontenttype").map(str::to_owned),
-                modified: sortie_http::last_modified(&modified),
-                href: r.href,
-            }
+        .filter(|r| !same(&r.href, &collection.href) && !is(r, DAV, "collection") && r.status.is_none_or(|s| s == 200))
+        .map(|r| Member {
+            etag: text(&r, DAV, "getetag").map(str::to_owned),
+            size: text(&r, DAV, "getcontentlength").and_then(|t| t.parse().ok()),
+            content_type: text(&r, DAV, "getcontenttype").map(str::to_owned),
+            modified: text(&r, DAV, "getlastmodified").and_then(sortie_http::http_date),
+            href: r.href,
         })
         .collect();
     members.sort_by(|a, b| a.href.cmp(&b.href));
@@ -161,16 +160,19 @@ async fn multiget(
     if matches!(answer.status.as_u16(), 400 | 405 | 415 | 501) {
         return Ok(None);
     }
-    let responses = client.read_multistatus("REPORT", &collection.href, answer).await?;
+    // Whole resources travel in it, line ends as served; a larger one than an inline body
+    // may be is read by GET instead (see `item`).
+    let options = ParseOptions { keep_line_ends: true, max_property_bytes: MULTIGET_PROPERTY_BYTES };
+    let responses = client.read_multistatus("REPORT", &collection.href, answer, options).await?;
     let fetched = responses
         .into_iter()
         .filter_map(|r| {
             let key = decoded_path(&r.href);
-            if r.status == Some(404) || r.props.iter().any(|p| p.status == 404 && p.name == data) {
+            if r.status == Some(404) || r.properties.iter().any(|p| p.status == 404 && p.name == data) {
                 return Some((key, Fetched::Gone));
             }
-            let bytes = Bytes::from(r.prop(flavor.ns(), data)?.text.clone().into_bytes());
-            let etag = r.text(DAV, "getetag").map(str::to_owned);
+            let bytes = Bytes::from(r.get(PropName::new(flavor.ns(), data))?.text.clone().into_bytes());
+            let etag = text(&r, DAV, "getetag").map(str::to_owned);
             Some((key, Fetched::Body { etag, bytes }))
         })
         .collect();
