@@ -15,6 +15,7 @@ use sortie_sdk::ErrorKind;
 use sortie_sdk::item::{Item, Kind as ItemKind, RawName, Skip};
 use sortie_sdk::registry::{Context, ProviderFactory};
 use sortie_sdk::settings::Settings;
+use sortie_sdk::source::SourceSpec;
 
 const SERVERS: [Kind; 2] = [Kind::Radicale, Kind::Xandikos];
 const SCHEMES: [&str; 2] = ["caldav", "carddav"];
@@ -156,6 +157,21 @@ fn collection_properties_are_recorded_as_configuration() {
     assert_eq!(account["current_user_principal"], "/alice/");
 }
 
+/// Every resource (configuration aside) `source` lists, page by page.
+async fn resources(factory: &dyn ProviderFactory, source: &SourceSpec) -> Vec<Item> {
+    let provider = factory.open(source, &Context::default()).unwrap();
+    provider.check().await.unwrap();
+    let (mut resources, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = provider.list_page(cursor).await.unwrap();
+        resources.extend(page.items.into_iter().filter(|i| i.kind != ItemKind::Config));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return resources,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_url_exports_that_collection_only() {
     for kind in SERVERS {
@@ -165,20 +181,25 @@ async fn a_collection_url_exports_that_collection_only() {
             let (href, count) = collections.iter().next().unwrap();
             let factory = factory(scheme);
             let source = factory.source(&server.url(scheme, href), settings(factory.as_ref(), server)).unwrap();
-            let provider = factory.open(&source, &Context::default()).unwrap();
-            provider.check().await.unwrap();
-            let mut resources = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = provider.list_page(cursor).await.unwrap();
-                resources.extend(page.items.into_iter().filter(|i| i.kind != ItemKind::Config));
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let resources = resources(factory.as_ref(), &source).await;
             assert_eq!(resources.len() as u64, *count, "{kind:?} {scheme} {href}");
             assert!(resources.iter().all(|i| i.id.display().starts_with(href.as_str())), "{kind:?} {href}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_set_url_exports_every_collection_in_it() {
+    // Nextcloud's form (`/remote.php/dav/calendars/USER/`) is a home set that is no principal:
+    // Xandikos's `/alice/calendars/` is one too; Radicale's `/alice/` is both.
+    for kind in SERVERS {
+        let server = DavServer::shared(kind);
+        for (scheme, home) in SCHEMES.into_iter().zip([server.homes().0, server.homes().1]) {
+            let collections = server.collections(scheme);
+            let factory = factory(scheme);
+            let source = factory.source(&server.url(scheme, home), settings(factory.as_ref(), server)).unwrap();
+            let resources = resources(factory.as_ref(), &source).await.len() as u64;
+            assert_eq!(resources, collections.values().sum::<u64>(), "{kind:?} {scheme} {home}");
         }
     }
 }
@@ -261,4 +282,31 @@ async fn a_collection_deleted_mid_export_is_named_and_the_export_incomplete() {
     }
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].contains(href) && failures[0].contains("deleted during the export"), "{failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_listing_and_a_server_error_are_retried_to_a_complete_archive() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = DavServer::shared(Kind::Radicale);
+    let upstream = format!("127.0.0.1:{}", server.port);
+    let plan = vec![("/alice/tasks/", Fault::CutAfter(120)), ("/alice/home/", Fault::Status(503, "SlowDown"))];
+    let proxy = FaultProxy::start(&upstream, plan).await;
+    let url = format!("caldav://alice@{}/", proxy.endpoint.trim_start_matches("http://"));
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || export(DavServer::shared(Kind::Radicale), &url, &dir, "faults", &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(proxy.arrivals("/alice/tasks/").len(), 3, "the cut listing was asked again, then multiget");
+    let bag = gnu_extract(&dir.path().join("faults.tar.zst"), "faults");
+    let fetched = server.fetch(&["/alice/tasks/", "/alice/home/"]);
+    let records = inventory(&bag);
+    for (href, body) in fetched.into_values().flatten() {
+        let record = records.iter().find(|r| r["id"] == href.as_str()).unwrap();
+        assert!(std::fs::read(bag.join(record["path"].as_str().unwrap())).unwrap() == body, "{href}");
+    }
 }

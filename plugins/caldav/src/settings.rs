@@ -92,3 +92,35 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(url: &str, given: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Connection> {
+        let specs = specs();
+        let mut settings = Settings::new();
+        for (name, value) in given {
+            settings.set(specs.iter().find(|s| s.name == *name).unwrap(), value).unwrap();
+        }
+        let env = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
+        Connection::of(&DavUrl::parse("caldav", url).unwrap(), &settings, &env)
+    }
+
+    #[test]
+    fn a_token_wins_over_a_password_and_settings_over_the_environment() {
+        let basic = connection("caldav://alice@h", &[], &[("SORTIE_DAV_PASSWORD", "pw")]).unwrap();
+        assert!(matches!(&basic.auth, Auth::Basic { user, password } if user == "alice" && password.expose() == "pw"));
+        assert_eq!(basic.origin, "https://h");
+        let bearer =
+            connection("caldav://h", &[("token", "t1"), ("plain_http", "yes")], &[("SORTIE_DAV_PASSWORD", "pw")]);
+        let bearer = bearer.unwrap();
+        assert!(matches!(&bearer.auth, Auth::Bearer(token) if token.expose() == "t1"));
+        assert_eq!(bearer.origin, "http://h");
+        let given = connection("caldav://h", &[("user", "bob"), ("password", "a")], &[("SORTIE_DAV_PASSWORD", "b")]);
+        assert!(matches!(given.unwrap().auth, Auth::Basic { password, .. } if password.expose() == "a"));
+        let refused = connection("caldav://h", &[("password", "secret-pw")], &[]).unwrap_err();
+        assert!(refused.to_string().contains("no user name") && !refused.to_string().contains("secret-pw"));
+        assert!(format!("{basic:?}").contains("<secret>") && !format!("{basic:?}").contains("\"pw\""));
+    }
+}
