@@ -260,7 +260,8 @@ async fn a_url_that_is_not_a_collection_is_refused_by_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_deleted_mid_export_is_named_and_the_export_incomplete() {
-    let server = DavServer::shared(Kind::Radicale);
+    // A server of its own: the shared one's other exports must not see the doomed calendar.
+    let server = &DavServer::dedicated(Kind::Radicale);
     let href = "/alice/doomed/";
     server.send("MKCALENDAR", href);
     let factory = factory("caldav");
@@ -309,4 +310,28 @@ async fn a_cut_listing_and_a_server_error_are_retried_to_a_complete_archive() {
         let record = records.iter().find(|r| r["id"] == href.as_str()).unwrap();
         assert!(std::fs::read(bag.join(record["path"].as_str().unwrap())).unwrap() == body, "{href}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_gone_after_discovery_fails_the_export_by_name_with_exit_3() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = DavServer::shared(Kind::Radicale);
+    let upstream = format!("127.0.0.1:{}", server.port);
+    // Discovery lists /alice/tasks/ from the home set; from then on the server says it is gone.
+    let proxy = FaultProxy::start(&upstream, vec![("/alice/tasks/", Fault::Always(404, "NotFound"))]).await;
+    let url = format!("caldav://alice@{}/", proxy.endpoint.trim_start_matches("http://"));
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || export(DavServer::shared(Kind::Radicale), &url, &dir, "gone", &["--json"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let text = all_text(&output);
+    assert!(text.contains("the calendar /alice/tasks/ was deleted during the export"), "{text}");
+    let bag = gnu_extract(&dir.path().join("gone.tar.zst"), "gone");
+    let archived = inventory(&bag).iter().filter(|r| r["kind"] == "event").count();
+    assert_eq!(archived, 3, "the other calendars are archived: {}", all_text(&output));
 }

@@ -30,6 +30,8 @@ pub struct DavServer {
     dir: PathBuf,
     /// The calendar and address book collections the seed made, with their resource counts.
     pub seeded: Value,
+    /// Stopped when dropped (a shared server is stopped once the test process is gone).
+    owned: bool,
 }
 
 fn repo() -> &'static Path {
@@ -48,6 +50,13 @@ impl DavServer {
         cell.get_or_init(|| Self::start(kind))
     }
 
+    /// A server of `kind` for one test, seeded, stopped when dropped.
+    pub fn dedicated(kind: Kind) -> Self {
+        let mut server = Self::start(kind);
+        server.owned = true;
+        server
+    }
+
     fn start(kind: Kind) -> Self {
         let dir = tempfile::tempdir().unwrap().keep();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -63,7 +72,7 @@ impl DavServer {
             .output()
             .unwrap();
         assert!(output.status.success(), "cannot start {name} (run tests/servers/install): {}", all_text(&output));
-        let mut server = Self { kind, port, dir, seeded: Value::Null };
+        let mut server = Self { kind, port, dir, seeded: Value::Null, owned: false };
         let (cal_home, card_home) = server.homes();
         let mut seed = server.python_script("seed_dav.py");
         seed.args([cal_home, card_home]);
@@ -161,6 +170,16 @@ urllib.request.urlopen(request, context=context).read()";
             self.ca_arg(),
         ]);
         command
+    }
+}
+
+impl Drop for DavServer {
+    fn drop(&mut self) {
+        if self.owned {
+            let script = repo().join("tests/servers/dav");
+            let _ = Command::new("bash").arg(script).args(["stop", self.dir.to_str().unwrap()]).output();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
