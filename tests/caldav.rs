@@ -260,29 +260,31 @@ async fn a_url_that_is_not_a_collection_is_refused_by_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_deleted_mid_export_is_named_and_the_export_incomplete() {
-    // A server of its own: the shared one's other exports must not see the doomed calendar.
-    let server = &DavServer::dedicated(Kind::Radicale);
-    let href = "/alice/doomed/";
-    server.send("MKCALENDAR", href);
-    let factory = factory("caldav");
-    let source = factory.source(&server.url("caldav", "/"), settings(factory.as_ref(), server)).unwrap();
-    let provider = factory.open(&source, &Context::default()).unwrap();
-    provider.check().await.unwrap();
-    let first = provider.list_page(None).await.unwrap();
-    assert!(first.items.iter().any(|i| i.id.display() == "_config/doomed.json"));
-    server.send("DELETE", href);
-    let mut cursor = first.next;
-    let mut failures = Vec::new();
-    while let Some(next) = cursor {
-        let page = provider.list_page(Some(next)).await.unwrap();
-        failures.extend(page.items.into_iter().filter_map(|i| match i.skip {
-            Some(Skip::Failed(why)) => Some(why),
-            _ => None,
-        }));
-        cursor = page.next;
+    for kind in SERVERS {
+        // A server of its own: the shared one's other exports must not see the doomed calendar.
+        let server = &DavServer::dedicated(kind);
+        let href = format!("{}doomed/", server.homes().0);
+        server.send("MKCALENDAR", &href);
+        let factory = factory("caldav");
+        let source = factory.source(&server.url("caldav", "/"), settings(factory.as_ref(), server)).unwrap();
+        let provider = factory.open(&source, &Context::default()).unwrap();
+        provider.check().await.unwrap();
+        let first = provider.list_page(None).await.unwrap();
+        assert!(first.items.iter().any(|i| i.id.display() == "_config/doomed.json"), "{kind:?}");
+        server.send("DELETE", &href);
+        let mut cursor = first.next;
+        let mut failures = Vec::new();
+        while let Some(next) = cursor {
+            let page = provider.list_page(Some(next)).await.unwrap();
+            failures.extend(page.items.into_iter().filter_map(|i| match i.skip {
+                Some(Skip::Failed(why)) => Some(why),
+                _ => None,
+            }));
+            cursor = page.next;
+        }
+        assert_eq!(failures.len(), 1, "{kind:?}: {failures:?}");
+        assert!(failures[0].contains(&href) && failures[0].contains("deleted during the export"), "{failures:?}");
     }
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].contains(href) && failures[0].contains("deleted during the export"), "{failures:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,17 +47,19 @@ impl DavServer {
             Kind::Radicale => &RADICALE,
             Kind::Xandikos => &XANDIKOS,
         };
-        cell.get_or_init(|| Self::start(kind))
+        cell.get_or_init(|| Self::start(kind, kind == Kind::Xandikos))
     }
 
-    /// A server of `kind` for one test, seeded, stopped when dropped.
+    /// A server of `kind` for one test, seeded (without the large resource), stopped when
+    /// dropped.
     pub fn dedicated(kind: Kind) -> Self {
-        let mut server = Self::start(kind);
+        let mut server = Self::start(kind, false);
         server.owned = true;
         server
     }
 
-    fn start(kind: Kind) -> Self {
+    /// Starts and seeds a server; `big`: with the resource above the inline cap.
+    fn start(kind: Kind, big: bool) -> Self {
         let dir = tempfile::tempdir().unwrap().keep();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let name = match kind {
@@ -76,7 +78,7 @@ impl DavServer {
         let (cal_home, card_home) = server.homes();
         let mut seed = server.python_script("seed_dav.py");
         seed.args([cal_home, card_home]);
-        if kind == Kind::Xandikos {
+        if big {
             seed.arg("--big");
         }
         server.seeded = serde_json::from_slice(&checked(seed.output().unwrap(), "seeding")).unwrap();
@@ -139,8 +141,10 @@ impl DavServer {
         let script = "import base64, ssl, sys, urllib.request
 base, ca, method, path, auth = sys.argv[1:6]
 context = ssl.create_default_context(cafile=None if ca == '-' else ca)
-request = urllib.request.Request(base + path, data=b'', method=method)
+body = b'<C:mkcalendar xmlns:C=\"urn:ietf:params:xml:ns:caldav\"/>' if method == 'MKCALENDAR' else b''
+request = urllib.request.Request(base + path, data=body, method=method)
 request.add_header('Authorization', 'Basic ' + base64.b64encode(auth.encode()).decode())
+request.add_header('Content-Type', 'application/xml')
 urllib.request.urlopen(request, context=context).read()";
         let output = Command::new(self.python())
             .args(["-c", script, &self.base(), &self.ca_arg(), method, path, &format!("{USER}:{PASSWORD}")])

@@ -129,6 +129,22 @@ impl Client {
         answer: Answer,
         options: ParseOptions,
     ) -> Result<Vec<Response>> {
+        let mut responses = Vec::new();
+        self.each_response(method, href, answer, options, |response| responses.push(response)).await?;
+        Ok(responses)
+    }
+
+    /// Hands each response of the multistatus `answer` to `method` on `href` to
+    /// `on_response` as it is parsed, so that a large listing is never held as a whole
+    /// (only its body is); another status is an error.
+    pub async fn each_response(
+        &self,
+        method: &str,
+        href: &str,
+        answer: Answer,
+        options: ParseOptions,
+        mut on_response: impl FnMut(Response),
+    ) -> Result<()> {
         let what = format!("{method} {href}");
         if answer.status != StatusCode::MULTI_STATUS {
             return Err(self.refused(&what, answer).await);
@@ -137,13 +153,11 @@ impl Client {
         let bytes = answer.response.bytes().await.map_err(|e| self.transport_error(&url, &e))?;
         let request_url = reqwest::Url::parse(&url)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{url} is not a URL: {e}")))?;
-        let mut responses = Vec::new();
         dav::parse_multistatus_with(&bytes[..], &request_url, options, |response| {
-            responses.push(response);
+            on_response(response);
             Ok(())
         })
         // A multistatus cut short by a dropped connection is malformed too: worth another try.
-        .map_err(|e| e.context(format!("{} answered {what}", self.who())).temporary())?;
-        Ok(responses)
+        .map_err(|e| e.context(format!("{} answered {what}", self.who())).temporary())
     }
 }

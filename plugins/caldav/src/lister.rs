@@ -20,7 +20,7 @@ use crate::client::Client;
 use crate::discovery::{Collection, Discovery, decoded_path, last_segment, same};
 use crate::flavor::Flavor;
 use crate::props::{is, text};
-use sortie_http::dav::{DAV, ParseOptions, PropName};
+use sortie_http::dav::{DAV, ParseOptions, PropName, Response};
 
 /// The most bytes (by the sizes the server announces) one page asks a multiget for.
 const PAGE_BYTES: u64 = 32 << 20;
@@ -80,21 +80,29 @@ fn config_item(name: &str, document: &Value) -> Item {
 /// The resources of `collection`, sorted by href; `None` when it no longer exists.
 pub async fn members(client: &Client, collection: &Collection) -> Result<Option<Vec<Member>>> {
     let body = r#"<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/><D:getcontentlength/><D:getcontenttype/><D:getlastmodified/></D:prop></D:propfind>"#;
-    let responses = match client.multistatus("PROPFIND", &collection.href, "1", body.to_owned()).await {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        other => other?,
+    let answer = client.send("PROPFIND", &collection.href, Some("1"), Some(body.to_owned())).await?;
+    if matches!(answer.status.as_u16(), 404 | 410) {
+        return Ok(None);
+    }
+    let (mut members, mut gone) = (Vec::new(), false);
+    let add = |r: Response| {
+        if same(&r.href, &collection.href) {
+            // Xandikos answers a missing collection with a 207 whose one response is a 404.
+            gone |= r.status == Some(404);
+        } else if !is(&r, DAV, "collection") && r.status.is_none_or(|s| s == 200) {
+            members.push(Member {
+                etag: text(&r, DAV, "getetag").map(str::to_owned),
+                size: text(&r, DAV, "getcontentlength").and_then(|t| t.parse().ok()),
+                content_type: text(&r, DAV, "getcontenttype").map(str::to_owned),
+                modified: text(&r, DAV, "getlastmodified").and_then(sortie_http::http_date),
+                href: r.href,
+            });
+        }
     };
-    let mut members: Vec<Member> = responses
-        .into_iter()
-        .filter(|r| !same(&r.href, &collection.href) && !is(r, DAV, "collection") && r.status.is_none_or(|s| s == 200))
-        .map(|r| Member {
-            etag: text(&r, DAV, "getetag").map(str::to_owned),
-            size: text(&r, DAV, "getcontentlength").and_then(|t| t.parse().ok()),
-            content_type: text(&r, DAV, "getcontenttype").map(str::to_owned),
-            modified: text(&r, DAV, "getlastmodified").and_then(sortie_http::http_date),
-            href: r.href,
-        })
-        .collect();
+    client.each_response("PROPFIND", &collection.href, answer, ParseOptions::default(), add).await?;
+    if gone {
+        return Ok(None);
+    }
     members.sort_by(|a, b| a.href.cmp(&b.href));
     Ok(Some(members))
 }
