@@ -337,3 +337,27 @@ async fn a_collection_gone_after_discovery_fails_the_export_by_name_with_exit_3(
     let archived = inventory(&bag).iter().filter(|r| r["kind"] == "event").count();
     assert_eq!(archived, 3, "the other calendars are archived: {}", all_text(&output));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_multiget_is_read_by_get() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = DavServer::shared(Kind::Radicale);
+    let upstream = format!("127.0.0.1:{}", server.port);
+    let plan = vec![("REPORT /alice/work/", Fault::Always(501, "NotImplemented"))];
+    let proxy = FaultProxy::start(&upstream, plan).await;
+    let factory = factory("caldav");
+    let url = format!("caldav://alice@{}/alice/work/", proxy.endpoint.trim_start_matches("http://"));
+    let source = factory.source(&url, settings(factory.as_ref(), server)).unwrap();
+    let bodies: BTreeMap<Vec<u8>, Vec<u8>> =
+        server.fetch(&["/alice/work/"]).into_values().flatten().map(|(h, b)| (h.into_bytes(), b)).collect();
+    let missing_href = "/alice/work/does-not-exist.ics".to_owned();
+    let mut missing = Item::new(RawName::text(&missing_href), vec![RawName::text("x")], ItemKind::Event);
+    missing.locator = Some(missing_href);
+    let expected = sortie_conformance::Expected { bodies: bodies.clone(), secrets: &[PASSWORD], missing };
+    let items = sortie_conformance::check(factory.as_ref(), source, expected).await;
+    let resources: Vec<&Item> = items.iter().filter(|i| i.kind != ItemKind::Config).collect();
+    assert_eq!(resources.len(), bodies.len());
+    assert!(resources.iter().all(|i| i.inline.is_none()), "read by GET, not inline");
+    assert!(!proxy.arrivals("REPORT /alice/work/").is_empty(), "the multiget was tried first");
+}
