@@ -21,7 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What to do, the first time, with a request for a given target: the exact path, or, for a
-/// target holding `?`, any request starting with it (a listing page whose token is opaque).
+/// target holding `?`, any request starting with it (a listing page whose token is opaque),
+/// or `METHOD /path` for that method's requests only (a DAV REPORT, not the PROPFIND).
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
     /// Answer with this status and S3 error code, and `Retry-After: 1`.
@@ -225,10 +226,11 @@ fn decide(request: &Request, mode: &Mode, state: &Mutex<State>) -> Action {
     let target = request.target();
     match mode {
         Mode::Plan(plan) => {
-            let Some((planned, fault)) = plan
-                .iter()
-                .find(|(planned, _)| target == *planned || (planned.contains('?') && target.starts_with(planned)))
-            else {
+            let Some((planned, fault)) = plan.iter().find(|(planned, _)| {
+                target == *planned
+                    || (planned.contains('?') && target.starts_with(planned))
+                    || planned.strip_prefix(request.method()).and_then(|p| p.strip_prefix(' ')) == Some(target)
+            }) else {
                 return Action::Forward;
             };
             let arrivals = state.seen.entry(planned).or_default();

@@ -3,6 +3,7 @@
 //! archive Sortie calls complete.
 #![allow(dead_code)]
 
+pub mod dav;
 pub mod fault_proxy;
 pub mod openstack;
 pub mod s3_server;

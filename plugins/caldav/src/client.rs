@@ -1,0 +1,164 @@
+//! The requests a DAV export sends (PROPFIND, REPORT, GET), authenticated, with their
+//! answers mapped to Sortie's errors in one place.
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode};
+use sortie_sdk::{Error, ErrorKind, Result};
+
+use crate::error;
+use crate::settings::{Auth, Connection};
+use sortie_http::dav::{self, ParseOptions, Response};
+
+/// A client of one server, as one user.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    connection: Connection,
+}
+
+/// A request's answer: its status, where it redirects, and its body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub response: reqwest::Response,
+}
+
+impl Client {
+    pub fn new(connection: Connection) -> Result<Self> {
+        let http = sortie_http::client(connection.ca_bundle.as_deref()).map_err(|e| match &connection.ca_bundle {
+            Some(path) => e.context(format!("the ca_bundle setting ({})", path.display())),
+            None => e,
+        })?;
+        Ok(Self { http, connection })
+    }
+
+    /// The user and server, for messages.
+    pub fn who(&self) -> String {
+        self.connection.who()
+    }
+
+    /// Resources per multiget.
+    pub fn batch(&self) -> usize {
+        self.connection.batch
+    }
+
+    /// The absolute URL of a path on the server.
+    pub fn url(&self, href: &str) -> String {
+        format!("{}{href}", self.connection.origin)
+    }
+
+    /// The path of `href` when it is on this server (an absolute path, or a URL of the
+    /// same origin), else `None`: credentials are never sent elsewhere.
+    pub fn path_of(&self, href: &str) -> Option<String> {
+        if href.starts_with('/') {
+            return Some(href.to_owned());
+        }
+        let rest = href.strip_prefix(&self.connection.origin)?;
+        match rest {
+            "" => Some("/".to_owned()),
+            _ if rest.starts_with('/') => Some(rest.to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Sends `method` to `href` with an XML `body`, answering with whatever status came.
+    pub async fn send(&self, method: &str, href: &str, depth: Option<&str>, body: Option<String>) -> Result<Answer> {
+        let method = Method::from_bytes(method.as_bytes()).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
+        let url = self.url(href);
+        let mut request = self.http.request(method.clone(), &url);
+        request = match &self.connection.auth {
+            Auth::Anonymous => request,
+            Auth::Basic { user, password } => request.basic_auth(user, Some(password.expose())),
+            Auth::Bearer(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| Error::new(ErrorKind::InvalidInput, "the token holds characters HTTP cannot send"))?;
+                value.set_sensitive(true);
+                request.header(AUTHORIZATION, value)
+            }
+        };
+        if let Some(depth) = depth {
+            request = request.header("Depth", depth);
+        }
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/xml; charset=utf-8").body(body);
+        }
+        let sent = async { request.send().await.map_err(|e| self.transport_error(&url, &e)) };
+        let response = sortie_http::logged(&method, &url, sent).await?;
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Answer { status: response.status(), location, response })
+    }
+
+    /// `cannot reach URL`, with a hint when the certificate is not trusted.
+    pub fn transport_error(&self, url: &str, error: &reqwest::Error) -> Error {
+        let error = sortie_http::transport_error(url, error);
+        if error.to_string().contains("certificate") {
+            return error.context(
+                "the server's TLS certificate is not trusted (set ca_bundle to a PEM file of the CA that signed it, \
+                 --set ca_bundle=FILE or SORTIE_DAV_CA_BUNDLE)",
+            );
+        }
+        error
+    }
+
+    /// The error for an answer that is not what was asked, quoting its body (secret-free).
+    pub async fn refused(&self, what: &str, answer: Answer) -> Error {
+        let status = answer.status;
+        let body = answer.response.bytes().await.unwrap_or_default();
+        let excerpt = sortie_http::excerpt(&body, &self.secrets());
+        error::from_status(status, what, &self.who(), &excerpt)
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        match &self.connection.auth {
+            Auth::Anonymous => Vec::new(),
+            Auth::Basic { password, .. } => vec![password.expose()],
+            Auth::Bearer(token) => vec![token.expose()],
+        }
+    }
+
+    /// PROPFIND or REPORT answered with a multistatus; another status is an error.
+    pub async fn multistatus(&self, method: &str, href: &str, depth: &str, body: String) -> Result<Vec<Response>> {
+        let answer = self.send(method, href, Some(depth), Some(body)).await?;
+        self.read_multistatus(method, href, answer, ParseOptions::default()).await
+    }
+
+    /// The multistatus `answer` to `method` on `href`; another status is an error.
+    pub async fn read_multistatus(
+        &self,
+        method: &str,
+        href: &str,
+        answer: Answer,
+        options: ParseOptions,
+    ) -> Result<Vec<Response>> {
+        let mut responses = Vec::new();
+        self.each_response(method, href, answer, options, |response| responses.push(response)).await?;
+        Ok(responses)
+    }
+
+    /// Hands each response of the multistatus `answer` to `method` on `href` to
+    /// `on_response` as it is parsed, so that a large listing is never held as a whole
+    /// (only its body is); another status is an error.
+    pub async fn each_response(
+        &self,
+        method: &str,
+        href: &str,
+        answer: Answer,
+        options: ParseOptions,
+        mut on_response: impl FnMut(Response),
+    ) -> Result<()> {
+        let what = format!("{method} {href}");
+        if answer.status != StatusCode::MULTI_STATUS {
+            return Err(self.refused(&what, answer).await);
+        }
+        let url = self.url(href);
+        let bytes = answer.response.bytes().await.map_err(|e| self.transport_error(&url, &e))?;
+        let request_url = reqwest::Url::parse(&url)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{url} is not a URL: {e}")))?;
+        dav::parse_multistatus_with(&bytes[..], &request_url, options, |response| {
+            on_response(response);
+            Ok(())
+        })
+        // A multistatus cut short by a dropped connection is malformed too: worth another try.
+        .map_err(|e| e.context(format!("{} answered {what}", self.who())).temporary())
+    }
+}
