@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use sortie_sdk::error::{Error, ErrorKind, Result};
 
+pub mod dav;
 mod raw_path;
 
 pub use raw_path::{RawPathClient, has_dot_segment};
