@@ -75,6 +75,17 @@ pub fn propfind_body(properties: &[PropName<'_>]) -> String {
     body
 }
 
+/// The body of a `PROPFIND` asking for every property the server returns by default,
+/// dead ones included (`<allprop/>`), and for `include` besides: the live properties a
+/// server leaves out of `allprop` (RFC 4918, 14.8).
+pub fn propfind_allprop_body(include: &[PropName<'_>]) -> String {
+    let named = propfind_body(include);
+    if include.is_empty() {
+        return named;
+    }
+    named.replacen("<d:prop>", "<d:allprop/><d:include>", 1).replacen("</d:prop>", "</d:include>", 1)
+}
+
 fn escape_attribute(value: &str) -> String {
     value.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
 }
@@ -426,6 +437,8 @@ mod tests {
              xmlns:n1=\"http://owncloud.org/ns\"><d:prop><d:getetag/><n1:checksums/>\
              <d:resourcetype/><n1:fileid/></d:prop></d:propfind>"
         );
+        let all = propfind_allprop_body(&[PropName::new(OC, "fileid")]);
+        assert!(all.ends_with("><d:allprop/><d:include><n1:fileid/></d:include></d:propfind>"), "{all}");
         assert!(propfind_body(&[]).ends_with("<d:propfind xmlns:d=\"DAV:\"><d:allprop/></d:propfind>"));
     }
 

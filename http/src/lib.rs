@@ -61,7 +61,12 @@ pub fn transport_error(what: &str, error: &(dyn std::error::Error + 'static)) ->
 /// The time of a `Last-Modified` header in the IMF-fixdate form every server sends
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`); `None` when absent or in an obsolete form.
 pub fn last_modified(headers: &reqwest::header::HeaderMap) -> Option<SystemTime> {
-    let value = headers.get(reqwest::header::LAST_MODIFIED)?.to_str().ok()?;
+    http_date(headers.get(reqwest::header::LAST_MODIFIED)?.to_str().ok()?)
+}
+
+/// An HTTP date in the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`), as in
+/// `Last-Modified` and WebDAV's `getlastmodified`; `None` in an obsolete form.
+pub fn http_date(value: &str) -> Option<SystemTime> {
     let (_, date) = value.trim().split_once(", ")?;
     let mut parts = date.split(' ');
     let (day, month, year, time, zone) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
