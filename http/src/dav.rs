@@ -102,7 +102,8 @@ pub struct Property {
     /// Its text content, entities resolved, child elements' text included.
     pub text: String,
     /// Its content as XML (child elements and text), for structured values such as
-    /// `resourcetype` or `oc:share-types`. Prefixes are those of the server's document.
+    /// `resourcetype` or `oc:share-types`: without prefixes, each element declaring its
+    /// namespace as the default where it changes, so that it stands alone.
     pub inner_xml: String,
     /// The local names of its child elements, in namespace-qualified form `{ns}name`.
     pub children: Vec<String>,
@@ -203,8 +204,8 @@ pub fn parse_multistatus<R: BufRead>(
                 }
             }
             Event::End(_) if parser.open.is_empty() => closed = true,
-            Event::End(end) => {
-                parser.end_tag(end.name().as_ref());
+            Event::End(_) => {
+                parser.end_tag();
                 if let Some(response) = parser.end(request_url)? {
                     on_response(response)?;
                 }
@@ -278,8 +279,22 @@ impl Parser {
         if self.open.len() >= Self::PROPERTY_DEPTH
             && let Some(property) = &mut self.property
         {
-            let raw = String::from_utf8_lossy(start);
-            property.inner_xml.push_str(&if empty { format!("<{raw}/>") } else { format!("<{raw}>") });
+            // Prefix-free: the server's prefixes mean nothing without its declarations, so
+            // each element declares its namespace as the default where it changes.
+            let parent = self.open.last().filter(|_| self.open.len() > Self::PROPERTY_DEPTH).map(|(ns, _)| ns);
+            let mut tag = format!("<{local}");
+            if parent != Some(&namespace) && !namespace.is_empty() {
+                tag.push_str(&format!(" xmlns=\"{}\"", escape_attribute(&namespace)));
+            }
+            for attribute in start.attributes().flatten() {
+                let key = attribute.key.as_ref();
+                if !key.contains(&b':') && key != b"xmlns" {
+                    let value = String::from_utf8_lossy(&attribute.value);
+                    tag.push_str(&format!(" {}=\"{value}\"", String::from_utf8_lossy(key)));
+                }
+            }
+            tag.push_str(if empty { "/>" } else { ">" });
+            property.inner_xml.push_str(&tag);
             if self.open.len() == Self::PROPERTY_DEPTH {
                 property.children.push(format!("{{{namespace}}}{local}"));
             }
@@ -340,11 +355,11 @@ impl Parser {
     }
 
     /// Keeps the end tag of an element below a property in the property's inner XML.
-    fn end_tag(&mut self, name: &[u8]) {
+    fn end_tag(&mut self) {
         if self.open.len() > Self::PROPERTY_DEPTH
-            && let Some(property) = &mut self.property
+            && let (Some(property), Some((_, local))) = (&mut self.property, self.open.last())
         {
-            property.inner_xml.push_str(&format!("</{}>", String::from_utf8_lossy(name)));
+            property.inner_xml.push_str(&format!("</{local}>"));
         }
     }
 
@@ -449,7 +464,8 @@ mod tests {
  <D:response>
   <D:href>/dav/a%20dir/</D:href>
   <D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype>
-   <D:displayname>a &amp; b &#233;</D:displayname></D:prop>
+   <D:displayname>a &amp; b &#233;</D:displayname>
+   <x:nested a="1" D:b="2"><x:in><D:deep/></x:in></x:nested></D:prop>
    <D:status>HTTP/1.1 200 OK</D:status></D:propstat>
   <D:propstat><D:prop><x:checksums/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>
  </D:response>
@@ -469,6 +485,10 @@ mod tests {
         assert_eq!(dir.decoded_path(), b"/dav/a dir/");
         assert_eq!(dir.text(PropName::new(DAV, "displayname")), Some("a & b é"));
         assert_eq!(dir.get(PropName::new(OC, "checksums")), None, "a 404 property is not served");
+        assert_eq!(
+            dir.get(PropName::new(OC, "nested")).unwrap().inner_xml,
+            "<in xmlns=\"http://owncloud.org/ns\"><deep xmlns=\"DAV:\"/></in>"
+        );
         assert_eq!(dir.properties.iter().find(|p| p.name == "checksums").unwrap().status, 404);
         let file = &responses[1];
         assert!(!file.is_collection());
@@ -477,7 +497,11 @@ mod tests {
         assert_eq!(file.text(PropName::new(DAV, "getcontentlength")), Some("12"));
         assert_eq!(file.text(PropName::new(DAV, "getetag")), Some("\"e<1>\""));
         let shares = file.get(PropName::new(OC, "share-types")).unwrap();
-        assert_eq!(shares.inner_xml, "<x:share-type>0</x:share-type><x:share-type>3</x:share-type>");
+        assert_eq!(
+            shares.inner_xml,
+            "<share-type xmlns=\"http://owncloud.org/ns\">0</share-type>\
+             <share-type xmlns=\"http://owncloud.org/ns\">3</share-type>"
+        );
         assert_eq!(shares.children, ["{http://owncloud.org/ns}share-type", "{http://owncloud.org/ns}share-type"]);
         assert_eq!(responses[2].status, Some(404));
         assert!(responses[2].properties.is_empty());
