@@ -171,8 +171,9 @@ pub fn parse_multistatus<R: BufRead>(
             ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.as_ref()).into_owned(),
             _ => String::new(),
         };
+        let empty = matches!(event, Event::Empty(_));
         match event {
-            Event::Start(start) => {
+            Event::Start(start) | Event::Empty(start) => {
                 let local = local_name(&start);
                 if !seen_root {
                     if namespace != DAV || local != "multistatus" {
@@ -181,26 +182,12 @@ pub fn parse_multistatus<R: BufRead>(
                             format!("the server answered <{local}> where a DAV multistatus belongs"),
                         ));
                     }
-                    seen_root = true;
-                    continue;
-                }
-                parser.start(namespace, local, &start, false)?;
-            }
-            Event::Empty(start) => {
-                let local = local_name(&start);
-                if !seen_root {
-                    if namespace != DAV || local != "multistatus" {
-                        return Err(Error::new(
-                            ErrorKind::Other,
-                            format!("the server answered <{local}/> where a DAV multistatus belongs"),
-                        ));
+                    (seen_root, closed) = (true, empty);
+                } else {
+                    parser.start(namespace, local, &start, empty)?;
+                    if empty && let Some(response) = parser.end(request_url)? {
+                        on_response(response)?;
                     }
-                    (seen_root, closed) = (true, true);
-                    continue;
-                }
-                parser.start(namespace, local, &start, true)?;
-                if let Some(response) = parser.end(request_url)? {
-                    on_response(response)?;
                 }
             }
             Event::End(_) if parser.open.is_empty() => closed = true,
