@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::webdav::{EMPTY_DIRS, PASSWORD, TOKEN, USER, WebDav, tree};
+use common::webdav::{EMPTY_DIRS, PASSWORD, TOKEN, USER, WebDav, many, tree};
 use common::{all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory};
 use serde_json::Value;
 use sortie_sdk::ErrorKind;
@@ -93,6 +93,31 @@ async fn nextcloud_sources_pass_the_conformance_suite_with_checksums_and_attribu
     assert_eq!(properties.meta["share_types"], serde_json::json!([0, 3]));
     assert_eq!(find(&items, "a b").meta["favorite"], true);
     assert_eq!(find(&items, "a b").meta["permissions"], "RGDNVCK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_larger_than_a_page_is_listed_in_pages_level_by_level_or_at_once() {
+    let server = server();
+    let factory = sortie_plugin_webdav::WebDavFactory;
+    let source = factory.source(&server.webdav_url("many"), settings(&factory, &[("password", PASSWORD)])).unwrap();
+    let expected = sortie_conformance::Expected { bodies: many(), secrets: &[PASSWORD], missing: missing() };
+    let level_by_level = sortie_conformance::check(&factory, source, expected).await;
+    let ids = |items: &[Item]| items.iter().map(|i| i.id.clone()).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(level_by_level.len(), 1052, "every file, and sub/");
+    let given = settings(&factory, &[("password", PASSWORD), ("depth_infinity", "true")]);
+    let provider =
+        factory.open(&factory.source(&server.webdav_url("many"), given).unwrap(), &Context::default()).unwrap();
+    let (mut at_once, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = provider.list_page(cursor).await.unwrap();
+        assert!(page.items.len() <= 1000, "a page holds at most 1,000 members");
+        (pages, cursor) = (pages + 1, page.next);
+        at_once.extend(page.items);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!((pages, ids(&at_once)), (2, ids(&level_by_level)), "one Depth: infinity listing, in two pages");
 }
 
 /// Exports `url` into `DIR/NAME.tar.zst`, extracts it with GNU tar and checks it with the

@@ -64,6 +64,14 @@ pub fn tree() -> BTreeMap<Vec<u8>, Vec<u8>> {
     files
 }
 
+/// A directory of more members than a listing page, under `many/`.
+pub fn many() -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut files: BTreeMap<Vec<u8>, Vec<u8>> =
+        (0..1050).map(|i| (format!("f{i:04}.txt").into_bytes(), format!("file {i}\n").into_bytes())).collect();
+    files.insert(b"sub/inner.txt".to_vec(), b"inner\n".to_vec());
+    files
+}
+
 /// Directories of `tree/` that hold nothing.
 pub const EMPTY_DIRS: &[&str] = &["empty dir", "nested/empty", "nested/deeper/also empty"];
 
@@ -121,6 +129,11 @@ impl WebDav {
             fs::create_dir_all(root.join(dir)).unwrap();
         }
         fs::write(self.files.join("file.txt"), b"not a collection\n").unwrap();
+        for (path, body) in many() {
+            let path = self.files.join("many").join(String::from_utf8(path).unwrap());
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, body).unwrap();
+        }
         let base = format!("http://127.0.0.1:{}", self.http);
         self.client(&["seed", &base, USER, PASSWORD]);
     }
