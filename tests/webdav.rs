@@ -120,6 +120,19 @@ async fn a_directory_larger_than_a_page_is_listed_in_pages_level_by_level_or_at_
     assert_eq!((pages, ids(&at_once)), (2, ids(&level_by_level)), "one Depth: infinity listing, in two pages");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdavs_sources_trust_the_given_certificate_authority() {
+    let server = server();
+    let factory = sortie_plugin_webdav::WebDavsFactory;
+    let url = format!("webdavs://{USER}@127.0.0.1:{}/dav/tree", server.https);
+    let given = settings(&factory, &[("password", PASSWORD), ("ca_bundle", server.ca.to_str().unwrap())]);
+    let provider = factory.open(&factory.source(&url, given).unwrap(), &Context::default()).unwrap();
+    provider.check().await.unwrap();
+    let page = provider.list_page(None).await.unwrap();
+    let readme = find(&page.items, "readme.txt");
+    assert_eq!(provider.open(readme).await.unwrap().size, Some(6), "readme.txt is opened over TLS");
+}
+
 /// Exports `url` into `DIR/NAME.tar.zst`, extracts it with GNU tar and checks it with the
 /// standard tools; returns the bag.
 fn export_and_extract(dir: &Path, name: &str, url: &str, env: &[(&str, &str)]) -> std::path::PathBuf {

@@ -1,7 +1,7 @@
 //! Requests to one DAV server, as one user: PROPFIND with a spooled multistatus, GET, and
 //! the answers mapped to errors.
 
-use std::io::{BufReader, Seek, Write};
+use std::io::{BufReader, Seek};
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use sortie_http::dav;
 use sortie_sdk::settings::Secret;
 use sortie_sdk::{Error, ErrorKind, Result};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{self, Target};
 
@@ -125,15 +126,17 @@ impl Client {
             .header(CONTENT_TYPE, "application/xml; charset=utf-8")
             .body(body);
         let response = self.send(builder, url, "PROPFIND", what, StatusCode::MULTI_STATUS).await?;
-        let mut file =
-            tempfile::tempfile().map_err(|e| Error::io("cannot create a temporary file for a listing", &e))?;
+        let file = tempfile::tempfile().map_err(|e| Error::io("cannot create a temporary file for a listing", &e))?;
+        let mut spool = tokio::fs::File::from_std(file);
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
                 Error::new(ErrorKind::Unavailable, format!("the listing of {what} broke off: {e}")).temporary()
             })?;
-            file.write_all(&chunk).map_err(|e| Error::io("cannot spool a listing to a temporary file", &e))?;
+            spool.write_all(&chunk).await.map_err(|e| Error::io("cannot spool a listing to a temporary file", &e))?;
         }
+        spool.flush().await.map_err(|e| Error::io("cannot spool a listing to a temporary file", &e))?;
+        let file = spool.into_std().await;
         Ok(Spool { file, url: url.clone() })
     }
 
