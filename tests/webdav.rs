@@ -292,3 +292,29 @@ async fn a_connection_dropped_mid_file_is_retried_to_a_complete_archive() {
     let record = inventory(&bag).into_iter().find(|r| r["id"] == "big.bin").unwrap();
     assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), tree()[b"big.bin".as_slice()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_gone_when_it_is_fetched_is_a_recorded_failure() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = server();
+    // The server says the file is gone (404) every time it is asked for, as it would once the
+    // file was deleted after the listing.
+    let proxy = FaultProxy::start(
+        &format!("http://127.0.0.1:{}", server.http),
+        vec![("/dav/tree/a%20b/c%20d.txt", Fault::Always(404, "NotFound"))],
+    )
+    .await;
+    let url = format!("webdav://{USER}@{}/dav/tree", proxy.endpoint.trim_start_matches("http://"));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("gone.tar.zst");
+    let output = tokio::task::block_in_place(|| {
+        sortie(&["export", &url, "-o", archive.to_str().unwrap()], &[("WEBDAV_PASSWORD", PASSWORD)])
+    });
+    let text = all_text(&output);
+    assert_eq!(code(&output), 3, "{text}");
+    assert!(text.contains("file 'a b/c d.txt' no longer exists at the server: deleted since it was listed"), "{text}");
+    let bag = gnu_extract(&archive, "gone");
+    let report: Value = serde_json::from_str(&fs::read_to_string(bag.join("sortie/report.json")).unwrap()).unwrap();
+    assert!(report.to_string().contains("a b/c d.txt"), "the report names the file: {report}");
+}
