@@ -36,7 +36,7 @@ pub fn specs() -> Vec<SettingSpec> {
         ),
         SettingSpec::integer(
             "connections",
-            "The most requests sent to the server at once (a Nextcloud host may throttle more), over --concurrency.",
+            "The most requests sent to this server at once, below --concurrency (a Nextcloud host may throttle more).",
         ),
     ]
 }
