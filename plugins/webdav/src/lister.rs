@@ -78,11 +78,14 @@ pub struct DirPage {
 
 /// The members `skip..skip + PAGE` of the multistatus `parse` reads, the directory itself
 /// (at `dir_path`, decoded) left out; paths are made relative to `root_path` (decoded).
+/// Subdirectories are collected only when `descend` (a `Depth: 1` listing, whose
+/// subdirectories are listed next).
 pub fn dir_page(
     parse: impl FnOnce(&mut dyn FnMut(Response) -> Result<()>) -> Result<()>,
     root_path: &[u8],
     dir_path: &[u8],
     skip: usize,
+    descend: bool,
 ) -> Result<DirPage> {
     let mut page = DirPage::default();
     let dir = trim_slashes(dir_path);
@@ -94,7 +97,7 @@ pub fn dir_page(
         let Some(relative) = path.strip_prefix(root_path).map(trim_slashes).filter(|r| !r.is_empty()) else {
             return Ok(());
         };
-        if response.is_collection() {
+        if descend && response.is_collection() {
             page.subdirs.push(response.url.to_string());
         }
         if (skip..skip + PAGE).contains(&page.members) {
@@ -218,7 +221,7 @@ mod tests {
     fn page(skip: usize) -> DirPage {
         let url = Url::parse("http://h/dav/top/").unwrap();
         let parse = |f: &mut dyn FnMut(Response) -> Result<()>| dav::parse_multistatus(LISTING.as_bytes(), &url, f);
-        dir_page(parse, b"/dav/", b"/dav/top/", skip).unwrap()
+        dir_page(parse, b"/dav/", b"/dav/top/", skip, true).unwrap()
     }
 
     #[test]

@@ -105,9 +105,9 @@ impl Provider for DavProvider {
         let spool = self.listing(&dir, cursor.skip).await?;
         let root_path = dav::decoded_path(&self.client.root);
         let dir_path = dav::decoded_path(&dir);
-        let skip = cursor.skip;
+        let (skip, descend) = (cursor.skip, !self.depth_infinity);
         let page = tokio::task::spawn_blocking(move || {
-            lister::dir_page(|on_response| spool.parse(on_response), &root_path, &dir_path, skip)
+            lister::dir_page(|on_response| spool.parse(on_response), &root_path, &dir_path, skip, descend)
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Other, format!("the parse of a listing failed: {e}")))??;
@@ -116,9 +116,7 @@ impl Provider for DavProvider {
         } else {
             cursor.dirs.pop();
             cursor.skip = 0;
-            if !self.depth_infinity {
-                cursor.dirs.extend(page.subdirs.into_iter().rev());
-            }
+            cursor.dirs.extend(page.subdirs.into_iter().rev());
         }
         let next = (!cursor.dirs.is_empty()).then(|| cursor.encode());
         Ok(Page::new(page.items, next))
