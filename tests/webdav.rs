@@ -184,6 +184,8 @@ fn a_nextcloud_export_is_what_an_independent_client_downloads_with_its_attribute
     let meta = &properties["meta"];
     assert_eq!((&meta["favorite"], &meta["share_types"]), (&Value::Bool(true), &serde_json::json!([0, 3])), "{meta}");
     assert!(meta["checksums"].as_str().unwrap().contains("MD5:"), "{meta}");
+    let sha1_only = records.iter().find(|r| r["id"] == "checksums/sha1-only.txt").unwrap();
+    assert_eq!(sha1_only["meta"]["checksum_verified"], "SHA1", "{sha1_only}");
     assert!(!fs::read_to_string(bag.join("sortie/inventory.jsonl")).unwrap().contains(PASSWORD));
 }
 

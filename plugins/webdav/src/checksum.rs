@@ -37,6 +37,16 @@ impl Checksums {
         sums
     }
 
+    /// The algorithm [`verified`] checks, when it checks one (no MD5 for the engine).
+    pub fn checked_here(&self) -> Option<&'static str> {
+        match (&self.md5, &self.sha1, &self.adler32) {
+            (Some(_), _, _) => None,
+            (None, Some(_), _) => Some("SHA1"),
+            (None, None, Some(_)) => Some("Adler-32"),
+            (None, None, None) => None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sha1.is_none() && self.md5.is_none() && self.adler32.is_none()
     }

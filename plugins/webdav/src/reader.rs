@@ -55,6 +55,10 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     if !sums.is_empty() {
         body.checksum = Some(sums.provider_checksum(&served));
     }
+    if let Some(algorithm) = sums.checked_here() {
+        // Archived only when it matched: a mismatch fails the body at its end.
+        body.meta.insert("checksum_verified".into(), algorithm.into());
+    }
     body.content_type = content_type;
     body.modified = modified;
     Ok(body)
