@@ -274,6 +274,33 @@ async fn a_file_deleted_after_the_listing_is_not_found_by_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_deleted_before_its_turn_is_a_named_failure_and_the_listing_goes_on() {
+    let server = server();
+    let scratch = server.files.join("scratch-vanished");
+    for dir in ["a-goes", "b-stays"] {
+        fs::create_dir_all(scratch.join(dir)).unwrap();
+        fs::write(scratch.join(dir).join("f.txt"), dir).unwrap();
+    }
+    let factory = sortie_plugin_webdav::WebDavFactory;
+    let source =
+        factory.source(&server.webdav_url("scratch-vanished"), settings(&factory, &[("password", PASSWORD)])).unwrap();
+    let provider = factory.open(&source, &Context::default()).unwrap();
+    let first = provider.list_page(None).await.unwrap();
+    assert_eq!(first.items.len(), 2, "the two directories");
+    fs::remove_dir_all(scratch.join("a-goes")).unwrap();
+    let (mut rest, mut cursor) = (Vec::new(), first.next);
+    while let Some(next) = cursor {
+        let page = provider.list_page(Some(next)).await.unwrap();
+        rest.extend(page.items);
+        cursor = page.next;
+    }
+    let gone = rest.iter().find(|i| i.id == RawName::text("a-goes")).expect("the vanished directory is recorded");
+    let Some(sortie_sdk::item::Skip::Failed(why)) = &gone.skip else { panic!("{gone:?}") };
+    assert!(why.contains("directory 'a-goes' was deleted during the export"), "{why}");
+    assert!(rest.iter().any(|i| i.id == RawName::text("b-stays/f.txt")), "the listing went on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_mid_file_is_retried_to_a_complete_archive() {
     use common::fault_proxy::{Fault, FaultProxy};
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sortie_http::dav::{DAV, PropName, Response};
-use sortie_sdk::item::{Item, Kind, RawName, Skip};
+use sortie_sdk::item::{Area, Item, Kind, RawName, Skip};
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::checksum::Checksums;
@@ -140,6 +140,24 @@ pub fn item_of(response: &Response, relative: &[u8]) -> Item {
             item.checksum = Some(sums.provider_checksum(served.trim()));
         }
     }
+    item
+}
+
+/// A record of a directory listed in its parent but gone when its own turn came (deleted
+/// during the export): a failure naming it, under `_config/vanished/` so that it takes no
+/// directory's place; the listing goes on with the rest of the tree.
+pub fn vanished(root: &reqwest::Url, dir: &reqwest::Url) -> Item {
+    let root_path = sortie_http::dav::decoded_path(root);
+    let path = sortie_http::dav::decoded_path(dir);
+    let relative = trim_slashes(path.strip_prefix(root_path.as_slice()).unwrap_or(&path)).to_vec();
+    let name = String::from_utf8_lossy(&relative).into_owned();
+    let mut segments = vec![RawName::text("vanished")];
+    segments.extend(relative.split(|b| *b == b'/').map(|s| RawName(s.to_vec())));
+    let mut item = Item::new(RawName(relative), segments, Kind::Record);
+    item.area = Area::Config;
+    item.has_body = false;
+    item.skip =
+        Some(Skip::Failed(format!("directory '{name}' was deleted during the export: what it held is not archived")));
     item
 }
 

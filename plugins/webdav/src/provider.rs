@@ -102,7 +102,16 @@ impl Provider for DavProvider {
             return Ok(Page::new(Vec::new(), None));
         };
         let dir = Url::parse(dir).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("a bad cursor URL: {e}")))?;
-        let spool = self.listing(&dir, cursor.skip).await?;
+        let spool = match self.listing(&dir, cursor.skip).await {
+            Ok(spool) => spool,
+            Err(error) if error.kind() == ErrorKind::NotFound && dir != self.client.root => {
+                cursor.dirs.pop();
+                cursor.skip = 0;
+                let next = (!cursor.dirs.is_empty()).then(|| cursor.encode());
+                return Ok(Page::new(vec![lister::vanished(&self.client.root, &dir)], next));
+            }
+            Err(error) => return Err(error),
+        };
         let root_path = dav::decoded_path(&self.client.root);
         let dir_path = dav::decoded_path(&dir);
         let (skip, descend) = (cursor.skip, !self.depth_infinity);
