@@ -331,7 +331,11 @@ async fn a_file_gone_when_it_is_fetched_is_a_recorded_failure() {
     // file was deleted after the listing.
     let proxy = FaultProxy::start(
         &format!("http://127.0.0.1:{}", server.http),
-        vec![("/dav/tree/a%20b/c%20d.txt", Fault::Always(404, "NotFound"))],
+        vec![
+            ("/dav/tree/a%20b/c%20d.txt", Fault::Always(404, "NotFound")),
+            // And a directory, when its turn to be listed comes.
+            ("/dav/tree/nested/", Fault::Always(404, "NotFound")),
+        ],
     )
     .await;
     let url = format!("webdav://{USER}@{}/dav/tree", proxy.endpoint.trim_start_matches("http://"));
@@ -346,4 +350,8 @@ async fn a_file_gone_when_it_is_fetched_is_a_recorded_failure() {
     let bag = gnu_extract(&archive, "gone");
     let report: Value = serde_json::from_str(&fs::read_to_string(bag.join("sortie/report.json")).unwrap()).unwrap();
     assert!(report.to_string().contains("a b/c d.txt"), "the report names the file: {report}");
+    assert!(text.contains("directory 'nested' was deleted during the export"), "{text}");
+    let records = inventory(&bag);
+    assert!(records.iter().any(|r| r["id"] == "big.bin"), "the rest of the tree is archived");
+    assert!(!records.iter().any(|r| r["id"] == "nested/deeper/deepest/leaf.txt"));
 }
