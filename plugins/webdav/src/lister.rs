@@ -4,6 +4,9 @@
 //! returned, so any process can resume it; a directory with more members than a page is
 //! returned in several pages read from the same spooled answer.
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sortie_http::dav::{DAV, PropName, Response};
@@ -76,25 +79,44 @@ pub struct DirPage {
     pub members: usize,
 }
 
-/// The members `skip..skip + PAGE` of the multistatus `parse` reads, the directory itself
-/// (at `dir_path`, decoded) left out; paths are made relative to `root_path` (decoded).
-/// Subdirectories are collected only when `descend` (a `Depth: 1` listing, whose
-/// subdirectories are listed next).
+/// The members `skip..skip + PAGE` of the multistatus `parse` reads, the directory `dir`
+/// itself left out; paths are made relative to `root`. Subdirectories are collected only
+/// when `descend` (a `Depth: 1` listing, whose subdirectories are listed next).
+///
+/// A server's hrefs are not trusted: an absolute href keeps only its path, on the root's
+/// scheme, host and port (credentials never go to another host, and a proxy that writes
+/// its backend's address in hrefs still works); a member must lie under `dir` (a direct
+/// child when `descend`, so that the walk only goes down and ends) with no `.` or `..`
+/// segment (an encoded `/` decoded), and a path listed again is left out. What breaks these rules is no member of `dir` and is not listed.
 pub fn dir_page(
     parse: impl FnOnce(&mut dyn FnMut(Response) -> Result<()>) -> Result<()>,
-    root_path: &[u8],
-    dir_path: &[u8],
+    root: &reqwest::Url,
+    dir: &reqwest::Url,
     skip: usize,
     descend: bool,
 ) -> Result<DirPage> {
     let mut page = DirPage::default();
-    let dir = trim_slashes(dir_path);
-    parse(&mut |response: Response| {
+    let root_path = sortie_http::dav::decoded_path(root);
+    let root_path = trim_slashes(&root_path);
+    let dir_path = sortie_http::dav::decoded_path(dir);
+    let dir_path = trim_slashes(&dir_path);
+    let mut seen = HashSet::new();
+    parse(&mut |mut response: Response| {
+        if response.url.origin() != root.origin() {
+            let mut url = root.clone();
+            url.set_path(response.url.path());
+            response.url = url;
+        }
         let path = response.decoded_path();
-        if trim_slashes(&path) == dir {
+        let path = trim_slashes(&path);
+        let Some(below) = under(path, dir_path) else {
+            return Ok(());
+        };
+        let odd = below.split(|b| *b == b'/').any(|s| s.is_empty() || s == b"." || s == b"..");
+        if odd || (descend && below.contains(&b'/')) || !seen.insert(hash(path)) {
             return Ok(());
         }
-        let Some(relative) = path.strip_prefix(root_path).map(trim_slashes).filter(|r| !r.is_empty()) else {
+        let Some(relative) = under(path, root_path).filter(|r| !r.is_empty()) else {
             return Ok(());
         };
         if descend && response.is_collection() {
@@ -107,6 +129,22 @@ pub fn dir_page(
         Ok(())
     })?;
     Ok(page)
+}
+
+/// What of `path` lies below `dir` (both without leading or trailing `/`), when it does.
+fn under<'a>(path: &'a [u8], dir: &[u8]) -> Option<&'a [u8]> {
+    if dir.is_empty() {
+        return Some(path);
+    }
+    path.strip_prefix(dir)?.strip_prefix(b"/")
+}
+
+/// Eight bytes per member path instead of the path: the set of a listing of a million
+/// members stays small.
+fn hash(path: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    path.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn trim_slashes(path: &[u8]) -> &[u8] {
@@ -239,7 +277,7 @@ mod tests {
     fn page(skip: usize) -> DirPage {
         let url = Url::parse("http://h/dav/top/").unwrap();
         let parse = |f: &mut dyn FnMut(Response) -> Result<()>| dav::parse_multistatus(LISTING.as_bytes(), &url, f);
-        dir_page(parse, b"/dav/", b"/dav/top/", skip, true).unwrap()
+        dir_page(parse, &Url::parse("http://h/dav/").unwrap(), &url, skip, true).unwrap()
     }
 
     #[test]
@@ -261,6 +299,36 @@ mod tests {
         assert_eq!(file.meta["permissions"], "RGDNVW");
         assert_eq!(file.meta["properties"]["{urn:example}colour"], "blue");
         assert!(file.modified.is_some());
+    }
+
+    /// A hostile server's listing of `/dav/top/a/`: only `x` and `sub/` are its members.
+    const HOSTILE: &str = r#"<d:multistatus xmlns:d="DAV:">
+ <d:response><d:href>http://evil:9/dav/top/a/x</d:href></d:response>
+ <d:response><d:href>/dav/top/a/x</d:href></d:response>
+ <d:response><d:href>/dav/top/a/%78</d:href></d:response>
+ <d:response><d:href>https://h/dav/top/a/sub/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop></d:propstat></d:response>
+ <d:response><d:href>/dav/top/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop></d:propstat></d:response>
+ <d:response><d:href>/dav/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop></d:propstat></d:response>
+ <d:response><d:href>/dav/top/b/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop></d:propstat></d:response>
+ <d:response><d:href>/dav/top/a/%2e%2e/%2e%2e/%2e%2e/etc/passwd</d:href></d:response>
+ <d:response><d:href>/dav/top/a/y%2f..%2f..%2fz</d:href></d:response>
+ <d:response><d:href>/dav/top/a/deeper/still</d:href></d:response>
+</d:multistatus>"#;
+
+    #[test]
+    fn hostile_hrefs_stay_on_the_root_host_under_the_directory_listed_once() {
+        let root = Url::parse("http://h/dav/").unwrap();
+        let dir = Url::parse("http://h/dav/top/a/").unwrap();
+        let parse = |f: &mut dyn FnMut(Response) -> Result<()>| dav::parse_multistatus(HOSTILE.as_bytes(), &dir, f);
+        let page = dir_page(parse, &root, &dir, 0, true).unwrap();
+        let ids: Vec<String> = page.items.iter().map(|i| i.id.display()).collect();
+        assert_eq!(ids, ["top/a/x", "top/a/sub"], "{:#?}", page.items);
+        assert_eq!(page.items[0].locator.as_deref(), Some("http://h/dav/top/a/x"), "never another host");
+        assert_eq!(page.subdirs, ["http://h/dav/top/a/sub/"], "no ancestor, sibling or other scheme: the walk ends");
+        let parse = |f: &mut dyn FnMut(Response) -> Result<()>| dav::parse_multistatus(HOSTILE.as_bytes(), &dir, f);
+        let all = dir_page(parse, &root, &dir, 0, false).unwrap();
+        assert_eq!(all.members, 3, "Depth infinity keeps what lies below: {:#?}", all.items);
+        assert!(all.items.iter().all(|i| i.locator.as_deref().unwrap().starts_with("http://h/dav/top/a/")));
     }
 
     #[test]

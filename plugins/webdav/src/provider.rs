@@ -112,11 +112,10 @@ impl Provider for DavProvider {
             }
             Err(error) => return Err(error),
         };
-        let root_path = dav::decoded_path(&self.client.root);
-        let dir_path = dav::decoded_path(&dir);
+        let root = self.client.root.clone();
         let (skip, descend) = (cursor.skip, !self.depth_infinity);
         let page = tokio::task::spawn_blocking(move || {
-            lister::dir_page(|on_response| spool.parse(on_response), &root_path, &dir_path, skip, descend)
+            lister::dir_page(|on_response| spool.parse(on_response), &root, &dir, skip, descend)
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Other, format!("the parse of a listing failed: {e}")))??;

@@ -67,13 +67,40 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
 /// The URL the listing gave, or, for an item built without one, its path under the root.
 fn url_of(client: &Client, item: &Item) -> Result<Url> {
     if let Some(locator) = &item.locator {
-        return Url::parse(locator).map_err(|e| {
+        let url = Url::parse(locator).map_err(|e| {
             Error::new(ErrorKind::InvalidInput, format!("'{locator}' is not a locator of the webdav provider: {e}"))
-        });
+        })?;
+        // The credentials go with the request: never to another host than the root's.
+        if url.origin() != client.root.origin() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("'{locator}' is not on the server of {}: not fetched", client.root),
+            ));
+        }
+        return Ok(url);
     }
     let encoded: Vec<String> =
         item.segments.iter().map(|s| percent_encoding::percent_encode(&s.0, SEGMENT).to_string()).collect();
     client.root.join(&encoded.join("/")).map_err(|e| {
         Error::new(ErrorKind::InvalidInput, format!("file '{}' has no URL under the root: {e}", item.id.display()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Auth;
+    use sortie_sdk::item::{Kind, RawName};
+    use sortie_sdk::settings::Secret;
+
+    #[tokio::test]
+    async fn a_locator_on_another_host_is_never_fetched() {
+        let auth = Auth::Basic { user: "alice".into(), password: Secret::new("hunter2") };
+        let root = Url::parse("http://127.0.0.1:9/dav/").unwrap();
+        let client = Client::new(root, auth, Some("alice".into()), None).unwrap();
+        let mut item = Item::new(RawName::text("x"), vec![RawName::text("x")], Kind::File);
+        item.locator = Some("http://127.0.0.2:9/dav/x".into());
+        let error = open(&client, &item).await.err().expect("refused").to_string();
+        assert!(error.contains("is not on the server of http://127.0.0.1:9/dav/"), "{error}");
+    }
 }
