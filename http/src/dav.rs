@@ -6,10 +6,13 @@
 //! [`BufRead`] (a response spooled to a file, or bytes in memory) and hands each
 //! `<response>` to a callback as soon as it ends, so a multistatus of a million members
 //! never exists in memory as a whole; each property value is capped at
-//! [`MAX_PROPERTY_BYTES`] and each response at [`MAX_PROPERTIES`] properties, beyond which
-//! the parse fails rather than grow.
+//! [`MAX_PROPERTY_BYTES`], each response at [`MAX_PROPERTIES`] properties and at
+//! [`RESPONSE_PROPERTIES`] times that many bytes in all, the nesting at [`MAX_DEPTH`]
+//! elements, and the bytes the XML reader buffers for one text or tag (everything between
+//! two `<`) at [`RUN_FACTOR`] times the property cap: beyond these the parse fails rather
+//! than grow.
 
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 use percent_encoding::percent_decode_str;
 use quick_xml::NsReader;
@@ -28,6 +31,17 @@ pub const MAX_PROPERTY_BYTES: usize = 1 << 20;
 
 /// The most properties of one response kept.
 pub const MAX_PROPERTIES: usize = 4096;
+
+/// The deepest nesting of elements below `<multistatus>` read: a response's properties
+/// need a handful of levels, and each open level costs memory.
+pub const MAX_DEPTH: usize = 128;
+
+/// How many times the property cap all the properties of one response may hold.
+pub const RESPONSE_PROPERTIES: usize = 4;
+
+/// How many times the property cap the XML reader may buffer for one text or tag: escaped
+/// text takes up to six bytes per character it stands for (`&amp;`).
+pub const RUN_FACTOR: usize = 6;
 
 /// A property's name: its namespace URI and local name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,7 +243,8 @@ pub fn parse_multistatus_with<R: BufRead>(
     options: ParseOptions,
     mut on_response: impl FnMut(Response) -> Result<()>,
 ) -> Result<()> {
-    let mut reader = NsReader::from_reader(reader);
+    let limit = RUN_FACTOR * options.max_property_bytes.max(MAX_PROPERTY_BYTES);
+    let mut reader = NsReader::from_reader(Runs { inner: reader, run: 0, scanned: 0, limit });
     let mut buf = Vec::new();
     let mut parser = Parser { max_property_bytes: options.max_property_bytes, ..Parser::default() };
     let mut seen_root = false;
@@ -303,6 +318,47 @@ pub fn parse_multistatus_with<R: BufRead>(
     Ok(())
 }
 
+/// A reader that fails once more than `limit` bytes pass without a `<`: the XML reader
+/// buffers a whole text or tag before handing it over, so this bounds its buffer.
+struct Runs<R> {
+    inner: R,
+    /// Bytes since the last `<`.
+    run: usize,
+    /// Bytes of the inner reader's current buffer already counted.
+    scanned: usize,
+    limit: usize,
+}
+
+impl<R: BufRead> Read for Runs<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Runs<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let Self { inner, run, scanned, limit } = self;
+        let buf = inner.fill_buf()?;
+        for byte in &buf[(*scanned).min(buf.len())..] {
+            *run = if *byte == b'<' { 0 } else { *run + 1 };
+            if *run > *limit {
+                return Err(io::Error::other(format!("over {limit} bytes of one text or tag")));
+            }
+        }
+        *scanned = buf.len();
+        Ok(buf)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.scanned = self.scanned.saturating_sub(amount);
+    }
+}
+
 fn malformed(error: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Other, format!("the server's multistatus is not well-formed XML: {error}"))
 }
@@ -328,6 +384,8 @@ struct Parser {
     scalar: String,
     /// See [`ParseOptions::max_property_bytes`].
     max_property_bytes: usize,
+    /// Bytes of text and inner XML the current response's properties hold.
+    response_bytes: usize,
 }
 
 impl Parser {
@@ -335,6 +393,9 @@ impl Parser {
     const PROPERTY_DEPTH: usize = 4;
 
     fn start(&mut self, namespace: String, local: String, start: &BytesStart<'_>, empty: bool) -> Result<()> {
+        if self.open.len() >= MAX_DEPTH {
+            return Err(Error::new(ErrorKind::Other, format!("a multistatus nests elements over {MAX_DEPTH} deep")));
+        }
         if self.open.len() >= Self::PROPERTY_DEPTH
             && let Some(property) = &mut self.property
         {
@@ -353,6 +414,7 @@ impl Parser {
                 }
             }
             tag.push_str(if empty { "/>" } else { ">" });
+            self.response_bytes += tag.len();
             property.inner_xml.push_str(&tag);
             if self.open.len() == Self::PROPERTY_DEPTH {
                 property.children.push(format!("{{{namespace}}}{local}"));
@@ -360,6 +422,15 @@ impl Parser {
             if property.inner_xml.len() > self.max_property_bytes {
                 return Err(too_large(property, self.max_property_bytes));
             }
+        }
+        if self.response_bytes > 2 * RESPONSE_PROPERTIES * self.max_property_bytes {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "the properties of a multistatus response hold over {} bytes",
+                    RESPONSE_PROPERTIES * self.max_property_bytes
+                ),
+            ));
         }
         if self.open.len() == Self::PROPERTY_DEPTH - 1 && self.in_path(&["response", "propstat", "prop"]) {
             if self.pending.len() + self.properties.len() >= MAX_PROPERTIES {
@@ -400,6 +471,7 @@ impl Parser {
                         c => escaped.push(c),
                     }
                 }
+                self.response_bytes += text.len() + escaped.len();
                 property.inner_xml.push_str(&escaped);
                 if property.text.len() + property.inner_xml.len() > 2 * self.max_property_bytes {
                     return Err(too_large(property, self.max_property_bytes));
@@ -463,6 +535,7 @@ impl Parser {
         })?;
         self.pending.clear();
         self.propstat_status = None;
+        self.response_bytes = 0;
         Ok(Response { href, url, status: self.status.take(), properties: std::mem::take(&mut self.properties) })
     }
 }
@@ -607,6 +680,22 @@ mod tests {
              <D:displayname>{huge}</D:displayname></D:prop></D:propstat></D:response></D:multistatus>"
         );
         assert!(parse(&body, "http://h/").unwrap_err().to_string().contains("displayname"));
+    }
+
+    #[test]
+    fn deep_nesting_huge_responses_and_huge_tags_stop_the_parse() {
+        let deep = format!("<D:multistatus xmlns:D=\"DAV:\">{}", "<x>".repeat(100_000));
+        assert!(parse(&deep, "http://h/").unwrap_err().to_string().contains("deep"), "the nesting is bounded");
+        let half = "y".repeat(MAX_PROPERTY_BYTES / 2);
+        let many: String = (0..RESPONSE_PROPERTIES * 2 + 2).map(|i| format!("<D:p{i}>{half}</D:p{i}>")).collect();
+        let wide = format!(
+            "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href><D:propstat><D:prop>{many}\
+             <D:last/></D:prop></D:propstat></D:response></D:multistatus>"
+        );
+        assert!(parse(&wide, "http://h/").unwrap_err().to_string().contains("hold over"), "a response is bounded");
+        let run = RUN_FACTOR * MAX_PROPERTY_BYTES + 1;
+        let tag = format!("<D:multistatus xmlns:D=\"DAV:\"><D:response a=\"{}\"/></D:multistatus>", "z".repeat(run));
+        assert!(parse(&tag, "http://h/").unwrap_err().to_string().contains("text or tag"), "a tag is bounded");
     }
 
     #[test]
