@@ -355,3 +355,40 @@ async fn a_file_gone_when_it_is_fetched_is_a_recorded_failure() {
     assert!(records.iter().any(|r| r["id"] == "big.bin"), "the rest of the tree is archived");
     assert!(!records.iter().any(|r| r["id"] == "nested/deeper/deepest/leaf.txt"));
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(files_under(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn requests_are_logged_at_debug_and_secrets_never_show_in_logs_plans_or_archives() {
+    let server = WebDav::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.ca.to_str().unwrap();
+    let cases = [
+        (server.webdav_url("tree"), vec![("WEBDAV_PASSWORD", PASSWORD)], PASSWORD),
+        (server.nextcloud_url("tree"), vec![("WEBDAV_TOKEN", TOKEN), ("WEBDAV_CA_BUNDLE", ca)], TOKEN),
+    ];
+    for (i, (url, env, secret)) in cases.into_iter().enumerate() {
+        let archive = dir.path().join(format!("bag{i}.tar.zst"));
+        let output = sortie(&["-vv", "export", &url, "-o", archive.to_str().unwrap()], &env);
+        let text = all_text(&output);
+        assert_eq!(code(&output), 0, "{text}");
+        assert!(text.contains("PROPFIND http") && text.contains("GET http"), "{url}: requests are not logged: {text}");
+        assert!(!text.contains(secret), "{url}: the secret is in the log: {text}");
+        let plan = sortie(&["plan", &url, "--json"], &env);
+        assert_eq!(code(&plan), 0, "{}", all_text(&plan));
+        assert!(!all_text(&plan).contains(secret), "{url}: the secret is in the plan");
+        let bag = gnu_extract(&archive, &format!("bag{i}"));
+        for file in files_under(&bag) {
+            let bytes = fs::read(&file).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {file:?}");
+        }
+    }
+}

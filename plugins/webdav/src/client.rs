@@ -98,7 +98,9 @@ impl Client {
         what: &str,
         expected: StatusCode,
     ) -> Result<reqwest::Response> {
-        let response = builder.send().await.map_err(|e| error::transport_error(url.as_str(), &e))?;
+        let verb = Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let sent = async { builder.send().await.map_err(|e| error::transport_error(url.as_str(), &e)) };
+        let response = sortie_http::logged(&verb, url.as_str(), sent).await?;
         let status = response.status();
         if status == expected {
             return Ok(response);
