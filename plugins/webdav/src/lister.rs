@@ -18,6 +18,10 @@ use crate::checksum::Checksums;
 /// Members per page.
 pub const PAGE: usize = 1000;
 
+/// The deepest directory listed, in levels below the root: a server that makes up a new
+/// level at each listing would otherwise keep the walk going forever.
+pub const MAX_LEVELS: usize = 256;
+
 /// The ownCloud/Nextcloud namespace.
 pub const OC: &str = "http://owncloud.org/ns";
 /// Nextcloud's own namespace.
@@ -119,11 +123,17 @@ pub fn dir_page(
         let Some(relative) = under(path, root_path).filter(|r| !r.is_empty()) else {
             return Ok(());
         };
-        if descend && response.is_collection() {
+        let too_deep = relative.split(|b| *b == b'/').count() >= MAX_LEVELS;
+        if descend && response.is_collection() && !too_deep {
             page.subdirs.push(response.url.to_string());
         }
         if (skip..skip + PAGE).contains(&page.members) {
-            page.items.push(item_of(&response, relative));
+            let mut item = item_of(&response, relative);
+            if descend && response.is_collection() && too_deep && item.skip.is_none() {
+                let problem = format!("a directory {MAX_LEVELS} levels deep: what it holds is not listed");
+                item.skip = Some(Skip::Failed(problem));
+            }
+            page.items.push(item);
         }
         page.members += 1;
         Ok(())
@@ -329,6 +339,21 @@ mod tests {
         let all = dir_page(parse, &root, &dir, 0, false).unwrap();
         assert_eq!(all.members, 3, "Depth infinity keeps what lies below: {:#?}", all.items);
         assert!(all.items.iter().all(|i| i.locator.as_deref().unwrap().starts_with("http://h/dav/top/a/")));
+    }
+
+    #[test]
+    fn a_directory_too_deep_is_a_failure_not_listed_further() {
+        let root = Url::parse("http://h/").unwrap();
+        let deep = "d/".repeat(MAX_LEVELS - 1);
+        let dir = Url::parse(&format!("http://h/{deep}")).unwrap();
+        let body = format!(
+            "<d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/{deep}d/</d:href><d:propstat><d:prop>\
+             <d:resourcetype><d:collection/></d:resourcetype></d:prop></d:propstat></d:response></d:multistatus>"
+        );
+        let parse = |f: &mut dyn FnMut(Response) -> Result<()>| dav::parse_multistatus(body.as_bytes(), &dir, f);
+        let page = dir_page(parse, &root, &dir, 0, true).unwrap();
+        assert!(page.subdirs.is_empty(), "the walk ends");
+        assert!(matches!(&page.items[0].skip, Some(Skip::Failed(why)) if why.contains("levels deep")));
     }
 
     #[test]
