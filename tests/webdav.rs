@@ -8,6 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::webdav::{EMPTY_DIRS, PASSWORD, TOKEN, USER, WebDav, many, tree};
 use common::{all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory};
@@ -391,4 +392,92 @@ fn requests_are_logged_at_debug_and_secrets_never_show_in_logs_plans_or_archives
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {file:?}");
         }
     }
+}
+
+/// A hostile DAV server's answer to `METHOD PATH`: listings that point at another host
+/// (`other`), outside the collection, at an ancestor (a loop) and twice at one member.
+fn hostile_answer(method: &str, path: &str, other: u16) -> (u16, String) {
+    let member = |href: &str, dir: bool| {
+        let kind = if dir { "<d:collection/>" } else { "" };
+        format!(
+            "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype>{kind}</d:resourcetype>\
+             </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        )
+    };
+    let listing = |members: &[(&str, bool)]| {
+        let body: String = members.iter().map(|(href, dir)| member(href, *dir)).collect();
+        (207, format!("<d:multistatus xmlns:d=\"DAV:\">{body}</d:multistatus>"))
+    };
+    let elsewhere = format!("http://127.0.0.1:{other}/dav/a/");
+    match (method, path) {
+        ("PROPFIND", "/dav/") => listing(&[
+            ("/dav/", true),
+            ("/dav/a/", true),
+            ("/dav/a/", true),
+            (&elsewhere, true),
+            ("/dav/%2e%2e/etc/", true),
+            ("/dav/f.txt", false),
+        ]),
+        ("PROPFIND", "/dav/a/") => listing(&[("/dav/a/", true), ("/dav/", true), ("/dav/a/g.txt", false)]),
+        ("GET", "/dav/f.txt") => (200, "f".into()),
+        ("GET", "/dav/a/g.txt") => (200, "g".into()),
+        _ => (404, String::new()),
+    }
+}
+
+/// Serves `answer` on a listener of 127.0.0.1, one request per connection; counts requests.
+fn serve(answer: impl Fn(&str, &str) -> (u16, String) + Send + 'static) -> (u16, std::sync::Arc<AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut head, mut line) = (Vec::new(), String::new());
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                head.push(std::mem::take(&mut line));
+            }
+            let first: Vec<&str> = head.first().map_or(vec![], |l| l.split_whitespace().collect());
+            let length = head
+                .iter()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            reader.by_ref().take(length).read_to_end(&mut Vec::new()).unwrap();
+            let (status, body) = answer(first.first().unwrap_or(&""), first.get(1).unwrap_or(&""));
+            let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = (&stream).write_all(format!("{head}{body}").as_bytes());
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_server_gets_no_request_to_another_host_nor_an_endless_walk() {
+    let (other, elsewhere) = serve(|_, _| (500, String::new()));
+    let (port, _) = serve(move |method, path| hostile_answer(method, path, other));
+    let factory = sortie_plugin_webdav::WebDavFactory;
+    let url = format!("webdav://{USER}@127.0.0.1:{port}/dav");
+    let provider = factory
+        .open(&factory.source(&url, settings(&factory, &[("password", PASSWORD)])).unwrap(), &Context::default())
+        .unwrap();
+    let (mut items, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = provider.list_page(cursor).await.unwrap();
+        items.extend(page.items);
+        pages += 1;
+        assert!(pages < 10, "the walk does not end: {items:#?}");
+        let Some(next) = page.next else { break };
+        cursor = Some(next);
+    }
+    let mut ids: Vec<String> = items.iter().map(|i| i.id.display()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "a/g.txt", "f.txt"], "each member once, nothing outside the collection");
+    for item in items.iter().filter(|i| i.kind == Kind::File) {
+        assert!(provider.open(item).await.is_ok(), "{item:?}");
+    }
+    assert_eq!(elsewhere.load(Ordering::SeqCst), 0, "a request went to another host");
 }
