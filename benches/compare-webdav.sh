@@ -14,10 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(realpath -m "${1:-target/bench-webdav}")
 runs=${2:-3}
-if ! command -v rclone >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
+# rclone and GNU time (peak RSS) from Debian when missing: a fresh machine has neither.
+if ! command -v rclone >/dev/null || [ ! -x /usr/bin/time ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone time >/dev/null
 fi
-[ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
 bash tests/servers/install
 cargo build --release --quiet -p sortie
 sortie=${CARGO_TARGET_DIR:-$PWD/target}/release/sortie
