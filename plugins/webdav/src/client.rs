@@ -63,6 +63,15 @@ impl Client {
             (_, Some(user)) => format!("user '{user}' at {host}"),
             (_, None) => format!("anonymous access to {host}"),
         };
+        if let Auth::Bearer(token) = &auth
+            && HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err()
+        {
+            // Sent without it, every request would be refused as if the token were wrong.
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{who} has characters an HTTP header cannot carry (a line break?): give the token alone"),
+            ));
+        }
         Ok(Self { http: sortie_http::client(ca_bundle)?, root, auth, who })
     }
 
@@ -145,5 +154,19 @@ impl Client {
     /// `GET` of `url`, answered 200.
     pub async fn get(&self, url: &Url, what: &str) -> Result<reqwest::Response> {
         self.send(self.request(Method::GET, url), url, "GET", what, StatusCode::OK).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_no_header_can_carry_is_refused_without_being_shown() {
+        let root = Url::parse("http://127.0.0.1:9/dav/").unwrap();
+        let auth = Auth::Bearer(Secret::new("tok-3141\nen"));
+        let error = Client::new(root, auth, None, None).unwrap_err().to_string();
+        assert!(error.contains("the bearer token given for 127.0.0.1:9 has characters"), "{error}");
+        assert!(!error.contains("tok-3141"), "{error}");
     }
 }
