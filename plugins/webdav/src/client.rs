@@ -14,6 +14,10 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{self, Target};
 
+/// The largest multistatus spooled, in bytes: millions of members, while a server that
+/// never ends its answer does not fill the disk.
+pub const MAX_LISTING_BYTES: u64 = 4 << 30;
+
 /// How requests authenticate.
 #[derive(Debug, Clone)]
 pub enum Auth {
@@ -31,6 +35,8 @@ pub struct Client {
     auth: Auth,
     /// `user 'alice' at host:port`, for messages.
     pub who: String,
+    /// [`MAX_LISTING_BYTES`], lowered by tests.
+    max_listing_bytes: u64,
 }
 
 /// A multistatus answer spooled to a temporary file: a listing of any size costs disk, not
@@ -72,7 +78,7 @@ impl Client {
                 format!("{who} has characters an HTTP header cannot carry (a line break?): give the token alone"),
             ));
         }
-        Ok(Self { http: sortie_http::client(ca_bundle)?, root, auth, who })
+        Ok(Self { http: sortie_http::client(ca_bundle)?, root, auth, who, max_listing_bytes: MAX_LISTING_BYTES })
     }
 
     fn secrets(&self) -> Vec<&str> {
@@ -140,10 +146,18 @@ impl Client {
         let file = tempfile::tempfile().map_err(|e| Error::io("cannot create a temporary file for a listing", &e))?;
         let mut spool = tokio::fs::File::from_std(file);
         let mut stream = response.bytes_stream();
+        let mut spooled = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
                 Error::new(ErrorKind::Unavailable, format!("the listing of {what} broke off: {e}")).temporary()
             })?;
+            spooled += chunk.len() as u64;
+            if spooled > self.max_listing_bytes {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!("the listing of {what} is over {} bytes: not read further", self.max_listing_bytes),
+                ));
+            }
             spool.write_all(&chunk).await.map_err(|e| Error::io("cannot spool a listing to a temporary file", &e))?;
         }
         spool.flush().await.map_err(|e| Error::io("cannot spool a listing to a temporary file", &e))?;
@@ -168,5 +182,25 @@ mod tests {
         let error = Client::new(root, auth, None, None).unwrap_err().to_string();
         assert!(error.contains("the bearer token given for 127.0.0.1:9 has characters"), "{error}");
         assert!(!error.contains("tok-3141"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_never_ends_stops_at_the_bound() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream.read(&mut [0; 4096]).await;
+            let head = "HTTP/1.1 207 Multi-Status\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        let root = Url::parse(&format!("http://127.0.0.1:{port}/dav/")).unwrap();
+        let mut client = Client::new(root.clone(), Auth::Anonymous, None, None).unwrap();
+        client.max_listing_bytes = 1 << 20;
+        let error = client.propfind(&root, "1", String::new(), "the collection /dav/").await.unwrap_err();
+        assert!(error.to_string().contains("is over 1048576 bytes"), "{error}");
     }
 }
