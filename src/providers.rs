@@ -27,6 +27,8 @@ pub fn registry() -> Result<Registry, LoadError> {
     registry.register(Box::new(sortie_plugin_s3::S3Factory));
     registry.register(Box::new(sortie_plugin_openstack::SwiftFactory));
     registry.register(Box::new(sortie_plugin_openstack::OpenStackFactory));
+    registry.register(Box::new(sortie_plugin_imap::ImapsFactory));
+    registry.register(Box::new(sortie_plugin_imap::ImapFactory));
     let loaded = LOADED.get_or_init(|| load().map_err(Arc::new));
     for plugin in loaded.as_ref().map_err(|e| LoadError { path: e.path.clone(), problem: e.problem.clone() })? {
         registry.register_plugin(plugin)?;

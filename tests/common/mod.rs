@@ -3,10 +3,12 @@
 //! archive Sortie calls complete.
 #![allow(dead_code)]
 
+pub mod dovecot;
 pub mod fault_proxy;
 pub mod openstack;
 pub mod s3_server;
 pub mod sshd;
+pub mod tcp_proxy;
 
 use std::fs;
 use std::path::{Path, PathBuf};
