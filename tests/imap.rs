@@ -271,3 +271,37 @@ fn a_message_expunged_between_listing_and_fetch_is_recorded_with_that_reason() {
     assert!(report.contains("deleted after it was listed"), "{report}");
     assert_eq!(eml_count(&bag.join("data/imap-other-127.0.0.1-expunge/Expunge")), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uidvalidity_change_restarts_the_mailbox_and_fails_what_was_listed_before() {
+    let server = Dovecot::shared();
+    seed_other(server, &[("Validity", &[b"Subject: first\r\n\r\n1\r\n", b"Subject: second\r\n\r\n2\r\n"])]);
+    let factory = sortie_plugin_imap::ImapFactory;
+    let info = factory.info();
+    let mut settings = Settings::new();
+    settings.set(info.setting("password").unwrap(), PASSWORD).unwrap();
+    settings.set(info.setting("no_starttls").unwrap(), "true").unwrap();
+    let source = factory.source(&format!("imap://other@127.0.0.1:{}/Validity", server.port), settings).unwrap();
+    let provider = factory.open(&source, &Default::default()).unwrap();
+    let first = provider.list_page(None).await.unwrap();
+    let listed = provider.list_page(first.next.clone()).await.unwrap();
+    assert_eq!(listed.items.len(), 2);
+    let old_validity = listed.items[0].meta["uidvalidity"].as_u64().unwrap();
+    // The mailbox is replaced: same name, new UIDVALIDITY, new messages from UID 1.
+    server.imaplib(
+        "other",
+        "c.delete('Validity')\nc.create('Validity')\nfor s in ('third', 'fourth', 'fifth'):\n    \
+         c.append('Validity', None, None, ('Subject: %s\\r\\n\\r\\nx\\r\\n' % s).encode())",
+    );
+    // A cursor from before the change, one UID into the mailbox (its format is the provider's).
+    let cursor = format!(r#"{{"mailbox":"Validity","uidvalidity":{old_validity},"after":1}}"#);
+    let again = provider.list_page(Some(cursor)).await.unwrap();
+    let uids: Vec<u64> = again.items.iter().map(|i| i.meta["uid"].as_u64().unwrap()).collect();
+    assert_eq!(uids, [1, 2, 3], "the listing did not restart at the new UIDVALIDITY");
+    assert!(again.items.iter().all(|i| i.meta["uidvalidity"].as_u64() != Some(old_validity)));
+    let mut stale = listed.items[1].clone();
+    stale.inline = None;
+    let error = provider.open(&stale).await.err().expect("a message of the old UIDVALIDITY");
+    assert_eq!(error.kind(), sortie_sdk::ErrorKind::NotFound);
+    assert!(error.to_string().contains("UIDVALIDITY changed"), "{error}");
+}
