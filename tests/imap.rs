@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::dovecot::{Dovecot, PASSWORD};
+use common::dovecot::{Dovecot, PASSWORD, TOKEN};
 use common::tcp_proxy::TcpProxy;
 use common::*;
 use sortie_sdk::item::{Item, Kind, RawName};
@@ -304,4 +304,31 @@ async fn a_uidvalidity_change_restarts_the_mailbox_and_fails_what_was_listed_bef
     let error = provider.open(&stale).await.err().expect("a message of the old UIDVALIDITY");
     assert_eq!(error.kind(), sortie_sdk::ErrorKind::NotFound);
     assert!(error.to_string().contains("UIDVALIDITY changed"), "{error}");
+}
+
+#[test]
+fn an_oauth2_token_logs_in_with_xoauth2_or_oauthbearer_and_a_refused_one_says_so() {
+    let server = Dovecot::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("imaps://sortie@127.0.0.1:{}/Sent", server.tls_port);
+    for auth in ["auto", "xoauth2", "oauthbearer"] {
+        let archive = dir.path().join(format!("{auth}.tar.zst"));
+        let output = sortie()
+            .args(["export", &url, "-o", archive.to_str().unwrap(), "--set", &format!("auth={auth}")])
+            .env("SORTIE_IMAP_OAUTH2_TOKEN", TOKEN)
+            .env("SORTIE_IMAP_CA_BUNDLE", server.ca())
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0, "{auth}: {}", all_text(&output));
+    }
+    let output = sortie()
+        .args(["export", &url, "-o", dir.path().join("refused.tar.zst").to_str().unwrap()])
+        .env("SORTIE_IMAP_OAUTH2_TOKEN", "ya29.revoked-token-0000")
+        .env("SORTIE_IMAP_CA_BUNDLE", server.ca())
+        .output()
+        .unwrap();
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("refused the OAuth2 token of user sortie"), "{text}");
+    assert!(!text.contains("revoked-token") && !text.contains(TOKEN), "{text}");
 }

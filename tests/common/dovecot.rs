@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use super::all_text;
 
 pub const PASSWORD: &str = "imap-test-pw-5e0b";
+/// The OAuth2 access token user `sortie` may also log in with (XOAUTH2, OAUTHBEARER).
+pub const TOKEN: &str = "ya29.imap-test-token-3c8d";
 
 pub struct Dovecot {
     dir: PathBuf,
@@ -39,6 +41,8 @@ impl Dovecot {
                 .args(["start", dir.to_str().unwrap(), &port.to_string(), &tls_port.to_string()])
                 .arg(std::process::id().to_string())
                 .env("IMAP_TEST_PASSWORD", PASSWORD)
+                .env("IMAP_TEST_TOKEN", TOKEN)
+                .env("IMAP_TEST_TOKEN_PORT", free_port().to_string())
                 .output()
                 .unwrap();
             assert!(output.status.success(), "cannot start dovecot: {}", all_text(&output));

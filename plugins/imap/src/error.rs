@@ -11,12 +11,20 @@ pub fn imap_error(what: &str, address: &str, error: ImapError) -> Error {
         ImapError::ConnectionLost => {
             Error::new(ErrorKind::Unavailable, format!("{what}: {address} closed the connection")).temporary()
         }
-        ImapError::No(text) => Error::new(ErrorKind::Other, format!("{what}: {address} answered NO: {}", text.trim())),
+        ImapError::No(text) => {
+            Error::new(ErrorKind::Other, format!("{what}: {address} answered NO: {}", answer(&text)))
+        }
         ImapError::Bad(text) => {
-            Error::new(ErrorKind::Unsupported, format!("{what}: {address} answered BAD: {}", text.trim()))
+            Error::new(ErrorKind::Unsupported, format!("{what}: {address} answered BAD: {}", answer(&text)))
         }
         other => Error::new(ErrorKind::Other, format!("{what}: unexpected answer from {address}: {other}")),
     }
+}
+
+/// The server's own words from the library's rendering of a tagged answer
+/// (`code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")`).
+fn answer(text: &str) -> &str {
+    text.split_once("info: Some(\"").and_then(|(_, rest)| rest.rsplit_once("\")")).map_or(text.trim(), |(info, _)| info)
 }
 
 /// A connection-level failure: temporary unless it is a TLS certificate problem.
@@ -40,4 +48,14 @@ pub fn transport(what: &str, address: &str, error: &std::io::Error) -> Error {
 /// An operation that took longer than the timeout: temporary.
 pub fn timed_out(what: &str, address: &str) -> Error {
     Error::new(ErrorKind::Unavailable, format!("{what}: {address} did not answer in time")).temporary()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_server_words_are_kept() {
+        let text = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#;
+        assert_eq!(super::answer(text), "[AUTHENTICATIONFAILED] Authentication failed.");
+        assert_eq!(super::answer(" plain "), "plain");
+    }
 }
