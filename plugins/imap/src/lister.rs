@@ -71,7 +71,7 @@ pub struct Extensions {
 /// One page of `mailbox`'s messages from `cursor`, and the cursor after it (`None`: the
 /// mailbox is done).
 pub async fn messages(
-    lease: &mut Lease<'_>,
+    lease: &mut Lease,
     mailbox: &MailboxInfo,
     cursor: &Cursor,
     extensions: Extensions,
@@ -128,7 +128,7 @@ fn vanished(mailbox: &MailboxInfo, error: &Error) -> Item {
 }
 
 /// The highest UID, for a server that gives no UIDNEXT.
-async fn last_uid(lease: &mut Lease<'_>, address: &str) -> Result<u32> {
+async fn last_uid(lease: &mut Lease, address: &str) -> Result<u32> {
     let session = &mut lease.conn.session;
     within("UID SEARCH", address, COMMAND_TIMEOUT, async {
         let uids = session.uid_search("ALL").await.map_err(|e| imap_error("UID SEARCH", address, e))?;
@@ -188,7 +188,7 @@ fn flag(flag: &Flag<'_>) -> String {
 /// Fetches the bodies of the page's small messages in one `UID FETCH` and puts them in
 /// the items; a message expunged meanwhile keeps no body and is fetched (and found gone)
 /// by `open`.
-async fn inline_small(lease: &mut Lease<'_>, mailbox: &MailboxInfo, items: &mut [Item]) -> Result<()> {
+async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Item]) -> Result<()> {
     let mut budget = INLINE_PAGE;
     let mut uids = Vec::new();
     for item in items.iter() {

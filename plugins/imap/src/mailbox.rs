@@ -44,7 +44,7 @@ impl MailboxInfo {
 }
 
 /// Every mailbox of the account (or `folder` and the mailboxes under it), sorted by wire name.
-pub async fn list(lease: &mut Lease<'_>, folder: Option<&str>) -> Result<Vec<MailboxInfo>> {
+pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<MailboxInfo>> {
     let address = lease.address();
     let session = &mut lease.conn.session;
     let (names, subscribed) = within("LIST", &address, COMMAND_TIMEOUT, async {
@@ -116,7 +116,7 @@ fn special_use(attributes: &[String]) -> Vec<&String> {
 
 /// The configuration document of each mailbox (`_config/mailboxes/PATH/mailbox.json`):
 /// its names, attributes, subscription and, for one that holds messages, its `STATUS`.
-pub async fn config_items(lease: &mut Lease<'_>, mailboxes: &[MailboxInfo], modseq: bool) -> Result<Vec<Item>> {
+pub async fn config_items(lease: &mut Lease, mailboxes: &[MailboxInfo], modseq: bool) -> Result<Vec<Item>> {
     let address = lease.address();
     let items = if modseq {
         "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)"

@@ -26,9 +26,9 @@ pub struct Pool {
 
 /// A session lent out: handed back with [`Lease::done`] after a request that went well;
 /// dropped otherwise, which closes it (its state after a failure is not known).
-pub struct Lease<'a> {
+pub struct Lease {
     pub conn: Conn,
-    pool: &'a Pool,
+    pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -38,18 +38,18 @@ impl Pool {
     }
 
     /// A session: an idle one, or a new one once fewer than the maximum are open.
-    pub async fn get(&self) -> Result<Lease<'_>> {
+    pub async fn get(self: &Arc<Self>) -> Result<Lease> {
         let permit = self.permits.clone().acquire_owned().await.expect("the pool's semaphore is never closed");
         let idle = self.idle.lock().expect("idle sessions").pop();
         let conn = match idle {
             Some(conn) => conn,
             None => Conn { session: self.connector.connect().await?, selected: None },
         };
-        Ok(Lease { conn, pool: self, _permit: permit })
+        Ok(Lease { conn, pool: self.clone(), _permit: permit })
     }
 }
 
-impl Lease<'_> {
+impl Lease {
     /// Hands the session back for the next request.
     pub fn done(self) {
         self.pool.idle.lock().expect("idle sessions").push(self.conn);
@@ -88,7 +88,7 @@ impl Lease<'_> {
     }
 }
 
-impl Lease<'_> {
+impl Lease {
     /// `UID FETCH set query`, every answer collected. The library ends the answers at the
     /// tagged reply or at a clean end of the connection alike, so an empty or short answer
     /// is confirmed with a `NOOP`: a connection that is gone fails it (temporary), instead of

@@ -1,5 +1,7 @@
 //! One IMAP account (or one folder of it) as a [`Provider`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::json;
 use sortie_sdk::Result;
@@ -15,18 +17,18 @@ use crate::reader;
 
 /// An account, opened by [`crate::ImapFactory`].
 pub struct ImapProvider {
-    pool: Pool,
+    pool: Arc<Pool>,
     folder: Option<String>,
     max_connections: usize,
 }
 
 impl ImapProvider {
     pub fn new(pool: Pool, folder: Option<String>, max_connections: usize) -> Self {
-        Self { pool, folder, max_connections }
+        Self { pool: Arc::new(pool), folder, max_connections }
     }
 
     /// The mailboxes, and what the server offers.
-    async fn survey(&self, lease: &mut Lease<'_>) -> Result<(Vec<MailboxInfo>, Extensions, String)> {
+    async fn survey(&self, lease: &mut Lease) -> Result<(Vec<MailboxInfo>, Extensions, String)> {
         let address = lease.address();
         let capabilities =
             lease.conn.session.capabilities().await.map_err(|e| imap_error("CAPABILITY", &address, e))?;
