@@ -10,8 +10,10 @@
 #
 # Both talk plain IMAP on loopback (no TLS on either side) with their defaults: mbsync one
 # pipelined connection, Sortie at most 4 connections (small messages arrive with its
-# listing). mbsync starts from nothing each run (no Maildir, no sync state). Sortie also
-# hashes (sha256), compresses (zstd -3) and writes the manifests, inventory and report.
+# listing). mbsync starts from nothing each run (no Maildir, no sync state). By default it
+# fsyncs every message it writes; the second case turns that off (`FSync no`), as Sortie
+# fsyncs once, the archive before its rename. Sortie also hashes (sha256), compresses
+# (zstd -3) and writes the manifests, inventory and report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(realpath -m "${1:-target/bench-imap}")
@@ -63,22 +65,29 @@ timed() {
     cat "$data/time.txt"
 }
 median() { sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
-: >"$data/mbsync.txt"
-: >"$data/sortie.txt"
-for _ in $(seq "$runs"); do
-    rm -rf "$data/maildir"
-    mkdir -p "$data/maildir"
-    timed mbsync -c "$data/mbsyncrc" -q bench >>"$data/mbsync.txt"
-    rm -f "$data/out.tar.zst"*
-    SORTIE_IMAP_PASSWORD=$IMAP_TEST_PASSWORD timed "$sortie" export "imap://sortie@127.0.0.1:$port/INBOX" \
-        --set no_starttls=true -o "$data/out.tar.zst" >>"$data/sortie.txt"
+printf '%-30s %9s %9s %10s %10s %11s %11s %8s\n' case mbsync_s sortie_s mbsync_m/s sortie_m/s mbsync_RSS sortie_RSS ratio
+for case in "defaults" "mbsync FSync no"; do
+    config=$data/mbsyncrc
+    if [ "$case" != defaults ]; then
+        config=$data/mbsyncrc-nofsync
+        { echo "FSync no"; cat "$data/mbsyncrc"; } >"$config"
+    fi
+    : >"$data/mbsync.txt"
+    : >"$data/sortie.txt"
+    for _ in $(seq "$runs"); do
+        rm -rf "$data/maildir"
+        mkdir -p "$data/maildir"
+        timed mbsync -c "$config" -q bench >>"$data/mbsync.txt"
+        rm -f "$data/out.tar.zst"*
+        SORTIE_IMAP_PASSWORD=$IMAP_TEST_PASSWORD timed "$sortie" export "imap://sortie@127.0.0.1:$port/INBOX" \
+            --set no_starttls=true -o "$data/out.tar.zst" >>"$data/sortie.txt"
+    done
+    copied=$(find "$data/maildir/INBOX/cur" "$data/maildir/INBOX/new" -type f | wc -l)
+    [ "$copied" = 10000 ] || { echo "mbsync copied $copied messages" >&2; exit 1; }
+    "$sortie" verify "$data/out.tar.zst" >/dev/null
+    read -r m_s m_kib < <(median "$data/mbsync.txt")
+    read -r s_s s_kib < <(median "$data/sortie.txt")
+    awk -v c="$case, medians of $runs" -v m="$m_s" -v s="$s_s" -v mk="$m_kib" -v sk="$s_kib" 'BEGIN {
+        printf "%-30s %9s %9s %10.0f %10.0f %7d MiB %7d MiB %7.2fx\n", c, m, s, 10000 / m, 10000 / s, mk / 1024, sk / 1024, m / s
+    }'
 done
-copied=$(find "$data/maildir/INBOX/cur" "$data/maildir/INBOX/new" -type f | wc -l)
-[ "$copied" = 10000 ] || { echo "mbsync copied $copied messages" >&2; exit 1; }
-"$sortie" verify "$data/out.tar.zst" >/dev/null
-read -r m_s m_kib < <(median "$data/mbsync.txt")
-read -r s_s s_kib < <(median "$data/sortie.txt")
-printf '%-26s %9s %9s %10s %10s %11s %11s %8s\n' case mbsync_s sortie_s mbsync_m/s sortie_m/s mbsync_RSS sortie_RSS ratio
-awk -v c="10,000 messages, medians of $runs" -v m="$m_s" -v s="$s_s" -v mk="$m_kib" -v sk="$s_kib" 'BEGIN {
-    printf "%-26s %9s %9s %10.0f %10.0f %7d MiB %7d MiB %7.2fx\n", c, m, s, 10000 / m, 10000 / s, mk / 1024, sk / 1024, m / s
-}'
