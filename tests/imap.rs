@@ -98,6 +98,11 @@ fn every_message_is_archived_byte_for_byte_with_its_flags_and_nothing_is_marked_
     let summer: serde_json::Value =
         serde_json::from_slice(&fs::read(config.join("Archives/Été 2024/mailbox.json")).unwrap()).unwrap();
     assert_eq!(summer["wire_name"], "Archives/&AMk-t&AOk- 2024");
+    let account: serde_json::Value =
+        serde_json::from_slice(&fs::read(bag.join("data").join(SOURCE_ID).join("_config/account.json")).unwrap())
+            .unwrap();
+    let capabilities = account["capabilities"].as_array().unwrap();
+    assert!(capabilities.contains(&"IMAP4rev1".into()) && capabilities.contains(&"CONDSTORE".into()), "{account}");
     assert_standard_tools_accept(&dir.path().join("mail.tar.zst"), &bag);
 }
 

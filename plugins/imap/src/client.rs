@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_imap::types::Capabilities;
+use async_imap::types::{Capabilities, Capability};
 use sortie_sdk::{Error, ErrorKind, Result};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -217,18 +217,25 @@ impl Connector {
         if !capabilities.has_str("IMAP4rev1") && !capabilities.has_str("IMAP4rev2") {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("{address} is not an IMAP4rev1 server (its capabilities: {})", names(&capabilities)),
+                format!("{address} is not an IMAP4rev1 server (its capabilities: {})", names(&capabilities).join(" ")),
             ));
         }
         Ok(session)
     }
 }
 
-/// The capabilities as one line.
-pub fn names(capabilities: &Capabilities) -> String {
-    let mut names: Vec<String> = capabilities.iter().map(|c| format!("{c:?}")).collect();
+/// The capabilities as the server wrote them (`IMAP4rev1`, `AUTH=PLAIN`, `IDLE`…), sorted.
+pub fn names(capabilities: &Capabilities) -> Vec<String> {
+    let mut names: Vec<String> = capabilities
+        .iter()
+        .map(|c| match c {
+            Capability::Imap4rev1 => "IMAP4rev1".to_owned(),
+            Capability::Auth(mechanism) => format!("AUTH={mechanism}"),
+            Capability::Atom(atom) => atom.clone(),
+        })
+        .collect();
     names.sort();
-    names.join(" ")
+    names
 }
 
 /// The system's certificate authorities and those of the `ca_bundle` setting.

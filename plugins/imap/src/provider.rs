@@ -28,7 +28,7 @@ impl ImapProvider {
     }
 
     /// The mailboxes, and what the server offers.
-    async fn survey(&self, lease: &mut Lease) -> Result<(Vec<MailboxInfo>, Extensions, String)> {
+    async fn survey(&self, lease: &mut Lease) -> Result<(Vec<MailboxInfo>, Extensions, Vec<String>)> {
         let address = lease.address();
         let capabilities =
             lease.conn.session.capabilities().await.map_err(|e| imap_error("CAPABILITY", &address, e))?;
