@@ -337,3 +337,13 @@ fn an_oauth2_token_logs_in_with_xoauth2_or_oauthbearer_and_a_refused_one_says_so
     assert!(text.contains("refused the OAuth2 token of user sortie"), "{text}");
     assert!(!text.contains("revoked-token") && !text.contains(TOKEN), "{text}");
 }
+
+#[test]
+fn a_folder_that_does_not_exist_is_named() {
+    let server = Dovecot::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("imaps://sortie@127.0.0.1:{}/No%20such/folder", server.tls_port);
+    let (_, output) = export(server, dir.path(), "none", &url, &[]);
+    assert_ne!(code(&output), 0, "{}", all_text(&output));
+    assert!(all_text(&output).contains("no mailbox 'No such/folder'"), "{}", all_text(&output));
+}
