@@ -61,6 +61,22 @@ impl Client {
         }
     }
 
+    /// How to ask this server for the resource a multistatus names (`href` as served,
+    /// `url` as resolved against the request): its href when it is an absolute path, the
+    /// path of a URL of this server's origin, else `None`. Glued after the origin, an href
+    /// like `@evil.example/x` or `evil.example/x` would change the host the request (and
+    /// the password) goes to.
+    pub fn path_of_response(&self, href: &str, url: &reqwest::Url) -> Option<String> {
+        let origin = reqwest::Url::parse(&self.connection.origin).ok()?;
+        if url.origin() != origin.origin() {
+            return None;
+        }
+        if href.starts_with('/') && !href.starts_with("//") {
+            return Some(href.to_owned());
+        }
+        Some(url.path().to_owned())
+    }
+
     /// Sends `method` to `href` with an XML `body`, answering with whatever status came.
     pub async fn send(&self, method: &str, href: &str, depth: Option<&str>, body: Option<String>) -> Result<Answer> {
         let method = Method::from_bytes(method.as_bytes()).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;

@@ -1,0 +1,266 @@
+//! `caldav://` against a hostile server on 127.0.0.1 (canned answers, every request
+//! recorded): hrefs that point elsewhere never make Sortie send a request (or the
+//! password) to another host or outside the collection, names that collide never overwrite
+//! one another in the archive, and an endless multistatus never grows memory without bound.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use common::{all_text, code, gnu_extract, inventory, sortie};
+
+/// The password the hostile server is given, looked for where it must never be.
+const PASSWORD: &str = "hostile-secret-pw";
+
+/// A canned answer's body: text, or `head`, `unit` `count` times and `tail`, streamed.
+enum Body {
+    Text(String),
+    Endless {
+        head: String,
+        unit: String,
+        count: usize,
+        tail: String,
+    },
+    /// No body, a `Location` header.
+    Redirect(String),
+}
+
+/// A server answering `METHOD PATH` with a status and a body (404 for anything else), and
+/// recording each request it receives as `METHOD PATH`.
+struct Hostile {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Hostile {
+    fn start(routes: Vec<(String, u16, Body)>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (seen, routes) = (requests.clone(), Arc::new(routes));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (seen, routes) = (seen.clone(), routes.clone());
+                std::thread::spawn(move || answer(stream, &seen, &routes));
+            }
+        });
+        Self { port, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn answer(stream: TcpStream, seen: &Mutex<Vec<String>>, routes: &[(String, u16, Body)]) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let target: Vec<&str> = line.split_whitespace().take(2).collect();
+    let target = target.join(" ");
+    seen.lock().unwrap().push(target.clone());
+    let mut stream = stream;
+    let Some((_, status, body)) = routes.iter().find(|(t, _, _)| *t == target) else {
+        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    let head = |length: usize| {
+        format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/xml; charset=utf-8\r\nContent-Length: {length}\r\n\
+             Connection: close\r\n\r\n"
+        )
+    };
+    let _ = match body {
+        Body::Redirect(to) => stream.write_all(
+            format!("HTTP/1.1 {status} X\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        ),
+        Body::Text(text) => stream.write_all(format!("{}{text}", head(text.len())).as_bytes()),
+        Body::Endless { head: first, unit, count, tail } => {
+            let length = first.len() + unit.len() * count + tail.len();
+            let mut written = stream.write_all(format!("{}{first}", head(length)).as_bytes());
+            let block = unit.repeat((64 << 10) / unit.len().max(1) + 1);
+            let per_block = block.len() / unit.len();
+            let mut left = *count;
+            while written.is_ok() && left > 0 {
+                let n = left.min(per_block);
+                written = stream.write_all(&block.as_bytes()[..n * unit.len()]);
+                left -= n;
+            }
+            written.and_then(|()| stream.write_all(tail.as_bytes()))
+        }
+    };
+}
+
+fn multistatus(responses: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">{responses}</D:multistatus>"#
+    )
+}
+
+/// A calendar collection's own response.
+fn calendar(href: &str) -> String {
+    format!(
+        "<D:response><D:href>{href}</D:href><D:propstat><D:prop><D:resourcetype><D:collection/><C:calendar/>\
+         </D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+    )
+}
+
+/// A member's response in a collection's listing.
+fn member(href: &str) -> String {
+    format!(
+        "<D:response><D:href>{href}</D:href><D:propstat><D:prop><D:resourcetype/><D:getetag>\"1\"</D:getetag>\
+         </D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+    )
+}
+
+fn event(uid: &str) -> String {
+    format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+}
+
+fn route(target: &str, status: u16, body: String) -> (String, u16, Body) {
+    (target.to_owned(), status, Body::Text(body))
+}
+
+/// `sortie export` of `url` with the password, `-vv`; its output and the archive's path.
+fn export(url: &str, dir: &std::path::Path, name: &str) -> (std::process::Output, std::path::PathBuf) {
+    let archive = dir.join(format!("{name}.tar.zst"));
+    let output = sortie()
+        .args(["export", url, "-vv", "--set", "batch=2", "--set", "plain_http=yes", "-o"])
+        .arg(&archive)
+        .env("SORTIE_DAV_PASSWORD", PASSWORD)
+        .env_remove("SORTIE_DAV_CA_BUNDLE")
+        .output()
+        .unwrap();
+    (output, archive)
+}
+
+#[test]
+fn hrefs_to_another_host_or_outside_the_collection_are_never_followed() {
+    let elsewhere = Hostile::start(Vec::new());
+    let other = elsewhere.port;
+    let outside = [
+        // Glued to the origin as text, `@` would make the real server a user name.
+        format!("@127.0.0.1:{other}/cal/a.ics"),
+        format!("http://127.0.0.1:{other}/cal/b.ics"),
+        format!("//127.0.0.1:{other}/cal/c.ics"),
+        "/cal/../secret/d.ics".to_owned(),
+        "/other/e.ics".to_owned(),
+    ];
+    for (index, href) in outside.iter().enumerate() {
+        let listing = multistatus(&format!("{}{}{}", calendar("/cal/"), member("/cal/fine.ics"), member(href)));
+        let server = Hostile::start(vec![
+            route("PROPFIND /cal/", 207, listing),
+            // No multiget: every resource is read by GET, where a request would go astray.
+            route("REPORT /cal/", 501, String::new()),
+            route("GET /cal/fine.ics", 200, event("fine")),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let (output, _) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), "h");
+        let text = all_text(&output);
+        assert_ne!(code(&output), 0, "{href}: a listing that names a resource elsewhere fails: {text}");
+        assert!(text.contains(href.trim_start_matches('@')), "{href}: the error names it: {text}");
+        assert!(!text.contains(PASSWORD), "{href}: {text}");
+        let requests = server.requests();
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.starts_with("PROPFIND /cal/") || r.starts_with("REPORT /cal/") || r == "GET /cal/fine.ics"),
+            "{href}: only the collection and its members are asked for: {requests:?}"
+        );
+        assert!(elsewhere.requests().is_empty(), "case {index} {href}: {:?}", elsewhere.requests());
+    }
+}
+
+/// A principal whose calendar home sets are `homes`.
+fn principal(href: &str, homes: &[&str]) -> String {
+    let homes: String = homes.iter().map(|h| format!("<D:href>{h}</D:href>")).collect();
+    multistatus(&format!(
+        "<D:response><D:href>{href}</D:href><D:propstat><D:prop><D:resourcetype><D:principal/></D:resourcetype>\
+         <C:calendar-home-set>{homes}</C:calendar-home-set></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>\
+         </D:response>"
+    ))
+}
+
+#[test]
+fn names_that_meet_in_the_archive_are_kept_apart_and_an_href_listed_twice_is_archived_once() {
+    // `work` in two home sets, a calendar called `account` (beside `_config/account.json`),
+    // `event` and `event.ics` (one file once the extension is added), one href twice.
+    let calendars = [
+        ("/alice/a/work/", vec!["event", "event.ics", "event.ics", "other.ics"]),
+        ("/alice/b/work/", vec!["event.ics"]),
+        ("/alice/b/account/", vec!["x.ics"]),
+    ];
+    let mut routes = vec![
+        route("PROPFIND /alice/", 207, principal("/alice/", &["/alice/a/", "/alice/b/"])),
+        route("PROPFIND /alice/a/", 207, multistatus(&calendar("/alice/a/work/"))),
+        route(
+            "PROPFIND /alice/b/",
+            207,
+            multistatus(&format!("{}{}", calendar("/alice/b/work/"), calendar("/alice/b/account/"))),
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (href, members) in &calendars {
+        let listing: String = members.iter().map(|m| member(&format!("{href}{m}"))).collect();
+        routes.push(route(&format!("PROPFIND {href}"), 207, multistatus(&format!("{}{listing}", calendar(href)))));
+        routes.push(route(&format!("REPORT {href}"), 501, String::new()));
+        for m in members {
+            let body = event(&format!("{href}{m}"));
+            if !expected.contains(&body) {
+                expected.push(body.clone());
+                routes.push(route(&format!("GET {href}{m}"), 200, body));
+            }
+        }
+    }
+    let server = Hostile::start(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let (output, archive) = export(&format!("caldav://alice@127.0.0.1:{}/alice/", server.port), dir.path(), "names");
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "names");
+    let records = inventory(&bag);
+    let mut archived: Vec<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "event")
+        .map(|r| std::fs::read_to_string(bag.join(r["path"].as_str().unwrap())).unwrap())
+        .collect();
+    archived.sort();
+    expected.sort();
+    assert_eq!(archived, expected, "every resource once, none hidden by another");
+    let configs = records.iter().filter(|r| r["kind"] == "config").count();
+    assert_eq!(configs, 4, "the account and each calendar described apart: {records:?}");
+    common::assert_standard_tools_accept(&archive, &bag);
+}
+
+#[test]
+fn a_well_known_redirect_to_another_host_is_not_followed() {
+    let elsewhere = Hostile::start(Vec::new());
+    let location = format!("http://127.0.0.1:{}/dav/", elsewhere.port);
+    let server = Hostile::start(vec![
+        ("PROPFIND /.well-known/caldav".to_owned(), 301, Body::Redirect(location)),
+        route("PROPFIND /", 207, principal("/", &["/home/"])),
+        route("PROPFIND /home/", 207, multistatus(&calendar("/home/cal/"))),
+        route("PROPFIND /home/cal/", 207, multistatus(&calendar("/home/cal/"))),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = export(&format!("caldav://alice@127.0.0.1:{}/", server.port), dir.path(), "wk");
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+}
