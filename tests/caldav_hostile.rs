@@ -264,3 +264,18 @@ fn a_well_known_redirect_to_another_host_is_not_followed() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
 }
+
+#[test]
+fn an_endless_multistatus_stops_at_the_cap_with_a_clear_error() {
+    let head = multistatus(&calendar("/cal/"));
+    let (head, tail) = head.split_at(head.len() - "</D:multistatus>".len());
+    let unit = member("/cal/same.ics");
+    let count = (257 << 20) / unit.len();
+    let endless = Body::Endless { head: head.to_owned(), unit, count, tail: tail.to_owned() };
+    let server = Hostile::start(vec![("PROPFIND /cal/".to_owned(), 207, endless)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), "endless");
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("with a multistatus over 256 MiB"), "{text}");
+}
