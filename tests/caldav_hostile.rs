@@ -25,6 +25,8 @@ enum Body {
     },
     /// No body, a `Location` header.
     Redirect(String),
+    /// The request's headers, the credentials among them, sent back as the body.
+    Echo,
 }
 
 /// A server answering `METHOD PATH` with a status and a body (404 for anything else), and
@@ -60,13 +62,14 @@ fn answer(stream: TcpStream, seen: &Mutex<Vec<String>>, routes: &[(String, u16, 
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
-    let mut length = 0usize;
+    let (mut length, mut headers) = (0usize, String::new());
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).unwrap();
         if header.trim().is_empty() {
             break;
         }
+        headers.push_str(&header);
         if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
             length = value.trim().parse().unwrap();
         }
@@ -92,6 +95,7 @@ fn answer(stream: TcpStream, seen: &Mutex<Vec<String>>, routes: &[(String, u16, 
             format!("HTTP/1.1 {status} X\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
         ),
+        Body::Echo => stream.write_all(format!("{}{headers}", head(headers.len())).as_bytes()),
         Body::Text(text) => stream.write_all(format!("{}{text}", head(text.len())).as_bytes()),
         Body::Endless { head: first, unit, count, tail } => {
             let length = first.len() + unit.len() * count + tail.len();
@@ -278,4 +282,91 @@ fn an_endless_multistatus_stops_at_the_cap_with_a_clear_error() {
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
     assert!(text.contains("with a multistatus over 256 MiB"), "{text}");
+}
+
+#[test]
+fn hostile_resource_names_are_escaped_and_extract_inside_the_target() {
+    let long = "n".repeat(400);
+    let names = [
+        "..%2f..%2fescape.ics".to_owned(),
+        "%01bell%07%0a.ics".to_owned(),
+        format!("{long}.ics"),
+        "%2e%2e.ics".to_owned(),
+    ];
+    let listing: String = names.iter().map(|n| member(&format!("/cal/{n}"))).collect();
+    let mut routes = vec![
+        route("PROPFIND /cal/", 207, multistatus(&format!("{}{listing}", calendar("/cal/")))),
+        route("REPORT /cal/", 501, String::new()),
+    ];
+    routes.extend(names.iter().map(|n| route(&format!("GET /cal/{n}"), 200, event(n))));
+    let server = Hostile::start(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let (output, archive) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), "hostile");
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "hostile");
+    let records = inventory(&bag);
+    for name in &names {
+        let record = records.iter().find(|r| r["id"] == format!("/cal/{name}")).unwrap_or_else(|| panic!("{name}"));
+        let path = record["path"].as_str().unwrap();
+        assert!(path.starts_with("data/caldav-") && path.split('/').count() == 4, "{name}: {path}");
+        assert!(path.split('/').all(|s| s.len() <= 255 && s != ".." && !s.chars().any(char::is_control)), "{path}");
+        assert_eq!(std::fs::read_to_string(bag.join(path)).unwrap(), event(name), "{name}");
+    }
+    let mut left: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["hostile-x", "hostile.tar.zst", "hostile.tar.zst.sha256"],
+        "GNU tar wrote nothing beside the target"
+    );
+    common::assert_standard_tools_accept(&archive, &bag);
+}
+
+#[test]
+fn a_password_or_token_is_never_in_logs_errors_the_plan_or_the_archive() {
+    let token = "hostile-bearer-token";
+    let server = Hostile::start(vec![
+        route("PROPFIND /cal/", 207, multistatus(&format!("{}{}", calendar("/cal/"), member("/cal/e.ics")))),
+        route("REPORT /cal/", 501, String::new()),
+        route("GET /cal/e.ics", 200, event("e")),
+        ("PROPFIND /denied/".to_owned(), 403, Body::Echo),
+    ]);
+    let url = format!("caldav://alice@127.0.0.1:{}/cal/", server.port);
+    let denied = format!("caldav://alice@127.0.0.1:{}/denied/", server.port);
+    for secret in [format!("password={PASSWORD}"), format!("token={token}")] {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("s.tar.zst");
+        let run = |args: &[&str]| {
+            let mut command = sortie();
+            command.args(args).args(["-vv", "--set", "plain_http=yes", "--set", &secret]);
+            command.env_remove("SORTIE_DAV_PASSWORD").env_remove("SORTIE_DAV_TOKEN").output().unwrap()
+        };
+        let plan = run(&["plan", "--json", &url]);
+        assert_eq!(code(&plan), 0, "{}", all_text(&plan));
+        let export = run(&["export", &url, "-o", archive.to_str().unwrap()]);
+        assert_eq!(code(&export), 0, "{}", all_text(&export));
+        // The server echoes the request's headers in its refusal, which the error quotes.
+        let failed = run(&["export", &denied, "-o", dir.path().join("f.tar.zst").to_str().unwrap()]);
+        assert_ne!(code(&failed), 0, "{}", all_text(&failed));
+        let bag = gnu_extract(&archive, "s");
+        let mut texts = vec![all_text(&plan), all_text(&export), all_text(&failed)];
+        for entry in walk(&bag) {
+            texts.push(String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned());
+        }
+        for text in texts {
+            // `alice:PASSWORD` in Basic auth's base64, which the echoing server sends back.
+            let basic = "YWxpY2U6aG9zdGlsZS1zZWNyZXQtcHc";
+            assert!(!text.contains(PASSWORD) && !text.contains(token) && !text.contains(basic), "{secret}: {text}");
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
