@@ -370,3 +370,31 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_multiget_body_above_what_a_listing_may_carry_is_read_by_get() {
+    // The listing announces no size, so the page asks the multiget for it; the body
+    // (17 MiB) is more than a multistatus property may hold.
+    let mut big = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:big\r\n");
+    while big.len() < 17 << 20 {
+        big.push_str("X-PAD:0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+    }
+    big.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    let report = multistatus(&format!(
+        "<D:response><D:href>/cal/big.ics</D:href><D:propstat><D:prop><D:getetag>\"1\"</D:getetag>\
+         <C:calendar-data>{big}</C:calendar-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>\
+         </D:response>"
+    ));
+    let server = Hostile::start(vec![
+        route("PROPFIND /cal/", 207, multistatus(&format!("{}{}", calendar("/cal/"), member("/cal/big.ics")))),
+        route("REPORT /cal/", 207, report),
+        route("GET /cal/big.ics", 200, big.clone()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (output, archive) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), "big");
+    assert_eq!(code(&output), 0, "{}", all_text(&output).chars().take(3000).collect::<String>());
+    let bag = gnu_extract(&archive, "big");
+    let record = inventory(&bag).into_iter().find(|r| r["id"] == "/cal/big.ics").unwrap();
+    assert!(std::fs::read_to_string(bag.join(record["path"].as_str().unwrap())).unwrap() == big);
+    assert!(server.requests().contains(&"GET /cal/big.ics".to_owned()), "{:?}", server.requests());
+}

@@ -467,9 +467,11 @@ impl Parser {
     }
 }
 
+/// Of kind `Unsupported`, so that a caller can fetch what did not fit another way (a
+/// CalDAV resource's body by GET).
 fn too_large(property: &Property, max: usize) -> Error {
     Error::new(
-        ErrorKind::Other,
+        ErrorKind::Unsupported,
         format!("the property {{{}}}{} of a multistatus is over {max} bytes", property.namespace, property.name),
     )
 }

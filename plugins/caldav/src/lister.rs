@@ -199,7 +199,7 @@ enum Fetched {
 }
 
 /// The bodies of `members` by one multiget, keyed by decoded path; `None` when the server
-/// has no multiget (then every resource is read by GET).
+/// has no multiget or one body was too large for it (then every resource is read by GET).
 async fn multiget(
     client: &Client,
     flavor: Flavor,
@@ -228,7 +228,12 @@ async fn multiget(
     // Whole resources travel in it, line ends as served; a larger one than an inline body
     // may be is read by GET instead (see `item`).
     let options = ParseOptions { keep_line_ends: true, max_property_bytes: MULTIGET_PROPERTY_BYTES };
-    let responses = client.read_multistatus("REPORT", &collection.href, answer, options).await?;
+    let responses = match client.read_multistatus("REPORT", &collection.href, answer, options).await {
+        // A body above what a multistatus property may hold, from a listing that announced
+        // no size: this page's resources are read by GET.
+        Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(None),
+        other => other?,
+    };
     let fetched = responses
         .into_iter()
         .filter_map(|r| {
