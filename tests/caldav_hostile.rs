@@ -390,11 +390,35 @@ fn a_multiget_body_above_what_a_listing_may_carry_is_read_by_get() {
         route("REPORT /cal/", 207, report),
         route("GET /cal/big.ics", 200, big.clone()),
     ]);
+    assert_read_by_get(&server, &big, "big");
+}
+
+/// Exports `/cal/` of `server`, whose `big.ics` must be archived as `body`, read by GET.
+fn assert_read_by_get(server: &Hostile, body: &str, name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (output, archive) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), "big");
+    let (output, archive) = export(&format!("caldav://alice@127.0.0.1:{}/cal/", server.port), dir.path(), name);
     assert_eq!(code(&output), 0, "{}", all_text(&output).chars().take(3000).collect::<String>());
-    let bag = gnu_extract(&archive, "big");
+    let bag = gnu_extract(&archive, name);
     let record = inventory(&bag).into_iter().find(|r| r["id"] == "/cal/big.ics").unwrap();
-    assert!(std::fs::read_to_string(bag.join(record["path"].as_str().unwrap())).unwrap() == big);
+    assert!(std::fs::read_to_string(bag.join(record["path"].as_str().unwrap())).unwrap() == body);
     assert!(server.requests().contains(&"GET /cal/big.ics".to_owned()), "{:?}", server.requests());
+}
+
+#[test]
+fn a_multiget_answer_above_the_cap_is_replaced_by_gets() {
+    let head = multistatus("");
+    let (head, tail) = head.split_at(head.len() - "</D:multistatus>".len());
+    let unit = member("/cal/unasked.ics");
+    let endless = Body::Endless {
+        head: head.to_owned(),
+        unit: unit.clone(),
+        count: (257 << 20) / unit.len(),
+        tail: tail.to_owned(),
+    };
+    let server = Hostile::start(vec![
+        route("PROPFIND /cal/", 207, multistatus(&format!("{}{}", calendar("/cal/"), member("/cal/big.ics")))),
+        ("REPORT /cal/".to_owned(), 207, endless),
+        route("GET /cal/big.ics", 200, event("big")),
+    ]);
+    assert_read_by_get(&server, &event("big"), "capped");
 }

@@ -150,12 +150,12 @@ impl Client {
     /// [`MAX_MULTISTATUS_BYTES`], whatever `Content-Length` says or however long a chunked
     /// answer goes on.
     async fn bounded_body(&self, what: &str, response: reqwest::Response) -> Result<Vec<u8>> {
+        // Unsupported, so that a multiget too large is replaced by GETs.
         let too_large = || {
             Error::new(
-                ErrorKind::Other,
+                ErrorKind::Unsupported,
                 format!(
-                    "{} answered {what} with a multistatus over {} MiB, more than Sortie holds in memory: give \
-                     a smaller batch or export one collection at a time",
+                    "{} answered {what} with a multistatus over {} MiB, more than Sortie holds in memory",
                     self.who(),
                     MAX_MULTISTATUS_BYTES >> 20
                 ),

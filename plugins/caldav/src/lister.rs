@@ -229,8 +229,9 @@ async fn multiget(
     // may be is read by GET instead (see `item`).
     let options = ParseOptions { keep_line_ends: true, max_property_bytes: MULTIGET_PROPERTY_BYTES };
     let responses = match client.read_multistatus("REPORT", &collection.href, answer, options).await {
-        // A body above what a multistatus property may hold, from a listing that announced
-        // no size: this page's resources are read by GET.
+        // A body above what a multistatus property may hold, or bodies above what a
+        // multistatus may (a listing that announced no sizes): this page's resources are
+        // read by GET.
         Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(None),
         other => other?,
     };
