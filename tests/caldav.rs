@@ -204,6 +204,22 @@ async fn a_home_set_url_exports_every_collection_in_it() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_url_exports_every_collection_of_its_home_sets() {
+    // `/alice/` is Xandikos's principal (its home sets below it) and Radicale's principal
+    // and home set in one.
+    for kind in SERVERS {
+        let server = DavServer::shared(kind);
+        for scheme in SCHEMES {
+            let collections = server.collections(scheme);
+            let factory = factory(scheme);
+            let source = factory.source(&server.url(scheme, "/alice/"), settings(factory.as_ref(), server)).unwrap();
+            let resources = resources(factory.as_ref(), &source).await.len() as u64;
+            assert_eq!(resources, collections.values().sum::<u64>(), "{kind:?} {scheme} /alice/");
+        }
+    }
+}
+
 #[test]
 fn a_wrong_password_names_the_user_and_server_but_never_the_password() {
     for kind in SERVERS {
