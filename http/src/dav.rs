@@ -626,6 +626,15 @@ mod tests {
     }
 
     #[test]
+    fn entities_a_document_declares_are_never_expanded() {
+        let body = r#"<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href><D:propstat><D:prop><D:getetag>&c;&c;&c;</D:getetag></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>"#;
+        match parse(body, "http://h/") {
+            Ok(responses) => assert!(responses[0].properties.iter().all(|p| p.text.len() < 100)),
+            Err(error) => assert!(error.to_string().contains("multistatus"), "{error}"),
+        }
+    }
+
+    #[test]
     fn oversized_properties_stop_the_parse() {
         let huge = "x".repeat(MAX_PROPERTY_BYTES + 1);
         let body = format!(
