@@ -27,6 +27,8 @@ enum Body {
     Redirect(String),
     /// The request's headers, the credentials among them, sent back as the body.
     Echo,
+    /// The text, but its first sending stops halfway (the full length announced).
+    CutOnce(String, std::sync::atomic::AtomicBool),
 }
 
 /// A server answering `METHOD PATH` with a status and a body (404 for anything else), and
@@ -95,6 +97,10 @@ fn answer(stream: TcpStream, seen: &Mutex<Vec<String>>, routes: &[(String, u16, 
             format!("HTTP/1.1 {status} X\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
         ),
+        Body::CutOnce(text, cut) => {
+            let end = if cut.swap(true, std::sync::atomic::Ordering::SeqCst) { text.len() } else { text.len() / 2 };
+            stream.write_all(format!("{}{}", head(text.len()), &text[..end]).as_bytes())
+        }
         Body::Echo => stream.write_all(format!("{}{headers}", head(headers.len())).as_bytes()),
         Body::Text(text) => stream.write_all(format!("{}{text}", head(text.len())).as_bytes()),
         Body::Endless { head: first, unit, count, tail } => {
@@ -331,6 +337,7 @@ fn a_password_or_token_is_never_in_logs_errors_the_plan_or_the_archive() {
         route("REPORT /cal/", 501, String::new()),
         route("GET /cal/e.ics", 200, event("e")),
         ("PROPFIND /denied/".to_owned(), 403, Body::Echo),
+        ("PROPFIND /refused/".to_owned(), 401, Body::Echo),
     ]);
     let url = format!("caldav://alice@127.0.0.1:{}/cal/", server.port);
     let denied = format!("caldav://alice@127.0.0.1:{}/denied/", server.port);
@@ -349,8 +356,13 @@ fn a_password_or_token_is_never_in_logs_errors_the_plan_or_the_archive() {
         // The server echoes the request's headers in its refusal, which the error quotes.
         let failed = run(&["export", &denied, "-o", dir.path().join("f.tar.zst").to_str().unwrap()]);
         assert_ne!(code(&failed), 0, "{}", all_text(&failed));
+        let refused =
+            run(&["export", &url.replace("/cal/", "/refused/"), "-o", dir.path().join("r.tar.zst").to_str().unwrap()]);
+        assert_eq!(code(&refused), 1, "{}", all_text(&refused));
+        let setting = secret.split('=').next().unwrap();
+        assert!(all_text(&refused).contains("(401)") && all_text(&refused).contains(&format!("`{setting}`")));
         let bag = gnu_extract(&archive, "s");
-        let mut texts = vec![all_text(&plan), all_text(&export), all_text(&failed)];
+        let mut texts = vec![all_text(&plan), all_text(&export), all_text(&failed), all_text(&refused)];
         for entry in walk(&bag) {
             texts.push(String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned());
         }
@@ -421,4 +433,17 @@ fn a_multiget_answer_above_the_cap_is_replaced_by_gets() {
         route("GET /cal/big.ics", 200, event("big")),
     ]);
     assert_read_by_get(&server, &event("big"), "capped");
+}
+
+#[test]
+fn a_get_cut_mid_body_is_retried_never_archived_short() {
+    let body = event(&"long-".repeat(2000));
+    let server = Hostile::start(vec![
+        route("PROPFIND /cal/", 207, multistatus(&format!("{}{}", calendar("/cal/"), member("/cal/big.ics")))),
+        route("REPORT /cal/", 501, String::new()),
+        ("GET /cal/big.ics".to_owned(), 200, Body::CutOnce(body.clone(), Default::default())),
+    ]);
+    assert_read_by_get(&server, &body, "cut");
+    let gets = server.requests().iter().filter(|r| *r == "GET /cal/big.ics").count();
+    assert_eq!(gets, 2, "asked again after the cut");
 }
