@@ -29,6 +29,9 @@ pub fn registry() -> Result<Registry, LoadError> {
     registry.register(Box::new(sortie_plugin_openstack::OpenStackFactory));
     registry.register(Box::new(sortie_plugin_caldav::CalDavFactory));
     registry.register(Box::new(sortie_plugin_caldav::CardDavFactory));
+    registry.register(Box::new(sortie_plugin_webdav::WebDavFactory));
+    registry.register(Box::new(sortie_plugin_webdav::WebDavsFactory));
+    registry.register(Box::new(sortie_plugin_webdav::NextcloudFactory));
     let loaded = LOADED.get_or_init(|| load().map_err(Arc::new));
     for plugin in loaded.as_ref().map_err(|e| LoadError { path: e.path.clone(), problem: e.problem.clone() })? {
         registry.register_plugin(plugin)?;

@@ -8,6 +8,7 @@ pub mod fault_proxy;
 pub mod openstack;
 pub mod s3_server;
 pub mod sshd;
+pub mod webdav;
 
 use std::fs;
 use std::path::{Path, PathBuf};
