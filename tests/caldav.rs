@@ -189,17 +189,20 @@ async fn a_collection_url_exports_that_collection_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_home_set_url_exports_every_collection_in_it() {
+async fn a_home_set_or_principal_url_exports_every_collection_in_it() {
     // Nextcloud's form (`/remote.php/dav/calendars/USER/`) is a home set that is no principal:
-    // Xandikos's `/alice/calendars/` is one too; Radicale's `/alice/` is both.
+    // Xandikos's `/alice/calendars/` is one too; Radicale's `/alice/` is both. `/alice/` is
+    // Xandikos's principal, its home sets below it.
     for kind in SERVERS {
         let server = DavServer::shared(kind);
         for (scheme, home) in SCHEMES.into_iter().zip([server.homes().0, server.homes().1]) {
             let collections = server.collections(scheme);
             let factory = factory(scheme);
-            let source = factory.source(&server.url(scheme, home), settings(factory.as_ref(), server)).unwrap();
-            let resources = resources(factory.as_ref(), &source).await.len() as u64;
-            assert_eq!(resources, collections.values().sum::<u64>(), "{kind:?} {scheme} {home}");
+            for start in [home, "/alice/"] {
+                let source = factory.source(&server.url(scheme, start), settings(factory.as_ref(), server)).unwrap();
+                let resources = resources(factory.as_ref(), &source).await.len() as u64;
+                assert_eq!(resources, collections.values().sum::<u64>(), "{kind:?} {scheme} {start}");
+            }
         }
     }
 }

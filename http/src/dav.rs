@@ -508,9 +508,9 @@ impl Parser {
         } else if dav && depth == 2 && local == "href" && self.open[0].1 == "response" {
             self.href = self.scalar.trim().to_owned();
         } else if dav && depth == 2 && local == "status" && self.open[0].1 == "response" {
-            self.status = parse_status(&self.scalar);
+            self.status = Some(parse_status(&self.scalar)?);
         } else if dav && depth == 3 && local == "status" && self.open[1].1 == "propstat" {
-            self.propstat_status = parse_status(&self.scalar);
+            self.propstat_status = Some(parse_status(&self.scalar)?);
         } else if dav && depth == 2 && local == "propstat" {
             let status = self.propstat_status.take().unwrap_or(200);
             for mut property in self.pending.drain(..) {
@@ -540,16 +540,25 @@ impl Parser {
     }
 }
 
+/// Of kind `Unsupported`, so that a caller can fetch what did not fit another way (a
+/// CalDAV resource's body by GET).
 fn too_large(property: &Property, max: usize) -> Error {
     Error::new(
-        ErrorKind::Other,
+        ErrorKind::Unsupported,
         format!("the property {{{}}}{} of a multistatus is over {max} bytes", property.namespace, property.name),
     )
 }
 
-/// The code of an HTTP status line (`HTTP/1.1 404 Not Found`).
-fn parse_status(line: &str) -> Option<u16> {
-    line.split_whitespace().nth(1)?.parse().ok()
+/// The code of an HTTP status line (`HTTP/1.1 404 Not Found`). Anything else is an error:
+/// read as success, a property the server could not give (`404 Not Found` without its
+/// `HTTP/1.1`) would pass for an empty value.
+fn parse_status(line: &str) -> Result<u16> {
+    let mut words = line.split_whitespace();
+    let code = words.next().filter(|v| v.starts_with("HTTP/")).and(words.next());
+    code.and_then(|c| c.parse().ok()).filter(|c| (100..600).contains(c)).ok_or_else(|| {
+        let shown: String = line.trim().chars().take(80).collect();
+        Error::new(ErrorKind::Other, format!("the multistatus status line '{shown}' is not an HTTP status"))
+    })
 }
 
 #[cfg(test)]
@@ -670,6 +679,32 @@ mod tests {
         assert!(parse("<D:multistatus xmlns:D=\"DAV:\"/>", url).unwrap().is_empty());
         assert!(parse("<D:multistatus xmlns:D=\"DAV:\"><D:response>", url).is_err());
         assert!(parse("<D:multistatus xmlns:D=\"DAV:\"><D:response></D:response></D:multistatus>", url).is_err());
+    }
+
+    #[test]
+    fn a_malformed_status_line_stops_the_parse() {
+        for status in ["404 Not Found", "HTTP/1.1 abc", "garbage", "HTTP/1.1 9999 X"] {
+            let body = format!(
+                "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href><D:propstat><D:prop>\
+                 <D:getetag/></D:prop><D:status>{status}</D:status></D:propstat></D:response></D:multistatus>"
+            );
+            let error = parse(&body, "http://h/").unwrap_err().to_string();
+            assert!(error.contains(status), "{status}: {error}");
+            let body = format!(
+                "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href><D:status>{status}</D:status>\
+                 </D:response></D:multistatus>"
+            );
+            assert!(parse(&body, "http://h/").is_err(), "{status}");
+        }
+    }
+
+    #[test]
+    fn entities_a_document_declares_are_never_expanded() {
+        let body = r#"<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href><D:propstat><D:prop><D:getetag>&c;&c;&c;</D:getetag></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>"#;
+        match parse(body, "http://h/") {
+            Ok(responses) => assert!(responses[0].properties.iter().all(|p| p.text.len() < 100)),
+            Err(error) => assert!(error.to_string().contains("multistatus"), "{error}"),
+        }
     }
 
     #[test]

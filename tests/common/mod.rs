@@ -4,10 +4,12 @@
 #![allow(dead_code)]
 
 pub mod dav;
+pub mod dovecot;
 pub mod fault_proxy;
 pub mod openstack;
 pub mod s3_server;
 pub mod sshd;
+pub mod tcp_proxy;
 pub mod webdav;
 
 use std::fs;

@@ -1,6 +1,7 @@
 //! The requests a DAV export sends (PROPFIND, REPORT, GET), authenticated, with their
 //! answers mapped to Sortie's errors in one place.
 
+use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use sortie_sdk::{Error, ErrorKind, Result};
@@ -8,6 +9,13 @@ use sortie_sdk::{Error, ErrorKind, Result};
 use crate::error;
 use crate::settings::{Auth, Connection};
 use sortie_http::dav::{self, ParseOptions, Response};
+
+/// The largest multistatus body read: a collection's listing (a few hundred bytes per
+/// resource, so more than half a million resources) or a multiget's bodies (a page asks for
+/// about 32 MiB by the sizes the listing announced). Memory stays within about twice this
+/// per request (the body and what is parsed out of it), whatever a server sends: endless,
+/// deeply nested or repeated responses.
+pub const MAX_MULTISTATUS_BYTES: usize = 256 << 20;
 
 /// A client of one server, as one user.
 #[derive(Debug)]
@@ -59,6 +67,22 @@ impl Client {
             _ if rest.starts_with('/') => Some(rest.to_owned()),
             _ => None,
         }
+    }
+
+    /// How to ask this server for the resource a multistatus names (`href` as served,
+    /// `url` as resolved against the request): its href when it is an absolute path, the
+    /// path of a URL of this server's origin, else `None`. Glued after the origin, an href
+    /// like `@evil.example/x` or `evil.example/x` would change the host the request (and
+    /// the password) goes to.
+    pub fn path_of_response(&self, href: &str, url: &reqwest::Url) -> Option<String> {
+        let origin = reqwest::Url::parse(&self.connection.origin).ok()?;
+        if url.origin() != origin.origin() {
+            return None;
+        }
+        if href.starts_with('/') && !href.starts_with("//") {
+            return Some(href.to_owned());
+        }
+        Some(url.path().to_owned())
     }
 
     /// Sends `method` to `href` with an XML `body`, answering with whatever status came.
@@ -122,6 +146,37 @@ impl Client {
         self.read_multistatus(method, href, answer, ParseOptions::default()).await
     }
 
+    /// A multistatus body, read whole (the parser needs it in one piece) but never beyond
+    /// [`MAX_MULTISTATUS_BYTES`], whatever `Content-Length` says or however long a chunked
+    /// answer goes on.
+    async fn bounded_body(&self, what: &str, response: reqwest::Response) -> Result<Vec<u8>> {
+        // Unsupported, so that a multiget too large is replaced by GETs.
+        let too_large = || {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} answered {what} with a multistatus over {} MiB, more than Sortie holds in memory",
+                    self.who(),
+                    MAX_MULTISTATUS_BYTES >> 20
+                ),
+            )
+        };
+        if response.content_length().is_some_and(|n| n > MAX_MULTISTATUS_BYTES as u64) {
+            return Err(too_large());
+        }
+        let url = response.url().to_string();
+        let mut stream = response.bytes_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.transport_error(&url, &e))?;
+            if body.len() + chunk.len() > MAX_MULTISTATUS_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     /// The multistatus `answer` to `method` on `href`; another status is an error.
     pub async fn read_multistatus(
         &self,
@@ -151,7 +206,7 @@ impl Client {
             return Err(self.refused(&what, answer).await);
         }
         let url = self.url(href);
-        let bytes = answer.response.bytes().await.map_err(|e| self.transport_error(&url, &e))?;
+        let bytes = self.bounded_body(&what, answer.response).await?;
         let request_url = reqwest::Url::parse(&url)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{url} is not a URL: {e}")))?;
         dav::parse_multistatus_with(&bytes[..], &request_url, options, |response| {

@@ -7,6 +7,7 @@ use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::Client;
 use crate::flavor::Flavor;
+use crate::names;
 use sortie_http::dav::{DAV, PropName, Response};
 
 use crate::props::{self, APPLE, CALDAV, CALSERVER, CARDDAV, is};
@@ -63,8 +64,9 @@ pub async fn discover(client: &Client, flavor: Flavor, path: &str) -> Result<Dis
     let here = propfind_one(client, flavor, &context).await?;
     let (ns, collection_type) = (flavor.ns(), flavor.collection_type());
     if is(&here, ns, collection_type) {
-        let collection = collection_of(&here, flavor);
-        return Ok(Discovery { context, principal: None, homes: Vec::new(), collections: vec![collection] });
+        // The path asked for, whatever href the answer gives itself.
+        let collections = named(vec![Collection { href: context.clone(), ..collection_of(&here, flavor) }]);
+        return Ok(Discovery { context, principal: None, homes: Vec::new(), collections });
     }
     let principal = here.get(PropName::new(DAV, "current-user-principal")).and_then(|p| p.hrefs().into_iter().next());
     let mut homes = home_sets(client, &here, flavor);
@@ -95,15 +97,40 @@ pub async fn discover(client: &Client, flavor: Flavor, path: &str) -> Result<Dis
     for home in &homes {
         let body = propfind_body(flavor);
         for response in client.multistatus("PROPFIND", home, "1", body).await? {
-            if is(&response, ns, collection_type)
-                && !collections.iter().any(|c: &Collection| same(&c.href, &response.href))
-            {
-                collections.push(collection_of(&response, flavor));
+            if !is(&response, ns, collection_type) {
+                continue;
+            }
+            // Glued after the origin, an href such as `@evil.example/` would send the
+            // credentials to another host.
+            let Some(href) = client.path_of_response(&response.href, &response.url) else {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!(
+                        "{} lists the {} '{}' in {home}, which is not on this server: Sortie sends no request there",
+                        client.who(),
+                        flavor.noun(),
+                        response.href
+                    ),
+                ));
+            };
+            if !collections.iter().any(|c: &Collection| same(&c.href, &href)) {
+                collections.push(Collection { href, ..collection_of(&response, flavor) });
             }
         }
     }
     collections.sort_by(|a, b| a.href.cmp(&b.href));
-    Ok(Discovery { context, principal, homes, collections })
+    Ok(Discovery { context, principal, homes, collections: named(collections) })
+}
+
+/// `collections` with distinct names: two home sets may each hold a `work`, and a
+/// collection called `account` would share `_config/account.json` with the account's
+/// description; each gets a directory and a description of its own.
+fn named(mut collections: Vec<Collection>) -> Vec<Collection> {
+    let names = collections.iter().map(|c| c.name.clone().into_bytes()).collect();
+    for (collection, name) in collections.iter_mut().zip(names::distinct(names, b"", &[b"account"])) {
+        collection.name = String::from_utf8(name).expect("a UTF-8 name with ASCII added");
+    }
+    collections
 }
 
 /// The context path the well-known URL redirects to (followed on this server only), or

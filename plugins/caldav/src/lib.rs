@@ -5,7 +5,7 @@
 //! collections (RFC 6764), `lister` lists them page by page with their bodies fetched by
 //! multiget, `reader` GETs what a listing could not carry. `client` sends the requests
 //! (their multistatus answers read by `sortie_http::dav`, `props` picks what matters),
-//! `error` maps the others; `settings` and `url`
+//! `error` maps the others, `names` keeps archive names apart; `settings` and `url`
 //! say what a source takes, `flavor` what differs between calendars and address books.
 #![deny(missing_docs)]
 
@@ -14,6 +14,7 @@ mod discovery;
 mod error;
 mod flavor;
 mod lister;
+mod names;
 mod props;
 mod provider;
 mod reader;

@@ -19,6 +19,7 @@ use sortie_sdk::{Error, ErrorKind, Result};
 use crate::client::Client;
 use crate::discovery::{Collection, Discovery, decoded_path, last_segment, same};
 use crate::flavor::Flavor;
+use crate::names;
 use crate::props::{is, text};
 use sortie_http::dav::{DAV, ParseOptions, PropName, Response};
 
@@ -53,6 +54,9 @@ impl Cursor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
     pub href: String,
+    /// Its file in the collection's directory: the href's last segment, decoded, with the
+    /// extension, distinct from its neighbours' (see `names`).
+    pub file: Vec<u8>,
     pub etag: Option<String>,
     pub size: Option<u64>,
     pub content_type: Option<String>,
@@ -77,25 +81,37 @@ fn config_item(name: &str, document: &Value) -> Item {
     item
 }
 
-/// The resources of `collection`, sorted by href; `None` when it no longer exists.
-pub async fn members(client: &Client, collection: &Collection) -> Result<Option<Vec<Member>>> {
+/// The resources of `collection`, sorted by decoded href, each once; `None` when it no
+/// longer exists. A listing that names a resource on another server or outside the
+/// collection (`../`, another path) is refused: following it would send the credentials
+/// elsewhere or archive what is not the collection's.
+pub async fn members(client: &Client, flavor: Flavor, collection: &Collection) -> Result<Option<Vec<Member>>> {
     let body = r#"<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/><D:getcontentlength/><D:getcontenttype/><D:getlastmodified/></D:prop></D:propfind>"#;
     let answer = client.send("PROPFIND", &collection.href, Some("1"), Some(body.to_owned())).await?;
     if matches!(answer.status.as_u16(), 404 | 410) {
         return Ok(None);
     }
-    let (mut members, mut gone) = (Vec::new(), false);
+    let collection_url = reqwest::Url::parse(&client.url(&collection.href)).map_err(|e| {
+        Error::new(ErrorKind::InvalidInput, format!("{} is not a URL: {e}", client.url(&collection.href)))
+    })?;
+    let (mut members, mut gone, mut stray) = (Vec::new(), false, None);
     let add = |r: Response| {
         if same(&r.href, &collection.href) {
             // Xandikos answers a missing collection with a 207 whose one response is a 404.
             gone |= r.status == Some(404);
         } else if !is(&r, DAV, "collection") && r.status.is_none_or(|s| s == 200) {
+            let path = client.path_of_response(&r.href, &r.url).filter(|_| directly_inside(&collection_url, &r.url));
+            let Some(href) = path else {
+                stray.get_or_insert(r.href);
+                return;
+            };
             members.push(Member {
                 etag: text(&r, DAV, "getetag").map(str::to_owned),
                 size: text(&r, DAV, "getcontentlength").and_then(|t| t.parse().ok()),
                 content_type: text(&r, DAV, "getcontenttype").map(str::to_owned),
                 modified: text(&r, DAV, "getlastmodified").and_then(sortie_http::http_date),
-                href: r.href,
+                file: Vec::new(),
+                href,
             });
         }
     };
@@ -103,8 +119,49 @@ pub async fn members(client: &Client, collection: &Collection) -> Result<Option<
     if gone {
         return Ok(None);
     }
-    members.sort_by(|a, b| a.href.cmp(&b.href));
+    if let Some(href) = stray {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "{} listed '{href}' as a member of the {} {}, but it is not a resource directly inside it on this \
+                 server: Sortie does not follow it",
+                client.who(),
+                flavor.noun(),
+                collection.href
+            ),
+        ));
+    }
+    members.sort_by_cached_key(|m| decoded_path(&m.href));
+    members.dedup_by(|a, b| same(&a.href, &b.href));
+    let files = names::distinct(
+        members.iter().map(|m| file_name(flavor, &m.href)).collect(),
+        flavor.extension().as_bytes(),
+        &[],
+    );
+    for (member, file) in members.iter_mut().zip(files) {
+        member.file = file;
+    }
     Ok(Some(members))
+}
+
+/// Whether `url` is a resource directly inside the collection at `collection`: the same
+/// path segments, decoded, and one more.
+fn directly_inside(collection: &reqwest::Url, url: &reqwest::Url) -> bool {
+    let segments = |u: &reqwest::Url| -> Vec<Vec<u8>> {
+        let all = u.path_segments().into_iter().flatten().filter(|s| !s.is_empty());
+        all.map(|s| percent_encoding::percent_decode_str(s).collect()).collect()
+    };
+    let (outer, inner) = (segments(collection), segments(url));
+    inner.len() == outer.len() + 1 && inner.starts_with(&outer)
+}
+
+/// A resource's file name: its href's last segment, decoded, with the extension.
+fn file_name(flavor: Flavor, href: &str) -> Vec<u8> {
+    let mut file = last_segment(href);
+    if !String::from_utf8_lossy(&file).to_ascii_lowercase().ends_with(flavor.extension()) {
+        file.extend_from_slice(flavor.extension().as_bytes());
+    }
+    file
 }
 
 /// The page of `collection` (the `index`th) starting at `offset` of its `members`.
@@ -142,7 +199,7 @@ enum Fetched {
 }
 
 /// The bodies of `members` by one multiget, keyed by decoded path; `None` when the server
-/// has no multiget (then every resource is read by GET).
+/// has no multiget or one body was too large for it (then every resource is read by GET).
 async fn multiget(
     client: &Client,
     flavor: Flavor,
@@ -171,7 +228,13 @@ async fn multiget(
     // Whole resources travel in it, line ends as served; a larger one than an inline body
     // may be is read by GET instead (see `item`).
     let options = ParseOptions { keep_line_ends: true, max_property_bytes: MULTIGET_PROPERTY_BYTES };
-    let responses = client.read_multistatus("REPORT", &collection.href, answer, options).await?;
+    let responses = match client.read_multistatus("REPORT", &collection.href, answer, options).await {
+        // A body above what a multistatus property may hold, or bodies above what a
+        // multistatus may (a listing that announced no sizes): this page's resources are
+        // read by GET.
+        Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(None),
+        other => other?,
+    };
     let fetched = responses
         .into_iter()
         .filter_map(|r| {
@@ -189,11 +252,7 @@ async fn multiget(
 
 /// The item of one resource, with its body when the multiget brought one small enough.
 fn item(flavor: Flavor, collection: &Collection, member: &Member, fetched: Option<&[(Vec<u8>, Fetched)]>) -> Item {
-    let mut file = last_segment(&member.href);
-    if !String::from_utf8_lossy(&file).to_ascii_lowercase().ends_with(flavor.extension()) {
-        file.extend_from_slice(flavor.extension().as_bytes());
-    }
-    let segments = vec![RawName::text(&collection.name), RawName(file)];
+    let segments = vec![RawName::text(&collection.name), RawName(member.file.clone())];
     let mut item = Item::new(RawName::text(&member.href), segments, flavor.kind());
     item.size = member.size;
     item.modified = member.modified;

@@ -51,7 +51,7 @@ impl DavProvider {
         {
             return Ok(Some(members.clone()));
         }
-        let Some(members) = lister::members(&self.client, collection).await?.map(Arc::new) else {
+        let Some(members) = lister::members(&self.client, self.flavor, collection).await?.map(Arc::new) else {
             return Ok(None);
         };
         *self.members.lock().expect("not poisoned") = Some((collection.href.clone(), members.clone()));
