@@ -481,3 +481,23 @@ async fn a_hostile_server_gets_no_request_to_another_host_nor_an_endless_walk() 
     }
     assert_eq!(elsewhere.load(Ordering::SeqCst), 0, "a request went to another host");
 }
+
+#[test]
+fn members_a_hostile_server_lists_out_of_place_are_left_out_with_a_warning_naming_them() {
+    let (other, _) = serve(|_, _| (500, String::new()));
+    let (port, _) = serve(move |method, path| hostile_answer(method, path, other));
+    let url = format!("webdav://{USER}@127.0.0.1:{port}/dav");
+    let output = common::sortie().args(["inventory", &url, "--set", &format!("password={PASSWORD}")]).output().unwrap();
+    let text = all_text(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    for (href, why) in [
+        ("/dav/a/", "a second time"),
+        // `%2e%2e` is `..` to a URL parser: the href resolves to /etc/.
+        ("/etc/", "outside this directory"),
+        ("/dav/", "outside this directory"),
+    ] {
+        let warning = format!("{href} as a member, {why}: left out");
+        assert!(text.contains(&warning), "no warning '{warning}' in: {text}");
+    }
+    assert!(!text.contains(PASSWORD), "{text}");
+}

@@ -91,7 +91,9 @@ pub struct DirPage {
 /// scheme, host and port (credentials never go to another host, and a proxy that writes
 /// its backend's address in hrefs still works); a member must lie under `dir` (a direct
 /// child when `descend`, so that the walk only goes down and ends) with no `.` or `..`
-/// segment (an encoded `/` decoded), and a path listed again is left out. What breaks these rules is no member of `dir` and is not listed.
+/// segment (an encoded `/` decoded), and a path listed again is left out. What breaks these
+/// rules is no member of `dir`: it is not listed, and a warning names it (once, on the
+/// directory's first page).
 pub fn dir_page(
     parse: impl FnOnce(&mut dyn FnMut(Response) -> Result<()>) -> Result<()>,
     root: &reqwest::Url,
@@ -113,12 +115,24 @@ pub fn dir_page(
         }
         let path = response.decoded_path();
         let path = trim_slashes(&path);
-        let Some(below) = under(path, dir_path) else {
+        let left_out = |why: &str| {
+            if skip == 0 {
+                tracing::warn!("{dir}: the server listed {} as a member, {why}: left out", response.url);
+            }
+            Ok(())
+        };
+        if path == dir_path {
             return Ok(());
+        }
+        let Some(below) = under(path, dir_path) else {
+            return left_out("outside this directory");
         };
         let odd = below.split(|b| *b == b'/').any(|s| s.is_empty() || s == b"." || s == b"..");
-        if odd || (descend && below.contains(&b'/')) || !seen.insert(hash(path)) {
-            return Ok(());
+        if odd || (descend && below.contains(&b'/')) {
+            return left_out("not directly inside this directory");
+        }
+        if !seen.insert(hash(path)) {
+            return left_out("a second time");
         }
         let Some(relative) = under(path, root_path).filter(|r| !r.is_empty()) else {
             return Ok(());
