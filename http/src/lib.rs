@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use sortie_sdk::error::{Error, ErrorKind, Result};
 
+mod auth;
 pub mod dav;
 mod raw_path;
 mod request_log;
 
+pub use auth::Auth;
 pub use raw_path::{RawPathClient, has_dot_segment};
 pub use request_log::{logged, shown_url};
 

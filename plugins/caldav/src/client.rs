@@ -2,12 +2,12 @@
 //! answers mapped to Sortie's errors in one place.
 
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::error;
-use crate::settings::{Auth, Connection};
+use crate::settings::Connection;
 use sortie_http::dav::{self, ParseOptions, Response};
 
 /// The largest multistatus body read: a collection's listing (a few hundred bytes per
@@ -89,17 +89,7 @@ impl Client {
     pub async fn send(&self, method: &str, href: &str, depth: Option<&str>, body: Option<String>) -> Result<Answer> {
         let method = Method::from_bytes(method.as_bytes()).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
         let url = self.url(href);
-        let mut request = self.http.request(method.clone(), &url);
-        request = match &self.connection.auth {
-            Auth::Anonymous => request,
-            Auth::Basic { user, password } => request.basic_auth(user, Some(password.expose())),
-            Auth::Bearer(token) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| Error::new(ErrorKind::InvalidInput, "the token holds characters HTTP cannot send"))?;
-                value.set_sensitive(true);
-                request.header(AUTHORIZATION, value)
-            }
-        };
+        let mut request = self.connection.auth.apply(self.http.request(method.clone(), &url));
         if let Some(depth) = depth {
             request = request.header("Depth", depth);
         }
@@ -133,11 +123,7 @@ impl Client {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        match &self.connection.auth {
-            Auth::Anonymous => Vec::new(),
-            Auth::Basic { password, .. } => vec![password.expose()],
-            Auth::Bearer(token) => vec![token.expose()],
-        }
+        self.connection.auth.secrets()
     }
 
     /// PROPFIND or REPORT answered with a multistatus; another status is an error.

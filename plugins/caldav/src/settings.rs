@@ -8,6 +8,8 @@ pub use sortie_sdk::settings::Secret;
 use sortie_sdk::settings::{SettingSpec, Settings};
 use sortie_sdk::{Error, ErrorKind, Result};
 
+pub use sortie_http::Auth;
+
 use crate::url::DavUrl;
 
 /// Resources asked for in one multiget when no `batch` is given.
@@ -32,17 +34,6 @@ pub fn specs() -> Vec<SettingSpec> {
         SettingSpec::bool("plain_http", "Talk plain http:// instead of https:// (a server on the local machine)."),
         SettingSpec::integer("batch", "Resources fetched by one multiget REPORT.").default_value(DEFAULT_BATCH),
     ]
-}
-
-/// How to authenticate.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// No credentials: the server lets anyone read (rare).
-    Anonymous,
-    /// Basic auth.
-    Basic { user: String, password: Secret },
-    /// `Authorization: Bearer`.
-    Bearer(Secret),
 }
 
 /// Where to connect and as whom.
@@ -78,6 +69,12 @@ impl Connection {
             }
             (None, None, _) => Auth::Anonymous,
         };
+        if !auth.sendable() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the token holds characters an HTTP header cannot carry (a line break?): give the token alone",
+            ));
+        }
         let http = if settings.is_on("plain_http") { "http" } else { "https" };
         let batch = settings.integer("batch").unwrap_or(DEFAULT_BATCH).clamp(1, 1000) as usize;
         let ca_bundle = value("ca_bundle", "SORTIE_DAV_CA_BUNDLE").map(PathBuf::from);

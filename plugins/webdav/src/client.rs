@@ -5,10 +5,10 @@ use std::io::{BufReader, Seek};
 use std::path::Path;
 
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode, Url};
+pub use sortie_http::Auth;
 use sortie_http::dav;
-use sortie_sdk::settings::Secret;
 use sortie_sdk::{Error, ErrorKind, Result};
 use tokio::io::AsyncWriteExt;
 
@@ -17,14 +17,6 @@ use crate::error::{self, Target};
 /// The largest multistatus spooled, in bytes: millions of members, while a server that
 /// never ends its answer does not fill the disk.
 pub const MAX_LISTING_BYTES: u64 = 4 << 30;
-
-/// How requests authenticate.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    Anonymous,
-    Basic { user: String, password: Secret },
-    Bearer(Secret),
-}
 
 /// One server, one user, one root collection.
 #[derive(Debug, Clone)]
@@ -69,9 +61,7 @@ impl Client {
             (_, Some(user)) => format!("user '{user}' at {host}"),
             (_, None) => format!("anonymous access to {host}"),
         };
-        if let Auth::Bearer(token) = &auth
-            && HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err()
-        {
+        if !auth.sendable() {
             // Sent without it, every request would be refused as if the token were wrong.
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -82,26 +72,11 @@ impl Client {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        match &self.auth {
-            Auth::Anonymous => Vec::new(),
-            Auth::Basic { password, .. } => vec![password.expose()],
-            Auth::Bearer(token) => vec![token.expose()],
-        }
+        self.auth.secrets()
     }
 
     fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
-        let builder = self.http.request(method, url.clone());
-        match &self.auth {
-            Auth::Anonymous => builder,
-            Auth::Basic { user, password } => builder.basic_auth(user, Some(password.expose())),
-            Auth::Bearer(token) => match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                Ok(mut value) => {
-                    value.set_sensitive(true);
-                    builder.header(AUTHORIZATION, value)
-                }
-                Err(_) => builder,
-            },
-        }
+        self.auth.apply(self.http.request(method, url.clone()))
     }
 
     /// Sends `builder`; an answer other than `expected` is an error about `what`.
@@ -174,6 +149,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sortie_sdk::settings::Secret;
 
     #[test]
     fn a_token_no_header_can_carry_is_refused_without_being_shown() {
