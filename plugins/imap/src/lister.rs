@@ -6,6 +6,8 @@
 //! to [`INLINE_MESSAGE`] bytes arrive with the listing (one `UID FETCH` for the window, the
 //! bodies of a page at most [`INLINE_PAGE`] bytes), larger ones are fetched one by one.
 
+use std::collections::BTreeSet;
+
 use async_imap::types::Flag;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -106,7 +108,9 @@ pub async fn messages(
     while items.is_empty() && after < last {
         let high = after.saturating_add(WINDOW).min(last);
         let what = format!("listing mailbox '{}'", mailbox.name);
-        let fetches = lease.uid_fetch(&what, &format!("{}:{high}", after + 1), &query).await?;
+        let low = after + 1;
+        let fetches =
+            lease.uid_fetch(&what, &format!("{low}:{high}"), &query, |uid| (low..=high).contains(&uid)).await?;
         items.extend(fetches.iter().filter_map(|f| message_item(mailbox, uidvalidity, f)));
         after = high;
     }
@@ -203,7 +207,8 @@ async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Ite
     }
     let set = uid_set(&uids);
     let what = format!("fetching messages of mailbox '{}'", mailbox.name);
-    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])").await?;
+    let asked: BTreeSet<u64> = uids.iter().copied().collect();
+    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])", |uid| asked.contains(&u64::from(uid))).await?;
     for fetch in &fetches {
         let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else { continue };
         if let Some(item) = items.iter_mut().find(|i| i.meta["uid"].as_u64() == Some(u64::from(uid))) {

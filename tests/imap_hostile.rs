@@ -1,0 +1,117 @@
+//! `imap://` against a hostile server on 127.0.0.1 (canned answers): mailbox names that
+//! decode or split to the same path, or that would land on a message file of their parent,
+//! and answers for a UID twice or for a UID that was not asked, never put two entries at
+//! one path in the archive; a server that echoes the LOGIN line in its refusal never gets
+//! the password into the error.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Output;
+
+use common::{all_text, code, gnu_extract, sortie, tool};
+
+/// The password the hostile server is given, looked for where it must never be.
+const PASSWORD: &str = "hostile-imap-pw";
+
+/// The mailboxes the server lists (wire names, delimiter `/`): `&AGE-` decodes to `a`,
+/// `a//b` has an empty level, `a/1.eml` and `a/mailbox.json` are named like the files of
+/// `a`, `..` and `_config` are hostile as paths.
+const MAILBOXES: [&str; 8] = ["a", "&AGE-", "a/b", "a//b", "a/1.eml", "a/mailbox.json", "..", "_config"];
+
+/// Starts the server on a free port; `refuse` makes it answer LOGIN with a NO that repeats
+/// the command line, the password in it.
+fn start(refuse: bool) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(stream, refuse));
+        }
+    });
+    port
+}
+
+fn serve(stream: TcpStream, refuse: bool) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    let _ = out.write_all(b"* OK [CAPABILITY IMAP4rev1] hostile ready\r\n");
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        let command = line.trim_end().to_owned();
+        line.clear();
+        let (tag, rest) = command.split_once(' ').unwrap_or((&command, ""));
+        let verb = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let answer = match verb.as_str() {
+            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
+            "LOGIN" if refuse => format!("{tag} NO [AUTHENTICATIONFAILED] {rest} refused\r\n"),
+            "LOGIN" | "NOOP" | "LSUB" => format!("{tag} OK done\r\n"),
+            "LIST" => {
+                let lines: String = MAILBOXES.iter().map(|m| format!("* LIST () \"/\" \"{m}\"\r\n")).collect();
+                format!("{lines}{tag} OK done\r\n")
+            }
+            "STATUS" => {
+                let name = rest.split(' ').nth(1).unwrap_or("x");
+                format!("* STATUS {name} (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7 UNSEEN 0)\r\n{tag} OK done\r\n")
+            }
+            "EXAMINE" => format!(
+                "* 2 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 3] n\r\n{tag} OK [READ-ONLY] done\r\n"
+            ),
+            "UID" if rest.contains("BODY.PEEK[]") => {
+                let body = |seq: u32, uid: u32, text: &str| {
+                    format!("* {seq} FETCH (UID {uid} BODY[] {{{}}}\r\n{text})\r\n", text.len())
+                };
+                format!(
+                    "{}{}{}{}{tag} OK done\r\n",
+                    body(1, 1, "one\r\n"),
+                    body(1, 1, "ONE, again\r\n"),
+                    body(2, 2, "two\r\n"),
+                    body(3, 99, "not asked\r\n"),
+                )
+            }
+            "UID" => {
+                let meta = |seq: u32, uid: u32| {
+                    format!(
+                        "* {seq} FETCH (UID {uid} FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE 5)\r\n"
+                    )
+                };
+                format!("{}{}{}{}{tag} OK done\r\n", meta(1, 1), meta(1, 1), meta(2, 2), meta(3, 99))
+            }
+            "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
+            _ => format!("{tag} BAD unknown\r\n"),
+        };
+        if out.write_all(answer.as_bytes()).is_err() || verb == "LOGOUT" {
+            return;
+        }
+    }
+}
+
+fn sortie_at(port: u16, args: &[&str]) -> Output {
+    let url = format!("imap://victim@127.0.0.1:{port}");
+    let mut command = sortie();
+    command.args(args).arg(&url).args(["--set", "no_starttls=true"]).env("SORTIE_IMAP_PASSWORD", PASSWORD);
+    command.output().expect("sortie runs")
+}
+
+#[test]
+fn colliding_names_and_stray_answers_never_share_a_path() {
+    let port = start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("mail.tar.zst");
+    let output = sortie_at(port, &["-vv", "export", "-o", archive.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert!(!text.contains(PASSWORD), "the password is in the -vv log: {text}");
+    let listing = tool("tar", &["--zstd", "-tf", archive.to_str().unwrap()], dir.path());
+    let entries: Vec<String> = String::from_utf8(listing.stdout).unwrap().lines().map(str::to_owned).collect();
+    let unique: BTreeSet<&String> = entries.iter().collect();
+    assert_eq!(unique.len(), entries.len(), "two entries at one path: {entries:#?}");
+    assert!(!entries.iter().any(|e| e.ends_with("/99.eml")), "a UID that was not asked is archived: {entries:#?}");
+    let emls = entries.iter().filter(|e| e.ends_with(".eml")).count();
+    assert_eq!(emls, 2 * MAILBOXES.len(), "{entries:#?}");
+    let bag = gnu_extract(&archive, "mail");
+    let all = std::fs::read_to_string(bag.join("sortie/inventory.jsonl")).unwrap();
+    assert!(!all.contains(PASSWORD));
+}
