@@ -115,3 +115,13 @@ fn colliding_names_and_stray_answers_never_share_a_path() {
     let all = std::fs::read_to_string(bag.join("sortie/inventory.jsonl")).unwrap();
     assert!(!all.contains(PASSWORD));
 }
+
+#[test]
+fn a_refusal_that_echoes_the_login_line_never_shows_the_password() {
+    let port = start(true);
+    let output = sortie_at(port, &["inventory"]);
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("victim"), "the error names the user: {text}");
+    assert!(!text.contains(PASSWORD), "the password is in the error: {text}");
+}
