@@ -2,7 +2,7 @@
 //! decode or split to the same path, or that would land on a message file of their parent,
 //! and answers for a UID twice or for a UID that was not asked, never put two entries at
 //! one path in the archive; a server that echoes the LOGIN line in its refusal never gets
-//! the password into the error.
+//! the password into the error; a body that never ends is refused after the size listed.
 
 mod common;
 
@@ -21,20 +21,33 @@ const PASSWORD: &str = "hostile-imap-pw";
 /// `a`, `..` and `_config` are hostile as paths.
 const MAILBOXES: [&str; 8] = ["a", "&AGE-", "a/b", "a//b", "a/1.eml", "a/mailbox.json", "..", "_config"];
 
-/// Starts the server on a free port; `refuse` makes it answer LOGIN with a NO that repeats
-/// the command line, the password in it.
-fn start(refuse: bool) -> u16 {
+/// How the server misbehaves beside its names and stray answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    /// LOGIN gets a NO that repeats the command line, the password in it.
+    Refuse,
+    /// One mailbox of one message listed a byte over 4 MiB, whose every partial fetch gets
+    /// 4 MiB whatever the offset asked: a body without end.
+    Endless,
+}
+
+/// A full chunk of the provider's partial fetches.
+const CHUNK: usize = 4 << 20;
+
+/// Starts the server on a free port.
+fn start(mode: Mode) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream, refuse));
+            std::thread::spawn(move || serve(stream, mode));
         }
     });
     port
 }
 
-fn serve(stream: TcpStream, refuse: bool) {
+fn serve(stream: TcpStream, mode: Mode) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     let _ = out.write_all(b"* OK [CAPABILITY IMAP4rev1] hostile ready\r\n");
@@ -46,8 +59,9 @@ fn serve(stream: TcpStream, refuse: bool) {
         let verb = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
         let answer = match verb.as_str() {
             "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
-            "LOGIN" if refuse => format!("{tag} NO [AUTHENTICATIONFAILED] {rest} refused\r\n"),
+            "LOGIN" if mode == Mode::Refuse => format!("{tag} NO [AUTHENTICATIONFAILED] {rest} refused\r\n"),
             "LOGIN" | "NOOP" | "LSUB" => format!("{tag} OK done\r\n"),
+            "LIST" if mode == Mode::Endless => format!("* LIST () \"/\" \"m\"\r\n{tag} OK done\r\n"),
             "LIST" => {
                 let lines: String = MAILBOXES.iter().map(|m| format!("* LIST () \"/\" \"{m}\"\r\n")).collect();
                 format!("{lines}{tag} OK done\r\n")
@@ -58,6 +72,14 @@ fn serve(stream: TcpStream, refuse: bool) {
             }
             "EXAMINE" => format!(
                 "* 2 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 3] n\r\n{tag} OK [READ-ONLY] done\r\n"
+            ),
+            "UID" if mode == Mode::Endless && rest.contains("BODY.PEEK[]<") => {
+                let origin = rest.split("BODY.PEEK[]<").nth(1).and_then(|r| r.split('.').next()).unwrap_or("0");
+                format!("* 1 FETCH (UID 1 BODY[]<{origin}> {{{CHUNK}}}\r\n{})\r\n{tag} OK done\r\n", "x".repeat(CHUNK))
+            }
+            "UID" if mode == Mode::Endless => format!(
+                "* 1 FETCH (UID 1 FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE {})\r\n{tag} OK done\r\n",
+                CHUNK + 1
             ),
             "UID" if rest.contains("BODY.PEEK[]") => {
                 let body = |seq: u32, uid: u32, text: &str| {
@@ -97,7 +119,7 @@ fn sortie_at(port: u16, args: &[&str]) -> Output {
 
 #[test]
 fn colliding_names_and_stray_answers_never_share_a_path() {
-    let port = start(false);
+    let port = start(Mode::Plain);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("mail.tar.zst");
     let output = sortie_at(port, &["-vv", "export", "-o", archive.to_str().unwrap()]);
@@ -118,10 +140,21 @@ fn colliding_names_and_stray_answers_never_share_a_path() {
 
 #[test]
 fn a_refusal_that_echoes_the_login_line_never_shows_the_password() {
-    let port = start(true);
+    let port = start(Mode::Refuse);
     let output = sortie_at(port, &["inventory"]);
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
     assert!(text.contains("victim"), "the error names the user: {text}");
     assert!(!text.contains(PASSWORD), "the password is in the error: {text}");
+}
+
+#[test]
+fn a_body_without_end_is_refused_not_read_forever() {
+    let port = start(Mode::Endless);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("endless.tar.zst");
+    let output = sortie_at(port, &["export", "-o", archive.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("longer than the announced"), "{text}");
 }
