@@ -2,7 +2,8 @@
 //! decode or split to the same path, or that would land on a message file of their parent,
 //! and answers for a UID twice or for a UID that was not asked, never put two entries at
 //! one path in the archive; a server that echoes the LOGIN line in its refusal never gets
-//! the password into the error; a body that never ends is refused after the size listed.
+//! the password into the error; a body that never ends is refused after the size listed,
+//! a `LIST` that never ends fails the export instead of filling memory.
 
 mod common;
 
@@ -30,6 +31,8 @@ enum Mode {
     /// One mailbox of one message listed a byte over 4 MiB, whose every partial fetch gets
     /// 4 MiB whatever the offset asked: a body without end.
     Endless,
+    /// LIST answers without end.
+    EndlessList,
 }
 
 /// A full chunk of the provider's partial fetches.
@@ -61,6 +64,16 @@ fn serve(stream: TcpStream, mode: Mode) {
             "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
             "LOGIN" if mode == Mode::Refuse => format!("{tag} NO [AUTHENTICATIONFAILED] {rest} refused\r\n"),
             "LOGIN" | "NOOP" | "LSUB" => format!("{tag} OK done\r\n"),
+            "LIST" if mode == Mode::EndlessList => {
+                let mut written = Ok(());
+                for i in 0.. {
+                    written = out.write_all(format!("* LIST () \"/\" \"m{i}\"\r\n").as_bytes());
+                    if written.is_err() {
+                        break;
+                    }
+                }
+                return drop(written);
+            }
             "LIST" if mode == Mode::Endless => format!("* LIST () \"/\" \"m\"\r\n{tag} OK done\r\n"),
             "LIST" => {
                 let lines: String = MAILBOXES.iter().map(|m| format!("* LIST () \"/\" \"{m}\"\r\n")).collect();
@@ -157,4 +170,13 @@ fn a_body_without_end_is_refused_not_read_forever() {
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
     assert!(text.contains("longer than the announced"), "{text}");
+}
+
+#[test]
+fn a_listing_without_end_fails_instead_of_filling_memory() {
+    let port = start(Mode::EndlessList);
+    let output = sortie_at(port, &["inventory"]);
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("more than 100000 mailboxes"), "{text}");
 }

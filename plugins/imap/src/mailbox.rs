@@ -91,17 +91,19 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
             .list(Some(""), Some("*"))
             .await
             .map_err(|e| imap_error("LIST", &address, e))?
+            .map_err(|e| imap_error("LIST", &address, e))
+            .and_then(at_most("LIST", &address))
             .try_collect()
-            .await
-            .map_err(|e| imap_error("LIST", &address, e))?;
+            .await?;
         let subscribed: BTreeSet<String> = session
             .lsub(Some(""), Some("*"))
             .await
             .map_err(|e| imap_error("LSUB", &address, e))?
+            .map_err(|e| imap_error("LSUB", &address, e))
+            .and_then(at_most("LSUB", &address))
             .map_ok(|n| n.name().to_owned())
             .try_collect()
-            .await
-            .map_err(|e| imap_error("LSUB", &address, e))?;
+            .await?;
         Ok((names, subscribed))
     })
     .await?;
@@ -129,6 +131,26 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
     mailboxes.dedup_by(|a, b| a.raw == b.raw);
     assign_paths(&mut mailboxes);
     Ok(mailboxes)
+}
+
+/// The most mailboxes an account may list: far more than any real one, few enough to hold.
+const MAX_MAILBOXES: usize = 100_000;
+
+/// Counts the answers of a `LIST` as they stream, failing past [`MAX_MAILBOXES`], so that
+/// a server listing without end fails the export instead of filling memory.
+fn at_most<T>(what: &'static str, address: &str) -> impl FnMut(T) -> std::future::Ready<Result<T>> {
+    let (mut count, address) = (0usize, address.to_owned());
+    move |answer| {
+        count += 1;
+        std::future::ready(if count > MAX_MAILBOXES {
+            Err(Error::new(
+                ErrorKind::Other,
+                format!("{what}: {address} listed more than {MAX_MAILBOXES} mailboxes (a listing without end?)"),
+            ))
+        } else {
+            Ok(answer)
+        })
+    }
 }
 
 /// A `LIST` attribute as the server wrote it.
