@@ -33,6 +33,8 @@ enum Mode {
     Endless,
     /// LIST answers without end.
     EndlessList,
+    /// CAPABILITY without IMAP4rev1, and a parse error of a huge answer.
+    NoRev1,
 }
 
 /// A full chunk of the provider's partial fetches.
@@ -53,7 +55,9 @@ fn start(mode: Mode) -> u16 {
 fn serve(stream: TcpStream, mode: Mode) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
-    let _ = out.write_all(b"* OK [CAPABILITY IMAP4rev1] hostile ready\r\n");
+    let greeting =
+        if mode == Mode::NoRev1 { "* OK ready\r\n" } else { "* OK [CAPABILITY IMAP4rev1] hostile ready\r\n" };
+    let _ = out.write_all(greeting.as_bytes());
     let mut line = String::new();
     while reader.read_line(&mut line).unwrap_or(0) > 0 {
         let command = line.trim_end().to_owned();
@@ -61,6 +65,7 @@ fn serve(stream: TcpStream, mode: Mode) {
         let (tag, rest) = command.split_once(' ').unwrap_or((&command, ""));
         let verb = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
         let answer = match verb.as_str() {
+            "CAPABILITY" if mode == Mode::NoRev1 => format!("* CAPABILITY POP3 SMTP\r\n{tag} OK done\r\n"),
             "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
             "LOGIN" if mode == Mode::Refuse => format!("{tag} NO [AUTHENTICATIONFAILED] {rest} refused\r\n"),
             "LOGIN" | "NOOP" | "LSUB" => format!("{tag} OK done\r\n"),
@@ -179,4 +184,14 @@ fn a_listing_without_end_fails_instead_of_filling_memory() {
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
     assert!(text.contains("more than 100000 mailboxes"), "{text}");
+}
+
+#[test]
+fn a_server_without_imap4rev1_is_named_so_at_once() {
+    let port = start(Mode::NoRev1);
+    let output = sortie_at(port, &["inventory"]);
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    assert!(text.contains("is not an IMAP4rev1 server (its capabilities: POP3 SMTP)"), "{text}");
+    assert!(!text.contains("retry") && !text.contains("during parsing"), "{text}");
 }

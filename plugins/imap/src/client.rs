@@ -232,12 +232,23 @@ impl Connector {
                     .map_err(|(e, _)| refused(e, "OAuth2 token"))?
             }
         };
-        let capabilities = session.capabilities().await.map_err(|e| imap_error("CAPABILITY", &address, e))?;
-        if !capabilities.has_str("IMAP4rev1") && !capabilities.has_str("IMAP4rev2") {
-            return Err(Error::new(
+        let not_rev1 = |listed: &str| {
+            Error::new(
                 ErrorKind::Unsupported,
-                format!("{address} is not an IMAP4rev1 server (its capabilities: {})", names(&capabilities).join(" ")),
-            ));
+                format!("{address} is not an IMAP4rev1 server (its capabilities: {listed})"),
+            )
+        };
+        let capabilities = session.capabilities().await.map_err(|e| match e {
+            // The parser refuses a CAPABILITY answer without IMAP4rev1 (RFC 3501 requires it).
+            async_imap::error::Error::Io(io) if io.to_string().contains("during parsing of \"* CAPABILITY") => {
+                let text = io.to_string();
+                let line = text.split("* CAPABILITY").nth(1).and_then(|l| l.split("\\r\\n").next()).unwrap_or("");
+                not_rev1(line.trim())
+            }
+            other => imap_error("CAPABILITY", &address, other),
+        })?;
+        if !capabilities.has_str("IMAP4rev1") && !capabilities.has_str("IMAP4rev2") {
+            return Err(not_rev1(&names(&capabilities).join(" ")));
         }
         Ok(session)
     }
