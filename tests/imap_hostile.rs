@@ -35,7 +35,12 @@ enum Mode {
     EndlessList,
     /// CAPABILITY without IMAP4rev1, and a parse error of a huge answer.
     NoRev1,
+    /// One mailbox of [`LIARS`] messages listed at 10 bytes each, whose bodies are 2 MiB.
+    Liar,
 }
+
+/// How many messages the lying server holds.
+const LIARS: u32 = 150;
 
 /// A full chunk of the provider's partial fetches.
 const CHUNK: usize = 4 << 20;
@@ -79,7 +84,9 @@ fn serve(stream: TcpStream, mode: Mode) {
                 }
                 return drop(written);
             }
-            "LIST" if mode == Mode::Endless => format!("* LIST () \"/\" \"m\"\r\n{tag} OK done\r\n"),
+            "LIST" if mode == Mode::Endless || mode == Mode::Liar => {
+                format!("* LIST () \"/\" \"m\"\r\n{tag} OK done\r\n")
+            }
             "LIST" => {
                 let lines: String = MAILBOXES.iter().map(|m| format!("* LIST () \"/\" \"{m}\"\r\n")).collect();
                 format!("{lines}{tag} OK done\r\n")
@@ -87,6 +94,36 @@ fn serve(stream: TcpStream, mode: Mode) {
             "STATUS" => {
                 let name = rest.split(' ').nth(1).unwrap_or("x");
                 format!("* STATUS {name} (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7 UNSEEN 0)\r\n{tag} OK done\r\n")
+            }
+            "EXAMINE" if mode == Mode::Liar => format!(
+                "* {LIARS} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT {}] n\r\n{tag} OK [READ-ONLY] done\r\n",
+                LIARS + 1
+            ),
+            "UID" if mode == Mode::Liar => {
+                let set = rest.split(' ').nth(2).unwrap_or("");
+                let uids: Vec<u32> = set
+                    .split(',')
+                    .flat_map(|run| {
+                        let (low, high) = run.split_once(':').unwrap_or((run, run));
+                        low.parse().unwrap_or(1)..=high.parse::<u32>().unwrap_or(0).min(LIARS)
+                    })
+                    .collect();
+                let body = "x".repeat(2 << 20);
+                let mut written = Ok(());
+                for uid in uids {
+                    let answer = if rest.contains("BODY.PEEK[]") {
+                        format!("* {uid} FETCH (UID {uid} BODY[] {{{}}}\r\n{body})\r\n", body.len())
+                    } else {
+                        format!(
+                            "* {uid} FETCH (UID {uid} FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE 10)\r\n"
+                        )
+                    };
+                    written = written.and_then(|()| out.write_all(answer.as_bytes()));
+                }
+                if written.is_err() {
+                    return;
+                }
+                format!("{tag} OK done\r\n")
             }
             "EXAMINE" => format!(
                 "* 2 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 3] n\r\n{tag} OK [READ-ONLY] done\r\n"
@@ -194,4 +231,40 @@ fn a_server_without_imap4rev1_is_named_so_at_once() {
     assert_ne!(code(&output), 0, "{text}");
     assert!(text.contains("is not an IMAP4rev1 server (its capabilities: POP3 SMTP)"), "{text}");
     assert!(!text.contains("retry") && !text.contains("during parsing"), "{text}");
+}
+
+/// The highest resident memory of `command` while it runs, in KiB (Linux `VmHWM`).
+fn peak_memory(command: &mut std::process::Command) -> (Output, u64) {
+    let child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let watcher = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().split(' ').next()?.parse().ok());
+            peak = hwm.unwrap_or(peak).max(peak);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        peak
+    });
+    let output = child.wait_with_output().unwrap();
+    (output, watcher.join().unwrap())
+}
+
+#[test]
+fn bodies_longer_than_announced_never_pile_up_in_memory() {
+    let port = start(Mode::Liar);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("liar.tar.zst");
+    let url = format!("imap://victim@127.0.0.1:{port}");
+    let mut command = sortie();
+    command
+        .args(["export", &url, "-o", archive.to_str().unwrap(), "--set", "no_starttls=true"])
+        .env("SORTIE_IMAP_PASSWORD", PASSWORD);
+    let (output, peak) = peak_memory(&mut command);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    // 150 bodies of 2 MiB are 300 MiB: a page holding them all would show here.
+    assert!(peak < 150 << 10, "sortie held {} MiB at its peak", peak >> 10);
 }

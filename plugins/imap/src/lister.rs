@@ -6,7 +6,7 @@
 //! to [`INLINE_MESSAGE`] bytes arrive with the listing (one `UID FETCH` for the window, the
 //! bodies of a page at most [`INLINE_PAGE`] bytes), larger ones are fetched one by one.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use async_imap::types::Flag;
 use bytes::Bytes;
@@ -117,7 +117,7 @@ pub async fn messages(
         let what = format!("listing mailbox '{}'", mailbox.name);
         let low = after + 1;
         let fetches =
-            lease.uid_fetch(&what, &format!("{low}:{high}"), &query, |uid| (low..=high).contains(&uid)).await?;
+            lease.uid_fetch(&what, &format!("{low}:{high}"), &query, |uid, _| (low..=high).contains(&uid)).await?;
         items.extend(fetches.iter().filter_map(|f| message_item(mailbox, uidvalidity, restarted, f)));
         after = high;
     }
@@ -209,11 +209,14 @@ fn flag(flag: &Flag<'_>) -> String {
 async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Item]) -> Result<()> {
     let mut budget = INLINE_PAGE;
     let mut uids = Vec::new();
+    let mut sizes = BTreeMap::new();
     for item in items.iter() {
         let size = item.size.unwrap_or(u64::MAX);
         if size <= INLINE_MESSAGE && size <= budget {
             budget -= size;
-            uids.push(item.meta["uid"].as_u64().unwrap_or_default());
+            let uid = item.meta["uid"].as_u64().unwrap_or_default();
+            uids.push(uid);
+            sizes.insert(uid, size);
         }
     }
     if uids.is_empty() {
@@ -221,8 +224,13 @@ async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Ite
     }
     let set = uid_set(&uids);
     let what = format!("fetching messages of mailbox '{}'", mailbox.name);
-    let asked: BTreeSet<u64> = uids.iter().copied().collect();
-    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])", |uid| asked.contains(&u64::from(uid))).await?;
+    // A body longer than its RFC822.SIZE is not held here (the page's bodies would exceed
+    // the page's budget): the item is fetched by `open`, one at a time.
+    let fits = |uid: u32, fetch: &async_imap::types::Fetch| {
+        let length = fetch.body().map_or(0, |b| b.len() as u64);
+        sizes.get(&u64::from(uid)).is_some_and(|size| length <= *size)
+    };
+    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])", fits).await?;
     for fetch in &fetches {
         let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else { continue };
         if let Some(item) = items.iter_mut().find(|i| i.meta["uid"].as_u64() == Some(u64::from(uid))) {

@@ -90,9 +90,10 @@ impl Lease {
 }
 
 impl Lease {
-    /// `UID FETCH set query`, the answers for the UIDs `wanted` accepts collected, each UID
-    /// once: a server that answers for UIDs it was not asked, or twice for one, never puts
-    /// two items at one path nor grows memory beyond what was asked. The library ends the
+    /// `UID FETCH set query`, the answers `wanted` accepts (given their UID) collected, each
+    /// UID once: a server that answers for UIDs it was not asked, twice for one, or with
+    /// more bytes than it announced, never puts two items at one path nor grows memory
+    /// beyond what was asked, as the answers left out are dropped while they stream. The library ends the
     /// answers at the tagged reply or at a clean end of the connection alike, so an empty or
     /// short answer is confirmed with a `NOOP`: a connection that is gone fails it
     /// (temporary), instead of passing for messages that do not exist.
@@ -101,7 +102,7 @@ impl Lease {
         what: &str,
         set: &str,
         query: &str,
-        wanted: impl Fn(u32) -> bool,
+        wanted: impl Fn(u32, &Fetch) -> bool,
     ) -> Result<Vec<Fetch>> {
         let address = self.address();
         let session = &mut self.conn.session;
@@ -112,7 +113,7 @@ impl Lease {
                 .await
                 .map_err(|e| imap_error(what, &address, e))?
                 .try_filter(|f| {
-                    let keep = f.uid.is_some_and(|uid| wanted(uid) && seen.insert(uid));
+                    let keep = f.uid.is_some_and(|uid| wanted(uid, f) && seen.insert(uid));
                     std::future::ready(keep)
                 })
                 .try_collect()

@@ -77,7 +77,7 @@ async fn fetch(pool: &Arc<Pool>, locator: &Locator, shown: &str, offset: Option<
         Some(offset) => format!("(UID BODY.PEEK[]<{offset}.{CHUNK}>)"),
     };
     let fetches = lease
-        .uid_fetch(&format!("fetching {shown}"), &locator.uid.to_string(), &query, |uid| uid == locator.uid)
+        .uid_fetch(&format!("fetching {shown}"), &locator.uid.to_string(), &query, |uid, _| uid == locator.uid)
         .await?;
     let body = fetches.iter().find(|f| f.uid == Some(locator.uid)).and_then(|f| f.body()).map(Bytes::copy_from_slice);
     lease.done();
