@@ -193,12 +193,18 @@ fn colliding_names_and_stray_answers_never_share_a_path() {
     assert!(!all.contains(PASSWORD));
 }
 
-#[test]
-fn a_refusal_that_echoes_the_login_line_never_shows_the_password() {
-    let port = start(Mode::Refuse);
-    let output = sortie_at(port, &["inventory"]);
+/// Runs `sortie inventory` against a server misbehaving as `mode`; what it said, once it
+/// has failed.
+fn failure(mode: Mode) -> String {
+    let output = sortie_at(start(mode), &["inventory"]);
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
+    text
+}
+
+#[test]
+fn a_refusal_that_echoes_the_login_line_never_shows_the_password() {
+    let text = failure(Mode::Refuse);
     assert!(text.contains("victim"), "the error names the user: {text}");
     assert!(!text.contains(PASSWORD), "the password is in the error: {text}");
 }
@@ -216,19 +222,13 @@ fn a_body_without_end_is_refused_not_read_forever() {
 
 #[test]
 fn a_listing_without_end_fails_instead_of_filling_memory() {
-    let port = start(Mode::EndlessList);
-    let output = sortie_at(port, &["inventory"]);
-    let text = all_text(&output);
-    assert_ne!(code(&output), 0, "{text}");
+    let text = failure(Mode::EndlessList);
     assert!(text.contains("more than 100000 mailboxes"), "{text}");
 }
 
 #[test]
 fn a_server_without_imap4rev1_is_named_so_at_once() {
-    let port = start(Mode::NoRev1);
-    let output = sortie_at(port, &["inventory"]);
-    let text = all_text(&output);
-    assert_ne!(code(&output), 0, "{text}");
+    let text = failure(Mode::NoRev1);
     assert!(text.contains("is not an IMAP4rev1 server (its capabilities: POP3 SMTP)"), "{text}");
     assert!(!text.contains("retry") && !text.contains("during parsing"), "{text}");
 }
