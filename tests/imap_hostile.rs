@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{all_text, code, gnu_extract, sortie, tool};
 
@@ -42,6 +43,9 @@ enum Mode {
 /// How many messages the lying server holds.
 const LIARS: u32 = 150;
 
+/// The lying server's connections open now, and the most at once.
+static LIAR_CONNECTIONS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
 /// A full chunk of the provider's partial fetches.
 const CHUNK: usize = 4 << 20;
 
@@ -58,6 +62,17 @@ fn start(mode: Mode) -> u16 {
 }
 
 fn serve(stream: TcpStream, mode: Mode) {
+    if mode == Mode::Liar {
+        let open = LIAR_CONNECTIONS[0].fetch_add(1, Ordering::SeqCst) + 1;
+        LIAR_CONNECTIONS[1].fetch_max(open, Ordering::SeqCst);
+    }
+    converse(stream, mode);
+    if mode == Mode::Liar {
+        LIAR_CONNECTIONS[0].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn converse(stream: TcpStream, mode: Mode) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     let greeting =
@@ -254,7 +269,7 @@ fn peak_memory(command: &mut std::process::Command) -> (Output, u64) {
 }
 
 #[test]
-fn bodies_longer_than_announced_never_pile_up_in_memory() {
+fn bodies_longer_than_announced_never_pile_up_in_memory_nor_open_over_4_connections() {
     let port = start(Mode::Liar);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("liar.tar.zst");
@@ -267,4 +282,6 @@ fn bodies_longer_than_announced_never_pile_up_in_memory() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     // 150 bodies of 2 MiB are 300 MiB: a page holding them all would show here.
     assert!(peak < 150 << 10, "sortie held {} MiB at its peak", peak >> 10);
+    let connections = LIAR_CONNECTIONS[1].load(Ordering::SeqCst);
+    assert!((1..=4).contains(&connections), "{connections} connections at once, over the default cap of 4");
 }
