@@ -3,7 +3,8 @@
 //! and answers for a UID twice or for a UID that was not asked, never put two entries at
 //! one path in the archive; a server that echoes the LOGIN line in its refusal never gets
 //! the password into the error; a body that never ends is refused after the size listed,
-//! a `LIST` that never ends fails the export instead of filling memory.
+//! a `LIST` that never ends fails the export instead of filling memory, an untagged BYE
+//! during a fetch leaves no message in the archive.
 
 mod common;
 
@@ -38,6 +39,8 @@ enum Mode {
     NoRev1,
     /// One mailbox of [`LIARS`] messages listed at 10 bytes each, whose bodies are 2 MiB.
     Liar,
+    /// One mailbox of one message, whose body fetch gets an untagged BYE and the end.
+    Bye,
 }
 
 /// How many messages the lying server holds.
@@ -99,7 +102,7 @@ fn converse(stream: TcpStream, mode: Mode) {
                 }
                 return drop(written);
             }
-            "LIST" if mode == Mode::Endless || mode == Mode::Liar => {
+            "LIST" if matches!(mode, Mode::Endless | Mode::Liar | Mode::Bye) => {
                 format!("* LIST () \"/\" \"m\"\r\n{tag} OK done\r\n")
             }
             "LIST" => {
@@ -151,6 +154,10 @@ fn converse(stream: TcpStream, mode: Mode) {
                 "* 1 FETCH (UID 1 FLAGS () INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" RFC822.SIZE {})\r\n{tag} OK done\r\n",
                 CHUNK + 1
             ),
+            "UID" if mode == Mode::Bye && rest.contains("BODY.PEEK[]") => {
+                let _ = out.write_all(b"* 1 FETCH (UID 1 FLAGS ())\r\n* BYE going away\r\n");
+                return;
+            }
             "UID" if rest.contains("BODY.PEEK[]") => {
                 let body = |seq: u32, uid: u32, text: &str| {
                     format!("* {seq} FETCH (UID {uid} BODY[] {{{}}}\r\n{text})\r\n", text.len())
@@ -284,4 +291,19 @@ fn bodies_longer_than_announced_never_pile_up_in_memory_nor_open_over_4_connecti
     assert!(peak < 150 << 10, "sortie held {} MiB at its peak", peak >> 10);
     let connections = LIAR_CONNECTIONS[1].load(Ordering::SeqCst);
     assert!((1..=4).contains(&connections), "{connections} connections at once, over the default cap of 4");
+}
+
+#[test]
+fn a_bye_in_the_middle_of_a_body_leaves_no_message_cut() {
+    let port = start(Mode::Bye);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bye.tar.zst");
+    let output = sortie_at(port, &["export", "-o", archive.to_str().unwrap()]);
+    let text = all_text(&output);
+    assert_ne!(code(&output), 0, "{text}");
+    if archive.exists() {
+        let listing = tool("tar", &["--zstd", "-tf", archive.to_str().unwrap()], dir.path());
+        let entries = String::from_utf8(listing.stdout).unwrap();
+        assert!(!entries.contains(".eml"), "{entries}");
+    }
 }
