@@ -231,15 +231,23 @@ fn a_refusal_that_echoes_the_login_line_never_shows_the_password() {
     assert!(!text.contains(PASSWORD), "the password is in the error: {text}");
 }
 
-#[test]
-fn a_body_without_end_is_refused_not_read_forever() {
-    let port = start(Mode::Endless);
+/// Runs `sortie export` against a server misbehaving as `mode`; what it said, once it has
+/// failed, and the entries of the archive it wrote.
+fn failed_export(mode: Mode) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("endless.tar.zst");
-    let output = sortie_at(port, &["export", "-o", archive.to_str().unwrap()]);
+    let archive = dir.path().join("failed.tar.zst");
+    let output = sortie_at(start(mode), &["export", "-o", archive.to_str().unwrap()]);
     let text = all_text(&output);
     assert_ne!(code(&output), 0, "{text}");
+    let listing = tool("tar", &["--zstd", "-tf", archive.to_str().unwrap()], dir.path());
+    (text, String::from_utf8(listing.stdout).unwrap())
+}
+
+#[test]
+fn a_body_without_end_is_refused_not_read_forever() {
+    let (text, entries) = failed_export(Mode::Endless);
     assert!(text.contains("longer than the announced"), "{text}");
+    assert!(!entries.contains(".eml"), "{entries}");
 }
 
 #[test]
@@ -295,15 +303,7 @@ fn bodies_longer_than_announced_never_pile_up_in_memory_nor_open_over_4_connecti
 
 #[test]
 fn a_bye_in_the_middle_of_a_body_leaves_no_message_cut() {
-    let port = start(Mode::Bye);
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("bye.tar.zst");
-    let output = sortie_at(port, &["export", "-o", archive.to_str().unwrap()]);
-    let text = all_text(&output);
-    assert_ne!(code(&output), 0, "{text}");
-    if archive.exists() {
-        let listing = tool("tar", &["--zstd", "-tf", archive.to_str().unwrap()], dir.path());
-        let entries = String::from_utf8(listing.stdout).unwrap();
-        assert!(!entries.contains(".eml"), "{entries}");
-    }
+    let (text, entries) = failed_export(Mode::Bye);
+    assert!(text.contains("1 failed"), "{text}");
+    assert!(!entries.contains(".eml"), "{entries}");
 }
