@@ -304,6 +304,9 @@ async fn a_uidvalidity_change_restarts_the_mailbox_and_fails_what_was_listed_bef
     let uids: Vec<u64> = again.items.iter().map(|i| i.meta["uid"].as_u64().unwrap()).collect();
     assert_eq!(uids, [1, 2, 3], "the listing did not restart at the new UIDVALIDITY");
     assert!(again.items.iter().all(|i| i.meta["uidvalidity"].as_u64() != Some(old_validity)));
+    // The messages listed before may be in the archive already: none shares their path.
+    let before: Vec<&Vec<RawName>> = listed.items.iter().map(|i| &i.segments).collect();
+    assert!(again.items.iter().all(|i| !before.contains(&&i.segments)), "a restarted listing reuses a path");
     let mut stale = listed.items[1].clone();
     stale.inline = None;
     let error = provider.open(&stale).await.err().expect("a message of the old UIDVALIDITY");

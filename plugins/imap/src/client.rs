@@ -103,6 +103,23 @@ enum Credential {
     Token(Secret),
 }
 
+impl Credential {
+    /// `text` with the secret, as given or as quoted on the wire, replaced by `***`.
+    fn hide_in(&self, text: &str) -> String {
+        let (Self::Password(secret) | Self::Token(secret)) = self;
+        let plain = secret.expose();
+        if plain.is_empty() {
+            return text.to_owned();
+        }
+        // As quoted in the command, and each as the library's rendering escapes it.
+        let quoted = plain.replace('\\', "\\\\").replace('"', "\\\"");
+        let escaped = |s: &str| format!("{s:?}").trim_matches('"').to_owned();
+        let mut forms = [escaped(&quoted), quoted.clone(), escaped(plain), plain.to_owned()];
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.iter().fold(text.to_owned(), |text, form| text.replace(form.as_str(), "***"))
+    }
+}
+
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector").field("url", &self.url).field("user", &self.user).finish_non_exhaustive()
@@ -187,12 +204,14 @@ impl Connector {
         let address = self.url.address();
         let refused = |error: async_imap::error::Error, how: &str| {
             let error = imap_error("login", &address, error);
+            // A server may repeat the command it refuses, the password in it.
+            let words = self.credential.hide_in(&error.to_string());
             if error.is_temporary() {
-                return error;
+                return Error::new(error.kind(), words).temporary();
             }
             Error::new(
                 ErrorKind::Unauthenticated,
-                format!("the IMAP server {address} refused the {how} of user {} ({error})", self.user),
+                format!("the IMAP server {address} refused the {how} of user {} ({words})", self.user),
             )
         };
         let mut session = match &self.credential {
@@ -213,12 +232,23 @@ impl Connector {
                     .map_err(|(e, _)| refused(e, "OAuth2 token"))?
             }
         };
-        let capabilities = session.capabilities().await.map_err(|e| imap_error("CAPABILITY", &address, e))?;
-        if !capabilities.has_str("IMAP4rev1") && !capabilities.has_str("IMAP4rev2") {
-            return Err(Error::new(
+        let not_rev1 = |listed: &str| {
+            Error::new(
                 ErrorKind::Unsupported,
-                format!("{address} is not an IMAP4rev1 server (its capabilities: {})", names(&capabilities).join(" ")),
-            ));
+                format!("{address} is not an IMAP4rev1 server (its capabilities: {listed})"),
+            )
+        };
+        let capabilities = session.capabilities().await.map_err(|e| match e {
+            // The parser refuses a CAPABILITY answer without IMAP4rev1 (RFC 3501 requires it).
+            async_imap::error::Error::Io(io) if io.to_string().contains("during parsing of \"* CAPABILITY") => {
+                let text = io.to_string();
+                let line = text.split("* CAPABILITY").nth(1).and_then(|l| l.split("\\r\\n").next()).unwrap_or("");
+                not_rev1(line.trim())
+            }
+            other => imap_error("CAPABILITY", &address, other),
+        })?;
+        if !capabilities.has_str("IMAP4rev1") && !capabilities.has_str("IMAP4rev2") {
+            return Err(not_rev1(&names(&capabilities).join(" ")));
         }
         Ok(session)
     }
@@ -266,4 +296,19 @@ fn tls_config(settings: &ImapSettings) -> Result<ClientConfig> {
         .map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_hidden_however_the_server_repeats_it() {
+        let credential = Credential::Password(Secret::new(r#"pa"ss\word"#));
+        let wire = r#"NO LOGIN "victim" "pa\"ss\\word" refused"#;
+        assert_eq!(credential.hide_in(wire), r#"NO LOGIN "victim" "***" refused"#);
+        let rendered = format!("{wire:?}");
+        assert!(!credential.hide_in(&rendered).contains("ss"), "{rendered}");
+        assert_eq!(credential.hide_in(r#"bad pa"ss\word"#), "bad ***");
+    }
 }

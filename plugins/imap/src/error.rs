@@ -27,9 +27,18 @@ fn answer(text: &str) -> &str {
     text.split_once("info: Some(\"").and_then(|(_, rest)| rest.rsplit_once("\")")).map_or(text.trim(), |(info, _)| info)
 }
 
+/// The most characters of a library's error text shown: a parse error quotes everything
+/// the server sent since the last answer, which may be megabytes of a message.
+const MAX_ERROR_TEXT: usize = 300;
+
 /// A connection-level failure: temporary unless it is a TLS certificate problem.
 pub fn transport(what: &str, address: &str, error: &std::io::Error) -> Error {
-    let mut message = format!("{what}: {address}: {error}");
+    let text = error.to_string();
+    let shown = match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    };
+    let mut message = format!("{what}: {address}: {shown}");
     if let Some(inner) = error.get_ref().and_then(|e| e.source()) {
         message.push_str(&format!(": {inner}"));
     }
@@ -57,5 +66,13 @@ mod tests {
         let text = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#;
         assert_eq!(super::answer(text), "[AUTHENTICATIONFAILED] Authentication failed.");
         assert_eq!(super::answer(" plain "), "plain");
+    }
+
+    #[test]
+    fn a_parse_error_does_not_quote_a_whole_message() {
+        let huge = std::io::Error::other(format!("Error during parsing of {:?}", "é".repeat(1 << 20)));
+        let shown = super::transport("listing", "h:993", &huge).to_string();
+        assert!(shown.len() < 1000, "{} bytes", shown.len());
+        assert!(shown.contains("listing: h:993: Error during parsing of"));
     }
 }

@@ -6,6 +6,8 @@
 //! to [`INLINE_MESSAGE`] bytes arrive with the listing (one `UID FETCH` for the window, the
 //! bodies of a page at most [`INLINE_PAGE`] bytes), larger ones are fetched one by one.
 
+use std::collections::BTreeMap;
+
 use async_imap::types::Flag;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -34,11 +36,16 @@ pub struct Cursor {
     pub uidvalidity: u32,
     /// The last UID listed (0: none yet).
     pub after: u32,
+    /// The mailbox's UIDVALIDITY changed during the listing: its messages are named with
+    /// their UIDVALIDITY too (`7-1234.eml`), since those listed before it may already be in
+    /// the archive under the same UIDs.
+    #[serde(default)]
+    pub restarted: bool,
 }
 
 impl Cursor {
     pub fn start(mailbox: &MailboxInfo) -> Self {
-        Self { mailbox: mailbox.raw.clone(), uidvalidity: 0, after: 0 }
+        Self { mailbox: mailbox.raw.clone(), uidvalidity: 0, after: 0, restarted: false }
     }
 
     pub fn encode(&self) -> String {
@@ -84,7 +91,9 @@ pub async fn messages(
         Err(e) => return Ok((vec![vanished(mailbox, &e)], None)),
     };
     let uidvalidity = status.uid_validity.unwrap_or(0);
-    let mut after = if cursor.uidvalidity != 0 && cursor.uidvalidity != uidvalidity {
+    let changed = cursor.uidvalidity != 0 && cursor.uidvalidity != uidvalidity;
+    let restarted = cursor.restarted || changed;
+    let mut after = if changed {
         tracing::warn!(mailbox = %mailbox.name, "UIDVALIDITY changed from {} to {uidvalidity}: listing the mailbox again", cursor.uidvalidity);
         0
     } else {
@@ -106,12 +115,14 @@ pub async fn messages(
     while items.is_empty() && after < last {
         let high = after.saturating_add(WINDOW).min(last);
         let what = format!("listing mailbox '{}'", mailbox.name);
-        let fetches = lease.uid_fetch(&what, &format!("{}:{high}", after + 1), &query).await?;
-        items.extend(fetches.iter().filter_map(|f| message_item(mailbox, uidvalidity, f)));
+        let low = after + 1;
+        let fetches =
+            lease.uid_fetch(&what, &format!("{low}:{high}"), &query, |uid, _| (low..=high).contains(&uid)).await?;
+        items.extend(fetches.iter().filter_map(|f| message_item(mailbox, uidvalidity, restarted, f)));
         after = high;
     }
     inline_small(lease, mailbox, &mut items).await?;
-    let next = (after < last).then(|| Cursor { mailbox: mailbox.raw.clone(), uidvalidity, after });
+    let next = (after < last).then(|| Cursor { mailbox: mailbox.raw.clone(), uidvalidity, after, restarted });
     Ok((items, next))
 }
 
@@ -137,12 +148,19 @@ async fn last_uid(lease: &mut Lease, address: &str) -> Result<u32> {
     .await
 }
 
-/// The listing's item of one message, with everything the server said about it.
-fn message_item(mailbox: &MailboxInfo, uidvalidity: u32, fetch: &async_imap::types::Fetch) -> Option<Item> {
+/// The listing's item of one message, with everything the server said about it; named
+/// `UID.eml`, or `UIDVALIDITY-UID.eml` in a mailbox whose listing `restarted`.
+fn message_item(
+    mailbox: &MailboxInfo,
+    uidvalidity: u32,
+    restarted: bool,
+    fetch: &async_imap::types::Fetch,
+) -> Option<Item> {
     let uid = fetch.uid?;
     let id = format!("{};UIDVALIDITY={uidvalidity}/;UID={uid}", mailbox.name);
     let mut segments = mailbox.segments();
-    segments.push(RawName::text(&format!("{uid}.eml")));
+    let file = if restarted { format!("{uidvalidity}-{uid}.eml") } else { format!("{uid}.eml") };
+    segments.push(RawName::text(&file));
     let mut item = Item::new(RawName(id.into_bytes()), segments, Kind::Message);
     item.size = fetch.size.map(u64::from);
     item.content_type = Some("message/rfc822".to_owned());
@@ -191,11 +209,14 @@ fn flag(flag: &Flag<'_>) -> String {
 async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Item]) -> Result<()> {
     let mut budget = INLINE_PAGE;
     let mut uids = Vec::new();
+    let mut sizes = BTreeMap::new();
     for item in items.iter() {
         let size = item.size.unwrap_or(u64::MAX);
         if size <= INLINE_MESSAGE && size <= budget {
             budget -= size;
-            uids.push(item.meta["uid"].as_u64().unwrap_or_default());
+            let uid = item.meta["uid"].as_u64().unwrap_or_default();
+            uids.push(uid);
+            sizes.insert(uid, size);
         }
     }
     if uids.is_empty() {
@@ -203,7 +224,13 @@ async fn inline_small(lease: &mut Lease, mailbox: &MailboxInfo, items: &mut [Ite
     }
     let set = uid_set(&uids);
     let what = format!("fetching messages of mailbox '{}'", mailbox.name);
-    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])").await?;
+    // A body longer than its RFC822.SIZE is not held here (the page's bodies would exceed
+    // the page's budget): the item is fetched by `open`, one at a time.
+    let fits = |uid: u32, fetch: &async_imap::types::Fetch| {
+        let length = fetch.body().map_or(0, |b| b.len() as u64);
+        sizes.get(&u64::from(uid)).is_some_and(|size| length <= *size)
+    };
+    let fetches = lease.uid_fetch(&what, &set, "(UID BODY.PEEK[])", fits).await?;
     for fetch in &fetches {
         let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else { continue };
         if let Some(item) = items.iter_mut().find(|i| i.meta["uid"].as_u64() == Some(u64::from(uid))) {
@@ -243,7 +270,7 @@ mod tests {
 
     #[test]
     fn cursors_survive_a_round_trip() {
-        let cursor = Cursor { mailbox: "INBOX".into(), uidvalidity: 7, after: 1000 };
+        let cursor = Cursor { mailbox: "INBOX".into(), uidvalidity: 7, after: 1000, restarted: true };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         assert!(Cursor::decode("garbage").is_err());
     }

@@ -25,6 +25,8 @@ pub struct MailboxInfo {
     pub delimiter: Option<String>,
     pub attributes: Vec<String>,
     pub subscribed: bool,
+    /// Its path in the archive, unique among the account's mailboxes ([`assign_paths`]).
+    pub path: Vec<RawName>,
 }
 
 impl MailboxInfo {
@@ -33,13 +35,50 @@ impl MailboxInfo {
         !self.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent"))
     }
 
-    /// Its path in the archive: one segment per level of the hierarchy.
+    /// Its path in the archive.
     pub fn segments(&self) -> Vec<RawName> {
+        self.path.clone()
+    }
+
+    /// One segment per level of the hierarchy, empty levels kept (`a//b` is not `a/b`); a
+    /// level below the top named like what a mailbox's directory holds (`7.eml`,
+    /// `mailbox.json`) gets `.d` appended, so that it never lands on a file of its parent.
+    pub fn natural_path(&self) -> Vec<RawName> {
         let levels: Vec<&str> = match self.delimiter.as_deref() {
             Some(delimiter) if !delimiter.is_empty() => self.name.split(delimiter).collect(),
             _ => vec![self.name.as_str()],
         };
-        levels.into_iter().filter(|l| !l.is_empty()).map(RawName::text).collect()
+        levels
+            .into_iter()
+            .enumerate()
+            .map(|(depth, level)| {
+                if depth > 0 && (level == "mailbox.json" || level.ends_with(".eml") || level.ends_with(".eml.d")) {
+                    RawName::text(&format!("{level}.d"))
+                } else {
+                    RawName::text(level)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Gives each mailbox a path no other one has: a hostile or odd server may list two names
+/// that decode to the same text (`&AGE-` and `a`), or that differ only in empty levels, and
+/// two mailboxes at one path would put two messages at one path in the archive. The later
+/// one (in wire-name order) gets ` (2)`, ` (3)`… after its last level.
+fn assign_paths(mailboxes: &mut [MailboxInfo]) {
+    let mut taken = BTreeSet::new();
+    for mailbox in mailboxes {
+        let natural = mailbox.natural_path();
+        let mut path = natural.clone();
+        let mut n = 1;
+        while !taken.insert(path.clone()) {
+            n += 1;
+            path = natural.clone();
+            let last = path.pop().map(|l| l.display()).unwrap_or_default();
+            path.push(RawName::text(&format!("{last} ({n})")));
+        }
+        mailbox.path = path;
     }
 }
 
@@ -52,17 +91,19 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
             .list(Some(""), Some("*"))
             .await
             .map_err(|e| imap_error("LIST", &address, e))?
+            .map_err(|e| imap_error("LIST", &address, e))
+            .and_then(at_most("LIST", &address))
             .try_collect()
-            .await
-            .map_err(|e| imap_error("LIST", &address, e))?;
+            .await?;
         let subscribed: BTreeSet<String> = session
             .lsub(Some(""), Some("*"))
             .await
             .map_err(|e| imap_error("LSUB", &address, e))?
+            .map_err(|e| imap_error("LSUB", &address, e))
+            .and_then(at_most("LSUB", &address))
             .map_ok(|n| n.name().to_owned())
             .try_collect()
-            .await
-            .map_err(|e| imap_error("LSUB", &address, e))?;
+            .await?;
         Ok((names, subscribed))
     })
     .await?;
@@ -74,6 +115,7 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
             delimiter: n.delimiter().map(str::to_owned),
             attributes: n.attributes().iter().map(attribute).collect(),
             subscribed: subscribed.contains(n.name()),
+            path: Vec::new(),
         })
         .collect();
     if let Some(folder) = folder {
@@ -86,7 +128,29 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
         }
     }
     mailboxes.sort_by(|a, b| a.raw.cmp(&b.raw));
+    mailboxes.dedup_by(|a, b| a.raw == b.raw);
+    assign_paths(&mut mailboxes);
     Ok(mailboxes)
+}
+
+/// The most mailboxes an account may list: far more than any real one, few enough to hold.
+const MAX_MAILBOXES: usize = 100_000;
+
+/// Counts the answers of a `LIST` as they stream, failing past [`MAX_MAILBOXES`], so that
+/// a server listing without end fails the export instead of filling memory.
+fn at_most<T>(what: &'static str, address: &str) -> impl FnMut(T) -> std::future::Ready<Result<T>> {
+    let (mut count, address) = (0usize, address.to_owned());
+    move |answer| {
+        count += 1;
+        std::future::ready(if count > MAX_MAILBOXES {
+            Err(Error::new(
+                ErrorKind::Other,
+                format!("{what}: {address} listed more than {MAX_MAILBOXES} mailboxes (a listing without end?)"),
+            ))
+        } else {
+            Ok(answer)
+        })
+    }
 }
 
 /// A `LIST` attribute as the server wrote it.
@@ -180,10 +244,36 @@ mod tests {
             delimiter: Some("/".into()),
             attributes: vec!["\\HasNoChildren".into()],
             subscribed: true,
+            path: Vec::new(),
         };
-        assert_eq!(mailbox.segments(), [RawName::text("Archives"), RawName::text("Été")]);
+        assert_eq!(mailbox.natural_path(), [RawName::text("Archives"), RawName::text("Été")]);
         assert!(mailbox.selectable());
         let parent = MailboxInfo { attributes: vec!["\\NonExistent".into()], ..mailbox };
         assert!(!parent.selectable());
+    }
+
+    #[test]
+    fn no_two_mailboxes_share_a_path_or_land_on_a_file() {
+        let make = |raw: &str, name: &str| MailboxInfo {
+            raw: raw.into(),
+            name: name.into(),
+            delimiter: Some("/".into()),
+            attributes: Vec::new(),
+            subscribed: false,
+            path: Vec::new(),
+        };
+        let mut mailboxes = vec![
+            make("&AGE-", "a"),
+            make("a", "a"),
+            make("a/", "a/"),
+            make("a/1.eml", "a/1.eml"),
+            make("a/mailbox.json", "a/mailbox.json"),
+            make("a//b", "a//b"),
+            make("a/b", "a/b"),
+        ];
+        assign_paths(&mut mailboxes);
+        let paths: Vec<String> =
+            mailboxes.iter().map(|m| m.path.iter().map(RawName::display).collect::<Vec<_>>().join("/")).collect();
+        assert_eq!(paths, ["a", "a (2)", "a/", "a/1.eml.d", "a/mailbox.json.d", "a//b", "a/b"]);
     }
 }

@@ -1,6 +1,7 @@
 //! The sessions of one account, at most `max_connections` at once, kept open between
 //! requests with the mailbox they have selected.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use async_imap::types::{Fetch, Mailbox};
@@ -89,18 +90,32 @@ impl Lease {
 }
 
 impl Lease {
-    /// `UID FETCH set query`, every answer collected. The library ends the answers at the
-    /// tagged reply or at a clean end of the connection alike, so an empty or short answer
-    /// is confirmed with a `NOOP`: a connection that is gone fails it (temporary), instead of
-    /// passing for messages that do not exist.
-    pub async fn uid_fetch(&mut self, what: &str, set: &str, query: &str) -> Result<Vec<Fetch>> {
+    /// `UID FETCH set query`, the answers `wanted` accepts (given their UID) collected, each
+    /// UID once: a server that answers for UIDs it was not asked, twice for one, or with
+    /// more bytes than it announced, never puts two items at one path nor grows memory
+    /// beyond what was asked, as the answers left out are dropped while they stream. The library ends the
+    /// answers at the tagged reply or at a clean end of the connection alike, so an empty or
+    /// short answer is confirmed with a `NOOP`: a connection that is gone fails it
+    /// (temporary), instead of passing for messages that do not exist.
+    pub async fn uid_fetch(
+        &mut self,
+        what: &str,
+        set: &str,
+        query: &str,
+        wanted: impl Fn(u32, &Fetch) -> bool,
+    ) -> Result<Vec<Fetch>> {
         let address = self.address();
         let session = &mut self.conn.session;
         within(what, &address, COMMAND_TIMEOUT, async {
+            let mut seen = BTreeSet::new();
             let fetches: Vec<Fetch> = session
                 .uid_fetch(set, query)
                 .await
                 .map_err(|e| imap_error(what, &address, e))?
+                .try_filter(|f| {
+                    let keep = f.uid.is_some_and(|uid| wanted(uid, f) && seen.insert(uid));
+                    std::future::ready(keep)
+                })
                 .try_collect()
                 .await
                 .map_err(|e| imap_error(what, &address, e))?;

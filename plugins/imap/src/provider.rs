@@ -69,12 +69,17 @@ impl Provider for ImapProvider {
                 Page::new(items, selectable().next().map(|m| Cursor::start(m).encode()))
             }
             Some(cursor) => {
-                let current = selectable().find(|m| m.raw == cursor.mailbox).cloned().unwrap_or_else(|| MailboxInfo {
-                    name: crate::mutf7::decode(&cursor.mailbox).unwrap_or_else(|| cursor.mailbox.clone()),
-                    raw: cursor.mailbox.clone(),
-                    delimiter: mailboxes.first().and_then(|m| m.delimiter.clone()),
-                    attributes: Vec::new(),
-                    subscribed: false,
+                let current = selectable().find(|m| m.raw == cursor.mailbox).cloned().unwrap_or_else(|| {
+                    let mut gone = MailboxInfo {
+                        name: crate::mutf7::decode(&cursor.mailbox).unwrap_or_else(|| cursor.mailbox.clone()),
+                        raw: cursor.mailbox.clone(),
+                        delimiter: mailboxes.first().and_then(|m| m.delimiter.clone()),
+                        attributes: Vec::new(),
+                        subscribed: false,
+                        path: Vec::new(),
+                    };
+                    gone.path = gone.natural_path();
+                    gone
                 });
                 let (items, next) = lister::messages(&mut lease, &current, &cursor, extensions).await?;
                 let next = next.or_else(|| selectable().find(|m| m.raw > cursor.mailbox).map(Cursor::start));

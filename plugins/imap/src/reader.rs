@@ -76,7 +76,9 @@ async fn fetch(pool: &Arc<Pool>, locator: &Locator, shown: &str, offset: Option<
         None => "(UID BODY.PEEK[])".to_owned(),
         Some(offset) => format!("(UID BODY.PEEK[]<{offset}.{CHUNK}>)"),
     };
-    let fetches = lease.uid_fetch(&format!("fetching {shown}"), &locator.uid.to_string(), &query).await?;
+    let fetches = lease
+        .uid_fetch(&format!("fetching {shown}"), &locator.uid.to_string(), &query, |uid, _| uid == locator.uid)
+        .await?;
     let body = fetches.iter().find(|f| f.uid == Some(locator.uid)).and_then(|f| f.body()).map(Bytes::copy_from_slice);
     lease.done();
     body.ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{shown}: the message was deleted after it was listed")))
