@@ -296,7 +296,11 @@ async fn a_cut_listing_and_a_server_error_are_retried_to_a_complete_archive() {
 
     let server = DavServer::shared(Kind::Radicale);
     let upstream = format!("127.0.0.1:{}", server.port);
-    let plan = vec![("/alice/tasks/", Fault::CutAfter(120)), ("/alice/home/", Fault::Status(503, "SlowDown"))];
+    let plan = vec![
+        ("/alice/tasks/", Fault::CutAfter(120)),
+        ("/alice/home/", Fault::Status(503, "SlowDown")),
+        ("REPORT /alice/work/", Fault::CutAfter(200)),
+    ];
     let proxy = FaultProxy::start(&upstream, plan).await;
     let url = format!("caldav://alice@{}/", proxy.endpoint.trim_start_matches("http://"));
     let dir = tempfile::tempdir().unwrap();
@@ -308,8 +312,9 @@ async fn a_cut_listing_and_a_server_error_are_retried_to_a_complete_archive() {
     .unwrap();
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert_eq!(proxy.arrivals("/alice/tasks/").len(), 3, "the cut listing was asked again, then multiget");
+    assert_eq!(proxy.arrivals("REPORT /alice/work/").len(), 2, "the cut multiget was asked again");
     let bag = gnu_extract(&dir.path().join("faults.tar.zst"), "faults");
-    let fetched = server.fetch(&["/alice/tasks/", "/alice/home/"]);
+    let fetched = server.fetch(&["/alice/tasks/", "/alice/home/", "/alice/work/"]);
     let records = inventory(&bag);
     for (href, body) in fetched.into_values().flatten() {
         let record = records.iter().find(|r| r["id"] == href.as_str()).unwrap();

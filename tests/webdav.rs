@@ -302,22 +302,28 @@ async fn a_directory_deleted_before_its_turn_is_a_named_failure_and_the_listing_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_dropped_mid_file_is_retried_to_a_complete_archive() {
+async fn a_connection_dropped_mid_file_or_mid_listing_is_retried_to_a_complete_archive() {
     use common::fault_proxy::{Fault, FaultProxy};
 
     let server = server();
-    let proxy = FaultProxy::start(
-        &format!("http://127.0.0.1:{}", server.http),
-        vec![("/dav/tree/big.bin", Fault::CutAfter(2 << 20)), ("/dav/tree/readme.txt", Fault::Status(503, "busy"))],
-    )
-    .await;
+    let faults = [
+        ("/dav/tree/big.bin", Fault::CutAfter(2 << 20)),
+        ("/dav/tree/readme.txt", Fault::Status(503, "busy")),
+        ("PROPFIND /dav/tree/", Fault::Status(503, "busy")),
+        ("PROPFIND /dav/tree/nested/", Fault::CutAfter(300)),
+    ];
+    let proxy = FaultProxy::start(&format!("http://127.0.0.1:{}", server.http), faults.to_vec()).await;
     let authority = proxy.endpoint.trim_start_matches("http://");
     let url = format!("webdav://{USER}@{authority}/dav/tree");
     let dir = tempfile::tempdir().unwrap();
     let bag =
         tokio::task::block_in_place(|| export_and_extract(dir.path(), "cut", &url, &[("WEBDAV_PASSWORD", PASSWORD)]));
-    for target in ["/dav/tree/big.bin", "/dav/tree/readme.txt"] {
+    for (target, _) in faults {
         assert!(proxy.arrivals(target).len() >= 2, "{target} was not asked again after its fault");
+    }
+    for dir in EMPTY_DIRS.iter().filter(|d| d.starts_with("nested/")) {
+        let record = inventory(&bag).into_iter().find(|r| r["id"] == *dir);
+        assert!(record.is_some(), "{dir}, listed by the cut PROPFIND, is missing");
     }
     let record = inventory(&bag).into_iter().find(|r| r["id"] == "big.bin").unwrap();
     assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), tree()[b"big.bin".as_slice()]);
