@@ -219,6 +219,27 @@ fn a_connection_dropped_mid_message_is_retried_and_never_leaves_a_truncated_mess
     assert!(fs::read(bag.join("data/imap-sortie-127.0.0.1-large/Large/1.eml")).unwrap() == expected);
 }
 
+#[test]
+fn a_connection_dropped_during_the_login_or_the_listing_is_retried() {
+    let server = Dovecot::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = server.snapshot("sortie", &dir.path().join("snap"));
+    let large = snapshot.iter().find(|m| m["mailbox"] == "Large").unwrap();
+    let expected = fs::read(dir.path().join("snap").join(large["file"].as_str().unwrap())).unwrap();
+    // The first connection's answers are cut after this many bytes: in the greeting and
+    // login, in the LIST and STATUS answers, in the UID listing.
+    for cut in [200, 700, 1500] {
+        let proxy = TcpProxy::start(server.port, Some(cut), Vec::new());
+        let url = format!("imap://sortie@127.0.0.1:{}/Large", proxy.port);
+        let name = format!("cut{cut}");
+        let (bag, output) = export(server, dir.path(), &name, &url, &["--set", "no_starttls=true"]);
+        assert_eq!(code(&output), 0, "cut after {cut} bytes: {}", all_text(&output));
+        assert_eq!(proxy.cuts(), 1, "the proxy cut no connection after {cut} bytes");
+        let archived = fs::read(bag.join("data/imap-sortie-127.0.0.1-large/Large/1.eml")).unwrap();
+        assert!(archived == expected, "cut after {cut} bytes: the message differs");
+    }
+}
+
 /// Creates `folders` of user `other`, each with `messages` (bytes) appended.
 fn seed_other(server: &Dovecot, folders: &[(&str, &[&[u8]])]) {
     let mut code = String::new();
