@@ -47,7 +47,7 @@ pub enum Command {
     /// Check an archive, or a bag directory extracted from one: structure, every member's
     /// sha256, manifests, Payload-Oxum, sidecar.
     #[command(after_help = exit::TABLE)]
-    Verify(ArchiveArgs),
+    Verify(VerifyArgs),
     /// List an archive's members.
     #[command(after_help = exit::TABLE)]
     Ls(ArchiveArgs),
@@ -72,6 +72,9 @@ pub enum Command {
     /// directory.
     #[command(after_help = exit::TABLE)]
     Man(ManArgs),
+    /// Make a minisign key pair for `export --sign`: KEY (secret, mode 0600) and KEY.pub.
+    #[command(after_help = exit::TABLE)]
+    Keygen(KeygenArgs),
 }
 
 impl Command {
@@ -81,7 +84,9 @@ impl Command {
         match self {
             Command::Export(args) => args.json,
             Command::Inventory(args) => args.json,
-            Command::Verify(args) | Command::Ls(args) => args.json,
+            Command::Verify(args) => args.archive.json,
+            Command::Ls(args) => args.json,
+            Command::Keygen(args) => args.json,
             Command::Extract(args) => args.json,
             Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
@@ -210,8 +215,46 @@ pub struct ExportArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Sign with this minisign secret key (`sortie keygen`, or `minisign -G`'s): writes
+    /// NAME.tar.zst.minisig over the sidecar, and puts the public key and a signature of the
+    /// tag manifest in the bag. A password-protected key reads SORTIE_SIGN_PASSWORD, else
+    /// asks on the terminal.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Get RFC 3161 time stamps from this time-stamping authority over the sidecar
+    /// (NAME.tar.zst.sha256.tsr) and over the bag's tag manifest (in the bag).
+    #[arg(long, value_name = "URL")]
+    pub timestamp: Option<String>,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
+    /// Check the signatures with this minisign public key (KEY.pub): the archive's
+    /// NAME.tar.zst.minisig over its sidecar and the bag's over its tag manifest; both must
+    /// be there and hold.
+    #[arg(long, value_name = "KEY.pub")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The secret key to write; the public key goes to KEY.pub.
+    #[arg(value_name = "KEY")]
+    pub key: PathBuf,
+    /// Write the secret key without a password (as `minisign -W`); otherwise the password
+    /// comes from SORTIE_SIGN_PASSWORD, else is asked twice on the terminal.
+    #[arg(long)]
+    pub unprotected: bool,
+    /// Overwrite KEY and KEY.pub if they exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,9 @@ pub const VERIFY_FAILED: i32 = 4;
 /// A plugin could not be loaded (not a plugin, another ABI, writable by others, a scheme
 /// provided twice); nothing was transferred.
 pub const PLUGIN: i32 = 5;
+/// The archive is written and complete, but evidence asked for could not be had (a
+/// time-stamping authority that did not answer): it is not called timestamped.
+pub const UNSEALED: i32 = 6;
 /// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
 pub const INTERRUPTED: i32 = 130;
 /// Stopped by SIGTERM; no archive was left behind.
@@ -29,10 +32,12 @@ pub const TABLE: &str = "Exit codes:
   1    failed: nothing usable was written (I/O error, disk full, unreachable source)
   2    usage: bad arguments or input (missing source, unknown scheme, output exists)
   3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
-  4    verification failed: the archive is damaged, truncated, not a Sortie archive, or
-       extraction refused a member
+  4    verification failed: the archive is damaged, truncated, not a Sortie archive, a
+       signature or time stamp does not hold, or extraction refused a member
   5    plugin: a plugin could not be loaded (not a plugin, another ABI major, writable by
        other users, a scheme provided twice); nothing was transferred
+  6    unsealed: the archive is complete and kept (and signed, if asked), but a time stamp
+       asked for with --timestamp could not be had; it is not timestamped
   129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
 
 /// A command stopped by a signal: what was not finished is removed, and the exit code is
@@ -61,6 +66,7 @@ pub fn kind(code: i32) -> &'static str {
         INCOMPLETE => "incomplete",
         VERIFY_FAILED => "verify_failed",
         PLUGIN => "plugin",
+        UNSEALED => "unsealed",
         INTERRUPTED | TERMINATED | HUNG_UP => "interrupted",
         _ => "failed",
     }

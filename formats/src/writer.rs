@@ -51,6 +51,19 @@ pub enum AddError {
     Archive(io::Error),
 }
 
+/// Evidence that closes a bag: tag files it adds to the tag manifest (the signer's public
+/// key), and members over the finished tag manifest that follow it, unlisted (a signature,
+/// a time-stamp token). Called on the writer's thread, where blocking is allowed.
+pub trait Seal: Send + Sync + std::fmt::Debug {
+    /// Tag files written before the tag manifest, so that it lists them: (name, content).
+    fn tag_files(&self) -> Vec<(&'static str, Vec<u8>)>;
+    /// The members to write after the tag manifest, given its bytes; names among
+    /// [`bagit::SEALS`], in that order. A seal it could not get (a time-stamping authority
+    /// that does not answer) is left out and remembered by the implementation: the archive
+    /// stays whole. An `Err` fails the archive.
+    fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>>;
+}
+
 /// Writes one Sortie archive.
 pub struct ArchiveWriter {
     out: FramedZstd,
@@ -130,7 +143,18 @@ impl ArchiveWriter {
 
     /// Writes the manifest, `bag-info.txt` (with `Payload-Oxum` added after the first
     /// field), the extra tag files in order, then the tag manifest, and closes the archive.
-    pub fn finish(mut self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
+    pub fn finish(self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
+        self.finish_sealed(bag_info, extra_tags, None)
+    }
+
+    /// [`Self::finish`], with the tag files of `seal` before the tag manifest and its seals
+    /// after it.
+    pub fn finish_sealed(
+        mut self,
+        bag_info: &[(String, String)],
+        extra_tags: Vec<(&str, File)>,
+        seal: Option<&dyn Seal>,
+    ) -> io::Result<Finished> {
         self.out.end_frame()?;
         self.manifest.flush()?;
         let manifest = self.manifest.get_ref().try_clone()?;
@@ -144,6 +168,9 @@ impl ArchiveWriter {
         for (name, file) in extra_tags {
             self.add_tag_file(name, file)?;
         }
+        for (name, content) in seal.map(|seal| seal.tag_files()).unwrap_or_default() {
+            self.add_tag(name, content.len() as u64, &mut content.as_slice())?;
+        }
 
         let mut tag_manifest = String::new();
         for (name, digest) in &self.tags {
@@ -151,6 +178,10 @@ impl ArchiveWriter {
         }
         let member = format!("{}/{TAG_MANIFEST}", self.bag);
         self.append(&member, tag_manifest.len() as u64, 0, &mut tag_manifest.as_bytes()).map_err(into_io)?;
+        for (name, content) in seal.map(|seal| seal.seal(tag_manifest.as_bytes())).transpose()?.unwrap_or_default() {
+            let member = format!("{}/{name}", self.bag);
+            self.append(&member, content.len() as u64, 0, &mut content.as_slice()).map_err(into_io)?;
+        }
         self.out.write_all(&tar_member::END_OF_ARCHIVE)?;
         self.out.finish()
     }

@@ -13,7 +13,18 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
-    let context = context(&args.source, files.all().into());
+    let evidence_files = crate::evidence::outputs(&files.sidecar);
+    if !args.force {
+        if let Some(existing) = evidence_files.iter().find(|p| p.symlink_metadata().is_ok()) {
+            return Err(crate::evidence::bad_input(format!(
+                "output {} already exists: pass --force to overwrite it",
+                existing.display()
+            )));
+        }
+    }
+    // Before any transfer: a wrong key or password stops here, exit 2.
+    let request = crate::evidence::Request::open(args.sign.as_deref(), args.timestamp.as_deref())?;
+    let context = context(&args.source, files.all().into_iter().chain(evidence_files.clone()).collect());
     let (progress, bar) = crate::progress::sink(!args.json);
     warn(&bar, &warnings);
     // Work first: a stage that is over wins over a signal that arrives with its end.
@@ -36,6 +47,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             return Err(error.context(format!("export to {} failed; no archive was written", args.output.display())));
         }
     };
+    let seal = request.as_ref().map(crate::evidence::Request::bag_seal);
     let options = ExportOptions {
         concurrency: args.concurrency.map_or_else(|| default_concurrency(&sources), usize::from),
         retry: context.retry,
@@ -44,6 +56,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             .zstd_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
+        seal: seal.clone().map(|seal| seal as _),
     };
     let summary = tokio::select! {
         biased;
@@ -60,9 +73,29 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
     warn(&bar, &summary.warnings);
     summary.warnings.splice(0..0, warnings);
-    let code = if summary.complete { exit::OK } else { exit::INCOMPLETE };
+    // An earlier export's evidence would not match this archive.
+    for stale in &evidence_files {
+        let _ = std::fs::remove_file(stale);
+    }
+    let evidence = match (&request, &seal) {
+        (Some(request), Some(seal)) => Some(crate::evidence::seal_sidecar(request, seal, &summary.sidecar).await?),
+        _ => None,
+    };
+    let unsealed = evidence.as_ref().and_then(|e| e.timestamp_error.as_ref());
+    let code = match (summary.complete, unsealed) {
+        (false, _) => exit::INCOMPLETE,
+        (true, Some(_)) => exit::UNSEALED,
+        (true, None) => exit::OK,
+    };
     if args.json {
-        print_outcome(code, &summary)?;
+        #[derive(serde::Serialize)]
+        struct Exported<'a> {
+            #[serde(flatten)]
+            summary: &'a sortie_core::engine::ExportSummary,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            evidence: Option<&'a crate::evidence::Evidence>,
+        }
+        print_outcome(code, &Exported { summary: &summary, evidence: evidence.as_ref() })?;
     } else {
         out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
@@ -80,6 +113,15 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                  their inventory records keep the listing's size, date and ETag under \"listed\"",
                 summary.changed_since_listing
             )?;
+        }
+        if let Some(signer) = evidence.as_ref().and_then(|e| e.signer.as_ref()) {
+            out!("signed    key {} ({})", signer.key_id, signer.signature.display())?;
+        }
+        if let Some(stamp) = evidence.as_ref().and_then(|e| e.timestamp.as_ref()) {
+            out!("timestamp {} by {} ({})", stamp.time, stamp.tsa, stamp.token.display())?;
+        }
+        if let Some(error) = unsealed {
+            out!("timestamp NONE: {error}; the archive is kept but is not timestamped")?;
         }
         if summary.complete {
             out!("complete  yes")?;

@@ -13,6 +13,7 @@ mod archive;
 mod completions;
 mod export;
 mod inventory;
+mod keygen;
 mod man;
 mod plan;
 mod providers;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
     }
 }
 

@@ -7,10 +7,11 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
-use sortie_formats::FORMAT_VERSION;
 use sortie_formats::bagit::{INVENTORY, REPORT};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::writer::Seal;
+use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
 
 use crate::error::{Error, Result};
 
@@ -30,8 +31,15 @@ pub(crate) struct Closed {
     pub(crate) first_failures: Vec<Failure>,
 }
 
-/// Writes report.json and bag-info.txt and closes the archive.
-pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: String, dir: &Path) -> Result<Closed> {
+/// Writes report.json and bag-info.txt and closes the archive, sealed by `seal` if given.
+pub(crate) fn finish(
+    written: Written,
+    reports: Vec<SourceReport>,
+    started_at: String,
+    dir: &Path,
+    seal: Option<&dyn Seal>,
+) -> Result<Closed> {
+    let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
     let mut unaccounted = 0;
@@ -54,7 +62,7 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
     let complete = failed == 0 && unaccounted == 0;
     let finished_at = now_rfc3339();
     let header = ReportHeader {
-        format_version: FORMAT_VERSION,
+        format_version,
         complete,
         started: started_at.clone(),
         finished: finished_at.clone(),
@@ -80,7 +88,7 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
         ("Bag-Software-Agent".to_owned(), format!("sortie {}", env!("CARGO_PKG_VERSION"))),
         ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
         ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
-        ("Sortie-Format-Version".to_owned(), FORMAT_VERSION.to_string()),
+        ("Sortie-Format-Version".to_owned(), format_version.to_string()),
     ];
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
@@ -88,7 +96,8 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
     bag_info.push(("Sortie-Started".to_owned(), started_at));
     bag_info.push(("Sortie-Finished".to_owned(), finished_at));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
-    let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
+    let finished =
+        archive.finish_sealed(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)], seal).map_err(io)?;
     Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures })
 }
 

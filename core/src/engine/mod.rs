@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, SourceReport};
-use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
+use sortie_formats::writer::{ArchiveWriter, Seal, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -58,11 +58,13 @@ pub struct ExportOptions {
     pub zstd_workers: u32,
     /// Overwrite an existing output.
     pub force: bool,
+    /// Signs and time-stamps the bag's tag manifest (`export --sign`, `--timestamp`).
+    pub seal: Option<Arc<dyn Seal>>,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        Self { concurrency: 8, retry: RetryPolicy::default(), zstd_level: 3, zstd_workers: 2, force: false }
+        Self { concurrency: 8, retry: RetryPolicy::default(), zstd_level: 3, zstd_workers: 2, force: false, seal: None }
     }
 }
 
@@ -256,7 +258,8 @@ async fn run(
     let finished_summary = tokio::task::spawn_blocking({
         let reports = reports.clone();
         let dir = out.dir.clone();
-        move || finish(written, reports, started_at, &dir)
+        let seal = options.seal.clone();
+        move || finish(written, reports, started_at, &dir, seal.as_deref())
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
