@@ -69,21 +69,27 @@ pub fn open_secret_key(path: &Path) -> Result<SigningKey> {
         Some([0, 0]) => false,
         _ => return Err(not_a_key()),
     };
-    let key_box = SecretKeyBox::from_string(&text).map_err(|_| not_a_key())?;
     let secret = if protected {
+        let key_box = SecretKeyBox::from_string(&text).map_err(|_| not_a_key())?;
         let password = password_for(path)?;
         SecretKey::from_box(key_box, Some(password)).map_err(|e| {
             bad_input(format!(
                 "cannot open the signing key {}: {}; check the password ({PASSWORD_ENV}, or the prompt)",
                 path.display(),
-                e.to_string().to_lowercase()
+                lower_first(&e.to_string())
             ))
         })?
     } else {
-        SecretKey::from_unencrypted_box(key_box).map_err(|_| not_a_key())?
+        // The minisign tool leaves the checksum of an unprotected key (`-G -W`) zero, which
+        // the crate's box reader refuses as corrupted: the key is read as it is, and the
+        // signature below proves it whole.
+        SecretKey::from_bytes(&raw).map_err(|_| not_a_key())?
     };
     let public = PublicKey::from_secret_key(&secret).map_err(|_| not_a_key())?;
-    Ok(SigningKey { secret, public })
+    let key = SigningKey { secret, public };
+    // A key whose halves disagree fails here, before any transfer, not after the export.
+    key.sign(b"", "check").map_err(|_| not_a_key())?;
+    Ok(key)
 }
 
 fn password_for(path: &Path) -> Result<String> {
@@ -134,8 +140,14 @@ pub fn check(key: &PublicKey, signature: &[u8], data: &[u8]) -> std::result::Res
     let signature = SignatureBox::from_string(text).map_err(|e| format!("not a minisign signature: {e}"))?;
     let comment = signature.trusted_comment().unwrap_or_default();
     minisign::verify(key, &signature, std::io::Cursor::new(data), true, false, false)
-        .map_err(|e| e.to_string().to_lowercase())?;
+        .map_err(|e| lower_first(&e.to_string()))?;
     Ok(comment)
+}
+
+/// minisign's messages start with a capital; Sortie's, inside a sentence, do not.
+fn lower_first(message: &str) -> String {
+    let mut chars = message.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Writes a new key pair: the secret key at `secret` (mode 0600, protected by `password`

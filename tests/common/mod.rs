@@ -10,6 +10,7 @@ pub mod openstack;
 pub mod s3_server;
 pub mod sshd;
 pub mod tcp_proxy;
+pub mod tsa;
 pub mod webdav;
 
 use std::fs;

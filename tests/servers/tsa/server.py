@@ -3,7 +3,9 @@
 certificate it signs (extendedKeyUsage critical timeStamping) are made in DIR by the openssl
 CLI, and every POSTed `application/timestamp-query` is answered by `openssl ts -reply`.
 
-    server.py DIR PORT
+    server.py DIR PORT [PARENT_PID]
+
+With PARENT_PID, the server exits once that process is gone (a test binary that ended).
 
 DIR/ca.pem is what `openssl ts -verify -CAfile` needs. Standard library and openssl only.
 """
@@ -12,6 +14,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 OPENSSL_CONFIG = """
 [ tsa ]
@@ -98,12 +102,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def exit_with(parent):
+    while True:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        time.sleep(1)
+
+
 def main():
     directory, port = os.path.abspath(sys.argv[1]), int(sys.argv[2])
     os.makedirs(directory, exist_ok=True)
     make_authority(directory)
     Handler.directory = directory
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if len(sys.argv) > 3:
+        threading.Thread(target=exit_with, args=(int(sys.argv[3]),), daemon=True).start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     server.serve_forever()
 

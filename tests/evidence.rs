@@ -1,0 +1,342 @@
+//! Signed and timestamped archives, checked with the standard tools exactly as the README
+//! writes the commands (minisign, sha256sum, openssl ts, bagit.py), against a real
+//! time-stamping authority on loopback (tests/servers/tsa/server.py, `openssl ts -reply`);
+//! and every bad input: wrong key or password, tampered archive, sidecar, signature or token,
+//! a TSA that does not answer.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use common::tsa::{Tsa, free_port};
+use common::{all_text, assert_tool_ok, code, stdout, tool};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `sortie ARGS` in `dir`, with `env`, no terminal on stdin.
+fn sortie_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    common::sortie()
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SORTIE_SIGN_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn with_password() -> [(&'static str, &'static str); 1] {
+    [("SORTIE_SIGN_PASSWORD", PASSWORD)]
+}
+
+/// A work directory with a small source tree `src/` and a password-protected key pair
+/// `key` / `key.pub` made by `sortie keygen`.
+fn workspace() -> tempfile::TempDir {
+    let dir = common::open_tempdir();
+    common::write_tree(&dir.path().join("src"), &[("a.txt", b"alpha\n"), ("sub/b.bin", &common::noise(70_000, 3))]);
+    let made = sortie_in(dir.path(), &["keygen", "key"], &with_password());
+    assert_eq!(code(&made), 0, "{}", all_text(&made));
+    assert!(fs::read_to_string(dir.path().join("key")).unwrap().contains("sortie secret key"));
+    dir
+}
+
+fn export(dir: &Path, name: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let archive = format!("{name}.tar.zst");
+    let mut args = vec!["export", "src", "-o", &archive];
+    args.extend(extra);
+    sortie_in(dir, &args, env)
+}
+
+fn extract_with_tar(dir: &Path, name: &str) -> PathBuf {
+    let into = dir.join(format!("{name}-x"));
+    fs::create_dir_all(&into).unwrap();
+    assert_tool_ok("tar", &["--zstd", "-xf", dir.join(format!("{name}.tar.zst")).to_str().unwrap()], &into);
+    into.join(name)
+}
+
+fn assert_fails(tool_name: &str, args: &[&str], dir: &Path) -> String {
+    let output = tool(tool_name, args, dir);
+    assert!(!output.status.success(), "{tool_name} {args:?} should have failed:\n{}", all_text(&output));
+    all_text(&output)
+}
+
+fn verify(dir: &Path, target: &str, key: &str) -> Output {
+    sortie_in(dir, &["verify", target, "--key", key], &[])
+}
+
+#[test]
+fn a_signed_archive_and_its_bag_check_with_minisign_sha256sum_and_bagit() {
+    let work = workspace();
+    let dir = work.path();
+    let done = export(dir, "signed", &["--sign", "key", "--json"], &with_password());
+    assert_eq!(code(&done), 0, "{}", all_text(&done));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
+    let key_id = summary["evidence"]["signer"]["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(key_id.len(), 16);
+    assert!(fs::read_to_string(dir.join("key.pub")).unwrap().contains(&key_id), "minisign names the key by its id");
+
+    // README: the archive, with minisign and sha256sum alone.
+    assert_tool_ok("minisign", &["-Vm", "signed.tar.zst.sha256", "-p", "key.pub"], dir);
+    assert_tool_ok("sha256sum", &["-c", "signed.tar.zst.sha256"], dir);
+    // README: the extracted bag, with minisign, sha256sum and bagit.py.
+    let bag = extract_with_tar(dir, "signed");
+    let key = dir.join("key.pub");
+    assert_tool_ok("minisign", &["-Vm", "tagmanifest-sha256.txt", "-p", key.to_str().unwrap()], &bag);
+    assert_tool_ok("sha256sum", &["-c", "tagmanifest-sha256.txt"], &bag);
+    assert_tool_ok("bagit.py", &["--validate", bag.to_str().unwrap()], dir);
+    let tag_manifest = fs::read_to_string(bag.join("tagmanifest-sha256.txt")).unwrap();
+    assert!(tag_manifest.contains("  sortie/signer.pub\n"), "the signer's key is a tag file: {tag_manifest}");
+    assert_eq!(fs::read(bag.join("sortie/signer.pub")).unwrap(), fs::read(&key).unwrap());
+    assert_eq!(common::bag_info(&bag, "Sortie-Format-Version").as_deref(), Some("2"));
+
+    // Sortie itself: the archive, the bag GNU tar extracted, and the bag `extract` wrote.
+    let checked = verify(dir, "signed.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("archive signature  ok"), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("bag signature      ok"), "{}", stdout(&checked));
+    let checked = verify(dir, "signed-x", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("bag signature      ok"), "{}", stdout(&checked));
+    let extracted = sortie_in(dir, &["extract", "signed.tar.zst", "by-sortie"], &[]);
+    assert_eq!(code(&extracted), 0, "{}", all_text(&extracted));
+    let checked = verify(dir, "by-sortie", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+
+    // Without --key, the signatures are shown as present, not checked; the archive is intact.
+    let plain = sortie_in(dir, &["verify", "signed.tar.zst"], &[]);
+    assert_eq!(code(&plain), 0, "{}", all_text(&plain));
+    assert!(stdout(&plain).contains("unchecked: present, not checked: pass --key"), "{}", stdout(&plain));
+}
+
+#[test]
+fn a_key_made_by_the_minisign_tool_signs_protected_or_not() {
+    let work = workspace();
+    let dir = work.path();
+    // minisign reads the password twice from stdin when it is not a terminal.
+    let mut generate = std::process::Command::new("minisign")
+        .args(["-G", "-p", "m.pub", "-s", "m.key"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("minisign is installed (tests/servers/install)");
+    use std::io::Write;
+    generate.stdin.take().unwrap().write_all(format!("{PASSWORD}\n{PASSWORD}\n").as_bytes()).unwrap();
+    assert!(generate.wait().unwrap().success());
+    assert_tool_ok("minisign", &["-G", "-W", "-p", "w.pub", "-s", "w.key"], dir);
+
+    for (name, key, public) in [("protected", "m.key", "m.pub"), ("unprotected", "w.key", "w.pub")] {
+        let done = export(dir, name, &["--sign", key], &with_password());
+        assert_eq!(code(&done), 0, "{name}: {}", all_text(&done));
+        assert_tool_ok("minisign", &["-Vm", &format!("{name}.tar.zst.sha256"), "-p", public], dir);
+        let checked = verify(dir, &format!("{name}.tar.zst"), public);
+        assert_eq!(code(&checked), 0, "{name}: {}", all_text(&checked));
+    }
+}
+
+#[test]
+fn a_wrong_password_a_missing_one_or_a_public_key_given_to_sign_stop_before_any_transfer() {
+    let work = workspace();
+    let dir = work.path();
+    let wrong = export(dir, "wrong", &["--sign", "key"], &[("SORTIE_SIGN_PASSWORD", "not it")]);
+    assert_eq!(code(&wrong), 2, "{}", all_text(&wrong));
+    assert!(all_text(&wrong).contains("wrong password for that key"), "{}", all_text(&wrong));
+    assert!(!all_text(&wrong).contains("not it"), "the password is never shown");
+
+    let missing = export(dir, "missing", &["--sign", "key"], &[]);
+    assert_eq!(code(&missing), 2, "{}", all_text(&missing));
+    assert!(all_text(&missing).contains("protected by a password: set SORTIE_SIGN_PASSWORD"), "{}", all_text(&missing));
+
+    let public = export(dir, "public", &["--sign", "key.pub"], &[]);
+    assert_eq!(code(&public), 2, "{}", all_text(&public));
+    assert!(all_text(&public).contains("is not a minisign secret key"), "{}", all_text(&public));
+
+    let absent = export(dir, "absent", &["--sign", "no-such.key"], &[]);
+    assert_eq!(code(&absent), 2, "{}", all_text(&absent));
+    assert!(all_text(&absent).contains("cannot read the signing key no-such.key"), "{}", all_text(&absent));
+
+    for name in ["wrong", "missing", "public", "absent"] {
+        assert!(!dir.join(format!("{name}.tar.zst")).exists(), "{name}: no archive is written");
+    }
+
+    let again = sortie_in(dir, &["keygen", "key"], &with_password());
+    assert_eq!(code(&again), 2, "keygen never overwrites a key without --force: {}", all_text(&again));
+    let no_password = sortie_in(dir, &["keygen", "other"], &[]);
+    assert_eq!(code(&no_password), 2, "{}", all_text(&no_password));
+    assert!(all_text(&no_password).contains("--unprotected"), "{}", all_text(&no_password));
+}
+
+#[test]
+fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verification() {
+    let work = workspace();
+    let dir = work.path();
+    assert_eq!(code(&export(dir, "good", &["--sign", "key"], &with_password())), 0);
+    let other = sortie_in(dir, &["keygen", "other", "--unprotected"], &[]);
+    assert_eq!(code(&other), 0, "{}", all_text(&other));
+
+    // Another key than the signer's.
+    let checked = verify(dir, "good.tar.zst", "other.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("the bag names another signer"), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("is different from public key"), "{}", stdout(&checked));
+    assert_fails("minisign", &["-Vm", "good.tar.zst.sha256", "-p", "other.pub"], dir);
+
+    // Each file beside the archive tampered with in turn, in a copy of the set.
+    let copy = |name: &str| {
+        for suffix in [".tar.zst", ".tar.zst.sha256", ".tar.zst.sha256.minisig"] {
+            fs::copy(dir.join(format!("good{suffix}")), dir.join(format!("{name}{suffix}"))).unwrap();
+        }
+    };
+    // A sidecar naming another digest (and the archive still matching its signature's).
+    copy("sidecar");
+    let sidecar = dir.join("sidecar.tar.zst.sha256");
+    let text = fs::read_to_string(&sidecar).unwrap();
+    fs::write(&sidecar, format!("{}{}", if text.starts_with('0') { "1" } else { "0" }, &text[1..])).unwrap();
+    assert_fails("minisign", &["-Vm", "sidecar.tar.zst.sha256", "-p", "key.pub"], dir);
+    let checked = verify(dir, "sidecar.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(
+        stdout(&checked).contains("archive signature  FAILED: signature verification failed"),
+        "{}",
+        stdout(&checked)
+    );
+
+    // A signature with one byte of its base64 changed.
+    copy("signature");
+    let signature = dir.join("signature.tar.zst.sha256.minisig");
+    let mut lines: Vec<String> = fs::read_to_string(&signature).unwrap().lines().map(str::to_owned).collect();
+    // Inside the ed25519 signature's R (the key id is in the first 14 characters).
+    let keep = 40;
+    let flipped = if lines[1].as_bytes()[keep] == b'A' { 'B' } else { 'A' };
+    lines[1] = format!("{}{flipped}{}", &lines[1][..keep], &lines[1][keep + 1..]);
+    fs::write(&signature, lines.join("\n") + "\n").unwrap();
+    assert_fails("minisign", &["-Vm", "signature.tar.zst.sha256", "-p", "key.pub"], dir);
+    let checked = verify(dir, "signature.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("archive signature  FAILED"), "{}", stdout(&checked));
+
+    // A signature missing: with --key, both signatures must be there.
+    copy("unsigned");
+    fs::remove_file(dir.join("unsigned.tar.zst.sha256.minisig")).unwrap();
+    let checked = verify(dir, "unsigned.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("missing beside the archive"), "{}", stdout(&checked));
+
+    // An extracted bag whose signer key was swapped, its tag manifest line rewritten to
+    // match: the tag manifest's signature no longer holds, with either key.
+    let bag = extract_with_tar(dir, "good");
+    fs::copy(dir.join("other.pub"), bag.join("sortie/signer.pub")).unwrap();
+    assert_tool_ok(
+        "sh",
+        &["-c", "sed -i \"s|^.*  sortie/signer.pub$|$(sha256sum sortie/signer.pub)|\" tagmanifest-sha256.txt"],
+        &bag,
+    );
+    assert_tool_ok("sha256sum", &["-c", "tagmanifest-sha256.txt"], &bag);
+    assert_fails("minisign", &["-Vm", "tagmanifest-sha256.txt", "-p", "../../key.pub"], &bag);
+    let checked = verify(dir, "good-x", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("bag signature      FAILED"), "{}", stdout(&checked));
+    let checked = verify(dir, "good-x", "other.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("bag signature      FAILED: signature key id: "), "{}", stdout(&checked));
+
+    // A bag whose data changed: its manifests say so before any signature is read.
+    let bag = dir.join("good-x/good");
+    let file = fs::read_dir(bag.join("data")).unwrap().next().unwrap().unwrap().path().join("a.txt");
+    fs::write(file, b"changed\n").unwrap();
+    assert_eq!(code(&verify(dir, "good-x", "key.pub")), 4);
+
+    // A public key file that is not one.
+    let checked = verify(dir, "good.tar.zst", "key");
+    assert_eq!(code(&checked), 2, "{}", all_text(&checked));
+    assert!(all_text(&checked).contains("is not a minisign public key"), "{}", all_text(&checked));
+
+    // The archive changed (its sidecar and signature as they were): sha256sum -c catches it.
+    let archive = dir.join("good.tar.zst");
+    let mut bytes = fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    fs::write(&archive, bytes).unwrap();
+    assert_fails("sha256sum", &["-c", "good.tar.zst.sha256"], dir);
+    let checked = verify(dir, "good.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+}
+
+#[test]
+fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
+    let tsa = Tsa::shared();
+    let work = workspace();
+    let dir = work.path();
+    let done = export(dir, "stamped", &["--sign", "key", "--timestamp", &tsa.url, "--json"], &with_password());
+    assert_eq!(code(&done), 0, "{}", all_text(&done));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
+    let stamp = &summary["evidence"]["timestamp"];
+    assert_eq!(stamp["tsa"], "CN=Sortie Test TSA,O=Sortie tests", "{summary}");
+    assert!(stamp["time"].as_str().unwrap().ends_with('Z'), "{summary}");
+    assert!(summary["evidence"]["timestamp_error"].is_null());
+
+    // README: the exact commands.
+    let ca = tsa.ca.to_str().unwrap();
+    let args = ["ts", "-verify", "-data", "stamped.tar.zst.sha256", "-in", "stamped.tar.zst.sha256.tsr", "-CAfile", ca];
+    assert_tool_ok("openssl", &args, dir);
+    let bag = extract_with_tar(dir, "stamped");
+    let args = ["ts", "-verify", "-data", "tagmanifest-sha256.txt", "-in", "tagmanifest-sha256.txt.tsr", "-CAfile", ca];
+    assert_tool_ok("openssl", &args, &bag);
+    assert_tool_ok("bagit.py", &["--validate", bag.to_str().unwrap()], dir);
+
+    let checked = verify(dir, "stamped.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("archive timestamp  ok: covers this sha256, dated"), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("bag timestamp      ok"), "{}", stdout(&checked));
+    let checked = verify(dir, "stamped-x", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("bag timestamp      ok"), "{}", stdout(&checked));
+
+    // A token of another archive put in place of this one's: openssl and Sortie refuse it.
+    assert_eq!(code(&export(dir, "other", &["--timestamp", &tsa.url], &[])), 0);
+    fs::copy(dir.join("other.tar.zst.sha256.tsr"), dir.join("stamped.tar.zst.sha256.tsr")).unwrap();
+    let args = ["ts", "-verify", "-data", "stamped.tar.zst.sha256", "-in", "stamped.tar.zst.sha256.tsr", "-CAfile", ca];
+    assert_fails("openssl", &args, dir);
+    let checked = verify(dir, "stamped.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    assert!(stdout(&checked).contains("archive timestamp  FAILED: the token covers sha256"), "{}", stdout(&checked));
+
+    // A token whose signature was altered still names the right digest: openssl catches it.
+    let token = bag.join("tagmanifest-sha256.txt.tsr");
+    let mut bytes = fs::read(&token).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0x01;
+    fs::write(&token, bytes).unwrap();
+    let args = ["ts", "-verify", "-data", "tagmanifest-sha256.txt", "-in", "tagmanifest-sha256.txt.tsr", "-CAfile", ca];
+    assert_fails("openssl", &args, &bag);
+}
+
+#[test]
+fn a_time_stamping_authority_that_does_not_answer_keeps_the_archive_but_not_as_timestamped() {
+    let work = workspace();
+    let dir = work.path();
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let done = export(dir, "down", &["--sign", "key", "--timestamp", &url], &with_password());
+    assert_eq!(code(&done), 6, "{}", all_text(&done));
+    assert!(stdout(&done).contains("timestamp NONE: cannot reach the time-stamping authority"), "{}", stdout(&done));
+    assert!(stdout(&done).contains("is not timestamped"), "{}", stdout(&done));
+    assert!(!dir.join("down.tar.zst.sha256.tsr").exists());
+    // The archive is kept, whole and signed.
+    let checked = verify(dir, "down.tar.zst", "key.pub");
+    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    assert!(!stdout(&checked).contains("archive timestamp"), "{}", stdout(&checked));
+    assert!(!stdout(&checked).contains("bag timestamp"), "{}", stdout(&checked));
+
+    let json = export(dir, "down-json", &["--timestamp", &url, "--json"], &[]);
+    assert_eq!(code(&json), 6, "{}", all_text(&json));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(summary["ok"], false);
+    assert!(summary["evidence"]["timestamp"].is_null());
+    assert!(summary["evidence"]["timestamp_error"].as_str().unwrap().contains("cannot reach"), "{summary}");
+
+    let bad = export(dir, "bad-url", &["--timestamp", "tsa.example"], &[]);
+    assert_eq!(code(&bad), 2, "{}", all_text(&bad));
+    assert!(all_text(&bad).contains("http:// or https:// URL"), "{}", all_text(&bad));
+}
