@@ -296,6 +296,45 @@ mod tests {
         assert_eq!(tags, ["bag/manifest-sha256.txt", "bag/bag-info.txt", "bag/tagmanifest-sha256.txt"]);
     }
 
+    #[derive(Debug)]
+    struct TestSeal(&'static str);
+
+    impl Seal for TestSeal {
+        fn tag_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+            vec![(bagit::SIGNER_KEY, b"a public key\n".to_vec())]
+        }
+        fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
+            assert!(String::from_utf8_lossy(tag_manifest).contains("  sortie/signer.pub\n"));
+            Ok(vec![(self.0, format!("seal over {} bytes", tag_manifest.len()).into_bytes())])
+        }
+    }
+
+    fn sealed_archive(seal: &TestSeal) -> crate::verify::Verification {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = file.try_clone().unwrap();
+        let options = WriterOptions { level: 3, workers: 1 };
+        let mut writer = ArchiveWriter::create(file, "bag", &std::env::temp_dir(), options).unwrap();
+        writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
+        writer.finish_sealed(&[("Sortie-Complete".into(), "true".into())], Vec::new(), Some(seal)).unwrap();
+        out.seek(SeekFrom::Start(0)).unwrap();
+        crate::verify::verify_reader(Box::new(out)).unwrap()
+    }
+
+    #[test]
+    fn seals_follow_the_tag_manifest_and_only_they_may() {
+        let sealed = sealed_archive(&TestSeal(bagit::TAG_MANIFEST_SIGNATURE));
+        assert!(sealed.intact(), "{:?}", sealed.problems);
+        let evidence = &sealed.evidence;
+        assert_eq!(evidence.signer_key.as_deref(), Some(&b"a public key\n"[..]));
+        let manifest_len = evidence.tag_manifest.as_ref().unwrap().len();
+        assert_eq!(evidence.signature.as_deref(), Some(format!("seal over {manifest_len} bytes").as_bytes()));
+        assert!(evidence.timestamp.is_none());
+
+        let other = sealed_archive(&TestSeal("sortie/later.txt"));
+        assert!(!other.intact());
+        assert!(other.problems.iter().any(|p| p.message.contains("which must be last but for its signature")));
+    }
+
     #[test]
     fn bag_names_are_plain() {
         assert_eq!(bag_name(Path::new("/tmp/out.tar.zst")), "out");
