@@ -37,7 +37,7 @@ fn workspace() -> tempfile::TempDir {
     let dir = common::open_tempdir();
     common::write_tree(&dir.path().join("src"), &[("a.txt", b"alpha\n"), ("sub/b.bin", &common::noise(70_000, 3))]);
     let made = sortie_in(dir.path(), &["keygen", "key"], &with_password());
-    assert_eq!(code(&made), 0, "{}", all_text(&made));
+    expect(&made, 0, "");
     assert!(fs::read_to_string(dir.path().join("key")).unwrap().contains("sortie secret key"));
     dir
 }
@@ -62,6 +62,12 @@ fn assert_fails(tool_name: &str, args: &[&str], dir: &Path) -> String {
     all_text(&output)
 }
 
+/// Asserts the exit code, and that `text` is in the output (stdout or stderr).
+fn expect(output: &Output, exit: i32, text: &str) {
+    assert_eq!(code(output), exit, "{}", all_text(output));
+    assert!(all_text(output).contains(text), "{text:?} missing from:\n{}", all_text(output));
+}
+
 fn verify(dir: &Path, target: &str, key: &str) -> Output {
     sortie_in(dir, &["verify", target, "--key", key], &[])
 }
@@ -71,7 +77,7 @@ fn a_signed_archive_and_its_bag_check_with_minisign_sha256sum_and_bagit() {
     let work = workspace();
     let dir = work.path();
     let done = export(dir, "signed", &["--sign", "key", "--json"], &with_password());
-    assert_eq!(code(&done), 0, "{}", all_text(&done));
+    expect(&done, 0, "");
     let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
     let key_id = summary["evidence"]["signer"]["key_id"].as_str().unwrap().to_owned();
     assert_eq!(key_id.len(), 16);
@@ -93,21 +99,18 @@ fn a_signed_archive_and_its_bag_check_with_minisign_sha256sum_and_bagit() {
 
     // Sortie itself: the archive, the bag GNU tar extracted, and the bag `extract` wrote.
     let checked = verify(dir, "signed.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("archive signature  ok"), "{}", stdout(&checked));
+    expect(&checked, 0, "archive signature  ok");
     assert!(stdout(&checked).contains("bag signature      ok"), "{}", stdout(&checked));
     let checked = verify(dir, "signed-x", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("bag signature      ok"), "{}", stdout(&checked));
+    expect(&checked, 0, "bag signature      ok");
     let extracted = sortie_in(dir, &["extract", "signed.tar.zst", "by-sortie"], &[]);
-    assert_eq!(code(&extracted), 0, "{}", all_text(&extracted));
+    expect(&extracted, 0, "");
     let checked = verify(dir, "by-sortie", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    expect(&checked, 0, "");
 
     // Without --key, the signatures are shown as present, not checked; the archive is intact.
     let plain = sortie_in(dir, &["verify", "signed.tar.zst"], &[]);
-    assert_eq!(code(&plain), 0, "{}", all_text(&plain));
-    assert!(stdout(&plain).contains("unchecked: present, not checked: pass --key"), "{}", stdout(&plain));
+    expect(&plain, 0, "unchecked: present, not checked: pass --key");
 }
 
 #[test]
@@ -141,31 +144,26 @@ fn a_wrong_password_a_missing_one_or_a_public_key_given_to_sign_stop_before_any_
     let work = workspace();
     let dir = work.path();
     let wrong = export(dir, "wrong", &["--sign", "key"], &[("SORTIE_SIGN_PASSWORD", "not it")]);
-    assert_eq!(code(&wrong), 2, "{}", all_text(&wrong));
-    assert!(all_text(&wrong).contains("wrong password for that key"), "{}", all_text(&wrong));
+    expect(&wrong, 2, "wrong password for that key");
     assert!(!all_text(&wrong).contains("not it"), "the password is never shown");
 
     let missing = export(dir, "missing", &["--sign", "key"], &[]);
-    assert_eq!(code(&missing), 2, "{}", all_text(&missing));
-    assert!(all_text(&missing).contains("protected by a password: set SORTIE_SIGN_PASSWORD"), "{}", all_text(&missing));
+    expect(&missing, 2, "protected by a password: set SORTIE_SIGN_PASSWORD");
 
     let public = export(dir, "public", &["--sign", "key.pub"], &[]);
-    assert_eq!(code(&public), 2, "{}", all_text(&public));
-    assert!(all_text(&public).contains("is not a minisign secret key"), "{}", all_text(&public));
+    expect(&public, 2, "is not a minisign secret key");
 
     let absent = export(dir, "absent", &["--sign", "no-such.key"], &[]);
-    assert_eq!(code(&absent), 2, "{}", all_text(&absent));
-    assert!(all_text(&absent).contains("cannot read the signing key no-such.key"), "{}", all_text(&absent));
+    expect(&absent, 2, "cannot read the signing key no-such.key");
 
     for name in ["wrong", "missing", "public", "absent"] {
         assert!(!dir.join(format!("{name}.tar.zst")).exists(), "{name}: no archive is written");
     }
 
-    let again = sortie_in(dir, &["keygen", "key"], &with_password());
-    assert_eq!(code(&again), 2, "keygen never overwrites a key without --force: {}", all_text(&again));
+    // keygen never overwrites a key without --force.
+    expect(&sortie_in(dir, &["keygen", "key"], &with_password()), 2, "key already exists: pass --force");
     let no_password = sortie_in(dir, &["keygen", "other"], &[]);
-    assert_eq!(code(&no_password), 2, "{}", all_text(&no_password));
-    assert!(all_text(&no_password).contains("--unprotected"), "{}", all_text(&no_password));
+    expect(&no_password, 2, "--unprotected");
 }
 
 #[test]
@@ -174,12 +172,11 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
     let dir = work.path();
     assert_eq!(code(&export(dir, "good", &["--sign", "key"], &with_password())), 0);
     let other = sortie_in(dir, &["keygen", "other", "--unprotected"], &[]);
-    assert_eq!(code(&other), 0, "{}", all_text(&other));
+    expect(&other, 0, "");
 
     // Another key than the signer's.
     let checked = verify(dir, "good.tar.zst", "other.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("the bag names another signer"), "{}", stdout(&checked));
+    expect(&checked, 4, "the bag names another signer");
     assert!(stdout(&checked).contains("is different from public key"), "{}", stdout(&checked));
     assert_fails("minisign", &["-Vm", "good.tar.zst.sha256", "-p", "other.pub"], dir);
 
@@ -196,12 +193,7 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
     fs::write(&sidecar, format!("{}{}", if text.starts_with('0') { "1" } else { "0" }, &text[1..])).unwrap();
     assert_fails("minisign", &["-Vm", "sidecar.tar.zst.sha256", "-p", "key.pub"], dir);
     let checked = verify(dir, "sidecar.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(
-        stdout(&checked).contains("archive signature  FAILED: signature verification failed"),
-        "{}",
-        stdout(&checked)
-    );
+    expect(&checked, 4, "archive signature  FAILED: signature verification failed");
 
     // A signature with one byte of its base64 changed.
     copy("signature");
@@ -214,15 +206,13 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
     fs::write(&signature, lines.join("\n") + "\n").unwrap();
     assert_fails("minisign", &["-Vm", "signature.tar.zst.sha256", "-p", "key.pub"], dir);
     let checked = verify(dir, "signature.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("archive signature  FAILED"), "{}", stdout(&checked));
+    expect(&checked, 4, "archive signature  FAILED");
 
     // A signature missing: with --key, both signatures must be there.
     copy("unsigned");
     fs::remove_file(dir.join("unsigned.tar.zst.sha256.minisig")).unwrap();
     let checked = verify(dir, "unsigned.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("missing beside the archive"), "{}", stdout(&checked));
+    expect(&checked, 4, "missing beside the archive");
 
     // An extracted bag whose signer key was swapped, its tag manifest line rewritten to
     // match: the tag manifest's signature no longer holds, with either key.
@@ -236,11 +226,9 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
     assert_tool_ok("sha256sum", &["-c", "tagmanifest-sha256.txt"], &bag);
     assert_fails("minisign", &["-Vm", "tagmanifest-sha256.txt", "-p", "../../key.pub"], &bag);
     let checked = verify(dir, "good-x", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("bag signature      FAILED"), "{}", stdout(&checked));
+    expect(&checked, 4, "bag signature      FAILED");
     let checked = verify(dir, "good-x", "other.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("bag signature      FAILED: signature key id: "), "{}", stdout(&checked));
+    expect(&checked, 4, "bag signature      FAILED: signature key id: ");
 
     // A bag whose data changed: its manifests say so before any signature is read.
     let bag = dir.join("good-x/good");
@@ -250,8 +238,7 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
 
     // A public key file that is not one.
     let checked = verify(dir, "good.tar.zst", "key");
-    assert_eq!(code(&checked), 2, "{}", all_text(&checked));
-    assert!(all_text(&checked).contains("is not a minisign public key"), "{}", all_text(&checked));
+    expect(&checked, 2, "is not a minisign public key");
 
     // The archive changed (its sidecar and signature as they were): sha256sum -c catches it.
     let archive = dir.join("good.tar.zst");
@@ -261,7 +248,7 @@ fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verificat
     fs::write(&archive, bytes).unwrap();
     assert_fails("sha256sum", &["-c", "good.tar.zst.sha256"], dir);
     let checked = verify(dir, "good.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
+    expect(&checked, 4, "");
 }
 
 #[test]
@@ -270,7 +257,7 @@ fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
     let work = workspace();
     let dir = work.path();
     let done = export(dir, "stamped", &["--sign", "key", "--timestamp", &tsa.url, "--json"], &with_password());
-    assert_eq!(code(&done), 0, "{}", all_text(&done));
+    expect(&done, 0, "");
     let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
     let stamp = &summary["evidence"]["timestamp"];
     assert_eq!(stamp["tsa"], "CN=Sortie Test TSA,O=Sortie tests", "{summary}");
@@ -287,12 +274,10 @@ fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
     assert_tool_ok("bagit.py", &["--validate", bag.to_str().unwrap()], dir);
 
     let checked = verify(dir, "stamped.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("archive timestamp  ok: covers this sha256, dated"), "{}", stdout(&checked));
+    expect(&checked, 0, "archive timestamp  ok: covers this sha256, dated");
     assert!(stdout(&checked).contains("bag timestamp      ok"), "{}", stdout(&checked));
     let checked = verify(dir, "stamped-x", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("bag timestamp      ok"), "{}", stdout(&checked));
+    expect(&checked, 0, "bag timestamp      ok");
 
     // A token of another archive put in place of this one's: openssl and Sortie refuse it.
     assert_eq!(code(&export(dir, "other", &["--timestamp", &tsa.url], &[])), 0);
@@ -300,8 +285,7 @@ fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
     let args = ["ts", "-verify", "-data", "stamped.tar.zst.sha256", "-in", "stamped.tar.zst.sha256.tsr", "-CAfile", ca];
     assert_fails("openssl", &args, dir);
     let checked = verify(dir, "stamped.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 4, "{}", all_text(&checked));
-    assert!(stdout(&checked).contains("archive timestamp  FAILED: the token covers sha256"), "{}", stdout(&checked));
+    expect(&checked, 4, "archive timestamp  FAILED: the token covers sha256");
 
     // A token whose signature was altered still names the right digest: openssl catches it.
     let token = bag.join("tagmanifest-sha256.txt.tsr");
@@ -319,24 +303,22 @@ fn a_time_stamping_authority_that_does_not_answer_keeps_the_archive_but_not_as_t
     let dir = work.path();
     let url = format!("http://127.0.0.1:{}/", free_port());
     let done = export(dir, "down", &["--sign", "key", "--timestamp", &url], &with_password());
-    assert_eq!(code(&done), 6, "{}", all_text(&done));
-    assert!(stdout(&done).contains("timestamp NONE: cannot reach the time-stamping authority"), "{}", stdout(&done));
+    expect(&done, 6, "timestamp NONE: cannot reach the time-stamping authority");
     assert!(stdout(&done).contains("is not timestamped"), "{}", stdout(&done));
     assert!(!dir.join("down.tar.zst.sha256.tsr").exists());
     // The archive is kept, whole and signed.
     let checked = verify(dir, "down.tar.zst", "key.pub");
-    assert_eq!(code(&checked), 0, "{}", all_text(&checked));
+    expect(&checked, 0, "");
     assert!(!stdout(&checked).contains("archive timestamp"), "{}", stdout(&checked));
     assert!(!stdout(&checked).contains("bag timestamp"), "{}", stdout(&checked));
 
     let json = export(dir, "down-json", &["--timestamp", &url, "--json"], &[]);
-    assert_eq!(code(&json), 6, "{}", all_text(&json));
+    expect(&json, 6, "");
     let summary: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(summary["ok"], false);
     assert!(summary["evidence"]["timestamp"].is_null());
     assert!(summary["evidence"]["timestamp_error"].as_str().unwrap().contains("cannot reach"), "{summary}");
 
     let bad = export(dir, "bad-url", &["--timestamp", "tsa.example"], &[]);
-    assert_eq!(code(&bad), 2, "{}", all_text(&bad));
-    assert!(all_text(&bad).contains("http:// or https:// URL"), "{}", all_text(&bad));
+    expect(&bad, 2, "http:// or https:// URL");
 }

@@ -14,13 +14,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let evidence_files = crate::evidence::outputs(&files.sidecar);
-    if !args.force {
-        if let Some(existing) = evidence_files.iter().find(|p| p.symlink_metadata().is_ok()) {
-            return Err(crate::evidence::bad_input(format!(
-                "output {} already exists: pass --force to overwrite it",
-                existing.display()
-            )));
-        }
+    if let Some(existing) = evidence_files.iter().find(|p| !args.force && p.symlink_metadata().is_ok()) {
+        return Err(crate::evidence::bad_input(format!(
+            "output {} already exists: pass --force to overwrite it",
+            existing.display()
+        )));
     }
     // Before any transfer: a wrong key or password stops here, exit 2.
     let request = crate::evidence::Request::open(args.sign.as_deref(), args.timestamp.as_deref())?;

@@ -14,10 +14,8 @@ pub fn run(args: &KeygenArgs) -> Result<i32> {
     let mut public = args.key.as_os_str().to_owned();
     public.push(".pub");
     let public = std::path::PathBuf::from(public);
-    if !args.force {
-        if let Some(existing) = [&args.key, &public].into_iter().find(|p| p.symlink_metadata().is_ok()) {
-            return Err(bad_input(format!("{} already exists: pass --force to overwrite it", existing.display())));
-        }
+    if let Some(existing) = [&args.key, &public].into_iter().find(|p| !args.force && p.symlink_metadata().is_ok()) {
+        return Err(bad_input(format!("{} already exists: pass --force to overwrite it", existing.display())));
     }
     let password = if args.unprotected {
         None
