@@ -322,3 +322,49 @@ fn a_time_stamping_authority_that_does_not_answer_keeps_the_archive_but_not_as_t
     let bad = export(dir, "bad-url", &["--timestamp", "tsa.example"], &[]);
     expect(&bad, 2, "http:// or https:// URL");
 }
+
+/// `COMMAND` run in `dir` under a pseudo-terminal (util-linux `script`), `typed` on its
+/// keyboard: what it printed, and its exit code.
+fn on_a_terminal(dir: &Path, command: &str, typed: &str) -> (String, i32) {
+    use std::io::Write;
+    let command = format!("exec '{}' {command}", env!("CARGO_BIN_EXE_sortie"));
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("SORTIE_SIGN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script runs (util-linux)");
+    script.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+    let output = script.wait_with_output().unwrap();
+    (String::from_utf8_lossy(&output.stdout).into_owned(), code(&output))
+}
+
+#[test]
+fn on_a_terminal_the_password_is_asked_for() {
+    let dir = common::open_tempdir();
+    let dir = dir.path();
+    common::write_tree(&dir.join("src"), &[("a.txt", b"alpha\n")]);
+    let (shown, exit) = on_a_terminal(dir, "keygen typed", &format!("{PASSWORD}\n{PASSWORD}\n"));
+    assert_eq!(exit, 0, "{shown}");
+    assert!(
+        shown.contains("Password to protect the secret key") && shown.contains("protected by a password"),
+        "{shown}"
+    );
+
+    let (shown, exit) = on_a_terminal(dir, "export src -o typed.tar.zst --sign typed", &format!("{PASSWORD}\n"));
+    assert_eq!(exit, 0, "{shown}");
+    assert!(shown.contains("Password of the signing key typed"), "{shown}");
+    assert_tool_ok("minisign", &["-Vm", "typed.tar.zst.sha256", "-p", "typed.pub"], dir);
+
+    let (shown, exit) = on_a_terminal(dir, "export src -o mistyped.tar.zst --sign typed", "not it\n");
+    assert_eq!(exit, 2, "{shown}");
+    assert!(shown.contains("wrong password for that key"), "{shown}");
+    assert!(!dir.join("mistyped.tar.zst").exists());
+
+    let (shown, exit) = on_a_terminal(dir, "keygen differ", "one\nanother\n");
+    assert_eq!(exit, 2, "{shown}");
+    assert!(shown.contains("the two passwords differ"), "{shown}");
+    assert!(!dir.join("differ").exists());
+}
