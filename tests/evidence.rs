@@ -368,3 +368,77 @@ fn on_a_terminal_the_password_is_asked_for() {
     assert!(shown.contains("the two passwords differ"), "{shown}");
     assert!(!dir.join("differ").exists());
 }
+
+/// Reads one HTTP request (headers, then a `Content-Length` body) from `stream`; `None` at
+/// the end of the connection.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        request.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&request).to_lowercase();
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |n| n.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn a_stop_while_the_time_stamping_authority_is_asked_leaves_no_archive() {
+    use std::io::{Read, Write};
+    let tsa = Tsa::shared();
+    let tsa_port: u16 = tsa.url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/tsa").parse().unwrap();
+    let work = workspace();
+    let dir = work.path();
+    // In front of the TSA: the first request (the bag's tag manifest, while the archive is
+    // closed) is answered by the TSA, the second (the sidecar's, once the archive is in
+    // place) never: the export is stopped while it waits for it.
+    let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/tsa", front.local_addr().unwrap().port());
+    let mut export = common::sortie()
+        .args(["export", "src", "-o", "stopped.tar.zst", "--sign", "key", "--timestamp", &url])
+        .current_dir(dir)
+        .env("SORTIE_SIGN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = export.id().to_string();
+    let mut answered = 0;
+    let mut waiting = Vec::new();
+    'serve: for client in front.incoming() {
+        let mut client = client.unwrap();
+        while let Some(body) = read_request(&mut client) {
+            if answered == 1 {
+                assert!(dir.join("stopped.tar.zst").exists(), "the archive is in place when the sidecar is stamped");
+                assert_tool_ok("kill", &["-INT", &pid], dir);
+                waiting.push(client);
+                break 'serve;
+            }
+            let mut upstream = std::net::TcpStream::connect(("127.0.0.1", tsa_port)).unwrap();
+            let head = format!(
+                "POST /tsa HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/timestamp-query\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            upstream.write_all(head.as_bytes()).unwrap();
+            upstream.write_all(&body).unwrap();
+            let mut answer = Vec::new();
+            upstream.read_to_end(&mut answer).unwrap();
+            client.write_all(&answer).unwrap();
+            answered += 1;
+        }
+    }
+    let output = export.wait_with_output().unwrap();
+    drop(waiting);
+    expect(&output, 130, "no archive was written");
+    for suffix in ["", ".partial", ".sha256", ".sha256.partial", ".sha256.minisig", ".sha256.tsr"] {
+        assert!(!dir.join(format!("stopped.tar.zst{suffix}")).exists(), "stopped.tar.zst{suffix} is left behind");
+    }
+}

@@ -76,7 +76,17 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         let _ = std::fs::remove_file(stale);
     }
     let evidence = match (&request, &seal) {
-        (Some(request), Some(seal)) => Some(crate::evidence::seal_sidecar(request, seal, &summary.sidecar).await?),
+        (Some(request), Some(seal)) => Some(tokio::select! {
+            biased;
+            evidence = crate::evidence::seal_sidecar(request, seal, &summary.sidecar) => evidence?,
+            // A stop while the TSA is asked: as for any stop, no archive is left behind.
+            stop = signals.next() => {
+                for file in files.all().iter().chain(&evidence_files) {
+                    let _ = std::fs::remove_file(file);
+                }
+                return Err(stopped(stop));
+            }
+        }),
         _ => None,
     };
     let unsealed = evidence.as_ref().and_then(|e| e.timestamp_error.as_ref());

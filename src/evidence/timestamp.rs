@@ -15,6 +15,8 @@ use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo}
 const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 /// A TSA's answer is a few kilobytes (a token and its certificates).
 const MAX_REPLY: usize = 1 << 20;
+/// A TSA answers in well under a second; one that says nothing for this long is down.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a time-stamp token says: when, by whom, over which digest.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +48,7 @@ pub async fn request(client: &reqwest::Client, url: &str, digest: &[u8; 32]) -> 
     let shown = sortie_http::shown_url(url);
     let answer = client
         .post(url)
+        .timeout(TIMEOUT)
         .header(reqwest::header::CONTENT_TYPE, "application/timestamp-query")
         .body(query)
         .send()
