@@ -400,7 +400,7 @@ fn a_stop_while_the_time_stamping_authority_is_asked_leaves_no_archive() {
     // place) never: the export is stopped while it waits for it.
     let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}/tsa", front.local_addr().unwrap().port());
-    let mut export = common::sortie()
+    let export = common::sortie()
         .args(["export", "src", "-o", "stopped.tar.zst", "--sign", "key", "--timestamp", &url])
         .current_dir(dir)
         .env("SORTIE_SIGN_PASSWORD", PASSWORD)
