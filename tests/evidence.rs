@@ -113,6 +113,8 @@ fn a_signed_archive_and_its_bag_check_with_minisign_sha256sum_and_bagit() {
     expect(&plain, 0, "unchecked: present, not checked: pass --key");
 }
 
+/// A user who already has a minisign key keeps it: `minisign -G`'s keys, protected by a
+/// password or not (`-W`), sign as Sortie's do.
 #[test]
 fn a_key_made_by_the_minisign_tool_signs_protected_or_not() {
     let work = workspace();
@@ -162,10 +164,13 @@ fn a_wrong_password_a_missing_one_or_a_public_key_given_to_sign_stop_before_any_
 
     // keygen never overwrites a key without --force.
     expect(&sortie_in(dir, &["keygen", "key"], &with_password()), 2, "key already exists: pass --force");
-    let no_password = sortie_in(dir, &["keygen", "other"], &[]);
-    expect(&no_password, 2, "--unprotected");
+    // Without a password nor a terminal, keygen refuses, naming the way out.
+    expect(&sortie_in(dir, &["keygen", "other"], &[]), 2, "--unprotected");
 }
 
+/// Whatever was changed after the export — the sidecar, a signature, the archive, the key a
+/// bag names — and whatever key is used to check, `verify --key` says so (exit 4), as
+/// minisign and sha256sum do.
 #[test]
 fn tampered_sidecars_signatures_archives_and_bags_and_another_key_fail_verification() {
     let work = workspace();
