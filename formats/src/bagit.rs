@@ -12,6 +12,8 @@ pub const BAG_INFO: &str = "bag-info.txt";
 pub const INVENTORY: &str = "sortie/inventory.jsonl";
 /// Sortie's reconciliation of listed against archived.
 pub const REPORT: &str = "sortie/report.json";
+/// The restitution report, the same numbers as [`REPORT`] for a human reader.
+pub const REPORT_HTML: &str = "sortie/report.html";
 /// The tag manifest, always the last member.
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 

@@ -62,12 +62,26 @@ pub struct ArchiveReport {
     pub more_exclusions: u64,
     /// True when report.json was longer than what is parsed: the lists are cut.
     pub cut: bool,
+    /// The sha256 of the archive file, computed while it was read (none when the report
+    /// was read from `report.json` alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_sha256: Option<String>,
     /// What is wrong with the tag files read (missing, not matching the tag manifest,
     /// unreadable): the report cannot be trusted when this is not empty.
     pub problems: Vec<Problem>,
 }
 
 impl ArchiveReport {
+    /// Reads a `report.json` on its own (the one an export has just written), as
+    /// [`read_report`] reads it from an archive: the counts whole, the lists capped, at most
+    /// [`MAX_REPORT_BYTES`] parsed. `complete` and `format_version` come from the report
+    /// itself; the run's tool version is not in it.
+    pub fn from_json(json: impl Read) -> Self {
+        let mut report = ArchiveReport::default();
+        read_report_json(&mut report, json, MAX_REPORT_BYTES);
+        report
+    }
+
     /// True when the report and bag-info.txt were read and match the tag manifest.
     pub fn trusted(&self) -> bool {
         self.problems.is_empty()
@@ -109,11 +123,13 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
             digests.push((rel.to_owned(), hex::encode(hashing.hasher.finalize())));
         }
     }
-    match archive.finish(false)?.0 {
+    let (trailing, sha256) = archive.finish(false)?;
+    match trailing {
         Ok(0) => {}
         Ok(n) => return Err(fault(format!("{n} non-zero bytes follow the end of the tar archive"))),
         Err(e) => return Err(e),
     }
+    report.archive_sha256 = Some(sha256);
     match &bag_info {
         Some(text) => read_bag_info(&mut report, text),
         None => report.problem(BAG_INFO, "missing: this is not a Sortie archive"),
@@ -211,6 +227,9 @@ impl<'de> Visitor<'de> for &mut ArchiveReport {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "sources" => self.sources = map.next_value()?,
+                // bag-info.txt's say wins when the report is read from an archive.
+                "complete" => self.complete = map.next_value()?,
+                "format_version" => self.format_version = map.next_value::<Option<u32>>()?.map(|v| v.to_string()),
                 "failures" => {
                     map.next_value_seed(Capped { kept: &mut self.failures, more: &mut self.more_failures })?
                 }

@@ -8,9 +8,12 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use sortie_formats::FORMAT_VERSION;
-use sortie_formats::bagit::{INVENTORY, REPORT};
+use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::report_html::{self, Copy, Evidence};
+use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::writer::bag_name;
 
 use crate::error::{Error, Result};
 
@@ -28,10 +31,19 @@ pub(crate) struct Closed {
     pub(crate) failed: u64,
     /// The first [`SUMMARY_FAILURES_MAX`] of them.
     pub(crate) first_failures: Vec<Failure>,
+    /// The report as the restitution page shows it, for the copy beside the archive.
+    pub(crate) report: ArchiveReport,
 }
 
-/// Writes report.json and bag-info.txt and closes the archive.
-pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: String, dir: &Path) -> Result<Closed> {
+/// Writes report.json, bag-info.txt and the restitution page made from them, and closes the
+/// archive (to be named `archive`).
+pub(crate) fn finish(
+    written: Written,
+    reports: Vec<SourceReport>,
+    started_at: String,
+    dir: &Path,
+    archive_path: &Path,
+) -> Result<Closed> {
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
     let mut unaccounted = 0;
@@ -85,11 +97,37 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
-    bag_info.push(("Sortie-Started".to_owned(), started_at));
-    bag_info.push(("Sortie-Finished".to_owned(), finished_at));
+    bag_info.push(("Sortie-Started".to_owned(), started_at.clone()));
+    bag_info.push(("Sortie-Finished".to_owned(), finished_at.clone()));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
-    let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
-    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures })
+
+    // The page is made from the report just written, read back as `sortie report` reads it
+    // from the archive: the same numbers, the same caps.
+    report_file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut shown = ArchiveReport::from_json(BufReader::new(&mut report_file));
+    shown.bag = Some(bag_name(archive_path));
+    shown.runs.push(Run {
+        agent: bag_info.first().map(|(_, agent)| agent.clone()),
+        started: Some(started_at),
+        finished: Some(finished_at),
+    });
+    shown.format_version = Some(FORMAT_VERSION.to_string());
+    shown.complete = Some(complete);
+    let mut html = tempfile::tempfile_in(dir).map_err(io)?;
+    {
+        let copy = Copy::InsideBag { archive_name: file_name(archive_path) };
+        let mut out = BufWriter::new(&mut html);
+        report_html::render(&mut out, &shown, &copy, &Evidence::default()).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let tags = vec![(INVENTORY, inventory), (REPORT, report_file), (REPORT_HTML, html)];
+    let finished = archive.finish(&bag_info, tags).map_err(io)?;
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, report: shown })
+}
+
+/// The archive's file name, as the page names it.
+pub(crate) fn file_name(archive: &Path) -> String {
+    archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// The first [`SUMMARY_FAILURES_MAX`] failures of the spool (one JSON object a line).

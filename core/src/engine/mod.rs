@@ -18,7 +18,7 @@ mod writer;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -26,6 +26,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, SourceReport};
+use sortie_formats::report_html::{Copy, Evidence, render};
 use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -39,8 +40,8 @@ use crate::warning::Warning;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
-use finish::now_rfc3339;
 use finish::{Closed, finish, merge_counts};
+use finish::{file_name, now_rfc3339};
 use listing::{ItemSink, list_source};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
@@ -256,12 +257,25 @@ async fn run(
     let finished_summary = tokio::task::spawn_blocking({
         let reports = reports.clone();
         let dir = out.dir.clone();
-        move || finish(written, reports, started_at, &dir)
+        let archive = out.files.archive.clone();
+        move || finish(written, reports, started_at, &dir, &archive)
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
-    let Closed { archive: finished, failed, first_failures } = finished_summary;
-    out.commit(&finished.sha256)?;
+    let Closed { archive: finished, failed, first_failures, report } = finished_summary;
+    let page = out.report_page()?;
+    {
+        let copy = Copy::Beside {
+            archive_name: file_name(&out.files.archive),
+            sha256: finished.sha256.clone(),
+            bytes: Some(finished.bytes),
+        };
+        let mut writer = BufWriter::new(page.as_file());
+        render(&mut writer, &report, &copy, &Evidence::default())
+            .and_then(|()| writer.flush())
+            .map_err(|e| Error::io("cannot write the restitution page beside the output", &e))?;
+    }
+    out.commit(&finished.sha256, page)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
