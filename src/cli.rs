@@ -57,7 +57,7 @@ pub enum Command {
     /// Show an archive's reconciliation (per source and kind, failures, exclusions, run)
     /// from its report, without extracting it.
     #[command(after_help = exit::TABLE)]
-    Report(ArchiveArgs),
+    Report(ReportArgs),
     /// Resolve sources into the plan an export would follow (`s3://` becomes one source per
     /// bucket), checking each, without listing anything; `export --plan` exports a plan.
     #[command(after_help = exit::TABLE)]
@@ -230,6 +230,19 @@ pub struct ArchiveArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The archive (NAME.tar.zst).
+    pub archive: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long, conflicts_with = "html")]
+    pub json: bool,
+    /// Print the restitution page (the printable HTML of NAME.tar.zst.report.html, with the
+    /// archive's sha256 computed while reading) on stdout.
+    #[arg(long)]
+    pub html: bool,
 }
 
 #[derive(Debug, Args)]
