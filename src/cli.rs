@@ -47,7 +47,7 @@ pub enum Command {
     /// Check an archive, or a bag directory extracted from one: structure, every member's
     /// sha256, manifests, Payload-Oxum, sidecar.
     #[command(after_help = exit::TABLE)]
-    Verify(ArchiveArgs),
+    Verify(VerifyArgs),
     /// List an archive's members.
     #[command(after_help = exit::TABLE)]
     Ls(ArchiveArgs),
@@ -81,7 +81,8 @@ impl Command {
         match self {
             Command::Export(args) => args.json,
             Command::Inventory(args) => args.json,
-            Command::Verify(args) | Command::Ls(args) => args.json,
+            Command::Verify(args) => args.json || args.against.iter().any(|arg| arg == "--json"),
+            Command::Ls(args) => args.json,
             Command::Extract(args) => args.json,
             Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
@@ -230,6 +231,31 @@ pub struct ArchiveArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The archive (NAME.tar.zst), or a bag directory extracted from one.
+    pub archive: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// List these sources again (no bodies) and compare every item with the archive's
+    /// inventory: unchanged, changed since, new since, gone since. Everything after
+    /// --against is sources and source options, as `inventory` takes them.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "SOURCE")]
+    pub against: Vec<String>,
+}
+
+/// What follows `verify ARCHIVE --against`: the sources and their options.
+#[derive(Debug, Parser)]
+#[command(name = "sortie verify ARCHIVE --against", no_binary_name = true)]
+pub struct AgainstArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,9 @@ pub const VERIFY_FAILED: i32 = 4;
 /// A plugin could not be loaded (not a plugin, another ABI, writable by others, a scheme
 /// provided twice); nothing was transferred.
 pub const PLUGIN: i32 = 5;
+/// `verify --against`: the sources no longer hold what the archive holds (an item changed,
+/// appeared or disappeared since the export).
+pub const SOURCE_CHANGED: i32 = 6;
 /// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
 pub const INTERRUPTED: i32 = 130;
 /// Stopped by SIGTERM; no archive was left behind.
@@ -33,6 +36,7 @@ pub const TABLE: &str = "Exit codes:
        extraction refused a member
   5    plugin: a plugin could not be loaded (not a plugin, another ABI major, writable by
        other users, a scheme provided twice); nothing was transferred
+  6    source changed: `verify --against` found items changed, new or gone since the export
   129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
 
 /// A command stopped by a signal: what was not finished is removed, and the exit code is
@@ -61,6 +65,7 @@ pub fn kind(code: i32) -> &'static str {
         INCOMPLETE => "incomplete",
         VERIFY_FAILED => "verify_failed",
         PLUGIN => "plugin",
+        SOURCE_CHANGED => "source_changed",
         INTERRUPTED | TERMINATED | HUNG_UP => "interrupted",
         _ => "failed",
     }

@@ -10,14 +10,14 @@
 //! one; the payload is not read (that is `verify`'s job, which checks everything).
 
 use std::fmt;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::bagit::{self, BAG_INFO, REPORT, TAG_MANIFEST};
+use crate::bagit::{self, BAG_INFO, INVENTORY, REPORT, TAG_MANIFEST};
 use crate::reader::{self, ArchiveError};
 use crate::report::{Exclusion, Failure, SourceReport};
 use crate::shown::shown;
@@ -95,6 +95,16 @@ impl ArchiveReport {
 /// Reads the report of the archive at `path`. An `Err` is an archive that cannot be opened,
 /// or one whose stream is damaged ([`ArchiveError`]).
 pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
+    read_report_and_inventory(path, None)
+}
+
+/// [`read_report`], in the same pass handing `sortie/inventory.jsonl` to `inventory` (which
+/// reads what it needs) and checking the inventory against the tag manifest too: a problem
+/// of the report then says when it does not match.
+pub fn read_report_and_inventory(
+    path: &Path,
+    mut inventory: Option<&mut dyn FnMut(&mut dyn BufRead) -> io::Result<()>>,
+) -> io::Result<ArchiveReport> {
     let mut archive = reader::open(path)?;
     let mut report = ArchiveReport::default();
     let mut digests: Vec<(String, String)> = Vec::new();
@@ -110,6 +120,11 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
         let mut hashing = Hashing { inner: member, hasher: Sha256::new() };
         match rel {
             REPORT => read_report_json(&mut report, &mut hashing, MAX_REPORT_BYTES),
+            INVENTORY if inventory.is_some() => {
+                if let Some(read) = inventory.as_deref_mut() {
+                    read(&mut BufReader::with_capacity(1 << 16, &mut hashing))?;
+                }
+            }
             BAG_INFO | TAG_MANIFEST => {
                 let mut content = Vec::new();
                 (&mut hashing).take(MAX_SMALL_TAG).read_to_end(&mut content)?;
@@ -119,7 +134,7 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
             _ => {}
         }
         io::copy(&mut hashing, &mut io::sink())?;
-        if [REPORT, BAG_INFO].contains(&rel) {
+        if [REPORT, BAG_INFO].contains(&rel) || (rel == INVENTORY && inventory.is_some()) {
             digests.push((rel.to_owned(), hex::encode(hashing.hasher.finalize())));
         }
     }
@@ -134,7 +149,8 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
         Some(text) => read_bag_info(&mut report, text),
         None => report.problem(BAG_INFO, "missing: this is not a Sortie archive"),
     }
-    check_tags(&mut report, tag_manifest.as_deref(), &digests);
+    let checked: &[&str] = if inventory.is_some() { &[REPORT, BAG_INFO, INVENTORY] } else { &[REPORT, BAG_INFO] };
+    check_tags(&mut report, tag_manifest.as_deref(), &digests, checked);
     Ok(report)
 }
 
@@ -169,15 +185,15 @@ fn read_bag_info(report: &mut ArchiveReport, text: &str) {
 }
 
 /// The report and bag-info.txt must be listed in the tag manifest with their digests.
-fn check_tags(report: &mut ArchiveReport, tag_manifest: Option<&str>, digests: &[(String, String)]) {
+fn check_tags(report: &mut ArchiveReport, tag_manifest: Option<&str>, digests: &[(String, String)], checked: &[&str]) {
     let Some(tag_manifest) = tag_manifest else {
         report.problem(TAG_MANIFEST, "missing: the report cannot be checked");
         return;
     };
-    for name in [REPORT, BAG_INFO] {
+    for &name in checked {
         let Some((_, actual)) = digests.iter().find(|(rel, _)| rel == name) else {
-            if name == REPORT {
-                report.problem(REPORT, "missing from the archive");
+            if name != BAG_INFO {
+                report.problem(name, "missing from the archive");
             }
             continue;
         };

@@ -18,10 +18,13 @@ use sortie_formats::{extract as extraction, reader, verify as verification, veri
 
 use super::signals::StopSignals;
 use super::{blocking_until_stopped, print_json, print_outcome, runtime};
-use crate::cli::{ArchiveArgs, ExtractArgs};
+use crate::cli::{ArchiveArgs, ExtractArgs, VerifyArgs};
 use crate::exit;
 
-pub fn verify(args: &ArchiveArgs) -> Result<i32> {
+pub fn verify(args: &VerifyArgs) -> Result<i32> {
+    if !args.against.is_empty() {
+        return super::against::run(args);
+    }
     let archive = args.archive.clone();
     let result = if args.archive.is_dir() {
         blocking_until_stopped(move || verify_dir::verify_dir(&archive))?
@@ -181,7 +184,7 @@ fn unreadable(path: &Path, what: &str, error: &std::io::Error) -> anyhow::Error 
 }
 
 /// Bad input: exit 2.
-fn bad_input(message: String) -> anyhow::Error {
+pub(super) fn bad_input(message: String) -> anyhow::Error {
     sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message).into()
 }
 

@@ -9,6 +9,7 @@ macro_rules! out {
     }};
 }
 
+mod against;
 mod archive;
 mod completions;
 mod export;

@@ -12,6 +12,7 @@ mod output;
 mod received;
 
 pub use listing::ClassCounts;
+pub(crate) use listing::{ItemSink, list_source};
 pub use output::OutputFiles;
 mod spool;
 mod writer;
@@ -42,7 +43,6 @@ use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
 use finish::{Closed, finish, merge_counts};
 use finish::{file_name, now_rfc3339};
-use listing::{ItemSink, list_source};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
 
@@ -302,7 +302,7 @@ fn empty_warning(report: &SourceReport) -> Option<Warning> {
 }
 
 /// Source ids, made unique within one archive by numbering repeats.
-fn unique_ids(sources: &[Source]) -> Vec<String> {
+pub(crate) fn unique_ids(sources: &[Source]) -> Vec<String> {
     let mut seen: HashSet<String> = HashSet::new();
     sources
         .iter()
