@@ -13,7 +13,10 @@ fn no_archive_in(dir: &Path) {
     for entry in fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            !name.ends_with(".tar.zst") && !name.ends_with(".partial") && !name.ends_with(".sha256"),
+            !name.ends_with(".tar.zst")
+                && !name.ends_with(".partial")
+                && !name.ends_with(".sha256")
+                && !name.ends_with(".report.html"),
             "left behind: {name}"
         );
     }

@@ -159,3 +159,19 @@ fn the_page_prints_to_a_pdf_that_holds_its_numbers() {
     let sidecar = fs::read_to_string(format!("{}.sha256", archive.display())).unwrap();
     assert!(text.contains(sidecar.split_whitespace().next().unwrap()), "the archive's sha256 is on paper: {text}");
 }
+
+#[test]
+fn an_existing_page_is_replaced_only_with_force() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let page = work.path().join("out.tar.zst.report.html");
+    fs::write(&page, b"someone's page").unwrap();
+    let (_, output) = export(work.path(), "out", &[&source], &[]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("out.tar.zst.report.html already exists"), "{}", all_text(&output));
+    assert_eq!(fs::read(&page).unwrap(), b"someone's page");
+    let (_, output) = export(work.path(), "out", &[&source], &["--force"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(fs::read_to_string(&page).unwrap().starts_with("<!DOCTYPE html>"));
+}

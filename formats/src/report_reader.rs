@@ -98,12 +98,15 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
     read_report_and_inventory(path, None)
 }
 
+/// What reads `sortie/inventory.jsonl` for [`read_report_and_inventory`].
+pub type InventoryReader<'a> = dyn FnMut(&mut dyn BufRead) -> io::Result<()> + 'a;
+
 /// [`read_report`], in the same pass handing `sortie/inventory.jsonl` to `inventory` (which
 /// reads what it needs) and checking the inventory against the tag manifest too: a problem
 /// of the report then says when it does not match.
 pub fn read_report_and_inventory(
     path: &Path,
-    mut inventory: Option<&mut dyn FnMut(&mut dyn BufRead) -> io::Result<()>>,
+    mut inventory: Option<&mut InventoryReader<'_>>,
 ) -> io::Result<ArchiveReport> {
     let mut archive = reader::open(path)?;
     let mut report = ArchiveReport::default();
