@@ -301,8 +301,9 @@ fn sources(out: &mut dyn Write, report: &ArchiveReport) -> io::Result<()> {
     let mut rows = 0usize;
     let mut hidden_rows = 0u64;
     for (index, source) in report.sources.iter().enumerate() {
-        if rows >= MAX_ROWS {
-            hidden_rows += source.kinds.len() as u64;
+        // A source without kinds still takes a table: sources count as rows too.
+        if rows >= MAX_ROWS || index >= MAX_ROWS {
+            hidden_rows += source.kinds.len().max(1) as u64;
             continue;
         }
         writeln!(
@@ -612,6 +613,18 @@ mod tests {
         assert_eq!(html.matches("<tr class=\"failure\">").count(), MAX_ROWS);
         assert!(html.contains("data-more=\"failures\" data-value=\"999500\""), "{html}");
         assert!(html.contains("id=\"failure-records\" data-value=\"1000000\""));
+    }
+
+    #[test]
+    fn a_hundred_thousand_empty_sources_make_a_bounded_page() {
+        let mut report = report_with(0);
+        let empty =
+            SourceReport { source: "s".into(), url: "u".into(), kinds: Default::default(), listing_seconds: 0.0 };
+        report.sources = vec![empty; 100_000];
+        let html = page(&report);
+        assert!(html.len() < 2_000_000, "{} bytes", html.len());
+        assert!(html.contains("data-more=\"sources\" data-value=\"99500\""));
+        assert!(html.contains("id=\"more-kinds\" data-value=\"99500\""));
     }
 
     #[test]
