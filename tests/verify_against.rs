@@ -170,3 +170,40 @@ fn moto_objects_changed_added_and_deleted_after_the_export() {
 fn s3s_fs_objects_changed_added_and_deleted_after_the_export() {
     changed_bucket_is_reported("s3s-fs");
 }
+
+/// In a versioned bucket an object rewritten after the export keeps its archived version
+/// (now an earlier one, unchanged) beside the new one (new since); a delete adds a marker.
+#[test]
+fn moto_versions_written_after_the_export_are_new_and_the_archived_ones_unchanged() {
+    let server = S3Server::start("moto");
+    let script = "import sys, boto3\n\
+                  s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+                  b = 'sortie-kept'\n\
+                  if sys.argv[2] == 'before':\n\
+                  \x20   s3.create_bucket(Bucket=b)\n\
+                  \x20   s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Enabled'})\n\
+                  \x20   s3.put_object(Bucket=b, Key='doc.txt', Body=b'first')\n\
+                  \x20   s3.put_object(Bucket=b, Key='other.txt', Body=b'other')\n\
+                  else:\n\
+                  \x20   s3.put_object(Bucket=b, Key='doc.txt', Body=b'second')\n\
+                  \x20   s3.delete_object(Bucket=b, Key='other.txt')\n";
+    server.python(&["-c", script, &server.endpoint, "before"]);
+    let dir = open_tempdir();
+    let archive = dir.path().join("kept.tar.zst");
+    let output = server.sortie(&["export", "s3://sortie-kept", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let verify = || server.sortie(&["verify", archive.to_str().unwrap(), "--against", "s3://sortie-kept", "--json"]);
+    assert_eq!(code(&verify()), 0, "{}", all_text(&verify()));
+
+    server.python(&["-c", script, &server.endpoint, "after"]);
+    let output = verify();
+    assert_eq!(code(&output), 6, "{}", all_text(&output));
+    let json = json_of(&output);
+    let found = differences(&json);
+    let states: Vec<_> = found.keys().map(|(state, id)| format!("{state} {id}")).collect();
+    assert_eq!(states, ["new doc.txt", "new other.txt"], "{found:?}");
+    let counts = &json["result"]["sources"][0];
+    assert_eq!((counts["gone"].as_u64(), counts["changed"].as_u64()), (Some(0), Some(0)), "{counts}");
+    let kinds: Vec<_> = json["result"]["differences"].as_array().unwrap().iter().map(|d| d["kind"].clone()).collect();
+    assert!(kinds.contains(&"delete-marker".into()) && kinds.contains(&"object".into()), "{kinds:?}");
+}
