@@ -183,13 +183,36 @@ pub struct SourceComparison {
     pub listing_error: Option<String>,
 }
 
+/// How an item differs from the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// On both sides, not the same.
+    Changed,
+    /// Listed now, not in the archive.
+    New,
+    /// In the archive, not listed now.
+    Gone,
+}
+
+impl State {
+    /// The word `--json` and the text output use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Changed => "changed",
+            State::New => "new",
+            State::Gone => "gone",
+        }
+    }
+}
+
 /// One item that is not as archived.
 #[derive(Debug, Clone, Serialize)]
 pub struct Difference {
     /// Source id.
     pub source: String,
-    /// `changed`, `new` or `gone`.
-    pub state: &'static str,
+    /// Changed, new or gone.
+    pub state: State,
     /// The provider's identifier.
     pub id: String,
     /// Item kind (as listed now, or as archived when gone).
@@ -227,9 +250,17 @@ impl Reconciliation {
         self.sources.iter().any(|s| s.listing_error.is_some())
     }
 
-    fn record(&mut self, difference: Difference) {
+    /// Counts `entry` as `state` in its source, and keeps it among the first differences.
+    fn differ(&mut self, state: State, entry: Entry, what: Vec<String>) {
+        let counts = source_of(self, entry.source());
+        match state {
+            State::Changed => counts.changed += 1,
+            State::New => counts.new += 1,
+            State::Gone => counts.gone += 1,
+        }
         if self.differences.len() < MAX_DIFFERENCES {
-            self.differences.push(difference);
+            let source = entry.source().to_owned();
+            self.differences.push(Difference { source, state, id: entry.id, kind: entry.kind, what });
         } else {
             self.more_differences += 1;
         }
@@ -363,44 +394,20 @@ fn compare(mut result: Reconciliation, archived: Spill<Entry>, listed: Spill<Ent
             std::cmp::Ordering::Equal => {
                 let (a, l) = (then.take().expect("present"), now.take().expect("present"));
                 let what = a.differences(&l);
-                let counts = source_of(&mut result, l.source());
                 if what.is_empty() {
-                    counts.unchanged += 1;
+                    source_of(&mut result, l.source()).unchanged += 1;
                 } else {
-                    counts.changed += 1;
-                    result.record(Difference {
-                        source: l.source().to_owned(),
-                        state: "changed",
-                        id: l.id,
-                        kind: l.kind,
-                        what,
-                    });
+                    result.differ(State::Changed, l, what);
                 }
                 then = archived.next().transpose().map_err(io)?;
                 now = listed.next().transpose().map_err(io)?;
             }
             std::cmp::Ordering::Less => {
-                let a = then.take().expect("present");
-                source_of(&mut result, a.source()).gone += 1;
-                result.record(Difference {
-                    source: a.source().to_owned(),
-                    state: "gone",
-                    id: a.id,
-                    kind: a.kind,
-                    what: vec![],
-                });
+                result.differ(State::Gone, then.take().expect("present"), Vec::new());
                 then = archived.next().transpose().map_err(io)?;
             }
             std::cmp::Ordering::Greater => {
-                let l = now.take().expect("present");
-                source_of(&mut result, l.source()).new += 1;
-                result.record(Difference {
-                    source: l.source().to_owned(),
-                    state: "new",
-                    id: l.id,
-                    kind: l.kind,
-                    what: vec![],
-                });
+                result.differ(State::New, now.take().expect("present"), Vec::new());
                 now = listed.next().transpose().map_err(io)?;
             }
         }

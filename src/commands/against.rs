@@ -89,7 +89,7 @@ fn print_comparison(result: &Reconciliation, code: i32) -> std::io::Result<()> {
         let what = if difference.what.is_empty() { String::new() } else { format!(": {}", difference.what.join("; ")) };
         out!(
             "{:<9} {} {} ({}){}",
-            difference.state,
+            difference.state.as_str(),
             shown(&difference.source),
             shown(&difference.id),
             shown(&difference.kind),
