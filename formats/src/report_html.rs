@@ -481,12 +481,17 @@ fn integrity(out: &mut dyn Write, copy: &Copy, evidence: &Evidence, bag: &str) -
     writeln!(
         out,
         "<h3>How to check it with standard tools, without Sortie</h3>\n<pre>\
-         sha256sum -c {name}.sha256          # the archive is the one described here\n\
-         zstd -t {name}                      # every compressed frame is intact\n\
-         tar --zstd -xf {name}               # unpack it (or: zstd -dc {name} | tar -x)\n\
-         bagit.py --validate {bag}/          # every file against its SHA-256, nothing missing, nothing extra\n\
+         # the archive is the one described here\n\
+         sha256sum -c {name}.sha256\n\
+         # every compressed frame is intact\n\
+         zstd -t {name}\n\
+         # unpack it (or: zstd -dc {name} | tar -x)\n\
+         tar --zstd -xf {name}\n\
+         # every file against its SHA-256, nothing missing, nothing extra\n\
+         bagit.py --validate {bag}/\n\
          (cd {bag} &amp;&amp; sha256sum -c manifest-sha256.txt &amp;&amp; sha256sum -c tagmanifest-sha256.txt)</pre>",
-        bag = esc(bag)
+        name = esc(&shell_word(&archive_name(copy))),
+        bag = esc(&shell_word(bag))
     )?;
     writeln!(
         out,
@@ -496,6 +501,15 @@ fn integrity(out: &mut dyn Write, copy: &Copy, evidence: &Evidence, bag: &str) -
          checks at once, and <code>sortie verify {name} --against SOURCE…</code> tells whether the source still \
          holds what the archive holds.</p>"
     )
+}
+
+/// `word` as a shell reads it back: as is when plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+^,@%".contains(&b)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// `text` safe inside HTML text and double-quoted attributes, its control characters
@@ -625,6 +639,12 @@ mod tests {
         assert!(html.len() < 2_000_000, "{} bytes", html.len());
         assert!(html.contains("data-more=\"sources\" data-value=\"99500\""));
         assert!(html.contains("id=\"more-kinds\" data-value=\"99500\""));
+    }
+
+    #[test]
+    fn names_in_commands_are_shell_words() {
+        assert_eq!(shell_word("export-2026.tar.zst"), "export-2026.tar.zst");
+        assert_eq!(shell_word("my export's.tar.zst"), "'my export'\\''s.tar.zst'");
     }
 
     #[test]
