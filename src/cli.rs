@@ -242,12 +242,13 @@ pub struct VerifyArgs {
     pub json: bool,
     /// List these sources again (no bodies) and compare every item with the archive's
     /// inventory: unchanged, changed since, new since, gone since. Everything after
-    /// --against is sources and source options, as `inventory` takes them.
+    /// --against is sources and source options, as `inventory` takes them (`--against
+    /// --help` lists them); global options (-v, --plugin…) go before it.
     #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "SOURCE")]
     pub against: Vec<String>,
 }
 
-/// What follows `verify ARCHIVE --against`: the sources and their options.
+/// The sources `verify ARCHIVE --against` lists again, and their options.
 #[derive(Debug, Parser)]
 #[command(name = "sortie verify ARCHIVE --against", no_binary_name = true)]
 pub struct AgainstArgs {

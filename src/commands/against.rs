@@ -21,8 +21,14 @@ use crate::cli::{AgainstArgs, VerifyArgs};
 use crate::exit;
 
 pub fn run(args: &VerifyArgs) -> Result<i32> {
-    let against = AgainstArgs::try_parse_from(&args.against)
-        .map_err(|e| bad_input(e.render().to_string().trim_start_matches("error: ").to_owned()))?;
+    let against = match AgainstArgs::try_parse_from(&args.against) {
+        Ok(against) => against,
+        Err(help) if !help.use_stderr() => {
+            help.print()?;
+            return Ok(exit::OK);
+        }
+        Err(error) => return Err(bad_input(error.render().to_string().trim_start_matches("error: ").to_owned())),
+    };
     if args.archive.is_dir() {
         return Err(bad_input(format!(
             "{} is a directory: --against compares an archive file (NAME.tar.zst) with its sources",
