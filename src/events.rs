@@ -81,14 +81,7 @@ impl JsonEvents {
             status_interval_seconds: interval.as_secs_f64(),
         };
         writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&start)?)?;
-        let shared = Arc::new(Shared {
-            started: Instant::now(),
-            interval,
-            counts: Counts::default(),
-            begun: AtomicBool::new(false),
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-        });
+        let shared = Arc::new(Shared::new(interval));
         let printer = std::thread::Builder::new().name("json-events".into()).spawn({
             let shared = shared.clone();
             move || shared.print_until_finished()
@@ -127,6 +120,17 @@ impl Drop for JsonEvents {
 }
 
 impl Shared {
+    fn new(interval: Duration) -> Self {
+        Self {
+            started: Instant::now(),
+            interval,
+            counts: Counts::default(),
+            begun: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -156,32 +160,32 @@ impl Shared {
                 counts.excluded.fetch_add(1, Ordering::Relaxed);
             }
             Event::Failed { source, id, kind, error, attempts } => {
-                let shown = counts.failed.fetch_add(1, Ordering::Relaxed) < FAILURES_SHOWN;
-                if shown {
-                    let seconds_elapsed = self.seconds_elapsed();
-                    self.queue(&Failure { event: "failure", seconds_elapsed, source, id, kind, error, attempts });
+                if counts.failed.fetch_add(1, Ordering::Relaxed) < FAILURES_SHOWN {
+                    self.queue(|seconds_elapsed| Failure {
+                        event: "failure",
+                        seconds_elapsed,
+                        source,
+                        id,
+                        kind,
+                        error,
+                        attempts,
+                    });
                 }
             }
             Event::SourceOpened { source, url, scheme } => {
                 let url = &sortie_http::shown_url(url);
-                self.queue(&SourceOpened {
-                    event: "source",
-                    seconds_elapsed: self.seconds_elapsed(),
-                    source,
-                    url,
-                    scheme,
-                });
+                self.queue(|seconds_elapsed| SourceOpened { event: "source", seconds_elapsed, source, url, scheme });
             }
             Event::Resumed { archived, archived_bytes, runs } => {
                 counts.archived.fetch_add(*archived, Ordering::Relaxed);
                 counts.archived_bytes.fetch_add(*archived_bytes, Ordering::Relaxed);
-                let seconds_elapsed = self.seconds_elapsed();
-                self.queue(&Resumed {
+                let (archived, archived_bytes, runs) = (*archived, *archived_bytes, *runs);
+                self.queue(|seconds_elapsed| Resumed {
                     event: "resumed",
                     seconds_elapsed,
-                    archived: *archived,
-                    archived_bytes: *archived_bytes,
-                    runs: *runs,
+                    archived,
+                    archived_bytes,
+                    runs,
                 });
             }
             Event::Listed { source, items, bytes } => {
@@ -207,10 +211,14 @@ impl Shared {
         }
     }
 
-    /// Queues one event's line and wakes the printer.
-    fn queue(&self, event: &impl Serialize) {
-        let Ok(line) = serde_json::to_string(event) else { return };
-        self.state().queue.push_back(line);
+    /// Queues the line of the event `at` makes of the time elapsed, and wakes the printer.
+    /// The time is taken under the lock that orders the lines, so that it never goes back
+    /// from one line to the next.
+    fn queue<T: Serialize>(&self, at: impl FnOnce(f64) -> T) {
+        let mut state = self.state();
+        let Ok(line) = serde_json::to_string(&at(self.seconds_elapsed())) else { return };
+        state.queue.push_back(line);
+        drop(state);
         self.wake.notify_one();
     }
 
@@ -230,10 +238,8 @@ impl Shared {
             if !finished && now >= next_status {
                 let status = self.status(&state, &mut rate, now);
                 lines.extend(serde_json::to_string(&status).ok());
-                // An interval missed (a stalled stdout) is skipped, not caught up.
-                while next_status <= now {
-                    next_status += self.interval;
-                }
+                // At most one status an interval, even after a late one (a stalled stdout).
+                next_status = now + self.interval;
             }
             drop(state);
             // A reader that went away loses the events; the export goes on, and its
@@ -380,4 +386,113 @@ struct Status<'a> {
     bytes_per_second: f64,
     fraction_done: Option<f64>,
     seconds_remaining: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(shared: &Shared) -> serde_json::Value {
+        let mut rate = Rate { samples: VecDeque::from([(shared.started, 0)]) };
+        let state = shared.state();
+        serde_json::to_value(shared.status(&state, &mut rate, Instant::now())).unwrap()
+    }
+
+    fn queued(shared: &Shared) -> Vec<serde_json::Value> {
+        shared.state().queue.drain(..).map(|line| serde_json::from_str(&line).unwrap()).collect()
+    }
+
+    /// What `--resume` reports (helper code in `export` sends it once the journal is read):
+    /// one `resumed` line, and earlier runs' items counted as archived from then on.
+    #[test]
+    fn a_resumed_export_is_one_line_and_counts_what_earlier_runs_archived() {
+        let shared = Shared::new(Duration::from_secs(1));
+        shared.record(&Event::Resumed { archived: 7, archived_bytes: 700, runs: 2 });
+        shared.record(&Event::Archived { bytes: 5 });
+        let lines = queued(&shared);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (&lines[0]["type"], &lines[0]["archived"], &lines[0]["archived_bytes"], &lines[0]["runs"]),
+            (&"resumed".into(), &7.into(), &700.into(), &2.into())
+        );
+        let status = status_of(&shared);
+        assert_eq!((&status["archived"], &status["archived_bytes"]), (&8.into(), &705.into()));
+    }
+
+    /// The `resumed` line no export of this version makes yet is checked here, with the
+    /// other lines the sink makes, against the schema by the validator tests/json_events.rs
+    /// uses.
+    #[test]
+    fn every_line_the_sink_makes_matches_the_schema() {
+        let shared = Shared::new(Duration::from_secs(1));
+        let (source, url, scheme) = ("s3-b".into(), "s3://b at http://u:p@h".into(), "s3".into());
+        shared.record(&Event::SourceOpened { source, url, scheme });
+        shared.record(&Event::Resumed { archived: 7, archived_bytes: 700, runs: 2 });
+        let (source, id, kind, error) = ("s3-b".into(), "k".into(), "object".into(), "refused".into());
+        shared.record(&Event::Failed { source, id, kind, error, attempts: 3 });
+        let mut lines: Vec<String> = shared.state().queue.drain(..).collect();
+        lines.push(serde_json::to_string(&status_of(&shared)).unwrap());
+        assert!(lines[0].contains(r#""url":"s3://b at http://***@h""#), "{}", lines[0]);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("target/test-tools/jsonschema/bin/python");
+        assert!(python.exists(), "jsonschema is not installed: run `bash tests/servers/install`");
+        let mut checker = std::process::Command::new(python)
+            .arg(root.join("tests/servers/check_events.py"))
+            .arg(root.join("docs/events.schema.json"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        checker.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+        let checked = checker.wait_with_output().unwrap();
+        assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+    }
+
+    #[test]
+    fn listing_totals_add_up_over_the_sources_listed_one_after_the_other() {
+        let shared = Shared::new(Duration::from_secs(1));
+        assert_eq!(status_of(&shared)["phase"], "starting");
+        for (source, items, bytes) in [("a", 10, 100), ("a", 20, 200), ("b", 5, 50)] {
+            shared.record(&Event::Listed { source: source.into(), items, bytes });
+        }
+        let status = status_of(&shared);
+        assert_eq!((&status["listed"], &status["listed_bytes"]), (&25.into(), &250.into()));
+        assert_eq!(
+            (&status["phase"], &status["source"], &status["total_bytes"]),
+            (&"listing".into(), &"b".into(), &None::<u64>.into())
+        );
+        shared.record(&Event::ListingDone { items: 25, bytes: 250 });
+        shared.record(&Event::Received { bytes: 100 });
+        shared.record(&Event::Received { bytes: 60 });
+        shared.record(&Event::Discarded { bytes: 60 });
+        let status = status_of(&shared);
+        assert_eq!((&status["phase"], &status["source"]), (&"fetching".into(), &serde_json::Value::Null));
+        assert_eq!((&status["received_bytes"], &status["fraction_done"]), (&100.into(), &0.4.into()));
+        shared.record(&Event::Finishing);
+        assert_eq!(status_of(&shared)["phase"], "finishing");
+    }
+
+    #[test]
+    fn failures_beyond_the_first_thousand_are_counted_not_printed() {
+        let shared = Shared::new(Duration::from_secs(1));
+        for n in 0..FAILURES_SHOWN + 5 {
+            let (source, id, kind, error) = ("s".into(), n.to_string(), "object".into(), "refused".into());
+            shared.record(&Event::Failed { source, id, kind, error, attempts: 1 });
+        }
+        assert_eq!(queued(&shared).len() as u64, FAILURES_SHOWN);
+        assert_eq!(status_of(&shared)["failed"], FAILURES_SHOWN + 5);
+    }
+
+    #[test]
+    fn the_rate_is_measured_over_the_last_ten_seconds() {
+        let start = Instant::now();
+        let mut rate = Rate { samples: VecDeque::from([(start, 0)]) };
+        let at = |seconds: u64| start + Duration::from_secs(seconds);
+        assert_eq!(rate.observe(at(1), 1_000), 1_000.0);
+        for second in 2..=20 {
+            rate.observe(at(second), 1_000 * second.min(10));
+        }
+        // Nothing arrived during the last ten seconds.
+        assert_eq!(rate.observe(at(21), 10_000), 0.0);
+    }
 }

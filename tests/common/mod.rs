@@ -56,6 +56,14 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The outcome a command given `--json` prints last on stdout: `export --json` prints its
+/// events before it (docs/EVENTS.md), every other command prints it alone.
+pub fn json_outcome(output: &Output) -> serde_json::Value {
+    let text = stdout(output);
+    let last = text.lines().last().unwrap_or_else(|| panic!("nothing on stdout: {}", all_text(output)));
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {}", all_text(output)))
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
