@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::s3_server::S3Server;
-use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report, stdout};
+use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, json_outcome, report, stdout};
 use serde_json::Value;
 
 fn records<'a>(records: &'a [Value], source: &str, id: &str) -> Vec<&'a Value> {
