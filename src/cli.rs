@@ -217,8 +217,8 @@ pub struct ExportArgs {
     /// --status-interval, each failure, and the summary last (docs/EVENTS.md).
     #[arg(long)]
     pub json: bool,
-    /// Seconds between two status events of --json, 0.1 to 3600.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = status_interval)]
+    /// Seconds between two status events of --json (which it needs), 0.1 to 3600.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = status_interval, requires = "json")]
     pub status_interval: f64,
     #[command(flatten)]
     pub source: SourceArgs,

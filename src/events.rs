@@ -2,7 +2,7 @@
 //! prints them, so that a scheduler can follow a run of hours: `start` first, a `source` for
 //! each source opened, a `status` every interval (counts, bytes, rate, time left), a
 //! `failure` for each of the first failures, `resumed` when the export continues an
-//! interrupted one; the command's `summary` object comes last (`commands::print_outcome`).
+//! interrupted one; the command's `summary` object comes last (`commands::print_summary`).
 //! docs/EVENTS.md describes each event, docs/events.schema.json is their JSON Schema.
 //!
 //! The engine's threads only count (atomics) or queue a line; one printer thread writes
@@ -80,7 +80,8 @@ impl JsonEvents {
             output,
             status_interval_seconds: interval.as_secs_f64(),
         };
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&start)?)?;
+        // As for every event, a reader gone away does not stop the export.
+        let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&start)?);
         let shared = Arc::new(Shared::new(interval));
         let printer = std::thread::Builder::new().name("json-events".into()).spawn({
             let shared = shared.clone();

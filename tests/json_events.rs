@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,15 @@ fn assert_framed(events: &[Value]) {
     assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "time goes back: {times:?}");
 }
 
+/// `sortie export ARGS -o ARCHIVE --json` (ARGS split at spaces), and how long it took.
+fn export_json(archive: &Path, args: &str) -> (Output, f64) {
+    let started = Instant::now();
+    let mut all: Vec<&str> = std::iter::once("export").chain(args.split(' ')).collect();
+    all.extend(["-o", archive.to_str().unwrap(), "--json"]);
+    let output = run(&all);
+    (output, started.elapsed().as_secs_f64())
+}
+
 fn count(event: &Value, field: &str) -> u64 {
     event[field].as_u64().unwrap_or_else(|| panic!("{field} in {event}"))
 }
@@ -78,26 +87,8 @@ fn a_paced_export_prints_start_sources_statuses_and_its_summary_last() {
     let work = open_tempdir();
     let archive = work.path().join("paced.tar.zst");
     // 80 items of 100 kB, each read at 1 MB/s, two at a time: about 4 s.
-    let started = Instant::now();
-    let output = run(&[
-        "export",
-        "memory://first",
-        "memory://second",
-        "--set",
-        "items=40",
-        "--set",
-        "size=100000",
-        "--set",
-        "bytes_per_sec=1000000",
-        "--concurrency",
-        "2",
-        "--status-interval",
-        "0.25",
-        "-o",
-        archive.to_str().unwrap(),
-        "--json",
-    ]);
-    let wall = started.elapsed().as_secs_f64();
+    let paced = "memory://first memory://second --set items=40 --set size=100000 --set bytes_per_sec=1000000";
+    let (output, wall) = export_json(&archive, &format!("{paced} --concurrency 2 --status-interval 0.25"));
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let events = events(&output);
     assert_framed(&events);
@@ -157,19 +148,7 @@ fn a_paced_export_prints_start_sources_statuses_and_its_summary_last() {
 fn a_hundred_thousand_tiny_items_make_one_status_a_second() {
     let work = open_tempdir();
     let archive = work.path().join("tiny.tar.zst");
-    let started = Instant::now();
-    let output = run(&[
-        "export",
-        "memory://tiny",
-        "--set",
-        "items=100000",
-        "--set",
-        "size=1",
-        "-o",
-        archive.to_str().unwrap(),
-        "--json",
-    ]);
-    let wall = started.elapsed().as_secs_f64();
+    let (output, wall) = export_json(&archive, "memory://tiny --set items=100000 --set size=1");
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let events = events(&output);
     assert_framed(&events);
@@ -185,14 +164,7 @@ fn a_hundred_thousand_tiny_items_make_one_status_a_second() {
 fn each_failure_is_an_event_with_the_reports_fields_up_to_a_thousand() {
     let work = open_tempdir();
     let source = work.path().join("locked");
-    let names: Vec<String> = (0..1003).map(|n| format!("secret-{n:04}.txt")).collect();
-    let files: Vec<(&str, &[u8])> =
-        std::iter::once(("ok.txt", &b"fine"[..])).chain(names.iter().map(|n| (n.as_str(), &b"no"[..]))).collect();
-    write_tree(&source, &files);
-    for name in &names {
-        set_mode(&source.join(name), 0o000);
-    }
-    set_mode(&source, 0o755);
+    let names = unreadable_tree(&source, 1003);
     let archive = work.path().join("locked.tar.zst");
     let args = ["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--retries", "0", "--json"];
     let output = run_unprivileged(&args);
@@ -292,6 +264,10 @@ fn a_refused_export_still_starts_and_ends_with_its_summary() {
     let refused = events(&output);
     assert_eq!(sequence(&refused), ["summary"]);
     assert!(refused[0]["error"]["message"].as_str().unwrap().contains("--status-interval"), "{:?}", refused[0]);
+    // The interval is of the events: without them, it is refused, not ignored.
+    let output = run(&["export", "x", "-o", "x.tar.zst", "--status-interval", "2"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+    assert!(stderr(&output).contains("--json"), "{}", stderr(&output));
 }
 
 #[test]
@@ -344,16 +320,8 @@ fn an_export_stopped_by_sigterm_ends_its_events_with_the_summary() {
 fn source_events_never_show_credentials() {
     let work = open_tempdir();
     let archive = work.path().join("hidden.tar.zst");
-    let output = run(&[
-        "export",
-        "memory://user:hunter2@tenant",
-        "memory://other?X-Amz-Signature=s3cr3t&page=2",
-        "--set",
-        "items=3",
-        "-o",
-        archive.to_str().unwrap(),
-        "--json",
-    ]);
+    let hidden = "memory://user:hunter2@tenant memory://other?X-Amz-Signature=s3cr3t&page=2 --set items=3";
+    let (output, _) = export_json(&archive, hidden);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let events = events(&output);
     let urls: Vec<&str> = of_type(&events, "source").iter().map(|s| s["url"].as_str().unwrap()).collect();

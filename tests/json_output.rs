@@ -197,14 +197,7 @@ fn reading_and_listing_commands_stopped_by_a_signal_say_so_in_json() {
 fn an_incomplete_export_lists_its_failures_up_to_a_bound() {
     let work = open_tempdir();
     let source = work.path().join("locked");
-    let names: Vec<String> = (0..1003).map(|n| format!("secret-{n:04}.txt")).collect();
-    let files: Vec<(&str, &[u8])> =
-        std::iter::once(("ok.txt", &b"fine"[..])).chain(names.iter().map(|n| (n.as_str(), &b"no"[..]))).collect();
-    write_tree(&source, &files);
-    for name in &names {
-        set_mode(&source.join(name), 0o000);
-    }
-    set_mode(&source, 0o755);
+    let names = unreadable_tree(&source, 1003);
     let archive = work.path().join("locked.tar.zst");
     let output = run_unprivileged(&[
         "export",

@@ -107,6 +107,20 @@ pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
     }
 }
 
+/// A tree of `ok.txt` and `count` files no one but root may read (`secret-NNNN.txt`, whose
+/// names it returns): each a failure of an export run by [`run_unprivileged`].
+pub fn unreadable_tree(root: &Path, count: usize) -> Vec<String> {
+    let names: Vec<String> = (0..count).map(|n| format!("secret-{n:04}.txt")).collect();
+    let files: Vec<(&str, &[u8])> =
+        std::iter::once(("ok.txt", &b"fine"[..])).chain(names.iter().map(|n| (n.as_str(), &b"no"[..]))).collect();
+    write_tree(root, &files);
+    for name in &names {
+        set_mode(&root.join(name), 0o000);
+    }
+    set_mode(root, 0o755);
+    names
+}
+
 /// Deterministic incompressible bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
