@@ -289,21 +289,31 @@ fn empty_warning(report: &SourceReport) -> Option<Warning> {
 
 /// Source ids, made unique within one archive by numbering repeats.
 fn unique_ids(sources: &[Source]) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    sources
-        .iter()
-        .map(|source| {
-            let mut base = source.spec.id.clone();
-            if !payload_path::is_plain_source_id(&base) {
-                base = format!("source-{}", slug(&base));
-            }
-            let mut id = base.clone();
-            let mut n = 2;
-            while !seen.insert(id.clone()) {
-                id = format!("{base}-{n}");
-                n += 1;
-            }
-            id
-        })
-        .collect()
+    let mut ids = SourceIds::default();
+    sources.iter().map(|source| ids.next(&source.spec.id)).collect()
+}
+
+/// Gives the sources of one archive, in their order, the ids they have under `data/`:
+/// plain, and unique by numbering repeats. Shared by the export and by the opening of the
+/// sources, so that a source is named the same way before and during the export.
+#[derive(Default)]
+pub(crate) struct SourceIds {
+    seen: HashSet<String>,
+}
+
+impl SourceIds {
+    /// The id of the next source, whose provider named it `wanted`.
+    pub(crate) fn next(&mut self, wanted: &str) -> String {
+        let mut base = wanted.to_owned();
+        if !payload_path::is_plain_source_id(&base) {
+            base = format!("source-{}", slug(&base));
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.seen.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
 }
