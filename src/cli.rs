@@ -90,6 +90,12 @@ impl Command {
             Command::Completions(_) | Command::Man(_) => false,
         }
     }
+
+    /// Whether the command prints JSON Lines events (`export --json`), whose last object,
+    /// the outcome, is typed `summary`.
+    pub fn prints_events(&self) -> bool {
+        matches!(self, Command::Export(args) if args.json)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -208,11 +214,22 @@ pub struct ExportArgs {
     /// zstd worker threads, 1 to 200 (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200))]
     pub zstd_threads: Option<u32>,
-    /// Print the final summary as JSON on stdout.
+    /// Print JSON Lines events on stdout: start, each source, a status every
+    /// --status-interval, each failure, and the summary last (docs/EVENTS.md).
     #[arg(long)]
     pub json: bool,
+    /// Seconds between two status events of --json (which it needs), 0.1 to 3600.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = status_interval, requires = "json")]
+    pub status_interval: f64,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+impl ExportArgs {
+    /// The time between two status events of `--json`.
+    pub fn status_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.status_interval)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +357,15 @@ fn key_value(text: &str) -> Result<Setting, String> {
             Ok(Setting { key: key.trim().to_owned(), value: value.to_owned() })
         }
         _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
+}
+
+/// Seconds between two status events: a tenth of a second at least (a status a second is
+/// restic's pace), an hour at most (a scheduler's heartbeat).
+fn status_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.1..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("'{text}' is not a number of seconds from 0.1 to 3600")),
     }
 }
 

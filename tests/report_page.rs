@@ -171,7 +171,9 @@ fn an_existing_page_is_replaced_only_with_force() {
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     assert!(stderr(&output).contains("out.tar.zst.report.html already exists"), "{}", all_text(&output));
     assert_eq!(fs::read(&page).unwrap(), b"someone's page");
-    let (_, output) = export(work.path(), "out", &[&source], &["--force"]);
+    let (_, output) = export(work.path(), "out", &[&source], &["--force", "--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert!(fs::read_to_string(&page).unwrap().starts_with("<!DOCTYPE html>"));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["report_page"].as_str(), page.to_str(), "{summary}");
 }

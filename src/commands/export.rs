@@ -5,16 +5,23 @@ use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
 use super::signals::StopSignals;
-use super::{context, open_sources, print_outcome, warn};
+use super::{context, open_sources, print_summary, warn};
 use crate::cli::ExportArgs;
+use crate::events::JsonEvents;
 use crate::exit::{self, Stopped};
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
+    // Printed until the summary, on every path: dropped when this returns.
+    let events = args.json.then(|| JsonEvents::start(&args.output, args.status_interval())).transpose()?;
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let context = context(&args.source, files.all().into());
     let (progress, bar) = crate::progress::sink(!args.json);
+    let progress = match &events {
+        Some(events) => events.sink(progress),
+        None => progress,
+    };
     warn(&bar, &warnings);
     // Work first: a stage that is over wins over a signal that arrives with its end.
     let sources = tokio::select! {
@@ -61,11 +68,13 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     warn(&bar, &summary.warnings);
     summary.warnings.splice(0..0, warnings);
     let code = if summary.complete { exit::OK } else { exit::INCOMPLETE };
-    if args.json {
-        print_outcome(code, &summary)?;
+    if let Some(events) = events {
+        events.finish();
+        print_summary(code, &summary)?;
     } else {
         out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
+        out!("report    {} (the restitution page, printable)", summary.report_page.display())?;
         out!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,

@@ -74,6 +74,8 @@ pub struct ExportSummary {
     pub archive: PathBuf,
     /// Its `.sha256` sidecar.
     pub sidecar: PathBuf,
+    /// The restitution page beside it (`NAME.tar.zst.report.html`).
+    pub report_page: PathBuf,
     /// Whether everything listed is archived (or excluded on purpose).
     pub complete: bool,
     /// Items archived, with or without bytes.
@@ -281,6 +283,7 @@ async fn run(
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
         sidecar: out.files.sidecar.clone(),
+        report_page: out.files.report.clone(),
         complete: failed == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),
@@ -303,21 +306,31 @@ fn empty_warning(report: &SourceReport) -> Option<Warning> {
 
 /// Source ids, made unique within one archive by numbering repeats.
 pub(crate) fn unique_ids(sources: &[Source]) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    sources
-        .iter()
-        .map(|source| {
-            let mut base = source.spec.id.clone();
-            if !payload_path::is_plain_source_id(&base) {
-                base = format!("source-{}", slug(&base));
-            }
-            let mut id = base.clone();
-            let mut n = 2;
-            while !seen.insert(id.clone()) {
-                id = format!("{base}-{n}");
-                n += 1;
-            }
-            id
-        })
-        .collect()
+    let mut ids = SourceIds::default();
+    sources.iter().map(|source| ids.next(&source.spec.id)).collect()
+}
+
+/// Gives the sources of one archive, in their order, the ids they have under `data/`:
+/// plain, and unique by numbering repeats. Shared by the export and by the opening of the
+/// sources, so that a source is named the same way before and during the export.
+#[derive(Default)]
+pub(crate) struct SourceIds {
+    seen: HashSet<String>,
+}
+
+impl SourceIds {
+    /// The id of the next source, whose provider named it `wanted`.
+    pub(crate) fn next(&mut self, wanted: &str) -> String {
+        let mut base = wanted.to_owned();
+        if !payload_path::is_plain_source_id(&base) {
+            base = format!("source-{}", slug(&base));
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.seen.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
 }
