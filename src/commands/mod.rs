@@ -14,6 +14,7 @@ mod completions;
 mod export;
 mod inventory;
 mod man;
+mod ovh;
 mod plan;
 mod providers;
 mod report;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Ovh(crate::cli::OvhCommand::Credential(args)) => block_on(until_stopped(ovh::credential(args))),
     }
 }
 
