@@ -77,7 +77,7 @@ impl Lister<'_> {
                 return Err(Error::new(ErrorKind::Other, "a listing cursor names a route this version does not know"));
             };
             match (&node.shape, task.ids.take()) {
-                (Shape::Ids, Some(mut ids)) => {
+                (Shape::Ids | Shape::Records(_), Some(mut ids)) => {
                     if ids.is_empty() {
                         continue;
                     }
@@ -126,8 +126,8 @@ impl Lister<'_> {
                 (shape, _) => {
                     requests += 1;
                     let Some(answer) = self.record(&task.route, &task.segments, &mut items).await? else { continue };
-                    if *shape == Shape::Ids {
-                        let ids = id_list(&answer).ok_or_else(|| {
+                    if let Shape::Ids | Shape::Records(_) = shape {
+                        let ids = id_list(&answer, shape).ok_or_else(|| {
                             Error::new(
                                 ErrorKind::Other,
                                 format!("the API's answer to GET {} is not a list of ids", task.route),
@@ -180,12 +180,13 @@ impl Lister<'_> {
         Ok(failed(route, segments, error.to_string()))
     }
 
-    /// The document a record links to (a bill's PDF), opened later through its locator.
+    /// The document a record links to (a bill's PDF, an uploaded document, a VPS snapshot),
+    /// opened later through its locator.
     fn linked(&self, node: &Node, route: &str, segments: &[String], record: &Value, items: &mut Vec<Item>) {
-        let Some(field) = node.pdf else { return };
+        let Some((field, suffix)) = node.link else { return };
         let mut segments = segments.to_vec();
         if let Some(last) = segments.last_mut() {
-            last.push_str(".pdf");
+            last.push_str(suffix);
         }
         let id = format!("{route}#{field}");
         let mut item = Item::new(RawName::text(&id), raw(&segments), Kind::File);
@@ -193,7 +194,9 @@ impl Lister<'_> {
         item.meta.insert("field".into(), field.into());
         match record.get(field) {
             Some(Value::String(url)) if !url.is_empty() => {
-                item.content_type = Some("application/pdf".into());
+                if suffix == ".pdf" {
+                    item.content_type = Some("application/pdf".into());
+                }
                 let locator = Locator::Linked { url: url.clone() };
                 item.locator = Some(serde_json::to_string(&locator).expect("a locator serializes"));
             }
@@ -231,12 +234,17 @@ fn push_children(stack: &mut Vec<Task>, node: &Node, path: &[usize], route: &str
     }
 }
 
-/// The ids of an id list (`string[]`, `long[]`…), as text.
-fn id_list(answer: &Value) -> Option<Vec<String>> {
+/// The ids of an id list (`string[]`, `long[]`…), or of a list of records (their `field`),
+/// as text.
+fn id_list(answer: &Value, shape: &Shape) -> Option<Vec<String>> {
     answer
         .as_array()?
         .iter()
-        .map(|id| match id {
+        .map(|entry| match shape {
+            Shape::Records(field) => entry.get(field),
+            _ => Some(entry),
+        })
+        .map(|id| match id? {
             Value::String(text) => Some(text.clone()),
             Value::Number(number) => Some(number.to_string()),
             _ => None,
@@ -306,8 +314,11 @@ mod tests {
 
     #[test]
     fn ids_are_read_as_text_and_encoded_as_one_segment() {
-        assert_eq!(id_list(&json!(["a.com", 12])).unwrap(), ["a.com", "12"]);
-        assert!(id_list(&json!({"a": 1})).is_none() && id_list(&json!([{"a": 1}])).is_none());
+        assert_eq!(id_list(&json!(["a.com", 12]), &Shape::Ids).unwrap(), ["a.com", "12"]);
+        assert!(id_list(&json!({"a": 1}), &Shape::Ids).is_none() && id_list(&json!([{"a": 1}]), &Shape::Ids).is_none());
+        let records = json!([{"id": "i-1", "name": "web"}, {"id": 7}]);
+        assert_eq!(id_list(&records, &Shape::Records("id")).unwrap(), ["i-1", "7"]);
+        assert!(id_list(&json!([{"name": "no id"}]), &Shape::Records("id")).is_none());
         assert_eq!(encode("1.2.3.0/24"), "1.2.3.0%2F24");
         assert_eq!(encode("xx1111-ovh"), "xx1111-ovh");
         assert_eq!(encode("a b?#"), "a%20b%3F%23");

@@ -9,6 +9,9 @@
 pub enum Shape {
     /// An array of ids (`string[]`, `long[]`…): each id's record is at `ROUTE/{id}`.
     Ids,
+    /// An array of records, kept as one document, whose field names each one's id: its
+    /// full record is at `ROUTE/{id}` (Public Cloud instances, volumes…).
+    Records(&'static str),
     /// One record.
     Object,
     /// An array of records, kept as one document.
@@ -27,22 +30,27 @@ pub struct Node {
     /// above it (`nameServer` under `/domain/{d}`).
     pub name: &'static str,
     pub shape: Shape,
-    /// The field of each record holding the URL of its PDF (`pdfUrl` of a bill).
-    pub pdf: Option<&'static str>,
+    /// The field of each record holding the URL of a document of its own (`pdfUrl` of a
+    /// bill), and what the document's name adds to the record's (`.pdf`).
+    pub link: Option<(&'static str, &'static str)>,
     /// The routes under each id (for [`Shape::Ids`]) or under the record.
     pub children: &'static [Node],
 }
 
 const fn ids(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, pdf: None, children }
+    Node { name, shape: Shape::Ids, link: None, children }
 }
 
 const fn leaf(name: &'static str, shape: Shape) -> Node {
-    Node { name, shape, pdf: None, children: &[] }
+    Node { name, shape, link: None, children: &[] }
 }
 
-const fn pdfs(name: &'static str, field: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, pdf: Some(field), children }
+const fn pdfs(name: &'static str, children: &'static [Node]) -> Node {
+    Node { name, shape: Shape::Ids, link: Some(("pdfUrl", ".pdf")), children }
+}
+
+const fn records(name: &'static str, children: &'static [Node]) -> Node {
+    Node { name, shape: Shape::Records("id"), link: None, children }
 }
 
 const SERVICE_INFOS: Node = leaf("serviceInfos", Shape::Object);
@@ -59,17 +67,20 @@ pub const SECTIONS: &[Section] = &[
     // domains: record, contacts' ids, name servers, DS and glue records, options, service; transfer codes with transfer_codes
     Section {
         name: "domains",
-        roots: &[ids(
-            "/domain",
-            &[
-                leaf("authInfo", Shape::Secret),
-                ids("nameServer", &[]),
-                ids("dsRecord", &[]),
-                ids("glueRecord", &[]),
-                ids("option", &[]),
-                SERVICE_INFOS,
-            ],
-        )],
+        roots: &[
+            ids(
+                "/domain",
+                &[
+                    leaf("authInfo", Shape::Secret),
+                    ids("nameServer", &[]),
+                    ids("dsRecord", &[]),
+                    ids("glueRecord", &[]),
+                    ids("option", &[]),
+                    SERVICE_INFOS,
+                ],
+            ),
+            leaf("/domain/contact", Shape::Objects),
+        ],
     },
     // DNS zones: each as a BIND file, its records, redirections, DynHost records and logins, DNSSEC, SOA
     Section {
@@ -93,10 +104,10 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "billing",
         roots: &[
-            pdfs("/me/bill", "pdfUrl", &[ids("details", &[]), leaf("payment", Shape::Object)]),
-            pdfs("/me/order", "pdfUrl", &[ids("details", &[]), leaf("payment", Shape::Object)]),
-            pdfs("/me/refund", "pdfUrl", &[ids("details", &[]), leaf("payment", Shape::Object)]),
-            pdfs("/me/deposit", "pdfUrl", &[ids("details", &[]), leaf("payment", Shape::Object)]),
+            pdfs("/me/bill", &[ids("details", &[]), leaf("payment", Shape::Object)]),
+            pdfs("/me/order", &[ids("details", &[]), leaf("payment", Shape::Object), leaf("status", Shape::Object)]),
+            pdfs("/me/refund", &[ids("details", &[]), leaf("payment", Shape::Object)]),
+            pdfs("/me/deposit", &[ids("details", &[]), leaf("payment", Shape::Object)]),
             ids("/me/payment/transaction", &[]),
             ids("/me/payment/method", &[]),
             leaf("/me/debtAccount", Shape::Object),
@@ -107,9 +118,12 @@ pub const SECTIONS: &[Section] = &[
         name: "account",
         roots: &[
             leaf("/me", Shape::Object),
-            ids("/me/agreements", &[Node { name: "contract", shape: Shape::Object, pdf: Some("pdf"), children: &[] }]),
+            ids(
+                "/me/agreements",
+                &[Node { name: "contract", shape: Shape::Object, link: Some(("pdf", ".pdf")), children: &[] }],
+            ),
             ids("/me/contact", &[]),
-            ids("/me/document", &[]),
+            Node { name: "/me/document", shape: Shape::Ids, link: Some(("getUrl", ".file")), children: &[] },
             leaf("/me/consent", Shape::Objects),
             ids("/me/api/logs/self", &[]),
         ],
@@ -138,7 +152,7 @@ pub const SECTIONS: &[Section] = &[
                 "/hosting/privateDatabase",
                 &[
                     ids("database", &[ids("dump", &[])]),
-                    ids("user", &[]),
+                    ids("user", &[ids("grant", &[])]),
                     ids("whitelist", &[]),
                     ids("dump", &[]),
                     SERVICE_INFOS,
@@ -152,9 +166,9 @@ pub const SECTIONS: &[Section] = &[
         roots: &[ids(
             "/email/domain",
             &[
-                ids("account", &[ids("filter", &[])]),
+                ids("account", &[ids("filter", &[ids("rule", &[])])]),
                 ids("redirection", &[]),
-                ids("mailingList", &[ids("subscriber", &[])]),
+                ids("mailingList", &[ids("subscriber", &[]), ids("moderator", &[])]),
                 ids("responder", &[]),
                 SERVICE_INFOS,
             ],
@@ -166,12 +180,14 @@ pub const SECTIONS: &[Section] = &[
         roots: &[ids(
             "/cloud/project",
             &[
-                leaf("instance", Shape::Objects),
-                leaf("volume", Shape::Objects),
-                leaf("volume/snapshot", Shape::Objects),
-                leaf("network/private", Shape::Objects),
-                leaf("sshkey", Shape::Objects),
+                records("instance", &[]),
+                records("volume", &[]),
+                records("volume/snapshot", &[]),
+                records("snapshot", &[]),
+                records("network/private", &[leaf("subnet", Shape::Objects)]),
+                records("sshkey", &[]),
                 leaf("user", Shape::Objects),
+                ids("region", &[leaf("storage", Shape::Objects)]),
                 leaf("usage/current", Shape::Object),
                 SERVICE_INFOS,
             ],
@@ -182,14 +198,37 @@ pub const SECTIONS: &[Section] = &[
     // VPS: record, IPs, disks, snapshot, service
     Section {
         name: "vps",
-        roots: &[ids("/vps", &[ids("ips", &[]), ids("disks", &[]), leaf("snapshot", Shape::Object), SERVICE_INFOS])],
+        roots: &[ids(
+            "/vps",
+            &[
+                ids("ips", &[]),
+                ids("disks", &[]),
+                Node {
+                    name: "snapshot",
+                    shape: Shape::Object,
+                    link: None,
+                    children: &[Node {
+                        name: "download",
+                        shape: Shape::Object,
+                        link: Some(("url", ".img")),
+                        children: &[],
+                    }],
+                },
+                SERVICE_INFOS,
+            ],
+        )],
     },
     // dedicated servers: record, hardware, network interfaces, service
     Section {
         name: "dedicated",
         roots: &[ids(
             "/dedicated/server",
-            &[leaf("specifications/hardware", Shape::Object), ids("networkInterfaceController", &[]), SERVICE_INFOS],
+            &[
+                leaf("specifications/hardware", Shape::Object),
+                ids("networkInterfaceController", &[]),
+                leaf("ips", Shape::Objects),
+                SERVICE_INFOS,
+            ],
         )],
     },
     // Logs Data Platform: services, streams and their archives, inputs, dashboards
@@ -226,6 +265,96 @@ pub fn node(section: &Section, path: &[usize]) -> Option<&'static Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// Every GET route of OVH's API descriptions (the copies the test server serves from),
+    /// its path parameters written `{}`, with its response type.
+    fn described() -> BTreeMap<String, String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers/ovh/api");
+        let mut routes = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let api: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            for route in api["apis"].as_array().into_iter().flatten() {
+                let mut template = String::new();
+                let mut in_parameter = false;
+                for c in route["path"].as_str().unwrap().chars() {
+                    match c {
+                        '{' => in_parameter = true,
+                        '}' => {
+                            in_parameter = false;
+                            template.push_str("{}");
+                        }
+                        c if !in_parameter => template.push(c),
+                        _ => {}
+                    }
+                }
+                for operation in route["operations"].as_array().into_iter().flatten() {
+                    if operation["httpMethod"] == "GET" {
+                        routes.insert(template.clone(), operation["responseType"].as_str().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+        routes
+    }
+
+    /// Routes of OVH's full descriptions (`/1.0/<section>.json`) that the test server's
+    /// trimmed copy leaves out, as it serves nothing there (a 404, an exclusion).
+    const NOT_IN_THE_COPY: &[&str] = &[
+        "/domain/{}/option",
+        "/domain/zone/{}/option",
+        "/me/payment/transaction",
+        "/hosting/web/{}/dump",
+        "/dbaas/logs/{}/input",
+        "/dbaas/logs/{}/output/graylog/dashboard",
+        "/dedicated/server/{}/specifications/hardware",
+        "/dedicated/server/{}/networkInterfaceController",
+    ];
+
+    fn check(node: &Node, route: String, described: &BTreeMap<String, String>, checked: &mut usize) {
+        if NOT_IN_THE_COPY.contains(&route.as_str()) {
+            assert!(!described.contains_key(&route), "{route} is in the copy now: check its shape");
+            return;
+        }
+        let answer = described.get(&route).unwrap_or_else(|| panic!("GET {route} is not in OVH's API descriptions"));
+        let list = answer.ends_with("[]");
+        match node.shape {
+            Shape::Ids | Shape::Records(_) | Shape::Objects => {
+                assert!(list, "GET {route} answers {answer}, not a list")
+            }
+            Shape::Object => assert!(!list, "GET {route} answers a list ({answer}), not one record"),
+            Shape::Text(_) => assert_eq!(answer, "string", "GET {route}"),
+            Shape::Secret => {}
+        }
+        *checked += 1;
+        let below = match node.shape {
+            Shape::Ids | Shape::Records(_) => {
+                let item = format!("{route}/{{}}");
+                assert!(described.contains_key(&item), "GET {item} is not in OVH's API descriptions");
+                item
+            }
+            _ => route,
+        };
+        for child in node.children {
+            check(child, format!("{below}/{}", child.name), described, checked);
+        }
+    }
+
+    #[test]
+    fn every_route_walked_is_described_by_ovh_with_the_shape_walked() {
+        let described = described();
+        let mut checked = 0;
+        for section in SECTIONS {
+            for root in section.roots {
+                check(root, root.name.to_owned(), &described, &mut checked);
+            }
+        }
+        assert!(checked > 80, "{checked} routes");
+    }
 
     #[test]
     fn nodes_are_found_by_their_index_path() {
