@@ -204,6 +204,10 @@ class Account:
                 "creationDate": stamp(0), "lastUpdate": stamp(0), "label": "**** 4242",
                 "icon": {"name": "visa", "data": None, "url": None}},
         })
+        self.collection("/me/payment/transaction", {
+            t: {"transactionId": t, "paymentMethodId": 1, "amount": price(12.0), "creationDate": stamp(t), "lastUpdate": stamp(t)}
+            for t in (1, 2)
+        })
 
     def build_billing(self):
         bills, orders = {}, {}
@@ -284,7 +288,11 @@ class Account:
         names = self.domains()
         self.put("/domain", names)
         self.put("/domain/zone", names)
-        self.put("/domain/contact", [])
+        contact = {"id": 1234567, "firstName": "Alice", "lastName": "Martin", "email": "alice@example-0.com",
+                   "legalForm": "individual", "language": "fr_FR", "phone": "+33.123456789",
+                   "address": {"line1": "1 rue de l'Exemple", "city": "Roubaix", "zip": "59100", "country": "FR"}}
+        self.put("/domain/contact", [contact])
+        self.put("/domain/contact/1234567", contact)
         for i, d in enumerate(names):
             sid = self.service("/domain/{serviceName}", d, "domain-com")
             zsid = self.service("/domain/zone/{zoneName}", d, "zone", "zoneName")
@@ -307,6 +315,7 @@ class Account:
                     "publicKey": "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="},
             } if i == 0 else {})
             self.collection(f"/domain/{d}/glueRecord", {f"ns1.{d}": {"host": f"ns1.{d}", "ips": ["192.0.2.53"]}} if i == 0 else {})
+            self.collection(f"/domain/{d}/option", {"dnsAnycast": {"option": "dnsAnycast", "expirationDate": stamp(400)}} if i == 0 else {})
             self.service_infos(f"/domain/{d}", d, sid, "expired" if d == EXPIRED_DOMAIN else "ok")
             self.build_zone(i, d, zsid)
         self.suspended += [split_path(f"/domain/{EXPIRED_DOMAIN}"), split_path(f"/domain/zone/{EXPIRED_DOMAIN}")]
@@ -342,6 +351,7 @@ class Account:
             8_000 + i: {"id": 8_000 + i, "zone": d, "subDomain": "home", "ip": "198.51.100.7", "ttl": 60},
         } if i == 0 else {})
         self.collection(f"{base}/dynHost/login", {f"{d}-home": {"login": f"{d}-home", "subDomain": "home", "zone": d}} if i == 0 else {})
+        self.collection(f"{base}/option", {"dnsAnycast": {"name": "dnsAnycast"}} if i == 0 else {})
         self.service_infos(base, d, sid)
 
     def build_hosting(self):
@@ -386,6 +396,10 @@ class Account:
             self.collection(f"{base}/database/{db}/dump", {
                 dump_id: {"id": dump_id, "creationDate": stamp(60), "deletionDate": stamp(90), "status": "created",
                           "type": "daily.1", "url": url, "taskId": None},
+            })
+            self.collection(f"{base}/dump", {
+                dump_id: {"id": dump_id, "databaseName": db, "creationDate": stamp(60), "deletionDate": stamp(90), "orphan": False,
+                          "status": "created", "type": "daily.1", "url": url, "taskId": None},
             })
             self.collection(f"{base}/tasks", {})
             self.service_infos(base, name, sid)
@@ -584,6 +598,10 @@ class Account:
                         "powerState": "poweron", "supportLevel": "pro", "monitoring": True, "professionalUse": False,
                         "noIntervention": False, "newUpgradeSystem": True, "reverse": DEDICATED})
         self.put(f"{base}/ips", ["198.51.100.20/32"])
+        self.put(f"{base}/specifications/hardware", {"description": "ADVANCE-1", "processorName": "AMD EPYC 4244P",
+                                                      "numberOfProcessors": 1, "coresPerProcessor": 6, "threadsPerProcessor": 2,
+                                                      "memorySize": {"unit": "MB", "value": 32768}, "motherboard": "X13"})
+        self.collection(f"{base}/networkInterfaceController", {"0c:c4:7a:00:00:01": {"mac": "0c:c4:7a:00:00:01"}})
         self.service_infos(base, DEDICATED, sid)
         sid = self.service("/dbaas/logs/{serviceName}", LOGS, "logs-basic")
         self.put("/dbaas/logs", [LOGS])
@@ -596,6 +614,16 @@ class Account:
                           "canAlert": True, "isEditable": True, "nbAlertCondition": 0, "nbArchive": 1, "nbSubscription": 0,
                           "clusterId": "0a1b2c3d-0000-4000-8000-00000000c1c1", "retentionId": "0a1b2c3d-0000-4000-8000-00000000e7e7",
                           "coldStorageEnabled": True},
+        })
+        self.collection(f"{base}/input", {
+            "0a1b2c3d-0000-4000-8000-0000000011a1": {"inputId": "0a1b2c3d-0000-4000-8000-0000000011a1", "title": "syslog",
+                                                     "description": "syslog input", "createdAt": stamp(4), "engineId": LOGS_STREAM,
+                                                     "streamId": LOGS_STREAM, "hostname": "gra1.logs.ovh.com",
+                                                     "publicAddress": "203.0.113.40", "sslCertificate": "", "isRestartRequired": False},
+        })
+        self.collection(f"{base}/output/graylog/dashboard", {
+            "0a1b2c3d-0000-4000-8000-0000000011d1": {"dashboardId": "0a1b2c3d-0000-4000-8000-0000000011d1", "title": "web",
+                                                     "description": "web traffic", "createdAt": stamp(4), "isEditable": True},
         })
         archive = gzip.compress(b"".join(b"2025-03-01T00:00:%02dZ GET / 200\n" % (s % 60) for s in range(2000)), mtime=0)
         self.archive_url = self.download("logs", f"{LOGS_ARCHIVE}.gz", archive, "application/gzip")

@@ -437,6 +437,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if entry["web"]:
             acc.put(f"{base}/{dump_id}", {"id": dump_id, "creationDate": created, "deletionDate": deleted, "status": "created",
                                           "type": "now", "url": url, "taskId": task["id"]})
+            acc.put("/" + "/".join(service) + f"/dump/{dump_id}", {"id": dump_id, "databaseName": db, "creationDate": created,
+                                                                   "deletionDate": deleted, "orphan": False, "status": "created",
+                                                                   "type": "now", "url": url, "taskId": task["id"]})
+            acc.store[service + ("dump",)] = (acc.get(service + ("dump",)) or []) + [dump_id]
         else:
             acc.put(f"{base}/{dump_id}", {"id": dump_id, "databaseName": db, "creationDate": created, "deletionDate": deleted, "url": url})
             acc.put("/" + "/".join(service) + f"/dump/{dump_id}", {"dumpId": dump_id, "databaseName": db, "creationDate": created,

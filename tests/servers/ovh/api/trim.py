@@ -30,20 +30,21 @@ KEEP = {
         r"/me/api/logs/self(/\{logId\})?",
         r"/me/debtAccount",
         r"/me/payment/method(/\{paymentMethodId\})?",
+        r"/me/payment/transaction(/\{transactionId\})?",
     ],
     "services": [r"/services(/\{serviceId\})?"],
     "service": [r"/service(/\{serviceId\})?"],
     "domain": [
         r"/domain(/\{serviceName\}(/authInfo|/nameServer(/\{id\})?|/dsRecord(/\{id\})?"
-        r"|/glueRecord(/\{host\})?|/serviceInfos)?)?",
+        r"|/glueRecord(/\{host\})?|/option(/\{option\})?|/serviceInfos)?)?",
         r"/domain/contact(/\{contactId\})?",
         r"/domain/zone(/\{zoneName\}(/export|/record(/\{id\})?|/redirection(/\{id\})?"
-        r"|/dynHost/record(/\{id\})?|/dynHost/login(/\{login\})?|/soa|/dnssec|/serviceInfos)?)?",
+        r"|/dynHost/record(/\{id\})?|/dynHost/login(/\{login\})?|/soa|/dnssec|/option(/\{name\})?|/serviceInfos)?)?",
     ],
     "hosting-web": [
         r"/hosting/web(/\{serviceName\}(/attachedDomain(/\{domain\})?|/cron(/\{id\})?"
         r"|/envVar(/\{key\})?|/runtime(/\{id\})?|/ssl|/user(/\{login\})?"
-        r"|/database(/\{name\}(/dump(/\{id\})?)?)?|/tasks(/\{id\})?|/serviceInfos)?)?",
+        r"|/database(/\{name\}(/dump(/\{id\})?)?)?|/dump(/\{id\})?|/tasks(/\{id\})?|/serviceInfos)?)?",
     ],
     "hosting-privateDatabase": [
         r"/hosting/privateDatabase(/\{serviceName\}(/database(/\{databaseName\}(/dump(/\{id\})?)?)?"
@@ -63,10 +64,13 @@ KEEP = {
     ],
     "ip": [r"/ip(/\{ip\}(/reverse(/\{ipReverse\})?|/firewall(/\{ipOnFirewall\}(/rule(/\{sequence\})?)?)?)?)?"],
     "vps": [r"/vps(/\{serviceName\}(/snapshot(/download)?|/serviceInfos|/ips(/\{ipAddress\})?|/disks(/\{id\})?)?)?"],
-    "dedicated-server": [r"/dedicated/server(/\{serviceName\}(/serviceInfos|/ips)?)?"],
+    "dedicated-server": [
+        r"/dedicated/server(/\{serviceName\}(/serviceInfos|/ips|/specifications/hardware"
+        r"|/networkInterfaceController(/\{mac\})?)?)?",
+    ],
     "dbaas-logs": [
         r"/dbaas/logs(/\{serviceName\}(/output/graylog/stream(/\{streamId\}(/archive(/\{archiveId\}(/url)?)?)?)?"
-        r"|/serviceInfos)?)?",
+        r"|/output/graylog/dashboard(/\{dashboardId\})?|/input(/\{inputId\})?|/serviceInfos)?)?",
     ],
 }
 
