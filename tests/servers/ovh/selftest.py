@@ -121,6 +121,13 @@ def main():
 
 
 def run(s):
+    sys.path.insert(0, HERE)
+    from server import signature
+
+    vector = signature("9ufkBmLaTQ9nz5yMUlg79taH0GNnzDjk", "5mBuy6SUQcRw2ZUxg0cG68BoDKpED4KY", "GET",
+                       "https://eu.api.ovh.com/1.0/auth", "", 1457018875)
+    check("the server's signature matches the official clients' test vector",
+          vector == "$1$e9556054b6309771395efa467c22e627407461ad", vector)
     c = s.client()
     status, headers, body = s.raw("GET", "/me")
     check("a request signed by hand is accepted", status == 200 and body["nichandle"] == "xx1111-ovh", (status, body))

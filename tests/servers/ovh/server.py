@@ -78,6 +78,12 @@ def reason(status):
     return http.server.BaseHTTPRequestHandler.responses.get(status, ("Unknown",))[0]
 
 
+def signature(secret, consumer_key, method, url, body, timestamp):
+    """OVH's request signature: `$1$` + hex SHA1 of the fields joined by `+`."""
+    plain = "+".join([secret, consumer_key, method, url, body, str(timestamp)])
+    return "$1$" + hashlib.sha1(plain.encode("utf-8")).hexdigest()
+
+
 def rule_matches(rule_path, path):
     """OVH's access rules: `*` stands for any characters, including `/`."""
     return re.fullmatch(".*".join(re.escape(p) for p in rule_path.split("*")), path) is not None
@@ -293,8 +299,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if abs(int(ts) - st.now()) > st.config["max_skew"]:
             raise ApiError(400, "Client::BadRequest", "Query out of time", "QUERY_TIME_OUT")
         url = f"http://{self.headers.get('Host', '')}{self.path}"
-        plain = "+".join([APPLICATION_SECRET, ck, method, url, self.body.decode("utf-8", "replace"), ts])
-        expected = "$1$" + hashlib.sha1(plain.encode("utf-8")).hexdigest()
+        expected = signature(APPLICATION_SECRET, ck, method, url, self.body.decode("utf-8", "replace"), ts)
         if not hmac.compare_digest(expected, sig):
             raise ApiError(400, "Client::BadRequest", "Invalid signature", "INVALID_SIGNATURE")
         if cred["status"] != "validated":
