@@ -160,6 +160,7 @@ class Account:
         self.build_email()
         self.build_cloud()
         self.build_ip_vps_dedicated_logs()
+        self.build_support()
         self.build_services()
 
     def build_me(self):
@@ -633,6 +634,23 @@ class Account:
                            "retrievalDelay": 0, "retrievalState": "sealed"},
         })
         self.service_infos(base, LOGS, sid)
+
+    def build_support(self):
+        tickets = {}
+        for k, (subject, product, service) in enumerate((("DNS zone not updated", "domain", "example-0.com"),
+                                                         ("Invoice question", None, None)), 1):
+            tid = 3_000_000 + k
+            tickets[tid] = {"ticketId": tid, "ticketNumber": 9_100_000 + k, "accountId": NIC, "subject": subject,
+                            "product": product, "serviceName": service, "category": "assistance", "type": "genericRequest",
+                            "state": "closed" if k == 1 else "open", "canBeClosed": k != 1, "score": "",
+                            "lastMessageFrom": "support", "creationDate": stamp(100 + k), "updateDate": stamp(102 + k)}
+        self.collection("/support/tickets", tickets)
+        for tid, ticket in tickets.items():
+            self.put(f"/support/tickets/{tid}/messages", [
+                {"messageId": tid * 10 + m, "ticketId": tid, "from": sender, "body": f"{ticket['subject']}: message {m}.",
+                 "creationDate": stamp(100 + m), "updateDate": stamp(100 + m)}
+                for m, sender in enumerate(("customer", "support"), 1)
+            ])
 
     def build_services(self):
         self.collection("/services", dict(self.services))

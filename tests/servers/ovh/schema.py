@@ -91,7 +91,7 @@ class Api:
 
     def validate(self, type_name, value, section=None, where="$"):
         """Raises SchemaError naming the first place where `value` is not of `type_name`."""
-        t = type_name
+        t = alias(type_name)
         if t.endswith("[]"):
             if not isinstance(value, list):
                 raise SchemaError(f"{where}: expected a list ({t}), got {type(value).__name__}")
@@ -191,7 +191,7 @@ class Api:
     def fill(self, type_name, partial, section=None, seed="x"):
         """`partial` completed into a value of `type_name`: missing properties get null when
         allowed, else a plain default derived from `seed` and the property's name."""
-        t = type_name
+        t = alias(type_name)
         if t.endswith("[]"):
             return [self.fill(t[:-2], item, section, f"{seed}[{i}]") for i, item in enumerate(partial or [])]
         if t.startswith("map["):
@@ -215,6 +215,11 @@ class Api:
         if partial:
             raise SchemaError(f"{seed}: {t} has no properties {sorted(partial)}")
         return out
+
+
+def alias(type_name):
+    """`coreTypes.AccountId:string` (a named alias of a primitive, in older descriptions) is a `string`."""
+    return type_name.rsplit(":", 1)[1] if ":" in type_name else type_name
 
 
 def default(t, seed):

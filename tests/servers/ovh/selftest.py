@@ -216,6 +216,10 @@ def run(s):
             bad += 1
     check("every fixture path answers (validated against its model)", bad == 0, f"{bad} failed")
 
+    tickets = c.get("/support/tickets")
+    messages = c.get(f"/support/tickets/{tickets[0]}/messages")
+    check("support tickets have their messages", len(tickets) == 2 and [m["from"] for m in messages] == ["customer", "support"], messages)
+
     for bill_id in c.get("/me/bill"):
         bill = c.get(f"/me/bill/{bill_id}")
         with urllib.request.urlopen(bill["pdfUrl"]) as r:

@@ -72,6 +72,7 @@ KEEP = {
         r"/dbaas/logs(/\{serviceName\}(/output/graylog/stream(/\{streamId\}(/archive(/\{archiveId\}(/url)?)?)?)?"
         r"|/output/graylog/dashboard(/\{dashboardId\})?|/input(/\{inputId\})?|/serviceInfos)?)?",
     ],
+    "support": [r"/support/tickets(/\{ticketId\}(/messages)?)?"],
 }
 
 # POSTs kept: they start a server-side export or hand out what an export needs.
