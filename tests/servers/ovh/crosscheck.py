@@ -9,8 +9,8 @@ URL is the API root (`http://127.0.0.1:PORT/1.0`); DIR an extracted archive (the
 folder, or the folder holding it). Each inventory item whose `id` is an API path must hold
 what `GET id` answers now; each item whose `meta` names a `route` and a `field` (a PDF, a
 dump) must have the sha256 of the bytes at the URL that field of that route's answer gives;
-and every path the test server serves (`/_admin/paths`) must be archived, excluded or failed
-in the report, unless an `--allow-missing` regex matches it. Prints a JSON summary; exits 0
+and every path the test server serves (`/_admin/paths`) must be archived, or it or a route
+above it excluded or failed in the report, unless an `--allow-missing` regex matches it. Prints a JSON summary; exits 0
 when nothing is missing or different, 1 otherwise, 2 on bad arguments.
 """
 
@@ -125,13 +125,17 @@ def main():
         archived.add(normalized(ident))
         checked += 1
 
-    accounted = set(archived)
-    for entry in report.get("exclusions", []) + report.get("failures", []):
-        accounted.add(normalized(entry.get("id", "")))
+    # an excluded or failed route accounts for itself and everything under it (a suspended
+    # service's routes answer 460 all the same)
+    refused = {normalized(e.get("id", "")) for e in report.get("exclusions", []) + report.get("failures", [])}
+
+    def accounted(segments):
+        return segments in archived or any(segments[:n] in refused for n in range(1, len(segments) + 1))
+
     base = args.url.rsplit("/1.0", 1)[0]
     paths = requests.get(f"{base}/_admin/paths", timeout=60).json()["paths"]
     allowed = [re.compile(p) for p in args.allow_missing]
-    missing = [p for p in paths if normalized(p) not in accounted and not any(r.search(p) for r in allowed)]
+    missing = [p for p in paths if not accounted(normalized(p)) and not any(r.search(p) for r in allowed)]
 
     summary = {"checked": checked, "files": files, "missing": missing, "mismatches": mismatches, "unchecked": unchecked}
     print(json.dumps(summary, indent=1, ensure_ascii=False))
