@@ -79,7 +79,7 @@ pub const SECTIONS: &[Section] = &[
                     SERVICE_INFOS,
                 ],
             ),
-            leaf("/domain/contact", Shape::Objects),
+            records("/domain/contact", &[]),
         ],
     },
     // DNS zones: each as a BIND file, its records, redirections, DynHost records and logins, DNSSEC, SOA
@@ -249,6 +249,8 @@ pub const SECTIONS: &[Section] = &[
             ],
         )],
     },
+    // support tickets with their messages
+    Section { name: "support", roots: &[ids("/support/tickets", &[leaf("messages", Shape::Objects)])] },
 ];
 
 /// The section called `name`.

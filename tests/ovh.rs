@@ -1,0 +1,259 @@
+//! The ovh provider (`ovh://`) against an OVH API v1 test server built from OVH's published
+//! API descriptions (tests/servers/ovh/): the whole account cross-checked with the official
+//! `ovh` Python client, exclusions (404, 403 NOT_GRANTED_CALL, 460), transfer codes only on
+//! request, signed keys and OAuth2 tokens renewed mid-export, the API's clock, the rate limit
+//! and 429s, a route failing mid-export, `sortie ovh credential`, and bad credentials.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use common::ovh::{
+    APPLICATION_KEY, APPLICATION_SECRET, CK_DOMAINS_ONLY, CK_FULL, CK_NO_ME, CK_PENDING, CLIENT_ID, CLIENT_SECRET,
+    OvhServer,
+};
+use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report};
+use serde_json::Value;
+
+/// Exports `sources` with signed keys into the server's directory; the archive's path.
+fn export(server: &OvhServer, ck: &str, name: &str, args: &[&str]) -> (std::path::PathBuf, Output) {
+    let archive = server.dir.path().join(format!("{name}.tar.zst"));
+    let mut all = vec!["export", "-o", archive.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = server.sortie(ck, &all);
+    (archive, output)
+}
+
+fn exclusions(bag: &Path) -> Vec<Value> {
+    report(bag)["exclusions"].as_array().cloned().unwrap_or_default()
+}
+
+/// The reason of an exclusion, or the error of a failure, of `id`.
+fn reason_of<'a>(entries: &'a [Value], id: &str) -> &'a str {
+    let entry = entries.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id} not among {entries:#?}"));
+    entry["reason"].as_str().or(entry["error"].as_str()).unwrap()
+}
+
+/// Every file under `dir`, read.
+fn every_file(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(every_file(&path));
+        } else {
+            out.push((path.display().to_string(), fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn assert_nowhere(dir: &Path, secret: &str) {
+    for (path, bytes) in every_file(dir) {
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{secret} is in {path}");
+    }
+}
+
+/// Paths of the fixture an export leaves out on purpose: the history of server-side tasks,
+/// and what lies under a suspended service (whose own route is an exclusion).
+const NOT_EXPORTED: &[&str] = &["/tasks$", "/expired-example\\.net/"];
+
+#[test]
+fn the_whole_account_is_exported_and_the_official_client_reads_the_same() {
+    let server = OvhServer::start(&[]);
+    let (archive, output) =
+        export(&server, CK_FULL, "all", &["ovh://", "--set", "ovh.rate=0", "--set", "ovh.transfer_codes=true"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "all");
+    assert_standard_tools_accept(&archive, &bag);
+
+    let credentials = ["--application-key", APPLICATION_KEY, "--application-secret", APPLICATION_SECRET];
+    let credentials = [&credentials[..], &["--consumer-key", CK_FULL]].concat();
+    let (summary, checked) = server.crosscheck(&bag, &credentials, NOT_EXPORTED);
+    assert!(checked.status.success(), "{summary:#}\n{}", all_text(&checked));
+    assert!(summary["checked"].as_u64().unwrap() > 250, "{summary}");
+    assert!(summary["files"].as_u64().unwrap() >= 10, "the PDFs are checked: {summary}");
+
+    // The BIND file verbatim beside the zone's record, the transfer code, a bill's PDF.
+    let zone = fs::read_to_string(bag.join("data/ovh-dns/domain/zone/example-0.com.zone")).unwrap();
+    assert!(zone.contains("SOA") && zone.contains("example-0.com"), "{zone}");
+    let code = fs::read_to_string(bag.join("data/ovh-domains/domain/example-0.com/authInfo.json")).unwrap();
+    assert_eq!(code, "\"Transfer-example-0.com-secret\"");
+    let pdf = fs::read(bag.join("data/ovh-billing/me/bill/FR00000001.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let bill = inventory(&bag).into_iter().find(|r| r["id"] == "/me/bill/FR00000001#pdfUrl").unwrap();
+    assert_eq!((bill["meta"]["route"].as_str(), bill["meta"]["field"].as_str()), (Some("/me/bill/FR00000001"), Some("pdfUrl")));
+
+    // A suspended service is an exclusion naming the status and the query, not a gap.
+    let excluded = exclusions(&bag);
+    let suspended = reason_of(&excluded, "/domain/expired-example.net");
+    assert!(suspended.contains("suspended") && suspended.contains("(460)"), "{suspended}");
+    assert!(suspended.contains("X-Ovh-QueryID EU.ext-1."), "{suspended}");
+
+    // Every API request was signed, but the clock's.
+    for request in server.requests() {
+        let path = request["path"].as_str().unwrap_or_default();
+        if path.starts_with("/1.0/") && path != "/1.0/auth/time" {
+            assert_eq!(request["auth"], "signed", "{request}");
+        }
+    }
+}
+
+#[test]
+fn transfer_codes_stay_out_unless_asked_for_and_the_report_says_so() {
+    let server = OvhServer::start(&[]);
+    let (archive, output) = export(&server, CK_FULL, "domains", &["ovh://domains", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "domains");
+    let reason = reason_of(&exclusions(&bag), "/domain/example-1.com/authInfo").to_owned();
+    assert!(reason.contains("ovh.transfer_codes=true"), "{reason}");
+    assert_nowhere(&bag, "Transfer-example-1.com-secret");
+    assert!(server.requests().iter().all(|r| !r["path"].as_str().unwrap_or_default().ends_with("/authInfo")));
+}
+
+#[test]
+fn routes_not_granted_are_exclusions_and_the_export_is_complete() {
+    let server = OvhServer::start(&[]);
+    let (archive, output) =
+        export(&server, CK_DOMAINS_ONLY, "granted", &["ovh://domains", "ovh://billing", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "granted");
+    let reason = reason_of(&exclusions(&bag), "/me/bill").to_owned();
+    assert!(reason.contains("NOT_GRANTED_CALL") && reason.contains("X-Ovh-QueryID"), "{reason}");
+    assert!(bag.join("data/ovh-domains/domain/example-0.com.json").exists());
+}
+
+#[test]
+fn a_route_failing_mid_export_is_retried_then_named_as_a_failure() {
+    let server = OvhServer::start(&[]);
+    server.fault("503", 2, "^GET /1.0/me/bill/FR00000002$");
+    server.fault("cut", 1, "^GET /1.0/me/bill/FR00000003$");
+    let (_, output) = export(&server, CK_FULL, "retried", &["ovh://billing", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "transient faults are retried: {}", all_text(&output));
+
+    server.fault("503", 1000, "^GET /1.0/me/bill/FR00000004$");
+    let (archive, output) =
+        export(&server, CK_FULL, "failing", &["ovh://billing", "--set", "ovh.rate=0", "--retries", "2"]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "failing");
+    let failures = report(&bag)["failures"].as_array().cloned().unwrap();
+    let reason = reason_of(&failures, "/me/bill/FR00000004");
+    assert!(reason.contains("503") && reason.contains("X-Ovh-QueryID") && reason.contains("gave up after 3"), "{reason}");
+    assert!(bag.join("data/ovh-billing/me/bill/FR00000005.json").exists(), "the walk goes on after a failure");
+}
+
+#[test]
+fn oauth2_tokens_are_renewed_when_they_expire_mid_export() {
+    let server = OvhServer::start(&["--token-ttl", "2"]);
+    let archive = server.dir.path().join("oauth.tar.zst");
+    let endpoint = server.endpoint();
+    let env = [("OVH_ENDPOINT", endpoint.as_str()), ("OVH_CLIENT_ID", CLIENT_ID), ("OVH_CLIENT_SECRET", CLIENT_SECRET)];
+    let args = ["export", "ovh://dns", "ovh://services", "--set", "ovh.rate=25", "-o", archive.to_str().unwrap()];
+    let output = server.sortie_with(&env, &args);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let requests = server.requests();
+    let tokens = requests.iter().filter(|r| r["path"] == "/auth/oauth2/token").count();
+    let api: Vec<&Value> = requests.iter().filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/1.0/")).collect();
+    assert!(api.len() > 60, "{} API requests", api.len());
+    assert!(tokens >= 2, "the export outlived its first token: {tokens} tokens asked for");
+    assert!(api.iter().all(|r| r["auth"] == "oauth2" && r["status"] != 401), "{api:#?}");
+    let bag = gnu_extract(&archive, "oauth");
+    assert_nowhere(&bag, CLIENT_SECRET);
+}
+
+#[test]
+fn the_api_clock_is_followed_and_the_rate_limit_kept() {
+    // The API's clock an hour ahead: signatures are timed by /auth/time, not by this machine.
+    // The server answers 429 past 5 requests in any second; the client sends 4 a second.
+    let server = OvhServer::start(&["--clock-offset", "3600", "--rate-limit", "5"]);
+    let (_, output) = export(&server, CK_FULL, "clock", &["ovh://services", "--set", "ovh.rate=4"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r["status"] != 429), "the client kept under 5 requests/s");
+    let times: Vec<f64> = requests.iter().filter(|r| r["auth"] == "signed").map(|r| r["time"].as_f64().unwrap()).collect();
+    assert!(times.len() > 30, "{} signed requests", times.len());
+    for (i, start) in times.iter().enumerate() {
+        let in_a_second = times[i..].iter().take_while(|t| **t < start + 1.0).count();
+        assert!(in_a_second <= 5, "{in_a_second} requests within a second from {start}");
+    }
+
+    // Without the client's limit, the server's 429s (Retry-After: 1) are waited out.
+    let (_, output) = export(&server, CK_FULL, "throttled", &["ovh://services", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(server.requests().iter().any(|r| r["status"] == 429), "the server throttled");
+}
+
+#[test]
+fn sortie_ovh_credential_asks_for_a_key_that_works_once_validated() {
+    let server = OvhServer::start(&[]);
+    let endpoint = server.endpoint();
+    let env = [("OVH_ENDPOINT", endpoint.as_str()), ("OVH_APPLICATION_KEY", APPLICATION_KEY)];
+    let output = server.sortie_with(&env, &["ovh", "credential", "--json"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let asked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(asked["state"], "pendingValidation");
+    assert!(asked["validation_url"].as_str().unwrap().starts_with("http"), "{asked}");
+    let key = asked["consumer_key"].as_str().unwrap().to_owned();
+
+    let text = server.sortie_with(&env, &["ovh", "credential"]);
+    assert!(common::stdout(&text).contains("export OVH_CONSUMER_KEY="), "{}", all_text(&text));
+
+    let (archive, output) = export(&server, &key, "pending", &["ovh://services", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 1, "{}", all_text(&output));
+    assert!(common::stderr(&output).contains("validation"), "{}", all_text(&output));
+    assert!(!archive.exists());
+
+    server.admin("POST", "/_admin/validate", &serde_json::json!({"consumerKey": key}).to_string());
+    let (_, output) = export(&server, &key, "validated", &["ovh://services", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+}
+
+#[test]
+fn bad_credentials_and_endpoints_are_refused_naming_the_key_never_a_secret() {
+    let server = OvhServer::start(&[]);
+    let endpoint = server.endpoint();
+    let archive = server.dir.path().join("bad.tar.zst");
+    let out = archive.to_str().unwrap();
+    let run = |env: &[(&str, &str)]| server.sortie_with(env, &["export", "ovh://services", "-o", out]);
+    let signed = |secret: &'static str, ck: &'static str| {
+        vec![
+            ("OVH_ENDPOINT", endpoint.clone()),
+            ("OVH_APPLICATION_KEY", APPLICATION_KEY.to_owned()),
+            ("OVH_APPLICATION_SECRET", secret.to_owned()),
+            ("OVH_CONSUMER_KEY", ck.to_owned()),
+        ]
+    };
+    let cases: Vec<(Vec<(&str, String)>, i32, &str)> = vec![
+        (signed("WrongSecretWrongSecretWrong00000", CK_FULL), 1, "signature of application key 'SortieTestAppKey'"),
+        (signed(APPLICATION_SECRET, "UnknownCkUnknownCk00000000000000"), 1, "consumer key of application key"),
+        (signed(APPLICATION_SECRET, CK_PENDING), 1, "still waits for its validation"),
+        (signed(APPLICATION_SECRET, CK_NO_ME), 1, "nothing can be exported without reading the account (/me)"),
+        (vec![("OVH_ENDPOINT", "ovh-mars".to_owned())], 2, "'ovh-mars' is no OVH endpoint"),
+        (
+            vec![("OVH_ENDPOINT", endpoint.clone()), ("OVH_APPLICATION_KEY", APPLICATION_KEY.to_owned())],
+            2,
+            "the application secret of application key 'SortieTestAppKey' is not given",
+        ),
+        (
+            signed(APPLICATION_SECRET, "").into_iter().filter(|(k, _)| *k != "OVH_CONSUMER_KEY").collect(),
+            2,
+            "sortie ovh credential",
+        ),
+        (vec![("OVH_ENDPOINT", endpoint.clone()), ("OVH_APPLICATION_KEY", "NoSuchAppKey".to_owned()),
+              ("OVH_APPLICATION_SECRET", APPLICATION_SECRET.to_owned()), ("OVH_CONSUMER_KEY", CK_FULL.to_owned())],
+         1, "application key 'NoSuchAppKey' at"),
+    ];
+    for (env, expected_code, expected) in cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let output = run(&env);
+        let text = all_text(&output);
+        assert_eq!(code(&output), expected_code, "{env:?}: {text}");
+        assert!(text.contains(expected), "{env:?}: {text}");
+        for secret in [APPLICATION_SECRET, CK_FULL, CK_PENDING, CK_NO_ME, "WrongSecretWrongSecretWrong00000"] {
+            assert!(!text.contains(secret), "{env:?}: a secret shown: {text}");
+        }
+        assert!(!archive.exists(), "{env:?}: an archive was left");
+    }
+}
