@@ -21,6 +21,7 @@ EMAIL_DOMAIN = "example-0.com"
 VPS = "vps-1.example"
 DEDICATED = "ns1.example"
 LOGS = "ldp-1"
+EXCHANGE = "hosted-xx11111-1"
 LOGS_STREAM = "4b2d6c9e-1f3a-4e5b-8c7d-9a0b1c2d3e4f"
 LOGS_ARCHIVE = "7e8f9a0b-1c2d-4e3f-8a5b-6c7d8e9f0a1b"
 
@@ -158,6 +159,7 @@ class Account:
         self.build_hosting()
         self.build_private_database()
         self.build_email()
+        self.build_exchange()
         self.build_cloud()
         self.build_ip_vps_dedicated_logs()
         self.build_support()
@@ -478,6 +480,27 @@ class Account:
                      "from": stamp(100), "to": stamp(107)},
         })
         self.service_infos(base, d, sid)
+
+    def build_exchange(self):
+        """A hosted Exchange: its mailboxes' contents come out as PST files the API prepares
+        on request (`POST …/export`, then `POST …/exportURL`: see server.py)."""
+        org = svc = EXCHANGE
+        base = f"/email/exchange/{org}/service/{svc}"
+        sid = self.service("/email/exchange/{organizationName}/service/{exchangeService}", svc, "exchange-hosted", "exchangeService")
+        self.put("/email/exchange", [org])
+        self.put(f"/email/exchange/{org}/service", [svc])
+        self.put(base, {"domain": "example-0.com", "displayName": "Exchange example-0.com", "hostname": "ex5.mail.ovh.net",
+                        "offer": "hosted", "state": "ok", "maxReceiveSize": 100, "maxSendSize": 100, "lockoutDuration": 30,
+                        "lockoutObservationWindow": 30, "taskPendingId": 0, "complexityEnabled": True})
+        self.collection(f"{base}/account", {
+            f"{login}@example-0.com": {"primaryEmailAddress": f"{login}@example-0.com", "login": login, "domain": "example-0.com",
+                                       "id": 4_000 + k, "displayName": name, "firstName": name, "accountLicense": "standard",
+                                       "state": "ok", "quota": 50, "currentUsage": 1_000_000 * k, "configured": True,
+                                       "numberOfAliases": 0, "creationDate": stamp(3)}
+            for k, (login, name) in enumerate((("alice", "Alice"), ("bob", "Bob")), 1)
+        })
+        self.put(f"{base}/task", [])
+        self.service_infos(base, svc, sid)
 
     def build_cloud(self):
         p = PROJECT

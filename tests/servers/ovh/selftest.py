@@ -250,6 +250,27 @@ def run(s):
     new = c.get(f"/hosting/web/hosting-1.cluster.example/database/db1/dump/{dumps[-1]}")
     check("a web hosting dump task ends with a new dump of type now", t["status"] == "done" and new["type"] == "now" and new["url"], (t, new))
 
+    mailbox = "/email/exchange/hosted-xx11111-1/service/hosted-xx11111-1/account/alice@example-0.com"
+    service = mailbox.split("/account/")[0]
+    name, _ = error_of(lambda: c.get(f"{mailbox}/export"))
+    check("no PST export before one is asked for (404)", name == "ResourceNotFoundError", name)
+    task = c.post(f"{mailbox}/export")
+    name, _ = error_of(lambda: c.post(f"{mailbox}/exportURL"))
+    check("no PST URL before the export is done (400)", name == "BadParametersError", name)
+    progress = []
+    for _ in range(3):
+        status = c.get(f"{service}/task/{task['id']}")["status"]
+        progress.append((status, c.get(f"{mailbox}/export")["percentComplete"]))
+    check("an Exchange PST export task goes todo → doing → done, the export 0 → 50 → 100 %",
+          progress == [("todo", 0), ("doing", 50), ("done", 100)], progress)
+    task = c.post(f"{mailbox}/exportURL")
+    for _ in range(3):
+        status = c.get(f"{service}/task/{task['id']}")["status"]
+    url = c.get(f"{mailbox}/exportURL")["url"]
+    with urllib.request.urlopen(url) as r:
+        data = r.read()
+    check("then its URL task gives a URL serving the PST file", status == "done" and data.startswith(b"!BDN") and task["id"] in c.get(f"{service}/task"), status)
+
     logs = "/dbaas/logs/ldp-1/output/graylog/stream"
     stream = c.get(logs)[0]
     archive_id = c.get(f"{logs}/{stream}/archive")[0]

@@ -39,6 +39,8 @@ EXPORT_RULES = [
     {"method": "POST", "path": "/*/dump"},
     {"method": "POST", "path": "/*/secret"},
     {"method": "POST", "path": "/*/url"},
+    {"method": "POST", "path": "/*/export"},
+    {"method": "POST", "path": "/*/exportURL"},
 ]
 CONSUMER_KEYS = {
     "SortieTestCkFullAccess0000000000": ("validated", EXPORT_RULES),
@@ -82,6 +84,12 @@ def signature(secret, consumer_key, method, url, body, timestamp):
     """OVH's request signature: `$1$` + hex SHA1 of the fields joined by `+`."""
     plain = "+".join([secret, consumer_key, method, url, body, str(timestamp)])
     return "$1$" + hashlib.sha1(plain.encode("utf-8")).hexdigest()
+
+
+def pst(email):
+    """Bytes standing for a mailbox's PST file: its magic, then content of the mailbox's own."""
+    seed = hashlib.sha256(email.encode()).digest()
+    return b"!BDN" + b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(2048))
 
 
 def rule_matches(rule_path, path):
@@ -347,7 +355,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(404, "Client::NotFound", f"The requested object (archiveId = {params['archiveId']}) does not exist")
                 expires = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600))
                 return {"expirationDate": expires, "url": st.account.archive_url}
-        if method == "GET" and re.search(r"/tasks/\{id\}$", t):
+        if method == "POST" and t.endswith("/account/{primaryEmailAddress}/export"):
+            return self.start_pst_export(segments[:-1], params)
+        if method == "POST" and t.endswith("/account/{primaryEmailAddress}/exportURL"):
+            return self.start_pst_url(segments[:-1], params)
+        if method == "GET" and re.search(r"/tasks?/\{id\}$", t):
             task = self.poll_task(segments)
             if task is not None:
                 return task
@@ -404,7 +416,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 task.update({"function": "dump/create", "objectId": db, "objectType": "Dump"})
             else:
                 task.update({"function": "database/dump", "databaseName": db, "dumpId": None, "userName": None})
-            st.tasks[service + ("tasks", str(tid))] = {"task": task, "reads": 0, "service": service, "db": db, "web": web}
+            st.tasks[service + ("tasks", str(tid))] = {"task": task, "reads": 0, "service": service, "db": db, "web": web,
+                                                        "finish": self.finish_dump}
             tasks_list = acc.get(service + ("tasks",)) or []
             acc.store[service + ("tasks",)] = tasks_list + [tid]
         return dict(task)
@@ -419,10 +432,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["reads"] += 1
             if task["status"] != "done":
                 if entry["reads"] >= st.config["task_polls"]:
-                    self.finish_dump(entry)
+                    entry["finish"](entry)
+                    task["status"] = "done"
                 elif entry["reads"] > 1:
                     task["status"] = "doing"
-                task["lastUpdate"] = now_iso()
+                    if entry.get("progress"):
+                        entry["progress"](entry)
+                if "lastUpdate" in task:
+                    task["lastUpdate"] = now_iso()
+                if task["status"] == "done":
+                    task["finishDate" if "finishDate" in task else "doneDate"] = now_iso()
             return dict(task)
 
     def finish_dump(self, entry):
@@ -453,8 +472,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
             acc.store[service + ("dump",)] = (acc.get(service + ("dump",)) or []) + [dump_id]
             task["dumpId"] = dump_id
         acc.store[service + ("database", db, "dump")] = listed + [dump_id]
-        task["status"] = "done"
-        task["doneDate"] = now_iso()
+
+    # -- Exchange PST exports -----------------------------------------------------------------
+
+    def exchange_task(self, account, function, finish, progress=None):
+        """A task of the Exchange service above `account`, listed in its `task` (under the lock)."""
+        st = self.state
+        service = account[:5]
+        tid = st.next_task
+        st.next_task += 1
+        task = {"id": tid, "function": function, "status": "todo", "todoDate": now_iso(), "finishDate": None}
+        st.tasks[service + ("task", str(tid))] = {"task": task, "reads": 0, "account": account, "finish": finish,
+                                                  "progress": progress}
+        st.account.store[service + ("task",)] = (st.account.get(service + ("task",)) or []) + [tid]
+        return task
+
+    def start_pst_export(self, account, params):
+        st = self.state
+        with st.lock:
+            if st.account.get(account) is None:
+                raise ApiError(404, "Client::NotFound", f"The requested object (primaryEmailAddress = {params['primaryEmailAddress']}) does not exist")
+            if st.account.get(account + ("export",)) is not None:
+                raise ApiError(409, "Client::Conflict", "A PST export of this account already exists")
+
+            def progress(entry):
+                st.account.store[account + ("export",)]["percentComplete"] = 50
+
+            def finish(entry):
+                export = st.account.store[account + ("export",)]
+                export.update({"percentComplete": 100, "taskPendingId": 0})
+
+            task = self.exchange_task(account, "addExportPstRequest", finish, progress)
+            st.account.put("/" + "/".join(account) + "/export", {"creationDate": now_iso(), "percentComplete": 0, "taskPendingId": task["id"]})
+            return dict(task)
+
+    def start_pst_url(self, account, params):
+        st = self.state
+        with st.lock:
+            export = st.account.get(account + ("export",))
+            if export is None or export["percentComplete"] < 100:
+                raise ApiError(400, "Client::BadRequest", "The PST export of this account is not finished (poll its task first)")
+            email = params["primaryEmailAddress"]
+
+            def finish(entry):
+                body = pst(email)
+                url = st.account.download("pst", f"{email}.pst", body, "application/vnd.ms-outlook")
+                expires = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86400))
+                st.account.put("/" + "/".join(account) + "/exportURL", {"expiration": expires, "url": url})
+
+            return dict(self.exchange_task(account, "generatePstUrl", finish))
 
     # -- downloads and OAuth2 ---------------------------------------------------------------
 

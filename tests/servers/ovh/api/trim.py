@@ -72,11 +72,15 @@ KEEP = {
         r"/dbaas/logs(/\{serviceName\}(/output/graylog/stream(/\{streamId\}(/archive(/\{archiveId\}(/url)?)?)?)?"
         r"|/output/graylog/dashboard(/\{dashboardId\})?|/input(/\{inputId\})?|/serviceInfos)?)?",
     ],
+    "email-exchange": [
+        r"/email/exchange(/\{organizationName\}(/service(/\{exchangeService\}(/account(/\{primaryEmailAddress\}"
+        r"(/export|/exportURL)?)?|/task(/\{id\})?|/serviceInfos)?)?)?)?",
+    ],
     "support": [r"/support/tickets(/\{ticketId\}(/messages)?)?"],
 }
 
 # POSTs kept: they start a server-side export or hand out what an export needs.
-POSTS = re.compile(r"(/auth/credential|/dump|/s3Credentials/\{access\}/secret|/archive/\{archiveId\}/url)$")
+POSTS = re.compile(r"(/auth/credential|/dump|/s3Credentials/\{access\}/secret|/archive/\{archiveId\}/url|/export|/exportURL)$")
 
 PRIMITIVE = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
