@@ -463,10 +463,15 @@ class Account:
             2: {"id": 2, "header": "From", "operand": "contains", "value": "spammer.example"},
         })
         self.collection(f"{base}/account/info/filter", {})
-        self.collection(f"{base}/redirection", {
+        redirections = {
             f"{9_100 + k}": {"id": f"{9_100 + k}", "from": f"{src}@{d}", "to": dst}
             for k, (src, dst) in enumerate((("sales", f"contact@{d}"), ("old", "alice@example.org")))
-        })
+        }
+        if self.opts.hostile_ids:
+            # ids a provider must not take for paths: traversal, separators, a NUL, a newline
+            for k, hostile in enumerate(("../../../../tmp/escape", "a/b", "..", "nul\u0000byte", "new\nline", "%2e%2e"), 2):
+                redirections[hostile] = {"id": hostile, "from": f"hostile{k}@{d}", "to": "x@example.org"}
+        self.collection(f"{base}/redirection", redirections)
         self.collection(f"{base}/mailingList", {
             "news": {"id": 1, "name": "news", "ownerEmail": f"contact@{d}", "replyTo": "list", "language": "fr", "nbSubscribers": 3,
                      "options": {"moderatorMessage": False, "subscribeByModerator": False, "usersPostOnly": True}},

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from urllib.parse import quote
 from urllib.error import HTTPError
 
 import ovh
@@ -102,6 +103,28 @@ def main():
     s = Server("--domains", "3", "--bills", "4", "--task-polls", "3")
     try:
         run(s)
+    finally:
+        s.stop()
+    s = Server("--hostile-ids")
+    try:
+        c = s.client()
+        base = "/email/domain/example-0.com/redirection"
+        ids = c.get(base)
+        # sent by hand, dots encoded too: requests (so the official client) turns `%2E` back
+        # into `.` and sends `..`, which no server can tell from a dot segment
+        read = [s.raw("GET", f"{base}/{quote(i, safe='').replace('.', '%2E')}")[2]["id"] for i in ids]
+        check("hostile ids (../, /, NUL, newline) are served at their encoded paths",
+              read == ids and "../../../../tmp/escape" in ids and "nul\x00byte" in ids, ids)
+        s.admin("POST", "faults", {"pattern": "^GET /1.0/me$", "kind": "garbage"})
+        status, _, body = s.raw("GET", "/me")
+        check("an injected garbage answer is a 200 that is not JSON", status == 200 and isinstance(body, bytes), body)
+        s.admin("POST", "faults", {"pattern": "^GET /1.0/me$", "kind": "huge", "size": 5_000_000})
+        status, headers, body = s.raw("GET", "/me")
+        check("an injected huge answer streams its announced size (one JSON string)", len(body) == 5_000_000 - 2 and headers["Content-Length"] == "5000000")
+        s.admin("POST", "faults", {"pattern": "^GET /1.0/me$", "kind": "slow", "seconds": 1})
+        started = time.monotonic()
+        status = s.raw("GET", "/me")[0]
+        check("an injected slow answer comes late", status == 200 and time.monotonic() - started >= 1)
     finally:
         s.stop()
     s = Server("--s3-endpoint", "http://127.0.0.1:9", "--s3-access-key", "AKS3", "--s3-secret-key", "SKS3", "--s3-bucket", "b1")

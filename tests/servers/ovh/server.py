@@ -130,15 +130,20 @@ class State:
         return time.time() + self.config["clock_offset"]
 
 
+FAULTS = ("500", "503", "429", "460", "cut", "reset", "slow", "garbage", "huge")
+
+
 def parse_fault(spec):
     if isinstance(spec, dict):
         kind, count, pattern = str(spec["kind"]), int(spec.get("count", 1)), spec["pattern"]
     else:
         kind, count, pattern = spec.split(":", 2)
         count = int(count)
-    if kind not in ("500", "503", "429", "460", "cut", "reset"):
-        raise ValueError(f"unknown fault kind {kind!r} (500, 503, 429, 460, cut or reset)")
-    return {"kind": kind, "count": count, "pattern": pattern, "regex": re.compile(pattern)}
+        spec = {}
+    if kind not in FAULTS:
+        raise ValueError(f"unknown fault kind {kind!r} ({', '.join(FAULTS)})")
+    return {"kind": kind, "count": count, "pattern": pattern, "regex": re.compile(pattern),
+            "seconds": float(spec.get("seconds", 5)), "size": int(spec.get("size", 1 << 30))}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -190,6 +195,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.record(n, method, 0)
             self.reset()
             return
+        if fault and fault["kind"] == "huge":
+            self.record(n, method, 200)
+            self.huge(fault["size"])
+            return
+        if fault and fault["kind"] == "garbage":
+            self.record(n, method, 200)
+            self.send(200, {"Content-Type": "application/json; charset=utf-8"}, b"<html><body>502 Bad Gateway</body></html>")
+            return
+        if fault and fault["kind"] == "slow":
+            time.sleep(fault["seconds"])
         try:
             if fault and fault["kind"] in ("500", "503", "429", "460"):
                 status = int(fault["kind"])
@@ -230,6 +245,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
+
+    def huge(self, size):
+        """A 200 whose JSON body is one string of `size` bytes, streamed (a client must bound
+        what it holds); stops when the client goes away."""
+        self.send_response(200)
+        self.send_header("X-Ovh-QueryID", self.query_id)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b"a" * 65536
+        try:
+            self.wfile.write(b'"')
+            left = size - 2
+            while left > 0:
+                self.wfile.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+            self.wfile.write(b'"')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     def reset(self):
         """Closes the connection with a TCP RST, without an answer."""
@@ -647,6 +682,7 @@ def main():
     ap.add_argument("--s3-region", default="gra")
     ap.add_argument("--s3-bucket", action="append", default=[])
     ap.add_argument("--fault", action="append", default=[])
+    ap.add_argument("--hostile-ids", action="store_true", help="ids that are no safe path segment (../, /, NUL…)")
     ap.add_argument("--verbose", action="store_true")
     opts = ap.parse_args()
 
