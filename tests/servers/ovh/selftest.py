@@ -110,9 +110,7 @@ def main():
         c = s.client()
         base = "/email/domain/example-0.com/redirection"
         ids = c.get(base)
-        # sent by hand, dots encoded too: requests (so the official client) turns `%2E` back
-        # into `.` and sends `..`, which no server can tell from a dot segment
-        read = [s.raw("GET", f"{base}/{quote(i, safe='').replace('.', '%2E')}")[2]["id"] for i in ids]
+        read = [c.get(f"{base}/{quote(i, safe='')}")["id"] for i in ids]
         check("hostile ids (../, /, NUL, newline) are served at their encoded paths",
               read == ids and "../../../../tmp/escape" in ids and "nul\x00byte" in ids, ids)
         s.admin("POST", "faults", {"pattern": "^GET /1.0/me$", "kind": "garbage"})
