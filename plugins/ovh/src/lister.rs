@@ -50,6 +50,9 @@ pub enum Locator {
     /// link carries its own token, as OVH serves it. Kept in the locator rather than read
     /// again from the record, which would double the API requests of an account's bills.
     Linked { url: String },
+    /// A fresh dump of the database at `database` (a route), started when opened: a POST
+    /// `…/dump`, its task polled under `service`'s `/tasks`, the new dump's `url` downloaded.
+    Dump { service: String, database: String },
 }
 
 /// What `ovh://SECTION` lists, with its client.
@@ -57,6 +60,7 @@ pub struct Lister<'a> {
     pub client: &'a Client,
     pub section: &'static Section,
     pub transfer_codes: bool,
+    pub fresh_dumps: bool,
 }
 
 impl Lister<'_> {
@@ -77,7 +81,7 @@ impl Lister<'_> {
                 return Err(Error::new(ErrorKind::Other, "a listing cursor names a route this version does not know"));
             };
             match (&node.shape, task.ids.take()) {
-                (Shape::Ids | Shape::Records(_), Some(mut ids)) => {
+                (Shape::Ids | Shape::Names | Shape::Records(_), Some(mut ids)) => {
                     if ids.is_empty() {
                         continue;
                     }
@@ -86,9 +90,16 @@ impl Lister<'_> {
                     let route = format!("{}/{}", task.route, encode(&id));
                     let mut segments = task.segments.clone();
                     segments.push(id);
+                    if node.shape == Shape::Names {
+                        push_children(&mut stack, node, &task.node, &route, &segments);
+                        continue;
+                    }
                     requests += 1;
                     if let Some(record) = self.record(&route, &segments, &mut items).await? {
                         self.linked(node, &route, &segments, &record, &mut items);
+                        if node.fresh_dump {
+                            items.push(self.fresh_dump(&task.route, &route, &segments));
+                        }
                         push_children(&mut stack, node, &task.node, &route, &segments);
                     }
                 }
@@ -126,7 +137,7 @@ impl Lister<'_> {
                 (shape, _) => {
                     requests += 1;
                     let Some(answer) = self.record(&task.route, &task.segments, &mut items).await? else { continue };
-                    if let Shape::Ids | Shape::Records(_) = shape {
+                    if let Shape::Ids | Shape::Names | Shape::Records(_) = shape {
                         let ids = id_list(&answer, shape).ok_or_else(|| {
                             Error::new(
                                 ErrorKind::Other,
@@ -206,6 +217,30 @@ impl Lister<'_> {
             }
         }
         items.push(item);
+    }
+}
+
+impl Lister<'_> {
+    /// `DATABASE.sql.gz` beside the database's record: a dump made for this export.
+    fn fresh_dump(&self, databases: &str, database: &str, segments: &[String]) -> Item {
+        let mut segments = segments.to_vec();
+        if let Some(last) = segments.last_mut() {
+            last.push_str(".sql.gz");
+        }
+        let id = format!("{database}#dump");
+        let mut item = Item::new(RawName::text(&id), raw(&segments), Kind::File);
+        item.content_type = Some("application/gzip".into());
+        if self.fresh_dumps {
+            let service = databases.trim_end_matches("/database").to_owned();
+            let locator = Locator::Dump { service, database: database.to_owned() };
+            item.locator = Some(serde_json::to_string(&locator).expect("a locator serializes"));
+        } else {
+            item.has_body = false;
+            item.skip = Some(Skip::Excluded(
+                "left out: no fresh dump made (--set ovh.dumps=false); the dumps already there are archived".into(),
+            ));
+        }
+        item
     }
 }
 

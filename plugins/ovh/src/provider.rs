@@ -48,8 +48,8 @@ impl Provider for OvhProvider {
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {
-        let transfer_codes = self.client.settings.transfer_codes;
-        Lister { client: &self.client, section: self.section, transfer_codes }.page(cursor).await
+        let (transfer_codes, fresh_dumps) = (self.client.settings.transfer_codes, self.client.settings.fresh_dumps);
+        Lister { client: &self.client, section: self.section, transfer_codes, fresh_dumps }.page(cursor).await
     }
 
     async fn open(&self, item: &Item) -> Result<Body> {

@@ -1,12 +1,23 @@
-//! Opening an item with bytes of its own: a document a record links to (a bill's PDF).
+//! Opening an item with bytes of its own: a document a record links to (a bill's PDF), or a
+//! fresh database dump, made for the export: started, its task polled, then downloaded.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
 use sortie_sdk::item::Item;
 use sortie_sdk::provider::Body;
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::Client;
-use crate::lister::Locator;
+use crate::lister::{Locator, encode};
+
+/// How often a dump's task is asked about.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a dump may take before the item fails: hours for a large database.
+const MAX_DUMP_WAIT: Duration = Duration::from_secs(6 * 3600);
 
 pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     let name = item.id.display();
@@ -15,12 +26,18 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     };
     let locator: Locator = serde_json::from_str(text)
         .map_err(|e| Error::new(ErrorKind::Other, format!("{name} cannot be opened: its locator is damaged: {e}")))?;
-    let Locator::Linked { url } = locator;
-    let what = format!("the document of {name}");
-    let response = client.download(&url, &what).await?;
+    match locator {
+        Locator::Linked { url } => download(client, &url, &format!("the document of {name}")).await,
+        Locator::Dump { service, database } => dump(client, &service, &database).await,
+    }
+}
+
+async fn download(client: &Client, url: &str, what: &str) -> Result<Body> {
+    let response = client.download(url, what).await?;
     let size = response.content_length();
     let content_type =
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let what = what.to_owned();
     let stream = response
         .bytes_stream()
         .map(move |chunk| {
@@ -30,4 +47,77 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     let mut body = Body::streaming(size, stream);
     body.content_type = content_type;
     Ok(body)
+}
+
+/// A new dump of `database`: the dumps there before are noted, a dump is started, its task
+/// polled until done, and the dump it made downloaded. Its route and `url` field go into
+/// the inventory, so that the file can be told from the API's record of it.
+async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
+    let list = format!("{database}/dump");
+    let before: BTreeSet<String> = ids(&client.get(&list).await?.1);
+    let request = if service.starts_with("/hosting/web/") {
+        json!({"date": "now", "sendEmail": false})
+    } else {
+        json!({"sendEmail": false})
+    };
+    let answer = client.call(Method::POST, &list, Some(&request)).await?;
+    let task: Value = serde_json::from_slice(&answer).unwrap_or_default();
+    let Some(task_id) = id(&task["id"]) else {
+        return Err(Error::new(ErrorKind::Other, format!("POST {list} answered no task id")));
+    };
+    let task_route = format!("{service}/tasks/{}", encode(&task_id));
+    let started = Instant::now();
+    let task = loop {
+        let (_, task) = client.get(&task_route).await?;
+        match task["status"].as_str() {
+            Some("done") => break task,
+            Some(status @ ("error" | "cancelled")) => {
+                return Err(Error::new(ErrorKind::Other, format!("the dump task {task_route} ended {status}")));
+            }
+            _ if started.elapsed() > MAX_DUMP_WAIT => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the dump task {task_route} is not done after {} hours", MAX_DUMP_WAIT.as_secs() / 3600),
+                ));
+            }
+            _ => tokio::time::sleep(POLL).await,
+        }
+    };
+    let made = match id(&task["dumpId"]) {
+        Some(dump) => dump,
+        None => {
+            let after = ids(&client.get(&list).await?.1);
+            let new: Vec<&String> = after.difference(&before).collect();
+            match new.as_slice() {
+                [one] => (*one).clone(),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("the dump task {task_route} is done, but {} new dumps are listed at {list}", new.len()),
+                    ));
+                }
+            }
+        }
+    };
+    let route = format!("{list}/{}", encode(&made));
+    let (_, record) = client.get(&route).await?;
+    let Some(url) = record["url"].as_str() else {
+        return Err(Error::new(ErrorKind::Other, format!("the dump {route} has no url")));
+    };
+    let mut body = download(client, url, &format!("the dump {route}")).await?;
+    body.meta.insert("route".into(), route.into());
+    body.meta.insert("field".into(), "url".into());
+    Ok(body)
+}
+
+fn id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn ids(answer: &Value) -> BTreeSet<String> {
+    answer.as_array().into_iter().flatten().filter_map(id).collect()
 }

@@ -9,6 +9,9 @@
 pub enum Shape {
     /// An array of ids (`string[]`, `long[]`…): each id's record is at `ROUTE/{id}`.
     Ids,
+    /// An array of ids that have no record of their own, only routes under them
+    /// (`/email/exchange/{organization}/service`).
+    Names,
     /// An array of records, kept as one document, whose field names each one's id: its
     /// full record is at `ROUTE/{id}` (Public Cloud instances, volumes…).
     Records(&'static str),
@@ -33,24 +36,35 @@ pub struct Node {
     /// The field of each record holding the URL of a document of its own (`pdfUrl` of a
     /// bill), and what the document's name adds to the record's (`.pdf`).
     pub link: Option<(&'static str, &'static str)>,
+    /// Each id is a database, of which a fresh dump is made (`POST …/dump`) and archived.
+    pub fresh_dump: bool,
     /// The routes under each id (for [`Shape::Ids`]) or under the record.
     pub children: &'static [Node],
 }
 
 const fn ids(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, link: None, children }
+    Node { name, shape: Shape::Ids, link: None, fresh_dump: false, children }
 }
 
 const fn leaf(name: &'static str, shape: Shape) -> Node {
-    Node { name, shape, link: None, children: &[] }
+    Node { name, shape, link: None, fresh_dump: false, children: &[] }
 }
 
 const fn pdfs(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, link: Some(("pdfUrl", ".pdf")), children }
+    Node { name, shape: Shape::Ids, link: Some(("pdfUrl", ".pdf")), fresh_dump: false, children }
+}
+
+/// A database's dumps: each dump's file is at its `url`.
+const DUMPS: &[Node] =
+    &[Node { name: "dump", shape: Shape::Ids, link: Some(("url", ".sql.gz")), fresh_dump: false, children: &[] }];
+
+/// The databases of a hosting or private SQL server, each dumped afresh.
+const fn databases() -> Node {
+    Node { name: "database", shape: Shape::Ids, link: None, fresh_dump: true, children: DUMPS }
 }
 
 const fn records(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Records("id"), link: None, children }
+    Node { name, shape: Shape::Records("id"), link: None, fresh_dump: false, children }
 }
 
 const SERVICE_INFOS: Node = leaf("serviceInfos", Shape::Object);
@@ -120,14 +134,27 @@ pub const SECTIONS: &[Section] = &[
             leaf("/me", Shape::Object),
             ids(
                 "/me/agreements",
-                &[Node { name: "contract", shape: Shape::Object, link: Some(("pdf", ".pdf")), children: &[] }],
+                &[Node {
+                    name: "contract",
+                    shape: Shape::Object,
+                    link: Some(("pdf", ".pdf")),
+                    fresh_dump: false,
+                    children: &[],
+                }],
             ),
             ids("/me/contact", &[]),
-            Node { name: "/me/document", shape: Shape::Ids, link: Some(("getUrl", ".file")), children: &[] },
+            Node {
+                name: "/me/document",
+                shape: Shape::Ids,
+                link: Some(("getUrl", ".file")),
+                fresh_dump: false,
+                children: &[],
+            },
             Node {
                 name: "/me/consent",
                 shape: Shape::Records("name"),
                 link: None,
+                fresh_dump: false,
                 children: &[leaf("decision", Shape::Object)],
             },
             ids("/me/api/logs/self", &[]),
@@ -148,7 +175,7 @@ pub const SECTIONS: &[Section] = &[
                     ids("runtime", &[]),
                     leaf("ssl", Shape::Object),
                     ids("user", &[]),
-                    ids("database", &[ids("dump", &[])]),
+                    databases(),
                     ids("dump", &[]),
                     SERVICE_INFOS,
                 ],
@@ -156,7 +183,7 @@ pub const SECTIONS: &[Section] = &[
             ids(
                 "/hosting/privateDatabase",
                 &[
-                    ids("database", &[ids("dump", &[])]),
+                    databases(),
                     ids("user", &[ids("grant", &[])]),
                     ids("whitelist", &[]),
                     ids("dump", &[]),
@@ -165,19 +192,29 @@ pub const SECTIONS: &[Section] = &[
             ),
         ],
     },
-    // mail domains: accounts and their filters, redirections, mailing lists and subscribers, responders
+    // mail domains: accounts and their filters, redirections, mailing lists and subscribers, responders;
+    // Exchange services and their accounts
     Section {
         name: "email",
-        roots: &[ids(
-            "/email/domain",
-            &[
-                ids("account", &[ids("filter", &[ids("rule", &[])])]),
-                ids("redirection", &[]),
-                ids("mailingList", &[ids("subscriber", &[]), ids("moderator", &[])]),
-                ids("responder", &[]),
-                SERVICE_INFOS,
-            ],
-        )],
+        roots: &[
+            ids(
+                "/email/domain",
+                &[
+                    ids("account", &[ids("filter", &[ids("rule", &[])])]),
+                    ids("redirection", &[]),
+                    ids("mailingList", &[ids("subscriber", &[]), ids("moderator", &[])]),
+                    ids("responder", &[]),
+                    SERVICE_INFOS,
+                ],
+            ),
+            Node {
+                name: "/email/exchange",
+                shape: Shape::Names,
+                link: None,
+                fresh_dump: false,
+                children: &[ids("service", &[ids("account", &[]), SERVICE_INFOS])],
+            },
+        ],
     },
     // Public Cloud projects: instances, volumes, snapshots, private networks, SSH keys, users, current usage
     Section {
@@ -212,10 +249,12 @@ pub const SECTIONS: &[Section] = &[
                     name: "snapshot",
                     shape: Shape::Object,
                     link: None,
+                    fresh_dump: false,
                     children: &[Node {
                         name: "download",
                         shape: Shape::Object,
                         link: Some(("url", ".img")),
+                        fresh_dump: false,
                         children: &[],
                     }],
                 },
@@ -329,7 +368,7 @@ mod tests {
         let answer = described.get(&route).unwrap_or_else(|| panic!("GET {route} is not in OVH's API descriptions"));
         let list = answer.ends_with("[]");
         match node.shape {
-            Shape::Ids | Shape::Records(_) | Shape::Objects => {
+            Shape::Ids | Shape::Names | Shape::Records(_) | Shape::Objects => {
                 assert!(list, "GET {route} answers {answer}, not a list")
             }
             Shape::Object => assert!(!list, "GET {route} answers a list ({answer}), not one record"),
@@ -338,6 +377,7 @@ mod tests {
         }
         *checked += 1;
         let below = match node.shape {
+            Shape::Names => format!("{route}/{{}}"),
             Shape::Ids | Shape::Records(_) => {
                 let item = format!("{route}/{{}}");
                 assert!(described.contains_key(&item), "GET {item} is not in OVH's API descriptions");

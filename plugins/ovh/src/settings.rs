@@ -66,6 +66,13 @@ pub fn specs() -> Vec<SettingSpec> {
              domain away: the archive must then be kept as such. Without it the codes are excluded, and the \
              report says so.",
         ),
+        SettingSpec::bool(
+            "dumps",
+            "Make a fresh dump of every database (web hostings' and private SQL servers') and archive it: the \
+             export starts the dump (POST …/dump), waits for its task and downloads it. false: only the dumps \
+             already there are archived.",
+        )
+        .default_value(true),
     ]
 }
 
@@ -89,6 +96,7 @@ pub struct OvhSettings {
     /// Requests per second, `None` for no limit.
     pub rate: Option<u32>,
     pub transfer_codes: bool,
+    pub fresh_dumps: bool,
 }
 
 /// The `ovh.conf` files, lowest precedence first, as python-ovh reads them.
@@ -223,6 +231,7 @@ impl OvhSettings {
             credentials,
             rate: (rate > 0).then(|| u32::try_from(rate).unwrap_or(u32::MAX)),
             transfer_codes: settings.is_on("transfer_codes"),
+            fresh_dumps: !settings.contains("dumps") || settings.is_on("dumps"),
         })
     }
 

@@ -90,7 +90,7 @@ fn client(settings: &Settings, env: Env<'_>, context: &Context) -> Result<Arc<Cl
     let conf = Conf::read(&conf_files(env))?;
     let settings = OvhSettings::read(settings, env, &conf)?;
     let mut key = Sha1::new();
-    key.update(format!("{} {:?} {}\n", settings.base, settings.rate, settings.transfer_codes));
+    key.update(format!("{} {:?} {} {}\n", settings.base, settings.rate, settings.transfer_codes, settings.fresh_dumps));
     match &settings.credentials {
         Credentials::Signed { application_key, application_secret, consumer_key } => {
             for part in [application_key.as_str(), application_secret.expose(), consumer_key.expose()] {
