@@ -4,9 +4,11 @@ and validated against OVH's models at seed time (`Account.put`), the files behin
 options give the same account, byte for byte (what a cross-check and a rerun rely on).
 """
 
+import datetime
 import gzip
 import hashlib
 import io
+import re
 import uuid
 from urllib.parse import quote
 
@@ -33,8 +35,6 @@ def token(*parts):
 
 def day(n):
     """An ISO date n days after 2025-01-01 (fixture dates, stable)."""
-    import datetime
-
     return (datetime.date(2025, 1, 1) + datetime.timedelta(days=n)).isoformat()
 
 
@@ -128,13 +128,16 @@ class Account:
         self.files[f"/download/{kind}/{name}"] = (content_type, body, secret)
         return f"{self.base}/download/{kind}/{quote(name)}?passwd={secret}"
 
-    def service(self, route, name, plan, vars_key="serviceName"):
+    def service(self, route, name, plan):
+        """A billed service (`/services/{id}`) whose route `route` has `name` for every variable."""
         sid = 10_000 + len(self.services)
+        variables = re.findall(r"\{([^}]+)\}", route)
         self.services.append(
             (sid, {
                 "serviceId": sid,
                 "resource": {"name": name, "displayName": name, "state": "active"},
-                "route": {"path": route, "url": route.replace("{" + vars_key + "}", name), "vars": [{"key": vars_key, "value": name}]},
+                "route": {"path": route, "url": re.sub(r"\{[^}]+\}", name, route),
+                          "vars": [{"key": v, "value": name} for v in variables]},
                 "billing": {
                     "plan": {"code": plan, "invoiceName": plan},
                     "expirationDate": stamp(400),
@@ -143,6 +146,14 @@ class Account:
             })
         )
         return sid
+
+    def root(self, listing, name, plan, record, var="serviceName"):
+        """The account's one service of a kind: `listing` lists `name`, whose record is at
+        `listing/name`, billed under `plan`; returns (its path, its service id)."""
+        sid = self.service(f"{listing}/{{{var}}}", name, plan)
+        self.put(listing, [name])
+        self.put(f"{listing}/{name}", record)
+        return f"{listing}/{name}", sid
 
     def service_infos(self, p, domain, sid, status="ok"):
         self.put(p + "/serviceInfos", {
@@ -298,7 +309,7 @@ class Account:
         self.put("/domain/contact/1234567", contact)
         for i, d in enumerate(names):
             sid = self.service("/domain/{serviceName}", d, "domain-com")
-            zsid = self.service("/domain/zone/{zoneName}", d, "zone", "zoneName")
+            zsid = self.service("/domain/zone/{zoneName}", d, "zone")
             ns = [{"id": 1, "nameServer": "dns1.ovh.net", "nameServerType": "hosted"},
                   {"id": 2, "nameServer": "ns1.ovh.net", "nameServerType": "hosted"}]
             self.put(f"/domain/{d}", {
@@ -409,10 +420,7 @@ class Account:
 
     def build_private_database(self):
         name = PRIVATE_DB
-        base = f"/hosting/privateDatabase/{name}"
-        sid = self.service("/hosting/privateDatabase/{serviceName}", name, "private-sql-512")
-        self.put("/hosting/privateDatabase", [name])
-        self.put(base, {"serviceName": name, "hostname": f"{name}.private.sql.example", "port": 35000, "cpu": 1,
+        base, sid = self.root("/hosting/privateDatabase", name, "private-sql-512", {"serviceName": name, "hostname": f"{name}.private.sql.example", "port": 35000, "cpu": 1,
                         "datacenter": "gra1", "infrastructure": "docker", "lastCheck": stamp(60), "offer": "public",
                         "server": "sqlprive-1", "state": "started", "type": "mysql", "version": "mysql_8.0",
                         "versionLabel": "8.0", "versionNumber": 8.0, "quotaSize": {"unit": "MB", "value": 512},
@@ -447,10 +455,8 @@ class Account:
 
     def build_email(self):
         d = EMAIL_DOMAIN
-        base = f"/email/domain/{d}"
-        sid = self.service("/email/domain/{domain}", d, "mxplan-5", "domain")
-        self.put("/email/domain", [d])
-        self.put(base, {"domain": d, "status": "ok", "isMXValid": "valid", "isSPFValid": "valid", "offer": "MX Plan", "creationDate": stamp(0)})
+        base, sid = self.root("/email/domain", d, "mxplan-5", {"domain": d, "status": "ok", "isMXValid": "valid", "isSPFValid": "valid",
+                                                              "offer": "MX Plan", "creationDate": stamp(0)}, "domain")
         self.collection(f"{base}/account", {
             acc: {"accountName": acc, "domain": d, "email": f"{acc}@{d}", "description": desc, "isBlocked": False, "size": 5_000_000_000}
             for acc, desc in (("contact", "Contact"), ("info", "Information"))
@@ -493,7 +499,7 @@ class Account:
         on request (`POST …/export`, then `POST …/exportURL`: see server.py)."""
         org = svc = EXCHANGE
         base = f"/email/exchange/{org}/service/{svc}"
-        sid = self.service("/email/exchange/{organizationName}/service/{exchangeService}", svc, "exchange-hosted", "exchangeService")
+        sid = self.service("/email/exchange/{organizationName}/service/{exchangeService}", svc, "exchange-hosted")
         self.put("/email/exchange", [org])
         self.put(f"/email/exchange/{org}/service", [svc])
         self.put(base, {"domain": "example-0.com", "displayName": "Exchange example-0.com", "hostname": "ex5.mail.ovh.net",
@@ -511,10 +517,7 @@ class Account:
 
     def build_cloud(self):
         p = PROJECT
-        base = f"/cloud/project/{p}"
-        sid = self.service("/cloud/project/{serviceName}", p, "project.2018")
-        self.put("/cloud/project", [p])
-        self.put(base, {"project_id": p, "projectName": "production", "description": "production", "status": "ok",
+        base, sid = self.root("/cloud/project", p, "project.2018", {"project_id": p, "projectName": "production", "description": "production", "status": "ok",
                         "access": "full", "creationDate": stamp(1), "planCode": "project.2018", "manualQuota": False, "unleash": False})
         image = {"id": "c5d8e6a2-0b3f-4a7e-9c1d-2e4f6a8b0c1d", "name": "Debian 12", "region": "GRA11", "type": "linux",
                  "user": "debian", "visibility": "public", "status": "active", "minDisk": 0, "minRam": 0, "size": 2.1,
@@ -606,10 +609,7 @@ class Account:
             1: {"sequence": 1, "action": "deny", "protocol": "ipv4", "source": "any", "destination": "192.0.2.1/32",
                 "rule": "deny ipv4 any 192.0.2.1/32", "state": "ok", "creationDate": stamp(8)},
         })
-        sid = self.service("/vps/{serviceName}", VPS, "vps-le-2-2-40")
-        self.put("/vps", [VPS])
-        base = f"/vps/{VPS}"
-        self.put(base, {"name": VPS, "displayName": "vps", "cluster": "GRA3", "zone": "Region OpenStack: os-gra3",
+        base, sid = self.root("/vps", VPS, "vps-le-2-2-40", {"name": VPS, "displayName": "vps", "cluster": "GRA3", "zone": "Region OpenStack: os-gra3",
                         "state": "running", "memoryLimit": 2048, "vcore": 1, "netbootMode": "local", "offerType": "ssd",
                         "model": {"name": "vps-le-2-2-40", "offer": "VPS Value", "memory": 2048, "vcore": 1, "disk": 40,
                                   "version": "2019v1", "maximumAdditionnalIp": 16, "availableOptions": [], "datacenter": []},
@@ -621,10 +621,7 @@ class Account:
         self.put(f"{base}/snapshot", {"id": "snap-1", "description": "before upgrade", "creationDate": stamp(70), "region": "GRA"})
         self.put(f"{base}/snapshot/download", {"size": len(snap_body), "url": self.download("vps", f"{VPS}-snap-1.qcow2.gz", snap_body, "application/octet-stream")})
         self.service_infos(base, VPS, sid)
-        sid = self.service("/dedicated/server/{serviceName}", DEDICATED, "24adv01")
-        self.put("/dedicated/server", [DEDICATED])
-        base = f"/dedicated/server/{DEDICATED}"
-        self.put(base, {"name": DEDICATED, "serverId": 424242, "ip": "198.51.100.20", "datacenter": "rbx", "os": "debian12_64",
+        base, sid = self.root("/dedicated/server", DEDICATED, "24adv01", {"name": DEDICATED, "serverId": 424242, "ip": "198.51.100.20", "datacenter": "rbx", "os": "debian12_64",
                         "rack": "R1", "region": "eu-west-rbx", "availabilityZone": "eu-west-rbx-a", "state": "ok",
                         "powerState": "poweron", "supportLevel": "pro", "monitoring": True, "professionalUse": False,
                         "noIntervention": False, "newUpgradeSystem": True, "reverse": DEDICATED})
@@ -634,10 +631,7 @@ class Account:
                                                       "memorySize": {"unit": "MB", "value": 32768}, "motherboard": "X13"})
         self.collection(f"{base}/networkInterfaceController", {"0c:c4:7a:00:00:01": {"mac": "0c:c4:7a:00:00:01"}})
         self.service_infos(base, DEDICATED, sid)
-        sid = self.service("/dbaas/logs/{serviceName}", LOGS, "logs-basic")
-        self.put("/dbaas/logs", [LOGS])
-        base = f"/dbaas/logs/{LOGS}"
-        self.put(base, {"serviceName": LOGS, "username": "logs-ab-12345", "plan": "STANDARD", "state": "ENABLED",
+        base, sid = self.root("/dbaas/logs", LOGS, "logs-basic", {"serviceName": LOGS, "username": "logs-ab-12345", "plan": "STANDARD", "state": "ENABLED",
                         "isClusterOwner": False, "createdAt": stamp(4)})
         stream = f"{base}/output/graylog/stream"
         self.collection(stream, {

@@ -20,12 +20,12 @@ import sys
 import threading
 import time
 import traceback
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fixture import NIC, Account  # noqa: E402
+from fixture import NIC, Account, sql_dump  # noqa: E402
 from schema import Api, SchemaError, now_iso, split_path  # noqa: E402
 
 APPLICATION_KEY = "SortieTestAppKey"
@@ -486,8 +486,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         task, service, db = entry["task"], entry["service"], entry["db"]
         dump_id = st.next_dump
         st.next_dump += 1
-        from fixture import sql_dump
-
         kind = "web" if entry["web"] else "pdb"
         url = acc.download("dump", f"{kind}-{service[-1]}-{db}-{dump_id}.sql.gz", sql_dump(f"{db}@{dump_id}", st.opts.dump_size), "application/gzip")
         created, deleted = now_iso(), now_iso(30 * 86400)
@@ -564,8 +562,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         passwd = parse_qs(query).get("passwd", [""])[0]
         html = path.endswith(".html")
         key = path[: -len(".html")] + ".pdf" if html else path
-        from urllib.parse import unquote
-
         entry = acc.files.get(unquote(key))
         if entry is None:
             raise ApiError(404, "Client::NotFound", "No such file")
