@@ -7,7 +7,8 @@ again with the **official `ovh` Python client** (independent of Sortie's own cli
 
 URL is the API root (`http://127.0.0.1:PORT/1.0`); DIR an extracted archive (the bag's
 folder, or the folder holding it). Each inventory item whose `id` is an API path must hold
-what `GET id` answers now; each item whose `meta` names a `route` and a `field` (a PDF, a
+what `GET id` answers now, or answered before the export changed it (`stale`: a dump list
+before the export's own dump, a task before it was done); each item whose `meta` names a `route` and a `field` (a PDF, a
 dump) must have the sha256 of the bytes at the URL that field of that route's answer gives;
 and every path the test server serves (`/_admin/paths`) must be archived, or it or a route
 above it excluded or failed in the report, unless an `--allow-missing` regex matches it. Prints a JSON summary; exits 0
@@ -81,7 +82,8 @@ def main():
     with open(os.path.join(root, "sortie", "report.json")) as f:
         report = json.load(f)
 
-    checked, files, unchecked, mismatches = 0, 0, [], []
+    base = args.url.rsplit("/1.0", 1)[0]
+    checked, files, unchecked, mismatches, stale = 0, 0, [], [], []
     archived = set()
     for item in items:
         ident, meta = item.get("id", ""), item.get("meta") or {}
@@ -120,8 +122,14 @@ def main():
         except ValueError:
             held = data.decode("utf-8", "replace")
         if held != answer and not (isinstance(answer, str) and data.decode("utf-8", "replace") == answer):
-            mismatches.append({"id": ident, "why": "the archived record differs from the API's answer",
-                               "archived": held if len(data) < 2000 else f"{len(data)} bytes", "api": answer})
+            # what the export itself changed (a dump list its dump grew, a task it polled):
+            # the archive must hold what the API answered when it read
+            versions = requests.get(f"{base}/_admin/versions", params={"path": ident}, timeout=60).json()["versions"]
+            if held in versions:
+                stale.append(ident)
+            else:
+                mismatches.append({"id": ident, "why": "the archived record differs from every answer the API gave",
+                                   "archived": held if len(data) < 2000 else f"{len(data)} bytes", "api": answer})
         archived.add(normalized(ident))
         checked += 1
 
@@ -132,12 +140,12 @@ def main():
     def accounted(segments):
         return segments in archived or any(segments[:n] in refused for n in range(1, len(segments) + 1))
 
-    base = args.url.rsplit("/1.0", 1)[0]
     paths = requests.get(f"{base}/_admin/paths", timeout=60).json()["paths"]
     allowed = [re.compile(p) for p in args.allow_missing]
     missing = [p for p in paths if not accounted(normalized(p)) and not any(r.search(p) for r in allowed)]
 
-    summary = {"checked": checked, "files": files, "missing": missing, "mismatches": mismatches, "unchecked": unchecked}
+    summary = {"checked": checked, "files": files, "missing": missing, "mismatches": mismatches, "unchecked": unchecked,
+               "stale": stale}
     print(json.dumps(summary, indent=1, ensure_ascii=False))
     sys.exit(1 if missing or mismatches else 0)
 

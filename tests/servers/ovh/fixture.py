@@ -96,6 +96,7 @@ class Account:
         self.base = base_url
         self.opts = opts
         self.store = {}
+        self.history = {}
         self.files = {}
         self.suspended = []
         self.next_id = 1000
@@ -113,8 +114,20 @@ class Account:
         rtype = route.operations["GET"]["responseType"]
         value = self.api.fill(rtype, partial, route.section, p)
         self.api.validate(rtype, value, route.section, p)
-        self.store[segments] = value
+        self.set(segments, value)
         return value
+
+    def set(self, segments, value):
+        """Replaces an answer, keeping the one it replaces: an export that read it before an
+        async task changed it (a dump list, a task's status) held what the API said then."""
+        old = self.store.get(segments)
+        if old is not None and old != value:
+            self.history.setdefault(segments, []).append(old)
+        self.store[segments] = value
+
+    def append(self, segments, item):
+        """Adds `item` to the id list at `segments`."""
+        self.set(segments, (self.store.get(segments) or []) + [item])
 
     def collection(self, p, items):
         """`GET p` lists the ids of `items` (id → partial object), each at `p/id`."""
@@ -694,6 +707,10 @@ class Account:
 
     def is_suspended(self, segments):
         return any(segments[: len(p)] == p for p in self.suspended)
+
+    def versions(self, segments):
+        """Every answer `GET segments` gave before the current one, oldest first."""
+        return self.history.get(segments, [])
 
     def paths(self):
         """Every stored GET path, encoded as a client calls it."""

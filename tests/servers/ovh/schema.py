@@ -115,6 +115,35 @@ class Api:
             return
         self._validate_primitive(t, value, where)
 
+    def validate_input(self, type_name, value, section=None, where="$"):
+        """Raises SchemaError where a request's parameter breaks its type: as `validate`, but
+        an object may leave out the properties the model does not mark `required`."""
+        t = alias(type_name)
+        if t.endswith("[]"):
+            if not isinstance(value, list):
+                raise SchemaError(f"{where}: expected a list ({t})")
+            for i, item in enumerate(value):
+                self.validate_input(t[:-2], item, section, f"{where}[{i}]")
+            return
+        model, bound = self._resolve(t, section)
+        if model is None or "enum" in model:
+            self.validate(t, value, section, where)
+            return
+        if not isinstance(value, dict):
+            raise SchemaError(f"{where}: expected an object {t}")
+        props = model.get("properties", {})
+        extra = set(value) - set(props)
+        if extra:
+            raise SchemaError(f"{where}: {t} takes no {sorted(extra)}")
+        for name, prop in props.items():
+            if name not in value:
+                if prop.get("required"):
+                    raise SchemaError(f"{where}.{name}: missing, and {t} requires it")
+                continue
+            if value[name] is None and prop.get("canBeNull"):
+                continue
+            self.validate_input(bound.get(prop["type"], prop["type"]), value[name], section, f"{where}.{name}")
+
     def _resolve(self, t, section):
         """The model of `t` (generic ones bound: `a.B<c.D>` → (model `a.B<T>`, {"T": "c.D"}))."""
         model = self.model(t, section)

@@ -255,6 +255,12 @@ def run(s):
         refused = e.code == 403
     check("a PDF URL with a wrong passwd is refused", refused)
 
+    name, _ = error_of(lambda: c.post("/hosting/web/hosting-1.cluster.example/database/db1/dump", sendEmail=False))
+    check("a POST without a required body parameter is 400", name == "BadParametersError", name)
+    name, _ = error_of(lambda: c.post("/hosting/privateDatabase/sql-1/database/app/dump", sendMail=False))
+    check("a POST with an unknown body field is 400", name == "BadParametersError", name)
+    name, _ = error_of(lambda: c.get("/domain/zone/example-0.com/record/abc"))
+    check("a path parameter of the wrong type (long) is 400", name == "BadParametersError", name)
     task = c.post("/hosting/privateDatabase/sql-1/database/app/dump", sendEmail=False)
     seen = [c.get(f"/hosting/privateDatabase/sql-1/tasks/{task['id']}")["status"] for _ in range(3)]
     done = c.get(f"/hosting/privateDatabase/sql-1/tasks/{task['id']}")

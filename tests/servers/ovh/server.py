@@ -303,6 +303,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             own = rel in ("/auth/currentCredential", "/auth/details")
             if not own and not any(r["method"] == method and rule_matches(r["path"], rel) for r in rules):
                 raise ApiError(403, "Client::Forbidden", "This call has not been granted", "NOT_GRANTED_CALL")
+        self.check_parameters(route, op, params)
         if st.account.is_suspended(segments):
             raise ApiError(460, "Client::ServiceExpired", "This service is expired")
         value = self.dispatch(method, route, params, segments, rel)
@@ -312,6 +313,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except SchemaError as e:
             raise ApiError(500, "Server::FixtureInvalid", f"the test server's answer breaks OVH's model: {e}") from None
         return 200, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(value, ensure_ascii=False).encode()
+
+    def check_parameters(self, route, op, params):
+        """The path parameters and the body against the operation's description: a value of
+        the wrong type, a missing required field or an unknown one is a 400, as OVH answers."""
+        api = self.state.api
+
+        def bad(message):
+            raise ApiError(400, "Client::BadRequest", message)
+
+        for p in op["parameters"]:
+            if p["paramType"] != "path":
+                continue
+            value = params.get(p["name"], "")
+            try:
+                if p["dataType"] == "long":
+                    if not re.fullmatch(r"-?[0-9]+", value):
+                        raise SchemaError(f"{value!r} is not a long")
+                else:
+                    api.validate_input(p["dataType"], value, route.section, p["name"])
+            except SchemaError as e:
+                bad(f"Invalid value for parameter {p['name']}: {e}")
+        body_params = [p for p in op["parameters"] if p["paramType"] == "body"]
+        if not body_params:
+            return
+        try:
+            body = json.loads(self.body) if self.body.strip() else {}
+        except ValueError:
+            bad("Invalid JSON body")
+        try:
+            if len(body_params) == 1 and not body_params[0].get("name"):
+                api.validate_input(body_params[0]["dataType"], body, route.section, "body")
+                return
+            if not isinstance(body, dict):
+                raise SchemaError("the body is not an object")
+            known = {p["name"] for p in body_params}
+            if set(body) - known:
+                raise SchemaError(f"unknown parameters {sorted(set(body) - known)} (known: {sorted(known)})")
+            for p in body_params:
+                if p["name"] not in body:
+                    if p["required"]:
+                        raise SchemaError(f"missing parameter {p['name']}")
+                    continue
+                api.validate_input(p["dataType"], body[p["name"]], route.section, p["name"])
+        except SchemaError as e:
+            bad(f"Invalid body: {e}")
 
     def authenticate(self, method):
         """The caller's access rules, or the error OVH answers."""
@@ -453,8 +499,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 task.update({"function": "database/dump", "databaseName": db, "dumpId": None, "userName": None})
             st.tasks[service + ("tasks", str(tid))] = {"task": task, "reads": 0, "service": service, "db": db, "web": web,
                                                         "finish": self.finish_dump}
-            tasks_list = acc.get(service + ("tasks",)) or []
-            acc.store[service + ("tasks",)] = tasks_list + [tid]
+            acc.append(service + ("tasks",), tid)
+            acc.set(service + ("tasks", str(tid)), dict(task))
         return dict(task)
 
     def poll_task(self, segments):
@@ -477,6 +523,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     task["lastUpdate"] = now_iso()
                 if task["status"] == "done":
                     task["finishDate" if "finishDate" in task else "doneDate"] = now_iso()
+                st.account.set(segments, dict(task))
             return dict(task)
 
     def finish_dump(self, entry):
@@ -490,21 +537,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = acc.download("dump", f"{kind}-{service[-1]}-{db}-{dump_id}.sql.gz", sql_dump(f"{db}@{dump_id}", st.opts.dump_size), "application/gzip")
         created, deleted = now_iso(), now_iso(30 * 86400)
         base = "/" + "/".join(service) + f"/database/{db}/dump"
-        listed = acc.get(service + ("database", db, "dump")) or []
         if entry["web"]:
             acc.put(f"{base}/{dump_id}", {"id": dump_id, "creationDate": created, "deletionDate": deleted, "status": "created",
                                           "type": "now", "url": url, "taskId": task["id"]})
             acc.put("/" + "/".join(service) + f"/dump/{dump_id}", {"id": dump_id, "databaseName": db, "creationDate": created,
                                                                    "deletionDate": deleted, "orphan": False, "status": "created",
                                                                    "type": "now", "url": url, "taskId": task["id"]})
-            acc.store[service + ("dump",)] = (acc.get(service + ("dump",)) or []) + [dump_id]
+            acc.append(service + ("dump",), dump_id)
         else:
             acc.put(f"{base}/{dump_id}", {"id": dump_id, "databaseName": db, "creationDate": created, "deletionDate": deleted, "url": url})
             acc.put("/" + "/".join(service) + f"/dump/{dump_id}", {"dumpId": dump_id, "databaseName": db, "creationDate": created,
                                                                    "deletionDate": deleted, "orphan": False, "url": url})
-            acc.store[service + ("dump",)] = (acc.get(service + ("dump",)) or []) + [dump_id]
+            acc.append(service + ("dump",), dump_id)
             task["dumpId"] = dump_id
-        acc.store[service + ("database", db, "dump")] = listed + [dump_id]
+        acc.append(service + ("database", db, "dump"), dump_id)
 
     # -- Exchange PST exports -----------------------------------------------------------------
 
@@ -517,7 +563,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         task = {"id": tid, "function": function, "status": "todo", "todoDate": now_iso(), "finishDate": None}
         st.tasks[service + ("task", str(tid))] = {"task": task, "reads": 0, "account": account, "finish": finish,
                                                   "progress": progress}
-        st.account.store[service + ("task",)] = (st.account.get(service + ("task",)) or []) + [tid]
+        st.account.append(service + ("task",), tid)
+        st.account.set(service + ("task", str(tid)), dict(task))
         return task
 
     def start_pst_export(self, account, params):
@@ -529,11 +576,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(409, "Client::Conflict", "A PST export of this account already exists")
 
             def progress(entry):
-                st.account.store[account + ("export",)]["percentComplete"] = 50
+                st.account.set(account + ("export",), dict(st.account.get(account + ("export",)), percentComplete=50))
 
             def finish(entry):
-                export = st.account.store[account + ("export",)]
-                export.update({"percentComplete": 100, "taskPendingId": 0})
+                st.account.set(account + ("export",), dict(st.account.get(account + ("export",)), percentComplete=100, taskPendingId=0))
 
             task = self.exchange_task(account, "addExportPstRequest", finish, progress)
             st.account.put("/" + "/".join(account) + "/export", {"creationDate": now_iso(), "percentComplete": 0, "taskPendingId": task["id"]})
@@ -621,6 +667,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = [e for e in st.log if e["n"] > since]
             elif name == "paths" and method == "GET":
                 out = {"paths": st.account.paths()}
+            elif name == "versions" and method == "GET":
+                route = parse_qs(parts.query).get("path", [""])[0]
+                out = {"versions": st.account.versions(split_path(urlsplit(route).path))}
             elif name == "faults" and method == "POST":
                 try:
                     for spec in request if isinstance(request, list) else [request]:

@@ -114,6 +114,7 @@ def trim(source, section):
         if ops:
             apis.append({"path": api["path"], "description": api.get("description", ""), "operations": ops})
             wanted += [op["responseType"] for op in ops]
+            wanted += [p["dataType"] for op in ops for p in op["parameters"] if p["paramType"] in ("path", "body")]
     models, todo = {}, [t for w in wanted for t in referenced(w)]
     while todo:
         name = todo.pop()
