@@ -268,6 +268,8 @@ def run(s):
     dump = c.get(f"/hosting/privateDatabase/sql-1/database/app/dump/{done['dumpId']}")
     with urllib.request.urlopen(dump["url"]) as r:
         sql = gzip.decompress(r.read())
+    versions = s.admin("GET", "versions?path=/hosting/privateDatabase/sql-1/database/app/dump")["versions"]
+    check("the dump list's earlier answer is kept", versions == [[700]], versions)
     check("its dump is listed and its URL serves a gzip SQL dump", done["dumpId"] in c.get("/hosting/privateDatabase/sql-1/database/app/dump")
           and sql.startswith(b"-- dump of app"), sql[:40])
     task = c.post("/hosting/web/hosting-1.cluster.example/database/db1/dump", date="now")
