@@ -91,9 +91,9 @@ def path(*segments):
 
 
 class Account:
-    def __init__(self, api, base_url, opts):
+    def __init__(self, api, downloads_url, opts):
         self.api = api
-        self.base = base_url
+        self.base = downloads_url
         self.opts = opts
         self.store = {}
         self.history = {}

@@ -248,6 +248,10 @@ def run(s):
         if not body.startswith(b"%PDF-") or bill_id.encode() not in body:
             check(f"the PDF of {bill_id}", False, body[:40])
     check("every bill's pdfUrl serves its PDF", True)
+    check("the PDFs come from another origin than the API", f":{s.port}/" not in bill["pdfUrl"], bill["pdfUrl"])
+    last = s.admin("GET", "requests?since=0")[-1]
+    check("the request log names the credential headers a download carried (none here)",
+          last["path"].startswith("/download/") and last["credentials"] == [] and last["port"] != s.port, last)
     try:
         urllib.request.urlopen(bill["pdfUrl"].split("?")[0] + "?passwd=wrong")
         refused = False

@@ -57,6 +57,8 @@ CONSUMER_KEYS = {
 }
 
 REASONS = {460: "Service Expired"}
+# headers that carry a key or a token: a download host (another origin) must never see them
+CREDENTIAL_HEADERS = ("Authorization", "X-Ovh-Application", "X-Ovh-Consumer", "X-Ovh-Signature", "X-Ovh-Timestamp")
 MAX_LOG = 200_000
 
 
@@ -227,7 +229,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             st.by_status[str(status)] += 1
             st.log.append({"n": n, "time": time.time(), "method": method, "path": self.path, "status": status,
-                           "auth": self.auth_kind, "key": self.auth_key})
+                           "auth": self.auth_kind, "key": self.auth_key, "port": self.server.server_address[1],
+                           "credentials": sorted(h for h in CREDENTIAL_HEADERS if h in self.headers)})
 
     def send(self, status, headers, body, cut=False):
         self.send_response(status, reason(status))
@@ -734,11 +737,14 @@ def main():
     state = State(opts)
     Handler.state = state
     server = Server(("127.0.0.1", opts.port), Handler)
+    # the files behind pdfUrl and the dump URLs come from another origin, as OVH's do
+    # (www.ovh.com, not eu.api.ovh.com): a client must not send its keys there
+    downloads = Server(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
     state.base = f"http://127.0.0.1:{port}"
     state.api = Api(os.path.join(HERE, "api"))
     try:
-        state.account = Account(state.api, state.base, opts)
+        state.account = Account(state.api, f"http://127.0.0.1:{downloads.server_address[1]}", opts)
     except SchemaError as e:
         sys.exit(f"ovh-test: the fixture breaks OVH's models: {e}")
     if opts.port_file:
@@ -757,6 +763,7 @@ def main():
                 time.sleep(0.5)
 
         threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=downloads.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
