@@ -20,6 +20,7 @@ mod reader;
 mod sections;
 mod settings;
 mod source;
+mod storage;
 
 pub use credential::{CredentialRequest, EXPORT_ACCESS_RULES, request_credential};
 pub use source::OvhFactory;

@@ -73,6 +73,13 @@ pub fn specs() -> Vec<SettingSpec> {
              already there are archived.",
         )
         .default_value(true),
+        SettingSpec::bool(
+            "object_storage",
+            "Also export the object storage of every Public Cloud project (ovh:// and ovh://cloud): its S3 \
+             credentials are read through the API (the secret by POST …/s3Credentials/{access}/secret) and \
+             handed in memory to s3:// sources, one per container. false: only the projects' records.",
+        )
+        .default_value(true),
     ]
 }
 
@@ -97,6 +104,7 @@ pub struct OvhSettings {
     pub rate: Option<u32>,
     pub transfer_codes: bool,
     pub fresh_dumps: bool,
+    pub object_storage: bool,
 }
 
 /// The `ovh.conf` files, lowest precedence first, as python-ovh reads them.
@@ -232,6 +240,7 @@ impl OvhSettings {
             rate: (rate > 0).then(|| u32::try_from(rate).unwrap_or(u32::MAX)),
             transfer_codes: settings.is_on("transfer_codes"),
             fresh_dumps: !settings.contains("dumps") || settings.is_on("dumps"),
+            object_storage: !settings.contains("object_storage") || settings.is_on("object_storage"),
         })
     }
 

@@ -17,6 +17,7 @@ use crate::client::Client;
 use crate::provider::OvhProvider;
 use crate::sections::{SECTIONS, Section, section};
 use crate::settings::{Conf, Credentials, Env, OvhSettings, conf_files, specs};
+use crate::storage;
 
 /// Opens `ovh://` sources: the OVHcloud API.
 #[derive(Debug)]
@@ -46,11 +47,19 @@ impl ProviderFactory for OvhFactory {
         }
     }
 
-    async fn resolve(&self, source: &SourceSpec, _context: &Context) -> Result<Vec<SourceSpec>> {
-        match parse(&source.url)? {
-            None => Ok(SECTIONS.iter().map(|section| spec(section, source.settings.clone())).collect()),
-            Some(_) => Ok(vec![source.clone()]),
+    /// `ovh://` is every section; it and `ovh://cloud` bring the Public Cloud projects'
+    /// object storage as `s3://` sources (see `storage`) unless `object_storage=false`.
+    async fn resolve(&self, source: &SourceSpec, context: &Context) -> Result<Vec<SourceSpec>> {
+        let mut sources = match parse(&source.url)? {
+            None => SECTIONS.iter().map(|section| spec(section, source.settings.clone())).collect(),
+            Some(section) if section.name == "cloud" => vec![source.clone()],
+            Some(_) => return Ok(vec![source.clone()]),
+        };
+        let client = client(&source.settings, &process_env, context)?;
+        if client.settings.object_storage {
+            sources.extend(storage::sources(&client).await?);
         }
+        Ok(sources)
     }
 
     fn open(&self, source: &SourceSpec, context: &Context) -> Result<Arc<dyn Provider>> {
@@ -121,8 +130,18 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_account_resolves_into_one_source_per_section_without_io() {
-        let all = OvhFactory.source("ovh://", Settings::new()).unwrap();
+    async fn the_account_resolves_into_one_source_per_section() {
+        let mut settings = Settings::new();
+        settings.set(OvhFactory.info().setting("object_storage").unwrap(), "false").unwrap();
+        for (name, value) in [
+            ("endpoint", "http://127.0.0.1:9/1.0"),
+            ("application_key", "ak"),
+            ("application_secret", "as"),
+            ("consumer_key", "ck"),
+        ] {
+            settings.set(OvhFactory.info().setting(name).unwrap(), value).unwrap();
+        }
+        let all = OvhFactory.source("ovh://", settings).unwrap();
         assert_eq!((all.url.as_str(), all.id.as_str()), ("ovh://", "ovh"));
         let sources = OvhFactory.resolve(&all, &Context::default()).await.unwrap();
         let ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
