@@ -149,6 +149,19 @@ def run(s):
                        "https://eu.api.ovh.com/1.0/auth", "", 1457018875)
     check("the server's signature matches the official clients' test vector",
           vector == "$1$e9556054b6309771395efa467c22e627407461ad", vector)
+    from schema import Api, SchemaError
+
+    api = Api(os.path.join(HERE, "api"))
+    good = s.client().get("/me/bill/FR00000001")
+    refused = []
+    for broken in (dict(good, priceWithTax=None), dict(good, extra=1), {k: v for k, v in good.items() if k != "pdfUrl"},
+                   dict(good, category="nope"), dict(good, date="yesterday"), dict(good, orderId="5")):
+        try:
+            api.validate("billing.Bill", broken, "me")
+        except SchemaError:
+            refused.append(True)
+    api.validate("billing.Bill", good, "me")
+    check("the model check refuses a null, an extra, a missing, a bad enum, date and type", len(refused) == 6, refused)
     c = s.client()
     status, headers, body = s.raw("GET", "/me")
     check("a request signed by hand is accepted", status == 200 and body["nichandle"] == "xx1111-ovh", (status, body))
