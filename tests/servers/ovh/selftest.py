@@ -176,6 +176,8 @@ def run(s):
     check("an unknown application key is 403 INVALID_KEY", status == 403 and body.get("errorCode") == "INVALID_KEY", (status, body))
     name, qid = error_of(lambda: s.client(PENDING).get("/me"))
     check("a pending consumer key is NotCredential, with a query id", name == "NotCredential" and qid, (name, qid))
+    name, _ = error_of(lambda: s.client("SortieTestCkExpired0000000000000").get("/me"))
+    check("an expired consumer key is NotCredential", name == "NotCredential", name)
     name, _ = error_of(lambda: s.client(DOMAINS).get("/me/bill"))
     check("a call outside the access rules is NotGrantedCall", name == "NotGrantedCall", name)
     check("a call inside them works", s.client(DOMAINS).get("/domain/example-0.com")["domain"] == "example-0.com")

@@ -54,6 +54,7 @@ CONSUMER_KEYS = {
         [{"method": "GET", "path": p} for p in ("/auth/*", "/c*", "/d*", "/e*", "/h*", "/i*", "/me/*", "/s*", "/v*")],
     ),
     "SortieTestCkPending0000000000000": ("pendingValidation", EXPORT_RULES),
+    "SortieTestCkExpired0000000000000": ("expired", EXPORT_RULES),
 }
 
 REASONS = {460: "Service Expired"}
