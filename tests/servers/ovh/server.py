@@ -133,7 +133,9 @@ class State:
         return time.time() + self.config["clock_offset"]
 
 
-FAULTS = ("500", "503", "429", "460", "cut", "reset", "slow", "garbage", "huge")
+INJECTED_STATUS = {"500": "Server::InjectedFault", "503": "Server::InjectedFault",
+                   "429": "Client::TooManyRequests", "460": "Client::ServiceExpired"}
+FAULTS = (*INJECTED_STATUS, "cut", "reset", "slow", "garbage", "huge")
 
 
 def parse_fault(spec):
@@ -194,26 +196,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     break
         self.query_id = f"EU.ext-1.{int(time.time()):08x}.{n}.{secrets.token_hex(4)}"
         self.auth_kind, self.auth_key = "none", None
-        if fault and fault["kind"] == "reset":
-            self.record(n, method, 0)
-            self.reset()
+        if fault and self.inject(fault, n, method):
             return
-        if fault and fault["kind"] == "huge":
-            self.record(n, method, 200)
-            self.huge(fault["size"])
-            return
-        if fault and fault["kind"] == "garbage":
-            self.record(n, method, 200)
-            self.send(200, {"Content-Type": "application/json; charset=utf-8"}, b"<html><body>502 Bad Gateway</body></html>")
-            return
-        if fault and fault["kind"] == "slow":
-            time.sleep(fault["seconds"])
         try:
-            if fault and fault["kind"] in ("500", "503", "429", "460"):
+            if fault and fault["kind"] in INJECTED_STATUS:
                 status = int(fault["kind"])
                 headers = {"Retry-After": "1"} if status in (429, 503) else {}
-                raise ApiError(status, "Server::InjectedFault" if status >= 500 else "Client::TooManyRequests"
-                               if status == 429 else "Client::ServiceExpired", f"injected fault ({status})", headers=headers)
+                raise ApiError(status, INJECTED_STATUS[fault["kind"]], f"injected fault ({status})", headers=headers)
             status, headers, body = self.route(method)
         except ApiError as e:
             status, headers = e.status, {"Content-Type": "application/json; charset=utf-8", **e.headers}
@@ -224,6 +213,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps({"class": "Server::InternalServerError", "message": "internal error of the test server"}).encode()
         self.record(n, method, status)
         self.send(status, headers, body, cut=fault is not None and fault["kind"] == "cut")
+
+    def inject(self, fault, n, method):
+        """Answers as the fault says, when it replaces the answer (True); a `slow` fault only
+        delays it, and a status fault is raised as an error by the caller."""
+        kind = fault["kind"]
+        if kind == "reset":
+            self.record(n, method, 0)
+            self.reset()
+        elif kind == "huge":
+            self.record(n, method, 200)
+            self.huge(fault["size"])
+        elif kind == "garbage":
+            self.record(n, method, 200)
+            self.send(200, {"Content-Type": "application/json; charset=utf-8"}, b"<html><body>502 Bad Gateway</body></html>")
+        else:
+            if kind == "slow":
+                time.sleep(fault["seconds"])
+            return False
+        return True
 
     def record(self, n, method, status):
         st = self.state
