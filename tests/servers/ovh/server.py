@@ -424,6 +424,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             window.append(now)
 
     def dispatch(self, method, route, params, segments, rel):
+        """The answer of an authorized request: the routes that do something first (auth,
+        the POSTs that start a task or hand out a URL, a task's poll), then the fixture."""
         st = self.state
         t = route.template
         if t == "/auth/time":
@@ -448,10 +450,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(404, "Client::NotFound", f"The requested object (archiveId = {params['archiveId']}) does not exist")
                 expires = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600))
                 return {"expirationDate": expires, "url": st.account.archive_url}
-        if method == "POST" and t.endswith("/account/{primaryEmailAddress}/export"):
-            return self.start_pst_export(segments[:-1], params)
-        if method == "POST" and t.endswith("/account/{primaryEmailAddress}/exportURL"):
-            return self.start_pst_url(segments[:-1], params)
+            if t.endswith("/account/{primaryEmailAddress}/export"):
+                return self.start_pst_export(segments[:-1], params)
+            if t.endswith("/account/{primaryEmailAddress}/exportURL"):
+                return self.start_pst_url(segments[:-1], params)
         if method == "GET" and re.search(r"/tasks?/\{id\}$", t):
             task = self.poll_task(segments)
             if task is not None:
