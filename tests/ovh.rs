@@ -87,6 +87,11 @@ fn the_whole_account_is_exported_and_the_official_client_reads_the_same() {
     let bill = inventory(&bag).into_iter().find(|r| r["id"] == "/me/bill/FR00000001#pdfUrl").unwrap();
     assert_eq!((bill["meta"]["route"].as_str(), bill["meta"]["field"].as_str()), (Some("/me/bill/FR00000001"), Some("pdfUrl")));
 
+    // A logs archive, whose URL a POST gives, checked against the sha256 its record announces.
+    let logs = inventory(&bag).into_iter().find(|r| r["meta"]["method"] == "POST").expect("a logs archive");
+    assert!(logs["path"].as_str().unwrap().starts_with("data/ovh-logs/dbaas/logs/"), "{logs}");
+    assert!(logs["size"].as_u64().unwrap() > 0);
+
     // A suspended service is an exclusion naming the status and the query, not a gap.
     let excluded = exclusions(&bag);
     let suspended = reason_of(&excluded, "/domain/expired-example.net");

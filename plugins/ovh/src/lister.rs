@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sortie_sdk::item::{Item, Kind, RawName, Skip};
+use sortie_sdk::item::{Item, Kind, ProviderChecksum, RawName, Skip};
 use sortie_sdk::provider::Page;
 use sortie_sdk::{Error, ErrorKind, Result};
 
@@ -53,6 +53,8 @@ pub enum Locator {
     /// A fresh dump of the database at `database` (a route), started when opened: a POST
     /// `…/dump`, its task polled under `service`'s `/tasks`, the new dump's `url` downloaded.
     Dump { service: String, database: String },
+    /// A document whose URL a POST to `route` answers (a logs archive's `…/url`).
+    Posted { route: String },
 }
 
 /// What `ovh://SECTION` lists, with its client.
@@ -203,6 +205,23 @@ impl Lister<'_> {
         let mut item = Item::new(RawName::text(&id), raw(&segments), Kind::File);
         item.meta = route_meta(route);
         item.meta.insert("field".into(), field.into());
+        if let Some(under) = field.strip_prefix("POST ") {
+            // The record announces the file's size and sha256 (a logs archive's).
+            let posted = format!("{route}/{under}");
+            item.meta = route_meta(&posted);
+            item.meta.insert("field".into(), "url".into());
+            item.meta.insert("method".into(), "POST".into());
+            item.size = record["size"].as_u64();
+            if let Some(sha256) = record["sha256"].as_str().filter(|d| d.len() == 64).map(str::to_lowercase) {
+                let mut checksum = ProviderChecksum::unchecked(sha256.clone(), None);
+                checksum.sha256 = Some(sha256);
+                item.checksum = Some(checksum);
+            }
+            let locator = Locator::Posted { route: posted };
+            item.locator = Some(serde_json::to_string(&locator).expect("a locator serializes"));
+            items.push(item);
+            return;
+        }
         match record.get(field) {
             Some(Value::String(url)) if !url.is_empty() => {
                 if suffix == ".pdf" {

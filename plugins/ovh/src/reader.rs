@@ -29,6 +29,14 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     match locator {
         Locator::Linked { url } => download(client, &url, &format!("the document of {name}")).await,
         Locator::Dump { service, database } => dump(client, &service, &database).await,
+        Locator::Posted { route } => {
+            let answer = client.call(Method::POST, &route, None).await?;
+            let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
+            let Some(url) = answer["url"].as_str() else {
+                return Err(Error::new(ErrorKind::Other, format!("POST {route} answered no url")));
+            };
+            download(client, url, &format!("the file of {name}")).await
+        }
     }
 }
 

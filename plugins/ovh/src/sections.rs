@@ -34,7 +34,9 @@ pub struct Node {
     pub name: &'static str,
     pub shape: Shape,
     /// The field of each record holding the URL of a document of its own (`pdfUrl` of a
-    /// bill), and what the document's name adds to the record's (`.pdf`).
+    /// bill), and what the document's name adds to the record's (`.pdf`). `POST ROUTE`
+    /// instead of a field: the URL is asked for by a POST to `ROUTE` under the record (a
+    /// logs archive's `url`), its answer's `url`.
     pub link: Option<(&'static str, &'static str)>,
     /// Each id is a database, of which a fresh dump is made (`POST …/dump`) and archived.
     pub fresh_dump: bool,
@@ -281,7 +283,16 @@ pub const SECTIONS: &[Section] = &[
         roots: &[ids(
             "/dbaas/logs",
             &[
-                ids("output/graylog/stream", &[ids("archive", &[])]),
+                ids(
+                    "output/graylog/stream",
+                    &[Node {
+                        name: "archive",
+                        shape: Shape::Ids,
+                        link: Some(("POST url", "")),
+                        fresh_dump: false,
+                        children: &[],
+                    }],
+                ),
                 ids("input", &[]),
                 ids("output/graylog/dashboard", &[]),
                 SERVICE_INFOS,
