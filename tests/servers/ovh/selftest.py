@@ -24,6 +24,7 @@ import ovh
 from ovh.oauth2 import OAuth2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
 AK, AS = "SortieTestAppKey", "SortieTestAppSecret0000000000000"
 FULL, DOMAINS, NO_ME, PENDING = (
     "SortieTestCkFullAccess0000000000",

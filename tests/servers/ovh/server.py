@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# no __pycache__ left in the source tree by the tests that start this server
+sys.dont_write_bytecode = True
 
 from fixture import NIC, Account, sql_dump  # noqa: E402
 from schema import Api, SchemaError, now_iso, split_path  # noqa: E402
