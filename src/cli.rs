@@ -74,8 +74,14 @@ pub enum Command {
     Man(ManArgs),
     /// OVHcloud tools: `sortie ovh credential` asks the API for a consumer key an export
     /// can use.
+    #[command(after_help = exit::TABLE)]
+    Ovh(OvhArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OvhArgs {
     #[command(subcommand)]
-    Ovh(OvhCommand),
+    pub command: OvhCommand,
 }
 
 /// `sortie ovh …`.
@@ -121,7 +127,7 @@ impl Command {
             Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
             Command::Providers(args) => args.json,
-            Command::Ovh(OvhCommand::Credential(args)) => args.json,
+            Command::Ovh(OvhArgs { command: OvhCommand::Credential(args) }) => args.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
     }

@@ -85,7 +85,10 @@ fn the_whole_account_is_exported_and_the_official_client_reads_the_same() {
     let pdf = fs::read(bag.join("data/ovh-billing/me/bill/FR00000001.pdf")).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
     let bill = inventory(&bag).into_iter().find(|r| r["id"] == "/me/bill/FR00000001#pdfUrl").unwrap();
-    assert_eq!((bill["meta"]["route"].as_str(), bill["meta"]["field"].as_str()), (Some("/me/bill/FR00000001"), Some("pdfUrl")));
+    assert_eq!(
+        (bill["meta"]["route"].as_str(), bill["meta"]["field"].as_str()),
+        (Some("/me/bill/FR00000001"), Some("pdfUrl"))
+    );
 
     // A logs archive, whose URL a POST gives, checked against the sha256 its record announces.
     let logs = inventory(&bag).into_iter().find(|r| r["meta"]["method"] == "POST").expect("a logs archive");
@@ -113,7 +116,8 @@ fn fresh_dumps_are_started_waited_for_and_downloaded() {
     let (archive, output) = export(&server, CK_FULL, "dumps", &["ovh://hosting", "--set", "ovh.rate=0"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let bag = gnu_extract(&archive, "dumps");
-    let fresh: Vec<Value> = inventory(&bag).into_iter().filter(|r| r["id"].as_str().unwrap().ends_with("#dump")).collect();
+    let fresh: Vec<Value> =
+        inventory(&bag).into_iter().filter(|r| r["id"].as_str().unwrap().ends_with("#dump")).collect();
     let ids: Vec<&str> = fresh.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"/hosting/privateDatabase/sql-1/database/app#dump"), "{ids:?}");
     assert!(ids.contains(&"/hosting/web/hosting-1.cluster.example/database/db1#dump"), "{ids:?}");
@@ -214,7 +218,10 @@ fn a_route_failing_mid_export_is_retried_then_named_as_a_failure() {
     let bag = gnu_extract(&archive, "failing");
     let failures = report(&bag)["failures"].as_array().cloned().unwrap();
     let reason = reason_of(&failures, "/me/bill/FR00000004");
-    assert!(reason.contains("503") && reason.contains("X-Ovh-QueryID") && reason.contains("gave up after 3"), "{reason}");
+    assert!(
+        reason.contains("503") && reason.contains("X-Ovh-QueryID") && reason.contains("gave up after 3"),
+        "{reason}"
+    );
     assert!(bag.join("data/ovh-billing/me/bill/FR00000005.json").exists(), "the walk goes on after a failure");
 }
 
@@ -229,7 +236,8 @@ fn oauth2_tokens_are_renewed_when_they_expire_mid_export() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let requests = server.requests();
     let tokens = requests.iter().filter(|r| r["path"] == "/auth/oauth2/token").count();
-    let api: Vec<&Value> = requests.iter().filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/1.0/")).collect();
+    let api: Vec<&Value> =
+        requests.iter().filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/1.0/")).collect();
     assert!(api.len() > 60, "{} API requests", api.len());
     assert!(tokens >= 2, "the export outlived its first token: {tokens} tokens asked for");
     assert!(api.iter().all(|r| r["auth"] == "oauth2" && r["status"] != 401), "{api:#?}");
@@ -246,7 +254,8 @@ fn the_api_clock_is_followed_and_the_rate_limit_kept() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let requests = server.requests();
     assert!(requests.iter().all(|r| r["status"] != 429), "the client kept under 5 requests/s");
-    let times: Vec<f64> = requests.iter().filter(|r| r["auth"] == "signed").map(|r| r["time"].as_f64().unwrap()).collect();
+    let times: Vec<f64> =
+        requests.iter().filter(|r| r["auth"] == "signed").map(|r| r["time"].as_f64().unwrap()).collect();
     assert!(times.len() > 30, "{} signed requests", times.len());
     for (i, start) in times.iter().enumerate() {
         let in_a_second = times[i..].iter().take_while(|t| **t < start + 1.0).count();
@@ -299,7 +308,9 @@ fn bad_credentials_and_endpoints_are_refused_naming_the_key_never_a_secret() {
             ("OVH_CONSUMER_KEY", ck.to_owned()),
         ]
     };
-    let cases: Vec<(Vec<(&str, String)>, i32, &str)> = vec![
+    // The environment, the exit code, what the message says.
+    type Case<'a> = (Vec<(&'a str, String)>, i32, &'a str);
+    let cases: Vec<Case> = vec![
         (signed("WrongSecretWrongSecretWrong00000", CK_FULL), 1, "signature of application key 'SortieTestAppKey'"),
         (signed(APPLICATION_SECRET, "UnknownCkUnknownCk00000000000000"), 1, "consumer key of application key"),
         (signed(APPLICATION_SECRET, CK_PENDING), 1, "still waits for its validation"),
@@ -315,9 +326,16 @@ fn bad_credentials_and_endpoints_are_refused_naming_the_key_never_a_secret() {
             2,
             "sortie ovh credential",
         ),
-        (vec![("OVH_ENDPOINT", endpoint.clone()), ("OVH_APPLICATION_KEY", "NoSuchAppKey".to_owned()),
-              ("OVH_APPLICATION_SECRET", APPLICATION_SECRET.to_owned()), ("OVH_CONSUMER_KEY", CK_FULL.to_owned())],
-         1, "application key 'NoSuchAppKey' at"),
+        (
+            vec![
+                ("OVH_ENDPOINT", endpoint.clone()),
+                ("OVH_APPLICATION_KEY", "NoSuchAppKey".to_owned()),
+                ("OVH_APPLICATION_SECRET", APPLICATION_SECRET.to_owned()),
+                ("OVH_CONSUMER_KEY", CK_FULL.to_owned()),
+            ],
+            1,
+            "application key 'NoSuchAppKey' at",
+        ),
     ];
     for (env, expected_code, expected) in cases {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -35,10 +35,13 @@ impl Limiter {
     }
 }
 
+/// The limiters of the process, by credentials and rate.
+type Limiters = Mutex<HashMap<(String, Option<u32>), Arc<Limiter>>>;
+
 /// The limiter of `key` (an endpoint and the public part of its credentials) at `rate`
 /// requests per second (`None`: unlimited), shared by the whole process.
 pub fn limiter(key: &str, rate: Option<u32>) -> Arc<Limiter> {
-    static ALL: OnceLock<Mutex<HashMap<(String, Option<u32>), Arc<Limiter>>>> = OnceLock::new();
+    static ALL: OnceLock<Limiters> = OnceLock::new();
     let interval = rate.map_or(Duration::ZERO, |rate| Duration::from_secs(1) / rate.max(1));
     let mut all = ALL.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     all.entry((key.to_owned(), rate))

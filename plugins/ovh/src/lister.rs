@@ -346,18 +346,19 @@ fn record_item(route: &str, segments: &[String], bytes: Bytes) -> Item {
 }
 
 fn excluded(route: &str, segments: &[String], reason: String) -> Item {
-    let mut item = Item::new(RawName::text(route), raw(segments), Kind::Record);
-    item.has_body = false;
-    item.meta = route_meta(route);
-    item.skip = Some(Skip::Excluded(reason));
-    item
+    skipped(route, segments, Skip::Excluded(reason))
 }
 
 fn failed(route: &str, segments: &[String], reason: String) -> Item {
+    skipped(route, segments, Skip::Failed(reason))
+}
+
+/// A route listed without its answer: left out on purpose, or refused.
+fn skipped(route: &str, segments: &[String], skip: Skip) -> Item {
     let mut item = Item::new(RawName::text(route), raw(segments), Kind::Record);
     item.has_body = false;
     item.meta = route_meta(route);
-    item.skip = Some(Skip::Failed(reason));
+    item.skip = Some(skip);
     item
 }
 
