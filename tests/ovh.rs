@@ -182,8 +182,14 @@ fn public_cloud_object_storage_is_handed_to_the_s3_provider_in_memory() {
 #[test]
 fn transfer_codes_stay_out_unless_asked_for_and_the_report_says_so() {
     let server = OvhServer::start(&[]);
-    let (archive, output) = export(&server, CK_FULL, "domains", &["ovh://domains", "--set", "ovh.rate=0"]);
+    let (archive, output) = export(&server, CK_FULL, "domains", &["ovh://domains", "--set", "ovh.rate=0", "-vv"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
+    // Every request is logged at -vv, never a key.
+    let log = all_text(&output);
+    assert!(log.contains("GET http://127.0.0.1:"), "{log}");
+    for secret in [APPLICATION_SECRET, CK_FULL] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
     let bag = gnu_extract(&archive, "domains");
     let reason = reason_of(&exclusions(&bag), "/domain/example-1.com/authInfo").to_owned();
     assert!(reason.contains("ovh.transfer_codes=true"), "{reason}");
