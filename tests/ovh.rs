@@ -110,6 +110,67 @@ fn the_whole_account_is_exported_and_the_official_client_reads_the_same() {
     }
 }
 
+/// What the official client reads, byte for byte, at every route of the fixture under
+/// `prefixes`, and the PDF each of their records links to (`ROUTE#pdfUrl`).
+fn official_bodies(server: &OvhServer, prefixes: &[&str]) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    let script = r##"
+import json, sys, ovh, requests
+url, prefixes = sys.argv[1], sys.argv[2:]
+client = ovh.Client(endpoint="ovh-eu", application_key="SortieTestAppKey",
+                    application_secret="SortieTestAppSecret0000000000000",
+                    consumer_key="SortieTestCkFullAccess0000000000")
+client._endpoint = url
+paths = requests.get(url.rsplit("/1.0", 1)[0] + "/_admin/paths", timeout=60).json()["paths"]
+bodies = {}
+for path in paths:
+    if any(path == p or path.startswith(p + "/") for p in prefixes):
+        answer = client.raw_call("GET", path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        bodies[path] = answer.content.hex()
+        record = answer.json()
+        if isinstance(record, dict) and isinstance(record.get("pdfUrl"), str):
+            bodies[path + "#pdfUrl"] = requests.get(record["pdfUrl"], timeout=60).content.hex()
+print(json.dumps(bodies))
+"##;
+    let output = std::process::Command::new(common::ovh::python())
+        .args(["-c", script, &server.endpoint()])
+        .args(prefixes)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", all_text(&output));
+    let bodies: std::collections::BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+    bodies.into_iter().map(|(id, hex)| (id.into_bytes(), hex::decode(hex).unwrap())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovh_sources_pass_the_conformance_suite() {
+    use sortie_sdk::item::{Item, Kind, RawName};
+    use sortie_sdk::registry::ProviderFactory;
+    let server = tokio::task::block_in_place(|| OvhServer::start(&[]));
+    let factory = sortie_plugin_ovh::OvhFactory;
+    let info = factory.info();
+    let mut settings = sortie_sdk::settings::Settings::new();
+    for (name, value) in [
+        ("endpoint", server.endpoint().as_str()),
+        ("application_key", APPLICATION_KEY),
+        ("application_secret", APPLICATION_SECRET),
+        ("consumer_key", CK_FULL),
+        ("rate", "0"),
+    ] {
+        settings.set(info.setting(name).unwrap(), value).unwrap();
+    }
+    let prefixes = ["/me/bill", "/me/order", "/me/refund", "/me/deposit", "/me/debtAccount"];
+    let bodies = tokio::task::block_in_place(|| official_bodies(&server, &prefixes));
+    assert!(bodies.len() > 40 && bodies.contains_key(b"/me/bill/FR00000001#pdfUrl".as_slice()), "{}", bodies.len());
+    let mut missing = Item::new(RawName::text("/me/bill/NOPE#pdfUrl"), vec![RawName::text("NOPE.pdf")], Kind::File);
+    let gone = format!("http://127.0.0.1:{}/download/no-such-file.pdf", server.port);
+    missing.locator = Some(serde_json::json!({"open": "linked", "url": gone}).to_string());
+    let source = factory.source("ovh://billing", settings).unwrap();
+    let expected = sortie_conformance::Expected { bodies, secrets: &[APPLICATION_SECRET, CK_FULL], missing };
+    let items = sortie_conformance::check(&factory, source, expected).await;
+    assert!(items.iter().any(|i| i.id == RawName::text("/me/bill")));
+}
+
 #[test]
 fn fresh_dumps_are_started_waited_for_and_downloaded() {
     let server = OvhServer::start(&["--task-polls", "3"]);
