@@ -88,9 +88,9 @@ pub struct OvhArgs {
 #[derive(Debug, Subcommand)]
 pub enum OvhCommand {
     /// Ask the OVHcloud API for a consumer key limited to what an export needs (every GET,
-    /// and the POSTs that start a server-side export: database dumps, logs archive URLs,
-    /// Public Cloud S3 secrets), print the URL where the account validates it, and how to
-    /// store it.
+    /// and the POSTs that start a server-side export: database dumps, Exchange PST exports,
+    /// logs archive URLs, Public Cloud S3 secrets), print the URL where the account
+    /// validates it, and how to store it.
     #[command(after_help = exit::TABLE)]
     Credential(OvhCredentialArgs),
 }

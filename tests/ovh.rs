@@ -172,7 +172,7 @@ async fn ovh_sources_pass_the_conformance_suite() {
 }
 
 #[test]
-fn fresh_dumps_are_started_waited_for_and_downloaded() {
+fn fresh_dumps_and_pst_exports_are_started_waited_for_and_downloaded() {
     let server = OvhServer::start(&["--task-polls", "3"]);
     let (archive, output) = export(&server, CK_FULL, "dumps", &["ovh://hosting", "--set", "ovh.rate=0"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
@@ -202,6 +202,19 @@ fn fresh_dumps_are_started_waited_for_and_downloaded() {
     for stale in summary["stale"].as_array().into_iter().flatten() {
         assert!(stale.as_str().unwrap().ends_with("/dump"), "{summary:#}");
     }
+
+    // Exchange mailboxes: a PST export of each, its task and its URL's task polled.
+    let (archive, output) = export(&server, CK_FULL, "mail", &["ovh://email", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "mail");
+    let service = "data/ovh-email/email/exchange/hosted-xx11111-1/service/hosted-xx11111-1/account";
+    for mailbox in ["alice@example-0.com", "bob@example-0.com"] {
+        let pst = fs::read(bag.join(format!("{service}/{mailbox}.pst"))).unwrap();
+        assert!(pst.starts_with(b"!BDN"), "{mailbox}");
+    }
+    let (summary, _) = server.crosscheck(&bag, &[], &["^/(?!email/)", "/task(/\\d+)?$", "/export(URL)?$"]);
+    assert!(summary["files"].as_u64().unwrap() >= 2, "{summary:#}");
+    assert_eq!(summary["mismatches"], Value::Array(Vec::new()), "{summary:#}");
 }
 
 #[test]

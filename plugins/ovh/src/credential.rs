@@ -9,9 +9,16 @@ use sortie_sdk::{Error, ErrorKind, Result};
 use crate::settings::{Conf, conf_files, endpoint};
 
 /// What an export calls: every `GET`, and the `POST`s that start a server-side export (a
-/// database dump, a logs archive's download URL, a Public Cloud S3 credential's secret).
-pub const EXPORT_ACCESS_RULES: &[(&str, &str)] =
-    &[("GET", "/*"), ("POST", "/*/dump"), ("POST", "/*/url"), ("POST", "/*/secret")];
+/// database dump, an Exchange mailbox's PST export and its URL, a logs archive's download
+/// URL, a Public Cloud S3 credential's secret).
+pub const EXPORT_ACCESS_RULES: &[(&str, &str)] = &[
+    ("GET", "/*"),
+    ("POST", "/*/dump"),
+    ("POST", "/*/export"),
+    ("POST", "/*/exportURL"),
+    ("POST", "/*/url"),
+    ("POST", "/*/secret"),
+];
 
 /// The API's answer: the new key, still to be validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

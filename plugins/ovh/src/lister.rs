@@ -17,7 +17,7 @@ use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::Client;
 use crate::error::exclusion;
-use crate::sections::{Node, Section, Shape, node};
+use crate::sections::{Export, Node, Section, Shape, node};
 
 /// Requests per page at most: a page is retried whole, and at one request per second a
 /// page takes this many seconds.
@@ -53,6 +53,9 @@ pub enum Locator {
     /// A fresh dump of the database at `database` (a route), started when opened: a POST
     /// `…/dump`, its task polled under `service`'s `/tasks`, the new dump's `url` downloaded.
     Dump { service: String, database: String },
+    /// The PST file of the Exchange mailbox at `account`, exported for the occasion (tasks
+    /// under `service`'s `/task`).
+    Pst { service: String, account: String },
     /// A document whose URL a POST to `route` answers (a logs archive's `…/url`).
     Posted { route: String },
 }
@@ -99,8 +102,10 @@ impl Lister<'_> {
                     requests += 1;
                     if let Some(record) = self.record(&route, &segments, &mut items).await? {
                         self.linked(node, &route, &segments, &record, &mut items);
-                        if node.fresh_dump {
-                            items.push(self.fresh_dump(&task.route, &route, &segments));
+                        match node.export {
+                            Some(Export::Dump) => items.push(self.fresh_dump(&task.route, &route, &segments)),
+                            Some(Export::Pst) => items.push(self.pst(&task.route, &route, &segments)),
+                            None => {}
                         }
                         push_children(&mut stack, node, &task.node, &route, &segments);
                     }
@@ -242,21 +247,34 @@ impl Lister<'_> {
 impl Lister<'_> {
     /// `DATABASE.sql.gz` beside the database's record: a dump made for this export.
     fn fresh_dump(&self, databases: &str, database: &str, segments: &[String]) -> Item {
+        let service = databases.trim_end_matches("/database").to_owned();
+        let locator = Locator::Dump { service, database: database.to_owned() };
+        self.made(&format!("{database}#dump"), segments, ".sql.gz", "application/gzip", locator)
+    }
+
+    /// `EMAIL.pst` beside an Exchange mailbox's record: its contents, exported for this export.
+    fn pst(&self, accounts: &str, account: &str, segments: &[String]) -> Item {
+        let service = accounts.trim_end_matches("/account").to_owned();
+        let locator = Locator::Pst { service, account: account.to_owned() };
+        self.made(&format!("{account}#pst"), segments, ".pst", "application/vnd.ms-outlook", locator)
+    }
+
+    /// A file the API makes when the item is opened, unless `dumps=false`.
+    fn made(&self, id: &str, segments: &[String], suffix: &str, content_type: &str, locator: Locator) -> Item {
         let mut segments = segments.to_vec();
         if let Some(last) = segments.last_mut() {
-            last.push_str(".sql.gz");
+            last.push_str(suffix);
         }
-        let id = format!("{database}#dump");
-        let mut item = Item::new(RawName::text(&id), raw(&segments), Kind::File);
-        item.content_type = Some("application/gzip".into());
+        let mut item = Item::new(RawName::text(id), raw(&segments), Kind::File);
+        item.content_type = Some(content_type.into());
         if self.fresh_dumps {
-            let service = databases.trim_end_matches("/database").to_owned();
-            let locator = Locator::Dump { service, database: database.to_owned() };
             item.locator = Some(serde_json::to_string(&locator).expect("a locator serializes"));
         } else {
             item.has_body = false;
             item.skip = Some(Skip::Excluded(
-                "left out: no fresh dump made (--set ovh.dumps=false); the dumps already there are archived".into(),
+                "left out: no fresh dump or PST export made (--set ovh.dumps=false); the dumps already there are \
+                 archived"
+                    .into(),
             ));
         }
         item

@@ -1,5 +1,6 @@
 //! Opening an item with bytes of its own: a document a record links to (a bill's PDF), or a
-//! fresh database dump, made for the export: started, its task polled, then downloaded.
+//! file made for the export — a fresh database dump, an Exchange mailbox's PST —: started,
+//! its task polled, then downloaded.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use crate::lister::{Locator, encode};
 
 /// How often a dump's task is asked about.
 const POLL: Duration = Duration::from_secs(1);
-/// How long a dump may take before the item fails: hours for a large database.
+/// How long a dump or a PST export may take before the item fails: hours for a large one.
 const MAX_DUMP_WAIT: Duration = Duration::from_secs(6 * 3600);
 
 pub async fn open(client: &Client, item: &Item) -> Result<Body> {
@@ -29,6 +30,7 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
     match locator {
         Locator::Linked { url } => download(client, &url, &format!("the document of {name}")).await,
         Locator::Dump { service, database } => dump(client, &service, &database).await,
+        Locator::Pst { service, account } => pst(client, &service, &account).await,
         Locator::Posted { route } => {
             let answer = client.call(Method::POST, &route, None).await?;
             let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
@@ -74,23 +76,7 @@ async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
         return Err(Error::new(ErrorKind::Other, format!("POST {list} answered no task id")));
     };
     let task_route = format!("{service}/tasks/{}", encode(&task_id));
-    let started = Instant::now();
-    let task = loop {
-        let (_, task) = client.get(&task_route).await?;
-        match task["status"].as_str() {
-            Some("done") => break task,
-            Some(status @ ("error" | "cancelled")) => {
-                return Err(Error::new(ErrorKind::Other, format!("the dump task {task_route} ended {status}")));
-            }
-            _ if started.elapsed() > MAX_DUMP_WAIT => {
-                return Err(Error::new(
-                    ErrorKind::Unavailable,
-                    format!("the dump task {task_route} is not done after {} hours", MAX_DUMP_WAIT.as_secs() / 3600),
-                ));
-            }
-            _ => tokio::time::sleep(POLL).await,
-        }
-    };
+    let task = wait(client, &task_route).await?;
     let made = match id(&task["dumpId"]) {
         Some(dump) => dump,
         None => {
@@ -116,6 +102,59 @@ async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
     body.meta.insert("route".into(), route.into());
     body.meta.insert("field".into(), "url".into());
     Ok(body)
+}
+
+/// An Exchange mailbox's PST file: an export of it started (or the one under way, or done,
+/// taken up), its task polled, then a URL asked for, that task polled, and the file read.
+async fn pst(client: &Client, service: &str, account: &str) -> Result<Body> {
+    let export = format!("{account}/export");
+    let pending = match client.get(&export).await {
+        Ok((_, state)) if state["percentComplete"].as_u64() == Some(100) => None,
+        Ok((_, state)) => id(&state["taskPendingId"]).filter(|t| t != "0"),
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            let answer = client.call(Method::POST, &export, None).await?;
+            id(&serde_json::from_slice::<Value>(&answer).unwrap_or_default()["id"])
+        }
+        Err(error) => return Err(error),
+    };
+    if let Some(task) = pending {
+        wait(client, &format!("{service}/task/{}", encode(&task))).await?;
+    }
+    let url_route = format!("{account}/exportURL");
+    let answer = client.call(Method::POST, &url_route, None).await?;
+    let Some(task) = id(&serde_json::from_slice::<Value>(&answer).unwrap_or_default()["id"]) else {
+        return Err(Error::new(ErrorKind::Other, format!("POST {url_route} answered no task id")));
+    };
+    wait(client, &format!("{service}/task/{}", encode(&task))).await?;
+    let (_, link) = client.get(&url_route).await?;
+    let Some(url) = link["url"].as_str() else {
+        return Err(Error::new(ErrorKind::Other, format!("{url_route} has no url")));
+    };
+    let mut body = download(client, url, &format!("the PST file of {account}")).await?;
+    body.meta.insert("route".into(), url_route.into());
+    body.meta.insert("field".into(), "url".into());
+    Ok(body)
+}
+
+/// Polls the task at `route` until it is done; the task as it then reads.
+async fn wait(client: &Client, route: &str) -> Result<Value> {
+    let started = Instant::now();
+    loop {
+        let (_, task) = client.get(route).await?;
+        match task["status"].as_str() {
+            Some("done") => return Ok(task),
+            Some(status @ ("error" | "cancelled")) => {
+                return Err(Error::new(ErrorKind::Other, format!("the task {route} ended {status}")));
+            }
+            _ if started.elapsed() > MAX_DUMP_WAIT => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the task {route} is not done after {} hours", MAX_DUMP_WAIT.as_secs() / 3600),
+                ));
+            }
+            _ => tokio::time::sleep(POLL).await,
+        }
+    }
 }
 
 fn id(value: &Value) -> Option<String> {

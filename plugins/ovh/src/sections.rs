@@ -38,38 +38,48 @@ pub struct Node {
     /// instead of a field: the URL is asked for by a POST to `ROUTE` under the record (a
     /// logs archive's `url`), its answer's `url`.
     pub link: Option<(&'static str, &'static str)>,
-    /// Each id is a database, of which a fresh dump is made (`POST …/dump`) and archived.
-    pub fresh_dump: bool,
+    /// What the export asks the API to make of each id, and archives: a fresh dump of a
+    /// database, a PST file of an Exchange mailbox.
+    pub export: Option<Export>,
     /// The routes under each id (for [`Shape::Ids`]) or under the record.
     pub children: &'static [Node],
 }
 
 const fn ids(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, link: None, fresh_dump: false, children }
+    Node { name, shape: Shape::Ids, link: None, export: None, children }
 }
 
 const fn leaf(name: &'static str, shape: Shape) -> Node {
-    Node { name, shape, link: None, fresh_dump: false, children: &[] }
+    Node { name, shape, link: None, export: None, children: &[] }
 }
 
 const fn pdfs(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Ids, link: Some(("pdfUrl", ".pdf")), fresh_dump: false, children }
+    Node { name, shape: Shape::Ids, link: Some(("pdfUrl", ".pdf")), export: None, children }
 }
 
 /// A database's dumps: each dump's file is at its `url`.
 const DUMPS: &[Node] =
-    &[Node { name: "dump", shape: Shape::Ids, link: Some(("url", ".sql.gz")), fresh_dump: false, children: &[] }];
+    &[Node { name: "dump", shape: Shape::Ids, link: Some(("url", ".sql.gz")), export: None, children: &[] }];
 
 /// The databases of a hosting or private SQL server, each dumped afresh.
 const fn databases() -> Node {
-    Node { name: "database", shape: Shape::Ids, link: None, fresh_dump: true, children: DUMPS }
+    Node { name: "database", shape: Shape::Ids, link: None, export: Some(Export::Dump), children: DUMPS }
 }
 
 const fn records(name: &'static str, children: &'static [Node]) -> Node {
-    Node { name, shape: Shape::Records("id"), link: None, fresh_dump: false, children }
+    Node { name, shape: Shape::Records("id"), link: None, export: None, children }
 }
 
 const SERVICE_INFOS: Node = leaf("serviceInfos", Shape::Object);
+
+/// A file the API makes on request, for the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// `POST …/database/{db}/dump`, its task polled, the new dump's `url`.
+    Dump,
+    /// `POST …/account/{email}/export`, then `POST …/exportURL`, each task polled.
+    Pst,
+}
 
 /// One section: `ovh://NAME`.
 #[derive(Debug)]
@@ -140,7 +150,7 @@ pub const SECTIONS: &[Section] = &[
                     name: "contract",
                     shape: Shape::Object,
                     link: Some(("pdf", ".pdf")),
-                    fresh_dump: false,
+                    export: None,
                     children: &[],
                 }],
             ),
@@ -149,14 +159,14 @@ pub const SECTIONS: &[Section] = &[
                 name: "/me/document",
                 shape: Shape::Ids,
                 link: Some(("getUrl", ".file")),
-                fresh_dump: false,
+                export: None,
                 children: &[],
             },
             Node {
                 name: "/me/consent",
                 shape: Shape::Records("name"),
                 link: None,
-                fresh_dump: false,
+                export: None,
                 children: &[leaf("decision", Shape::Object)],
             },
             ids("/me/api/logs/self", &[]),
@@ -213,8 +223,20 @@ pub const SECTIONS: &[Section] = &[
                 name: "/email/exchange",
                 shape: Shape::Names,
                 link: None,
-                fresh_dump: false,
-                children: &[ids("service", &[ids("account", &[]), SERVICE_INFOS])],
+                export: None,
+                children: &[ids(
+                    "service",
+                    &[
+                        Node {
+                            name: "account",
+                            shape: Shape::Ids,
+                            link: None,
+                            export: Some(Export::Pst),
+                            children: &[],
+                        },
+                        SERVICE_INFOS,
+                    ],
+                )],
             },
         ],
     },
@@ -251,12 +273,12 @@ pub const SECTIONS: &[Section] = &[
                     name: "snapshot",
                     shape: Shape::Object,
                     link: None,
-                    fresh_dump: false,
+                    export: None,
                     children: &[Node {
                         name: "download",
                         shape: Shape::Object,
                         link: Some(("url", ".img")),
-                        fresh_dump: false,
+                        export: None,
                         children: &[],
                     }],
                 },
@@ -289,7 +311,7 @@ pub const SECTIONS: &[Section] = &[
                         name: "archive",
                         shape: Shape::Ids,
                         link: Some(("POST url", "")),
-                        fresh_dump: false,
+                        export: None,
                         children: &[],
                     }],
                 ),

@@ -68,9 +68,9 @@ pub fn specs() -> Vec<SettingSpec> {
         ),
         SettingSpec::bool(
             "dumps",
-            "Make a fresh dump of every database (web hostings' and private SQL servers') and archive it: the \
-             export starts the dump (POST …/dump), waits for its task and downloads it. false: only the dumps \
-             already there are archived.",
+            "Make a fresh dump of every database (web hostings' and private SQL servers') and a PST export of \
+             every Exchange mailbox, and archive them: the export starts each (POST …/dump, …/export), waits \
+             for its task and downloads it. false: only the dumps already there are archived.",
         )
         .default_value(true),
         SettingSpec::bool(
