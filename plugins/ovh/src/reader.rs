@@ -60,8 +60,7 @@ async fn download(client: &Client, url: &str, what: &str) -> Result<Body> {
 }
 
 /// A new dump of `database`: the dumps there before are noted, a dump is started, its task
-/// polled until done, and the dump it made downloaded. Its route and `url` field go into
-/// the inventory, so that the file can be told from the API's record of it.
+/// polled until done, and the dump it made downloaded.
 async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
     let list = format!("{database}/dump");
     let before: BTreeSet<String> = ids(&client.get(&list).await?.1);
@@ -70,12 +69,7 @@ async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
     } else {
         json!({"sendEmail": false})
     };
-    let answer = client.call(Method::POST, &list, Some(&request)).await?;
-    let task: Value = serde_json::from_slice(&answer).unwrap_or_default();
-    let Some(task_id) = id(&task["id"]) else {
-        return Err(Error::new(ErrorKind::Other, format!("POST {list} answered no task id")));
-    };
-    let task_route = format!("{service}/tasks/{}", encode(&task_id));
+    let task_route = format!("{service}/tasks/{}", encode(&start(client, &list, Some(&request)).await?));
     let task = wait(client, &task_route).await?;
     let made = match id(&task["dumpId"]) {
         Some(dump) => dump,
@@ -94,14 +88,7 @@ async fn dump(client: &Client, service: &str, database: &str) -> Result<Body> {
         }
     };
     let route = format!("{list}/{}", encode(&made));
-    let (_, record) = client.get(&route).await?;
-    let Some(url) = record["url"].as_str() else {
-        return Err(Error::new(ErrorKind::Other, format!("the dump {route} has no url")));
-    };
-    let mut body = download(client, url, &format!("the dump {route}")).await?;
-    body.meta.insert("route".into(), route.into());
-    body.meta.insert("field".into(), "url".into());
-    Ok(body)
+    download_url_of(client, &route, &format!("the dump {route}")).await
 }
 
 /// An Exchange mailbox's PST file: an export of it started (or the one under way, or done,
@@ -111,27 +98,34 @@ async fn pst(client: &Client, service: &str, account: &str) -> Result<Body> {
     let pending = match client.get(&export).await {
         Ok((_, state)) if state["percentComplete"].as_u64() == Some(100) => None,
         Ok((_, state)) => id(&state["taskPendingId"]).filter(|t| t != "0"),
-        Err(error) if error.kind() == ErrorKind::NotFound => {
-            let answer = client.call(Method::POST, &export, None).await?;
-            id(&serde_json::from_slice::<Value>(&answer).unwrap_or_default()["id"])
-        }
+        Err(error) if error.kind() == ErrorKind::NotFound => Some(start(client, &export, None).await?),
         Err(error) => return Err(error),
     };
     if let Some(task) = pending {
         wait(client, &format!("{service}/task/{}", encode(&task))).await?;
     }
     let url_route = format!("{account}/exportURL");
-    let answer = client.call(Method::POST, &url_route, None).await?;
-    let Some(task) = id(&serde_json::from_slice::<Value>(&answer).unwrap_or_default()["id"]) else {
-        return Err(Error::new(ErrorKind::Other, format!("POST {url_route} answered no task id")));
-    };
+    let task = start(client, &url_route, None).await?;
     wait(client, &format!("{service}/task/{}", encode(&task))).await?;
-    let (_, link) = client.get(&url_route).await?;
-    let Some(url) = link["url"].as_str() else {
-        return Err(Error::new(ErrorKind::Other, format!("{url_route} has no url")));
+    download_url_of(client, &url_route, &format!("the PST file of {account}")).await
+}
+
+/// Starts a server-side task (`POST route`); its id.
+async fn start(client: &Client, route: &str, request: Option<&Value>) -> Result<String> {
+    let answer = client.call(Method::POST, route, request).await?;
+    id(&serde_json::from_slice::<Value>(&answer).unwrap_or_default()["id"])
+        .ok_or_else(|| Error::new(ErrorKind::Other, format!("POST {route} answered no task id")))
+}
+
+/// The file at the `url` of the record at `route`, which its inventory record names (so that
+/// the file can be told from the API's record of it).
+async fn download_url_of(client: &Client, route: &str, what: &str) -> Result<Body> {
+    let (_, record) = client.get(route).await?;
+    let Some(url) = record["url"].as_str() else {
+        return Err(Error::new(ErrorKind::Other, format!("{route} has no url")));
     };
-    let mut body = download(client, url, &format!("the PST file of {account}")).await?;
-    body.meta.insert("route".into(), url_route.into());
+    let mut body = download(client, url, what).await?;
+    body.meta.insert("route".into(), route.into());
     body.meta.insert("field".into(), "url".into());
     Ok(body)
 }
