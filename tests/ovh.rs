@@ -306,6 +306,37 @@ fn a_route_failing_mid_export_is_retried_then_named_as_a_failure() {
 }
 
 #[test]
+fn hostile_ids_and_answers_stay_inside_the_bag_and_bounded() {
+    let server = OvhServer::start(&["--hostile-ids"]);
+    // A 1 GiB answer is cut at the bound, an HTML page where JSON was due is named.
+    server.fault("huge", 1, "^GET /1.0/email/domain/example-0.com/responder$");
+    server.fault("garbage", 1, "^GET /1.0/email/domain/example-0.com/mailingList$");
+    let (archive, output) =
+        export(&server, CK_FULL, "hostile", &["ovh://email", "--set", "ovh.rate=0", "--retries", "0"]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "hostile");
+    assert_standard_tools_accept(&archive, &bag);
+    let failures = report(&bag)["failures"].as_array().cloned().unwrap();
+    let huge = reason_of(&failures, "/email/domain/example-0.com/responder");
+    assert!(huge.contains("is over 4194304 bytes"), "{huge}");
+    let garbage = reason_of(&failures, "/email/domain/example-0.com/mailingList");
+    assert!(garbage.contains("is not JSON"), "{garbage}");
+    assert!(!Path::new("/tmp/escape.json").exists());
+    // Every hostile id is archived under a path inside the bag, its id kept exactly.
+    let redirections: Vec<Value> = inventory(&bag)
+        .into_iter()
+        .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("/email/domain/example-0.com/redirection/")))
+        .collect();
+    assert!(redirections.len() >= 6, "{redirections:#?}");
+    for record in &redirections {
+        let path = record["path"].as_str().unwrap();
+        assert!(path.starts_with("data/ovh-email/email/domain/example-0.com/redirection/"), "{path}");
+        assert!(!path.split('/').any(|segment| segment == ".."), "{path}");
+        assert!(bag.join(path).is_file(), "{path}");
+    }
+}
+
+#[test]
 fn oauth2_tokens_are_renewed_when_they_expire_mid_export() {
     let server = OvhServer::start(&["--token-ttl", "2"]);
     let archive = server.dir.path().join("oauth.tar.zst");
