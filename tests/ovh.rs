@@ -399,9 +399,16 @@ fn sortie_ovh_credential_asks_for_a_key_that_works_once_validated() {
     assert!(common::stderr(&output).contains("validation"), "{}", all_text(&output));
     assert!(!archive.exists());
 
+    // Once validated, its rules are all an export needs, the POSTs of dumps, PST exports and
+    // logs archives included.
     server.admin("POST", "/_admin/validate", &serde_json::json!({"consumerKey": key}).to_string());
-    let (_, output) = export(&server, &key, "validated", &["ovh://services", "--set", "ovh.rate=0"]);
+    let sources = ["ovh://services", "ovh://hosting", "ovh://email", "ovh://logs", "--set", "ovh.rate=0"];
+    let (archive, output) = export(&server, &key, "validated", &sources);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "validated");
+    assert!(exclusions(&bag).iter().all(|e| !e["reason"].as_str().unwrap().contains("NOT_GRANTED_CALL")));
+    let made = inventory(&bag).into_iter().filter(|r| r["id"].as_str().unwrap().ends_with("#pst")).count();
+    assert_eq!(made, 2, "the PST files were exported with the key's rights");
 }
 
 #[test]
