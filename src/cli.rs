@@ -72,6 +72,47 @@ pub enum Command {
     /// directory.
     #[command(after_help = exit::TABLE)]
     Man(ManArgs),
+    /// OVHcloud tools: `sortie ovh credential` asks the API for a consumer key an export
+    /// can use.
+    #[command(after_help = exit::TABLE)]
+    Ovh(OvhArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OvhArgs {
+    #[command(subcommand)]
+    pub command: OvhCommand,
+}
+
+/// `sortie ovh …`.
+#[derive(Debug, Subcommand)]
+pub enum OvhCommand {
+    /// Ask the OVHcloud API for a consumer key limited to what an export needs (every GET,
+    /// and the POSTs that start a server-side export: database dumps, Exchange PST exports,
+    /// logs archive URLs, Public Cloud S3 secrets), print the URL where the account
+    /// validates it, and how to store it.
+    #[command(after_help = exit::TABLE)]
+    Credential(OvhCredentialArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OvhCredentialArgs {
+    /// The API: ovh-eu, ovh-ca, ovh-us, kimsufi-eu, kimsufi-ca, soyoustart-eu,
+    /// soyoustart-ca, or an API URL (default: OVH_ENDPOINT, else ovh.conf's [default]
+    /// endpoint).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The application key the consumer key is for (default: OVH_APPLICATION_KEY, else
+    /// ovh.conf).
+    #[arg(long, value_name = "KEY")]
+    pub application_key: Option<String>,
+    /// Where the validation page sends the account's owner once the key is validated.
+    #[arg(long, value_name = "URL")]
+    pub redirection: Option<String>,
+    /// Print JSON on stdout: {"endpoint", "application_key", "consumer_key",
+    /// "validation_url", "state"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Command {
@@ -87,6 +128,7 @@ impl Command {
             Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
             Command::Providers(args) => args.json,
+            Command::Ovh(OvhArgs { command: OvhCommand::Credential(args) }) => args.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
     }

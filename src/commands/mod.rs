@@ -15,6 +15,7 @@ mod completions;
 mod export;
 mod inventory;
 mod man;
+mod ovh;
 mod plan;
 mod providers;
 mod report;
@@ -43,6 +44,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Ovh(crate::cli::OvhArgs { command: crate::cli::OvhCommand::Credential(args) }) => {
+            block_on(until_stopped(ovh::credential(args)))
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod dav;
 pub mod dovecot;
 pub mod fault_proxy;
 pub mod openstack;
+pub mod ovh;
 pub mod s3_server;
 pub mod sshd;
 pub mod tcp_proxy;
