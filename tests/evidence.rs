@@ -78,7 +78,7 @@ fn a_signed_archive_and_its_bag_check_with_minisign_sha256sum_and_bagit() {
     let dir = work.path();
     let done = export(dir, "signed", &["--sign", "key", "--json"], &with_password());
     expect(&done, 0, "");
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout(&done).lines().last().unwrap()).unwrap();
     let key_id = summary["evidence"]["signer"]["key_id"].as_str().unwrap().to_owned();
     assert_eq!(key_id.len(), 16);
     assert!(fs::read_to_string(dir.join("key.pub")).unwrap().contains(&key_id), "minisign names the key by its id");
@@ -263,11 +263,17 @@ fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
     let dir = work.path();
     let done = export(dir, "stamped", &["--sign", "key", "--timestamp", &tsa.url, "--json"], &with_password());
     expect(&done, 0, "");
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout(&done).lines().last().unwrap()).unwrap();
     let stamp = &summary["evidence"]["timestamp"];
     assert_eq!(stamp["tsa"], "CN=Sortie Test TSA,O=Sortie tests", "{summary}");
     assert!(stamp["time"].as_str().unwrap().ends_with('Z'), "{summary}");
     assert!(summary["evidence"]["timestamp_error"].is_null());
+    // The restitution pages name the key, and the one beside the archive the bag's time stamp.
+    let key_id = summary["evidence"]["signer"]["key_id"].as_str().unwrap();
+    let beside = fs::read_to_string(dir.join("stamped.tar.zst.report.html")).unwrap();
+    assert!(beside.contains(key_id), "{beside}");
+    let bag_time = summary["evidence"]["timestamp"]["bag_time"].as_str().unwrap();
+    assert!(beside.contains(&format!("{bag_time} by CN=Sortie Test TSA,O=Sortie tests")), "{beside}");
 
     // README: the exact commands.
     let ca = tsa.ca.to_str().unwrap();
@@ -277,6 +283,8 @@ fn a_timestamped_archive_and_its_bag_check_with_openssl_ts() {
     let args = ["ts", "-verify", "-data", "tagmanifest-sha256.txt", "-in", "tagmanifest-sha256.txt.tsr", "-CAfile", ca];
     assert_tool_ok("openssl", &args, &bag);
     assert_tool_ok("bagit.py", &["--validate", bag.to_str().unwrap()], dir);
+    let inside = fs::read_to_string(bag.join("sortie/report.html")).unwrap();
+    assert!(inside.contains(key_id), "{inside}");
 
     let checked = verify(dir, "stamped.tar.zst", "key.pub");
     expect(&checked, 0, "archive timestamp  ok: covers this sha256, dated");
@@ -308,7 +316,7 @@ fn a_time_stamping_authority_that_does_not_answer_keeps_the_archive_but_not_as_t
     let dir = work.path();
     let url = format!("http://127.0.0.1:{}/", free_port());
     let done = export(dir, "down", &["--sign", "key", "--timestamp", &url], &with_password());
-    expect(&done, 6, "timestamp NONE: cannot reach the time-stamping authority");
+    expect(&done, 7, "timestamp NONE: cannot reach the time-stamping authority");
     assert!(stdout(&done).contains("is not timestamped"), "{}", stdout(&done));
     assert!(!dir.join("down.tar.zst.sha256.tsr").exists());
     // The archive is kept, whole and signed.
@@ -318,8 +326,8 @@ fn a_time_stamping_authority_that_does_not_answer_keeps_the_archive_but_not_as_t
     assert!(!stdout(&checked).contains("bag timestamp"), "{}", stdout(&checked));
 
     let json = export(dir, "down-json", &["--timestamp", &url, "--json"], &[]);
-    expect(&json, 6, "");
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    expect(&json, 7, "");
+    let summary: serde_json::Value = serde_json::from_str(stdout(&json).lines().last().unwrap()).unwrap();
     assert_eq!(summary["ok"], false);
     assert!(summary["evidence"]["timestamp"].is_null());
     assert!(summary["evidence"]["timestamp_error"].as_str().unwrap().contains("cannot reach"), "{summary}");

@@ -12,6 +12,8 @@ pub const BAG_INFO: &str = "bag-info.txt";
 pub const INVENTORY: &str = "sortie/inventory.jsonl";
 /// Sortie's reconciliation of listed against archived.
 pub const REPORT: &str = "sortie/report.json";
+/// The restitution report, the same numbers as [`REPORT`] for a human reader.
+pub const REPORT_HTML: &str = "sortie/report.html";
 /// The tag manifest: the last member, but for the seals below.
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 /// The public key of whoever signed the bag, in minisign's format: a tag file like the

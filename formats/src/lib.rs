@@ -12,6 +12,7 @@ pub mod payload_path;
 pub mod reader;
 mod recorded_modes;
 pub mod report;
+pub mod report_html;
 pub mod report_reader;
 pub mod shown;
 pub mod tar_member;

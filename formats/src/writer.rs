@@ -62,6 +62,9 @@ pub trait Seal: Send + Sync + std::fmt::Debug {
     /// that does not answer) is left out and remembered by the implementation: the archive
     /// stays whole. An `Err` fails the archive.
     fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>>;
+    /// What the restitution page shows of the seals: the signer's key id, and the time
+    /// stamp once [`Self::seal`] got one.
+    fn evidence(&self) -> crate::report_html::Evidence;
 }
 
 /// Writes one Sortie archive.
@@ -306,6 +309,9 @@ mod tests {
         fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
             assert!(String::from_utf8_lossy(tag_manifest).contains("  sortie/signer.pub\n"));
             Ok(vec![(self.0, format!("seal over {} bytes", tag_manifest.len()).into_bytes())])
+        }
+        fn evidence(&self) -> crate::report_html::Evidence {
+            crate::report_html::Evidence::default()
         }
     }
 

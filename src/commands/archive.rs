@@ -22,10 +22,12 @@ use crate::cli::{ArchiveArgs, ExtractArgs, VerifyArgs};
 use crate::exit;
 
 pub fn verify(args: &VerifyArgs) -> Result<i32> {
+    if !args.against.is_empty() {
+        return super::against::run(args);
+    }
     let key = args.key.as_deref().map(crate::evidence::sign::open_public_key).transpose()?;
-    let sidecar = (!args.archive.archive.is_dir())
-        .then(|| sortie_core::engine::OutputFiles::for_archive(&args.archive.archive).sidecar);
-    let args = &args.archive;
+    let sidecar =
+        (!args.archive.is_dir()).then(|| sortie_core::engine::OutputFiles::for_archive(&args.archive).sidecar);
     let archive = args.archive.clone();
     let mut result = if args.archive.is_dir() {
         blocking_until_stopped(move || verify_dir::verify_dir(&archive))?
@@ -197,7 +199,7 @@ fn unreadable(path: &Path, what: &str, error: &std::io::Error) -> anyhow::Error 
 }
 
 /// Bad input: exit 2.
-fn bad_input(message: String) -> anyhow::Error {
+pub(super) fn bad_input(message: String) -> anyhow::Error {
     sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message).into()
 }
 

@@ -5,12 +5,15 @@ use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles};
 
 use super::signals::StopSignals;
-use super::{context, open_sources, print_outcome, warn};
+use super::{context, open_sources, print_summary, warn};
 use crate::cli::ExportArgs;
+use crate::events::JsonEvents;
 use crate::exit::{self, Stopped};
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
+    // Printed until the summary, on every path: dropped when this returns.
+    let events = args.json.then(|| JsonEvents::start(&args.output, args.status_interval())).transpose()?;
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let evidence_files = crate::evidence::outputs(&files.sidecar);
@@ -24,6 +27,10 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let request = crate::evidence::Request::open(args.sign.as_deref(), args.timestamp.as_deref())?;
     let context = context(&args.source, files.all().into_iter().chain(evidence_files.clone()).collect());
     let (progress, bar) = crate::progress::sink(!args.json);
+    let progress = match &events {
+        Some(events) => events.sink(progress),
+        None => progress,
+    };
     warn(&bar, &warnings);
     // Work first: a stage that is over wins over a signal that arrives with its end.
     let sources = tokio::select! {
@@ -95,7 +102,8 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         (true, Some(_)) => exit::UNSEALED,
         (true, None) => exit::OK,
     };
-    if args.json {
+    if let Some(events) = events {
+        events.finish();
         #[derive(serde::Serialize)]
         struct Exported<'a> {
             #[serde(flatten)]
@@ -103,10 +111,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             #[serde(skip_serializing_if = "Option::is_none")]
             evidence: Option<&'a crate::evidence::Evidence>,
         }
-        print_outcome(code, &Exported { summary: &summary, evidence: evidence.as_ref() })?;
+        print_summary(code, &Exported { summary: &summary, evidence: evidence.as_ref() })?;
     } else {
         out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
+        out!("report    {} (the restitution page, printable)", summary.report_page.display())?;
         out!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,

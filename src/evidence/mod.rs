@@ -112,6 +112,18 @@ impl Seal for BagSeal {
         }
         Ok(seals)
     }
+
+    fn evidence(&self) -> sortie_formats::report_html::Evidence {
+        let stamp = self.stamp.lock().unwrap_or_else(|e| e.into_inner()).clone().and_then(Result::ok);
+        let url = self.request.tsa.as_ref().map(|(url, _)| sortie_http::shown_url(url)).unwrap_or_default();
+        sortie_formats::report_html::Evidence {
+            key_fingerprint: self.request.key.as_ref().map(|key| sign::key_id(&key.public)),
+            timestamp: stamp.map(|stamp| sortie_formats::report_html::Timestamp {
+                time: stamp.time,
+                authority: if stamp.tsa.is_empty() { url } else { format!("{} ({url})", stamp.tsa) },
+            }),
+        }
+    }
 }
 
 /// The signer of an export: what a report shows to name the key.

@@ -7,10 +7,12 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
-use sortie_formats::bagit::{INVENTORY, REPORT};
+use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
-use sortie_formats::writer::Seal;
+use sortie_formats::report_html::{self, Copy};
+use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::writer::{Seal, bag_name};
 use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
 
 use crate::error::{Error, Result};
@@ -29,14 +31,18 @@ pub(crate) struct Closed {
     pub(crate) failed: u64,
     /// The first [`SUMMARY_FAILURES_MAX`] of them.
     pub(crate) first_failures: Vec<Failure>,
+    /// The report as the restitution page shows it, for the copy beside the archive.
+    pub(crate) report: ArchiveReport,
 }
 
-/// Writes report.json and bag-info.txt and closes the archive, sealed by `seal` if given.
+/// Writes report.json, bag-info.txt and the restitution page made from them, and closes the
+/// archive (to be named `archive`), sealed by `seal` if given.
 pub(crate) fn finish(
     written: Written,
     reports: Vec<SourceReport>,
     started_at: String,
     dir: &Path,
+    archive_path: &Path,
     seal: Option<&dyn Seal>,
 ) -> Result<Closed> {
     let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
@@ -93,12 +99,39 @@ pub(crate) fn finish(
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
-    bag_info.push(("Sortie-Started".to_owned(), started_at));
-    bag_info.push(("Sortie-Finished".to_owned(), finished_at));
+    bag_info.push(("Sortie-Started".to_owned(), started_at.clone()));
+    bag_info.push(("Sortie-Finished".to_owned(), finished_at.clone()));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
-    let finished =
-        archive.finish_sealed(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)], seal).map_err(io)?;
-    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures })
+
+    // The page is made from the report just written, read back as `sortie report` reads it
+    // from the archive: the same numbers, the same caps.
+    report_file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut shown = ArchiveReport::from_json(BufReader::new(&mut report_file));
+    shown.bag = Some(bag_name(archive_path));
+    shown.runs.push(Run {
+        agent: bag_info.first().map(|(_, agent)| agent.clone()),
+        started: Some(started_at),
+        finished: Some(finished_at),
+    });
+    shown.format_version = Some(format_version.to_string());
+    shown.complete = Some(complete);
+    let mut html = tempfile::tempfile_in(dir).map_err(io)?;
+    {
+        let copy = Copy::InsideBag { archive_name: file_name(archive_path) };
+        let mut out = BufWriter::new(&mut html);
+        // Inside the bag, the signer is known, the time stamps are not yet.
+        let evidence = seal.map(Seal::evidence).unwrap_or_default();
+        report_html::render(&mut out, &shown, &copy, &evidence).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let tags = vec![(INVENTORY, inventory), (REPORT, report_file), (REPORT_HTML, html)];
+    let finished = archive.finish_sealed(&bag_info, tags, seal).map_err(io)?;
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, report: shown })
+}
+
+/// The archive's file name, as the page names it.
+pub(crate) fn file_name(archive: &Path) -> String {
+    archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// The first [`SUMMARY_FAILURES_MAX`] failures of the spool (one JSON object a line).

@@ -12,13 +12,14 @@ mod output;
 mod received;
 
 pub use listing::ClassCounts;
+pub(crate) use listing::{ItemSink, list_source};
 pub use output::OutputFiles;
 mod spool;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -26,6 +27,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, SourceReport};
+use sortie_formats::report_html::{Copy, Evidence, render};
 use sortie_formats::writer::{ArchiveWriter, Seal, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -39,9 +41,8 @@ use crate::warning::Warning;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
-use finish::now_rfc3339;
 use finish::{Closed, finish, merge_counts};
-use listing::{ItemSink, list_source};
+use finish::{file_name, now_rfc3339};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
 
@@ -75,6 +76,8 @@ pub struct ExportSummary {
     pub archive: PathBuf,
     /// Its `.sha256` sidecar.
     pub sidecar: PathBuf,
+    /// The restitution page beside it (`NAME.tar.zst.report.html`).
+    pub report_page: PathBuf,
     /// Whether everything listed is archived (or excluded on purpose).
     pub complete: bool,
     /// Items archived, with or without bytes.
@@ -258,18 +261,34 @@ async fn run(
     let finished_summary = tokio::task::spawn_blocking({
         let reports = reports.clone();
         let dir = out.dir.clone();
+        let archive = out.files.archive.clone();
         let seal = options.seal.clone();
-        move || finish(written, reports, started_at, &dir, seal.as_deref())
+        move || finish(written, reports, started_at, &dir, &archive, seal.as_deref())
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
-    let Closed { archive: finished, failed, first_failures } = finished_summary;
-    out.commit(&finished.sha256)?;
+    let Closed { archive: finished, failed, first_failures, report } = finished_summary;
+    let page = out.report_page()?;
+    {
+        let copy = Copy::Beside {
+            archive_name: file_name(&out.files.archive),
+            sha256: finished.sha256.clone(),
+            bytes: Some(finished.bytes),
+        };
+        let mut writer = BufWriter::new(page.as_file());
+        // The signer, and the time stamp of the bag's tag manifest once the seal got it.
+        let evidence = options.seal.as_deref().map_or_else(Evidence::default, Seal::evidence);
+        render(&mut writer, &report, &copy, &evidence)
+            .and_then(|()| writer.flush())
+            .map_err(|e| Error::io("cannot write the restitution page beside the output", &e))?;
+    }
+    out.commit(&finished.sha256, page)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
         sidecar: out.files.sidecar.clone(),
+        report_page: out.files.report.clone(),
         complete: failed == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),
@@ -291,22 +310,32 @@ fn empty_warning(report: &SourceReport) -> Option<Warning> {
 }
 
 /// Source ids, made unique within one archive by numbering repeats.
-fn unique_ids(sources: &[Source]) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    sources
-        .iter()
-        .map(|source| {
-            let mut base = source.spec.id.clone();
-            if !payload_path::is_plain_source_id(&base) {
-                base = format!("source-{}", slug(&base));
-            }
-            let mut id = base.clone();
-            let mut n = 2;
-            while !seen.insert(id.clone()) {
-                id = format!("{base}-{n}");
-                n += 1;
-            }
-            id
-        })
-        .collect()
+pub(crate) fn unique_ids(sources: &[Source]) -> Vec<String> {
+    let mut ids = SourceIds::default();
+    sources.iter().map(|source| ids.next(&source.spec.id)).collect()
+}
+
+/// Gives the sources of one archive, in their order, the ids they have under `data/`:
+/// plain, and unique by numbering repeats. Shared by the export and by the opening of the
+/// sources, so that a source is named the same way before and during the export.
+#[derive(Default)]
+pub(crate) struct SourceIds {
+    seen: HashSet<String>,
+}
+
+impl SourceIds {
+    /// The id of the next source, whose provider named it `wanted`.
+    pub(crate) fn next(&mut self, wanted: &str) -> String {
+        let mut base = wanted.to_owned();
+        if !payload_path::is_plain_source_id(&base) {
+            base = format!("source-{}", slug(&base));
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.seen.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
 }

@@ -186,6 +186,7 @@ impl WriterThread {
         match message {
             ToWriter::ListingFailed(failure) => {
                 self.state.failed += 1;
+                (self.progress)(failed_event(&failure));
                 spool_line(&mut self.state.failures, &failure)?;
             }
             ToWriter::Batch(messages) => {
@@ -213,6 +214,7 @@ impl WriterThread {
                     reason,
                 };
                 spool_line(&mut self.state.exclusions, &exclusion)?;
+                (self.progress)(Event::Excluded);
             }
             ToWriter::Failed { job, error, attempts } => self.failed(&job, error, attempts)?,
         }
@@ -324,7 +326,6 @@ impl WriterThread {
     /// Counts a failure, says so, and records it for the report.
     fn failure(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
         self.state.failed += 1;
-        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
         let failure = Failure {
             source: self.sources[job.source].clone(),
             id: job.item.id.display(),
@@ -332,7 +333,19 @@ impl WriterThread {
             error,
             attempts,
         };
+        (self.progress)(failed_event(&failure));
         spool_line(&mut self.state.failures, &failure)
+    }
+}
+
+/// The event that says a failure record was made: the same fields as the report's.
+fn failed_event(failure: &Failure) -> Event {
+    Event::Failed {
+        source: failure.source.clone(),
+        id: failure.id.clone(),
+        kind: failure.kind.clone(),
+        error: failure.error.clone(),
+        attempts: failure.attempts,
     }
 }
 
