@@ -14,6 +14,8 @@ mod recorded_modes;
 pub mod report;
 pub mod report_reader;
 pub mod shown;
+pub mod sink;
+pub mod spool;
 pub mod tar_member;
 pub mod verify;
 pub mod verify_dir;

@@ -2,7 +2,7 @@
 //! close the archive.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -11,6 +11,7 @@ use sortie_formats::FORMAT_VERSION;
 use sortie_formats::bagit::{INVENTORY, REPORT};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::spool::Spool;
 
 use crate::error::{Error, Result};
 
@@ -60,12 +61,12 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
         finished: finished_at.clone(),
         sources: reports.clone(),
     };
-    let reopen = |spool: BufWriter<File>| -> std::io::Result<BufReader<File>> {
+    let reopen = |spool: BufWriter<Spool>| -> std::io::Result<BufReader<Spool>> {
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         Ok(BufReader::new(file))
     };
-    let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
+    let mut report_file = sortie_formats::spool::tempfile_in(dir).map_err(io)?;
     let mut failures = reopen(failures).map_err(io)?;
     {
         let mut out = BufWriter::new(&mut report_file);

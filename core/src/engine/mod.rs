@@ -12,7 +12,7 @@ mod output;
 mod received;
 
 pub use listing::ClassCounts;
-pub use output::OutputFiles;
+pub use output::{Layout, OutputFiles};
 mod spool;
 mod writer;
 
@@ -42,7 +42,9 @@ use fetch::{Fetcher, MEMORY_BUDGET_KIB};
 use finish::now_rfc3339;
 use finish::{Closed, finish, merge_counts};
 use listing::{ItemSink, list_source};
-use output::Output;
+use output::{Output, VolumePaths};
+use sortie_formats::sink::Sink;
+use sortie_formats::sink::volumes::VolumeFiles;
 use writer::{ToWriter, WriterThread, Written};
 
 /// How to export.
@@ -58,19 +60,31 @@ pub struct ExportOptions {
     pub zstd_workers: u32,
     /// Overwrite an existing output.
     pub force: bool,
+    /// Encryption and volumes.
+    pub layout: Layout,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        Self { concurrency: 8, retry: RetryPolicy::default(), zstd_level: 3, zstd_workers: 2, force: false }
+        Self {
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            zstd_level: 3,
+            zstd_workers: 2,
+            force: false,
+            layout: Layout::default(),
+        }
     }
 }
 
 /// What an export produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportSummary {
-    /// The archive.
+    /// The archive (when cut into volumes, the name the volumes' names extend).
     pub archive: PathBuf,
+    /// The volumes, in order, when the archive is cut into volumes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<PathBuf>,
     /// Its `.sha256` sidecar.
     pub sidecar: PathBuf,
     /// Whether everything listed is archived (or excluded on purpose).
@@ -165,7 +179,7 @@ pub async fn export(
     options: &ExportOptions,
     progress: ProgressSink,
 ) -> Result<ExportSummary> {
-    let (out, file) = Output::prepare(output, options.force)?;
+    let (out, file) = Output::prepare(output, &options.layout, options.force)?;
     let result = run(sources, &out, file, options, progress).await;
     if result.is_err() {
         out.abandon();
@@ -185,10 +199,17 @@ async fn run(
     let providers: &[Arc<dyn Provider>] = &sources.iter().map(|s| s.provider.clone()).collect::<Vec<_>>();
     let ids = unique_ids(sources);
     let temp = |what: &str| {
-        tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
+        sortie_formats::spool::tempfile_in(&out.dir)
+            .map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
     };
+    let volumes = options.layout.volume_size.map(|size| {
+        let files: Box<dyn VolumeFiles> = Box::new(VolumePaths(out.files.clone()));
+        (size, files)
+    });
+    let sink = Sink::new(file, options.layout.recipients.as_ref(), volumes)
+        .map_err(|e| Error::io("cannot write the archive", &e))?;
     let archive = ArchiveWriter::create(
-        file,
+        sink,
         &bag_name(&out.files.archive),
         &out.dir,
         WriterOptions { level: options.zstd_level, workers: options.zstd_workers },
@@ -261,11 +282,16 @@ async fn run(
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
     let Closed { archive: finished, failed, first_failures } = finished_summary;
-    out.commit(&finished.sha256)?;
+    out.commit(&finished)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
+        volumes: if out.files.volumes {
+            (1..).take(finished.volumes.len()).map(|n| out.files.volume(n)).collect()
+        } else {
+            Vec::new()
+        },
         sidecar: out.files.sidecar.clone(),
         complete: failed == 0,
         archived: total(|c| c.archived),
