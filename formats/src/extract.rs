@@ -34,6 +34,7 @@ use rustix::io::Errno;
 use serde::Serialize;
 
 use crate::bagit::INVENTORY;
+use crate::input::Input;
 use crate::reader;
 use crate::recorded_modes::RecordedModes;
 use crate::shown::shown;
@@ -81,8 +82,8 @@ impl Extraction {
 /// with `force`, files already in the target are replaced. An `Err` is an archive that
 /// cannot be opened, a target that is not a directory (`NotADirectory`, before anything is
 /// created) or an I/O failure on the target; refusals and damage are in the result.
-pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extraction> {
-    File::open(archive)?;
+pub fn extract(archive: &Input, target: &Path, force: bool) -> io::Result<Extraction> {
+    archive.preflight()?;
     if fs::metadata(target).is_ok_and(|meta| !meta.is_dir()) {
         return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a directory", target.display())));
     }

@@ -7,6 +7,7 @@
 pub mod bagit;
 pub mod extract;
 pub mod framed_zstd;
+pub mod input;
 pub mod inventory;
 pub mod payload_path;
 pub mod reader;

@@ -8,7 +8,6 @@
 //! returns is an [`ArchiveError`] naming the offset in the decompressed tar stream.
 
 use std::cell::Cell;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -16,6 +15,7 @@ use std::rc::Rc;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
+use crate::input::{Input, Transport};
 use crate::tar_member::BLOCK;
 
 /// The most bytes of a pax extended header or GNU long name/link the reader keeps. Sortie
@@ -79,7 +79,10 @@ struct LocalFile(Box<dyn Read>);
 
 impl Read for LocalFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf).map_err(|e| io::Error::new(e.kind(), LocalRead(e)))
+        // A fault the layers below found (a volume out of place, a failed decryption) stays one.
+        self.0
+            .read(buf)
+            .map_err(|e| if ArchiveError::is_archive_fault(&e) { e } else { io::Error::new(e.kind(), LocalRead(e)) })
     }
 }
 
@@ -181,18 +184,23 @@ pub struct Archive {
     tar: tar::Archive<FrameReader>,
     frames: Rc<Cell<u64>>,
     position: Rc<Cell<u64>>,
+    transport: Option<Transport>,
 }
 
-/// Opens the archive file at `path` for one sequential pass.
-pub fn open(path: &Path) -> io::Result<Archive> {
-    from_reader(Box::new(File::open(path)?))
+/// Opens the archive at `input` (a file, a volume set, encrypted or not) for one
+/// sequential pass.
+pub fn open(input: &Input) -> io::Result<Archive> {
+    let (reader, transport) = input.open()?;
+    let mut archive = from_reader(reader)?;
+    archive.transport = Some(transport);
+    Ok(archive)
 }
 
 /// Opens an archive held by any reader (a file, bytes in memory for the fuzz target).
 pub fn from_reader(reader: Box<dyn Read>) -> io::Result<Archive> {
     let frames = FrameReader::new(BufReader::with_capacity(1 << 16, HashingReader::new(LocalFile(reader))))?;
     let (count, position) = (frames.frames(), frames.position.clone());
-    Ok(Archive { tar: tar::Archive::new(frames), frames: count, position })
+    Ok(Archive { tar: tar::Archive::new(frames), frames: count, position, transport: None })
 }
 
 impl Archive {
@@ -205,6 +213,20 @@ impl Archive {
     pub fn members(&mut self) -> io::Result<Members<'_>> {
         let position = self.position.clone();
         Ok(Members { entries: self.tar.entries()?.raw(true), position, next_header: 0, count: 0, finished: false })
+    }
+
+    /// The error to report for a pass that stopped with `error`: a volume out of place or
+    /// damaged, when there is one, says more (the rest of the volumes is read to find it).
+    pub fn explain(self, error: io::Error) -> io::Error {
+        match self.transport {
+            Some(transport) => transport.explain(error),
+            None => error,
+        }
+    }
+
+    /// The transport checks of an archive opened with [`open`], to read after [`Archive::finish`].
+    pub(crate) fn take_transport(&mut self) -> Option<Transport> {
+        self.transport.take()
     }
 
     /// Ends a pass: drains what the tar reader left (counting trailing non-zero bytes,

@@ -11,13 +11,13 @@
 
 use std::fmt;
 use std::io::{self, BufReader, Read};
-use std::path::Path;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bagit::{self, BAG_INFO, REPORT, TAG_MANIFEST};
+use crate::input::Input;
 use crate::reader::{self, ArchiveError};
 use crate::report::{Exclusion, Failure, SourceReport};
 use crate::shown::shown;
@@ -80,8 +80,8 @@ impl ArchiveReport {
 
 /// Reads the report of the archive at `path`. An `Err` is an archive that cannot be opened,
 /// or one whose stream is damaged ([`ArchiveError`]).
-pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
-    let mut archive = reader::open(path)?;
+pub fn read_report(input: &Input) -> io::Result<ArchiveReport> {
+    let mut archive = reader::open(input)?;
     let mut report = ArchiveReport::default();
     let mut digests: Vec<(String, String)> = Vec::new();
     let mut bag_info = None;

@@ -10,13 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
+use crate::input::Input;
 use crate::reader::{self, ArchiveError};
 use crate::shown::shown;
 
@@ -134,27 +134,30 @@ pub(crate) trait Staging {
 
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all, or a local
 /// input/output failure stopped the pass.
-pub fn verify(path: &Path) -> io::Result<Verification> {
-    Ok(verify_staging(path, None)?.0)
+pub fn verify(input: &Input) -> io::Result<Verification> {
+    Ok(verify_staging(input, None)?.0)
 }
 
 /// Verifies an archive read from any reader, without a sidecar to compare: the entry point
 /// of the fuzz target (`fuzz/`) and of tests that hold an archive in memory.
 pub fn verify_reader(reader: Box<dyn Read>) -> io::Result<Verification> {
-    Ok(verify_archive(reader::from_reader(reader)?, None, None)?.0)
+    Ok(verify_archive(reader::from_reader(reader)?, None)?.0)
 }
 
 /// The verification pass; with `staging`, every regular member's bytes are also written
 /// where it says. Returns which regular members (by index) match their manifest.
-pub(crate) fn verify_staging(path: &Path, staging: Option<&mut dyn Staging>) -> io::Result<(Verification, Vec<bool>)> {
-    verify_archive(reader::open(path)?, Some(path), staging)
+pub(crate) fn verify_staging(
+    input: &Input,
+    staging: Option<&mut dyn Staging>,
+) -> io::Result<(Verification, Vec<bool>)> {
+    verify_archive(reader::open(input)?, staging)
 }
 
 fn verify_archive(
     mut archive: reader::Archive,
-    path: Option<&Path>,
     mut staging: Option<&mut dyn Staging>,
 ) -> io::Result<(Verification, Vec<bool>)> {
+    let transport = archive.take_transport();
     let frames = archive.frames();
     let mut v = Verification::new(Sidecar::Missing);
     let mut payload = BufWriter::new(tempfile::tempfile()?);
@@ -300,8 +303,15 @@ fn verify_archive(
             }
         }
     }
-    if let Some(path) = path {
-        v.sidecar = check_sidecar(path, &file_digest);
+    if let Some(transport) = transport {
+        let (sidecar, volumes) = transport.verdict(&file_digest);
+        v.sidecar = sidecar;
+        // A volume out of place explains the damage found in the stream: it comes first.
+        let found = std::mem::take(&mut v.problems);
+        for problem in volumes {
+            v.problem(None, problem);
+        }
+        v.problems.extend(found);
     }
 
     check_bagit_txt(&mut v, small_tags.get(BAGIT));
@@ -437,28 +447,6 @@ pub(crate) fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut i
         }
         hasher.update(&buf[..n]);
         to.write_all(&buf[..n])?;
-    }
-}
-
-fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
-    let mut name = archive.as_os_str().to_owned();
-    name.push(".sha256");
-    // A sidecar is one line; a larger one (or a link to /dev/zero) is read no further.
-    let mut text = String::new();
-    let read = File::open(&name).and_then(|file| file.take(4096).read_to_string(&mut text));
-    match read {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Sidecar::Missing,
-        Err(e) => Sidecar::Unreadable { error: e.to_string() },
-        Ok(_) => match text.split_whitespace().next() {
-            Some(expected) if expected.len() == 64 => {
-                if expected.eq_ignore_ascii_case(actual) {
-                    Sidecar::Matched
-                } else {
-                    Sidecar::Mismatch { expected: expected.to_owned(), actual: actual.to_owned() }
-                }
-            }
-            _ => Sidecar::Unreadable { error: "not in sha256sum format".to_owned() },
-        },
     }
 }
 
