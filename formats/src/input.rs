@@ -96,7 +96,7 @@ impl Input {
         }
         let identities = load_identities(&self.identities)?;
         let plain = self.decryptor(raw, &identities)?;
-        Ok((Box::new(Decrypted { plain, pieces }), transport))
+        Ok((Box::new(Decrypted { plain, pieces, failed: false }), transport))
     }
 
     fn decryptor<R: Read>(
@@ -335,22 +335,31 @@ impl Read for SharedPieces {
 struct Decrypted {
     plain: age::stream::StreamReader<BufReader<SharedPieces>>,
     pieces: Rc<RefCell<Pieces>>,
+    /// Whether a read failed: the failure was reported, and the files read to their end
+    /// (to hash them for the sidecar), so every later read is the end of the stream, which
+    /// lets a verification that recorded the failure finish its pass.
+    failed: bool,
 }
 
 impl Read for Decrypted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
         self.plain.read(buf).map_err(|error| {
             if ArchiveError::is_archive_fault(&error) {
                 return error;
             }
-            match drain(&self.pieces) {
-                Err(e) => e,
-                Ok(Some(problem)) => fault(problem),
-                Ok(None) => fault(format!(
+            let message = match drain(&self.pieces) {
+                Err(e) => return e,
+                Ok(Some(problem)) => problem,
+                Ok(None) => format!(
                     "the encrypted stream is damaged or was tampered with ({error}): age authenticates every 64 KiB, \
                      and this part does not match"
-                )),
-            }
+                ),
+            };
+            self.failed = true;
+            fault(message)
         })
     }
 }

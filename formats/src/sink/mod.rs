@@ -97,3 +97,67 @@ impl Sink {
         Ok(Finished { bytes: whole.bytes, sha256: whole.sha256, volumes })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::path::PathBuf;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    struct InDir(PathBuf);
+
+    impl VolumeFiles for InDir {
+        fn create(&mut self, number: u32) -> io::Result<File> {
+            File::create_new(self.0.join(format!("{number:03}")))
+        }
+        fn reopen(&mut self, number: u32) -> io::Result<File> {
+            std::fs::OpenOptions::new().write(true).open(self.0.join(format!("{number:03}")))
+        }
+        fn remove(&mut self, number: u32) -> io::Result<()> {
+            std::fs::remove_file(self.0.join(format!("{number:03}")))
+        }
+    }
+
+    fn bytes(len: usize, seed: u8) -> Vec<u8> {
+        (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    }
+
+    /// A member taken back after it crossed chunks and volumes leaves the file as if it had
+    /// never been written: age decrypts exactly what was kept, the digests are the files'.
+    #[test]
+    fn a_rewind_through_encryption_and_volumes_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let recipients = Recipients::parse([(recipient.as_str(), "test".to_owned())]).unwrap();
+        let first = File::create_new(dir.path().join("001")).unwrap();
+        let volumes: Box<dyn VolumeFiles> = Box::new(InDir(dir.path().to_path_buf()));
+        let mut sink = Sink::new(first, Some(&recipients), Some((50_000, volumes))).unwrap();
+        let kept = bytes(100_000, 1);
+        sink.write_all(&kept).unwrap();
+        let mark = sink.mark();
+        sink.write_all(&bytes(300_000, 2)).unwrap();
+        assert!(dir.path().join("008").exists(), "the failed member reached later volumes");
+        sink.rewind(mark).unwrap();
+        let after = bytes(70_000, 3);
+        sink.write_all(&after).unwrap();
+        let finished = sink.finish().unwrap();
+
+        let mut joined = Vec::new();
+        for (n, volume) in (1..).zip(&finished.volumes) {
+            let content = std::fs::read(dir.path().join(format!("{n:03}"))).unwrap();
+            assert!(content.len() <= 50_000);
+            assert_eq!(hex::encode(Sha256::digest(&content)), volume.sha256);
+            joined.extend(content);
+        }
+        assert!(!dir.path().join(format!("{:03}", finished.volumes.len() + 1)).exists());
+        assert_eq!(hex::encode(Sha256::digest(&joined)), finished.sha256);
+        let decryptor = age::Decryptor::new(&joined[..]).unwrap();
+        let mut plain = Vec::new();
+        decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).unwrap().read_to_end(&mut plain).unwrap();
+        assert_eq!(plain, [kept, after].concat());
+    }
+}
