@@ -35,6 +35,7 @@ use serde::Serialize;
 
 use crate::bagit::INVENTORY;
 use crate::input::Input;
+use crate::spool::{self, Spool};
 use crate::reader;
 use crate::recorded_modes::RecordedModes;
 use crate::shown::shown;
@@ -94,7 +95,7 @@ pub fn extract(archive: &Input, target: &Path, force: bool) -> io::Result<Extrac
     let mut stage = Stage {
         target: target_dir,
         staging: &staging,
-        finals: BufWriter::new(tempfile::tempfile()?),
+        finals: BufWriter::new(spool::tempfile()?),
         force,
         inventory: None,
     };
@@ -119,7 +120,7 @@ pub fn extract(archive: &Input, target: &Path, force: bool) -> io::Result<Extrac
     let mut finals = finals.into_inner().map_err(|e| e.into_error())?;
     finals.seek(SeekFrom::Start(0))?;
     // Directories get their time and mode once their files are in: `MTIME MODE NAME`.
-    let mut directories = BufWriter::new(tempfile::tempfile()?);
+    let mut directories = BufWriter::new(spool::tempfile()?);
     for line in BufReader::new(finals).lines() {
         let line = line?;
         let mut fields = line.splitn(3, ' ');
@@ -292,7 +293,7 @@ struct Stage<'a> {
     target: OwnedFd,
     staging: &'a StagingDir,
     /// `INDEX MTIME NAME` per staged member (`d MTIME NAME` per directory), in member order.
-    finals: BufWriter<File>,
+    finals: BufWriter<Spool>,
     force: bool,
     /// The staged inventory's index, whose records give the files' modes.
     inventory: Option<usize>,

@@ -364,8 +364,13 @@ impl Read for Decrypted {
     }
 }
 
-/// Whether the file starts as an age file does.
+/// Whether the file starts as an age file does. Only a regular file is looked at: reading
+/// the start of a pipe would take those bytes from the pass (a pipe is read as a plain
+/// archive).
 fn starts_encrypted(first: &Path) -> io::Result<bool> {
+    if !std::fs::metadata(first)?.is_file() {
+        return Ok(false);
+    }
     let mut start = Vec::with_capacity(AGE_MAGIC.len());
     File::open(first)?.take(AGE_MAGIC.len() as u64).read_to_end(&mut start)?;
     Ok(start == AGE_MAGIC)

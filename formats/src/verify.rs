@@ -7,7 +7,6 @@
 //! order; an archive in another order falls back to an in-memory comparison.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -19,6 +18,7 @@ use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
 use crate::input::Input;
 use crate::reader::{self, ArchiveError};
 use crate::shown::shown;
+use crate::spool::{self, Spool};
 
 /// Problems kept in full; the rest are only counted.
 const MAX_PROBLEMS: usize = 1000;
@@ -160,11 +160,11 @@ fn verify_archive(
     let transport = archive.take_transport();
     let frames = archive.frames();
     let mut v = Verification::new(Sidecar::Missing);
-    let mut payload = BufWriter::new(tempfile::tempfile()?);
+    let mut payload = BufWriter::new(spool::tempfile()?);
     // Which regular member each payload line and tag file came from.
     let mut payload_members: Vec<u32> = Vec::new();
     let mut accepted: Vec<bool> = Vec::new();
-    let mut manifest: Option<(File, usize)> = None;
+    let mut manifest: Option<(Spool, usize)> = None;
     let mut small_tags: HashMap<String, Vec<u8>> = HashMap::new();
     let mut tag_digests: Vec<(String, String, usize)> = Vec::new();
     let mut last: Option<String> = None;
@@ -255,7 +255,7 @@ fn verify_archive(
         let read = if rel.starts_with("data/") {
             copy_hashing(&mut member, &mut hasher, &mut staged)
         } else if rel == MANIFEST {
-            let mut spool = tempfile::tempfile()?;
+            let mut spool = spool::tempfile()?;
             let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut spool, &mut staged));
             manifest = Some((spool, index));
             read
@@ -469,13 +469,14 @@ const MAX_LINE: usize = 3 * reader::MAX_EXTENSION as usize + 128;
 /// The lines of a spooled file, each read with at most [`MAX_LINE`] bytes kept: a longer
 /// line comes as `Err` with its length and is skipped.
 pub(crate) struct Lines {
-    file: BufReader<File>,
+    file: BufReader<Box<dyn Read>>,
 }
 
 impl Lines {
-    pub(crate) fn of(mut file: File) -> io::Result<Self> {
+    /// From the first line of `file` (a spool, or a file of the bag).
+    pub(crate) fn of(mut file: impl Read + Seek + 'static) -> io::Result<Self> {
         file.seek(SeekFrom::Start(0))?;
-        Ok(Self { file: BufReader::new(file) })
+        Ok(Self { file: BufReader::new(Box::new(file)) })
     }
 
     fn next_line(&mut self) -> io::Result<Option<Result<String, u64>>> {
@@ -522,8 +523,8 @@ impl Iterator for Lines {
 /// number of every payload line whose digest the manifest confirms.
 fn compare_manifest(
     v: &mut Verification,
-    payload: File,
-    manifest: File,
+    payload: Spool,
+    manifest: Spool,
     mut matched: impl FnMut(usize),
 ) -> io::Result<()> {
     let mut found = Lines::of(payload)?.enumerate().peekable();
