@@ -265,3 +265,39 @@ fn a_missing_or_reordered_volume_is_named() {
         assert!(stderr(&checked).contains(&missing), "{}", all_text(&checked));
     }
 }
+
+#[test]
+fn a_stopped_export_leaves_no_volume_behind() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let work = open_tempdir();
+    let dir = work.path();
+    let source = dir.join("src");
+    let files: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("f{i}.bin"), noise(8 << 20, i))).collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, data)| (name.as_str(), &data[..])).collect();
+    write_tree(&source, &files);
+    let recipient = age_key(dir, "key.txt");
+    let child = sortie()
+        .args(["export", source.to_str().unwrap(), "-o", "stopped.tar.zst", "--encrypt-to", &recipient])
+        .args(["--volume-size", "1M", "--concurrency", "1", "--zstd-level", "19", "--zstd-threads", "1"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !dir.join("stopped.tar.zst.age.003.partial").exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the export never reached its third volume");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: kill sends a signal to the child we started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 143, "{}", all_text(&output));
+    let left: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("stopped"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -35,10 +35,10 @@ use serde::Serialize;
 
 use crate::bagit::INVENTORY;
 use crate::input::Input;
-use crate::spool::{self, Spool};
 use crate::reader;
 use crate::recorded_modes::RecordedModes;
 use crate::shown::shown;
+use crate::spool::{self, Spool};
 use crate::verify::{self, Problem, Staging, Verification};
 
 /// Refusals kept in full; the rest are only counted.

@@ -67,7 +67,7 @@ pub struct Digested {
 }
 
 /// A point between two frames to which the writer can return.
-pub struct Checkpoint(SinkMark);
+pub struct Checkpoint(Box<SinkMark>);
 
 /// What the output thread is asked to do. Pieces carry a sequence number because the
 /// pool finishes frames out of order.
@@ -336,13 +336,13 @@ fn write_in_order(mut file: Sink, requests: Receiver<Output>, broken: &AtomicBoo
                     Output::Sync(_, reply) => {
                         let _ = reply.send(match error() {
                             Some(e) => Err(e),
-                            None => Ok(Checkpoint(file.mark())),
+                            None => Ok(Checkpoint(Box::new(file.mark()))),
                         });
                     }
                     Output::Rollback(_, checkpoint, reply) => {
                         let result = match error() {
                             Some(e) => Err(e),
-                            None => file.rewind(checkpoint.0),
+                            None => file.rewind(*checkpoint.0),
                         };
                         synced = synced.min(file.written());
                         early.clear();

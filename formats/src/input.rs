@@ -53,11 +53,6 @@ impl Input {
         self
     }
 
-    /// The path as given.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Checks, before any pass, what would make the archive unopenable: its files (a volume
     /// missing is an [`ArchiveError`]), the identity files, and whether they open an
     /// encrypted archive (both `InvalidInput`: the command line is wrong).
@@ -284,11 +279,11 @@ impl Read for Pieces {
             let place = self.next;
             self.next += 1;
             let expected = self.expected.as_ref().filter(|_| self.volumes && self.failure.is_none());
-            if let Some((listed, _)) = expected.and_then(|lines| lines.get(place)) {
-                if !listed.eq_ignore_ascii_case(&digest) {
-                    let lines = self.expected.as_ref().expect("checked");
-                    self.failure = Some(misplaced(&self.files, lines, place, &digest));
-                }
+            if let Some((listed, _)) = expected.and_then(|lines| lines.get(place))
+                && !listed.eq_ignore_ascii_case(&digest)
+            {
+                let lines = self.expected.as_ref().expect("checked");
+                self.failure = Some(misplaced(&self.files, lines, place, &digest));
             }
         }
     }
@@ -418,13 +413,13 @@ fn load_identities(files: &[PathBuf]) -> io::Result<Vec<Box<dyn age::Identity>>>
         File::open(file)
             .and_then(|f| f.take(MAX_IDENTITY_FILE).read_to_string(&mut text))
             .map_err(|e| bad(format!("cannot be read ({e}); check the path")))?;
-        if let Ok(found) = age::IdentityFile::from_buffer(text.as_bytes())
-            .and_then(|f| f.into_identities().map_err(|e| io::Error::other(e.to_string())))
+        let native = age::IdentityFile::from_buffer(text.as_bytes())
+            .and_then(|f| f.into_identities().map_err(|e| io::Error::other(e.to_string())));
+        if let Ok(found) = native
+            && !found.is_empty()
         {
-            if !found.is_empty() {
-                identities.extend(found);
-                continue;
-            }
+            identities.extend(found);
+            continue;
         }
         match age::ssh::Identity::from_buffer(text.as_bytes(), Some(shown.to_string())) {
             Ok(age::ssh::Identity::Unencrypted(key)) => identities.push(Box::new(age::ssh::Identity::Unencrypted(key))),

@@ -17,10 +17,15 @@ use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 /// A temporary file read and written in clear through a keystream.
 pub struct Spool {
     file: File,
+    /// Boxed: a spool travels in messages between the fetchers and the writer.
+    keys: Box<Keystream>,
+    scratch: Vec<u8>,
+}
+
+struct Keystream {
     cipher: ChaCha20,
     key: [u8; 32],
     nonce: [u8; 12],
-    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -46,15 +51,17 @@ impl Spool {
         let mut nonce = [0u8; 12];
         getrandom::getrandom(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
         getrandom::getrandom(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Self { file, cipher: ChaCha20::new(&key.into(), &nonce.into()), key, nonce, scratch: Vec::new() })
+        let keys = Box::new(Keystream { cipher: ChaCha20::new(&key.into(), &nonce.into()), key, nonce });
+        Ok(Self { file, keys, scratch: Vec::new() })
     }
 
     /// A second handle on the same file and offset, seeking before it reads or writes.
     pub fn try_clone(&self) -> io::Result<Self> {
         let mut file = self.file.try_clone()?;
-        let mut cipher = ChaCha20::new(&self.key.into(), &self.nonce.into());
+        let (key, nonce) = (self.keys.key, self.keys.nonce);
+        let mut cipher = ChaCha20::new(&key.into(), &nonce.into());
         cipher.seek(file.stream_position()?);
-        Ok(Self { file, cipher, key: self.key, nonce: self.nonce, scratch: Vec::new() })
+        Ok(Self { file, keys: Box::new(Keystream { cipher, key, nonce }), scratch: Vec::new() })
     }
 
     /// The file under the spool, to write with another API what [`Spool::encrypt`] made:
@@ -66,7 +73,7 @@ impl Spool {
     /// Encrypts `bytes` in place as the next bytes of the file, for a caller that writes
     /// them itself to [`Spool::raw_file`].
     pub fn encrypt(&mut self, bytes: &mut [u8]) {
-        self.cipher.apply_keystream(bytes);
+        self.keys.cipher.apply_keystream(bytes);
     }
 
     /// Back to the first byte, to read what was written.
@@ -79,7 +86,7 @@ impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.scratch.clear();
         self.scratch.extend_from_slice(buf);
-        self.cipher.apply_keystream(&mut self.scratch);
+        self.keys.cipher.apply_keystream(&mut self.scratch);
         self.file.write_all(&self.scratch)?;
         Ok(buf.len())
     }
@@ -92,7 +99,7 @@ impl Write for Spool {
 impl Read for Spool {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
-        self.cipher.apply_keystream(&mut buf[..n]);
+        self.keys.cipher.apply_keystream(&mut buf[..n]);
         Ok(n)
     }
 }
@@ -100,7 +107,7 @@ impl Read for Spool {
 impl Seek for Spool {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let position = self.file.seek(to)?;
-        self.cipher.seek(position);
+        self.keys.cipher.seek(position);
         Ok(position)
     }
 }
