@@ -47,14 +47,21 @@ fn in_dir(dir: &Path, args: &[&str]) -> std::process::Output {
     sortie().args(args).current_dir(dir).output().unwrap()
 }
 
+/// Exports [`source`] to `DIR/out.tar.zst` with `options`, which must succeed; returns the
+/// source and the output.
+fn exported(dir: &Path, options: &[&str]) -> (std::path::PathBuf, std::process::Output) {
+    let source = source(dir);
+    let output = in_dir(dir, &[&["export", source.to_str().unwrap(), "-o", "out.tar.zst"], options].concat());
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    (source, output)
+}
+
 #[test]
 fn an_encrypted_archive_opens_with_age_and_tar_and_its_sidecar_covers_the_encrypted_file() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
     let recipient = age_key(dir, "key.txt");
-    let output = in_dir(dir, &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--encrypt-to", &recipient]);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (source, output) = exported(dir, &["--encrypt-to", &recipient]);
     assert!(stdout(&output).contains("out.tar.zst.age"), "{}", stdout(&output));
     assert!(!dir.join("out.tar.zst").exists(), "no unencrypted archive is written");
     let sealed = fs::read(dir.join("out.tar.zst.age")).unwrap();
@@ -84,16 +91,11 @@ fn an_encrypted_archive_opens_with_age_and_tar_and_its_sidecar_covers_the_encryp
 fn ssh_keys_and_a_recipients_file_each_open_the_archive() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
     let ed25519 = ssh_key(dir, "id_ed25519", "ed25519");
     let rsa = ssh_key(dir, "id_rsa", "rsa");
     let age = age_key(dir, "key.txt");
     fs::write(dir.join("recipients.txt"), format!("# the escrow agent\n{rsa}\n\n{age}\n")).unwrap();
-    let output = in_dir(
-        dir,
-        &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--encrypt-to", &ed25519, "-R", "recipients.txt"],
-    );
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (source, _) = exported(dir, &["--encrypt-to", &ed25519, "-R", "recipients.txt"]);
     for key in ["id_ed25519", "id_rsa", "key.txt"] {
         let bag = format!("with-{key}");
         assert_sh(&format!("mkdir {bag} && age -d -i {key} out.tar.zst.age | tar --zstd -x -C {bag}"), dir);
@@ -122,12 +124,10 @@ fn a_recipient_that_is_not_one_is_refused_before_any_work() {
 fn a_missing_or_wrong_identity_is_refused_and_nothing_is_extracted() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
     let recipient = age_key(dir, "key.txt");
     age_key(dir, "other.txt");
     fs::write(dir.join("junk.txt"), "not a key\n").unwrap();
-    let output = in_dir(dir, &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--encrypt-to", &recipient]);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    exported(dir, &["--encrypt-to", &recipient]);
 
     let none = in_dir(dir, &["verify", "out.tar.zst.age"]);
     assert_eq!(code(&none), 2, "{}", all_text(&none));
@@ -149,10 +149,8 @@ fn a_missing_or_wrong_identity_is_refused_and_nothing_is_extracted() {
 fn a_tampered_encrypted_file_fails_the_sidecar_age_and_verify() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
     let recipient = age_key(dir, "key.txt");
-    let output = in_dir(dir, &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--encrypt-to", &recipient]);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    exported(dir, &["--encrypt-to", &recipient]);
     let path = dir.join("out.tar.zst.age");
     let mut bytes = fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
@@ -174,9 +172,7 @@ fn a_tampered_encrypted_file_fails_the_sidecar_age_and_verify() {
 fn volumes_join_with_cat_and_are_each_listed_in_the_sidecar() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
-    let output = in_dir(dir, &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--volume-size", "64K"]);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (source, _) = exported(dir, &["--volume-size", "64K"]);
     assert!(!dir.join("out.tar.zst").exists());
     let volumes: Vec<_> = (1..).map(|n| dir.join(format!("out.tar.zst.{n:03}"))).take_while(|p| p.exists()).collect();
     assert!(volumes.len() >= 5, "300 KB of noise in 64 KiB volumes: {} volumes", volumes.len());
@@ -204,13 +200,8 @@ fn volumes_join_with_cat_and_are_each_listed_in_the_sidecar() {
 fn encrypted_volumes_join_with_cat_and_open_with_age() {
     let work = open_tempdir();
     let dir = work.path();
-    let source = source(dir);
     let recipient = age_key(dir, "key.txt");
-    let output = in_dir(
-        dir,
-        &["export", source.to_str().unwrap(), "-o", "out.tar.zst", "--encrypt-to", &recipient, "--volume-size", "100K"],
-    );
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (source, _) = exported(dir, &["--encrypt-to", &recipient, "--volume-size", "100K"]);
     assert!(dir.join("out.tar.zst.age.003").exists());
     assert_sh("sha256sum -c out.tar.zst.age.sha256", dir);
     assert_sh("cat out.tar.zst.age.[0-9]* | age -d -i key.txt | tar --zstd -x", dir);

@@ -31,6 +31,9 @@ pub(crate) struct Split {
     done: Vec<Digested>,
     total: u64,
     total_hash: Sha256,
+    /// Full volumes being synced to disk on threads of their own, so that the next volume
+    /// is written meanwhile; [`Split::finish`] waits for them all.
+    syncing: Vec<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 pub(crate) struct SplitMark {
@@ -52,6 +55,7 @@ impl Split {
             done: Vec::new(),
             total: 0,
             total_hash: Sha256::new(),
+            syncing: Vec::new(),
         }
     }
 
@@ -84,10 +88,10 @@ impl Split {
                 "the archive needs more than {MAX_VOLUMES} volumes: choose a larger --volume-size"
             )));
         }
-        self.file.sync_all()?;
         self.done.push(Digested { bytes: self.in_volume, sha256: hex::encode(self.volume_hash.finalize_reset()) });
         let (_, files) = self.volumes.as_mut().expect("split");
-        self.file = files.create(self.number + 1)?;
+        let full = std::mem::replace(&mut self.file, files.create(self.number + 1)?);
+        self.syncing.push(std::thread::spawn(move || full.sync_all()));
         self.number += 1;
         self.in_volume = 0;
         Ok(())
@@ -134,6 +138,9 @@ impl Split {
     /// the output is one file).
     pub(crate) fn finish(mut self) -> io::Result<(Digested, Vec<Digested>)> {
         self.file.sync_all()?;
+        for syncing in self.syncing.drain(..) {
+            syncing.join().map_err(|_| io::Error::other("a volume's sync to disk crashed"))??;
+        }
         if self.volumes.is_some() {
             self.done.push(Digested { bytes: self.in_volume, sha256: hex::encode(self.volume_hash.finalize_reset()) });
         }
