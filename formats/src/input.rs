@@ -195,6 +195,12 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// Whether the files are hashed as they are read (encrypted or cut into volumes): the
+    /// archive reader's own digest is then of no use.
+    pub(crate) fn hashes_files(&self) -> bool {
+        self.pieces.borrow().hashed
+    }
+
     /// The sidecar's verdict and the problems of named volumes. `plain_digest` is the
     /// digest of the stream the archive reader hashed itself: the file's own when it is one
     /// unencrypted file.

@@ -90,27 +90,31 @@ impl Read for LocalFile {
 /// the file also checks the `.sha256` sidecar.
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    /// None when the layer below hashes the files itself (encrypted or cut into volumes).
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0 }
+        Self { inner, hasher: Some(Sha256::new()), bytes: 0 }
     }
 
-    /// Reads to the end, then returns the byte count and hex sha256 of everything read.
+    /// Reads to the end, then returns the byte count and hex sha256 of everything read
+    /// (empty when the layer below hashes the files itself).
     pub fn drain_and_finish(mut self) -> io::Result<(u64, String)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((self.bytes, hex::encode(self.hasher.finalize())))
+        Ok((self.bytes, self.hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default()))
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -191,14 +195,22 @@ pub struct Archive {
 /// sequential pass.
 pub fn open(input: &Input) -> io::Result<Archive> {
     let (reader, transport) = input.open()?;
-    let mut archive = from_reader(reader)?;
+    let mut archive = from_hashed(reader, !transport.hashes_files())?;
     archive.transport = Some(transport);
     Ok(archive)
 }
 
 /// Opens an archive held by any reader (a file, bytes in memory for the fuzz target).
 pub fn from_reader(reader: Box<dyn Read>) -> io::Result<Archive> {
-    let frames = FrameReader::new(BufReader::with_capacity(1 << 16, HashingReader::new(LocalFile(reader))))?;
+    from_hashed(reader, true)
+}
+
+fn from_hashed(reader: Box<dyn Read>, hashed: bool) -> io::Result<Archive> {
+    let mut hashing = HashingReader::new(LocalFile(reader));
+    if !hashed {
+        hashing.hasher = None;
+    }
+    let frames = FrameReader::new(BufReader::with_capacity(1 << 16, hashing))?;
     let (count, position) = (frames.frames(), frames.position.clone());
     Ok(Archive { tar: tar::Archive::new(frames), frames: count, position, transport: None })
 }
