@@ -292,3 +292,15 @@ fn a_stopped_export_leaves_no_volume_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn an_endless_age_header_is_refused_without_being_read_whole() {
+    let work = open_tempdir();
+    let dir = work.path();
+    age_key(dir, "key.txt");
+    let stanza = format!("-> X25519 {}\n{}\n", "A".repeat(43), "B".repeat(43));
+    fs::write(dir.join("huge.tar.zst.age"), format!("age-encryption.org/v1\n{}", stanza.repeat(100_000))).unwrap();
+    let verified = in_dir(dir, &["verify", "huge.tar.zst.age", "-i", "key.txt"]);
+    assert_eq!(code(&verified), 4, "{}", all_text(&verified));
+    assert!(stderr(&verified).contains("the age header of huge.tar.zst.age"), "{}", all_text(&verified));
+}

@@ -7,7 +7,7 @@
 //! bytes the sidecar lists for its place is named (another volume's bytes: renamed or out of
 //! order; nobody's: damaged or replaced) as soon as a reader above it fails or it ends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,9 @@ const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
 const MAX_SIDECAR: u64 = 256 << 10;
 /// An identity file holds a few keys; more than this is not one.
 const MAX_IDENTITY_FILE: u64 = 1 << 20;
+/// An age header holds a stanza of a few hundred bytes per recipient; the `age` crate reads
+/// a header whole, so a longer one is refused rather than read into memory.
+const MAX_AGE_HEADER: u64 = 1 << 20;
 
 /// An archive to read and the identities that may open it.
 #[derive(Debug, Clone)]
@@ -98,7 +101,7 @@ impl Input {
         &self,
         raw: R,
         identities: &[Box<dyn age::Identity>],
-    ) -> io::Result<age::stream::StreamReader<R>> {
+    ) -> io::Result<age::stream::StreamReader<HeaderBound<R>>> {
         let shown = self.path.display();
         if identities.is_empty() {
             return Err(io::Error::new(
@@ -106,7 +109,10 @@ impl Input {
                 format!("{shown} is encrypted with age: give the identity that opens it with -i KEY"),
             ));
         }
-        let decryptor = age::Decryptor::new(raw).map_err(|e| header_fault(&shown, &e))?;
+        let left = Rc::new(Cell::new(Some(MAX_AGE_HEADER)));
+        let decryptor = age::Decryptor::new(HeaderBound { inner: raw, left: left.clone() })
+            .map_err(|e| header_fault(&shown, &e))?;
+        left.set(None);
         decryptor.decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|e| match e {
             age::DecryptError::NoMatchingKeys => io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -334,7 +340,7 @@ impl Read for SharedPieces {
 /// The plaintext of an encrypted archive: a failure of age's authentication is an archive
 /// fault, named after the volume that caused it when one is out of place.
 struct Decrypted {
-    plain: age::stream::StreamReader<BufReader<SharedPieces>>,
+    plain: age::stream::StreamReader<HeaderBound<BufReader<SharedPieces>>>,
     pieces: Rc<RefCell<Pieces>>,
     /// Whether a read failed: the failure was reported, and the files read to their end
     /// (to hash them for the sidecar), so every later read is the end of the stream, which
@@ -375,6 +381,28 @@ fn starts_encrypted(first: &Path) -> io::Result<bool> {
     let mut start = Vec::with_capacity(AGE_MAGIC.len());
     File::open(first)?.take(AGE_MAGIC.len() as u64).read_to_end(&mut start)?;
     Ok(start == AGE_MAGIC)
+}
+
+/// Reads at most [`MAX_AGE_HEADER`] bytes while `left` is set (the header being parsed),
+/// then without a bound (the payload, read chunk by chunk).
+struct HeaderBound<R> {
+    inner: R,
+    left: Rc<Cell<Option<u64>>>,
+}
+
+impl<R: Read> Read for HeaderBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(left) = self.left.get() else { return self.inner.read(buf) };
+        if left == 0 {
+            return Err(fault(format!(
+                "the age header is longer than {MAX_AGE_HEADER} bytes: not an archive Sortie wrote"
+            )));
+        }
+        let room = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left.set(Some(left - n as u64));
+        Ok(n)
+    }
 }
 
 fn header_fault(shown: &dyn std::fmt::Display, error: &age::DecryptError) -> io::Error {
