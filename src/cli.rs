@@ -277,6 +277,18 @@ pub struct ExportArgs {
     /// Seconds between two status events of --json (which it needs), 0.1 to 3600.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = status_interval, requires = "json")]
     pub status_interval: f64,
+    /// Encrypt the archive with age to RECIPIENT (repeatable): an age1… public key, or an
+    /// ssh-ed25519 or ssh-rsa public key line; the archive is then NAME.tar.zst.age, opened
+    /// by `age -d -i KEY`, and the sidecar covers the encrypted file.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+    /// Encrypt to every recipient of FILE (repeatable), one a line as `age -R` reads them.
+    #[arg(short = 'R', long, value_name = "FILE")]
+    pub encrypt_to_file: Vec<PathBuf>,
+    /// Cut the archive into volumes of at most SIZE bytes (K, M, G, T: powers of 1024; at
+    /// least 1K): NAME.tar.zst.001, .002…, joined back by `cat`.
+    #[arg(long, value_name = "SIZE", value_parser = volume_size)]
+    pub volume_size: Option<u64>,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -316,8 +328,13 @@ pub struct InventoryArgs {
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
-    /// The archive (NAME.tar.zst); `verify` also takes a bag directory extracted from one.
+    /// The archive (NAME.tar.zst, NAME.tar.zst.age, a volume set's name or its first
+    /// volume NAME.tar.zst.001); `verify` also takes a bag directory extracted from one.
     pub archive: PathBuf,
+    /// An age identity file (age-keygen's) or SSH private key, to open an encrypted
+    /// archive (repeatable).
+    #[arg(short, long, value_name = "IDENTITY")]
+    pub identity: Vec<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -325,8 +342,13 @@ pub struct ArchiveArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The archive (NAME.tar.zst), or a bag directory extracted from one.
+    /// The archive (NAME.tar.zst, NAME.tar.zst.age, a volume set's name or its first
+    /// volume NAME.tar.zst.001), or a bag directory extracted from one.
     pub archive: PathBuf,
+    /// An age identity file (age-keygen's) or SSH private key, to open an encrypted
+    /// archive (repeatable).
+    #[arg(short, long, value_name = "IDENTITY")]
+    pub identity: Vec<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -356,8 +378,13 @@ pub struct AgainstArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The archive (NAME.tar.zst).
+    /// The archive (NAME.tar.zst, NAME.tar.zst.age, a volume set's name or its first
+    /// volume NAME.tar.zst.001).
     pub archive: PathBuf,
+    /// An age identity file (age-keygen's) or SSH private key, to open an encrypted
+    /// archive (repeatable).
+    #[arg(short, long, value_name = "IDENTITY")]
+    pub identity: Vec<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long, conflicts_with = "html")]
     pub json: bool,
@@ -369,8 +396,13 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// The archive (NAME.tar.zst).
+    /// The archive (NAME.tar.zst, NAME.tar.zst.age, a volume set's name or its first
+    /// volume NAME.tar.zst.001).
     pub archive: PathBuf,
+    /// An age identity file (age-keygen's) or SSH private key, to open an encrypted
+    /// archive (repeatable).
+    #[arg(short, long, value_name = "IDENTITY")]
+    pub identity: Vec<PathBuf>,
     /// Target directory (created if missing).
     pub target: PathBuf,
     /// Replace files that already exist in the target (each by a rename, in one step).
@@ -448,6 +480,26 @@ fn status_interval(text: &str) -> Result<f64, String> {
 }
 
 /// A number of seconds above zero.
+/// A size such as `500M` or `4G` (powers of 1024), at least 1 KiB.
+fn volume_size(text: &str) -> Result<u64, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match text[digits.len()..].to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1u64,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("{text:?} is not a size: give a number with K, M, G or T, such as 500M or 4G")),
+    };
+    let number: u64 =
+        digits.parse().map_err(|_| format!("{text:?} is not a size: give a number such as 500M or 4G"))?;
+    match number.checked_mul(unit) {
+        Some(size) if size >= 1024 => Ok(size),
+        Some(_) => Err(format!("{text:?} is too small: a volume holds at least 1K")),
+        None => Err(format!("{text:?} is too large")),
+    }
+}
+
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),

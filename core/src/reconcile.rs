@@ -13,12 +13,13 @@ mod spill;
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sortie_formats::bagit::INVENTORY;
+use sortie_formats::input::Input;
 use sortie_formats::inventory::Record;
 use sortie_formats::report_reader::{self, ArchiveReport};
 use sortie_formats::shown::shown;
@@ -334,7 +335,7 @@ pub async fn reconcile(
 /// An `Err` is an archive that cannot be opened, or one whose stream is damaged; an
 /// inventory or report that does not match the tag manifest, or an inventory line that
 /// cannot be read, is a problem of the result instead, and nothing is compared.
-pub fn read_archive(archive: &Path, dir: PathBuf) -> io::Result<Archived> {
+pub fn read_archive(archive: &Input, dir: PathBuf) -> io::Result<Archived> {
     let mut spill = Spill::new(dir.clone());
     let mut broken: Option<String> = None;
     let mut each = |inventory: &mut dyn BufRead| -> io::Result<()> {

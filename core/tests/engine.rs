@@ -73,7 +73,7 @@ async fn export_one(
 fn read_bag(archive: &std::path::Path) -> HashMap<String, Vec<u8>> {
     use std::io::Read;
     let mut members = HashMap::new();
-    let mut tar = sortie_formats::reader::open(archive).unwrap();
+    let mut tar = sortie_formats::reader::open(&sortie_formats::input::Input::new(archive)).unwrap();
     for member in tar.members().unwrap() {
         let mut member = member.unwrap();
         let (path, _) = member.path();
@@ -131,7 +131,7 @@ async fn faults_are_retried_undone_or_recorded_and_the_archive_stays_intact(loca
     assert_eq!(provider.opens("liar-big"), 3, "a short live body too");
     assert_eq!(provider.second_page_requests(), 2, "the failed listing page was asked again");
 
-    let verification = sortie_formats::verify::verify(&archive).unwrap();
+    let verification = sortie_formats::verify::verify(&sortie_formats::input::Input::new(&archive)).unwrap();
     assert!(verification.intact(), "{:?}", verification.problems);
     assert_eq!(verification.complete, Some(false));
 
@@ -164,7 +164,7 @@ async fn a_listing_that_fails_for_good_leaves_a_valid_incomplete_archive() {
 
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (2, 1), "the first page is archived, the listing failure counted");
-    let verification = sortie_formats::verify::verify(&archive).unwrap();
+    let verification = sortie_formats::verify::verify(&sortie_formats::input::Input::new(&archive)).unwrap();
     assert!(verification.intact(), "{:?}", verification.problems);
     assert_eq!(verification.complete, Some(false));
     let report: serde_json::Value = serde_json::from_slice(&read_bag(&archive)["cut/sortie/report.json"]).unwrap();
@@ -337,7 +337,7 @@ async fn an_item_listed_with_too_many_inline_bytes_is_a_failure_naming_the_cause
     assert!(!summary.complete);
     assert_eq!((summary.archived, summary.failed), (1, 1));
     assert_eq!(provider.opens("huge"), 0, "the provider's inline bytes are not replaced by an open");
-    let verification = sortie_formats::verify::verify(&archive).unwrap();
+    let verification = sortie_formats::verify::verify(&sortie_formats::input::Input::new(&archive)).unwrap();
     assert!(verification.intact(), "{:?}", verification.problems);
     assert_eq!(verification.complete, Some(false));
     let members = read_bag(&archive);

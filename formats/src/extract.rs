@@ -34,9 +34,11 @@ use rustix::io::Errno;
 use serde::Serialize;
 
 use crate::bagit::INVENTORY;
+use crate::input::Input;
 use crate::reader;
 use crate::recorded_modes::RecordedModes;
 use crate::shown::shown;
+use crate::spool::{self, Spool};
 use crate::verify::{self, Problem, Staging, Verification};
 
 /// Refusals kept in full; the rest are only counted.
@@ -81,8 +83,8 @@ impl Extraction {
 /// with `force`, files already in the target are replaced. An `Err` is an archive that
 /// cannot be opened, a target that is not a directory (`NotADirectory`, before anything is
 /// created) or an I/O failure on the target; refusals and damage are in the result.
-pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extraction> {
-    File::open(archive)?;
+pub fn extract(archive: &Input, target: &Path, force: bool) -> io::Result<Extraction> {
+    archive.preflight()?;
     if fs::metadata(target).is_ok_and(|meta| !meta.is_dir()) {
         return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a directory", target.display())));
     }
@@ -93,7 +95,7 @@ pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extract
     let mut stage = Stage {
         target: target_dir,
         staging: &staging,
-        finals: BufWriter::new(tempfile::tempfile()?),
+        finals: BufWriter::new(spool::tempfile()?),
         force,
         inventory: None,
     };
@@ -118,7 +120,7 @@ pub fn extract(archive: &Path, target: &Path, force: bool) -> io::Result<Extract
     let mut finals = finals.into_inner().map_err(|e| e.into_error())?;
     finals.seek(SeekFrom::Start(0))?;
     // Directories get their time and mode once their files are in: `MTIME MODE NAME`.
-    let mut directories = BufWriter::new(tempfile::tempfile()?);
+    let mut directories = BufWriter::new(spool::tempfile()?);
     for line in BufReader::new(finals).lines() {
         let line = line?;
         let mut fields = line.splitn(3, ' ');
@@ -291,7 +293,7 @@ struct Stage<'a> {
     target: OwnedFd,
     staging: &'a StagingDir,
     /// `INDEX MTIME NAME` per staged member (`d MTIME NAME` per directory), in member order.
-    finals: BufWriter<File>,
+    finals: BufWriter<Spool>,
     force: bool,
     /// The staged inventory's index, whose records give the files' modes.
     inventory: Option<usize>,

@@ -17,14 +17,15 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256};
 use zstd::stream::write::Encoder;
+
+use crate::sink::{Sink, SinkMark};
 
 /// Uncompressed bytes after which a frame of small members is closed at the next entry
 /// boundary.
@@ -48,17 +49,25 @@ const STREAM_INPUT_BLOCK: usize = 1 << 20;
 /// The compressed output once finished: its size and sha256.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    /// Compressed bytes written.
+    /// Bytes written (compressed, and encrypted when the output is).
     pub bytes: u64,
-    /// Lower-case hex sha256 of the whole compressed file.
+    /// Lower-case hex sha256 of the whole output, all its volumes joined.
+    pub sha256: String,
+    /// Each volume's size and digest, in order, when the output is cut into volumes.
+    pub volumes: Vec<Digested>,
+}
+
+/// One output file's size and digest.
+#[derive(Debug, Clone)]
+pub struct Digested {
+    /// Its size.
+    pub bytes: u64,
+    /// Lower-case hex sha256.
     pub sha256: String,
 }
 
 /// A point between two frames to which the writer can return.
-pub struct Checkpoint {
-    offset: u64,
-    hasher: Sha256,
-}
+pub struct Checkpoint(Box<SinkMark>);
 
 /// What the output thread is asked to do. Pieces carry a sequence number because the
 /// pool finishes frames out of order.
@@ -144,9 +153,10 @@ pub struct FramedZstd {
 }
 
 impl FramedZstd {
-    /// Starts writing at the beginning of `file`, which must be empty, with `workers`
-    /// compression threads (at least one).
-    pub fn new(file: File, level: i32, workers: u32) -> Self {
+    /// Starts writing at the beginning of `sink` (a file, which must be empty, or the
+    /// layers of [`Sink`]), with `workers` compression threads (at least one).
+    pub fn new(sink: impl Into<Sink>, level: i32, workers: u32) -> Self {
+        let file = sink.into();
         let workers = workers.max(1);
         let (output, output_rx) = sync_channel::<Output>(OUTPUT_QUEUE);
         let broken = Arc::new(AtomicBool::new(false));
@@ -305,10 +315,8 @@ fn compress_frames(
 
 /// The output thread: writes pieces in sequence order, keeps the running digest, and
 /// answers sync, rollback and finish requests once all earlier pieces are written.
-fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBool) {
-    let writeback = start_writeback(&file);
-    let mut hasher = Sha256::new();
-    let mut offset = 0u64;
+fn write_in_order(mut file: Sink, requests: Receiver<Output>, broken: &AtomicBool) {
+    let writeback = start_writeback();
     let mut synced = 0u64;
     let mut next = 0u64;
     let mut early: BTreeMap<u64, io::Result<Vec<u8>>> = BTreeMap::new();
@@ -328,27 +336,22 @@ fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBoo
                     Output::Sync(_, reply) => {
                         let _ = reply.send(match error() {
                             Some(e) => Err(e),
-                            None => Ok(Checkpoint { offset, hasher: hasher.clone() }),
+                            None => Ok(Checkpoint(Box::new(file.mark()))),
                         });
                     }
                     Output::Rollback(_, checkpoint, reply) => {
                         let result = match error() {
                             Some(e) => Err(e),
-                            None => file
-                                .set_len(checkpoint.offset)
-                                .and_then(|()| file.seek(SeekFrom::Start(checkpoint.offset)).map(drop)),
+                            None => file.rewind(*checkpoint.0),
                         };
-                        offset = checkpoint.offset;
-                        hasher = checkpoint.hasher;
+                        synced = synced.min(file.written());
                         early.clear();
                         let _ = reply.send(result);
                     }
                     Output::Finish(_, reply) => {
                         let result = match error() {
                             Some(e) => Err(e),
-                            None => file
-                                .sync_all()
-                                .map(|()| Finished { bytes: offset, sha256: hex::encode(hasher.finalize_reset()) }),
+                            None => file.finish(),
                         };
                         let _ = reply.send(result);
                         return;
@@ -364,13 +367,12 @@ fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBoo
                 early.insert(seq, piece);
                 while let Some(piece) = early.remove(&next) {
                     if failed.is_none() {
-                        match piece.and_then(|bytes| file.write_all(&bytes).map(|()| bytes)) {
-                            Ok(bytes) => {
-                                hasher.update(&bytes);
-                                offset += bytes.len() as u64;
+                        match piece.and_then(|bytes| file.write_all(&bytes)) {
+                            Ok(()) => {
+                                let offset = file.written();
                                 if offset - synced >= WRITEBACK_EVERY {
-                                    if let Some(writeback) = &writeback {
-                                        let _ = writeback.try_send(());
+                                    if let (Some(writeback), Ok(current)) = (&writeback, file.current().try_clone()) {
+                                        let _ = writeback.try_send(current);
                                     }
                                     synced = offset;
                                 }
@@ -389,24 +391,27 @@ fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBoo
     }
 }
 
-/// A thread that flushes the file to disk when poked, without blocking the output thread.
-/// Durability comes from the final `sync_all`; this only spreads the write-back over the
-/// export. A poke while a flush runs is dropped.
-fn start_writeback(file: &File) -> Option<SyncSender<()>> {
-    let file = file.try_clone().ok()?;
-    let (poke, pokes) = sync_channel::<()>(1);
-    std::thread::spawn(move || {
-        while pokes.recv().is_ok() {
-            let _ = file.sync_data();
-        }
-    });
+/// A thread that flushes the file it is handed to disk, without blocking the output thread.
+/// Durability comes from the final sync; this only spreads the write-back over the export.
+/// A file handed while a flush runs is dropped.
+fn start_writeback() -> Option<SyncSender<File>> {
+    let (poke, pokes) = sync_channel::<File>(1);
+    std::thread::Builder::new()
+        .spawn(move || {
+            while let Ok(file) = pokes.recv() {
+                let _ = file.sync_data();
+            }
+        })
+        .ok()?;
     Some(poke)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::io::Read;
+    use std::io::{Seek, SeekFrom};
 
     fn frames_of(bytes: &[u8]) -> usize {
         // Each zstd frame begins with the magic number 0xFD2FB528 (little endian).

@@ -7,6 +7,7 @@
 pub mod bagit;
 pub mod extract;
 pub mod framed_zstd;
+pub mod input;
 pub mod inventory;
 pub mod payload_path;
 pub mod reader;
@@ -15,6 +16,8 @@ pub mod report;
 pub mod report_html;
 pub mod report_reader;
 pub mod shown;
+pub mod sink;
+pub mod spool;
 pub mod tar_member;
 pub mod verify;
 pub mod verify_dir;

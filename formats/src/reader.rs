@@ -8,7 +8,6 @@
 //! returns is an [`ArchiveError`] naming the offset in the decompressed tar stream.
 
 use std::cell::Cell;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -16,6 +15,7 @@ use std::rc::Rc;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
+use crate::input::{Input, Transport};
 use crate::tar_member::BLOCK;
 
 /// The most bytes of a pax extended header or GNU long name/link the reader keeps. Sortie
@@ -79,7 +79,10 @@ struct LocalFile(Box<dyn Read>);
 
 impl Read for LocalFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf).map_err(|e| io::Error::new(e.kind(), LocalRead(e)))
+        // A fault the layers below found (a volume out of place, a failed decryption) stays one.
+        self.0
+            .read(buf)
+            .map_err(|e| if ArchiveError::is_archive_fault(&e) { e } else { io::Error::new(e.kind(), LocalRead(e)) })
     }
 }
 
@@ -87,27 +90,31 @@ impl Read for LocalFile {
 /// the file also checks the `.sha256` sidecar.
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    /// None when the layer below hashes the files itself (encrypted or cut into volumes).
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0 }
+        Self { inner, hasher: Some(Sha256::new()), bytes: 0 }
     }
 
-    /// Reads to the end, then returns the byte count and hex sha256 of everything read.
+    /// Reads to the end, then returns the byte count and hex sha256 of everything read
+    /// (empty when the layer below hashes the files itself).
     pub fn drain_and_finish(mut self) -> io::Result<(u64, String)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((self.bytes, hex::encode(self.hasher.finalize())))
+        Ok((self.bytes, self.hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default()))
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -181,18 +188,31 @@ pub struct Archive {
     tar: tar::Archive<FrameReader>,
     frames: Rc<Cell<u64>>,
     position: Rc<Cell<u64>>,
+    transport: Option<Transport>,
 }
 
-/// Opens the archive file at `path` for one sequential pass.
-pub fn open(path: &Path) -> io::Result<Archive> {
-    from_reader(Box::new(File::open(path)?))
+/// Opens the archive at `input` (a file, a volume set, encrypted or not) for one
+/// sequential pass.
+pub fn open(input: &Input) -> io::Result<Archive> {
+    let (reader, transport) = input.open()?;
+    let mut archive = from_hashed(reader, !transport.hashes_files())?;
+    archive.transport = Some(transport);
+    Ok(archive)
 }
 
 /// Opens an archive held by any reader (a file, bytes in memory for the fuzz target).
 pub fn from_reader(reader: Box<dyn Read>) -> io::Result<Archive> {
-    let frames = FrameReader::new(BufReader::with_capacity(1 << 16, HashingReader::new(LocalFile(reader))))?;
+    from_hashed(reader, true)
+}
+
+fn from_hashed(reader: Box<dyn Read>, hashed: bool) -> io::Result<Archive> {
+    let mut hashing = HashingReader::new(LocalFile(reader));
+    if !hashed {
+        hashing.hasher = None;
+    }
+    let frames = FrameReader::new(BufReader::with_capacity(1 << 16, hashing))?;
     let (count, position) = (frames.frames(), frames.position.clone());
-    Ok(Archive { tar: tar::Archive::new(frames), frames: count, position })
+    Ok(Archive { tar: tar::Archive::new(frames), frames: count, position, transport: None })
 }
 
 impl Archive {
@@ -205,6 +225,20 @@ impl Archive {
     pub fn members(&mut self) -> io::Result<Members<'_>> {
         let position = self.position.clone();
         Ok(Members { entries: self.tar.entries()?.raw(true), position, next_header: 0, count: 0, finished: false })
+    }
+
+    /// The error to report for a pass that stopped with `error`: a volume out of place or
+    /// damaged, when there is one, says more (the rest of the volumes is read to find it).
+    pub fn explain(self, error: io::Error) -> io::Error {
+        match self.transport {
+            Some(transport) => transport.explain(error),
+            None => error,
+        }
+    }
+
+    /// The transport checks of an archive opened with [`open`], to read after [`Archive::finish`].
+    pub(crate) fn take_transport(&mut self) -> Option<Transport> {
+        self.transport.take()
     }
 
     /// Ends a pass: drains what the tar reader left (counting trailing non-zero bytes,

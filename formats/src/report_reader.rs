@@ -11,13 +11,13 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bagit::{self, BAG_INFO, INVENTORY, REPORT, TAG_MANIFEST};
+use crate::input::Input;
 use crate::reader::{self, ArchiveError};
 use crate::report::{Exclusion, Failure, SourceReport};
 use crate::shown::shown;
@@ -94,8 +94,8 @@ impl ArchiveReport {
 
 /// Reads the report of the archive at `path`. An `Err` is an archive that cannot be opened,
 /// or one whose stream is damaged ([`ArchiveError`]).
-pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
-    read_report_and_inventory(path, None)
+pub fn read_report(input: &Input) -> io::Result<ArchiveReport> {
+    read_report_and_inventory(input, None)
 }
 
 /// What reads `sortie/inventory.jsonl` for [`read_report_and_inventory`].
@@ -105,10 +105,10 @@ pub type InventoryReader<'a> = dyn FnMut(&mut dyn BufRead) -> io::Result<()> + '
 /// reads what it needs) and checking the inventory against the tag manifest too: a problem
 /// of the report then says when it does not match.
 pub fn read_report_and_inventory(
-    path: &Path,
+    input: &Input,
     mut inventory: Option<&mut InventoryReader<'_>>,
 ) -> io::Result<ArchiveReport> {
-    let mut archive = reader::open(path)?;
+    let mut archive = reader::open(input)?;
     let mut report = ArchiveReport::default();
     let mut digests: Vec<(String, String)> = Vec::new();
     let mut bag_info = None;

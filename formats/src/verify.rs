@@ -7,18 +7,18 @@
 //! order; an archive in another order falls back to an in-memory comparison.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, MAX_SEAL, SEALS, SIGNER_KEY, TAG_MANIFEST};
+use crate::input::Input;
 use crate::reader::{self, ArchiveError};
 use crate::shown::shown;
+use crate::spool::{self, Spool};
 
 /// Problems kept in full; the rest are only counted.
 const MAX_PROBLEMS: usize = 1000;
@@ -164,34 +164,37 @@ pub(crate) trait Staging {
 
 /// Verifies the archive at `path`. An `Err` means it could not be opened at all, or a local
 /// input/output failure stopped the pass.
-pub fn verify(path: &Path) -> io::Result<Verification> {
-    Ok(verify_staging(path, None)?.0)
+pub fn verify(input: &Input) -> io::Result<Verification> {
+    Ok(verify_staging(input, None)?.0)
 }
 
 /// Verifies an archive read from any reader, without a sidecar to compare: the entry point
 /// of the fuzz target (`fuzz/`) and of tests that hold an archive in memory.
 pub fn verify_reader(reader: Box<dyn Read>) -> io::Result<Verification> {
-    Ok(verify_archive(reader::from_reader(reader)?, None, None)?.0)
+    Ok(verify_archive(reader::from_reader(reader)?, None)?.0)
 }
 
 /// The verification pass; with `staging`, every regular member's bytes are also written
 /// where it says. Returns which regular members (by index) match their manifest.
-pub(crate) fn verify_staging(path: &Path, staging: Option<&mut dyn Staging>) -> io::Result<(Verification, Vec<bool>)> {
-    verify_archive(reader::open(path)?, Some(path), staging)
+pub(crate) fn verify_staging(
+    input: &Input,
+    staging: Option<&mut dyn Staging>,
+) -> io::Result<(Verification, Vec<bool>)> {
+    verify_archive(reader::open(input)?, staging)
 }
 
 fn verify_archive(
     mut archive: reader::Archive,
-    path: Option<&Path>,
     mut staging: Option<&mut dyn Staging>,
 ) -> io::Result<(Verification, Vec<bool>)> {
+    let transport = archive.take_transport();
     let frames = archive.frames();
     let mut v = Verification::new(Sidecar::Missing);
-    let mut payload = BufWriter::new(tempfile::tempfile()?);
+    let mut payload = BufWriter::new(spool::tempfile()?);
     // Which regular member each payload line and tag file came from.
     let mut payload_members: Vec<u32> = Vec::new();
     let mut accepted: Vec<bool> = Vec::new();
-    let mut manifest: Option<(File, usize)> = None;
+    let mut manifest: Option<(Spool, usize)> = None;
     let mut small_tags: HashMap<String, Vec<u8>> = HashMap::new();
     let mut tag_digests: Vec<(String, String, usize)> = Vec::new();
     let mut last: Option<String> = None;
@@ -289,7 +292,7 @@ fn verify_archive(
         let read = if rel.starts_with("data/") {
             copy_hashing(&mut member, &mut hasher, &mut staged)
         } else if rel == MANIFEST {
-            let mut spool = tempfile::tempfile()?;
+            let mut spool = spool::tempfile()?;
             let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut spool, &mut staged));
             manifest = Some((spool, index));
             read
@@ -341,8 +344,15 @@ fn verify_archive(
             }
         }
     }
-    if let Some(path) = path {
-        v.sidecar = check_sidecar(path, &file_digest);
+    if let Some(transport) = transport {
+        let (sidecar, volumes) = transport.verdict(&file_digest);
+        v.sidecar = sidecar;
+        // A volume out of place explains the damage found in the stream: it comes first.
+        let found = std::mem::take(&mut v.problems);
+        for problem in volumes {
+            v.problem(None, problem);
+        }
+        v.problems.extend(found);
     }
 
     check_bagit_txt(&mut v, small_tags.get(BAGIT));
@@ -482,28 +492,6 @@ pub(crate) fn copy_hashing(from: &mut impl Read, hasher: &mut Sha256, to: &mut i
     }
 }
 
-fn check_sidecar(archive: &Path, actual: &str) -> Sidecar {
-    let mut name = archive.as_os_str().to_owned();
-    name.push(".sha256");
-    // A sidecar is one line; a larger one (or a link to /dev/zero) is read no further.
-    let mut text = String::new();
-    let read = File::open(&name).and_then(|file| file.take(4096).read_to_string(&mut text));
-    match read {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Sidecar::Missing,
-        Err(e) => Sidecar::Unreadable { error: e.to_string() },
-        Ok(_) => match text.split_whitespace().next() {
-            Some(expected) if expected.len() == 64 => {
-                if expected.eq_ignore_ascii_case(actual) {
-                    Sidecar::Matched
-                } else {
-                    Sidecar::Mismatch { expected: expected.to_owned(), actual: actual.to_owned() }
-                }
-            }
-            _ => Sidecar::Unreadable { error: "not in sha256sum format".to_owned() },
-        },
-    }
-}
-
 pub(crate) fn check_bagit_txt(v: &mut Verification, content: Option<&Vec<u8>>) {
     match content {
         None => v.problem(Some(BAGIT), "bagit.txt is missing: this is not a BagIt bag"),
@@ -523,13 +511,14 @@ const MAX_LINE: usize = 3 * reader::MAX_EXTENSION as usize + 128;
 /// The lines of a spooled file, each read with at most [`MAX_LINE`] bytes kept: a longer
 /// line comes as `Err` with its length and is skipped.
 pub(crate) struct Lines {
-    file: BufReader<File>,
+    file: BufReader<Box<dyn Read>>,
 }
 
 impl Lines {
-    pub(crate) fn of(mut file: File) -> io::Result<Self> {
+    /// From the first line of `file` (a spool, or a file of the bag).
+    pub(crate) fn of(mut file: impl Read + Seek + 'static) -> io::Result<Self> {
         file.seek(SeekFrom::Start(0))?;
-        Ok(Self { file: BufReader::new(file) })
+        Ok(Self { file: BufReader::new(Box::new(file)) })
     }
 
     fn next_line(&mut self) -> io::Result<Option<Result<String, u64>>> {
@@ -576,8 +565,8 @@ impl Iterator for Lines {
 /// number of every payload line whose digest the manifest confirms.
 fn compare_manifest(
     v: &mut Verification,
-    payload: File,
-    manifest: File,
+    payload: Spool,
+    manifest: Spool,
     mut matched: impl FnMut(usize),
 ) -> io::Result<()> {
     let mut found = Lines::of(payload)?.enumerate().peekable();

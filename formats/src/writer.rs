@@ -6,7 +6,6 @@
 //! owns this writer while the async side feeds it through a bounded channel. Bodies are
 //! read as buffers (`BufRead`) and hashed and written straight from them.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -15,6 +14,8 @@ use tar::EntryType;
 
 use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
 use crate::framed_zstd::{Finished, FramedZstd};
+use crate::sink::Sink;
+use crate::spool::{self, Spool};
 use crate::tar_member;
 
 /// Members larger than this are compressed as they are read, in a frame of their own,
@@ -71,21 +72,21 @@ pub trait Seal: Send + Sync + std::fmt::Debug {
 pub struct ArchiveWriter {
     out: FramedZstd,
     bag: String,
-    manifest: BufWriter<File>,
+    manifest: BufWriter<Spool>,
     payload_bytes: u64,
     payload_files: u64,
     tags: Vec<(String, String)>,
 }
 
 impl ArchiveWriter {
-    /// Starts an archive in `file` (empty, opened for writing) whose members live under
+    /// Starts an archive in `file` (empty, opened for writing, or the layers of a [`Sink`]) whose members live under
     /// `bag/`, and writes `bagit.txt` first so that a streaming reader knows what follows.
     /// The manifest is spooled in `spool_dir` (beside the output, so it uses that disk).
-    pub fn create(file: File, bag: &str, spool_dir: &Path, options: WriterOptions) -> io::Result<Self> {
+    pub fn create(file: impl Into<Sink>, bag: &str, spool_dir: &Path, options: WriterOptions) -> io::Result<Self> {
         let mut writer = Self {
             out: FramedZstd::new(file, options.level, options.workers),
             bag: bag.to_owned(),
-            manifest: BufWriter::new(tempfile::tempfile_in(spool_dir)?),
+            manifest: BufWriter::new(spool::tempfile_in(spool_dir)?),
             payload_bytes: 0,
             payload_files: 0,
             tags: Vec::new(),
@@ -146,7 +147,7 @@ impl ArchiveWriter {
 
     /// Writes the manifest, `bag-info.txt` (with `Payload-Oxum` added after the first
     /// field), the extra tag files in order, then the tag manifest, and closes the archive.
-    pub fn finish(self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
+    pub fn finish(self, bag_info: &[(String, String)], extra_tags: Vec<(&str, Spool)>) -> io::Result<Finished> {
         self.finish_sealed(bag_info, extra_tags, None)
     }
 
@@ -155,7 +156,7 @@ impl ArchiveWriter {
     pub fn finish_sealed(
         mut self,
         bag_info: &[(String, String)],
-        extra_tags: Vec<(&str, File)>,
+        extra_tags: Vec<(&str, Spool)>,
         seal: Option<&dyn Seal>,
     ) -> io::Result<Finished> {
         self.out.end_frame()?;
@@ -189,7 +190,7 @@ impl ArchiveWriter {
         self.out.finish()
     }
 
-    fn add_tag_file(&mut self, name: &str, mut file: File) -> io::Result<()> {
+    fn add_tag_file(&mut self, name: &str, mut file: Spool) -> io::Result<()> {
         let len = file.seek(SeekFrom::End(0))?;
         file.seek(SeekFrom::Start(0))?;
         self.add_tag(name, len, &mut BufReader::with_capacity(1 << 18, file))
@@ -253,7 +254,9 @@ fn into_io(error: AddError) -> io::Error {
 /// The name of the bag inside `archive`: its file name without `.tar.zst`.
 pub fn bag_name(archive: &Path) -> String {
     let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = name.strip_suffix(".tar.zst").or_else(|| name.strip_suffix(".tzst")).unwrap_or(&name);
+    // An encrypted archive's `.age` is not part of the bag's name.
+    let name = name.strip_suffix(".age").unwrap_or(&name);
+    let stem = name.strip_suffix(".tar.zst").or_else(|| name.strip_suffix(".tzst")).unwrap_or(name);
     let escaped = crate::payload_path::escape_segment(stem.as_bytes());
     if escaped.starts_with('^') || escaped.is_empty() { format!("bag{escaped}") } else { escaped }
 }

@@ -15,6 +15,8 @@ use serde::Serialize;
 use sortie_core::reconcile::{self, MAX_DIFFERENCES, Reconciliation};
 use sortie_formats::shown::shown;
 
+use sortie_formats::input::Input;
+
 use super::archive::{bad_input, damaged, openable, print_problems};
 use super::{block_on, context, open_sources, print_outcome, until_stopped, warn};
 use crate::cli::{AgainstArgs, VerifyArgs};
@@ -35,12 +37,12 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
             args.archive.display()
         )));
     }
-    openable(&args.archive)?;
+    let input = openable(&args.archive, &args.identity)?;
     let json = args.json || against.json;
-    block_on(until_stopped(compare(args.archive.clone(), against, json)))
+    block_on(until_stopped(compare(args.archive.clone(), input, against, json)))
 }
 
-async fn compare(archive: PathBuf, args: AgainstArgs, json: bool) -> Result<i32> {
+async fn compare(archive: PathBuf, input: Input, args: AgainstArgs, json: bool) -> Result<i32> {
     let context = context(&args.source, Vec::new());
     let (progress, bar) = crate::progress::sink(!json);
     let (sources, warnings) = match open_sources(&args.source, &context, &progress).await {
@@ -52,8 +54,7 @@ async fn compare(archive: PathBuf, args: AgainstArgs, json: bool) -> Result<i32>
     };
     warn(&bar, &warnings);
     // The sorted spills of both sides go to the temporary directory (TMPDIR).
-    let reading = archive.clone();
-    let archived = tokio::task::spawn_blocking(move || reconcile::read_archive(&reading, std::env::temp_dir())).await?;
+    let archived = tokio::task::spawn_blocking(move || reconcile::read_archive(&input, std::env::temp_dir())).await?;
     let archived = match archived {
         Ok(archived) => archived,
         Err(error) => {

@@ -6,11 +6,12 @@
 //! failed verification (exit 4, naming where); a failure of the local disk is exit 1.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde_json::json;
+use sortie_formats::input::Input;
 use sortie_formats::reader::ArchiveError;
 use sortie_formats::shown::shown;
 use sortie_formats::verify::{Problem, Sidecar, Verification};
@@ -33,9 +34,9 @@ pub fn verify(args: &VerifyArgs) -> Result<i32> {
         blocking_until_stopped(move || verify_dir::verify_dir(&archive))?
             .map_err(|error| unreadable(&args.archive, "bag directory", &error))?
     } else {
-        openable(&args.archive)?;
+        let input = openable(&args.archive, &args.identity)?;
         let reading = crate::progress::reading(&args.archive, "verify");
-        let result = blocking_until_stopped(move || verification::verify(&archive));
+        let result = blocking_until_stopped(move || verification::verify(&input));
         drop(reading);
         result?.with_context(|| damaged(&args.archive))?
     };
@@ -111,18 +112,15 @@ fn print_verification(result: &Verification, code: i32) -> std::io::Result<()> {
 }
 
 pub fn ls(args: &ArchiveArgs) -> Result<i32> {
-    openable(&args.archive)?;
-    let mut archive = reader::open(&args.archive).with_context(|| damaged(&args.archive))?;
-    for member in archive.members().with_context(|| damaged(&args.archive))? {
-        let member = member.with_context(|| damaged(&args.archive))?;
-        let (path, _) = member.path();
-        let size = member.size();
-        let kind = if member.kind().is_dir() { "dir" } else { "file" };
-        if args.json {
-            print_json(&json!({"path": path, "size": size, "type": kind}))?;
-        } else {
-            out!("{size:>12}  {}", shown(&path))?;
-        }
+    let input = openable(&args.archive, &args.identity)?;
+    let mut archive = reader::open(&input).with_context(|| damaged(&args.archive))?;
+    let listed = list_members(&mut archive, args.json);
+    if let Err(error) = listed {
+        return match error.downcast::<std::io::Error>() {
+            // A volume out of place explains a damaged stream better than the decoder.
+            Ok(error) => Err(anyhow::Error::new(archive.explain(error)).context(damaged(&args.archive))),
+            Err(other) => Err(other),
+        };
     }
     // The rest of the stream too: the last frames' checksums, nothing after the tar's end.
     match archive.finish(false).with_context(|| damaged(&args.archive))?.0 {
@@ -132,13 +130,29 @@ pub fn ls(args: &ArchiveArgs) -> Result<i32> {
     }
 }
 
+/// Prints every member; a damaged archive is the `io::Error` that stopped the listing.
+fn list_members(archive: &mut reader::Archive, json: bool) -> Result<()> {
+    for member in archive.members()? {
+        let member = member?;
+        let (path, _) = member.path();
+        let size = member.size();
+        let kind = if member.kind().is_dir() { "dir" } else { "file" };
+        if json {
+            print_json(&json!({"path": path, "size": size, "type": kind}))?;
+        } else {
+            out!("{size:>12}  {}", shown(&path))?;
+        }
+    }
+    Ok(())
+}
+
 fn archive_fault(archive: &Path, message: String) -> anyhow::Error {
     anyhow::Error::new(std::io::Error::new(std::io::ErrorKind::InvalidData, ArchiveError::new(message)))
         .context(damaged(archive))
 }
 
 pub fn extract(args: &ExtractArgs) -> Result<i32> {
-    openable(&args.archive)?;
+    let input = openable(&args.archive, &args.identity)?;
     // Something there that is not a directory: a file, or a symbolic link to nothing.
     let directory = std::fs::metadata(&args.target).map(|meta| meta.is_dir());
     if matches!(directory, Ok(false)) || (directory.is_err() && std::fs::symlink_metadata(&args.target).is_ok()) {
@@ -150,8 +164,8 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
     let reading = crate::progress::reading(&args.archive, "extract");
     let done = runtime()?.block_on(async {
         let mut signals = StopSignals::listen();
-        let (archive, target, force) = (args.archive.clone(), args.target.clone(), args.force);
-        let extraction = tokio::task::spawn_blocking(move || extraction::extract(&archive, &target, force));
+        let (target, force) = (args.target.clone(), args.force);
+        let extraction = tokio::task::spawn_blocking(move || extraction::extract(&input, &target, force));
         tokio::select! {
             done = extraction => Ok(done.map_err(std::io::Error::other).and_then(|done| done)),
             stop = signals.next() => {
@@ -186,12 +200,24 @@ pub fn extract(args: &ExtractArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// An archive that cannot be opened at all is bad input: said before anything is created.
-pub(super) fn openable(archive: &Path) -> Result<()> {
-    let opened = std::fs::File::open(archive).and_then(|file| file.metadata()).and_then(|meta| {
-        if meta.is_dir() { Err(std::io::Error::from(std::io::ErrorKind::IsADirectory)) } else { Ok(()) }
-    });
-    opened.map_err(|error| unreadable(archive, "archive", &error))
+/// An archive that cannot be opened at all is bad input, and so is an encrypted one without
+/// an identity that opens it: said before anything is created. A volume of a set missing
+/// is a damaged archive (exit 4).
+pub(super) fn openable(archive: &Path, identities: &[PathBuf]) -> Result<Input> {
+    if archive.is_dir() {
+        return Err(unreadable(archive, "archive", &std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+    }
+    let input = Input::new(archive).with_identities(identities.to_vec());
+    input.preflight().map_err(|error| {
+        if ArchiveError::is_archive_fault(&error) {
+            anyhow::Error::new(error).context(damaged(archive))
+        } else if error.kind() == std::io::ErrorKind::InvalidInput {
+            bad_input(error.to_string())
+        } else {
+            unreadable(archive, "archive", &error)
+        }
+    })?;
+    Ok(input)
 }
 
 fn unreadable(path: &Path, what: &str, error: &std::io::Error) -> anyhow::Error {

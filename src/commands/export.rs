@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, OutputFiles};
+use sortie_core::engine::{self, ExportOptions, Layout, OutputFiles};
+use sortie_formats::sink::seal::Recipients;
 
 use super::signals::StopSignals;
 use super::{context, open_sources, print_summary, warn};
@@ -14,7 +15,8 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
     // Printed until the summary, on every path: dropped when this returns.
     let events = args.json.then(|| JsonEvents::start(&args.output, args.status_interval())).transpose()?;
-    let files = OutputFiles::for_archive(&args.output);
+    let layout = layout(&args)?;
+    let files = OutputFiles::for_export(&args.output, &layout);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let evidence_files = crate::evidence::outputs(&files.sidecar);
     if let Some(existing) = evidence_files.iter().find(|p| !args.force && p.symlink_metadata().is_ok()) {
@@ -62,14 +64,14 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
         seal: seal.clone().map(|seal| seal as _),
+        layout,
     };
     let summary = tokio::select! {
         biased;
         summary = engine::export(&sources, &args.output, &options, progress) => summary,
         stop = signals.next() => {
             bar.finish_and_clear();
-            let _ = std::fs::remove_file(&files.partial);
-            let _ = std::fs::remove_file(&files.sidecar_partial);
+            files.remove_partials();
             return Err(stopped(stop));
         }
     };
@@ -113,9 +115,21 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         }
         print_summary(code, &Exported { summary: &summary, evidence: evidence.as_ref() })?;
     } else {
-        out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
+        match summary.volumes.as_slice() {
+            [] => out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?,
+            [first, .., last] => out!(
+                "archive   {} volumes, {} to {} ({} in all)",
+                summary.volumes.len(),
+                first.display(),
+                last.display(),
+                HumanBytes(summary.archive_bytes)
+            )?,
+            [only] => out!("archive   1 volume, {} ({})", only.display(), HumanBytes(summary.archive_bytes))?,
+        }
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
-        out!("report    {} (the restitution page, printable)", summary.report_page.display())?;
+        if let Some(page) = &summary.report_page {
+            out!("report    {} (the restitution page, printable)", page.display())?;
+        }
         out!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,
@@ -147,6 +161,28 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// The encryption and volumes asked for; a recipient that cannot be read is bad input.
+fn layout(args: &ExportArgs) -> Result<Layout> {
+    let bad =
+        |message: String| anyhow::Error::new(sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message));
+    let mut texts = Vec::new();
+    for file in &args.encrypt_to_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| bad(format!("cannot read the recipients file {}: {e}; check its path", file.display())))?;
+        texts.push((file, text));
+    }
+    let given = args.encrypt_to.iter().map(|r| (r.as_str(), "--encrypt-to".to_owned()));
+    let from_files = texts.iter().flat_map(|(file, text)| {
+        Recipients::lines_of_file(text).map(move |(n, line)| (line, format!("{}, line {n}", file.display())))
+    });
+    let recipients = if args.encrypt_to.is_empty() && args.encrypt_to_file.is_empty() {
+        None
+    } else {
+        Some(Recipients::parse(given.chain(from_files)).map_err(bad)?)
+    };
+    Ok(Layout { recipients, volume_size: args.volume_size })
 }
 
 /// The error of an export a signal stopped, after what was not finished is removed.

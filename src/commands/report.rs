@@ -21,8 +21,8 @@ use crate::cli::ReportArgs;
 use crate::exit;
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
-    openable(&args.archive)?;
-    let report = report_reader::read_report(&args.archive).with_context(|| damaged(&args.archive))?;
+    let input = openable(&args.archive, &args.identity)?;
+    let report = report_reader::read_report(&input).with_context(|| damaged(&args.archive))?;
     let code = match (report.trusted(), report.complete) {
         (false, _) => exit::VERIFY_FAILED,
         (true, Some(true)) => exit::OK,

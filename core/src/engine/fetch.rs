@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 use sha2::{Sha256, Sha512};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use sortie_formats::spool::Spool;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -230,7 +231,7 @@ impl Fetcher {
         let permits = u32::try_from(reserve.div_ceil(1024).max(1)).expect("at most SMALL");
         let budget = self.budget.clone().acquire_many_owned(permits).await.expect("the budget is never closed");
         let mut chunks: Vec<Bytes> = Vec::new();
-        let mut spool: Option<tokio::fs::File> = None;
+        let mut spool: Option<(Spool, tokio::fs::File)> = None;
         let mut check = BodyCheck::new(checksum);
         let mut total = 0u64;
         let mut stream = body.stream;
@@ -239,17 +240,20 @@ impl Fetcher {
             check.update(&chunk);
             received.add(chunk.len());
             total += chunk.len() as u64;
-            if let Some(file) = spool.as_mut() {
-                write_spool(file, &chunk).await?;
+            if let Some(spool) = spool.as_mut() {
+                write_spool(spool, &chunk).await?;
             } else if total > SMALL {
-                let file = tempfile::tempfile_in(&self.spool_dir)
-                    .map_err(|e| Error::io("cannot create a temporary file beside the output", &e))?;
-                let mut file = tokio::fs::File::from_std(file);
+                let created = sortie_formats::spool::tempfile_in(&self.spool_dir).and_then(|spool| {
+                    let file = spool.raw_file()?;
+                    Ok((spool, tokio::fs::File::from_std(file)))
+                });
+                let mut created =
+                    created.map_err(|e| Error::io("cannot create a temporary file beside the output", &e))?;
                 for held in chunks.drain(..) {
-                    write_spool(&mut file, &held).await?;
+                    write_spool(&mut created, &held).await?;
                 }
-                write_spool(&mut file, &chunk).await?;
-                spool = Some(file);
+                write_spool(&mut created, &chunk).await?;
+                spool = Some(created);
             } else {
                 chunks.push(chunk);
             }
@@ -263,13 +267,11 @@ impl Fetcher {
         }
         check.verify()?;
         Ok(match spool {
-            Some(mut file) => {
-                let rewound = async {
-                    file.flush().await?;
-                    file.rewind().await
-                };
-                rewound.await.map_err(|e| Error::io("cannot read a temporary file", &e))?;
-                Held::Spooled { file: file.into_std().await, len: total }
+            Some((mut spool, mut file)) => {
+                file.flush().await.map_err(|e| Error::io("cannot write a temporary file beside the output", &e))?;
+                drop(file.into_std().await);
+                spool.rewind().map_err(|e| Error::io("cannot read a temporary file", &e))?;
+                Held::Spooled { file: spool, len: total }
             }
             None => Held::Memory { data: join(chunks, total), _budget: budget },
         })
@@ -434,8 +436,11 @@ impl PartsCheck {
     }
 }
 
-async fn write_spool(file: &mut tokio::fs::File, bytes: &[u8]) -> Result<()> {
-    file.write_all(bytes).await.map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
+/// Writes `bytes` encrypted (see [`Spool`]) through the async handle on the spool's file.
+async fn write_spool((spool, file): &mut (Spool, tokio::fs::File), bytes: &[u8]) -> Result<()> {
+    let mut sealed = bytes.to_vec();
+    spool.encrypt(&mut sealed);
+    file.write_all(&sealed).await.map_err(|e| Error::io("cannot write a temporary file beside the output", &e))
 }
 
 /// A mismatch is temporary: the bytes may have been damaged on the way, or the object

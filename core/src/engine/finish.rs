@@ -2,7 +2,7 @@
 //! close the archive.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -12,6 +12,7 @@ use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
 use sortie_formats::report_html::{self, Copy};
 use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::spool::Spool;
 use sortie_formats::writer::{Seal, bag_name};
 use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
 
@@ -74,12 +75,12 @@ pub(crate) fn finish(
         finished: finished_at.clone(),
         sources: reports.clone(),
     };
-    let reopen = |spool: BufWriter<File>| -> std::io::Result<BufReader<File>> {
+    let reopen = |spool: BufWriter<Spool>| -> std::io::Result<BufReader<Spool>> {
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         Ok(BufReader::new(file))
     };
-    let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
+    let mut report_file = sortie_formats::spool::tempfile_in(dir).map_err(io)?;
     let mut failures = reopen(failures).map_err(io)?;
     {
         let mut out = BufWriter::new(&mut report_file);
@@ -115,7 +116,7 @@ pub(crate) fn finish(
     });
     shown.format_version = Some(format_version.to_string());
     shown.complete = Some(complete);
-    let mut html = tempfile::tempfile_in(dir).map_err(io)?;
+    let mut html = sortie_formats::spool::tempfile_in(dir).map_err(io)?;
     {
         let copy = Copy::InsideBag { archive_name: file_name(archive_path) };
         let mut out = BufWriter::new(&mut html);

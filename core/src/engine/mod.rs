@@ -13,7 +13,7 @@ mod received;
 
 pub use listing::ClassCounts;
 pub(crate) use listing::{ItemSink, list_source};
-pub use output::OutputFiles;
+pub use output::{Layout, OutputFiles};
 mod spool;
 mod writer;
 
@@ -43,7 +43,9 @@ use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
 use finish::{Closed, finish, merge_counts};
 use finish::{file_name, now_rfc3339};
-use output::Output;
+use output::{Output, VolumePaths};
+use sortie_formats::sink::Sink;
+use sortie_formats::sink::volumes::VolumeFiles;
 use writer::{ToWriter, WriterThread, Written};
 
 /// How to export.
@@ -61,23 +63,38 @@ pub struct ExportOptions {
     pub force: bool,
     /// Signs and time-stamps the bag's tag manifest (`export --sign`, `--timestamp`).
     pub seal: Option<Arc<dyn Seal>>,
+    /// Encryption and volumes.
+    pub layout: Layout,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        Self { concurrency: 8, retry: RetryPolicy::default(), zstd_level: 3, zstd_workers: 2, force: false, seal: None }
+        Self {
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            zstd_level: 3,
+            zstd_workers: 2,
+            force: false,
+            seal: None,
+            layout: Layout::default(),
+        }
     }
 }
 
 /// What an export produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportSummary {
-    /// The archive.
+    /// The archive (when cut into volumes, the name the volumes' names extend).
     pub archive: PathBuf,
+    /// The volumes, in order, when the archive is cut into volumes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<PathBuf>,
     /// Its `.sha256` sidecar.
     pub sidecar: PathBuf,
-    /// The restitution page beside it (`NAME.tar.zst.report.html`).
-    pub report_page: PathBuf,
+    /// The restitution page beside it (`NAME.tar.zst.report.html`); none beside an
+    /// encrypted archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_page: Option<PathBuf>,
     /// Whether everything listed is archived (or excluded on purpose).
     pub complete: bool,
     /// Items archived, with or without bytes.
@@ -170,7 +187,7 @@ pub async fn export(
     options: &ExportOptions,
     progress: ProgressSink,
 ) -> Result<ExportSummary> {
-    let (out, file) = Output::prepare(output, options.force)?;
+    let (out, file) = Output::prepare(output, &options.layout, options.force)?;
     let result = run(sources, &out, file, options, progress).await;
     if result.is_err() {
         out.abandon();
@@ -190,10 +207,17 @@ async fn run(
     let providers: &[Arc<dyn Provider>] = &sources.iter().map(|s| s.provider.clone()).collect::<Vec<_>>();
     let ids = unique_ids(sources);
     let temp = |what: &str| {
-        tempfile::tempfile_in(&out.dir).map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
+        sortie_formats::spool::tempfile_in(&out.dir)
+            .map_err(|e| Error::io(format!("cannot create {what} beside the output"), &e))
     };
+    let volumes = options.layout.volume_size.map(|size| {
+        let files: Box<dyn VolumeFiles> = Box::new(VolumePaths(out.files.clone()));
+        (size, files)
+    });
+    let sink = Sink::new(file, options.layout.recipients.as_ref(), volumes)
+        .map_err(|e| Error::io("cannot write the archive", &e))?;
     let archive = ArchiveWriter::create(
-        file,
+        sink,
         &bag_name(&out.files.archive),
         &out.dir,
         WriterOptions { level: options.zstd_level, workers: options.zstd_workers },
@@ -268,8 +292,12 @@ async fn run(
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
     let Closed { archive: finished, failed, first_failures, report } = finished_summary;
-    let page = out.report_page()?;
-    {
+    // An encrypted export leaves nothing in clear beside it: its page is the one in the bag,
+    // which `sortie report -i IDENTITY --html` prints again.
+    let page = if options.layout.recipients.is_some() {
+        None
+    } else {
+        let page = out.report_page()?;
         let copy = Copy::Beside {
             archive_name: file_name(&out.files.archive),
             sha256: finished.sha256.clone(),
@@ -281,14 +309,22 @@ async fn run(
         render(&mut writer, &report, &copy, &evidence)
             .and_then(|()| writer.flush())
             .map_err(|e| Error::io("cannot write the restitution page beside the output", &e))?;
-    }
-    out.commit(&finished.sha256, page)?;
+        drop(writer);
+        Some(page)
+    };
+    let report_page = page.as_ref().map(|_| out.files.report.clone());
+    out.commit(&finished, page)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
+        volumes: if out.files.volumes {
+            (1..).take(finished.volumes.len()).map(|n| out.files.volume(n)).collect()
+        } else {
+            Vec::new()
+        },
         sidecar: out.files.sidecar.clone(),
-        report_page: out.files.report.clone(),
+        report_page,
         complete: failed == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),

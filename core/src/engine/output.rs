@@ -1,9 +1,15 @@
 //! The output file's life: refused before any transfer when it cannot be written, written
 //! as `NAME.partial`, and renamed only once complete, with its `.sha256` sidecar beside it.
+//! An encrypted archive is `NAME.tar.zst.age`; one cut into volumes is `NAME.tar.zst.001`,
+//! `.002`… (each `.partial` until the end), all listed in the one sidecar.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use sortie_formats::framed_zstd::Finished;
+use sortie_formats::sink::seal::Recipients;
+use sortie_formats::sink::volumes::{MAX_VOLUMES, VolumeFiles};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::warning::Warning;
@@ -12,13 +18,23 @@ use crate::warning::Warning;
 /// verify`'s users recognise.
 pub const ARCHIVE_SUFFIX: &str = ".tar.zst";
 
+/// How the archive is written to disk: encrypted to the customer's key, cut into volumes.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Encrypt with age to these recipients.
+    pub recipients: Option<Recipients>,
+    /// Cut the archive into volumes of at most this many bytes.
+    pub volume_size: Option<u64>,
+}
+
 /// The files an export to an archive path writes. Whoever must recognise them (the CLI
 /// cleaning up after Ctrl-C, a source that contains the output) asks here.
 #[derive(Debug, Clone)]
 pub struct OutputFiles {
-    /// `NAME.tar.zst`, present only once complete.
+    /// `NAME.tar.zst` (`NAME.tar.zst.age` when encrypted), present only once complete; when
+    /// cut into volumes, the name the volumes' names extend.
     pub archive: PathBuf,
-    /// `NAME.tar.zst.partial`, while the export runs.
+    /// `NAME.tar.zst.partial` (or the first volume's `.001.partial`), while the export runs.
     pub partial: PathBuf,
     /// `NAME.tar.zst.sha256`.
     pub sidecar: PathBuf,
@@ -26,6 +42,8 @@ pub struct OutputFiles {
     pub sidecar_partial: PathBuf,
     /// `NAME.tar.zst.report.html`, the restitution page with the archive's sha256.
     pub report: PathBuf,
+    /// Whether the archive is cut into volumes.
+    pub volumes: bool,
 }
 
 impl OutputFiles {
@@ -38,6 +56,43 @@ impl OutputFiles {
             sidecar_partial: with_suffix(&sidecar, ".partial"),
             sidecar,
             report: with_suffix(archive, ".report.html"),
+            volumes: false,
+        }
+    }
+
+    /// The files of an export to `output` written as `layout` says: `.age` is added to an
+    /// encrypted archive's name (unless it has it already).
+    pub fn for_export(output: &Path, layout: &Layout) -> Self {
+        let encrypted = layout.recipients.is_some() && !output.to_string_lossy().ends_with(".age");
+        let archive = if encrypted { with_suffix(output, ".age") } else { output.to_path_buf() };
+        let mut files = Self::for_archive(&archive);
+        if layout.volume_size.is_some() {
+            files.volumes = true;
+            files.partial = with_suffix(&files.volume(1), ".partial");
+        }
+        files
+    }
+
+    /// Volume `number` (from 1): `NAME.tar.zst.001`…
+    pub fn volume(&self, number: u32) -> PathBuf {
+        with_suffix(&self.archive, &format!(".{number:03}"))
+    }
+
+    fn volume_partial(&self, number: u32) -> PathBuf {
+        with_suffix(&self.volume(number), ".partial")
+    }
+
+    /// Removes what an unfinished export left: the partial archive or volumes, the partial
+    /// sidecar.
+    pub fn remove_partials(&self) {
+        let _ = fs::remove_file(&self.partial);
+        let _ = fs::remove_file(&self.sidecar_partial);
+        if self.volumes {
+            for number in 2..=MAX_VOLUMES {
+                if fs::remove_file(self.volume_partial(number)).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+                    break;
+                }
+            }
         }
     }
 
@@ -84,7 +139,7 @@ pub(crate) struct Output {
 
 impl Output {
     /// Checks the destination and creates the partial file.
-    pub(crate) fn prepare(path: &Path, force: bool) -> Result<(Self, File)> {
+    pub(crate) fn prepare(path: &Path, layout: &Layout, force: bool) -> Result<(Self, File)> {
         let invalid = |message: String| Error::new(ErrorKind::InvalidInput, message);
         if path.is_dir() {
             return Err(invalid(format!(
@@ -92,10 +147,11 @@ impl Output {
                 path.display()
             )));
         }
-        let files = OutputFiles::for_archive(path);
+        let files = OutputFiles::for_export(path, layout);
         if !force {
             // A sidecar alone is still someone's checksum of an archive moved elsewhere.
-            let written = [&files.archive, &files.sidecar, &files.report];
+            let first = if files.volumes { files.volume(1) } else { files.archive.clone() };
+            let written = [&first, &files.sidecar, &files.report];
             if let Some(existing) = written.into_iter().find(|p| p.symlink_metadata().is_ok()) {
                 return Err(invalid(format!(
                     "output {} already exists: pass --force to overwrite it",
@@ -124,26 +180,60 @@ impl Output {
             .map_err(|e| Error::io("cannot create the restitution page beside the output", &e))
     }
 
-    /// Writes the sidecar, puts the restitution page in place, then moves the archive into
-    /// place: an archive under its name always has both beside it.
-    pub(crate) fn commit(&self, sha256: &str, report_page: tempfile::NamedTempFile) -> Result<()> {
+    /// Writes the sidecar, one line per file written (the archive, or each volume in
+    /// order), puts the restitution page in place (when there is one: an encrypted export
+    /// leaves none in clear beside it), then moves the files into place: an archive under its
+    /// name always has its sidecar beside it.
+    pub(crate) fn commit(&self, finished: &Finished, report_page: Option<tempfile::NamedTempFile>) -> Result<()> {
         let files = &self.files;
-        let name = files.archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = |path: &Path| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let write = || -> io::Result<()> {
             let mut file = create_private(&files.sidecar_partial)?;
-            writeln!(file, "{sha256}  {name}")?;
+            if files.volumes {
+                for (number, volume) in (1..).zip(&finished.volumes) {
+                    writeln!(file, "{}  {}", volume.sha256, name(&files.volume(number)))?;
+                }
+            } else {
+                writeln!(file, "{}  {}", finished.sha256, name(&files.archive))?;
+            }
             file.sync_all()?;
             fs::rename(&files.sidecar_partial, &files.sidecar)?;
-            report_page.as_file().sync_all()?;
-            report_page.persist(&files.report).map_err(|e| e.error)?;
-            fs::rename(&files.partial, &files.archive)
+            if let Some(page) = report_page {
+                page.as_file().sync_all()?;
+                page.persist(&files.report).map_err(|e| e.error)?;
+            }
+            if files.volumes {
+                for number in (1..).take(finished.volumes.len()) {
+                    fs::rename(files.volume_partial(number), files.volume(number))?;
+                }
+                Ok(())
+            } else {
+                fs::rename(&files.partial, &files.archive)
+            }
         };
         write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))
     }
 
-    /// Removes the partial file after a failure, so nothing looks like an archive.
+    /// Removes the partial files after a failure, so nothing looks like an archive.
     pub(crate) fn abandon(&self) {
-        let _ = fs::remove_file(&self.files.partial);
+        self.files.remove_partials();
+    }
+}
+
+/// Makes the volumes after the first, as `.partial` files until the export is complete.
+pub(crate) struct VolumePaths(pub(crate) OutputFiles);
+
+impl VolumeFiles for VolumePaths {
+    fn create(&mut self, number: u32) -> io::Result<File> {
+        create_private(&self.0.volume_partial(number))
+    }
+
+    fn reopen(&mut self, number: u32) -> io::Result<File> {
+        fs::OpenOptions::new().write(true).open(self.0.volume_partial(number))
+    }
+
+    fn remove(&mut self, number: u32) -> io::Result<()> {
+        fs::remove_file(self.0.volume_partial(number))
     }
 }
 

@@ -2,8 +2,8 @@
 //! from the fetchers through a bounded channel, writes members in the order they arrive,
 //! and keeps the inventory, failure and exclusion spools.
 
+use sortie_formats::spool::Spool;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -85,7 +85,7 @@ pub(crate) enum Held {
     /// Small and complete; the permit returns its bytes to the memory budget once written.
     Memory { data: Bytes, _budget: OwnedSemaphorePermit },
     /// Complete, in a temporary file (removed when dropped).
-    Spooled { file: File, len: u64 },
+    Spooled { file: Spool, len: u64 },
     /// Still arriving; the writer reports the outcome on `done`, since a failure half-way
     /// is undone in the archive and the fetcher decides whether to try again.
     Live {
@@ -123,9 +123,9 @@ pub(crate) enum ToWriter {
 pub(crate) struct Written {
     pub(crate) archive: ArchiveWriter,
     pub(crate) counts: Vec<BTreeMap<String, KindCounts>>,
-    pub(crate) inventory: BufWriter<File>,
-    pub(crate) failures: BufWriter<File>,
-    pub(crate) exclusions: BufWriter<File>,
+    pub(crate) inventory: BufWriter<Spool>,
+    pub(crate) failures: BufWriter<Spool>,
+    pub(crate) exclusions: BufWriter<Spool>,
     pub(crate) failed: u64,
 }
 
