@@ -37,6 +37,9 @@ pub struct Client {
     pub checked: tokio::sync::OnceCell<()>,
     /// `application key 'ak' at ovh-eu`, for messages.
     pub who: String,
+    /// What `resolve` could not hand over (a project's object storage), as report entries
+    /// the `cloud` section lists on its first page: never a silent gap.
+    pub notes: std::sync::Mutex<Vec<sortie_sdk::item::Item>>,
 }
 
 impl Client {
@@ -60,6 +63,7 @@ impl Client {
             retry,
             checked: tokio::sync::OnceCell::new(),
             who,
+            notes: std::sync::Mutex::default(),
         })
     }
 

@@ -70,6 +70,7 @@ pub struct Lister<'a> {
 
 impl Lister<'_> {
     pub async fn page(&self, cursor: Option<String>) -> Result<Page> {
+        let cursor_was_none = cursor.is_none();
         let mut stack = match cursor {
             None => self.section.roots.iter().enumerate().rev().map(|(i, root)| root_task(i, root)).collect(),
             Some(text) => {
@@ -79,6 +80,9 @@ impl Lister<'_> {
             }
         };
         let mut items = Vec::new();
+        if cursor_was_none && self.section.name == "cloud" {
+            items.extend(self.client.notes.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+        }
         let mut requests = 0;
         while requests < PAGE_REQUESTS {
             let Some(mut task) = stack.pop() else { break };
@@ -372,7 +376,7 @@ fn failed(route: &str, segments: &[String], reason: String) -> Item {
 }
 
 /// A route listed without its answer: left out on purpose, or refused.
-fn skipped(route: &str, segments: &[String], skip: Skip) -> Item {
+pub fn skipped(route: &str, segments: &[String], skip: Skip) -> Item {
     let mut item = Item::new(RawName::text(route), raw(segments), Kind::Record);
     item.has_body = false;
     item.meta = route_meta(route);
