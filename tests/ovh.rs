@@ -369,6 +369,12 @@ fn hostile_ids_and_answers_stay_inside_the_bag_and_bounded() {
     assert!(huge.contains("is over 4194304 bytes"), "{huge}");
     let garbage = reason_of(&failures, "/email/domain/example-0.com/mailingList");
     assert!(garbage.contains("is not JSON"), "{garbage}");
+    // `..` and `.` in an id list: no URL names them (it would name the route above), so they
+    // are failures of their own, and the walk goes on.
+    for dots in ["..", "."] {
+        let failure = reason_of(&failures, &format!("/email/domain/example-0.com/redirection/{dots}"));
+        assert!(failure.contains("no URL can name"), "{failure}");
+    }
     assert!(!Path::new("/tmp/escape.json").exists());
     // Every hostile id is archived under a path inside the bag, its id kept exactly.
     let redirections: Vec<Value> = inventory(&bag)

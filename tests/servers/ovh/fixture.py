@@ -493,6 +493,10 @@ class Account:
             for k, hostile in enumerate(("../../../../tmp/escape", "a/b", "nul\u0000byte", "new\nline", "%2e%2e", ".hidden"), 2):
                 redirections[hostile] = {"id": hostile, "from": f"hostile{k}@{d}", "to": "x@example.org"}
         self.collection(f"{base}/redirection", redirections)
+        if self.opts.hostile_ids:
+            # a list naming `..` and `.`, whose records no URL can name (a broken or hostile
+            # answer): a client must not read the route above in their place, nor give up
+            self.put(f"{base}/redirection", list(redirections) + ["..", "."])
         self.collection(f"{base}/mailingList", {
             "news": {"id": 1, "name": "news", "ownerEmail": f"contact@{d}", "replyTo": "list", "language": "fr", "nbSubscribers": 3,
                      "options": {"moderatorMessage": False, "subscribeByModerator": False, "usersPostOnly": True}},
