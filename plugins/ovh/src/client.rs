@@ -95,6 +95,14 @@ impl Client {
     /// One request to `route` (a path under the API root, its segments already encoded),
     /// authenticated, after its turn under the rate limit; the answer's bytes.
     pub async fn call(&self, method: Method, route: &str, body: Option<&Value>) -> Result<Bytes> {
+        if route.split('/').any(|segment| segment == "." || segment == "..") {
+            // A URL resolves such a segment: the request would go to another route, whose
+            // answer would be archived under this one, or be refused as badly signed.
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{method} {route}: the API named an id '.' or '..', which no URL can name: not read"),
+            ));
+        }
         let url = format!("{}{route}", self.settings.base);
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut renewed = false;
