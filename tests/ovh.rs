@@ -302,6 +302,42 @@ fn object_storage_not_handed_over_is_in_the_report_never_a_silent_gap() {
 }
 
 #[test]
+fn no_secret_in_the_archive_the_report_the_plan_or_the_log_at_vv() {
+    let s3 = common::s3_server::S3Server::start("moto");
+    s3.put_objects("ovh-project-bucket", &[(b"a.txt".to_vec(), b"alpha\n".to_vec())].into());
+    let server = OvhServer::start(&[
+        "--s3-endpoint",
+        &s3.endpoint,
+        "--s3-access-key",
+        &s3.access_key,
+        "--s3-secret-key",
+        &s3.secret_key,
+        "--s3-bucket",
+        "ovh-project-bucket",
+    ]);
+    let archive = server.dir.path().join("secrets.tar.zst");
+    let endpoint = server.endpoint();
+    let env = [("OVH_ENDPOINT", endpoint.as_str()), ("OVH_CLIENT_ID", CLIENT_ID), ("OVH_CLIENT_SECRET", CLIENT_SECRET)];
+    let plan = server.sortie_with(&env, &["plan", "ovh://", "--json", "-vv", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&plan), 0, "{}", all_text(&plan));
+    let export = ["export", "ovh://", "-vv", "--set", "ovh.rate=0", "-o", archive.to_str().unwrap()];
+    let output = server.sortie_with(&env, &export);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "secrets");
+    assert!(bag.join("data/s3-ovh-project-bucket/a.txt").exists(), "the object storage was exported");
+    // The client secret, the bearer tokens (the server's start with eyJ0ZXN0), the delegated S3
+    // secret, and the transfer codes, not asked for.
+    let secrets = [CLIENT_SECRET, "eyJ0ZXN0", s3.secret_key.as_str(), "Transfer-example-"];
+    for secret in secrets {
+        for (what, text) in [("the plan", all_text(&plan)), ("the export's output", all_text(&output))] {
+            assert!(!text.contains(secret), "{secret} in {what}");
+        }
+        assert_nowhere(&bag, secret);
+        assert_nowhere(server.dir.path(), secret);
+    }
+}
+
+#[test]
 fn transfer_codes_stay_out_unless_asked_for_and_the_report_says_so() {
     let server = OvhServer::start(&[]);
     let (archive, output) = export(&server, CK_FULL, "domains", &["ovh://domains", "--set", "ovh.rate=0", "-vv"]);
