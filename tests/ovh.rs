@@ -482,6 +482,11 @@ fn sortie_ovh_credential_asks_for_a_key_that_works_once_validated() {
     let key = asked["consumer_key"].as_str().unwrap().to_owned();
 
     let text = server.sortie_with(&env, &["ovh", "credential"]);
+    // A 1 GiB answer is not read whole (bounded memory whatever the endpoint answers).
+    server.fault("huge", 1, "^POST /1.0/auth/credential$");
+    let huge = server.sortie_with(&env, &["ovh", "credential"]);
+    assert_eq!(code(&huge), 1, "{}", all_text(&huge));
+    assert!(common::stderr(&huge).contains("is over 4194304 bytes"), "{}", all_text(&huge));
     assert!(common::stdout(&text).contains("export OVH_CONSUMER_KEY="), "{}", all_text(&text));
 
     let (archive, output) = export(&server, &key, "pending", &["ovh://services", "--set", "ovh.rate=0"]);
