@@ -308,7 +308,7 @@ fn sensitive(value: &str, what: &str) -> Result<HeaderValue> {
 }
 
 /// An answer's bytes, at most [`MAX_ANSWER`]; a cut answer is a temporary error.
-async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Bytes> {
+pub async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Bytes> {
     let mut stream = response.bytes_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
