@@ -65,10 +65,8 @@ const NOT_EXPORTED: &[&str] = &["/tasks?(/\\d+)?$", "/expired-example\\.net/"];
 /// provider bug through would make every test below weaker.
 #[test]
 fn the_test_server_enforces_what_ovh_enforces() {
-    let output = std::process::Command::new(common::ovh::python())
-        .arg("tests/servers/ovh/selftest.py")
-        .output()
-        .unwrap();
+    let output =
+        std::process::Command::new(common::ovh::python()).arg("tests/servers/ovh/selftest.py").output().unwrap();
     assert!(output.status.success(), "{}", all_text(&output));
 }
 
@@ -113,12 +111,19 @@ fn the_whole_account_is_exported_and_the_official_client_reads_the_same() {
     assert!(suspended.contains("suspended") && suspended.contains("(460)"), "{suspended}");
     assert!(suspended.contains("X-Ovh-QueryID EU.ext-1."), "{suspended}");
 
-    // Every API request was signed, but the clock's.
-    for request in server.requests() {
+    // Every API request was signed, but the clock's; the files, on another origin, were
+    // fetched with no credential at all.
+    let requests = server.requests();
+    for request in &requests {
         let path = request["path"].as_str().unwrap_or_default();
         if path.starts_with("/1.0/") && path != "/1.0/auth/time" && request["status"] == 200 {
             assert_eq!(request["auth"], "signed", "{request}");
         }
+    }
+    let downloads: Vec<&Value> = requests.iter().filter(|r| r["port"] != server.port).collect();
+    assert!(downloads.len() >= 10, "{} downloads", downloads.len());
+    for request in downloads {
+        assert_eq!(request["credentials"], Value::Array(Vec::new()), "{request}");
     }
 }
 
@@ -432,7 +437,16 @@ fn oauth2_tokens_are_renewed_when_they_expire_mid_export() {
     let archive = server.dir.path().join("oauth.tar.zst");
     let endpoint = server.endpoint();
     let env = [("OVH_ENDPOINT", endpoint.as_str()), ("OVH_CLIENT_ID", CLIENT_ID), ("OVH_CLIENT_SECRET", CLIENT_SECRET)];
-    let args = ["export", "ovh://dns", "ovh://services", "--set", "ovh.rate=25", "-o", archive.to_str().unwrap()];
+    let args = [
+        "export",
+        "ovh://dns",
+        "ovh://services",
+        "ovh://billing",
+        "--set",
+        "ovh.rate=25",
+        "-o",
+        archive.to_str().unwrap(),
+    ];
     let output = server.sortie_with(&env, &args);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let requests = server.requests();
@@ -442,6 +456,9 @@ fn oauth2_tokens_are_renewed_when_they_expire_mid_export() {
     assert!(api.len() > 60, "{} API requests", api.len());
     assert!(tokens >= 2, "the export outlived its first token: {tokens} tokens asked for");
     assert!(api.iter().all(|r| r["auth"] == "oauth2" && r["status"] != 401), "{api:#?}");
+    let downloads: Vec<&Value> = requests.iter().filter(|r| r["port"] != server.port).collect();
+    assert!(!downloads.is_empty());
+    assert!(downloads.iter().all(|r| r["credentials"] == Value::Array(Vec::new())), "{downloads:#?}");
     let bag = gnu_extract(&archive, "oauth");
     assert_nowhere(&bag, CLIENT_SECRET);
 }
