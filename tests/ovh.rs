@@ -372,6 +372,46 @@ fn routes_not_granted_are_exclusions_and_the_export_is_complete() {
     assert!(bag.join("data/ovh-domains/domain/example-0.com.json").exists());
 }
 
+/// A consumer key with `rules` (`[{"method","path"}]`), asked for and validated.
+fn key_with_rules(server: &OvhServer, rules: Value) -> String {
+    let script = r#"
+import json, sys, requests
+answer = requests.post(sys.argv[1] + "/auth/credential", headers={"X-Ovh-Application": "SortieTestAppKey"},
+                       json={"accessRules": json.loads(sys.argv[2])}, timeout=60)
+answer.raise_for_status()
+print(answer.json()["consumerKey"])
+"#;
+    let output = std::process::Command::new(common::ovh::python())
+        .args(["-c", script, &server.endpoint(), &rules.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", all_text(&output));
+    let key = common::stdout(&output).trim().to_owned();
+    server.admin("POST", "/_admin/validate", &serde_json::json!({"consumerKey": key}).to_string());
+    key
+}
+
+#[test]
+fn a_key_that_may_only_read_leaves_out_fresh_dumps_and_pst_files_saying_why() {
+    let server = OvhServer::start(&[]);
+    let key = key_with_rules(&server, serde_json::json!([{"method": "GET", "path": "/*"}]));
+    let (archive, output) =
+        export(&server, &key, "read-only", &["ovh://hosting", "ovh://email", "--set", "ovh.rate=0"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "read-only");
+    let excluded = exclusions(&bag);
+    for id in
+        ["/hosting/privateDatabase/sql-1/database/app#dump", "/hosting/web/hosting-1.cluster.example/database/db1#dump"]
+    {
+        let reason = reason_of(&excluded, id);
+        assert!(reason.contains("POST") && reason.contains("sortie ovh credential"), "{reason}");
+    }
+    let pst = "/email/exchange/hosted-xx11111-1/service/hosted-xx11111-1/account/alice@example-0.com#pst";
+    assert!(reason_of(&excluded, pst).contains("POST"), "{excluded:#?}");
+    // The dumps already there are archived all the same.
+    assert!(inventory(&bag).iter().any(|r| r["id"].as_str().unwrap().contains("/database/app/dump/")));
+}
+
 #[test]
 fn a_route_failing_mid_export_is_retried_then_named_as_a_failure() {
     let server = OvhServer::start(&[]);
