@@ -37,6 +37,10 @@ pub struct Client {
     pub checked: tokio::sync::OnceCell<()>,
     /// `application key 'ak' at ovh-eu`, for messages.
     pub who: String,
+    /// The paths of the `POST` access rules of the consumer key, read once from
+    /// `/auth/currentCredential`; `None` when they are not known (an OAuth2 service account,
+    /// or the call failed): then every POST is tried.
+    post_rules: tokio::sync::OnceCell<Option<Vec<String>>>,
     /// What `resolve` could not hand over (a project's object storage), as report entries
     /// the `cloud` section lists on its first page: never a silent gap.
     pub notes: std::sync::Mutex<Vec<sortie_sdk::item::Item>>,
@@ -64,6 +68,7 @@ impl Client {
             checked: tokio::sync::OnceCell::new(),
             who,
             notes: std::sync::Mutex::default(),
+            post_rules: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -90,6 +95,33 @@ impl Client {
         let json = serde_json::from_slice(&bytes)
             .map_err(|e| Error::new(ErrorKind::Other, format!("the API's answer to GET {route} is not JSON: {e}")))?;
         Ok((bytes, json))
+    }
+
+    /// Why `POST route` is not granted to the consumer key (its access rules, as the API
+    /// answers them), so that a file the export would ask the API to make is left out
+    /// with a reason rather than failed; `None` when it is, or when the rules are unknown.
+    pub async fn post_refused(&self, route: &str) -> Option<String> {
+        let rules = self
+            .post_rules
+            .get_or_init(|| async {
+                if !matches!(self.settings.credentials, Credentials::Signed { .. }) {
+                    return None;
+                }
+                let (_, credential) = self.get("/auth/currentCredential").await.ok()?;
+                let rules = credential["rules"].as_array()?.iter();
+                let post = rules.filter(|rule| rule["method"] == "POST");
+                Some(post.filter_map(|rule| rule["path"].as_str().map(str::to_owned)).collect())
+            })
+            .await
+            .as_ref()?;
+        if rules.iter().any(|rule| rule_matches(rule, route)) {
+            return None;
+        }
+        Some(format!(
+            "not granted: the consumer key of {} may not call POST {route} (its access rules): ask for a key with \
+             the rights an export needs: `sortie ovh credential`",
+            self.who
+        ))
     }
 
     /// One request to `route` (a path under the API root, its segments already encoded),
@@ -272,6 +304,20 @@ impl Client {
     }
 }
 
+/// OVH's access rules: `*` stands for any characters, `/` included.
+fn rule_matches(rule: &str, path: &str) -> bool {
+    let mut parts = rule.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = path.strip_prefix(first) else { return false };
+    let middle: Vec<&str> = parts.collect();
+    let Some((last, middle)) = middle.split_last() else { return rest.is_empty() };
+    for part in middle {
+        let Some(at) = rest.find(part) else { return false };
+        rest = &rest[at + part.len()..];
+    }
+    rest.ends_with(last)
+}
+
 /// The secrets removed from an error's message (an answer that echoed the request).
 fn scrub(error: Error, secrets: &[&str]) -> Error {
     let message = error.to_string();
@@ -324,4 +370,21 @@ pub async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Byt
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_matches;
+
+    #[test]
+    fn access_rules_match_as_ovh_matches_them() {
+        assert!(rule_matches("/*/dump", "/hosting/web/a/database/b/dump"));
+        assert!(rule_matches("/*", "/"));
+        assert!(rule_matches("/me", "/me"));
+        assert!(!rule_matches("/me", "/me/bill"));
+        assert!(!rule_matches("/*/dump", "/hosting/web/a/database/b/dump/1/restore"));
+        assert!(rule_matches("/hosting/*/dump*", "/hosting/x/dump/1"));
+        assert!(!rule_matches("/a*b*c", "/acb"));
+        assert!(!rule_matches("/*/url", "/url"));
+    }
 }
