@@ -226,6 +226,31 @@ class Account:
                 "path": "/me", "route": "/me"} for i in (1, 2, 3)
         })
         self.put("/me/debtAccount", {"active": True, "dueAmount": price(0), "pendingAmount": price(0), "todoAmount": price(0), "unmaturedAmount": price(0)})
+        # balances: the OVH account, fidelity points, credit balances (a voucher), each with its movements
+        self.collection("/me/ovhAccount", {
+            "FR": {"ovhAccountId": "FR", "balance": price(20.0), "alertThreshold": None, "canBeCredited": True,
+                   "isActive": True, "lastUpdate": stamp(4), "openDate": stamp(0)},
+        })
+        self.collection("/me/ovhAccount/FR/movements", {
+            m: {"movementId": m, "amount": price(10.0), "balance": price(10.0 * m), "previousBalance": price(10.0 * (m - 1)),
+                "date": stamp(m), "description": f"credit {m}", "operation": "credit", "order": 5_000_000,
+                "retrievableAmount": price(0)} for m in (1, 2)
+        })
+        self.put("/me/fidelityAccount", {"balance": 150, "alertThreshold": None, "canBeCredited": False,
+                                         "lastUpdate": stamp(4), "openDate": stamp(0)})
+        self.collection("/me/fidelityAccount/movements", {
+            1: {"movementId": 1, "amount": 150, "balance": 150, "previousBalance": 0, "date": stamp(2),
+                "description": "points for order 5000000", "operation": "credit", "order": 5_000_000},
+        })
+        self.collection("/me/credit/balance", {
+            "VOUCHER-1": {"balanceName": "VOUCHER-1", "type": "VOUCHER", "amount": price(30.0), "balanceDetails": [],
+                          "booked": [], "expiring": [], "creationDate": stamp(1), "lastUpdate": stamp(3)},
+        })
+        self.collection("/me/credit/balance/VOUCHER-1/movement", {
+            1: {"movementId": 1, "balanceName": "VOUCHER-1", "type": "VOUCHER", "amount": price(30.0),
+                "creationDate": stamp(1), "lastUpdate": stamp(1), "expirationDate": None, "orderId": None,
+                "destinationObject": None, "sourceObject": {"id": "WELCOME30", "name": "voucher"}},
+        })
         self.collection("/me/payment/method", {
             1: {"paymentMethodId": 1, "paymentType": "CREDIT_CARD", "status": "VALID", "default": True,
                 "creationDate": stamp(0), "lastUpdate": stamp(0), "label": "**** 4242",
