@@ -126,7 +126,8 @@ pub const SECTIONS: &[Section] = &[
             ],
         )],
     },
-    // bills, orders, refunds and deposits with their details and PDFs, payments, the balance
+    // bills, orders, refunds and deposits with their details and PDFs, payments, the balances
+    // (debt, OVH account, fidelity points, credits) with their movements
     Section {
         name: "billing",
         roots: &[
@@ -137,6 +138,15 @@ pub const SECTIONS: &[Section] = &[
             ids("/me/payment/transaction", &[]),
             ids("/me/payment/method", &[]),
             leaf("/me/debtAccount", Shape::Object),
+            ids("/me/ovhAccount", &[ids("movements", &[])]),
+            Node {
+                name: "/me/fidelityAccount",
+                shape: Shape::Object,
+                link: None,
+                export: None,
+                children: &[ids("movements", &[])],
+            },
+            ids("/me/credit/balance", &[ids("movement", &[])]),
         ],
     },
     // the account (/me), contracts accepted with their PDFs, contacts, documents, consents, the API's access log
