@@ -184,6 +184,7 @@ class Account:
         self.build_private_database()
         self.build_email()
         self.build_exchange()
+        self.build_email_pro()
         self.build_cloud()
         self.build_ip_vps_dedicated_logs()
         self.build_support()
@@ -535,6 +536,38 @@ class Account:
                      "from": stamp(100), "to": stamp(107)},
         })
         self.service_infos(base, d, sid)
+
+    def build_email_pro(self):
+        """An Email Pro service: accounts with aliases and delegations, a domain with its
+        disclaimer and DKIM selector, an external contact (mailbox contents go through IMAP)."""
+        svc = "emailpro-xx11111-1"
+        base, sid = self.root("/email/pro", svc, "email-pro", {
+            "domain": svc, "displayName": "Email Pro example-0.com", "hostname": "pro1.mail.ovh.net", "state": "ok",
+            "maxReceiveSize": 100, "maxSendSize": 100, "taskPendingId": 0, "complexityEnabled": True}, "service")
+        self.service_infos(base, svc, sid)
+        self.collection(f"{base}/account", {
+            f"carol@example-0.com": {"primaryEmailAddress": "carol@example-0.com", "login": "carol", "domain": "example-0.com",
+                                     "displayName": "Carol", "state": "ok", "quota": 10, "currentUsage": 12_000,
+                                     "configured": True, "creationDate": stamp(2)},
+        })
+        acc = f"{base}/account/carol@example-0.com"
+        self.collection(f"{acc}/alias", {"sales@example-0.com": {"alias": "sales@example-0.com", "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.collection(f"{acc}/fullAccess", {7001: {"allowedAccountId": 7001, "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.collection(f"{acc}/sendAs", {7001: {"allowedAccountId": 7001, "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.put(f"{acc}/sendOnBehalfTo", [])
+        self.collection(f"{base}/domain", {"example-0.com": {"name": "example-0.com", "state": "ok", "type": "authoritative",
+                                                             "taskPendingId": 0}})
+        self.put(f"{base}/domain/example-0.com/disclaimer", {"content": "<p>Confidential</p>", "outsideOnly": True,
+                                                             "creationDate": stamp(2), "name": "example-0.com", "taskPendingId": 0})
+        self.collection(f"{base}/domain/example-0.com/dkim", {"ovhpro1": {"selectorName": "ovhpro1", "status": "inProduction",
+                                                                          "recordType": "CNAME", "header": "from;to;subject",
+                                                                          "cnameIsValid": True, "lastUpdate": stamp(2)}})
+        self.collection(f"{base}/externalContact", {"partner@example.org": {
+            "externalEmailAddress": "partner@example.org", "displayName": "Partner", "state": "ok", "taskPendingId": 0,
+            "creationDate": stamp(2), "hiddenFromGAL": False}})
+        self.put(f"{base}/server", {"state": "ok", "currentDiskUsage": 10, "diskSize": 100,
+                                   "ip": "192.0.2.30", "ipV6": None, "isAValid": True, "isAaaaValid": False, "isPtrValid": True,
+                                   "isPtrV6Valid": False, "taskPendingId": 0, "version": 2016})
 
     def build_exchange(self):
         """A hosted Exchange: its mailboxes' contents come out as PST files the API prepares

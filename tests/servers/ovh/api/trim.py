@@ -79,6 +79,12 @@ KEEP = {
         r"/email/exchange(/\{organizationName\}(/service(/\{exchangeService\}(/account(/\{primaryEmailAddress\}"
         r"(/export|/exportURL)?)?|/task(/\{id\})?|/serviceInfos)?)?)?)?",
     ],
+    "email-pro": [
+        r"/email/pro(/\{service\}(/account(/\{email\}(/alias(/\{alias\})?|/fullAccess(/\{allowedAccountId\})?"
+        r"|/sendAs(/\{allowedAccountId\})?|/sendOnBehalfTo(/\{allowedAccountId\})?)?)?"
+        r"|/domain(/\{domainName\}(/disclaimer|/dkim(/\{selectorName\})?)?)?"
+        r"|/externalContact(/\{externalEmailAddress\})?|/server|/serviceInfos)?)?",
+    ],
     "support": [r"/support/tickets(/\{ticketId\}(/messages)?)?"],
 }
 
