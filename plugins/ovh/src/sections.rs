@@ -215,7 +215,7 @@ pub const SECTIONS: &[Section] = &[
         ],
     },
     // mail domains: accounts and their filters, redirections, mailing lists and subscribers, responders;
-    // Exchange services and their accounts
+    // Email Pro services (accounts, aliases, delegations, domains, external contacts); Exchange services and their accounts
     Section {
         name: "email",
         roots: &[
@@ -226,6 +226,19 @@ pub const SECTIONS: &[Section] = &[
                     ids("redirection", &[]),
                     ids("mailingList", &[ids("subscriber", &[]), ids("moderator", &[])]),
                     ids("responder", &[]),
+                    SERVICE_INFOS,
+                ],
+            ),
+            ids(
+                "/email/pro",
+                &[
+                    ids(
+                        "account",
+                        &[ids("alias", &[]), ids("fullAccess", &[]), ids("sendAs", &[]), ids("sendOnBehalfTo", &[])],
+                    ),
+                    ids("domain", &[leaf("disclaimer", Shape::Object), ids("dkim", &[])]),
+                    ids("externalContact", &[]),
+                    leaf("server", Shape::Object),
                     SERVICE_INFOS,
                 ],
             ),
