@@ -527,6 +527,28 @@ fn the_api_clock_is_followed_and_the_rate_limit_kept() {
 }
 
 #[test]
+fn a_clock_that_jumps_mid_export_is_read_again_from_the_api() {
+    // The API's clock jumps an hour ahead once the export is under way (this machine's clock
+    // stepped back, as after a suspend or an NTP correction): a refused timestamp (400
+    // QUERY_TIME_OUT) has the client read /auth/time again, and the export goes on.
+    let server = OvhServer::start(&[]);
+    let admin = std::thread::scope(|scope| {
+        let jump = scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            server.admin("POST", "/_admin/config", r#"{"clock_offset": 3600}"#)
+        });
+        let output = export(&server, CK_FULL, "jump", &["ovh://billing", "--set", "ovh.rate=20"]).1;
+        jump.join().unwrap();
+        output
+    });
+    assert_eq!(code(&admin), 0, "{}", all_text(&admin));
+    let requests = server.requests();
+    let refused = requests.iter().filter(|r| r["status"] == 400).count();
+    let clocks = requests.iter().filter(|r| r["path"] == "/1.0/auth/time").count();
+    assert!(refused >= 1 && clocks >= 2, "{refused} refused, {clocks} reads of the clock");
+}
+
+#[test]
 fn sortie_ovh_credential_asks_for_a_key_that_works_once_validated() {
     let server = OvhServer::start(&[]);
     let endpoint = server.endpoint();
