@@ -29,8 +29,9 @@ pub struct Client {
     http: reqwest::Client,
     pub settings: OvhSettings,
     limiter: Arc<Limiter>,
-    /// The API's clock minus this machine's, in seconds, read once from `/auth/time`.
-    delta: tokio::sync::OnceCell<i64>,
+    /// The API's clock minus this machine's, in seconds, read from `/auth/time` once, and
+    /// again when the API refuses a timestamp (this machine's clock stepped).
+    delta: tokio::sync::Mutex<Option<i64>>,
     token: tokio::sync::Mutex<Option<Token>>,
     retry: RetryPolicy,
     /// Set once `GET /me` answered (see the provider's `check`).
@@ -62,7 +63,7 @@ impl Client {
             http: sortie_http::client(None)?,
             settings,
             limiter,
-            delta: tokio::sync::OnceCell::new(),
+            delta: tokio::sync::Mutex::new(None),
             token: tokio::sync::Mutex::new(None),
             retry,
             checked: tokio::sync::OnceCell::new(),
@@ -137,7 +138,7 @@ impl Client {
         }
         let url = format!("{}{route}", self.settings.base);
         let body = body.map(Value::to_string).unwrap_or_default();
-        let mut renewed = false;
+        let (mut renewed, mut resynced) = (false, false);
         loop {
             self.limiter.wait().await;
             let mut request = self.http.request(method.clone(), &url);
@@ -160,6 +161,14 @@ impl Client {
             {
                 // A token that expired early: one new token, one more try.
                 renewed = true;
+                continue;
+            }
+            let timed_out =
+                || serde_json::from_slice::<Value>(&bytes).is_ok_and(|a| a["errorCode"] == "QUERY_TIME_OUT");
+            if status == StatusCode::BAD_REQUEST && !resynced && timed_out() {
+                // This machine's clock stepped since the API's was read: read it again, one more try.
+                resynced = true;
+                *self.delta.lock().await = None;
                 continue;
             }
             let error = from_answer(status, &headers, &bytes, method.as_str(), route, &self.who);
@@ -198,9 +207,13 @@ impl Client {
         }
     }
 
-    /// The API's clock minus this machine's, asked once (`GET /auth/time`, unsigned).
+    /// The API's clock minus this machine's (`GET /auth/time`, unsigned), asked when not known.
     async fn time_delta(&self) -> Result<i64> {
-        let delta = self.delta.get_or_try_init(|| async {
+        let mut known = self.delta.lock().await;
+        if let Some(delta) = *known {
+            return Ok(delta);
+        }
+        let delta = async {
             let url = format!("{}/auth/time", self.settings.base);
             let (result, attempts) = retry(
                 &self.retry,
@@ -233,8 +246,10 @@ impl Client {
             let server = result.map_err(|e| e.gave_up_after(attempts))?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             Ok::<i64, Error>(server - now)
-        });
-        delta.await.copied()
+        }
+        .await?;
+        *known = Some(delta);
+        Ok(delta)
     }
 
     /// A bearer token of the OAuth2 service account, asked for when there is none, when it
