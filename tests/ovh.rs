@@ -234,13 +234,10 @@ fn fresh_dumps_and_pst_exports_are_started_waited_for_and_downloaded() {
     assert_eq!(summary["mismatches"], Value::Array(Vec::new()), "{summary:#}");
 }
 
-#[test]
-fn public_cloud_object_storage_is_handed_to_the_s3_provider_in_memory() {
-    let s3 = common::s3_server::S3Server::start("moto");
-    let objects: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
-        [(b"a.txt".to_vec(), b"alpha\n".to_vec()), (b"dir/b.bin".to_vec(), common::noise(70_000, 3))].into();
-    s3.put_objects("ovh-project-bucket", &objects);
-    let server = OvhServer::start(&[
+/// The test server whose Public Cloud project's object storage is `s3`'s bucket
+/// `ovh-project-bucket`.
+fn with_project_storage(s3: &common::s3_server::S3Server) -> OvhServer {
+    OvhServer::start(&[
         "--s3-endpoint",
         &s3.endpoint,
         "--s3-access-key",
@@ -249,7 +246,16 @@ fn public_cloud_object_storage_is_handed_to_the_s3_provider_in_memory() {
         &s3.secret_key,
         "--s3-bucket",
         "ovh-project-bucket",
-    ]);
+    ])
+}
+
+#[test]
+fn public_cloud_object_storage_is_handed_to_the_s3_provider_in_memory() {
+    let s3 = common::s3_server::S3Server::start("moto");
+    let objects: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+        [(b"a.txt".to_vec(), b"alpha\n".to_vec()), (b"dir/b.bin".to_vec(), common::noise(70_000, 3))].into();
+    s3.put_objects("ovh-project-bucket", &objects);
+    let server = with_project_storage(&s3);
     let plan = server.sortie(CK_FULL, &["plan", "ovh://cloud", "--json"]);
     assert_eq!(code(&plan), 0, "{}", all_text(&plan));
     let text = common::stdout(&plan);
@@ -274,16 +280,7 @@ fn public_cloud_object_storage_is_handed_to_the_s3_provider_in_memory() {
 fn object_storage_not_handed_over_is_in_the_report_never_a_silent_gap() {
     let s3 = common::s3_server::S3Server::start("moto");
     s3.put_objects("ovh-project-bucket", &[(b"a.txt".to_vec(), b"alpha\n".to_vec())].into());
-    let server = OvhServer::start(&[
-        "--s3-endpoint",
-        &s3.endpoint,
-        "--s3-access-key",
-        &s3.access_key,
-        "--s3-secret-key",
-        &s3.secret_key,
-        "--s3-bucket",
-        "ovh-project-bucket",
-    ]);
+    let server = with_project_storage(&s3);
     let project = "/cloud/project/5f0c3b1e9a7d4c2b8e6f1a0d3c5b7e9f";
     // The users' list suspended (460): the object storage is an exclusion saying so.
     server.fault("460", 1, "^GET /1.0/cloud/project/[^/]+/user$");
@@ -310,16 +307,7 @@ fn object_storage_not_handed_over_is_in_the_report_never_a_silent_gap() {
 fn no_secret_in_the_archive_the_report_the_plan_or_the_log_at_vv() {
     let s3 = common::s3_server::S3Server::start("moto");
     s3.put_objects("ovh-project-bucket", &[(b"a.txt".to_vec(), b"alpha\n".to_vec())].into());
-    let server = OvhServer::start(&[
-        "--s3-endpoint",
-        &s3.endpoint,
-        "--s3-access-key",
-        &s3.access_key,
-        "--s3-secret-key",
-        &s3.secret_key,
-        "--s3-bucket",
-        "ovh-project-bucket",
-    ]);
+    let server = with_project_storage(&s3);
     let archive = server.dir.path().join("secrets.tar.zst");
     let endpoint = server.endpoint();
     let env = [("OVH_ENDPOINT", endpoint.as_str()), ("OVH_CLIENT_ID", CLIENT_ID), ("OVH_CLIENT_SECRET", CLIENT_SECRET)];
