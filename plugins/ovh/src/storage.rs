@@ -19,6 +19,8 @@ use crate::lister::{encode, skipped};
 /// holding S3 credentials, or a call the key may not make, is an exclusion, any other error a
 /// failure, of `PROJECT#objectStorage`, which the `cloud` section lists (`Client::notes`).
 pub async fn sources(client: &Client) -> Result<Vec<SourceSpec>> {
+    // Resolved again in the same process: only the latest resolution's word counts.
+    client.notes.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let mut sources = Vec::new();
     for project in strings(&skippable(client.get("/cloud/project").await)?) {
         let base = format!("/cloud/project/{}", encode(&project));
