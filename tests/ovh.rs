@@ -301,6 +301,17 @@ fn object_storage_not_handed_over_is_in_the_report_never_a_silent_gap() {
     let reason = reason_of(&failures, &format!("{project}#objectStorage"));
     assert!(reason.contains("503") && reason.contains("X-Ovh-QueryID"), "{reason}");
     assert!(!bag.join("data/s3-ovh-project-bucket").exists());
+
+    // The projects not listed at all: the other sources are exported, the export incomplete.
+    server.admin("DELETE", "/_admin/faults", "");
+    server.fault("503", 1000, "^GET /1.0/cloud/project$");
+    let sources = ["ovh://cloud", "ovh://services", "--set", "ovh.rate=0", "--retries", "0"];
+    let (archive, output) = export(&server, CK_FULL, "no-projects", &sources);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "no-projects");
+    let failures = report(&bag)["failures"].as_array().cloned().unwrap();
+    assert!(reason_of(&failures, "/cloud/project").contains("503"), "{failures:#?}");
+    assert!(bag.join("data/ovh-services/services.json").exists());
 }
 
 #[test]
