@@ -29,14 +29,22 @@ pub struct Client {
     http: reqwest::Client,
     pub settings: OvhSettings,
     limiter: Arc<Limiter>,
-    /// The API's clock minus this machine's, in seconds, read once from `/auth/time`.
-    delta: tokio::sync::OnceCell<i64>,
+    /// The API's clock minus this machine's, in seconds, read from `/auth/time` once, and
+    /// again when the API refuses a timestamp (this machine's clock stepped).
+    delta: tokio::sync::Mutex<Option<i64>>,
     token: tokio::sync::Mutex<Option<Token>>,
     retry: RetryPolicy,
     /// Set once `GET /me` answered (see the provider's `check`).
     pub checked: tokio::sync::OnceCell<()>,
     /// `application key 'ak' at ovh-eu`, for messages.
     pub who: String,
+    /// The paths of the `POST` access rules of the consumer key, read once from
+    /// `/auth/currentCredential`; `None` when they are not known (an OAuth2 service account,
+    /// or the call failed): then every POST is tried.
+    post_rules: tokio::sync::OnceCell<Option<Vec<String>>>,
+    /// What `resolve` could not hand over (a project's object storage), as report entries
+    /// the `cloud` section lists on its first page: never a silent gap.
+    pub notes: std::sync::Mutex<Vec<sortie_sdk::item::Item>>,
 }
 
 impl Client {
@@ -55,11 +63,13 @@ impl Client {
             http: sortie_http::client(None)?,
             settings,
             limiter,
-            delta: tokio::sync::OnceCell::new(),
+            delta: tokio::sync::Mutex::new(None),
             token: tokio::sync::Mutex::new(None),
             retry,
             checked: tokio::sync::OnceCell::new(),
             who,
+            notes: std::sync::Mutex::default(),
+            post_rules: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -88,12 +98,47 @@ impl Client {
         Ok((bytes, json))
     }
 
+    /// Why `POST route` is not granted to the consumer key (its access rules, as the API
+    /// answers them), so that a file the export would ask the API to make is left out
+    /// with a reason rather than failed; `None` when it is, or when the rules are unknown.
+    pub async fn post_refused(&self, route: &str) -> Option<String> {
+        let rules = self
+            .post_rules
+            .get_or_init(|| async {
+                if !matches!(self.settings.credentials, Credentials::Signed { .. }) {
+                    return None;
+                }
+                let (_, credential) = self.get("/auth/currentCredential").await.ok()?;
+                let rules = credential["rules"].as_array()?.iter();
+                let post = rules.filter(|rule| rule["method"] == "POST");
+                Some(post.filter_map(|rule| rule["path"].as_str().map(str::to_owned)).collect())
+            })
+            .await
+            .as_ref()?;
+        if rules.iter().any(|rule| rule_matches(rule, route)) {
+            return None;
+        }
+        Some(format!(
+            "not granted: the consumer key of {} may not call POST {route} (its access rules): ask for a key with \
+             the rights an export needs: `sortie ovh credential`",
+            self.who
+        ))
+    }
+
     /// One request to `route` (a path under the API root, its segments already encoded),
     /// authenticated, after its turn under the rate limit; the answer's bytes.
     pub async fn call(&self, method: Method, route: &str, body: Option<&Value>) -> Result<Bytes> {
+        if route.split('/').any(|segment| segment == "." || segment == "..") {
+            // A URL resolves such a segment: the request would go to another route, whose
+            // answer would be archived under this one, or be refused as badly signed.
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{method} {route}: the API named an id '.' or '..', which no URL can name: not read"),
+            ));
+        }
         let url = format!("{}{route}", self.settings.base);
         let body = body.map(Value::to_string).unwrap_or_default();
-        let mut renewed = false;
+        let (mut renewed, mut resynced) = (false, false);
         loop {
             self.limiter.wait().await;
             let mut request = self.http.request(method.clone(), &url);
@@ -116,6 +161,14 @@ impl Client {
             {
                 // A token that expired early: one new token, one more try.
                 renewed = true;
+                continue;
+            }
+            let timed_out =
+                || serde_json::from_slice::<Value>(&bytes).is_ok_and(|a| a["errorCode"] == "QUERY_TIME_OUT");
+            if status == StatusCode::BAD_REQUEST && !resynced && timed_out() {
+                // This machine's clock stepped since the API's was read: read it again, one more try.
+                resynced = true;
+                *self.delta.lock().await = None;
                 continue;
             }
             let error = from_answer(status, &headers, &bytes, method.as_str(), route, &self.who);
@@ -154,9 +207,13 @@ impl Client {
         }
     }
 
-    /// The API's clock minus this machine's, asked once (`GET /auth/time`, unsigned).
+    /// The API's clock minus this machine's (`GET /auth/time`, unsigned), asked when not known.
     async fn time_delta(&self) -> Result<i64> {
-        let delta = self.delta.get_or_try_init(|| async {
+        let mut known = self.delta.lock().await;
+        if let Some(delta) = *known {
+            return Ok(delta);
+        }
+        let delta = async {
             let url = format!("{}/auth/time", self.settings.base);
             let (result, attempts) = retry(
                 &self.retry,
@@ -189,8 +246,10 @@ impl Client {
             let server = result.map_err(|e| e.gave_up_after(attempts))?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             Ok::<i64, Error>(server - now)
-        });
-        delta.await.copied()
+        }
+        .await?;
+        *known = Some(delta);
+        Ok(delta)
     }
 
     /// A bearer token of the OAuth2 service account, asked for when there is none, when it
@@ -260,6 +319,20 @@ impl Client {
     }
 }
 
+/// OVH's access rules: `*` stands for any characters, `/` included.
+fn rule_matches(rule: &str, path: &str) -> bool {
+    let mut parts = rule.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = path.strip_prefix(first) else { return false };
+    let middle: Vec<&str> = parts.collect();
+    let Some((last, middle)) = middle.split_last() else { return rest.is_empty() };
+    for part in middle {
+        let Some(at) = rest.find(part) else { return false };
+        rest = &rest[at + part.len()..];
+    }
+    rest.ends_with(last)
+}
+
 /// The secrets removed from an error's message (an answer that echoed the request).
 fn scrub(error: Error, secrets: &[&str]) -> Error {
     let message = error.to_string();
@@ -296,7 +369,7 @@ fn sensitive(value: &str, what: &str) -> Result<HeaderValue> {
 }
 
 /// An answer's bytes, at most [`MAX_ANSWER`]; a cut answer is a temporary error.
-async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Bytes> {
+pub async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Bytes> {
     let mut stream = response.bytes_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -312,4 +385,21 @@ async fn read_bounded(response: reqwest::Response, what: &str) -> Result<Bytes> 
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_matches;
+
+    #[test]
+    fn access_rules_match_as_ovh_matches_them() {
+        assert!(rule_matches("/*/dump", "/hosting/web/a/database/b/dump"));
+        assert!(rule_matches("/*", "/"));
+        assert!(rule_matches("/me", "/me"));
+        assert!(!rule_matches("/me", "/me/bill"));
+        assert!(!rule_matches("/*/dump", "/hosting/web/a/database/b/dump/1/restore"));
+        assert!(rule_matches("/hosting/*/dump*", "/hosting/x/dump/1"));
+        assert!(!rule_matches("/a*b*c", "/acb"));
+        assert!(!rule_matches("/*/url", "/url"));
+    }
 }

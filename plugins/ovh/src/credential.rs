@@ -81,7 +81,7 @@ pub async fn request_credential(
         .send();
     let response = sent.await.map_err(|e| sortie_http::transport_error(&url, &e))?;
     let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.bytes().await.map_err(|e| sortie_http::transport_error(&url, &e))?;
+    let bytes = crate::client::read_bounded(response, "POST /auth/credential").await?;
     let who = format!("application key '{application_key}' at {endpoint_name}");
     if !status.is_success() {
         return Err(crate::error::from_answer(status, &headers, &bytes, "POST", "/auth/credential", &who));

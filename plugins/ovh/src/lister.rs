@@ -70,6 +70,7 @@ pub struct Lister<'a> {
 
 impl Lister<'_> {
     pub async fn page(&self, cursor: Option<String>) -> Result<Page> {
+        let cursor_was_none = cursor.is_none();
         let mut stack = match cursor {
             None => self.section.roots.iter().enumerate().rev().map(|(i, root)| root_task(i, root)).collect(),
             Some(text) => {
@@ -79,6 +80,9 @@ impl Lister<'_> {
             }
         };
         let mut items = Vec::new();
+        if cursor_was_none && self.section.name == "cloud" {
+            items.extend(self.client.notes.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+        }
         let mut requests = 0;
         while requests < PAGE_REQUESTS {
             let Some(mut task) = stack.pop() else { break };
@@ -101,11 +105,14 @@ impl Lister<'_> {
                     }
                     requests += 1;
                     if let Some(record) = self.record(&route, &segments, &mut items).await? {
-                        self.linked(node, &route, &segments, &record, &mut items);
-                        match node.export {
-                            Some(Export::Dump) => items.push(self.fresh_dump(&task.route, &route, &segments)),
-                            Some(Export::Pst) => items.push(self.pst(&task.route, &route, &segments)),
-                            None => {}
+                        self.linked(node, &route, &segments, &record, &mut items).await;
+                        let made = match node.export {
+                            Some(Export::Dump) => Some(self.fresh_dump(&task.route, &route, &segments)),
+                            Some(Export::Pst) => Some(self.pst(&task.route, &route, &segments)),
+                            None => None,
+                        };
+                        if let Some((item, posts)) = made {
+                            items.push(self.unless_refused(item, &posts).await);
                         }
                         push_children(&mut stack, node, &task.node, &route, &segments);
                     }
@@ -159,7 +166,7 @@ impl Lister<'_> {
                             }
                         }
                     } else {
-                        self.linked(node, &task.route, &task.segments, &answer, &mut items);
+                        self.linked(node, &task.route, &task.segments, &answer, &mut items).await;
                         push_children(&mut stack, node, &task.node, &task.route, &task.segments);
                     }
                 }
@@ -200,7 +207,7 @@ impl Lister<'_> {
 
     /// The document a record links to (a bill's PDF, an uploaded document, a VPS snapshot),
     /// opened later through its locator.
-    fn linked(&self, node: &Node, route: &str, segments: &[String], record: &Value, items: &mut Vec<Item>) {
+    async fn linked(&self, node: &Node, route: &str, segments: &[String], record: &Value, items: &mut Vec<Item>) {
         let Some((field, suffix)) = node.link else { return };
         let mut segments = segments.to_vec();
         if let Some(last) = segments.last_mut() {
@@ -222,9 +229,9 @@ impl Lister<'_> {
                 checksum.sha256 = Some(sha256);
                 item.checksum = Some(checksum);
             }
-            let locator = Locator::Posted { route: posted };
+            let locator = Locator::Posted { route: posted.clone() };
             item.locator = Some(serde_json::to_string(&locator).expect("a locator serializes"));
-            items.push(item);
+            items.push(self.unless_refused(item, &[posted]).await);
             return;
         }
         match record.get(field) {
@@ -246,17 +253,37 @@ impl Lister<'_> {
 
 impl Lister<'_> {
     /// `DATABASE.sql.gz` beside the database's record: a dump made for this export.
-    fn fresh_dump(&self, databases: &str, database: &str, segments: &[String]) -> Item {
+    /// With the routes its opening POSTs to.
+    fn fresh_dump(&self, databases: &str, database: &str, segments: &[String]) -> (Item, Vec<String>) {
         let service = databases.trim_end_matches("/database").to_owned();
         let locator = Locator::Dump { service, database: database.to_owned() };
-        self.made(&format!("{database}#dump"), segments, ".sql.gz", "application/gzip", locator)
+        let item = self.made(&format!("{database}#dump"), segments, ".sql.gz", "application/gzip", locator);
+        (item, vec![format!("{database}/dump")])
     }
 
     /// `EMAIL.pst` beside an Exchange mailbox's record: its contents, exported for this export.
-    fn pst(&self, accounts: &str, account: &str, segments: &[String]) -> Item {
+    /// With the routes its opening POSTs to.
+    fn pst(&self, accounts: &str, account: &str, segments: &[String]) -> (Item, Vec<String>) {
         let service = accounts.trim_end_matches("/account").to_owned();
         let locator = Locator::Pst { service, account: account.to_owned() };
-        self.made(&format!("{account}#pst"), segments, ".pst", "application/vnd.ms-outlook", locator)
+        let item = self.made(&format!("{account}#pst"), segments, ".pst", "application/vnd.ms-outlook", locator);
+        (item, vec![format!("{account}/export"), format!("{account}/exportURL")])
+    }
+
+    /// `item`, to be opened by a `POST` to each of `posts`, or an exclusion when the consumer
+    /// key's access rules do not grant one (the API would answer 403 `NOT_GRANTED_CALL`).
+    async fn unless_refused(&self, mut item: Item, posts: &[String]) -> Item {
+        if item.skip.is_some() {
+            return item;
+        }
+        for post in posts {
+            let Some(reason) = self.client.post_refused(post).await else { continue };
+            item.has_body = false;
+            item.locator = None;
+            item.skip = Some(Skip::Excluded(reason));
+            break;
+        }
+        item
     }
 
     /// A file the API makes when the item is opened, unless `dumps=false`.
@@ -372,7 +399,7 @@ fn failed(route: &str, segments: &[String], reason: String) -> Item {
 }
 
 /// A route listed without its answer: left out on purpose, or refused.
-fn skipped(route: &str, segments: &[String], skip: Skip) -> Item {
+pub fn skipped(route: &str, segments: &[String], skip: Skip) -> Item {
     let mut item = Item::new(RawName::text(route), raw(segments), Kind::Record);
     item.has_body = false;
     item.meta = route_meta(route);

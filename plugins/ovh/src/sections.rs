@@ -126,7 +126,8 @@ pub const SECTIONS: &[Section] = &[
             ],
         )],
     },
-    // bills, orders, refunds and deposits with their details and PDFs, payments, the balance
+    // bills, orders, refunds and deposits with their details and PDFs, payments, the balances
+    // (debt, OVH account, fidelity points, credits) with their movements
     Section {
         name: "billing",
         roots: &[
@@ -137,6 +138,15 @@ pub const SECTIONS: &[Section] = &[
             ids("/me/payment/transaction", &[]),
             ids("/me/payment/method", &[]),
             leaf("/me/debtAccount", Shape::Object),
+            ids("/me/ovhAccount", &[ids("movements", &[])]),
+            Node {
+                name: "/me/fidelityAccount",
+                shape: Shape::Object,
+                link: None,
+                export: None,
+                children: &[ids("movements", &[])],
+            },
+            ids("/me/credit/balance", &[ids("movement", &[])]),
         ],
     },
     // the account (/me), contracts accepted with their PDFs, contacts, documents, consents, the API's access log
@@ -205,7 +215,7 @@ pub const SECTIONS: &[Section] = &[
         ],
     },
     // mail domains: accounts and their filters, redirections, mailing lists and subscribers, responders;
-    // Exchange services and their accounts
+    // Email Pro services (accounts, aliases, delegations, domains, external contacts); Exchange services and their accounts
     Section {
         name: "email",
         roots: &[
@@ -216,6 +226,19 @@ pub const SECTIONS: &[Section] = &[
                     ids("redirection", &[]),
                     ids("mailingList", &[ids("subscriber", &[]), ids("moderator", &[])]),
                     ids("responder", &[]),
+                    SERVICE_INFOS,
+                ],
+            ),
+            ids(
+                "/email/pro",
+                &[
+                    ids(
+                        "account",
+                        &[ids("alias", &[]), ids("fullAccess", &[]), ids("sendAs", &[]), ids("sendOnBehalfTo", &[])],
+                    ),
+                    ids("domain", &[leaf("disclaimer", Shape::Object), ids("dkim", &[])]),
+                    ids("externalContact", &[]),
+                    leaf("server", Shape::Object),
                     SERVICE_INFOS,
                 ],
             ),

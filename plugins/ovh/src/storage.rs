@@ -6,28 +6,51 @@
 use reqwest::Method;
 use serde_json::Value;
 use sortie_plugin_s3::S3Factory;
+use sortie_sdk::item::Skip;
 use sortie_sdk::registry::ProviderFactory;
 use sortie_sdk::settings::Settings;
 use sortie_sdk::source::SourceSpec;
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::client::Client;
-use crate::lister::encode;
+use crate::lister::{encode, skipped};
 
 /// One `s3://` source per container of every project's S3 regions. A project without a user
-/// holding S3 credentials, or a call the key may not make, is skipped with a warning: the
-/// projects' records (ovh://cloud) say what there is.
+/// holding S3 credentials, or a call the key may not make, is an exclusion, any other error a
+/// failure, of `PROJECT#objectStorage`, which the `cloud` section lists (`Client::notes`).
 pub async fn sources(client: &Client) -> Result<Vec<SourceSpec>> {
+    // Resolved again in the same process: only the latest resolution's word counts.
+    client.notes.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let mut sources = Vec::new();
-    for project in strings(&skippable(client.get("/cloud/project").await)?) {
+    let projects = match skippable(client.get("/cloud/project").await) {
+        Ok(projects) => strings(&projects),
+        Err(error) if error.kind() == ErrorKind::Unauthenticated => return Err(error),
+        Err(error) => {
+            note(client, "/cloud/project", vec!["cloud".to_owned(), "project".to_owned()], &error);
+            return Ok(sources);
+        }
+    };
+    for project in projects {
         let base = format!("/cloud/project/{}", encode(&project));
         match project_sources(client, &base).await {
             Ok(found) => sources.extend(found),
             Err(error) if error.kind() == ErrorKind::Unauthenticated => return Err(error),
-            Err(error) => tracing::warn!("the object storage of {base} is not exported: {error}"),
+            Err(error) => note(client, &base, vec!["cloud".to_owned(), "project".to_owned(), project], &error),
         }
     }
     Ok(sources)
+}
+
+/// `ROUTE#objectStorage` in the report: an exclusion, or a failure, for `error`.
+fn note(client: &Client, route: &str, mut segments: Vec<String>, error: &Error) {
+    segments.push("objectStorage".to_owned());
+    let reason = format!("the object storage is not exported: {error}");
+    let skip = match crate::error::exclusion(error) {
+        Some(_) => Skip::Excluded(reason),
+        None => Skip::Failed(reason),
+    };
+    let note = skipped(&format!("{route}#objectStorage"), &segments, skip);
+    client.notes.lock().unwrap_or_else(|e| e.into_inner()).push(note);
 }
 
 async fn project_sources(client: &Client, base: &str) -> Result<Vec<SourceSpec>> {

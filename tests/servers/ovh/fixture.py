@@ -184,6 +184,7 @@ class Account:
         self.build_private_database()
         self.build_email()
         self.build_exchange()
+        self.build_email_pro()
         self.build_cloud()
         self.build_ip_vps_dedicated_logs()
         self.build_support()
@@ -226,6 +227,31 @@ class Account:
                 "path": "/me", "route": "/me"} for i in (1, 2, 3)
         })
         self.put("/me/debtAccount", {"active": True, "dueAmount": price(0), "pendingAmount": price(0), "todoAmount": price(0), "unmaturedAmount": price(0)})
+        # balances: the OVH account, fidelity points, credit balances (a voucher), each with its movements
+        self.collection("/me/ovhAccount", {
+            "FR": {"ovhAccountId": "FR", "balance": price(20.0), "alertThreshold": None, "canBeCredited": True,
+                   "isActive": True, "lastUpdate": stamp(4), "openDate": stamp(0)},
+        })
+        self.collection("/me/ovhAccount/FR/movements", {
+            m: {"movementId": m, "amount": price(10.0), "balance": price(10.0 * m), "previousBalance": price(10.0 * (m - 1)),
+                "date": stamp(m), "description": f"credit {m}", "operation": "credit", "order": 5_000_000,
+                "retrievableAmount": price(0)} for m in (1, 2)
+        })
+        self.put("/me/fidelityAccount", {"balance": 150, "alertThreshold": None, "canBeCredited": False,
+                                         "lastUpdate": stamp(4), "openDate": stamp(0)})
+        self.collection("/me/fidelityAccount/movements", {
+            1: {"movementId": 1, "amount": 150, "balance": 150, "previousBalance": 0, "date": stamp(2),
+                "description": "points for order 5000000", "operation": "credit", "order": 5_000_000},
+        })
+        self.collection("/me/credit/balance", {
+            "VOUCHER-1": {"balanceName": "VOUCHER-1", "type": "VOUCHER", "amount": price(30.0), "balanceDetails": [],
+                          "booked": [], "expiring": [], "creationDate": stamp(1), "lastUpdate": stamp(3)},
+        })
+        self.collection("/me/credit/balance/VOUCHER-1/movement", {
+            1: {"movementId": 1, "balanceName": "VOUCHER-1", "type": "VOUCHER", "amount": price(30.0),
+                "creationDate": stamp(1), "lastUpdate": stamp(1), "expirationDate": None, "orderId": None,
+                "destinationObject": None, "sourceObject": {"id": "WELCOME30", "name": "voucher"}},
+        })
         self.collection("/me/payment/method", {
             1: {"paymentMethodId": 1, "paymentType": "CREDIT_CARD", "status": "VALID", "default": True,
                 "creationDate": stamp(0), "lastUpdate": stamp(0), "label": "**** 4242",
@@ -493,6 +519,10 @@ class Account:
             for k, hostile in enumerate(("../../../../tmp/escape", "a/b", "nul\u0000byte", "new\nline", "%2e%2e", ".hidden"), 2):
                 redirections[hostile] = {"id": hostile, "from": f"hostile{k}@{d}", "to": "x@example.org"}
         self.collection(f"{base}/redirection", redirections)
+        if self.opts.hostile_ids:
+            # a list naming `..` and `.`, whose records no URL can name (a broken or hostile
+            # answer): a client must not read the route above in their place, nor give up
+            self.put(f"{base}/redirection", list(redirections) + ["..", "."])
         self.collection(f"{base}/mailingList", {
             "news": {"id": 1, "name": "news", "ownerEmail": f"contact@{d}", "replyTo": "list", "language": "fr", "nbSubscribers": 3,
                      "options": {"moderatorMessage": False, "subscribeByModerator": False, "usersPostOnly": True}},
@@ -506,6 +536,38 @@ class Account:
                      "from": stamp(100), "to": stamp(107)},
         })
         self.service_infos(base, d, sid)
+
+    def build_email_pro(self):
+        """An Email Pro service: accounts with aliases and delegations, a domain with its
+        disclaimer and DKIM selector, an external contact (mailbox contents go through IMAP)."""
+        svc = "emailpro-xx11111-1"
+        base, sid = self.root("/email/pro", svc, "email-pro", {
+            "domain": svc, "displayName": "Email Pro example-0.com", "hostname": "pro1.mail.ovh.net", "state": "ok",
+            "maxReceiveSize": 100, "maxSendSize": 100, "taskPendingId": 0, "complexityEnabled": True}, "service")
+        self.service_infos(base, svc, sid)
+        self.collection(f"{base}/account", {
+            f"carol@example-0.com": {"primaryEmailAddress": "carol@example-0.com", "login": "carol", "domain": "example-0.com",
+                                     "displayName": "Carol", "state": "ok", "quota": 10, "currentUsage": 12_000,
+                                     "configured": True, "creationDate": stamp(2)},
+        })
+        acc = f"{base}/account/carol@example-0.com"
+        self.collection(f"{acc}/alias", {"sales@example-0.com": {"alias": "sales@example-0.com", "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.collection(f"{acc}/fullAccess", {7001: {"allowedAccountId": 7001, "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.collection(f"{acc}/sendAs", {7001: {"allowedAccountId": 7001, "taskPendingId": 0, "creationDate": stamp(2)}})
+        self.put(f"{acc}/sendOnBehalfTo", [])
+        self.collection(f"{base}/domain", {"example-0.com": {"name": "example-0.com", "state": "ok", "type": "authoritative",
+                                                             "taskPendingId": 0}})
+        self.put(f"{base}/domain/example-0.com/disclaimer", {"content": "<p>Confidential</p>", "outsideOnly": True,
+                                                             "creationDate": stamp(2), "name": "example-0.com", "taskPendingId": 0})
+        self.collection(f"{base}/domain/example-0.com/dkim", {"ovhpro1": {"selectorName": "ovhpro1", "status": "inProduction",
+                                                                          "recordType": "CNAME", "header": "from;to;subject",
+                                                                          "cnameIsValid": True, "lastUpdate": stamp(2)}})
+        self.collection(f"{base}/externalContact", {"partner@example.org": {
+            "externalEmailAddress": "partner@example.org", "displayName": "Partner", "state": "ok", "taskPendingId": 0,
+            "creationDate": stamp(2), "hiddenFromGAL": False}})
+        self.put(f"{base}/server", {"state": "ok", "currentDiskUsage": 10, "diskSize": 100,
+                                   "ip": "192.0.2.30", "ipV6": None, "isAValid": True, "isAaaaValid": False, "isPtrValid": True,
+                                   "isPtrV6Valid": False, "taskPendingId": 0, "version": 2016})
 
     def build_exchange(self):
         """A hosted Exchange: its mailboxes' contents come out as PST files the API prepares

@@ -111,6 +111,8 @@ def main():
         c = s.client()
         base = "/email/domain/example-0.com/redirection"
         ids = c.get(base)
+        check("the hostile list also names `..` and `.` (no record can be read there)", ids[-2:] == ["..", "."], ids)
+        ids = ids[:-2]
         read = [c.get(f"{base}/{quote(i, safe='')}")["id"] for i in ids]
         check("hostile ids (../, /, NUL, newline) are served at their encoded paths",
               read == ids and "../../../../tmp/escape" in ids and "nul\x00byte" in ids, ids)

@@ -29,6 +29,9 @@ KEEP = {
         r"/me/document(/\{id\})?",
         r"/me/api/logs/self(/\{logId\})?",
         r"/me/debtAccount",
+        r"/me/ovhAccount(/\{ovhAccountId\}(/movements(/\{movementId\})?)?)?",
+        r"/me/fidelityAccount(/movements(/\{movementId\})?)?",
+        r"/me/credit/balance(/\{balanceName\}(/movement(/\{movementId\})?)?)?",
         r"/me/payment/method(/\{paymentMethodId\})?",
         r"/me/payment/transaction(/\{transactionId\})?",
     ],
@@ -75,6 +78,12 @@ KEEP = {
     "email-exchange": [
         r"/email/exchange(/\{organizationName\}(/service(/\{exchangeService\}(/account(/\{primaryEmailAddress\}"
         r"(/export|/exportURL)?)?|/task(/\{id\})?|/serviceInfos)?)?)?)?",
+    ],
+    "email-pro": [
+        r"/email/pro(/\{service\}(/account(/\{email\}(/alias(/\{alias\})?|/fullAccess(/\{allowedAccountId\})?"
+        r"|/sendAs(/\{allowedAccountId\})?|/sendOnBehalfTo(/\{allowedAccountId\})?)?)?"
+        r"|/domain(/\{domainName\}(/disclaimer|/dkim(/\{selectorName\})?)?)?"
+        r"|/externalContact(/\{externalEmailAddress\})?|/server|/serviceInfos)?)?",
     ],
     "support": [r"/support/tickets(/\{ticketId\}(/messages)?)?"],
 }
