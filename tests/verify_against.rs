@@ -106,6 +106,28 @@ fn a_source_the_archive_does_not_hold_and_a_tampered_inventory_are_refused() {
     assert!(stdout(&output).contains("sortie/inventory.jsonl: sha256 mismatch"), "{}", all_text(&output));
 }
 
+/// Two sources whose ids differ only by the number an export gives repeats (`fs-data`,
+/// `fs-data-2`): given again alone or in another order, each is compared with its own
+/// archived items, found by its address, not with those of the source it took the place of.
+#[test]
+fn sources_given_again_in_another_order_are_compared_with_their_own_items() {
+    let work = open_tempdir();
+    let (first, second) = (work.path().join("a/data"), work.path().join("b/data"));
+    write_tree(&first, &[("one.txt", b"one")]);
+    write_tree(&second, &[("two.txt", b"two")]);
+    let (archive, output) = export(work.path(), "two", &[&first, &second], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+
+    for given in [&[second][..], &[second, first][..]] {
+        let output = against(&archive, given, &["--json"]);
+        assert_eq!(code(&output), 0, "{given:?}: {}", all_text(&output));
+        let json = json_of(&output);
+        assert_eq!(json["result"]["sources"][0]["source"], "fs-data-2", "{json}");
+        assert_eq!(json["result"]["sources"][0]["unchanged"], 1, "{json}");
+    }
+}
+
 /// Objects of one bucket, exported, then changed on the server: one rewritten with other
 /// bytes of the same size (only its ETag tells), one grown, one deleted, one added.
 fn changed_bucket_is_reported(kind: &'static str) {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sortie_formats::bagit::INVENTORY;
 use sortie_formats::inventory::Record;
+use sortie_formats::report::SourceReport;
 use sortie_formats::report_reader::{self, ArchiveReport};
 use sortie_formats::shown::shown;
 use sortie_formats::verify::Problem;
@@ -288,7 +289,7 @@ pub async fn reconcile(
     if !result.problems.is_empty() {
         return Ok(result);
     }
-    let ids = unique_ids(sources);
+    let ids = ids_in_archive(sources, &report.sources)?;
     let held: BTreeSet<&str> = report.sources.iter().map(|s| s.source.as_str()).collect();
     if let Some((id, source)) = ids.iter().zip(sources).find(|(id, _)| !held.contains(id.as_str())) {
         return Err(Error::new(
@@ -327,6 +328,38 @@ pub async fn reconcile(
     tokio::task::spawn_blocking(move || compare(result, archived, listed))
         .await
         .map_err(|e| Error::new(ErrorKind::Other, format!("the comparison crashed: {e}")))?
+}
+
+/// The id each source has in the archive: that of the archived source with the same
+/// address, whatever the order or the subset of sources given again (an export numbers
+/// repeated ids by their order: `fs-data`, `fs-data-2`); else the id an export would give it.
+/// Two sources taking one id is bad input: one of them would be compared with the other's
+/// items.
+fn ids_in_archive(sources: &[Source], held: &[SourceReport]) -> Result<Vec<String>> {
+    let ids: Vec<String> = sources
+        .iter()
+        .zip(unique_ids(sources))
+        .map(|(source, id)| {
+            let mut same = held.iter().filter(|h| h.url == source.spec.url);
+            match (same.next(), same.next()) {
+                (Some(archived), None) => archived.source.clone(),
+                _ => id,
+            }
+        })
+        .collect();
+    for (index, id) in ids.iter().enumerate() {
+        if let Some(other) = ids[..index].iter().position(|earlier| earlier == id) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "sources {} and {} would both be compared with the archive's source {id}: give the sources \
+                     as they were exported",
+                    sources[other].spec.url, sources[index].spec.url
+                ),
+            ));
+        }
+    }
+    Ok(ids)
 }
 
 /// Reads the archive's report and, in the same pass, spills its inventory into sorted runs
