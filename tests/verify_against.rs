@@ -129,7 +129,7 @@ fn sources_given_again_in_another_order_are_compared_with_their_own_items() {
 }
 
 /// Objects of one bucket, exported, then changed on the server: one rewritten with other
-/// bytes of the same size (only its ETag tells), one grown, one deleted, one added.
+/// bytes of the same size (only its ETag or its date tells), one grown, one deleted, one added.
 fn changed_bucket_is_reported(kind: &'static str) {
     let server = S3Server::start(kind);
     let objects: BTreeMap<Vec<u8>, Vec<u8>> = [
@@ -156,6 +156,9 @@ fn changed_bucket_is_reported(kind: &'static str) {
     let output = verify(&[]);
     assert_eq!(code(&output), 0, "{kind}: {}", all_text(&output));
 
+    // s3s-fs lists no ETag: only the date tells a same-size rewrite, and the inventory keeps
+    // dates to the second (a rewrite within the second of the export is not seen: README).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let script = "import sys, boto3\n\
                   s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
                   b = 'sortie-later'\n\
