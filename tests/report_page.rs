@@ -201,3 +201,20 @@ fn the_checks_on_the_page_run_as_written() {
     fs::write(&archive, b"not the archive").unwrap();
     assert!(!tool("bash", &["-e", "-c", &script], work.path()).status.success(), "{script}");
 }
+
+/// A name holding Unicode's bidirectional overrides (U+202E makes "pay\u{202E}fdp.exe" read
+/// "payexe.pdf") is shown with them escaped, so that the page lists what the names are, not
+/// what they pretend to be.
+#[test]
+fn names_that_reorder_text_are_shown_as_they_are() {
+    let work = open_tempdir();
+    let source = work.path().join("docs");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let spoof = "pay\u{202E}fdp.exe";
+    assert!(Command::new("mkfifo").arg(source.join(spoof)).status().unwrap().success());
+    let (_, output) = export(work.path(), "bidi", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let page = fs::read_to_string(work.path().join("bidi.tar.zst.report.html")).unwrap();
+    assert!(!page.contains('\u{202E}'), "the override reached the page");
+    assert!(page.contains("pay\\u{202e}fdp.exe"), "{page}");
+}
