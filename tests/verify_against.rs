@@ -106,6 +106,30 @@ fn a_source_the_archive_does_not_hold_and_a_tampered_inventory_are_refused() {
     assert!(stdout(&output).contains("sortie/inventory.jsonl: sha256 mismatch"), "{}", all_text(&output));
 }
 
+/// A folder the archive holds that cannot be read now (its permissions changed): what is
+/// below it is not known to be gone, and the comparison says it is partial (exit 1), not
+/// that the source changed.
+#[test]
+fn a_folder_unreadable_now_makes_the_comparison_partial_not_its_items_gone() {
+    let work = open_tempdir();
+    let source = work.path().join("tree");
+    write_tree(&source, &[("keep.txt", b"kept"), ("locked/inside.txt", b"inside")]);
+    let (archive, output) = export(work.path(), "locked", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    // Read by an unprivileged user, for whom permissions count even when the tests run as root.
+    set_mode(&archive, 0o644);
+    set_mode(&source.join("locked"), 0o000);
+    let output =
+        run_unprivileged(&["verify", archive.to_str().unwrap(), "--against", source.to_str().unwrap(), "--json"]);
+    set_mode(&source.join("locked"), 0o755);
+    assert_eq!(code(&output), 1, "{}", all_text(&output));
+    let json = json_of(&output);
+    assert_eq!(json["matches"], false, "{json}");
+    let counts = &json["result"]["sources"][0];
+    assert!(counts["listing_error"].as_str().unwrap().contains("locked"), "{json}");
+    assert_eq!(counts["gone"], 0, "{json}");
+}
+
 /// Two sources whose ids differ only by the number an export gives repeats (`fs-data`,
 /// `fs-data-2`): given again alone or in another order, each is compared with its own
 /// archived items, found by its address, not with those of the source it took the place of.
