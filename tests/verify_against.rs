@@ -130,6 +130,27 @@ fn a_folder_unreadable_now_makes_the_comparison_partial_not_its_items_gone() {
     assert_eq!(counts["gone"], 0, "{json}");
 }
 
+/// An incomplete export (a file it could not read) compared again: the file is `new`, and
+/// the verdict says that it may be the export's failure rather than a change of the source.
+#[test]
+fn an_incomplete_archive_says_its_new_items_may_be_its_failures() {
+    let work = open_tempdir();
+    let source = work.path().join("partly");
+    write_tree(&source, &[("ok.txt", b"fine"), ("secret.txt", b"no access")]);
+    set_mode(&source.join("secret.txt"), 0o000);
+    let archive = work.path().join("partly.tar.zst");
+    let (tree, file) = (source.to_str().unwrap(), archive.to_str().unwrap());
+    let output = run_unprivileged(&["export", tree, "-o", file, "--retries", "0"]);
+    assert_eq!(code(&output), 3, "{}", all_text(&output));
+
+    let output = run_unprivileged(&["verify", file, "--against", tree]);
+    assert_eq!(code(&output), 6, "{}", all_text(&output));
+    assert!(stdout(&output).contains("new       fs-partly secret.txt (file)"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("those the export failed to archive (it is incomplete"), "{}", stdout(&output));
+    let json = json_of(&run_unprivileged(&["verify", file, "--against", tree, "--json"]));
+    assert_eq!(json["result"]["archive_complete"], false, "{json}");
+}
+
 /// Two sources whose ids differ only by the number an export gives repeats (`fs-data`,
 /// `fs-data-2`): given again alone or in another order, each is compared with its own
 /// archived items, found by its address, not with those of the source it took the place of.

@@ -240,6 +240,9 @@ pub struct Difference {
 pub struct Reconciliation {
     /// Per source given.
     pub sources: Vec<SourceComparison>,
+    /// Whether the export was complete, as the archive says: when it was not, its failures
+    /// are listed now as `new` though the sources did not change.
+    pub archive_complete: Option<bool>,
     /// Sources of the archive that were not given again, hence not compared.
     pub not_compared: Vec<String>,
     /// The first [`MAX_DIFFERENCES`] differences, in key order.
@@ -298,7 +301,8 @@ pub async fn reconcile(
     progress: ProgressSink,
 ) -> Result<Reconciliation> {
     let Archived { report, spill: archived, dir } = archived;
-    let mut result = Reconciliation { problems: report.problems.clone(), ..Default::default() };
+    let mut result =
+        Reconciliation { problems: report.problems.clone(), archive_complete: report.complete, ..Default::default() };
     if !result.problems.is_empty() {
         return Ok(result);
     }

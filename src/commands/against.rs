@@ -130,6 +130,10 @@ fn print_comparison(result: &Reconciliation, code: i32) -> std::io::Result<()> {
         exit::OK => out!("matches   yes: every item the sources list now is as archived"),
         exit::VERIFY_FAILED => out!("matches   UNKNOWN: the archive's inventory cannot be trusted"),
         exit::FAILED => out!("matches   UNKNOWN: a listing stopped early or could not read everything"),
+        _ if result.archive_complete != Some(true) => out!(
+            "matches   NO: the sources changed since the export, or the items new are those the export failed to \
+             archive (it is incomplete: `sortie report` lists its failures)"
+        ),
         _ => out!("matches   NO: the sources changed since the export"),
     }
 }
