@@ -698,3 +698,20 @@ async fn a_503_on_the_login_or_the_container_check_is_retried() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert!(proxy.arrivals("/v3/auth/tokens").len() >= 2, "the Keystone login was not retried");
 }
+
+/// The whole account compared again right after its export (`verify --against`): large
+/// objects of both kinds, metadata, container and account descriptions are as archived,
+/// and nothing may be called changed.
+#[test]
+fn an_unchanged_account_matches_its_archive() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("again");
+    tenant.tools(&["seed"]);
+    let dir = tempfile::tempdir().unwrap();
+    let env = tenant.password_env();
+    let (archive, output) = export(dir.path(), "again", &env, &["swift://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let output = sortie_with(dir.path(), &env, &["verify", archive.to_str().unwrap(), "--against", "swift://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(all_text(&output).contains("matches   yes"), "{}", all_text(&output));
+}
