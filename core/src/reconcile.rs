@@ -25,7 +25,7 @@ use sortie_formats::report_reader::{self, ArchiveReport};
 use sortie_formats::shown::shown;
 use sortie_formats::verify::Problem;
 
-use crate::engine::{ItemSink, list_source, unique_ids};
+use crate::engine::{ItemSink, list_source, same_etag, unique_ids};
 use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Item, Kind, Skip};
 use crate::plan::Source;
@@ -141,7 +141,7 @@ impl Entry {
             what.push("content (sha256) differs".to_owned());
         }
         if let (Some(then), Some(etag)) = (&self.etag, &now.etag)
-            && !then.trim_matches('"').eq_ignore_ascii_case(etag.trim_matches('"'))
+            && !same_etag(then, etag)
         {
             what.push(format!("checksum {then} → {etag}"));
         }
