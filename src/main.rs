@@ -32,9 +32,11 @@ fn main() {
 }
 
 /// Says why a command failed, on stderr and, with `--json` (`Some`, whether the command
-/// prints events), as JSON on stdout; its exit code.
+/// prints events), as JSON on stdout; its exit code. A URL quoted with user info (a source
+/// of a scheme no provider takes, refused before any provider could check it) is shown
+/// without it.
 fn fail(error: &anyhow::Error, json: Option<bool>) -> i32 {
-    let message = format!("{error:#}");
+    let message = sortie_http::redact_userinfo(&format!("{error:#}"));
     eprintln!("sortie: error: {message}");
     let code = exit::code_for(error);
     if let Some(events) = json {

@@ -369,3 +369,27 @@ async fn a_server_without_multiget_is_read_by_get() {
     assert!(resources.iter().all(|i| i.inline.is_none()), "read by GET, not inline");
     assert!(!proxy.arrivals("REPORT /alice/work/").is_empty(), "the multiget was tried first");
 }
+
+/// Every calendar and address book compared again right after its export
+/// (`verify --against`), on both servers: nothing changed, and nothing may be called changed.
+#[test]
+fn unchanged_collections_match_their_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in SERVERS {
+        let server = DavServer::shared(kind);
+        for scheme in SCHEMES {
+            let name = format!("again-{scheme}-{kind:?}").to_lowercase();
+            let url = server.url(scheme, "/");
+            let output = export(server, &url, dir.path(), &name, &[]);
+            assert_eq!(code(&output), 0, "{name}: {}", all_text(&output));
+            let mut command = sortie();
+            command.arg("verify").arg(dir.path().join(format!("{name}.tar.zst"))).args(["--against", &url]);
+            for (key, value) in server.settings() {
+                command.args(["--set", &format!("{key}={value}")]);
+            }
+            let output =
+                command.env("SORTIE_DAV_PASSWORD", PASSWORD).env_remove("SORTIE_DAV_CA_BUNDLE").output().unwrap();
+            assert_eq!(code(&output), 0, "{name}: {}", all_text(&output));
+        }
+    }
+}

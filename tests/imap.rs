@@ -371,3 +371,17 @@ fn a_folder_that_does_not_exist_is_named() {
     assert_ne!(code(&output), 0, "{}", all_text(&output));
     assert!(all_text(&output).contains("no mailbox 'No such/folder'"), "{}", all_text(&output));
 }
+
+/// The whole account compared again right after its export (`verify --against`): every
+/// message and folder is as archived, and nothing may be called changed.
+#[test]
+fn an_unchanged_account_matches_its_archive() {
+    let server = Dovecot::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("imaps://sortie@127.0.0.1:{}", server.tls_port);
+    let (_, output) = export(server, dir.path(), "again", &url, &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let archive = dir.path().join("again.tar.zst");
+    let output = sortie_imap(server, &["verify", archive.to_str().unwrap(), "--against", &url]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+}

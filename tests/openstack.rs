@@ -698,3 +698,23 @@ async fn a_503_on_the_login_or_the_container_check_is_retried() {
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     assert!(proxy.arrivals("/v3/auth/tokens").len() >= 2, "the Keystone login was not retried");
 }
+
+/// The whole project compared again right after its export (`verify --against`): Swift's
+/// large objects of both kinds, metadata, container and account descriptions, a Glance image
+/// and the records are as archived, and nothing may be called changed.
+#[test]
+fn an_unchanged_project_matches_its_archive() {
+    let stack = OpenStack::shared();
+    let tenant = stack.tenant("again");
+    tenant.tools(&["seed"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("disk.raw");
+    fs::write(&file, common::noise(1 << 20, 3)).unwrap();
+    tenant.tools(&["image", &stack.glance(), "disk", file.to_str().unwrap()]);
+    let env = tenant.password_env();
+    let (archive, output) = export(dir.path(), "again", &env, &["openstack://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let output = sortie_with(dir.path(), &env, &["verify", archive.to_str().unwrap(), "--against", "openstack://"]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert!(all_text(&output).contains("matches   yes"), "{}", all_text(&output));
+}

@@ -176,3 +176,37 @@ fn a_crafted_report_of_many_sources_is_printed_as_json_without_a_copy_as_a_tree(
     assert_eq!(json["trusted"], true, "the forged report matches its tag manifest");
     assert_eq!(json["report"]["sources"].as_array().unwrap().len(), count);
 }
+
+/// A second `sortie/report.json` (or `bag-info.txt`, or inventory) appended after the
+/// genuine one: the tag manifest checks one copy, and the other must not be shown as
+/// checked. `report`, its page and `verify --against` say the archive cannot be trusted.
+#[test]
+fn a_tag_file_that_appears_twice_is_not_trusted() {
+    let work = open_tempdir();
+    let source = work.path().join("src");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "twice", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    let bag = gnu_extract(&archive, "twice");
+    let report = fs::read_to_string(bag.join("sortie/report.json")).unwrap();
+    let forged_dir = work.path().join("forged-dir/twice/sortie");
+    fs::create_dir_all(&forged_dir).unwrap();
+    fs::write(forged_dir.join("report.json"), report.replace("\"listed\": 1,", "\"listed\": 777,")).unwrap();
+    let tar = work.path().join("twice.tar");
+    let parent = bag.parent().unwrap();
+    assert_tool_ok("tar", &["--format=pax", "-cf", tar.to_str().unwrap(), "twice"], parent);
+    let forged_root = work.path().join("forged-dir");
+    assert_tool_ok("tar", &["--format=pax", "-rf", tar.to_str().unwrap(), "twice/sortie/report.json"], &forged_root);
+    let forged = work.path().join("forged.tar.zst");
+    fs::write(&forged, zstd::encode_all(&fs::read(&tar).unwrap()[..], 3).unwrap()).unwrap();
+
+    let output = report_of(&forged, &[]);
+    assert_eq!(code(&output), 4, "{}", all_text(&output));
+    assert!(stdout(&output).contains("sortie/report.json: appears twice"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("complete  UNKNOWN"), "{}", stdout(&output));
+    let page = report_of(&forged, &["--html"]);
+    assert!(stdout(&page).contains("data-complete=\"unknown\""), "{}", stdout(&page));
+    let output = run(&["verify", forged.to_str().unwrap(), "--against", source.to_str().unwrap()]);
+    assert_eq!(code(&output), 4, "{}", all_text(&output));
+}

@@ -177,3 +177,44 @@ fn an_existing_page_is_replaced_only_with_force() {
     let summary: serde_json::Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
     assert_eq!(summary["report_page"].as_str(), page.to_str(), "{summary}");
 }
+
+/// The checks the page gives, copied from it as a reader would and run by bash in the
+/// archive's folder, pass — for an archive whose name starts with a dash and holds a space
+/// and a quote, which a command would otherwise read as options or two words.
+#[test]
+fn the_checks_on_the_page_run_as_written() {
+    let work = open_tempdir();
+    let source = work.path().join("docs");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let (archive, output) = export(work.path(), "-odd name's", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let page = fs::read_to_string(work.path().join("-odd name's.tar.zst.report.html")).unwrap();
+    let pre = &page[page.find("<pre>").unwrap() + 5..page.find("</pre>").unwrap()];
+    let script = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")]
+        .iter()
+        .fold(pre.to_owned(), |text, (entity, ch)| text.replace(entity, ch));
+    let output = tool("bash", &["-e", "-c", &script], work.path());
+    assert!(output.status.success(), "{script}\n{}", all_text(&output));
+    assert!(work.path().join("-odd name's/bag-info.txt").is_file(), "{script}");
+
+    // The same checks fail on an archive that is not the one described.
+    fs::write(&archive, b"not the archive").unwrap();
+    assert!(!tool("bash", &["-e", "-c", &script], work.path()).status.success(), "{script}");
+}
+
+/// A name holding Unicode's bidirectional overrides (U+202E makes "pay\u{202E}fdp.exe" read
+/// "payexe.pdf") is shown with them escaped, so that the page lists what the names are, not
+/// what they pretend to be.
+#[test]
+fn names_that_reorder_text_are_shown_as_they_are() {
+    let work = open_tempdir();
+    let source = work.path().join("docs");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    let spoof = "pay\u{202E}fdp.exe";
+    assert!(Command::new("mkfifo").arg(source.join(spoof)).status().unwrap().success());
+    let (_, output) = export(work.path(), "bidi", &[&source], &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let page = fs::read_to_string(work.path().join("bidi.tar.zst.report.html")).unwrap();
+    assert!(!page.contains('\u{202E}'), "the override reached the page");
+    assert!(page.contains("pay\\u{202e}fdp.exe"), "{page}");
+}

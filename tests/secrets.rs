@@ -344,3 +344,24 @@ fn secrets_given_as_settings_stay_out_of_plans_logs_errors_and_archives() {
     assert!(text.contains("no access for ***"), "{text}");
     assert_secret_free(&text, &["aws-secret-8", "session-token-8"]);
 }
+
+/// A source whose scheme Sortie does not know (`https://`, as a user might try first) is
+/// refused with its address, but without the password it carries, on stderr and in the
+/// `--json` summary alike.
+#[test]
+fn a_source_of_an_unknown_scheme_is_refused_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.tar.zst");
+    let source = "https://alice:Pa55-in-url@127.0.0.1:9/dav/";
+    for json in [false, true] {
+        let mut args = vec!["export", source, "-o", archive.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let output = common::run(&args);
+        assert_eq!(code(&output), 2, "{}", all_text(&output));
+        let text = all_text(&output);
+        assert!(text.contains("unknown scheme 'https'") && text.contains("https://***@127.0.0.1:9/dav/"), "{text}");
+        assert_secret_free(&text, &["Pa55-in-url", "alice"]);
+    }
+}

@@ -11,7 +11,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::webdav::{EMPTY_DIRS, PASSWORD, TOKEN, USER, WebDav, many, tree};
-use common::{all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory};
+use common::{all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory, stdout};
 use serde_json::Value;
 use sortie_sdk::ErrorKind;
 use sortie_sdk::item::{Item, Kind, RawName};
@@ -506,4 +506,24 @@ fn members_a_hostile_server_lists_out_of_place_are_left_out_with_a_warning_namin
         assert!(text.contains(&warning), "no warning '{warning}' in: {text}");
     }
     assert!(!text.contains(PASSWORD), "{text}");
+}
+
+/// The tree compared again right after its export (`verify --against`), over WebDAV and as
+/// Nextcloud: every file and folder is as archived, and nothing may be called changed.
+#[test]
+fn an_unchanged_tree_matches_its_archive() {
+    let server = WebDav::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.ca.to_str().unwrap();
+    let webdav = (server.webdav_url("tree"), vec![("WEBDAV_PASSWORD", PASSWORD)]);
+    let nextcloud = (server.nextcloud_url("tree"), vec![("NEXTCLOUD_PASSWORD", PASSWORD), ("WEBDAV_CA_BUNDLE", ca)]);
+    for (name, (url, env)) in [("dav", webdav), ("cloud", nextcloud)] {
+        let archive = dir.path().join(format!("{name}.tar.zst"));
+        let output = sortie(&["export", &url, "-o", archive.to_str().unwrap()], &env);
+        assert_eq!(code(&output), 0, "{name}: {}", all_text(&output));
+        let report = stdout(&sortie(&["report", archive.to_str().unwrap()], &[]));
+        assert!(!report.contains("changed since listed"), "{name}: nothing changed during the export: {report}");
+        let output = sortie(&["verify", archive.to_str().unwrap(), "--against", &url], &env);
+        assert_eq!(code(&output), 0, "{name}: {}", all_text(&output));
+    }
 }

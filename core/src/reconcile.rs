@@ -21,11 +21,12 @@ use sha2::{Digest, Sha256};
 use sortie_formats::bagit::INVENTORY;
 use sortie_formats::input::Input;
 use sortie_formats::inventory::Record;
+use sortie_formats::report::SourceReport;
 use sortie_formats::report_reader::{self, ArchiveReport};
 use sortie_formats::shown::shown;
 use sortie_formats::verify::Problem;
 
-use crate::engine::{ItemSink, list_source, unique_ids};
+use crate::engine::{ItemSink, list_source, same_etag, unique_ids};
 use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Item, Kind, Skip};
 use crate::plan::Source;
@@ -51,6 +52,10 @@ struct Entry {
     etag: Option<String>,
     modified: Option<String>,
     target: Option<String>,
+    /// Why the item cannot be read now, when the listing says so (a folder without
+    /// permission): it is then not compared, nor what is below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unreadable: Option<String>,
 }
 
 impl Keyed for Entry {
@@ -67,6 +72,7 @@ impl Keyed for Entry {
             + text(&self.etag)
             + text(&self.modified)
             + text(&self.target)
+            + text(&self.unreadable)
     }
 }
 
@@ -93,6 +99,7 @@ impl Entry {
             sha256: record.sha256,
             etag: record.etag,
             modified: record.modified,
+            unreadable: None,
         })
     }
 
@@ -106,6 +113,10 @@ impl Entry {
             etag: item.checksum.map(|c| c.served),
             modified: item.modified.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             target: text(item.meta.get("target")).map(str::to_owned),
+            unreadable: match item.skip {
+                Some(Skip::Failed(why)) => Some(why),
+                _ => None,
+            },
         }
     }
 
@@ -131,7 +142,7 @@ impl Entry {
             what.push("content (sha256) differs".to_owned());
         }
         if let (Some(then), Some(etag)) = (&self.etag, &now.etag)
-            && !then.trim_matches('"').eq_ignore_ascii_case(etag.trim_matches('"'))
+            && !same_etag(then, etag)
         {
             what.push(format!("checksum {then} → {etag}"));
         }
@@ -176,10 +187,12 @@ pub struct SourceComparison {
     pub new: u64,
     /// Items the archive holds that the source no longer lists.
     pub gone: u64,
-    /// Items listed now that an export would leave out (excluded, or unreadable already at
-    /// listing time): not compared.
+    /// Items not compared: listed now and left out as an export would (excluded, or
+    /// unreadable already at listing time), or held by the archive below a folder
+    /// unreadable now.
     pub skipped: u64,
-    /// Why the listing stopped early, when it did: the comparison is then partial.
+    /// Why the listing stopped early, or the first item the archive holds that it could not
+    /// read now, when so: the comparison is then partial.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listing_error: Option<String>,
 }
@@ -228,6 +241,9 @@ pub struct Difference {
 pub struct Reconciliation {
     /// Per source given.
     pub sources: Vec<SourceComparison>,
+    /// Whether the export was complete, as the archive says: when it was not, its failures
+    /// are listed now as `new` though the sources did not change.
+    pub archive_complete: Option<bool>,
     /// Sources of the archive that were not given again, hence not compared.
     pub not_compared: Vec<String>,
     /// The first [`MAX_DIFFERENCES`] differences, in key order.
@@ -246,7 +262,8 @@ impl Reconciliation {
             && self.sources.iter().all(|s| s.changed + s.new + s.gone == 0 && s.listing_error.is_none())
     }
 
-    /// True when a listing stopped early: the comparison could not be made in full.
+    /// True when a listing stopped early or could not read an item the archive holds: the
+    /// comparison could not be made in full.
     pub fn partial(&self) -> bool {
         self.sources.iter().any(|s| s.listing_error.is_some())
     }
@@ -285,11 +302,12 @@ pub async fn reconcile(
     progress: ProgressSink,
 ) -> Result<Reconciliation> {
     let Archived { report, spill: archived, dir } = archived;
-    let mut result = Reconciliation { problems: report.problems.clone(), ..Default::default() };
+    let mut result =
+        Reconciliation { problems: report.problems.clone(), archive_complete: report.complete, ..Default::default() };
     if !result.problems.is_empty() {
         return Ok(result);
     }
-    let ids = unique_ids(sources);
+    let ids = ids_in_archive(sources, &report.sources)?;
     let held: BTreeSet<&str> = report.sources.iter().map(|s| s.source.as_str()).collect();
     if let Some((id, source)) = ids.iter().zip(sources).find(|(id, _)| !held.contains(id.as_str())) {
         return Err(Error::new(
@@ -310,7 +328,7 @@ pub async fn reconcile(
             SourceComparison { source: id.clone(), url: source.spec.url.clone(), ..Default::default() };
         let mut failed: Option<io::Error> = None;
         let mut each = |item: Item| {
-            if matches!(item.skip, Some(Skip::Excluded(_) | Skip::Failed(_))) {
+            if matches!(item.skip, Some(Skip::Excluded(_))) {
                 comparison.skipped += 1;
             } else if failed.is_none()
                 && let Err(error) = listed.push(Entry::listed(id, item))
@@ -322,12 +340,44 @@ pub async fn reconcile(
         if let Some(error) = failed {
             return Err(Error::io("cannot write a temporary file", &error));
         }
-        comparison.listing_error = listing.error.map(|e| e.to_string());
+        comparison.listing_error = listing.error.map(|e| format!("{e}; items past it count as gone"));
         result.sources.push(comparison);
     }
     tokio::task::spawn_blocking(move || compare(result, archived, listed))
         .await
         .map_err(|e| Error::new(ErrorKind::Other, format!("the comparison crashed: {e}")))?
+}
+
+/// The id each source has in the archive: that of the archived source with the same
+/// address, whatever the order or the subset of sources given again (an export numbers
+/// repeated ids by their order: `fs-data`, `fs-data-2`); else the id an export would give it.
+/// Two sources taking one id is bad input: one of them would be compared with the other's
+/// items.
+fn ids_in_archive(sources: &[Source], held: &[SourceReport]) -> Result<Vec<String>> {
+    let ids: Vec<String> = sources
+        .iter()
+        .zip(unique_ids(sources))
+        .map(|(source, id)| {
+            let mut same = held.iter().filter(|h| h.url == source.spec.url);
+            match (same.next(), same.next()) {
+                (Some(archived), None) => archived.source.clone(),
+                _ => id,
+            }
+        })
+        .collect();
+    for (index, id) in ids.iter().enumerate() {
+        if let Some(other) = ids[..index].iter().position(|earlier| earlier == id) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "sources {} and {} would both be compared with the archive's source {id}: give the sources \
+                     as they were exported",
+                    sources[other].spec.url, sources[index].spec.url
+                ),
+            ));
+        }
+    }
+    Ok(ids)
 }
 
 /// Reads the archive's report and, in the same pass, spills its inventory into sorted runs
@@ -374,6 +424,10 @@ pub fn read_archive(archive: &Input, dir: PathBuf) -> io::Result<Archived> {
     Ok(Archived { report, spill, dir })
 }
 
+/// Folders unreadable now kept per comparison, to leave what the archive holds below them
+/// uncompared; past this many, what is below the others counts as gone.
+const MAX_UNREADABLE: usize = 1000;
+
 /// Walks both sorted sides together.
 fn compare(mut result: Reconciliation, archived: Spill<Entry>, listed: Spill<Entry>) -> Result<Reconciliation> {
     let io = |e: io::Error| Error::io("cannot read a temporary file", &e);
@@ -382,8 +436,25 @@ fn compare(mut result: Reconciliation, archived: Spill<Entry>, listed: Spill<Ent
         Ok(entry) => given.contains(entry.source()),
         Err(_) => true,
     });
-    let mut listed = listed.sorted().map_err(io)?;
-    let (mut then, mut now) = (archived.next().transpose().map_err(io)?, listed.next().transpose().map_err(io)?);
+    let mut listed = listed.sorted().map_err(io)?.peekable();
+    // A listing may name an item twice, as itself and as unreadable (a folder listed, then
+    // failing to open): one entry, unreadable if either says so.
+    let mut next_listed = move || -> io::Result<Option<Entry>> {
+        let Some(mut entry) = listed.next().transpose()? else { return Ok(None) };
+        while let Some(Ok(next)) = listed.peek()
+            && next.key == entry.key
+        {
+            let next = listed.next().expect("peeked")?;
+            entry = match (entry.unreadable.is_some(), next.unreadable) {
+                (true, None) => Entry { unreadable: entry.unreadable, ..next },
+                (_, unreadable) => Entry { unreadable: entry.unreadable.or(unreadable), ..entry },
+            };
+        }
+        Ok(Some(entry))
+    };
+    // (source, id + "/") of the folders unreadable now.
+    let mut unreadable: Vec<(String, String)> = Vec::new();
+    let (mut then, mut now) = (archived.next().transpose().map_err(io)?, next_listed().map_err(io)?);
     loop {
         let order = match (&then, &now) {
             (None, None) => break,
@@ -394,22 +465,43 @@ fn compare(mut result: Reconciliation, archived: Spill<Entry>, listed: Spill<Ent
         match order {
             std::cmp::Ordering::Equal => {
                 let (a, l) = (then.take().expect("present"), now.take().expect("present"));
-                let what = a.differences(&l);
-                if what.is_empty() {
-                    source_of(&mut result, l.source()).unchanged += 1;
+                if let Some(why) = &l.unreadable {
+                    let counts = source_of(&mut result, l.source());
+                    counts.skipped += 1;
+                    counts.listing_error.get_or_insert_with(|| {
+                        format!("{} cannot be read now ({why}): it and what is below it are not compared", l.id)
+                    });
+                    if unreadable.len() < MAX_UNREADABLE {
+                        unreadable.push((l.source().to_owned(), format!("{}/", l.id)));
+                    }
                 } else {
-                    result.differ(State::Changed, l, what);
+                    let what = a.differences(&l);
+                    if what.is_empty() {
+                        source_of(&mut result, l.source()).unchanged += 1;
+                    } else {
+                        result.differ(State::Changed, l, what);
+                    }
                 }
                 then = archived.next().transpose().map_err(io)?;
-                now = listed.next().transpose().map_err(io)?;
+                now = next_listed().map_err(io)?;
             }
             std::cmp::Ordering::Less => {
-                result.differ(State::Gone, then.take().expect("present"), Vec::new());
+                let gone = then.take().expect("present");
+                if unreadable.iter().any(|(source, folder)| source == gone.source() && gone.id.starts_with(folder)) {
+                    source_of(&mut result, gone.source()).skipped += 1;
+                } else {
+                    result.differ(State::Gone, gone, Vec::new());
+                }
                 then = archived.next().transpose().map_err(io)?;
             }
             std::cmp::Ordering::Greater => {
-                result.differ(State::New, now.take().expect("present"), Vec::new());
-                now = listed.next().transpose().map_err(io)?;
+                let new = now.take().expect("present");
+                if new.unreadable.is_some() {
+                    source_of(&mut result, new.source()).skipped += 1;
+                } else {
+                    result.differ(State::New, new, Vec::new());
+                }
+                now = next_listed().map_err(io)?;
             }
         }
     }

@@ -503,8 +503,12 @@ fn integrity(out: &mut dyn Write, copy: &Copy, evidence: &Evidence, bag: &str) -
     )
 }
 
-/// `word` as a shell reads it back: as is when plain, else in single quotes.
+/// `word` as a shell reads it back: as is when plain, else in single quotes; a name that
+/// starts with a dash after `./`, so that no command reads it as options.
 fn shell_word(word: &str) -> String {
+    if word.starts_with('-') {
+        return shell_word(&format!("./{word}"));
+    }
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+^,@%".contains(&b)) {
         word.to_owned()
     } else {
@@ -645,6 +649,7 @@ mod tests {
     fn names_in_commands_are_shell_words() {
         assert_eq!(shell_word("export-2026.tar.zst"), "export-2026.tar.zst");
         assert_eq!(shell_word("my export's.tar.zst"), "'my export'\\''s.tar.zst'");
+        assert_eq!(shell_word("-x.tar.zst"), "'./-x.tar.zst'");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! checked against `tagmanifest-sha256.txt`, so an edited or damaged report is said to be
 //! one; the payload is not read (that is `verify`'s job, which checks everything).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -113,6 +114,7 @@ pub fn read_report_and_inventory(
     let mut digests: Vec<(String, String)> = Vec::new();
     let mut bag_info = None;
     let mut tag_manifest = None;
+    let (mut seen, mut twice) = (BTreeSet::new(), BTreeSet::new());
     for member in archive.members()? {
         let member = member?;
         let (full, _) = member.path();
@@ -121,6 +123,16 @@ pub fn read_report_and_inventory(
             report.bag = Some(shown(bag));
         }
         let mut hashing = Hashing { inner: member, hasher: Sha256::new() };
+        // A tag file seen again (a copy appended, or under a second top folder): the tag
+        // manifest checks the first copy only, so neither may be shown as checked.
+        // Said once per name, however many copies there are.
+        if [REPORT, BAG_INFO, TAG_MANIFEST, INVENTORY].contains(&rel) && !seen.insert(rel.to_owned()) {
+            if twice.insert(rel.to_owned()) {
+                report.problem(rel, "appears twice in the archive: which copy the tag manifest checks cannot be told");
+            }
+            io::copy(&mut hashing, &mut io::sink())?;
+            continue;
+        }
         match rel {
             REPORT => read_report_json(&mut report, &mut hashing, MAX_REPORT_BYTES),
             INVENTORY if inventory.is_some() => {

@@ -3,9 +3,9 @@
 //!
 //! Exit codes: 0 when every item of every source given is as archived, 6 when one changed,
 //! appeared or disappeared since, 4 when the archive's inventory or report does not match
-//! its tag manifest (nothing compared), 1 when a listing stopped early (the comparison is
-//! partial), 2 for bad input (a source the archive does not hold, an archive that cannot be
-//! opened).
+//! its tag manifest (nothing compared), 1 when a listing stopped early or could not read
+//! an item the archive holds (the comparison is partial), 2 for bad input (a source the
+//! archive does not hold, an archive that cannot be opened).
 
 use std::path::PathBuf;
 
@@ -117,11 +117,11 @@ fn print_comparison(result: &Reconciliation, code: i32) -> std::io::Result<()> {
             source.gone,
             match source.skipped {
                 0 => String::new(),
-                skipped => format!(", {skipped} left out as an export would (not compared)"),
+                skipped => format!(", {skipped} not compared (left out as an export would, or unreadable now)"),
             }
         )?;
         if let Some(error) = &source.listing_error {
-            out!("FAILED    {}: {}; items past it count as gone", shown(&source.source), shown(error))?;
+            out!("FAILED    {}: {}", shown(&source.source), shown(error))?;
         }
     }
     for source in &result.not_compared {
@@ -130,7 +130,11 @@ fn print_comparison(result: &Reconciliation, code: i32) -> std::io::Result<()> {
     match code {
         exit::OK => out!("matches   yes: every item the sources list now is as archived"),
         exit::VERIFY_FAILED => out!("matches   UNKNOWN: the archive's inventory cannot be trusted"),
-        exit::FAILED => out!("matches   UNKNOWN: a listing stopped early"),
+        exit::FAILED => out!("matches   UNKNOWN: a listing stopped early or could not read everything"),
+        _ if result.archive_complete != Some(true) => out!(
+            "matches   NO: the sources changed since the export, or the items new are those the export failed to \
+             archive (it is incomplete: `sortie report` lists its failures)"
+        ),
         _ => out!("matches   NO: the sources changed since the export"),
     }
 }

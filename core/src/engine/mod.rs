@@ -16,6 +16,7 @@ pub(crate) use listing::{ItemSink, list_source};
 pub use output::{Layout, OutputFiles};
 mod spool;
 mod writer;
+pub(crate) use writer::same_etag;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;

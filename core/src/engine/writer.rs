@@ -71,9 +71,34 @@ pub(crate) fn same_time(listed: SystemTime, fetched: SystemTime) -> bool {
     listed.duration_since(fetched).unwrap_or_else(|e| e.duration()) < Duration::from_secs(1)
 }
 
-/// ETags as served by a listing and by a response: quoted or not, in either case.
-fn same_etag(a: &str, b: &str) -> bool {
-    a.trim_matches('"').eq_ignore_ascii_case(b.trim_matches('"'))
+/// ETags as served by a listing and by a response: quoted or not, in either case. Lists of
+/// checksums are the same when every algorithm both name agrees: Nextcloud lists
+/// `SHA1:… MD5:… ADLER32:…` and its response's `OC-Checksum` names one of them.
+pub(crate) fn same_etag(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_matches('"'), b.trim_matches('"'));
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let (Some(a), Some(b)) = (checksums(a), checksums(b)) else { return false };
+    let shared: Vec<bool> = a
+        .iter()
+        .filter_map(|(algorithm, value)| {
+            let other = b.iter().find(|(named, _)| named.eq_ignore_ascii_case(algorithm))?;
+            Some(other.1.eq_ignore_ascii_case(value))
+        })
+        .collect();
+    !shared.is_empty() && shared.iter().all(|same| *same)
+}
+
+/// The `ALGORITHM:VALUE` pairs of `text`, when it is only such pairs.
+fn checksums(text: &str) -> Option<Vec<(&str, &str)>> {
+    text.split_whitespace()
+        .map(|pair| {
+            pair.split_once(':').filter(|(algorithm, value)| {
+                !algorithm.is_empty() && !value.is_empty() && algorithm.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+        })
+        .collect()
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -359,4 +384,19 @@ fn fatal(error: AddError) -> Error {
 /// Seconds since the epoch for the tar header; 0 when unknown or before 1970.
 fn mtime(item: &Item) -> u64 {
     item.modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_etag;
+
+    #[test]
+    fn checksum_lists_agree_on_the_algorithms_both_name() {
+        assert!(same_etag("\"abc\"", "ABC"));
+        assert!(same_etag("SHA1:aa MD5:bb ADLER32:cc", "SHA1:AA"));
+        assert!(!same_etag("SHA1:aa MD5:bb", "SHA1:ab"));
+        assert!(!same_etag("SHA1:aa MD5:bb", "MD5:bb SHA1:ab"));
+        assert!(!same_etag("SHA1:aa", "MD5:aa"), "no algorithm in common");
+        assert!(!same_etag("abc", "abd"));
+    }
 }
