@@ -95,6 +95,9 @@ pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
         Event::Archived { .. } => {}
         Event::Failed { id, error } => shown.suspend(|| tracing::warn!("failed: {id}: {error}")),
         Event::Retrying { id, retry, error } => tracing::info!("retry {retry} of {id}: {error}"),
+        Event::Resumed { items, bytes } => shown.suspend(|| {
+            tracing::info!("resuming: {items} item(s) and {} already archived by earlier runs", HumanBytes(bytes))
+        }),
         Event::Finishing => shown.set_message("writing manifests"),
     });
     (sink, bar)

@@ -58,6 +58,13 @@ pub enum Event {
         /// Why the attempt failed.
         error: String,
     },
+    /// The export continues an interrupted one: what earlier runs had done, skipped now.
+    Resumed {
+        /// Items earlier runs archived, excluded or failed.
+        items: u64,
+        /// Payload bytes earlier runs archived.
+        bytes: u64,
+    },
     /// Every item is handled; the tag files are being written.
     Finishing,
 }

@@ -54,6 +54,17 @@ pub struct Finished {
     pub sha256: String,
 }
 
+/// The archive as it stands on disk after [`FramedZstd::durable`]: every frame before
+/// `offset` is written and synced, so a later run can cut the file there and go on.
+#[derive(Debug, Clone)]
+pub struct Durable {
+    /// Compressed bytes on disk, ending on a frame boundary.
+    pub offset: u64,
+    /// Lower-case hex sha256 of those bytes: what a later run checks the file against
+    /// before it continues it.
+    pub sha256: String,
+}
+
 /// A point between two frames to which the writer can return.
 pub struct Checkpoint {
     offset: u64,
@@ -141,17 +152,34 @@ pub struct FramedZstd {
     output: SyncSender<Output>,
     broken: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The output file, for the `fsync` of [`FramedZstd::durable`] (the output thread owns
+    /// the writing handle).
+    syncing: Option<File>,
 }
 
 impl FramedZstd {
     /// Starts writing at the beginning of `file`, which must be empty, with `workers`
     /// compression threads (at least one).
     pub fn new(file: File, level: i32, workers: u32) -> Self {
+        Self::start(file, level, workers, 0, Sha256::new())
+    }
+
+    /// Continues a file whose first `offset` bytes are whole frames written earlier, and
+    /// whose sha256 so far is `prefix` (the caller read them back: sha2 cannot save its
+    /// state). The file is cut at `offset` first; what follows is new frames.
+    pub fn resume(mut file: File, level: i32, workers: u32, offset: u64, prefix: Sha256) -> io::Result<Self> {
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Self::start(file, level, workers, offset, prefix))
+    }
+
+    fn start(file: File, level: i32, workers: u32, offset: u64, prefix: Sha256) -> Self {
         let workers = workers.max(1);
+        let syncing = file.try_clone().ok();
         let (output, output_rx) = sync_channel::<Output>(OUTPUT_QUEUE);
         let broken = Arc::new(AtomicBool::new(false));
         let flag = broken.clone();
-        let mut threads = vec![std::thread::spawn(move || write_in_order(file, output_rx, &flag))];
+        let mut threads = vec![std::thread::spawn(move || write_in_order(file, output_rx, &flag, offset, prefix))];
         let (pool, pool_rx) = sync_channel::<(u64, Vec<u8>)>(1);
         let pool_rx = Arc::new(Mutex::new(pool_rx));
         let (spare, spares) = sync_channel::<Vec<u8>>(workers as usize + 1);
@@ -171,7 +199,20 @@ impl FramedZstd {
             output,
             broken,
             threads,
+            syncing,
         }
+    }
+
+    /// Closes the current frame, waits until every frame is written and syncs the file:
+    /// the point a later run can continue from.
+    pub fn durable(&mut self) -> io::Result<Durable> {
+        self.end_frame()?;
+        let checkpoint = self.request(Output::Sync)??;
+        match &self.syncing {
+            Some(file) => file.sync_data()?,
+            None => return Err(io::Error::other("cannot sync the archive: its file could not be cloned")),
+        }
+        Ok(Durable { offset: checkpoint.offset, sha256: hex::encode(checkpoint.hasher.finalize()) })
     }
 
     /// Closes the current frame if it holds at least [`FRAME_TARGET`] bytes.
@@ -305,11 +346,11 @@ fn compress_frames(
 
 /// The output thread: writes pieces in sequence order, keeps the running digest, and
 /// answers sync, rollback and finish requests once all earlier pieces are written.
-fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBool) {
+fn write_in_order(mut file: File, requests: Receiver<Output>, broken: &AtomicBool, start: u64, prefix: Sha256) {
     let writeback = start_writeback(&file);
-    let mut hasher = Sha256::new();
-    let mut offset = 0u64;
-    let mut synced = 0u64;
+    let mut hasher = prefix;
+    let mut offset = start;
+    let mut synced = start;
     let mut next = 0u64;
     let mut early: BTreeMap<u64, io::Result<Vec<u8>>> = BTreeMap::new();
     let mut waiting: Option<Output> = None;
@@ -442,6 +483,30 @@ mod tests {
         let mut plain = String::new();
         zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
         assert_eq!(plain, "first second streamed");
+    }
+
+    #[test]
+    fn a_resumed_file_continues_after_its_durable_frames() {
+        let tmp = tempfile::tempfile().unwrap();
+        let out = tmp.try_clone().unwrap();
+        let mut writer = FramedZstd::new(tmp.try_clone().unwrap(), 3, 2);
+        writer.write_all(b"kept ").unwrap();
+        let durable = writer.durable().unwrap();
+        writer.write_all(b"lost").unwrap();
+        writer.end_frame().unwrap();
+        writer.durable().unwrap();
+        drop(writer);
+
+        let prefix = Sha256::new_with_prefix(&read_back(out.try_clone().unwrap())[..durable.offset as usize]);
+        assert_eq!(hex::encode(prefix.clone().finalize()), durable.sha256);
+        let mut writer = FramedZstd::resume(tmp, 3, 1, durable.offset, prefix).unwrap();
+        writer.write_all(b"then more").unwrap();
+        let finished = writer.finish().unwrap();
+        let bytes = read_back(out);
+        assert_eq!(finished.sha256, hex::encode(Sha256::digest(&bytes)));
+        let mut plain = String::new();
+        zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
+        assert_eq!(plain, "kept then more");
     }
 
     #[test]

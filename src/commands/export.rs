@@ -2,12 +2,13 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, OutputFiles};
+use sortie_core::engine::{self, ExportOptions, OutputFiles, Stop};
 
 use super::signals::StopSignals;
 use super::{context, open_sources, print_outcome, warn};
 use crate::cli::ExportArgs;
 use crate::exit::{self, Stopped};
+use sortie_core::warning::Warning;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
@@ -22,7 +23,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         sources = open_sources(&args.source, &context, &progress) => sources,
         stop = signals.next() => {
             bar.finish_and_clear();
-            return Err(stopped(stop));
+            return Err(stopped_early(stop));
         }
     };
     let sources = match sources {
@@ -44,21 +45,51 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             .zstd_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
+        resume: args.resume,
+        stop: Stop::default(),
     };
+    // A first signal asks the export to stop at the next safe point, with everything done
+    // so far durable; a second one stops at once (the journal's last durable point stays).
+    let export = engine::export(&sources, &args.output, &options, progress);
+    tokio::pin!(export);
     let summary = tokio::select! {
         biased;
-        summary = engine::export(&sources, &args.output, &options, progress) => summary,
+        summary = &mut export => summary,
         stop = signals.next() => {
-            bar.finish_and_clear();
-            let _ = std::fs::remove_file(&files.partial);
+            bar.suspend(|| eprintln!(
+                "sortie: {stop}: stopping at the next safe point (signal again to stop at once); run the same \
+                 command with --resume to continue"
+            ));
+            options.stop.request(&format!("stopped by {}", stop.signal));
+            tokio::select! {
+                biased;
+                summary = &mut export => {
+                    bar.finish_and_clear();
+                    if let Ok(summary) = summary {
+                        // It finished just as the signal came: the archive is complete.
+                        return report_summary(&args, &bar, warnings, summary);
+                    }
+                }
+                _ = signals.next() => bar.finish_and_clear(),
+            }
             let _ = std::fs::remove_file(&files.sidecar_partial);
-            return Err(stopped(stop));
+            return Err(stopped(stop, &files));
         }
     };
     bar.finish_and_clear();
-    let mut summary =
-        summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
-    warn(&bar, &summary.warnings);
+    let summary = summary
+        .with_context(|| format!("export to {} failed; no complete archive was written", args.output.display()))?;
+    report_summary(&args, &bar, warnings, summary)
+}
+
+/// Prints the summary of a finished export; the exit code says whether it is complete.
+fn report_summary(
+    args: &ExportArgs,
+    bar: &indicatif::ProgressBar,
+    warnings: Vec<Warning>,
+    mut summary: engine::ExportSummary,
+) -> Result<i32> {
+    warn(bar, &summary.warnings);
     summary.warnings.splice(0..0, warnings);
     let code = if summary.complete { exit::OK } else { exit::INCOMPLETE };
     if args.json {
@@ -81,6 +112,21 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                 summary.changed_since_listing
             )?;
         }
+        if let Some(resumed) = &summary.resumed {
+            out!(
+                "resumed   after {} run(s): {} item(s) ({}) were archived before, not fetched again",
+                summary.runs.len().saturating_sub(1),
+                resumed.items,
+                HumanBytes(resumed.bytes)
+            )?;
+        }
+        if summary.changed_after_archived > 0 {
+            out!(
+                "changed   {} item(s) changed at the source after an earlier run archived them: the archive keeps \
+                 what it archived; sortie/report.json names them under \"changed_after_archived\"",
+                summary.changed_after_archived
+            )?;
+        }
         if summary.complete {
             out!("complete  yes")?;
         } else {
@@ -90,9 +136,22 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// The error of an export a signal stopped, after what was not finished is removed.
-fn stopped(stop: Stopped) -> anyhow::Error {
+/// The error of an export a signal stopped before its sources were open: nothing written.
+fn stopped_early(stop: Stopped) -> anyhow::Error {
     anyhow::Error::new(stop).context("no archive was written")
+}
+
+/// The error of an export a signal stopped: what it did is kept for `--resume` when any of
+/// it was durable.
+fn stopped(stop: Stopped, files: &OutputFiles) -> anyhow::Error {
+    if files.journal().exists() {
+        anyhow::Error::new(stop).context(format!(
+            "the partial archive {} and its journal are kept: run the same command with --resume to continue",
+            files.partial.display()
+        ))
+    } else {
+        anyhow::Error::new(stop).context("no archive was written")
+    }
 }
 
 /// Local reads take microseconds, remote ones wait on a round trip each: small objects from

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use sortie_formats::FORMAT_VERSION;
 use sortie_formats::bagit::{INVENTORY, REPORT};
 use sortie_formats::framed_zstd::Finished;
-use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::report::{self, ChangedAfterArchived, Failure, KindCounts, ReportHeader, Run, SourceReport};
 
 use crate::error::{Error, Result};
 
@@ -28,12 +28,24 @@ pub(crate) struct Closed {
     pub(crate) failed: u64,
     /// The first [`SUMMARY_FAILURES_MAX`] of them.
     pub(crate) first_failures: Vec<Failure>,
+    /// Every run, the last one ended now.
+    pub(crate) runs: Vec<Run>,
 }
 
 /// Writes report.json and bag-info.txt and closes the archive.
-pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: String, dir: &Path) -> Result<Closed> {
+pub(crate) fn finish(
+    written: Written,
+    reports: Vec<SourceReport>,
+    started_at: String,
+    mut runs: Vec<Run>,
+    dir: &Path,
+) -> Result<Closed> {
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
-    let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
+    let Written { archive, inventory, mut failures, exclusions, failed, listing_failures, changes, .. } = written;
+    let failed = failed + listing_failures.len() as u64;
+    for failure in &listing_failures {
+        spool_line(&mut failures, failure)?;
+    }
     let mut unaccounted = 0;
     for report in &reports {
         for (kind, counts) in &report.kinds {
@@ -53,17 +65,23 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
     }
     let complete = failed == 0 && unaccounted == 0;
     let finished_at = now_rfc3339();
-    let header = ReportHeader {
-        format_version: FORMAT_VERSION,
-        complete,
-        started: started_at.clone(),
-        finished: finished_at.clone(),
-        sources: reports.clone(),
-    };
+    if let Some(run) = runs.last_mut() {
+        run.ended = Some(finished_at.clone());
+    }
     let reopen = |spool: BufWriter<File>| -> std::io::Result<BufReader<File>> {
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         Ok(BufReader::new(file))
+    };
+    let changed_after_archived = first_lines::<ChangedAfterArchived>(reopen(changes).map_err(io)?).map_err(io)?;
+    let header = ReportHeader {
+        format_version: FORMAT_VERSION,
+        complete,
+        started: runs.first().map_or_else(|| started_at.clone(), |run| run.started.clone()),
+        finished: finished_at.clone(),
+        sources: reports.clone(),
+        runs: runs.clone(),
+        changed_after_archived,
     };
     let mut report_file = tempfile::tempfile_in(dir).map_err(io)?;
     let mut failures = reopen(failures).map_err(io)?;
@@ -73,7 +91,7 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
         out.flush().map_err(io)?;
     }
     failures.seek(SeekFrom::Start(0)).map_err(io)?;
-    let first_failures = first_failures(failures).map_err(io)?;
+    let first_failures = first_lines(failures).map_err(io)?;
     let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
 
     let mut bag_info = vec![
@@ -85,23 +103,39 @@ pub(crate) fn finish(written: Written, reports: Vec<SourceReport>, started_at: S
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
-    bag_info.push(("Sortie-Started".to_owned(), started_at));
+    bag_info.push(("Sortie-Started".to_owned(), header.started.clone()));
     bag_info.push(("Sortie-Finished".to_owned(), finished_at));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
+    for run in &runs {
+        let ended = run.ended.as_deref().unwrap_or("unknown");
+        bag_info.push(("Sortie-Run".to_owned(), format!("{} {ended} {}", run.started, run.outcome)));
+    }
     let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
-    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures })
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, runs })
 }
 
-/// The first [`SUMMARY_FAILURES_MAX`] failures of the spool (one JSON object a line).
-fn first_failures(spool: impl BufRead) -> std::io::Result<Vec<Failure>> {
+/// The first [`SUMMARY_FAILURES_MAX`] records of a spool (one JSON object a line).
+fn first_lines<T: serde::de::DeserializeOwned>(spool: impl BufRead) -> std::io::Result<Vec<T>> {
     let lines = spool.lines().filter(|line| line.as_ref().map_or(true, |l| !l.is_empty()));
     lines.take(SUMMARY_FAILURES_MAX).map(|line| Ok(serde_json::from_str(&line?)?)).collect()
 }
 
+/// The listing's counts with the writer's. Items earlier runs of a resumed export handled
+/// (`before`) and this run's listing did not find again (fewer than `seen`) are counted as
+/// listed too: the run that archived them listed them, and the archive keeps them.
 pub(crate) fn merge_counts(
     mut listed: BTreeMap<String, KindCounts>,
     written: &BTreeMap<String, KindCounts>,
+    before: &BTreeMap<String, KindCounts>,
+    seen: &BTreeMap<String, u64>,
 ) -> BTreeMap<String, KindCounts> {
+    for (kind, counts) in before {
+        let handled = counts.archived + counts.excluded + counts.failed;
+        let gone = handled.saturating_sub(seen.get(kind).copied().unwrap_or(0));
+        if gone > 0 {
+            listed.entry(kind.clone()).or_default().listed += gone;
+        }
+    }
     for (kind, counts) in written {
         let entry = listed.entry(kind.clone()).or_default();
         entry.archived = counts.archived;
@@ -109,6 +143,7 @@ pub(crate) fn merge_counts(
         entry.excluded = counts.excluded;
         entry.failed = counts.failed;
         entry.changed_since_listing = counts.changed_since_listing;
+        entry.changed_after_archived = counts.changed_after_archived;
     }
     listed
 }

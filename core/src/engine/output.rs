@@ -62,9 +62,18 @@ impl OutputFiles {
         }))
     }
 
-    /// All four paths.
-    pub fn all(&self) -> [PathBuf; 4] {
-        [self.archive.clone(), self.partial.clone(), self.sidecar.clone(), self.sidecar_partial.clone()]
+    /// Every path an export to the archive writes: the archive, its sidecar, their partial
+    /// files, the journal and its spools.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut paths =
+            vec![self.archive.clone(), self.partial.clone(), self.sidecar.clone(), self.sidecar_partial.clone()];
+        paths.extend(super::journal::all_paths(&self.archive));
+        paths
+    }
+
+    /// The journal of an export to the archive, present while it can be resumed.
+    pub fn journal(&self) -> PathBuf {
+        super::journal::journal_path(&self.archive)
     }
 }
 
@@ -74,8 +83,9 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// Checks the destination and creates the partial file.
-    pub(crate) fn prepare(path: &Path, force: bool) -> Result<(Self, File)> {
+    /// Checks the destination and creates the partial file, or with `resume` opens the one
+    /// an interrupted export left.
+    pub(crate) fn prepare(path: &Path, force: bool, resume: bool) -> Result<(Self, File)> {
         let invalid = |message: String| Error::new(ErrorKind::InvalidInput, message);
         if path.is_dir() {
             return Err(invalid(format!(
@@ -84,6 +94,32 @@ impl Output {
             )));
         }
         let files = OutputFiles::for_archive(path);
+        let journal = files.journal();
+        if resume {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            if !journal.exists() {
+                return Err(invalid(format!(
+                    "nothing to resume: there is no journal {} (an export leaves one only when it stops before its \
+                     end); run without --resume",
+                    journal.display()
+                )));
+            }
+            let file = fs::OpenOptions::new().read(true).write(true).open(&files.partial).map_err(|e| {
+                invalid(format!(
+                    "cannot resume: the partial archive {} cannot be opened ({e}); run with --force to start over",
+                    files.partial.display()
+                ))
+            })?;
+            return Ok((Self { files, dir }, file));
+        }
+        if journal.exists() && !force {
+            return Err(invalid(format!(
+                "an interrupted export to {} left {} and its journal: run the same command with --resume to \
+                 continue it, or with --force to start over",
+                path.display(),
+                files.partial.display()
+            )));
+        }
         if !force {
             // A sidecar alone is still someone's checksum of an archive moved elsewhere.
             if let Some(existing) = [&files.archive, &files.sidecar].into_iter().find(|p| p.symlink_metadata().is_ok())
@@ -118,12 +154,16 @@ impl Output {
             fs::rename(&files.sidecar_partial, &files.sidecar)?;
             fs::rename(&files.partial, &files.archive)
         };
-        write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))
+        write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))?;
+        super::journal::remove(&files.archive);
+        Ok(())
     }
 
-    /// Removes the partial file after a failure, so nothing looks like an archive.
+    /// Removes the partial file and the journal after a failure that left nothing to
+    /// resume, so nothing looks like an archive.
     pub(crate) fn abandon(&self) {
         let _ = fs::remove_file(&self.files.partial);
+        super::journal::remove(&self.files.archive);
     }
 }
 
@@ -131,14 +171,14 @@ impl Output {
 /// their owner only (0600, as restic and kopia create their repositories' files), whatever
 /// the umask; `chmod` widens them. A leftover file of the same name (an earlier crash) is
 /// removed first, and a link planted there is never followed: the file is created anew.
-fn create_private(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     // O_EXCL: fails even on a link put back in between, instead of following it.
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
