@@ -184,6 +184,11 @@ impl ArchiveWriter {
         self.out.write_all(&tar_member::header(EntryType::Directory, &member, 0, mtime)?)
     }
 
+    /// Payload bytes written so far.
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
+
     /// `Payload-Oxum` as BagIt defines it: `octets.files`.
     pub fn payload_oxum(&self) -> String {
         format!("{}.{}", self.payload_bytes, self.payload_files)

@@ -46,6 +46,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
         resume: args.resume,
+        durable_every: durable_every()?,
         stop: Stop::default(),
     };
     // A first signal asks the export to stop at the next safe point, with everything done
@@ -151,6 +152,21 @@ fn stopped(stop: Stopped, files: &OutputFiles) -> anyhow::Error {
         ))
     } else {
         anyhow::Error::new(stop).context("no archive was written")
+    }
+}
+
+/// `SORTIE_DURABLE_INTERVAL_MS`: how often the export makes its work durable (default 1000):
+/// shorter loses less to a kill and costs more `fsync`s (docs/RESUME.md).
+fn durable_every() -> Result<std::time::Duration> {
+    match std::env::var("SORTIE_DURABLE_INTERVAL_MS") {
+        Err(_) => Ok(engine::DURABLE_EVERY),
+        Ok(text) => match text.parse::<u64>() {
+            Ok(ms) if (10..=3_600_000).contains(&ms) => Ok(std::time::Duration::from_millis(ms)),
+            _ => Err(anyhow::Error::new(sortie_core::Error::new(
+                sortie_core::ErrorKind::InvalidInput,
+                format!("SORTIE_DURABLE_INTERVAL_MS={text:?} is not a number of milliseconds from 10 to 3600000"),
+            ))),
+        },
     }
 }
 

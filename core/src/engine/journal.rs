@@ -30,10 +30,14 @@ use sortie_sdk::source::SourceSpec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::item::Item;
 
-/// How often the writer makes its work durable, at the next frame boundary. Each time
+/// How often the writer makes its work durable by default, at the next frame boundary. Each time
 /// costs an `fsync` of the archive and of the spools; what a kill loses is at most this
 /// much work plus the items in flight (benches/README.md measures the overhead).
-pub(crate) const DURABLE_EVERY: Duration = Duration::from_secs(1);
+pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Payload bytes after which the writer makes its work durable even within a second, so
+/// that what a kill loses stays bounded on a fast disk too.
+pub const DURABLE_BYTES: u64 = 64 << 20;
 
 /// The journal format this build writes and reads.
 const JOURNAL_VERSION: u32 = 1;
@@ -67,6 +71,9 @@ enum Entry {
     RunStarted { started: String },
     RunEnded { ended: String, outcome: String },
     Durable(Box<Checkpoint>),
+    /// Every item is durable; the tag files are being written (what follows in the partial
+    /// is cut off by a resume, which writes them again).
+    Finishing,
 }
 
 /// Everything a later run needs to continue from a durable point.
@@ -146,6 +153,10 @@ impl Journal {
 
     pub(crate) fn run_ended(&mut self, ended: &str, outcome: &str) -> Result<()> {
         self.append(&Entry::RunEnded { ended: ended.to_owned(), outcome: outcome.to_owned() })
+    }
+
+    pub(crate) fn finishing(&mut self) -> Result<()> {
+        self.append(&Entry::Finishing)
     }
 
     pub(crate) fn durable(&mut self, checkpoint: Checkpoint) -> Result<()> {
@@ -251,6 +262,7 @@ pub(crate) fn read(archive: &Path) -> Result<Found> {
                 }
             }
             (Entry::Durable(checkpoint), _) => last = Some(*checkpoint),
+            (Entry::Finishing, _) => {}
         }
     }
     let header = header.ok_or_else(|| refuse("has no header".into()))?;

@@ -46,6 +46,8 @@ use listing::{ItemSink, list_source};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
 
+pub use journal::{DURABLE_BYTES, DURABLE_EVERY};
+
 /// How to export.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -61,6 +63,9 @@ pub struct ExportOptions {
     pub force: bool,
     /// Continue the interrupted export to the output, from its journal.
     pub resume: bool,
+    /// How often the work is made durable (at the next frame boundary): what a kill loses
+    /// at most, besides the items in flight and [`DURABLE_BYTES`] of payload.
+    pub durable_every: std::time::Duration,
     /// Asked from outside (a signal) to stop at the next safe point, leaving a resumable
     /// partial archive.
     pub stop: Stop,
@@ -75,6 +80,7 @@ impl Default for ExportOptions {
             zstd_workers: 2,
             force: false,
             resume: false,
+            durable_every: DURABLE_EVERY,
             stop: Stop::default(),
         }
     }
@@ -375,12 +381,22 @@ async fn run(
     let ids = unique_ids(sources);
     let Begun { written: state, done, mut runs, resumed, before } = begun;
     let (tx, rx) = mpsc::channel(options.concurrency.max(1) * 2);
-    let writer = WriterThread { state, sources: ids.clone(), progress: progress.clone(), stop: options.stop.clone() };
+    let writer = WriterThread {
+        state,
+        sources: ids.clone(),
+        progress: progress.clone(),
+        stop: options.stop.clone(),
+        durable_every: options.durable_every,
+    };
     let writer = tokio::task::spawn_blocking(move || {
+        let stop = writer.stop.clone();
         let mut written = writer.run(rx)?;
         // Everything handled is made durable before the tag files, so that a kill while
         // they are written, or before the rename, loses none of it.
         written.durable()?;
+        if !stop.requested() {
+            written.journal.finishing()?;
+        }
         Ok::<_, Error>(written)
     });
     let fetcher = Arc::new(Fetcher {

@@ -18,7 +18,7 @@ use crate::item::{Item, Kind};
 use crate::progress::{Event, ProgressSink};
 
 use super::Stop;
-use super::journal::{Checkpoint, DURABLE_EVERY, DoneLine, Journal, listed_state};
+use super::journal::{Checkpoint, DURABLE_BYTES, DoneLine, Journal, listed_state};
 use super::spool::spool_line;
 
 /// One item on its way to the archive.
@@ -235,22 +235,24 @@ pub(crate) struct WriterThread {
     pub(crate) sources: Vec<String>,
     pub(crate) progress: ProgressSink,
     pub(crate) stop: Stop,
+    pub(crate) durable_every: Duration,
 }
 
 impl WriterThread {
     /// Runs until every sender is gone, or a stop is asked (then what is under way is
-    /// dropped). Makes the work durable at a frame boundary every [`DURABLE_EVERY`]. An
-    /// `Err` means the archive itself failed.
+    /// dropped). Makes the work durable at a frame boundary every `durable_every` or
+    /// [`DURABLE_BYTES`]. An `Err` means the archive itself failed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<ToWriter>) -> Result<Written> {
-        let mut durable_at = Instant::now();
+        let mut durable_at = (Instant::now(), self.state.archive.payload_bytes());
         while let Some(message) = rx.blocking_recv() {
             if self.stop.requested() {
                 break;
             }
             self.handle(message)?;
-            if durable_at.elapsed() >= DURABLE_EVERY {
+            let payload = self.state.archive.payload_bytes();
+            if durable_at.0.elapsed() >= self.durable_every || payload - durable_at.1 >= DURABLE_BYTES {
                 self.state.durable()?;
-                durable_at = Instant::now();
+                durable_at = (Instant::now(), payload);
             }
         }
         Ok(self.state)
