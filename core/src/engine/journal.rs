@@ -68,8 +68,13 @@ struct Header {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Entry {
     Header(Header),
-    RunStarted { started: String },
-    RunEnded { ended: String, outcome: String },
+    RunStarted {
+        started: String,
+    },
+    RunEnded {
+        ended: String,
+        outcome: String,
+    },
     Durable(Box<Checkpoint>),
     /// Every item is durable; the tag files are being written (what follows in the partial
     /// is cut off by a resume, which writes them again).
