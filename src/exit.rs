@@ -16,11 +16,11 @@ pub const VERIFY_FAILED: i32 = 4;
 /// A plugin could not be loaded (not a plugin, another ABI, writable by others, a scheme
 /// provided twice); nothing was transferred.
 pub const PLUGIN: i32 = 5;
-/// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
+/// Interrupted (Ctrl-C, SIGINT); an export keeps its partial archive for `--resume`.
 pub const INTERRUPTED: i32 = 130;
-/// Stopped by SIGTERM; no archive was left behind.
+/// Stopped by SIGTERM; an export keeps its partial archive for `--resume`.
 pub const TERMINATED: i32 = 143;
-/// Stopped by SIGHUP; no archive was left behind.
+/// Stopped by SIGHUP; an export keeps its partial archive for `--resume`.
 pub const HUNG_UP: i32 = 129;
 
 /// The table shown by `--help`.
@@ -33,9 +33,11 @@ pub const TABLE: &str = "Exit codes:
        extraction refused a member
   5    plugin: a plugin could not be loaded (not a plugin, another ABI major, writable by
        other users, a scheme provided twice); nothing was transferred
-  129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
+  129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive under its final
+       name; an export keeps its partial and journal: run it again with --resume";
 
-/// A command stopped by a signal: what was not finished is removed, and the exit code is
+/// A command stopped by a signal: what was not finished is removed (an export keeps its
+/// partial archive and journal for `--resume`), and the exit code is
 /// 128 + the signal's number, as a shell reports a process the signal killed.
 #[derive(Debug)]
 pub struct Stopped {
