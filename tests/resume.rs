@@ -386,6 +386,15 @@ fn resume_is_refused_for_other_sources_another_output_format_or_a_partial_that_d
     let src = source.to_str().unwrap();
     interrupted(&source, &archive);
 
+    // `inventory` of the same sources, run where the journal is, says it can be resumed.
+    let listed = sortie().args(["inventory", src, "--json"]).current_dir(work.path()).output().unwrap();
+    assert_eq!(code(&listed), 0, "{}", all_text(&listed));
+    assert!(stderr(&listed).contains("r.tar.zst --resume"), "{}", all_text(&listed));
+    let value: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(value["warnings"][0]["kind"], "interrupted_export", "{value}");
+    let other_listed = sortie().args(["inventory", other.to_str().unwrap()]).current_dir(work.path()).output().unwrap();
+    assert!(!stderr(&other_listed).contains("--resume"), "{}", all_text(&other_listed));
+
     refused(&["export", other.to_str().unwrap(), "-o", out, "--resume"], "source 1 was file://");
     refused(&["export", src, other.to_str().unwrap(), "-o", out, "--resume"], "had 1 source(s)");
     refused(&["export", src, "-o", out], "--resume");

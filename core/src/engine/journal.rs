@@ -325,6 +325,34 @@ impl Found {
     }
 }
 
+/// Interrupted exports of exactly `sources` whose journals are in `dir`: the archives they
+/// were writing, for `inventory` to say that `export --resume` would continue them. Only
+/// each journal's first line is read.
+pub fn interrupted_exports(dir: &Path, sources: &[SourceSpec]) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(archive) = name.strip_suffix(".journal") else { continue };
+        let Ok(file) = File::open(entry.path()) else { continue };
+        let mut first = Vec::new();
+        if BufReader::new(file).take(LINE_MAX as u64).read_until(b'\n', &mut first).is_err() {
+            continue;
+        }
+        let header = std::str::from_utf8(&first)
+            .ok()
+            .and_then(|line| line.trim_end().rsplit_once(' '))
+            .and_then(|(json, _)| serde_json::from_str::<Entry>(json).ok());
+        if let Some(Entry::Header(header)) = header {
+            if header.sources == sources {
+                found.push(dir.join(archive));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Reads the first `len` bytes of `partial` into a sha256 state, and checks them against
 /// the digest the journal recorded: the partial must be the one the journal describes.
 pub(crate) fn check_prefix(partial: &mut File, point: &DurablePoint) -> Result<Sha256> {

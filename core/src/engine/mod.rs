@@ -46,7 +46,7 @@ use listing::{ItemSink, list_source};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
 
-pub use journal::{DURABLE_BYTES, DURABLE_EVERY};
+pub use journal::{DURABLE_BYTES, DURABLE_EVERY, interrupted_exports};
 
 /// How to export.
 #[derive(Debug, Clone)]
