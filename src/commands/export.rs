@@ -14,7 +14,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
-    let context = context(&args.source, files.all().into());
+    let context = context(&args.source, files.all());
     let (progress, bar) = crate::progress::sink(!args.json);
     warn(&bar, &warnings);
     // Work first: a stage that is over wins over a signal that arrives with its end.

@@ -343,10 +343,10 @@ pub fn interrupted_exports(dir: &Path, sources: &[SourceSpec]) -> Vec<PathBuf> {
             .ok()
             .and_then(|line| line.trim_end().rsplit_once(' '))
             .and_then(|(json, _)| serde_json::from_str::<Entry>(json).ok());
-        if let Some(Entry::Header(header)) = header {
-            if header.sources == sources {
-                found.push(dir.join(archive));
-            }
+        if let Some(Entry::Header(header)) = header
+            && header.sources == sources
+        {
+            found.push(dir.join(archive));
         }
     }
     found.sort();
