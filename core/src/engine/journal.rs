@@ -490,12 +490,16 @@ impl DoneIndex {
     /// Builds the index of the first `len` bytes of the `-done` spool: sorted runs of
     /// [`SORT_RUN`] entries, merged into one file.
     pub(crate) fn build(archive: &Path, len: u64) -> Result<Self> {
+        Self::build_in_runs(archive, len, SORT_RUN)
+    }
+
+    fn build_in_runs(archive: &Path, len: u64, sort_run: usize) -> Result<Self> {
         let io = |e: io::Error| Error::io("cannot build the index of archived items", &e);
         let done_path = spool_path(archive, "done");
         let done = File::open(&done_path).map_err(io)?;
         let mut reader = BufReader::with_capacity(1 << 20, (&done).take(len));
         let mut runs: Vec<File> = Vec::new();
-        let mut batch: Vec<[u8; ENTRY]> = Vec::with_capacity(SORT_RUN.min(1024));
+        let mut batch: Vec<[u8; ENTRY]> = Vec::with_capacity(sort_run.min(1024));
         let mut offset = 0u64;
         let mut line = String::new();
         let spill = |batch: &mut Vec<[u8; ENTRY]>, runs: &mut Vec<File>| -> io::Result<()> {
@@ -533,7 +537,7 @@ impl DoneIndex {
             entry[16..24].copy_from_slice(&state_sum(&parsed.l));
             entry[24..].copy_from_slice(&offset.to_be_bytes());
             batch.push(entry);
-            if batch.len() >= SORT_RUN {
+            if batch.len() >= sort_run {
                 spill(&mut batch, &mut runs).map_err(io)?;
             }
             offset += n as u64;
@@ -608,5 +612,63 @@ impl DoneIndex {
         let mut line = String::new();
         reader.read_line(&mut line)?;
         serde_json::from_str(line.trim_end()).map_err(io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(size: u64) -> ListedState {
+        ListedState { size: Some(size), modified: None, etag: Some(format!("\"{size}\"")), version: None }
+    }
+
+    #[test]
+    fn the_index_merged_from_many_runs_finds_every_item_and_tells_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.tar.zst");
+        let mut done = BufWriter::new(create_spool(&archive, "done").unwrap());
+        for n in 0..1000u64 {
+            let line = DoneLine { s: (n % 3) as usize, k: "file".into(), p: format!("data/s/{n}"), l: state(n) };
+            super::super::spool::spool_line(&mut done, &line).unwrap();
+        }
+        done.flush().unwrap();
+        let len = done.get_mut().stream_position().unwrap();
+        drop(done);
+        let index = DoneIndex::build_in_runs(&archive, len, 64).unwrap();
+        assert_eq!(index.len(), 1000);
+        for n in 0..1000u64 {
+            let source = (n % 3) as usize;
+            assert!(matches!(index.decide(source, &format!("data/s/{n}"), &state(n)).unwrap(), Decision::Done));
+        }
+        assert!(matches!(index.decide(1, "data/s/0", &state(0)).unwrap(), Decision::Fetch), "another source");
+        assert!(matches!(index.decide(0, "data/s/1000", &state(0)).unwrap(), Decision::Fetch));
+        match index.decide(2, "data/s/500", &state(7)).unwrap() {
+            Decision::Changed(line) => assert_eq!(line.l, state(500)),
+            _ => panic!("a changed state is a change"),
+        }
+    }
+
+    #[test]
+    fn a_cut_last_line_is_dropped_and_a_damaged_earlier_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.tar.zst");
+        let mut journal = Journal::create(&archive, &[], &[]).unwrap();
+        journal.run_started("2026-01-01T00:00:00Z").unwrap();
+        journal.durable(Checkpoint::default()).unwrap();
+        let path = journal_path(&archive);
+        let whole = fs::read(&path).unwrap();
+        fs::write(&path, &whole[..whole.len() - 5]).unwrap();
+        let found = read(&archive).unwrap();
+        assert!(found.last.is_none(), "the cut durable line is not trusted");
+        assert_eq!(found.runs.len(), 1);
+        assert!(fs::metadata(&path).unwrap().len() < whole.len() as u64 - 5, "the cut line is removed");
+
+        let mut damaged = whole.clone();
+        let second = whole.iter().position(|b| *b == b'\n').unwrap() + 5;
+        damaged[second] ^= 1;
+        fs::write(&path, &damaged).unwrap();
+        let error = read(&archive).err().expect("refused").to_string();
+        assert!(error.contains("damaged at line 2"), "{error}");
     }
 }

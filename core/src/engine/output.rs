@@ -95,6 +95,10 @@ impl Output {
         }
         let files = OutputFiles::for_archive(path);
         let journal = files.journal();
+        if journal.exists() && !files.partial.exists() && files.archive.exists() {
+            // Killed between the rename and the journal's removal: the export had finished.
+            super::journal::remove(&files.archive);
+        }
         if resume {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
             if !journal.exists() {
