@@ -57,7 +57,7 @@ rm -f "$out"*
 pid=$!
 want=$((partial_gib << 30))
 while :; do
-    durable=$(grep '"type":"durable"' "$out.journal" 2>/dev/null | tail -1 | sed 's/.*"archive_bytes":\([0-9]*\).*/\1/')
+    durable=$(grep '"type":"durable"' "$out.journal" 2>/dev/null | tail -1 | sed 's/.*"archive_bytes":\([0-9]*\).*/\1/' || true)
     [ -n "$durable" ] && [ "$durable" -ge "$want" ] && break
     kill -0 $pid 2>/dev/null || { echo "the export ended before $partial_gib GiB were durable"; exit 1; }
     sleep 0.2

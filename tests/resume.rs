@@ -507,9 +507,36 @@ fn a_full_disk_stops_the_export_and_resume_completes_it_once_space_is_freed() {
     assert!(runs[0]["outcome"].as_str().unwrap().starts_with("failed: "), "{runs}");
 }
 
-/// Checks an archive a remote export finished after kills: verified, valid, no member
-/// twice, every object byte for byte, one run per kill plus the last.
-fn check_remote(archive: &Path, name: &str, kills: usize, objects: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) {
+/// Exports `args` (a remote source) to `archive` with only `env` (and PATH and a HOME of
+/// its own), kills it up to 20 times, resumes it to the end, and checks the archive:
+/// verified, valid, no member twice, every object byte for byte, one run per kill plus the
+/// last.
+fn kill_remote_and_check(
+    home: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+    archive: &Path,
+    seed: u64,
+    objects: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+) {
+    let command = || {
+        let mut cmd = sortie();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("SORTIE_DURABLE_INTERVAL_MS", "50")
+            .arg("export")
+            .args(args)
+            .args(["--concurrency", "4", "-o", archive.to_str().unwrap()]);
+        cmd
+    };
+    let (costs, output) = kill_and_resume(command, archive, 20, Duration::from_millis(150), seed);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let kills = costs.len();
+    assert!(kills >= 5, "only {kills} kills landed");
+    eprintln!("{kills} kills");
+    let name = archive.file_name().unwrap().to_str().unwrap().strip_suffix(".tar.zst").unwrap();
     assert_eq!(code(&run(&["verify", archive.to_str().unwrap()])), 0);
     assert_no_member_twice(archive);
     let bag = gnu_extract(archive, name);
@@ -542,24 +569,16 @@ fn an_s3_export_killed_20_times_resumes_to_a_complete_archive() {
     server.put_objects("resumed", &objects);
     let work = open_tempdir();
     let archive = work.path().join("s3.tar.zst");
-    let command = || {
-        let mut cmd = sortie();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", work.path())
-            .env("AWS_ENDPOINT_URL", &server.endpoint)
-            .env("AWS_ACCESS_KEY_ID", &server.access_key)
-            .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
-            .env("SORTIE_DURABLE_INTERVAL_MS", "50")
-            .args(["export", "s3://resumed", "--s3-path-style", "--concurrency", "4"])
-            .args(["-o", archive.to_str().unwrap()]);
-        cmd
-    };
-    let (costs, output) = kill_and_resume(command, &archive, 20, Duration::from_millis(150), 3);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
-    assert!(costs.len() >= 5, "only {} kills landed", costs.len());
-    eprintln!("{} kills", costs.len());
-    check_remote(&archive, "s3", costs.len(), &objects);
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", &server.endpoint),
+        ("AWS_ACCESS_KEY_ID", &server.access_key),
+        ("AWS_SECRET_ACCESS_KEY", &server.secret_key),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.clone()))
+    .collect();
+    let args = ["s3://resumed", "--s3-path-style"];
+    kill_remote_and_check(work.path(), &env, &args, &archive, 3, &objects);
 }
 
 #[test]
@@ -576,20 +595,5 @@ fn a_swift_export_killed_20_times_resumes_to_a_complete_archive() {
     tenant.tools(&["upload", "resumed", dir.path().to_str().unwrap()]);
     let work = open_tempdir();
     let archive = work.path().join("swift.tar.zst");
-    let env = tenant.password_env();
-    let command = || {
-        let mut cmd = sortie();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", work.path())
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("SORTIE_DURABLE_INTERVAL_MS", "50")
-            .args(["export", "swift://resumed", "--concurrency", "4", "-o", archive.to_str().unwrap()]);
-        cmd
-    };
-    let (costs, output) = kill_and_resume(command, &archive, 20, Duration::from_millis(150), 4);
-    assert_eq!(code(&output), 0, "{}", all_text(&output));
-    assert!(costs.len() >= 5, "only {} kills landed", costs.len());
-    eprintln!("{} kills", costs.len());
-    check_remote(&archive, "swift", costs.len(), &objects);
+    kill_remote_and_check(work.path(), &tenant.password_env(), &["swift://resumed"], &archive, 4, &objects);
 }
