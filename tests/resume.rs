@@ -314,8 +314,15 @@ fn sigterm_sighup_and_sigint_leave_a_resumable_partial_and_say_so() {
         assert_standard_tools_accept(&archive, &bag);
         assert_files_identical(&source, &bag, "fs-src");
         let runs = report(&bag)["runs"].clone();
-        assert_eq!(runs[0]["outcome"], format!("stopped by {name}"), "{runs}");
-        assert!(runs[0]["ended"].is_string(), "{runs}");
+        if signal == libc::SIGINT {
+            // Two signals sent at once may reach the process as one (the safe stop, which
+            // records its end) or as two (stopped at once: no record of the end).
+            let outcome = runs[0]["outcome"].as_str().unwrap();
+            assert!(["stopped by SIGINT", "killed or crashed"].contains(&outcome), "{runs}");
+        } else {
+            assert_eq!(runs[0]["outcome"], format!("stopped by {name}"), "{runs}");
+            assert!(runs[0]["ended"].is_string(), "{runs}");
+        }
     }
 }
 
