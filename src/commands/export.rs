@@ -78,8 +78,8 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         }
     };
     bar.finish_and_clear();
-    let summary = summary
-        .with_context(|| format!("export to {} failed; no complete archive was written", args.output.display()))?;
+    let summary =
+        summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
     report_summary(&args, &bar, warnings, summary)
 }
 
