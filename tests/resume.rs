@@ -326,15 +326,20 @@ fn sigterm_sighup_and_sigint_leave_a_resumable_partial_and_say_so() {
     }
 }
 
+/// Leaves an interrupted export of `source` to `archive` with some of it durable.
+fn interrupted(source: &Path, archive: &Path) {
+    let mut child = start_until_durable(source, archive, &["--zstd-level", "19", "--zstd-threads", "1"]);
+    kill(&mut child, libc::SIGKILL);
+    child.wait().unwrap();
+}
+
 #[test]
 fn an_item_changed_after_being_archived_is_reported_and_the_archive_keeps_it() {
     let work = open_tempdir();
     let source = work.path().join("src");
     slow_tree(&source);
     let archive = work.path().join("changed.tar.zst");
-    let mut child = start_until_durable(&source, &archive, &["--zstd-level", "19", "--zstd-threads", "1"]);
-    kill(&mut child, libc::SIGKILL);
-    child.wait().unwrap();
+    interrupted(&source, &archive);
     let (_, _, done) = last_durable(&archive).unwrap();
     let spool = fs::read(format!("{}.journal-done", archive.display())).unwrap();
     let first: Value = spool[..done as usize]
@@ -366,13 +371,6 @@ fn an_item_changed_after_being_archived_is_reported_and_the_archive_keeps_it() {
     assert_eq!(changed[0]["now"]["size"], 31);
     assert_eq!(report["sources"][0]["kinds"]["file"]["changed_after_archived"], 1);
     assert_eq!(report["complete"], true);
-}
-
-/// Leaves an interrupted export of `source` to `archive` with some of it durable.
-fn interrupted(source: &Path, archive: &Path) {
-    let mut child = start_until_durable(source, archive, &["--zstd-level", "19", "--zstd-threads", "1"]);
-    kill(&mut child, libc::SIGKILL);
-    child.wait().unwrap();
 }
 
 fn refused(args: &[&str], expected: &str) {
