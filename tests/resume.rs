@@ -276,17 +276,19 @@ fn start_until_durable(source: &Path, archive: &Path, extra: &[&str]) -> Child {
     child
 }
 
-fn slow_tree(root: &Path) {
+/// A work directory with `src`: 48 files of 4 MiB, slow enough to stop half-way.
+fn slow_source() -> (tempfile::TempDir, PathBuf) {
+    let work = open_tempdir();
+    let source = work.path().join("src");
     for i in 0..48u64 {
-        write_tree(root, &[(&format!("f{i:02}.bin"), &noise(4 << 20, i))]);
+        write_tree(&source, &[(&format!("f{i:02}.bin"), &noise(4 << 20, i))]);
     }
+    (work, source)
 }
 
 #[test]
 fn sigterm_sighup_and_sigint_leave_a_resumable_partial_and_say_so() {
-    let work = open_tempdir();
-    let source = work.path().join("src");
-    slow_tree(&source);
+    let (work, source) = slow_source();
     for (signal, expected, name) in
         [(libc::SIGTERM, 143, "SIGTERM"), (libc::SIGHUP, 129, "SIGHUP"), (libc::SIGINT, 130, "SIGINT")]
     {
@@ -335,9 +337,7 @@ fn interrupted(source: &Path, archive: &Path) {
 
 #[test]
 fn an_item_changed_after_being_archived_is_reported_and_the_archive_keeps_it() {
-    let work = open_tempdir();
-    let source = work.path().join("src");
-    slow_tree(&source);
+    let (work, source) = slow_source();
     let archive = work.path().join("changed.tar.zst");
     interrupted(&source, &archive);
     let (_, _, done) = last_durable(&archive).unwrap();
@@ -381,9 +381,7 @@ fn refused(args: &[&str], expected: &str) {
 
 #[test]
 fn resume_is_refused_for_other_sources_another_output_format_or_a_partial_that_does_not_match() {
-    let work = open_tempdir();
-    let source = work.path().join("src");
-    slow_tree(&source);
+    let (work, source) = slow_source();
     let other = work.path().join("other");
     write_tree(&other, &[("x", b"x")]);
     let archive = work.path().join("r.tar.zst");
@@ -469,9 +467,7 @@ fn resume_is_refused_for_other_sources_another_output_format_or_a_partial_that_d
 #[test]
 fn a_full_disk_stops_the_export_and_resume_completes_it_once_space_is_freed() {
     assert!(is_root(), "this test mounts a tmpfs: run it as root (CI does)");
-    let work = open_tempdir();
-    let source = work.path().join("src");
-    slow_tree(&source);
+    let (work, source) = slow_source();
     let disk = work.path().join("disk");
     fs::create_dir(&disk).unwrap();
     let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"]).arg(&disk).output().unwrap();
