@@ -47,7 +47,7 @@ pub enum Command {
     /// Check an archive, or a bag directory extracted from one: structure, every member's
     /// sha256, manifests, Payload-Oxum, sidecar.
     #[command(after_help = exit::TABLE)]
-    Verify(ArchiveArgs),
+    Verify(VerifyArgs),
     /// List an archive's members.
     #[command(after_help = exit::TABLE)]
     Ls(ArchiveArgs),
@@ -57,7 +57,7 @@ pub enum Command {
     /// Show an archive's reconciliation (per source and kind, failures, exclusions, run)
     /// from its report, without extracting it.
     #[command(after_help = exit::TABLE)]
-    Report(ArchiveArgs),
+    Report(ReportArgs),
     /// Resolve sources into the plan an export would follow (`s3://` becomes one source per
     /// bucket), checking each, without listing anything; `export --plan` exports a plan.
     #[command(after_help = exit::TABLE)]
@@ -72,6 +72,50 @@ pub enum Command {
     /// directory.
     #[command(after_help = exit::TABLE)]
     Man(ManArgs),
+    /// Make a minisign key pair for `export --sign`: KEY (secret, mode 0600) and KEY.pub.
+    #[command(after_help = exit::TABLE)]
+    Keygen(KeygenArgs),
+    /// OVHcloud tools: `sortie ovh credential` asks the API for a consumer key an export
+    /// can use.
+    #[command(after_help = exit::TABLE)]
+    Ovh(OvhArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OvhArgs {
+    #[command(subcommand)]
+    pub command: OvhCommand,
+}
+
+/// `sortie ovh …`.
+#[derive(Debug, Subcommand)]
+pub enum OvhCommand {
+    /// Ask the OVHcloud API for a consumer key limited to what an export needs (every GET,
+    /// and the POSTs that start a server-side export: database dumps, Exchange PST exports,
+    /// logs archive URLs, Public Cloud S3 secrets), print the URL where the account
+    /// validates it, and how to store it.
+    #[command(after_help = exit::TABLE)]
+    Credential(OvhCredentialArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OvhCredentialArgs {
+    /// The API: ovh-eu, ovh-ca, ovh-us, kimsufi-eu, kimsufi-ca, soyoustart-eu,
+    /// soyoustart-ca, or an API URL (default: OVH_ENDPOINT, else ovh.conf's [default]
+    /// endpoint).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The application key the consumer key is for (default: OVH_APPLICATION_KEY, else
+    /// ovh.conf).
+    #[arg(long, value_name = "KEY")]
+    pub application_key: Option<String>,
+    /// Where the validation page sends the account's owner once the key is validated.
+    #[arg(long, value_name = "URL")]
+    pub redirection: Option<String>,
+    /// Print JSON on stdout: {"endpoint", "application_key", "consumer_key",
+    /// "validation_url", "state"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Command {
@@ -81,13 +125,22 @@ impl Command {
         match self {
             Command::Export(args) => args.json,
             Command::Inventory(args) => args.json,
-            Command::Verify(args) | Command::Ls(args) => args.json,
+            Command::Verify(args) => args.json || args.against.iter().any(|arg| arg == "--json"),
+            Command::Ls(args) => args.json,
+            Command::Keygen(args) => args.json,
             Command::Extract(args) => args.json,
             Command::Report(args) => args.json,
             Command::Plan(args) => args.json,
             Command::Providers(args) => args.json,
+            Command::Ovh(OvhArgs { command: OvhCommand::Credential(args) }) => args.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
+    }
+
+    /// Whether the command prints JSON Lines events (`export --json`), whose last object,
+    /// the outcome, is typed `summary`.
+    pub fn prints_events(&self) -> bool {
+        matches!(self, Command::Export(args) if args.json)
     }
 }
 
@@ -211,11 +264,49 @@ pub struct ExportArgs {
     /// zstd worker threads, 1 to 200 (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200))]
     pub zstd_threads: Option<u32>,
-    /// Print the final summary as JSON on stdout.
+    /// Print JSON Lines events on stdout: start, each source, a status every
+    /// --status-interval, each failure, and the summary last (docs/EVENTS.md).
     #[arg(long)]
     pub json: bool,
+    /// Sign with this minisign secret key (`sortie keygen`, or `minisign -G`'s): writes
+    /// NAME.tar.zst.sha256.minisig over the sidecar, and puts the public key and a signature of the
+    /// tag manifest in the bag. A password-protected key reads SORTIE_SIGN_PASSWORD, else
+    /// asks on the terminal.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Get RFC 3161 time stamps from this time-stamping authority over the sidecar
+    /// (NAME.tar.zst.sha256.tsr) and over the bag's tag manifest (in the bag).
+    #[arg(long, value_name = "URL")]
+    pub timestamp: Option<String>,
+    /// Seconds between two status events of --json (which it needs), 0.1 to 3600.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = status_interval, requires = "json")]
+    pub status_interval: f64,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+impl ExportArgs {
+    /// The time between two status events of `--json`.
+    pub fn status_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.status_interval)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The secret key to write; the public key goes to KEY.pub.
+    #[arg(value_name = "KEY")]
+    pub key: PathBuf,
+    /// Write the secret key without a password (as `minisign -W`); otherwise the password
+    /// comes from SORTIE_SIGN_PASSWORD, else is asked twice on the terminal.
+    #[arg(long)]
+    pub unprotected: bool,
+    /// Overwrite KEY and KEY.pub if they exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +325,50 @@ pub struct ArchiveArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The archive (NAME.tar.zst), or a bag directory extracted from one.
+    pub archive: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the signatures with this minisign public key (KEY.pub): the archive's
+    /// NAME.tar.zst.sha256.minisig over its sidecar and the bag's over its tag manifest;
+    /// both must be there and hold.
+    #[arg(long, value_name = "KEY.pub")]
+    pub key: Option<PathBuf>,
+    /// List these sources again (no bodies) and compare every item with the archive's
+    /// inventory: unchanged, changed since, new since, gone since. Everything after
+    /// --against is sources and source options, as `inventory` takes them (`--against
+    /// --help` lists them); global options (-v, --plugin…) go before it.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "SOURCE")]
+    pub against: Vec<String>,
+}
+
+/// The sources `verify ARCHIVE --against` lists again, and their options.
+#[derive(Debug, Parser)]
+#[command(name = "sortie verify ARCHIVE --against", no_binary_name = true)]
+pub struct AgainstArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The archive (NAME.tar.zst).
+    pub archive: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long, conflicts_with = "html")]
+    pub json: bool,
+    /// Print the restitution page (the printable HTML of NAME.tar.zst.report.html, with the
+    /// archive's sha256 computed while reading) on stdout.
+    #[arg(long)]
+    pub html: bool,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +439,15 @@ fn key_value(text: &str) -> Result<Setting, String> {
             Ok(Setting { key: key.trim().to_owned(), value: value.to_owned() })
         }
         _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
+}
+
+/// Seconds between two status events: a tenth of a second at least (a status a second is
+/// restic's pace), an hour at most (a scheduler's heartbeat).
+fn status_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.1..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("'{text}' is not a number of seconds from 0.1 to 3600")),
     }
 }
 

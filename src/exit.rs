@@ -16,6 +16,12 @@ pub const VERIFY_FAILED: i32 = 4;
 /// A plugin could not be loaded (not a plugin, another ABI, writable by others, a scheme
 /// provided twice); nothing was transferred.
 pub const PLUGIN: i32 = 5;
+/// `verify --against`: the sources no longer hold what the archive holds (an item changed,
+/// appeared or disappeared since the export).
+pub const SOURCE_CHANGED: i32 = 6;
+/// The archive is written and complete, but evidence asked for could not be had (a
+/// time-stamping authority that did not answer): it is not called timestamped.
+pub const UNSEALED: i32 = 7;
 /// Interrupted (Ctrl-C, SIGINT); an export keeps its partial archive for `--resume`.
 pub const INTERRUPTED: i32 = 130;
 /// Stopped by SIGTERM; an export keeps its partial archive for `--resume`.
@@ -29,10 +35,13 @@ pub const TABLE: &str = "Exit codes:
   1    failed: nothing usable was written (I/O error, disk full, unreachable source)
   2    usage: bad arguments or input (missing source, unknown scheme, output exists)
   3    incomplete: an archive was written with Sortie-Complete: false (see sortie/report.json)
-  4    verification failed: the archive is damaged, truncated, not a Sortie archive, or
-       extraction refused a member
+  4    verification failed: the archive is damaged, truncated, not a Sortie archive, a
+       signature or time stamp does not hold, or extraction refused a member
   5    plugin: a plugin could not be loaded (not a plugin, another ABI major, writable by
        other users, a scheme provided twice); nothing was transferred
+  6    source changed: `verify --against` found items changed, new or gone since the export
+  7    unsealed: the archive is complete and kept (and signed, if asked), but a time stamp
+       asked for with --timestamp could not be had; it is not timestamped
   129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive under its final
        name; an export keeps its partial and journal: run it again with --resume";
 
@@ -63,6 +72,8 @@ pub fn kind(code: i32) -> &'static str {
         INCOMPLETE => "incomplete",
         VERIFY_FAILED => "verify_failed",
         PLUGIN => "plugin",
+        SOURCE_CHANGED => "source_changed",
+        UNSEALED => "unsealed",
         INTERRUPTED | TERMINATED | HUNG_UP => "interrupted",
         _ => "failed",
     }

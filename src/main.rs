@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+mod events;
+mod evidence;
 mod exit;
 mod logging;
 mod progress;
@@ -12,7 +14,7 @@ use clap::Parser as _;
 fn main() {
     limit_allocator_arenas();
     let cli = cli::Cli::try_parse().unwrap_or_else(|error| refuse_arguments(&error));
-    let json = cli.command.json();
+    let json = cli.command.json().then_some(cli.command.prints_events());
     let color = logging::colored(cli.color);
     // indicatif's styles ask console's switch for stdout: it is set for the bars on stderr.
     console::set_colors_enabled(color);
@@ -29,13 +31,14 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Says why a command failed, on stderr and, with `--json`, as JSON on stdout; its exit code.
-fn fail(error: &anyhow::Error, json: bool) -> i32 {
+/// Says why a command failed, on stderr and, with `--json` (`Some`, whether the command
+/// prints events), as JSON on stdout; its exit code.
+fn fail(error: &anyhow::Error, json: Option<bool>) -> i32 {
     let message = format!("{error:#}");
     eprintln!("sortie: error: {message}");
     let code = exit::code_for(error);
-    if json {
-        let _ = commands::print_failure(code, &message);
+    if let Some(events) = json {
+        let _ = commands::print_failure(code, &message, events);
     }
     code
 }
@@ -48,9 +51,18 @@ fn refuse_arguments(error: &clap::Error) -> ! {
         // clap's message may go on over lines (the arguments missing) up to a blank line.
         let rendered = error.render().to_string();
         let lines: Vec<&str> = rendered.lines().take_while(|line| !line.trim().is_empty()).map(str::trim).collect();
-        let _ = commands::print_failure(exit::USAGE, lines.join(" ").trim_start_matches("error: "));
+        let message = lines.join(" ");
+        let _ = commands::print_failure(exit::USAGE, message.trim_start_matches("error: "), asks_for_export());
     }
     error.exit()
+}
+
+/// Whether a command line clap refused names `export`, whose JSON outcome is typed: read
+/// again, leniently, for its subcommand alone.
+fn asks_for_export() -> bool {
+    use clap::CommandFactory as _;
+    let matches = cli::Cli::command().ignore_errors(true).try_get_matches();
+    matches.is_ok_and(|matches| matches.subcommand_name() == Some("export"))
 }
 
 /// Whoever read the output has seen enough: as for any Unix filter, that is not a failure.

@@ -93,12 +93,13 @@ pub fn sink(enabled: bool) -> (ProgressSink, ProgressBar) {
         }
         // Bytes are counted as they arrive (`Received`), items once fetched.
         Event::Archived { .. } => {}
-        Event::Failed { id, error } => shown.suspend(|| tracing::warn!("failed: {id}: {error}")),
+        Event::Failed { id, error, .. } if id.is_empty() => shown.suspend(|| tracing::warn!("failed: {error}")),
+        Event::Failed { id, error, .. } => shown.suspend(|| tracing::warn!("failed: {id}: {error}")),
         Event::Retrying { id, retry, error } => tracing::info!("retry {retry} of {id}: {error}"),
-        Event::Resumed { items, bytes } => shown.suspend(|| {
-            tracing::info!("resuming: {items} item(s) and {} already archived by earlier runs", HumanBytes(bytes))
-        }),
         Event::Finishing => shown.set_message("writing manifests"),
+        // The log says which sources are opened; the bar counts bytes, not exclusions; a
+        // resumed export's bar counts what this run fetches.
+        Event::SourceOpened { .. } | Event::Excluded | Event::Resumed { .. } => {}
     });
     (sink, bar)
 }

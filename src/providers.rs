@@ -34,6 +34,7 @@ pub fn registry() -> Result<Registry, LoadError> {
     registry.register(Box::new(sortie_plugin_webdav::NextcloudFactory));
     registry.register(Box::new(sortie_plugin_imap::ImapsFactory));
     registry.register(Box::new(sortie_plugin_imap::ImapFactory));
+    registry.register(Box::new(sortie_plugin_ovh::OvhFactory));
     let loaded = LOADED.get_or_init(|| load().map_err(Arc::new));
     for plugin in loaded.as_ref().map_err(|e| LoadError { path: e.path.clone(), problem: e.problem.clone() })? {
         registry.register_plugin(plugin)?;

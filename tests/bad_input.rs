@@ -13,7 +13,10 @@ fn no_archive_in(dir: &Path) {
     for entry in fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            !name.ends_with(".tar.zst") && !name.ends_with(".partial") && !name.ends_with(".sha256"),
+            !name.ends_with(".tar.zst")
+                && !name.ends_with(".partial")
+                && !name.ends_with(".sha256")
+                && !name.ends_with(".report.html"),
             "left behind: {name}"
         );
     }
@@ -101,7 +104,8 @@ fn a_full_disk_fails_cleanly_with_no_archive_left() {
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("no archive was written"), "{text}");
     assert!(listing.is_empty(), "left behind on the full disk: {listing:?}");
-    let failure: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON object on stdout");
+    let failure = json_outcome(&output);
+    assert_eq!(failure["type"], "summary", "{failure}");
     assert_eq!((failure["ok"].as_bool(), failure["exit_code"].as_i64()), (Some(false), Some(1)), "{failure}");
     assert_eq!(failure["error"]["kind"], "failed");
     assert!(failure["error"]["message"].as_str().unwrap().contains("No space left on device"), "{failure}");

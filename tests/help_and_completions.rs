@@ -164,6 +164,16 @@ fn man_writes_a_page_per_command_that_renders_with_the_exit_codes() {
         fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     let mut expected: Vec<String> = commands.iter().map(|c| format!("sortie-{c}.1")).collect();
     expected.push("sortie.1".into());
+    // A command with commands of its own (`sortie ovh credential`) has a page for each.
+    for command in &commands {
+        let help = stdout(&run(&[command, "--help"]));
+        if help.contains("\nCommands:") {
+            let subcommands = section(&help, "Commands");
+            let names =
+                subcommands.lines().filter(|line| !line.starts_with("   ")).filter_map(|l| l.split_whitespace().next());
+            expected.extend(names.filter(|name| *name != "help").map(|name| format!("sortie-{command}-{name}.1")));
+        }
+    }
     written.sort();
     expected.sort();
     assert_eq!(written, expected);

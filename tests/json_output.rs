@@ -1,6 +1,7 @@
 //! `--json` on every exit path: a command that fails still prints exactly one JSON object
-//! on stdout (`ok`, `exit_code`, `error.kind`, `error.message`), its message on stderr; an
-//! incomplete export's JSON names its failures; providers JSON gives examples as a list.
+//! on stdout (`ok`, `exit_code`, `error.kind`, `error.message`), its message on stderr —
+//! `export`'s last, typed `summary`, after its events (tests/json_events.rs); an incomplete
+//! export's JSON names its failures; providers JSON gives examples as a list.
 
 mod common;
 
@@ -10,11 +11,19 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-/// The one JSON object on stdout, checked against the exit code and the error kind.
+/// The outcome on stdout, checked against the exit code and the error kind: the one JSON
+/// object of a command, or the `summary` that ends `export`'s events.
 fn failure(output: &Output, exit_code: i32, kind: &str) -> Value {
     let text = stdout(output);
-    assert_eq!(text.lines().count(), 1, "one line of JSON expected on stdout: {}", all_text(output));
-    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let value = json_outcome(output);
+    if value.get("type").is_some() {
+        assert_eq!(value["type"], "summary", "{value}");
+        let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert!(lines.len() == 1 || lines[0]["type"] == "start", "start first: {text}");
+        assert_eq!(lines.iter().filter(|line| line["type"] == "summary").count(), 1, "one summary: {text}");
+    } else {
+        assert_eq!(text.lines().count(), 1, "one line of JSON expected on stdout: {}", all_text(output));
+    }
     assert_eq!(code(output), exit_code, "{}", all_text(output));
     assert_eq!(value["ok"], false, "{value}");
     assert_eq!(value["exit_code"], exit_code, "{value}");
@@ -80,6 +89,7 @@ fn a_missing_required_argument_is_named_in_json() {
     assert_eq!(code(&output), 2, "{}", all_text(&output));
     let value: Value = serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("not JSON ({e})"));
     assert_eq!((&value["ok"], &value["error"]["kind"]), (&Value::from(false), &Value::from("usage")), "{value}");
+    assert_eq!(value["type"], "summary", "export's outcome is typed even when clap refuses: {value}");
     let message = message(&value);
     assert!(message.contains("not provided") && message.contains("--output <FILE>"), "{value}");
     assert!(!message.contains("Usage:"), "the usage lines stay on stderr: {value}");
@@ -187,14 +197,7 @@ fn reading_and_listing_commands_stopped_by_a_signal_say_so_in_json() {
 fn an_incomplete_export_lists_its_failures_up_to_a_bound() {
     let work = open_tempdir();
     let source = work.path().join("locked");
-    let names: Vec<String> = (0..1003).map(|n| format!("secret-{n:04}.txt")).collect();
-    let files: Vec<(&str, &[u8])> =
-        std::iter::once(("ok.txt", &b"fine"[..])).chain(names.iter().map(|n| (n.as_str(), &b"no"[..]))).collect();
-    write_tree(&source, &files);
-    for name in &names {
-        set_mode(&source.join(name), 0o000);
-    }
-    set_mode(&source, 0o755);
+    let names = unreadable_tree(&source, 1003);
     let archive = work.path().join("locked.tar.zst");
     let output = run_unprivileged(&[
         "export",
@@ -206,7 +209,7 @@ fn an_incomplete_export_lists_its_failures_up_to_a_bound() {
         "--json",
     ]);
     assert_eq!(code(&output), 3, "{}", all_text(&output));
-    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = json_outcome(&output);
     assert_eq!((summary["ok"].clone(), summary["exit_code"].clone()), (false.into(), 3.into()), "{summary}");
     assert_eq!(summary["complete"], false);
     assert_eq!(summary["failed"], 1003);
@@ -227,8 +230,9 @@ fn a_complete_export_says_ok() {
     write_tree(&work.path().join("src"), &[("a.txt", b"a")]);
     let (_, output) = export(work.path(), "out", &[&work.path().join("src")], &["--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
-    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = json_outcome(&output);
     assert_eq!((summary["ok"].clone(), summary["exit_code"].clone()), (true.into(), 0.into()));
+    assert_eq!(summary["type"], "summary");
     assert_eq!((summary["failures"].clone(), summary["more_failures"].clone()), (Value::Array(vec![]), 0.into()));
     assert_eq!(summary["warnings"], Value::Array(vec![]));
 }

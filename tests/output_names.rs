@@ -7,7 +7,6 @@ mod common;
 use std::fs;
 
 use common::*;
-use serde_json::Value;
 
 #[test]
 fn stdout_as_the_output_is_refused_before_anything_is_written() {
@@ -31,7 +30,7 @@ fn a_name_without_the_tar_zst_suffix_is_written_with_a_warning() {
         let output = run(&["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--json"]);
         assert_eq!(code(&output), 0, "{}", all_text(&output));
         assert!(stderr(&output).contains(&format!("warning: output {} does not end in .tar.zst", archive.display())));
-        let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let summary = json_outcome(&output);
         assert_eq!(summary["warnings"][0]["kind"], "output_name", "{summary}");
         assert_eq!(code(&run(&["verify", archive.to_str().unwrap()])), 0, "{name} is a complete archive");
     }

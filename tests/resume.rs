@@ -310,8 +310,13 @@ fn sigterm_sighup_and_sigint_leave_a_resumable_partial_and_say_so() {
         assert_eq!(code(&again), 2, "{}", all_text(&again));
         assert!(all_text(&again).contains("--resume") && all_text(&again).contains("--force"), "{}", all_text(&again));
 
-        let resumed = run(&["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--resume"]);
+        let resumed = run(&["export", source.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--resume", "--json"]);
         assert_eq!(code(&resumed), 0, "{name}: {}", all_text(&resumed));
+        // The JSON Lines events say the export resumed, with what earlier runs archived.
+        let events: Vec<Value> = stdout(&resumed).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let line = events.iter().find(|e| e["type"] == "resumed").expect("a resumed event");
+        assert!(line["archived"].as_u64().unwrap() > 0 && line["runs"] == 2, "{line}");
+        assert!(events.last().unwrap()["resumed"]["items"].as_u64().unwrap() > 0, "{:?}", events.last());
         let bag = gnu_extract(&archive, &format!("stopped-{signal}"));
         assert_standard_tools_accept(&archive, &bag);
         assert_files_identical(&source, &bag, "fs-src");

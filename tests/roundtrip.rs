@@ -27,7 +27,7 @@ fn export_round_trips_through_gnu_tar_bagit_and_sha256sum() {
 
     let (archive, output) = export(work.path(), "roundtrip", &[&source], &["--json", "--concurrency", "3"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
-    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let summary = json_outcome(&output);
     assert_eq!(summary["complete"], true);
     assert_eq!(summary["failed"], 0);
     assert_eq!(summary["archived_bytes"], (6 + 8 + big.len() + medium.len() + "texte accentué\n".len()) as u64);
@@ -111,7 +111,7 @@ fn exporting_a_directory_into_itself_leaves_the_archive_out() {
     write_tree(&source, &[("notes.txt", b"keep me"), ("big.bin", &noise(2 << 20, 5))]);
     let (archive, output) = export(&source, "backup", &[&source], &["--json"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
-    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let summary = json_outcome(&output);
     // The partial archive, its journal and the journal's six spools (docs/RESUME.md).
     assert_eq!(summary["excluded"], 8, "the partial archive and journal are listed and excluded: {summary}");
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::s3_server::S3Server;
-use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report, stdout};
+use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, json_outcome, report, stdout};
 use serde_json::Value;
 
 fn records<'a>(records: &'a [Value], source: &str, id: &str) -> Vec<&'a Value> {
@@ -548,7 +548,7 @@ async fn random_faults_on_every_request_kind_still_give_a_complete_byte_exact_ar
         let output = sortie_through(&server, &proxy.endpoint, &args);
         let stats = proxy.stats();
         assert_eq!(code(&output), 0, "at {percent}%: {}\n{stats:?}", all_text(&output));
-        let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let summary = json_outcome(&output);
         let kinds: Vec<String> =
             RANDOM_FAULTS.iter().zip(stats.faults).map(|(name, n)| format!("{n} {name}")).collect();
         println!(

@@ -9,7 +9,7 @@ use common::*;
 use serde_json::Value;
 
 fn warnings(output: &std::process::Output) -> Vec<(String, String)> {
-    let value: Value = serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", all_text(output)));
+    let value = json_outcome(output);
     let kinds = value["warnings"].as_array().unwrap().iter();
     kinds.map(|w| (w["kind"].as_str().unwrap().to_owned(), w["message"].as_str().unwrap().to_owned())).collect()
 }
@@ -25,7 +25,7 @@ fn the_same_source_twice_is_exported_once() {
     let expected = format!("source file://{} is given twice: it is exported once", source.display());
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
     assert_eq!(warnings(&output), [("duplicate_source".to_owned(), expected.clone())]);
-    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = json_outcome(&output);
     assert_eq!(summary["sources"].as_array().unwrap().len(), 1, "{summary}");
     assert_eq!(summary["archived"], 1);
     let bag = gnu_extract(&archive, "out");

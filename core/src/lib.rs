@@ -11,6 +11,7 @@ mod input;
 pub mod plan;
 pub mod plugin;
 pub mod progress;
+pub mod reconcile;
 pub mod registry;
 pub mod sources_file;
 pub mod warning;

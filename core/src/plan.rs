@@ -137,7 +137,8 @@ pub async fn resolve(
 }
 
 /// Opens every planned source and checks it (that it exists and the credentials work),
-/// before anything is written.
+/// before anything is written; says so for each ([`Event::SourceOpened`]), with the id the
+/// archive will give it.
 pub async fn open(registry: &Registry, plan: &Plan, context: &Context, progress: &ProgressSink) -> Result<Vec<Source>> {
     let mut schemes: Vec<&str> = plan.sources.iter().map(|s| s.scheme.as_str()).collect();
     schemes.sort_unstable();
@@ -146,12 +147,15 @@ pub async fn open(registry: &Registry, plan: &Plan, context: &Context, progress:
         registry.factory(scheme, scheme)?.check_plan(&plan.sources)?;
     }
     let mut opened = Vec::with_capacity(plan.sources.len());
+    let mut ids = crate::engine::SourceIds::default();
     for spec in &plan.sources {
         let in_source = |e: Error| e.context(format!("source {}", spec.url));
         let factory = registry.factory(&spec.scheme, &spec.url)?;
         let provider = factory.open(spec, context).map_err(in_source)?;
         retry(&context.retry, on_retry(spec, progress, "check"), || provider.check()).await.0.map_err(in_source)?;
         tracing::info!(source = %spec.url, id = %spec.id, "source opened and checked");
+        let (source, url, scheme) = (ids.next(&spec.id), spec.url.clone(), spec.scheme.clone());
+        progress(Event::SourceOpened { source, url, scheme });
         opened.push(Source { spec: spec.clone(), provider });
     }
     Ok(opened)

@@ -5,6 +5,15 @@ use std::sync::Arc;
 /// Something that happened during an export.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// A planned source is opened and checked: it will be exported under `data/<source>/`.
+    SourceOpened {
+        /// Source id, as the archive and the other events name it.
+        source: String,
+        /// The source, as the user would write it, without credentials.
+        url: String,
+        /// Its provider's scheme.
+        scheme: String,
+    },
     /// A listing page arrived: running totals for the source.
     Listed {
         /// Source id.
@@ -42,13 +51,23 @@ pub enum Event {
         /// Its bytes.
         bytes: u64,
     },
-    /// An item could not be archived.
+    /// An item could not be archived (or was archived without all its metadata), or a
+    /// listing stopped early (`kind` "listing", `id` empty): one record of the report's
+    /// failures.
     Failed {
+        /// Source id.
+        source: String,
         /// The identifier, readable.
         id: String,
+        /// The item's kind, or "listing".
+        kind: String,
         /// Why.
         error: String,
+        /// Attempts made (0 for a listing).
+        attempts: u32,
     },
+    /// An item was left out on purpose (the report's exclusions).
+    Excluded,
     /// An attempt failed and will be retried.
     Retrying {
         /// The identifier, readable.
@@ -58,15 +77,18 @@ pub enum Event {
         /// Why the attempt failed.
         error: String,
     },
-    /// The export continues an interrupted one: what earlier runs had done, skipped now.
-    Resumed {
-        /// Items earlier runs archived, excluded or failed.
-        items: u64,
-        /// Payload bytes earlier runs archived.
-        bytes: u64,
-    },
     /// Every item is handled; the tag files are being written.
     Finishing,
+    /// The export continues an interrupted one (`--resume`): what earlier runs archived,
+    /// which this run skips. Counted as archived by whoever follows the progress.
+    Resumed {
+        /// Items already archived.
+        archived: u64,
+        /// Their payload bytes.
+        archived_bytes: u64,
+        /// Runs of this export so far, this one included.
+        runs: u32,
+    },
 }
 
 /// How many bytes of a body arrive between two [`Event::Received`].

@@ -12,8 +12,23 @@ pub const BAG_INFO: &str = "bag-info.txt";
 pub const INVENTORY: &str = "sortie/inventory.jsonl";
 /// Sortie's reconciliation of listed against archived.
 pub const REPORT: &str = "sortie/report.json";
-/// The tag manifest, always the last member.
+/// The restitution report, the same numbers as [`REPORT`] for a human reader.
+pub const REPORT_HTML: &str = "sortie/report.html";
+/// The tag manifest: the last member, but for the seals below.
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
+/// The public key of whoever signed the bag, in minisign's format: a tag file like the
+/// others, so that the tag manifest (and its signature) covers it.
+pub const SIGNER_KEY: &str = "sortie/signer.pub";
+/// A minisign signature of the tag manifest. It cannot be listed in the manifest it signs:
+/// it follows it, as the last members of a signed bag.
+pub const TAG_MANIFEST_SIGNATURE: &str = "tagmanifest-sha256.txt.minisig";
+/// An RFC 3161 time-stamp token over the tag manifest's sha256, after it for the same reason.
+pub const TAG_MANIFEST_TIMESTAMP: &str = "tagmanifest-sha256.txt.tsr";
+/// The members allowed after the tag manifest, in this order.
+pub const SEALS: [&str; 2] = [TAG_MANIFEST_SIGNATURE, TAG_MANIFEST_TIMESTAMP];
+/// A seal larger than this is not one of ours (a signature is some 300 bytes, a token a
+/// few kilobytes with its certificates).
+pub const MAX_SEAL: u64 = 64 << 10;
 
 /// One manifest line, with RFC 8493's percent-encoding of `%`, CR and LF in the path.
 /// Payload paths never hold those (see `payload_path`), so for them the line is verbatim.

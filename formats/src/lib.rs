@@ -12,6 +12,7 @@ pub mod payload_path;
 pub mod reader;
 mod recorded_modes;
 pub mod report;
+pub mod report_html;
 pub mod report_reader;
 pub mod shown;
 pub mod tar_member;
@@ -21,3 +22,7 @@ pub mod writer;
 
 /// The version of the archive format this crate writes (`Sortie-Format-Version`).
 pub const FORMAT_VERSION: u32 = 1;
+/// The version of a sealed archive: its signature and time stamp follow the tag manifest,
+/// where a version 1 reader allows no member (docs/FORMAT.md §10). An archive without seals
+/// stays version 1, byte for byte as before.
+pub const SEALED_FORMAT_VERSION: u32 = 2;

@@ -10,14 +10,14 @@
 //! one; the payload is not read (that is `verify`'s job, which checks everything).
 
 use std::fmt;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::bagit::{self, BAG_INFO, REPORT, TAG_MANIFEST};
+use crate::bagit::{self, BAG_INFO, INVENTORY, REPORT, TAG_MANIFEST};
 use crate::reader::{self, ArchiveError};
 use crate::report::{Exclusion, Failure, SourceReport};
 use crate::shown::shown;
@@ -62,12 +62,26 @@ pub struct ArchiveReport {
     pub more_exclusions: u64,
     /// True when report.json was longer than what is parsed: the lists are cut.
     pub cut: bool,
+    /// The sha256 of the archive file, computed while it was read (none when the report
+    /// was read from `report.json` alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_sha256: Option<String>,
     /// What is wrong with the tag files read (missing, not matching the tag manifest,
     /// unreadable): the report cannot be trusted when this is not empty.
     pub problems: Vec<Problem>,
 }
 
 impl ArchiveReport {
+    /// Reads a `report.json` on its own (the one an export has just written), as
+    /// [`read_report`] reads it from an archive: the counts whole, the lists capped, at most
+    /// [`MAX_REPORT_BYTES`] parsed. `complete` and `format_version` come from the report
+    /// itself; the run's tool version is not in it.
+    pub fn from_json(json: impl Read) -> Self {
+        let mut report = ArchiveReport::default();
+        read_report_json(&mut report, json, MAX_REPORT_BYTES);
+        report
+    }
+
     /// True when the report and bag-info.txt were read and match the tag manifest.
     pub fn trusted(&self) -> bool {
         self.problems.is_empty()
@@ -81,6 +95,19 @@ impl ArchiveReport {
 /// Reads the report of the archive at `path`. An `Err` is an archive that cannot be opened,
 /// or one whose stream is damaged ([`ArchiveError`]).
 pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
+    read_report_and_inventory(path, None)
+}
+
+/// What reads `sortie/inventory.jsonl` for [`read_report_and_inventory`].
+pub type InventoryReader<'a> = dyn FnMut(&mut dyn BufRead) -> io::Result<()> + 'a;
+
+/// [`read_report`], in the same pass handing `sortie/inventory.jsonl` to `inventory` (which
+/// reads what it needs) and checking the inventory against the tag manifest too: a problem
+/// of the report then says when it does not match.
+pub fn read_report_and_inventory(
+    path: &Path,
+    mut inventory: Option<&mut InventoryReader<'_>>,
+) -> io::Result<ArchiveReport> {
     let mut archive = reader::open(path)?;
     let mut report = ArchiveReport::default();
     let mut digests: Vec<(String, String)> = Vec::new();
@@ -96,6 +123,11 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
         let mut hashing = Hashing { inner: member, hasher: Sha256::new() };
         match rel {
             REPORT => read_report_json(&mut report, &mut hashing, MAX_REPORT_BYTES),
+            INVENTORY if inventory.is_some() => {
+                if let Some(read) = inventory.as_deref_mut() {
+                    read(&mut BufReader::with_capacity(1 << 16, &mut hashing))?;
+                }
+            }
             BAG_INFO | TAG_MANIFEST => {
                 let mut content = Vec::new();
                 (&mut hashing).take(MAX_SMALL_TAG).read_to_end(&mut content)?;
@@ -105,20 +137,23 @@ pub fn read_report(path: &Path) -> io::Result<ArchiveReport> {
             _ => {}
         }
         io::copy(&mut hashing, &mut io::sink())?;
-        if [REPORT, BAG_INFO].contains(&rel) {
+        if [REPORT, BAG_INFO].contains(&rel) || (rel == INVENTORY && inventory.is_some()) {
             digests.push((rel.to_owned(), hex::encode(hashing.hasher.finalize())));
         }
     }
-    match archive.finish(false)?.0 {
+    let (trailing, sha256) = archive.finish(false)?;
+    match trailing {
         Ok(0) => {}
         Ok(n) => return Err(fault(format!("{n} non-zero bytes follow the end of the tar archive"))),
         Err(e) => return Err(e),
     }
+    report.archive_sha256 = Some(sha256);
     match &bag_info {
         Some(text) => read_bag_info(&mut report, text),
         None => report.problem(BAG_INFO, "missing: this is not a Sortie archive"),
     }
-    check_tags(&mut report, tag_manifest.as_deref(), &digests);
+    let checked: &[&str] = if inventory.is_some() { &[REPORT, BAG_INFO, INVENTORY] } else { &[REPORT, BAG_INFO] };
+    check_tags(&mut report, tag_manifest.as_deref(), &digests, checked);
     Ok(report)
 }
 
@@ -153,15 +188,15 @@ fn read_bag_info(report: &mut ArchiveReport, text: &str) {
 }
 
 /// The report and bag-info.txt must be listed in the tag manifest with their digests.
-fn check_tags(report: &mut ArchiveReport, tag_manifest: Option<&str>, digests: &[(String, String)]) {
+fn check_tags(report: &mut ArchiveReport, tag_manifest: Option<&str>, digests: &[(String, String)], checked: &[&str]) {
     let Some(tag_manifest) = tag_manifest else {
         report.problem(TAG_MANIFEST, "missing: the report cannot be checked");
         return;
     };
-    for name in [REPORT, BAG_INFO] {
+    for &name in checked {
         let Some((_, actual)) = digests.iter().find(|(rel, _)| rel == name) else {
-            if name == REPORT {
-                report.problem(REPORT, "missing from the archive");
+            if name != BAG_INFO {
+                report.problem(name, "missing from the archive");
             }
             continue;
         };
@@ -211,6 +246,9 @@ impl<'de> Visitor<'de> for &mut ArchiveReport {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "sources" => self.sources = map.next_value()?,
+                // bag-info.txt's say wins when the report is read from an archive.
+                "complete" => self.complete = map.next_value()?,
+                "format_version" => self.format_version = map.next_value::<Option<u32>>()?.map(|v| v.to_string()),
                 "failures" => {
                     map.next_value_seed(Capped { kept: &mut self.failures, more: &mut self.more_failures })?
                 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
+use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, MAX_SEAL, SEALS, SIGNER_KEY, TAG_MANIFEST};
 use crate::reader::{self, ArchiveError};
 use crate::shown::shown;
 
@@ -88,6 +88,35 @@ pub struct Verification {
     pub problems: Vec<Problem>,
     /// Problems beyond those listed.
     pub more_problems: u64,
+    /// What a signature check needs from the bag (`sortie verify --key`); not printed.
+    #[serde(skip)]
+    pub evidence: Evidence,
+}
+
+/// The bag's evidence as read: the signed bytes and the seals over them. Nothing here is
+/// trusted until a signature check with a key the reader chose says so.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The tag manifest's bytes (what the seals cover), when it was small enough to keep.
+    pub tag_manifest: Option<Vec<u8>>,
+    /// `sortie/signer.pub`, the public key the bag names as its signer's.
+    pub signer_key: Option<Vec<u8>>,
+    /// `tagmanifest-sha256.txt.minisig`.
+    pub signature: Option<Vec<u8>>,
+    /// `tagmanifest-sha256.txt.tsr`.
+    pub timestamp: Option<Vec<u8>>,
+}
+
+impl Evidence {
+    /// Takes the small tag files and seals read by a verification pass.
+    pub(crate) fn of(small_tags: &mut HashMap<String, Vec<u8>>) -> Self {
+        Self {
+            tag_manifest: small_tags.get(TAG_MANIFEST).cloned(),
+            signer_key: small_tags.remove(SIGNER_KEY),
+            signature: small_tags.remove(SEALS[0]),
+            timestamp: small_tags.remove(SEALS[1]),
+        }
+    }
 }
 
 impl Verification {
@@ -108,6 +137,7 @@ impl Verification {
             sidecar,
             problems: Vec::new(),
             more_problems: 0,
+            evidence: Evidence::default(),
         }
     }
 
@@ -214,8 +244,15 @@ fn verify_archive(
             }
             Some(_) => {}
         }
-        if after_tag_manifest {
-            v.problem(Some(&rel), format!("member follows {TAG_MANIFEST}, which must be last"));
+        let seal = after_tag_manifest
+            && kind == EntryType::Regular
+            && SEALS.contains(&rel.as_str())
+            && member.size() <= MAX_SEAL;
+        if after_tag_manifest && !seal {
+            v.problem(
+                Some(&rel),
+                format!("member follows {TAG_MANIFEST}, which must be last but for its signature and time stamp"),
+            );
         }
         if kind == EntryType::Regular && full.ends_with('/') {
             v.problem(Some(&full), "a file member named like a directory (a trailing '/'): tools disagree on it");
@@ -256,7 +293,8 @@ fn verify_archive(
             let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut spool, &mut staged));
             manifest = Some((spool, index));
             read
-        } else if size <= MAX_SMALL_TAG && [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel.as_str()) {
+        } else if seal || (size <= MAX_SMALL_TAG && [BAGIT, BAG_INFO, TAG_MANIFEST, SIGNER_KEY].contains(&rel.as_str()))
+        {
             let mut content = Vec::new();
             let read = copy_hashing(&mut member, &mut hasher, &mut Tee(&mut content, &mut staged));
             small_tags.insert(rel.clone(), content);
@@ -281,6 +319,9 @@ fn verify_archive(
             payload_members.push(index as u32);
             v.payload_files += 1;
             v.payload_bytes += size;
+        } else if seal {
+            // Not covered by the tag manifest: only a signature check can vouch for it.
+            accepted[index] = true;
         } else if tag_digests.len() >= MAX_TAG_FILES {
             v.problem(Some(&rel), format!("more than {MAX_TAG_FILES} tag files: not a Sortie archive"));
         } else if rel == TAG_MANIFEST {
@@ -322,6 +363,7 @@ fn verify_archive(
         accepted[*index] = tags_ok;
     }
     check_bag_info(&mut v, small_tags.get(BAG_INFO));
+    v.evidence = Evidence::of(&mut small_tags);
     Ok((v, accepted))
 }
 

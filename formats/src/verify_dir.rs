@@ -19,7 +19,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
-use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
+use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, MAX_SEAL, SEALS, SIGNER_KEY, TAG_MANIFEST};
 use crate::extract::walk;
 use crate::reader;
 use crate::verify::{self, Lines, MAX_SMALL_TAG, MAX_TAG_FILES, Sidecar, Verification};
@@ -45,6 +45,7 @@ pub fn verify_dir(dir: &Path) -> io::Result<Verification> {
     let mut accepted = vec![false; tags.digests.len()];
     verify::check_tag_manifest(&mut v, tags.small(TAG_MANIFEST), &tags.digests, &mut accepted);
     verify::check_bag_info(&mut v, tags.small(BAG_INFO));
+    v.evidence = verify::Evidence::of(&mut tags.small.into_iter().collect());
     Ok(v)
 }
 
@@ -250,7 +251,13 @@ fn walk_tree(v: &mut Verification, bag: &Path, rel: &Path, listed: &Listed, tags
 fn tag_file(bag: &Path, rel: &str, tags: &mut Tags) -> io::Result<()> {
     let mut file = File::open(bag.join(rel))?;
     let index = tags.digests.len();
-    if [BAGIT, BAG_INFO, TAG_MANIFEST].contains(&rel) && file.metadata()?.len() <= MAX_SMALL_TAG {
+    let size = file.metadata()?.len();
+    if SEALS.contains(&rel) && size <= MAX_SEAL {
+        // A seal covers the tag manifest, which cannot list it.
+        let mut content = Vec::new();
+        file.take(MAX_SEAL).read_to_end(&mut content)?;
+        tags.small.push((rel.to_owned(), content));
+    } else if [BAGIT, BAG_INFO, TAG_MANIFEST, SIGNER_KEY].contains(&rel) && size <= MAX_SMALL_TAG {
         let mut content = Vec::new();
         file.take(MAX_SMALL_TAG).read_to_end(&mut content)?;
         tags.digests.push((rel.to_owned(), hex::encode(Sha256::digest(&content)), index));

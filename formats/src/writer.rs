@@ -67,6 +67,22 @@ pub enum AddError {
     Archive(io::Error),
 }
 
+/// Evidence that closes a bag: tag files it adds to the tag manifest (the signer's public
+/// key), and members over the finished tag manifest that follow it, unlisted (a signature,
+/// a time-stamp token). Called on the writer's thread, where blocking is allowed.
+pub trait Seal: Send + Sync + std::fmt::Debug {
+    /// Tag files written before the tag manifest, so that it lists them: (name, content).
+    fn tag_files(&self) -> Vec<(&'static str, Vec<u8>)>;
+    /// The members to write after the tag manifest, given its bytes; names among
+    /// [`bagit::SEALS`], in that order. A seal it could not get (a time-stamping authority
+    /// that does not answer) is left out and remembered by the implementation: the archive
+    /// stays whole. An `Err` fails the archive.
+    fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>>;
+    /// What the restitution page shows of the seals: the signer's key id, and the time
+    /// stamp once [`Self::seal`] got one.
+    fn evidence(&self) -> crate::report_html::Evidence;
+}
+
 /// Writes one Sortie archive.
 pub struct ArchiveWriter {
     out: FramedZstd,
@@ -196,7 +212,18 @@ impl ArchiveWriter {
 
     /// Writes the manifest, `bag-info.txt` (with `Payload-Oxum` added after the first
     /// field), the extra tag files in order, then the tag manifest, and closes the archive.
-    pub fn finish(mut self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
+    pub fn finish(self, bag_info: &[(String, String)], extra_tags: Vec<(&str, File)>) -> io::Result<Finished> {
+        self.finish_sealed(bag_info, extra_tags, None)
+    }
+
+    /// [`Self::finish`], with the tag files of `seal` before the tag manifest and its seals
+    /// after it.
+    pub fn finish_sealed(
+        mut self,
+        bag_info: &[(String, String)],
+        extra_tags: Vec<(&str, File)>,
+        seal: Option<&dyn Seal>,
+    ) -> io::Result<Finished> {
         self.out.end_frame()?;
         self.manifest.flush()?;
         let manifest = self.manifest.get_ref().try_clone()?;
@@ -210,6 +237,9 @@ impl ArchiveWriter {
         for (name, file) in extra_tags {
             self.add_tag_file(name, file)?;
         }
+        for (name, content) in seal.map(|seal| seal.tag_files()).unwrap_or_default() {
+            self.add_tag(name, content.len() as u64, &mut content.as_slice())?;
+        }
 
         let mut tag_manifest = String::new();
         for (name, digest) in &self.tags {
@@ -217,6 +247,10 @@ impl ArchiveWriter {
         }
         let member = format!("{}/{TAG_MANIFEST}", self.bag);
         self.append(&member, tag_manifest.len() as u64, 0, &mut tag_manifest.as_bytes()).map_err(into_io)?;
+        for (name, content) in seal.map(|seal| seal.seal(tag_manifest.as_bytes())).transpose()?.unwrap_or_default() {
+            let member = format!("{}/{name}", self.bag);
+            self.append(&member, content.len() as u64, 0, &mut content.as_slice()).map_err(into_io)?;
+        }
         self.out.write_all(&tar_member::END_OF_ARCHIVE)?;
         self.out.finish()
     }
@@ -329,6 +363,48 @@ mod tests {
         );
         let tags: Vec<&str> = names[4..].iter().map(|(n, _)| *n).collect();
         assert_eq!(tags, ["bag/manifest-sha256.txt", "bag/bag-info.txt", "bag/tagmanifest-sha256.txt"]);
+    }
+
+    #[derive(Debug)]
+    struct TestSeal(&'static str);
+
+    impl Seal for TestSeal {
+        fn tag_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+            vec![(bagit::SIGNER_KEY, b"a public key\n".to_vec())]
+        }
+        fn seal(&self, tag_manifest: &[u8]) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
+            assert!(String::from_utf8_lossy(tag_manifest).contains("  sortie/signer.pub\n"));
+            Ok(vec![(self.0, format!("seal over {} bytes", tag_manifest.len()).into_bytes())])
+        }
+        fn evidence(&self) -> crate::report_html::Evidence {
+            crate::report_html::Evidence::default()
+        }
+    }
+
+    fn sealed_archive(seal: &TestSeal) -> crate::verify::Verification {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = file.try_clone().unwrap();
+        let options = WriterOptions { level: 3, workers: 1 };
+        let mut writer = ArchiveWriter::create(file, "bag", tempfile::tempfile().unwrap(), options).unwrap();
+        writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
+        writer.finish_sealed(&[("Sortie-Complete".into(), "true".into())], Vec::new(), Some(seal)).unwrap();
+        out.seek(SeekFrom::Start(0)).unwrap();
+        crate::verify::verify_reader(Box::new(out)).unwrap()
+    }
+
+    #[test]
+    fn seals_follow_the_tag_manifest_and_only_they_may() {
+        let sealed = sealed_archive(&TestSeal(bagit::TAG_MANIFEST_SIGNATURE));
+        assert!(sealed.intact(), "{:?}", sealed.problems);
+        let evidence = &sealed.evidence;
+        assert_eq!(evidence.signer_key.as_deref(), Some(&b"a public key\n"[..]));
+        let manifest_len = evidence.tag_manifest.as_ref().unwrap().len();
+        assert_eq!(evidence.signature.as_deref(), Some(format!("seal over {manifest_len} bytes").as_bytes()));
+        assert!(evidence.timestamp.is_none());
+
+        let other = sealed_archive(&TestSeal("sortie/later.txt"));
+        assert!(!other.intact());
+        assert!(other.problems.iter().any(|p| p.message.contains("which must be last but for its signature")));
     }
 
     #[test]

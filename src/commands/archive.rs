@@ -18,12 +18,18 @@ use sortie_formats::{extract as extraction, reader, verify as verification, veri
 
 use super::signals::StopSignals;
 use super::{blocking_until_stopped, print_json, print_outcome, runtime};
-use crate::cli::{ArchiveArgs, ExtractArgs};
+use crate::cli::{ArchiveArgs, ExtractArgs, VerifyArgs};
 use crate::exit;
 
-pub fn verify(args: &ArchiveArgs) -> Result<i32> {
+pub fn verify(args: &VerifyArgs) -> Result<i32> {
+    if !args.against.is_empty() {
+        return super::against::run(args);
+    }
+    let key = args.key.as_deref().map(crate::evidence::sign::open_public_key).transpose()?;
+    let sidecar =
+        (!args.archive.is_dir()).then(|| sortie_core::engine::OutputFiles::for_archive(&args.archive).sidecar);
     let archive = args.archive.clone();
-    let result = if args.archive.is_dir() {
+    let mut result = if args.archive.is_dir() {
         blocking_until_stopped(move || verify_dir::verify_dir(&archive))?
             .map_err(|error| unreadable(&args.archive, "bag directory", &error))?
     } else {
@@ -33,10 +39,22 @@ pub fn verify(args: &ArchiveArgs) -> Result<i32> {
         drop(reading);
         result?.with_context(|| damaged(&args.archive))?
     };
+    let evidence = crate::evidence::check(&mut result, sidecar.as_deref(), key.as_ref());
     let code = verdict(&result);
     if args.json {
-        print_outcome(code, &json!({"archive": args.archive, "intact": result.intact(), "result": result}))?;
+        print_outcome(
+            code,
+            &json!({"archive": args.archive, "intact": result.intact(), "result": result, "evidence": evidence}),
+        )?;
         return Ok(code);
+    }
+    for check in &evidence {
+        let status = match check.ok {
+            Some(true) => "ok",
+            Some(false) => "FAILED",
+            None => "unchecked",
+        };
+        out!("{:<18} {status}: {} ({})", check.what, shown(&check.detail), shown(&check.file))?;
     }
     print_verification(&result, code)?;
     Ok(code)
@@ -181,7 +199,7 @@ fn unreadable(path: &Path, what: &str, error: &std::io::Error) -> anyhow::Error 
 }
 
 /// Bad input: exit 2.
-fn bad_input(message: String) -> anyhow::Error {
+pub(super) fn bad_input(message: String) -> anyhow::Error {
     sortie_core::Error::new(sortie_core::ErrorKind::InvalidInput, message).into()
 }
 

@@ -5,17 +5,32 @@ use indicatif::HumanBytes;
 use sortie_core::engine::{self, ExportOptions, OutputFiles, Stop};
 
 use super::signals::StopSignals;
-use super::{context, open_sources, print_outcome, warn};
+use super::{context, open_sources, print_summary, warn};
 use crate::cli::ExportArgs;
+use crate::events::JsonEvents;
 use crate::exit::{self, Stopped};
-use sortie_core::warning::Warning;
 
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let mut signals = StopSignals::listen();
+    // Printed until the summary, on every path: dropped when this returns.
+    let events = args.json.then(|| JsonEvents::start(&args.output, args.status_interval())).transpose()?;
     let files = OutputFiles::for_archive(&args.output);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
-    let context = context(&args.source, files.all());
+    let evidence_files = crate::evidence::outputs(&files.sidecar);
+    if let Some(existing) = evidence_files.iter().find(|p| !args.force && p.symlink_metadata().is_ok()) {
+        return Err(crate::evidence::bad_input(format!(
+            "output {} already exists: pass --force to overwrite it",
+            existing.display()
+        )));
+    }
+    // Before any transfer: a wrong key or password stops here, exit 2.
+    let request = crate::evidence::Request::open(args.sign.as_deref(), args.timestamp.as_deref())?;
+    let context = context(&args.source, files.all().into_iter().chain(evidence_files.clone()).collect());
     let (progress, bar) = crate::progress::sink(!args.json);
+    let progress = match &events {
+        Some(events) => events.sink(progress),
+        None => progress,
+    };
     warn(&bar, &warnings);
     // Work first: a stage that is over wins over a signal that arrives with its end.
     let sources = tokio::select! {
@@ -23,7 +38,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         sources = open_sources(&args.source, &context, &progress) => sources,
         stop = signals.next() => {
             bar.finish_and_clear();
-            return Err(stopped_early(stop));
+            return Err(stopped(stop));
         }
     };
     let sources = match sources {
@@ -37,6 +52,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             return Err(error.context(format!("export to {} failed; no archive was written", args.output.display())));
         }
     };
+    let seal = request.as_ref().map(crate::evidence::Request::bag_seal);
     let options = ExportOptions {
         concurrency: args.concurrency.map_or_else(|| default_concurrency(&sources), usize::from),
         retry: context.retry,
@@ -45,6 +61,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             .zstd_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
         force: args.force,
+        seal: seal.clone().map(|seal| seal as _),
         resume: args.resume,
         durable_every: durable_every()?,
         stop: Stop::default(),
@@ -62,42 +79,65 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                  command with --resume to continue"
             ));
             options.stop.request(&format!("stopped by {}", stop.signal));
-            tokio::select! {
+            let finished = tokio::select! {
                 biased;
-                summary = &mut export => {
+                summary = &mut export => summary.ok(),
+                _ = signals.next() => None,
+            };
+            match finished {
+                // It finished just as the signal came: the archive is complete.
+                Some(summary) => Ok(summary),
+                None => {
                     bar.finish_and_clear();
-                    if let Ok(summary) = summary {
-                        // It finished just as the signal came: the archive is complete.
-                        return report_summary(&args, &bar, warnings, summary);
-                    }
+                    let _ = std::fs::remove_file(&files.sidecar_partial);
+                    return Err(stopped_resumable(stop, &files));
                 }
-                _ = signals.next() => bar.finish_and_clear(),
             }
-            let _ = std::fs::remove_file(&files.sidecar_partial);
-            return Err(stopped(stop, &files));
         }
     };
     bar.finish_and_clear();
-    let summary =
+    let mut summary =
         summary.with_context(|| format!("export to {} failed; no archive was written", args.output.display()))?;
-    report_summary(&args, &bar, warnings, summary)
-}
-
-/// Prints the summary of a finished export; the exit code says whether it is complete.
-fn report_summary(
-    args: &ExportArgs,
-    bar: &indicatif::ProgressBar,
-    warnings: Vec<Warning>,
-    mut summary: engine::ExportSummary,
-) -> Result<i32> {
-    warn(bar, &summary.warnings);
+    warn(&bar, &summary.warnings);
     summary.warnings.splice(0..0, warnings);
-    let code = if summary.complete { exit::OK } else { exit::INCOMPLETE };
-    if args.json {
-        print_outcome(code, &summary)?;
+    // An earlier export's evidence would not match this archive.
+    for stale in &evidence_files {
+        let _ = std::fs::remove_file(stale);
+    }
+    let evidence = match (&request, &seal) {
+        (Some(request), Some(seal)) => Some(tokio::select! {
+            biased;
+            evidence = crate::evidence::seal_sidecar(request, seal, &summary.sidecar) => evidence?,
+            // A stop while the TSA is asked: as for any stop, no archive is left behind.
+            stop = signals.next() => {
+                for file in files.all().iter().chain(&evidence_files) {
+                    let _ = std::fs::remove_file(file);
+                }
+                return Err(stopped(stop));
+            }
+        }),
+        _ => None,
+    };
+    let unsealed = evidence.as_ref().and_then(|e| e.timestamp_error.as_ref());
+    let code = match (summary.complete, unsealed) {
+        (false, _) => exit::INCOMPLETE,
+        (true, Some(_)) => exit::UNSEALED,
+        (true, None) => exit::OK,
+    };
+    if let Some(events) = events {
+        events.finish();
+        #[derive(serde::Serialize)]
+        struct Exported<'a> {
+            #[serde(flatten)]
+            summary: &'a sortie_core::engine::ExportSummary,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            evidence: Option<&'a crate::evidence::Evidence>,
+        }
+        print_summary(code, &Exported { summary: &summary, evidence: evidence.as_ref() })?;
     } else {
         out!("archive   {} ({})", summary.archive.display(), HumanBytes(summary.archive_bytes))?;
         out!("sha256    {}  (in {})", summary.archive_sha256, summary.sidecar.display())?;
+        out!("report    {} (the restitution page, printable)", summary.report_page.display())?;
         out!(
             "items     {} archived ({}), {} excluded, {} failed, in {:.1} s",
             summary.archived,
@@ -128,6 +168,15 @@ fn report_summary(
                 summary.changed_after_archived
             )?;
         }
+        if let Some(signer) = evidence.as_ref().and_then(|e| e.signer.as_ref()) {
+            out!("signed    key {} ({})", signer.key_id, signer.signature.display())?;
+        }
+        if let Some(stamp) = evidence.as_ref().and_then(|e| e.timestamp.as_ref()) {
+            out!("timestamp {} by {} ({})", stamp.time, stamp.tsa, stamp.token.display())?;
+        }
+        if let Some(error) = unsealed {
+            out!("timestamp NONE: {error}; the archive is kept but is not timestamped")?;
+        }
         if summary.complete {
             out!("complete  yes")?;
         } else {
@@ -137,21 +186,22 @@ fn report_summary(
     Ok(code)
 }
 
-/// The error of an export a signal stopped before its sources were open: nothing written.
-fn stopped_early(stop: Stopped) -> anyhow::Error {
+/// The error of an export a signal stopped before it wrote anything, or while its sidecar
+/// was sealed, after what was not finished is removed.
+fn stopped(stop: Stopped) -> anyhow::Error {
     anyhow::Error::new(stop).context("no archive was written")
 }
 
-/// The error of an export a signal stopped: what it did is kept for `--resume` when any of
-/// it was durable.
-fn stopped(stop: Stopped, files: &OutputFiles) -> anyhow::Error {
+/// The error of an export a signal stopped while it ran: what it did is kept for
+/// `--resume` when any of it was durable.
+fn stopped_resumable(stop: Stopped, files: &OutputFiles) -> anyhow::Error {
     if files.journal().exists() {
         anyhow::Error::new(stop).context(format!(
             "the partial archive {} and its journal are kept: run the same command with --resume to continue",
             files.partial.display()
         ))
     } else {
-        anyhow::Error::new(stop).context("no archive was written")
+        stopped(stop)
     }
 }
 

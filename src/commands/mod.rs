@@ -9,11 +9,14 @@ macro_rules! out {
     }};
 }
 
+mod against;
 mod archive;
 mod completions;
 mod export;
 mod inventory;
+mod keygen;
 mod man;
+mod ovh;
 mod plan;
 mod providers;
 mod report;
@@ -42,6 +45,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Providers(args) => providers::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Ovh(crate::cli::OvhArgs { command: crate::cli::OvhCommand::Credential(args) }) => {
+            block_on(until_stopped(ovh::credential(args)))
+        }
+        Command::Keygen(args) => keygen::run(&args),
     }
 }
 
@@ -101,21 +108,34 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 /// `value`, never through a `serde_json::Value` copy: a crafted archive's report can be
 /// large.
 fn print_outcome<T: serde::Serialize>(code: i32, value: &T) -> Result<()> {
+    print_typed_outcome(None, code, value)
+}
+
+/// [`print_outcome`] as the last line of `export --json`'s events (`crate::events`), typed
+/// `summary` among them.
+fn print_summary<T: serde::Serialize>(code: i32, value: &T) -> Result<()> {
+    print_typed_outcome(Some("summary"), code, value)
+}
+
+fn print_typed_outcome<T: serde::Serialize>(event: Option<&str>, code: i32, value: &T) -> Result<()> {
     #[derive(serde::Serialize)]
     struct Outcome<'a, T> {
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+        event: Option<&'a str>,
         ok: bool,
         exit_code: i32,
         #[serde(flatten)]
         value: &'a T,
     }
-    print_json(&Outcome { ok: code == crate::exit::OK, exit_code: code, value })
+    print_json(&Outcome { event, ok: code == crate::exit::OK, exit_code: code, value })
 }
 
 /// What a command given `--json` prints when it fails, beside the message on stderr: one
-/// object saying so, for a script that reads stdout only.
-pub fn print_failure(code: i32, message: &str) -> Result<()> {
+/// object saying so, for a script that reads stdout only; typed `summary` when it ends the
+/// events of `export --json` (`events`).
+pub fn print_failure(code: i32, message: &str, events: bool) -> Result<()> {
     let error = serde_json::json!({"error": {"kind": crate::exit::kind(code), "message": message}});
-    print_outcome(code, &error)
+    if events { print_summary(code, &error) } else { print_outcome(code, &error) }
 }
 
 /// Prints warnings on stderr, above a progress bar if one is drawn.

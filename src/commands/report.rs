@@ -9,15 +9,18 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde::Serialize;
+use std::io::Write;
+
+use sortie_formats::report_html::{self, Copy, Evidence};
 use sortie_formats::report_reader::{self, ArchiveReport, MAX_LISTED, MAX_REPORT_BYTES};
 use sortie_formats::shown::shown;
 
 use super::archive::{damaged, openable, print_problems};
 use super::print_outcome;
-use crate::cli::ArchiveArgs;
+use crate::cli::ReportArgs;
 use crate::exit;
 
-pub fn run(args: &ArchiveArgs) -> Result<i32> {
+pub fn run(args: &ReportArgs) -> Result<i32> {
     openable(&args.archive)?;
     let report = report_reader::read_report(&args.archive).with_context(|| damaged(&args.archive))?;
     let code = match (report.trusted(), report.complete) {
@@ -25,7 +28,9 @@ pub fn run(args: &ArchiveArgs) -> Result<i32> {
         (true, Some(true)) => exit::OK,
         (true, _) => exit::INCOMPLETE,
     };
-    if args.json {
+    if args.html {
+        print_page(&args.archive, &report)?;
+    } else if args.json {
         // Serialized straight from the report: a `serde_json::Value` of a crafted report.json
         // of 64 MiB (a million sources) took 1.1 GiB.
         print_outcome(code, &Printed { archive: &args.archive, trusted: report.trusted(), report: &report })?;
@@ -33,6 +38,19 @@ pub fn run(args: &ArchiveArgs) -> Result<i32> {
         print_report(&report)?;
     }
     Ok(code)
+}
+
+/// The restitution page, as the export writes it beside the archive: the archive's sha256
+/// is the one of the bytes just read.
+fn print_page(archive: &Path, report: &ArchiveReport) -> std::io::Result<()> {
+    let copy = Copy::Beside {
+        archive_name: archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        sha256: report.archive_sha256.clone().unwrap_or_default(),
+        bytes: std::fs::metadata(archive).ok().map(|meta| meta.len()),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    report_html::render(&mut out, report, &copy, &Evidence::default())?;
+    out.flush()
 }
 
 /// What `report --json` prints.

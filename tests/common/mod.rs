@@ -7,9 +7,11 @@ pub mod dav;
 pub mod dovecot;
 pub mod fault_proxy;
 pub mod openstack;
+pub mod ovh;
 pub mod s3_server;
 pub mod sshd;
 pub mod tcp_proxy;
+pub mod tsa;
 pub mod webdav;
 
 use std::fs;
@@ -56,6 +58,14 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The outcome a command given `--json` prints last on stdout: `export --json` prints its
+/// events before it (docs/EVENTS.md), every other command prints it alone.
+pub fn json_outcome(output: &Output) -> serde_json::Value {
+    let text = stdout(output);
+    let last = text.lines().last().unwrap_or_else(|| panic!("nothing on stdout: {}", all_text(output)));
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {}", all_text(output)))
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -97,6 +107,20 @@ pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
         fs::create_dir_all(full.parent().unwrap()).unwrap();
         fs::write(full, content).unwrap();
     }
+}
+
+/// A tree of `ok.txt` and `count` files no one but root may read (`secret-NNNN.txt`, whose
+/// names it returns): each a failure of an export run by [`run_unprivileged`].
+pub fn unreadable_tree(root: &Path, count: usize) -> Vec<String> {
+    let names: Vec<String> = (0..count).map(|n| format!("secret-{n:04}.txt")).collect();
+    let files: Vec<(&str, &[u8])> =
+        std::iter::once(("ok.txt", &b"fine"[..])).chain(names.iter().map(|n| (n.as_str(), &b"no"[..]))).collect();
+    write_tree(root, &files);
+    for name in &names {
+        set_mode(&root.join(name), 0o000);
+    }
+    set_mode(root, 0o755);
+    names
 }
 
 /// Deterministic incompressible bytes.

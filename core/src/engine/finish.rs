@@ -7,10 +7,13 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
-use sortie_formats::FORMAT_VERSION;
-use sortie_formats::bagit::{INVENTORY, REPORT};
+use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
-use sortie_formats::report::{self, ChangedAfterArchived, Failure, KindCounts, ReportHeader, Run, SourceReport};
+use sortie_formats::report::{self, ChangedAfterArchived, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::report_html::{self, Copy};
+use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::writer::{Seal, bag_name};
+use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
 
 use crate::error::{Error, Result};
 
@@ -29,17 +32,23 @@ pub(crate) struct Closed {
     /// The first [`SUMMARY_FAILURES_MAX`] of them.
     pub(crate) first_failures: Vec<Failure>,
     /// Every run, the last one ended now.
-    pub(crate) runs: Vec<Run>,
+    pub(crate) runs: Vec<report::Run>,
+    /// The report as the restitution page shows it, for the copy beside the archive.
+    pub(crate) report: ArchiveReport,
 }
 
-/// Writes report.json and bag-info.txt and closes the archive.
+/// Writes report.json, bag-info.txt and the restitution page made from them, and closes the
+/// archive (to be named `archive`), sealed by `seal` if given.
 pub(crate) fn finish(
     written: Written,
     reports: Vec<SourceReport>,
     started_at: String,
-    mut runs: Vec<Run>,
+    mut runs: Vec<report::Run>,
     dir: &Path,
+    archive_path: &Path,
+    seal: Option<&dyn Seal>,
 ) -> Result<Closed> {
+    let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, listing_failures, changes, .. } = written;
     let failed = failed + listing_failures.len() as u64;
@@ -75,7 +84,7 @@ pub(crate) fn finish(
     };
     let changed_after_archived = first_lines::<ChangedAfterArchived>(reopen(changes).map_err(io)?).map_err(io)?;
     let header = ReportHeader {
-        format_version: FORMAT_VERSION,
+        format_version,
         complete,
         started: runs.first().map_or_else(|| started_at.clone(), |run| run.started.clone()),
         finished: finished_at.clone(),
@@ -98,20 +107,48 @@ pub(crate) fn finish(
         ("Bag-Software-Agent".to_owned(), format!("sortie {}", env!("CARGO_PKG_VERSION"))),
         ("Bagging-Date".to_owned(), finished_at[..10].to_owned()),
         ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
-        ("Sortie-Format-Version".to_owned(), FORMAT_VERSION.to_string()),
+        ("Sortie-Format-Version".to_owned(), format_version.to_string()),
     ];
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
     bag_info.push(("Sortie-Started".to_owned(), header.started.clone()));
-    bag_info.push(("Sortie-Finished".to_owned(), finished_at));
+    bag_info.push(("Sortie-Finished".to_owned(), finished_at.clone()));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
     for run in &runs {
         let ended = run.ended.as_deref().unwrap_or("unknown");
         bag_info.push(("Sortie-Run".to_owned(), format!("{} {ended} {}", run.started, run.outcome)));
     }
-    let finished = archive.finish(&bag_info, vec![(INVENTORY, inventory), (REPORT, report_file)]).map_err(io)?;
-    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, runs })
+
+    // The page is made from the report just written, read back as `sortie report` reads it
+    // from the archive: the same numbers, the same caps.
+    report_file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut shown = ArchiveReport::from_json(BufReader::new(&mut report_file));
+    shown.bag = Some(bag_name(archive_path));
+    shown.runs.push(Run {
+        agent: bag_info.first().map(|(_, agent)| agent.clone()),
+        started: Some(header.started.clone()),
+        finished: Some(finished_at),
+    });
+    shown.format_version = Some(format_version.to_string());
+    shown.complete = Some(complete);
+    let mut html = tempfile::tempfile_in(dir).map_err(io)?;
+    {
+        let copy = Copy::InsideBag { archive_name: file_name(archive_path) };
+        let mut out = BufWriter::new(&mut html);
+        // Inside the bag, the signer is known, the time stamps are not yet.
+        let evidence = seal.map(Seal::evidence).unwrap_or_default();
+        report_html::render(&mut out, &shown, &copy, &evidence).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let tags = vec![(INVENTORY, inventory), (REPORT, report_file), (REPORT_HTML, html)];
+    let finished = archive.finish_sealed(&bag_info, tags, seal).map_err(io)?;
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, runs, report: shown })
+}
+
+/// The archive's file name, as the page names it.
+pub(crate) fn file_name(archive: &Path) -> String {
+    archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// The first [`SUMMARY_FAILURES_MAX`] records of a spool (one JSON object a line).

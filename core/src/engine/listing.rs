@@ -90,6 +90,9 @@ impl Handoff {
 pub(crate) enum ItemSink<'a> {
     /// Nowhere: they are only counted (`sortie inventory`).
     Count,
+    /// To a function, in listing order (`sortie verify --against` compares them with an
+    /// archive's inventory).
+    Each(&'a mut (dyn FnMut(Item) + Send)),
     /// To the dispatcher, which fetches while the listing goes on; in a flat namespace an
     /// item waits until the listing has passed every key that could make it a directory.
     Dispatch(usize, &'a Handoff),
@@ -102,7 +105,7 @@ pub(crate) async fn list_source(
     provider: &dyn Provider,
     policy: &RetryPolicy,
     progress: &ProgressSink,
-    sink: ItemSink<'_>,
+    mut sink: ItemSink<'_>,
 ) -> Result<SourceListing> {
     let started = Instant::now();
     let flat = provider.capabilities().flat_namespace;
@@ -143,16 +146,23 @@ pub(crate) async fn list_source(
             }
             items += 1;
             bytes += item.size.unwrap_or(0);
-            let ItemSink::Dispatch(index, dispatcher) = &sink else { continue };
+            let (index, dispatcher) = match &mut sink {
+                ItemSink::Dispatch(index, dispatcher) => (*index, *dispatcher),
+                ItemSink::Each(each) => {
+                    each(item);
+                    continue;
+                }
+                ItemSink::Count => continue,
+            };
             let detector = match item.area {
                 Area::Content => Some(&mut content),
                 Area::Config => Some(&mut config),
                 Area::Versions => None,
             };
             let delivered = if let (true, Some(detector)) = (flat, detector) {
-                hand_on(*index, dispatcher, detector.observe(joined(&item), item)).await
+                hand_on(index, dispatcher, detector.observe(joined(&item), item)).await
             } else {
-                dispatcher.send(*index, item, false).await
+                dispatcher.send(index, item, false).await
             };
             if !delivered {
                 // The export is failing; the writer reports why.

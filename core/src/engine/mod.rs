@@ -13,13 +13,14 @@ mod output;
 mod received;
 
 pub use listing::ClassCounts;
+pub(crate) use listing::{ItemSink, list_source};
 pub use output::OutputFiles;
 mod spool;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -27,7 +28,8 @@ use std::time::Instant;
 use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, Run, SourceReport};
-use sortie_formats::writer::{ArchiveWriter, WriterOptions, bag_name};
+use sortie_formats::report_html::{Copy, Evidence, render};
+use sortie_formats::writer::{ArchiveWriter, Seal, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -40,9 +42,8 @@ use crate::warning::Warning;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
-use finish::now_rfc3339;
 use finish::{Closed, finish, merge_counts};
-use listing::{ItemSink, list_source};
+use finish::{file_name, now_rfc3339};
 use output::Output;
 use writer::{ToWriter, WriterThread, Written};
 
@@ -69,6 +70,8 @@ pub struct ExportOptions {
     /// Asked from outside (a signal) to stop at the next safe point, leaving a resumable
     /// partial archive.
     pub stop: Stop,
+    /// Signs and time-stamps the bag's tag manifest (`export --sign`, `--timestamp`).
+    pub seal: Option<Arc<dyn Seal>>,
 }
 
 impl Default for ExportOptions {
@@ -82,6 +85,7 @@ impl Default for ExportOptions {
             resume: false,
             durable_every: DURABLE_EVERY,
             stop: Stop::default(),
+            seal: None,
         }
     }
 }
@@ -144,6 +148,8 @@ pub struct ExportSummary {
     pub archive: PathBuf,
     /// Its `.sha256` sidecar.
     pub sidecar: PathBuf,
+    /// The restitution page beside it (`NAME.tar.zst.report.html`).
+    pub report_page: PathBuf,
     /// Whether everything listed is archived (or excluded on purpose).
     pub complete: bool,
     /// Items archived, with or without bytes.
@@ -257,7 +263,10 @@ pub async fn export(
         }
     };
     if let Some(resumed) = &begun.resumed {
-        progress(Event::Resumed { items: resumed.items, bytes: resumed.bytes });
+        // Where the resume is known: what earlier runs archived, which this run skips.
+        let archived = begun.before.iter().flat_map(|kinds| kinds.values()).map(|c| c.archived).sum();
+        let runs = u32::try_from(begun.runs.len()).unwrap_or(u32::MAX);
+        progress(Event::Resumed { archived, archived_bytes: resumed.bytes, runs });
     }
     let result = run(sources, &out, begun, options, progress, started_at).await;
     if let Err(error) = &result {
@@ -470,17 +479,34 @@ async fn run(
         let reports = reports.clone();
         let dir = out.dir.clone();
         let runs = runs.clone();
-        move || finish(written, reports, started_at, runs, &dir)
+        let archive = out.files.archive.clone();
+        let seal = options.seal.clone();
+        move || finish(written, reports, started_at, runs, &dir, &archive, seal.as_deref())
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
-    let Closed { archive: finished, failed, first_failures, runs } = finished_summary;
-    out.commit(&finished.sha256)?;
+    let Closed { archive: finished, failed, first_failures, runs, report } = finished_summary;
+    let page = out.report_page()?;
+    {
+        let copy = Copy::Beside {
+            archive_name: file_name(&out.files.archive),
+            sha256: finished.sha256.clone(),
+            bytes: Some(finished.bytes),
+        };
+        let mut writer = BufWriter::new(page.as_file());
+        // The signer, and the time stamp of the bag's tag manifest once the seal got it.
+        let evidence = options.seal.as_deref().map_or_else(Evidence::default, Seal::evidence);
+        render(&mut writer, &report, &copy, &evidence)
+            .and_then(|()| writer.flush())
+            .map_err(|e| Error::io("cannot write the restitution page beside the output", &e))?;
+    }
+    out.commit(&finished.sha256, page)?;
 
     let total = |f: fn(&KindCounts) -> u64| reports.iter().flat_map(|r| r.kinds.values()).map(f).sum::<u64>();
     Ok(ExportSummary {
         archive: out.files.archive.clone(),
         sidecar: out.files.sidecar.clone(),
+        report_page: out.files.report.clone(),
         complete: failed == 0,
         archived: total(|c| c.archived),
         archived_bytes: total(|c| c.archived_bytes),
@@ -505,22 +531,32 @@ fn empty_warning(report: &SourceReport) -> Option<Warning> {
 }
 
 /// Source ids, made unique within one archive by numbering repeats.
-fn unique_ids(sources: &[Source]) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    sources
-        .iter()
-        .map(|source| {
-            let mut base = source.spec.id.clone();
-            if !payload_path::is_plain_source_id(&base) {
-                base = format!("source-{}", slug(&base));
-            }
-            let mut id = base.clone();
-            let mut n = 2;
-            while !seen.insert(id.clone()) {
-                id = format!("{base}-{n}");
-                n += 1;
-            }
-            id
-        })
-        .collect()
+pub(crate) fn unique_ids(sources: &[Source]) -> Vec<String> {
+    let mut ids = SourceIds::default();
+    sources.iter().map(|source| ids.next(&source.spec.id)).collect()
+}
+
+/// Gives the sources of one archive, in their order, the ids they have under `data/`:
+/// plain, and unique by numbering repeats. Shared by the export and by the opening of the
+/// sources, so that a source is named the same way before and during the export.
+#[derive(Default)]
+pub(crate) struct SourceIds {
+    seen: HashSet<String>,
+}
+
+impl SourceIds {
+    /// The id of the next source, whose provider named it `wanted`.
+    pub(crate) fn next(&mut self, wanted: &str) -> String {
+        let mut base = wanted.to_owned();
+        if !payload_path::is_plain_source_id(&base) {
+            base = format!("source-{}", slug(&base));
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.seen.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
 }

@@ -24,6 +24,8 @@ pub struct OutputFiles {
     pub sidecar: PathBuf,
     /// `NAME.tar.zst.sha256.partial`, just before the rename.
     pub sidecar_partial: PathBuf,
+    /// `NAME.tar.zst.report.html`, the restitution page with the archive's sha256.
+    pub report: PathBuf,
 }
 
 impl OutputFiles {
@@ -35,6 +37,7 @@ impl OutputFiles {
             partial: with_suffix(archive, ".partial"),
             sidecar_partial: with_suffix(&sidecar, ".partial"),
             sidecar,
+            report: with_suffix(archive, ".report.html"),
         }
     }
 
@@ -63,10 +66,15 @@ impl OutputFiles {
     }
 
     /// Every path an export to the archive writes: the archive, its sidecar, their partial
-    /// files, the journal and its spools.
+    /// files, the restitution page, the journal and its spools.
     pub fn all(&self) -> Vec<PathBuf> {
-        let mut paths =
-            vec![self.archive.clone(), self.partial.clone(), self.sidecar.clone(), self.sidecar_partial.clone()];
+        let mut paths = vec![
+            self.archive.clone(),
+            self.partial.clone(),
+            self.sidecar.clone(),
+            self.sidecar_partial.clone(),
+            self.report.clone(),
+        ];
         paths.extend(super::journal::all_paths(&self.archive));
         paths
     }
@@ -126,8 +134,8 @@ impl Output {
         }
         if !force {
             // A sidecar alone is still someone's checksum of an archive moved elsewhere.
-            if let Some(existing) = [&files.archive, &files.sidecar].into_iter().find(|p| p.symlink_metadata().is_ok())
-            {
+            let written = [&files.archive, &files.sidecar, &files.report];
+            if let Some(existing) = written.into_iter().find(|p| p.symlink_metadata().is_ok()) {
                 return Err(invalid(format!(
                     "output {} already exists: pass --force to overwrite it",
                     existing.display()
@@ -147,8 +155,17 @@ impl Output {
         Ok((Self { files, dir }, file))
     }
 
-    /// Writes the sidecar, then moves the archive into place.
-    pub(crate) fn commit(&self, sha256: &str) -> Result<()> {
+    /// A temporary file beside the output for the restitution page, removed unless
+    /// [`Output::commit`] puts it in place; created readable by its owner only, as the
+    /// archive (it names the customer's items).
+    pub(crate) fn report_page(&self) -> Result<tempfile::NamedTempFile> {
+        tempfile::NamedTempFile::new_in(&self.dir)
+            .map_err(|e| Error::io("cannot create the restitution page beside the output", &e))
+    }
+
+    /// Writes the sidecar, puts the restitution page in place, then moves the archive into
+    /// place: an archive under its name always has both beside it.
+    pub(crate) fn commit(&self, sha256: &str, report_page: tempfile::NamedTempFile) -> Result<()> {
         let files = &self.files;
         let name = files.archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let write = || -> io::Result<()> {
@@ -156,6 +173,8 @@ impl Output {
             writeln!(file, "{sha256}  {name}")?;
             file.sync_all()?;
             fs::rename(&files.sidecar_partial, &files.sidecar)?;
+            report_page.as_file().sync_all()?;
+            report_page.persist(&files.report).map_err(|e| e.error)?;
             fs::rename(&files.partial, &files.archive)
         };
         write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))?;

@@ -260,7 +260,10 @@ impl WriterThread {
 
     fn handle(&mut self, message: ToWriter) -> Result<()> {
         match message {
-            ToWriter::ListingFailed(failure) => self.state.listing_failures.push(failure),
+            ToWriter::ListingFailed(failure) => {
+                (self.progress)(failed_event(&failure));
+                self.state.listing_failures.push(failure);
+            }
             ToWriter::Seen { source, kind } => *self.state.seen_again[source].entry(kind).or_default() += 1,
             ToWriter::Changed { source, kind, change } => {
                 tracing::warn!(
@@ -297,6 +300,7 @@ impl WriterThread {
                     reason,
                 };
                 spool_line(&mut self.state.exclusions, &exclusion)?;
+                (self.progress)(Event::Excluded);
             }
             ToWriter::Failed { job, error, attempts } => self.failed(&job, error, attempts)?,
         }
@@ -410,7 +414,6 @@ impl WriterThread {
     /// Counts a failure, says so, and records it for the report.
     fn failure(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
         self.state.failed += 1;
-        (self.progress)(Event::Failed { id: job.item.id.display(), error: error.clone() });
         let failure = Failure {
             source: self.sources[job.source].clone(),
             id: job.item.id.display(),
@@ -418,7 +421,19 @@ impl WriterThread {
             error,
             attempts,
         };
+        (self.progress)(failed_event(&failure));
         spool_line(&mut self.state.failures, &failure)
+    }
+}
+
+/// The event that says a failure record was made: the same fields as the report's.
+fn failed_event(failure: &Failure) -> Event {
+    Event::Failed {
+        source: failure.source.clone(),
+        id: failure.id.clone(),
+        kind: failure.kind.clone(),
+        error: failure.error.clone(),
+        attempts: failure.attempts,
     }
 }
 
