@@ -32,7 +32,13 @@ fn content(len: usize) -> Vec<u8> {
 fn writer(workers: u32) -> (tempfile::TempDir, ArchiveWriter) {
     let dir = tempfile::tempdir().unwrap();
     let file = std::fs::File::create(dir.path().join("bench.tar.zst")).unwrap();
-    let writer = ArchiveWriter::create(file, "bench", dir.path(), WriterOptions { level: 3, workers }).unwrap();
+    let writer = ArchiveWriter::create(
+        file,
+        "bench",
+        tempfile::tempfile_in(dir.path()).unwrap(),
+        WriterOptions { level: 3, workers },
+    )
+    .unwrap();
     (dir, writer)
 }
 

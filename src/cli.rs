@@ -247,9 +247,13 @@ pub struct ExportArgs {
     /// The archive to write (NAME.tar.zst); NAME.tar.zst.sha256 is written beside it.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Overwrite the output if it exists.
+    /// Overwrite the output if it exists, and start over an interrupted export to it.
     #[arg(long)]
     pub force: bool,
+    /// Continue the interrupted export to the output (same sources), from the journal beside
+    /// its partial archive: nothing archived is fetched again.
+    #[arg(long, conflicts_with_all = ["force", "encrypt_to", "encrypt_to_file", "volume_size"])]
+    pub resume: bool,
     /// Items fetched at once (default: 8 from local sources, 32 when a source is remote,
     /// where each small object waits mostly on the network).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]

@@ -22,11 +22,11 @@ pub const SOURCE_CHANGED: i32 = 6;
 /// The archive is written and complete, but evidence asked for could not be had (a
 /// time-stamping authority that did not answer): it is not called timestamped.
 pub const UNSEALED: i32 = 7;
-/// Interrupted (Ctrl-C, SIGINT); no archive was left behind.
+/// Interrupted (Ctrl-C, SIGINT); an export keeps its partial archive for `--resume`.
 pub const INTERRUPTED: i32 = 130;
-/// Stopped by SIGTERM; no archive was left behind.
+/// Stopped by SIGTERM; an export keeps its partial archive for `--resume`.
 pub const TERMINATED: i32 = 143;
-/// Stopped by SIGHUP; no archive was left behind.
+/// Stopped by SIGHUP; an export keeps its partial archive for `--resume`.
 pub const HUNG_UP: i32 = 129;
 
 /// The table shown by `--help`.
@@ -42,9 +42,11 @@ pub const TABLE: &str = "Exit codes:
   6    source changed: `verify --against` found items changed, new or gone since the export
   7    unsealed: the archive is complete and kept (and signed, if asked), but a time stamp
        asked for with --timestamp could not be had; it is not timestamped
-  129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive was left behind";
+  129  stopped by SIGHUP, 130 by Ctrl-C (SIGINT), 143 by SIGTERM: no archive under its final
+       name; an export keeps its partial and journal: run it again with --resume";
 
-/// A command stopped by a signal: what was not finished is removed, and the exit code is
+/// A command stopped by a signal: what was not finished is removed (an export keeps its
+/// partial archive and journal for `--resume`), and the exit code is
 /// 128 + the signal's number, as a shell reports a process the signal killed.
 #[derive(Debug)]
 pub struct Stopped {

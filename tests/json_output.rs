@@ -140,8 +140,8 @@ fn an_interrupted_export_says_so_in_json() {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let output = child.wait_with_output().unwrap();
     let value = failure(&output, 143, "interrupted");
-    assert!(message(&value).contains("SIGTERM") && message(&value).contains("no archive"), "{value}");
-    assert!(!archive.exists() && !partial.exists());
+    assert!(message(&value).contains("SIGTERM") && message(&value).contains("--resume"), "{value}");
+    assert!(!archive.exists() && partial.exists());
 }
 
 /// Waits until process `pid` catches SIGTERM (its handler is installed, `SigCgt` in

@@ -291,6 +291,16 @@ fn a_stopped_export_leaves_no_volume_behind() {
         .filter(|name| name.starts_with("stopped"))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(all_text(&output).contains("cannot be resumed"), "{}", all_text(&output));
+
+    // Nothing was kept, and --resume says why it does not apply.
+    let again = sortie()
+        .args(["export", source.to_str().unwrap(), "-o", "stopped.tar.zst", "--encrypt-to", &recipient, "--resume"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&again), 2, "{}", all_text(&again));
+    assert!(all_text(&again).contains("--encrypt-to"), "{}", all_text(&again));
 }
 
 #[test]

@@ -17,12 +17,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use sha2::Sha256;
 use zstd::stream::write::Encoder;
 
 use crate::sink::{Sink, SinkMark};
@@ -63,6 +64,17 @@ pub struct Digested {
     /// Its size.
     pub bytes: u64,
     /// Lower-case hex sha256.
+    pub sha256: String,
+}
+
+/// The archive as it stands on disk after [`FramedZstd::durable`]: every frame before
+/// `offset` is written and synced, so a later run can cut the file there and go on.
+#[derive(Debug, Clone)]
+pub struct Durable {
+    /// Compressed bytes on disk, ending on a frame boundary.
+    pub offset: u64,
+    /// Lower-case hex sha256 of those bytes: what a later run checks the file against
+    /// before it continues it.
     pub sha256: String,
 }
 
@@ -150,14 +162,30 @@ pub struct FramedZstd {
     output: SyncSender<Output>,
     broken: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The output file, for the `fsync` of [`FramedZstd::durable`] (the output thread owns
+    /// the writing handle).
+    syncing: Option<File>,
 }
 
 impl FramedZstd {
     /// Starts writing at the beginning of `sink` (a file, which must be empty, or the
     /// layers of [`Sink`]), with `workers` compression threads (at least one).
     pub fn new(sink: impl Into<Sink>, level: i32, workers: u32) -> Self {
-        let file = sink.into();
+        Self::start(sink.into(), level, workers)
+    }
+
+    /// Continues a plain file whose first `offset` bytes are whole frames written earlier,
+    /// and whose sha256 so far is `prefix` (the caller read them back: sha2 cannot save its
+    /// state). The file is cut at `offset` first; what follows is new frames.
+    pub fn resume(mut file: File, level: i32, workers: u32, offset: u64, prefix: Sha256) -> io::Result<Self> {
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Self::start(Sink::resume(file, offset, prefix), level, workers))
+    }
+
+    fn start(file: Sink, level: i32, workers: u32) -> Self {
         let workers = workers.max(1);
+        let syncing = file.current().try_clone().ok();
         let (output, output_rx) = sync_channel::<Output>(OUTPUT_QUEUE);
         let broken = Arc::new(AtomicBool::new(false));
         let flag = broken.clone();
@@ -181,7 +209,20 @@ impl FramedZstd {
             output,
             broken,
             threads,
+            syncing,
         }
+    }
+
+    /// Closes the current frame, waits until every frame is written and syncs the file:
+    /// the point a later run can continue from.
+    pub fn durable(&mut self) -> io::Result<Durable> {
+        self.end_frame()?;
+        let checkpoint = self.request(Output::Sync)??;
+        match &self.syncing {
+            Some(file) => file.sync_data()?,
+            None => return Err(io::Error::other("cannot sync the archive: its file could not be cloned")),
+        }
+        Ok(Durable { offset: checkpoint.0.written(), sha256: checkpoint.0.sha256() })
     }
 
     /// Closes the current frame if it holds at least [`FRAME_TARGET`] bytes.
@@ -317,7 +358,7 @@ fn compress_frames(
 /// answers sync, rollback and finish requests once all earlier pieces are written.
 fn write_in_order(mut file: Sink, requests: Receiver<Output>, broken: &AtomicBool) {
     let writeback = start_writeback();
-    let mut synced = 0u64;
+    let mut synced = file.written();
     let mut next = 0u64;
     let mut early: BTreeMap<u64, io::Result<Vec<u8>>> = BTreeMap::new();
     let mut waiting: Option<Output> = None;
@@ -447,6 +488,30 @@ mod tests {
         let mut plain = String::new();
         zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
         assert_eq!(plain, "first second streamed");
+    }
+
+    #[test]
+    fn a_resumed_file_continues_after_its_durable_frames() {
+        let tmp = tempfile::tempfile().unwrap();
+        let out = tmp.try_clone().unwrap();
+        let mut writer = FramedZstd::new(tmp.try_clone().unwrap(), 3, 2);
+        writer.write_all(b"kept ").unwrap();
+        let durable = writer.durable().unwrap();
+        writer.write_all(b"lost").unwrap();
+        writer.end_frame().unwrap();
+        writer.durable().unwrap();
+        drop(writer);
+
+        let prefix = Sha256::new_with_prefix(&read_back(out.try_clone().unwrap())[..durable.offset as usize]);
+        assert_eq!(hex::encode(prefix.clone().finalize()), durable.sha256);
+        let mut writer = FramedZstd::resume(tmp, 3, 1, durable.offset, prefix).unwrap();
+        writer.write_all(b"then more").unwrap();
+        let finished = writer.finish().unwrap();
+        let bytes = read_back(out);
+        assert_eq!(finished.sha256, hex::encode(Sha256::digest(&bytes)));
+        let mut plain = String::new();
+        zstd::stream::read::Decoder::new(&bytes[..]).unwrap().read_to_string(&mut plain).unwrap();
+        assert_eq!(plain, "kept then more");
     }
 
     #[test]

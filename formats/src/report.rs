@@ -28,6 +28,60 @@ pub struct KindCounts {
     /// it existed, hence the default.
     #[serde(default)]
     pub changed_since_listing: u64,
+    /// Items archived by an earlier run of a resumed export and found different when the
+    /// listing went over them again (size, ETag, version or modification time): the archive
+    /// keeps what it archived; `changed_after_archived` in the report names them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changed_after_archived: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One run of an export. An export resumed after an interruption has several, the last
+/// one the run that finished it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// When it started, RFC 3339 UTC.
+    pub started: String,
+    /// When it ended, RFC 3339 UTC, when that is known (a process killed outright leaves
+    /// no record of its end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// How it ended: `completed`, `stopped by SIGINT` (or SIGTERM, SIGHUP), `failed: …`,
+    /// or `killed or crashed` when it left no record.
+    pub outcome: String,
+}
+
+/// What the listing said of an item, as compared between the runs of a resumed export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedState {
+    /// Size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Modification time, RFC 3339 UTC with nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// ETag or checksum as the provider serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Version id, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// An item an earlier run archived that the listing of a later run found changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedAfterArchived {
+    /// Source id.
+    pub source: String,
+    /// Its member path under the bag, `data/…`, as archived.
+    pub path: String,
+    /// What the listing said when it was archived.
+    pub archived: ListedState,
+    /// What the later listing says.
+    pub now: ListedState,
 }
 
 /// One source's part of the report.
@@ -84,6 +138,13 @@ pub struct ReportHeader {
     pub finished: String,
     /// Per source.
     pub sources: Vec<SourceReport>,
+    /// Every run of the export, first to last (one unless it was resumed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<Run>,
+    /// The first 1,000 items found changed after being archived (their count per kind is
+    /// `changed_after_archived`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_after_archived: Vec<ChangedAfterArchived>,
 }
 
 /// Writes the report: the header's fields, then `failures` and `exclusions` copied from
@@ -127,6 +188,8 @@ mod tests {
             started: "s".into(),
             finished: "f".into(),
             sources: vec![],
+            runs: vec![],
+            changed_after_archived: vec![],
         };
         let failure = serde_json::to_string(&Failure {
             source: "fs-x".into(),

@@ -17,8 +17,9 @@ use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 /// A temporary file read and written in clear through a keystream.
 pub struct Spool {
     file: File,
-    /// Boxed: a spool travels in messages between the fetchers and the writer.
-    keys: Box<Keystream>,
+    /// Boxed: a spool travels in messages between the fetchers and the writer. None for a
+    /// spool in clear ([`Spool::plain`]).
+    keys: Option<Box<Keystream>>,
     scratch: Vec<u8>,
 }
 
@@ -52,16 +53,36 @@ impl Spool {
         getrandom::getrandom(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
         getrandom::getrandom(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
         let keys = Box::new(Keystream { cipher: ChaCha20::new(&key.into(), &nonce.into()), key, nonce });
-        Ok(Self { file, keys, scratch: Vec::new() })
+        Ok(Self { file, keys: Some(keys), scratch: Vec::new() })
+    }
+
+    /// A spool in clear over `file`: the named spools a resumable export keeps beside its
+    /// partial, which a later process reads back. Only plain exports are resumable, whose
+    /// archive beside these spools is in clear too.
+    pub fn plain(file: File) -> Self {
+        Self { file, keys: None, scratch: Vec::new() }
+    }
+
+    /// Syncs the file's data to disk.
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Cuts or extends the file to `len` bytes.
+    pub fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
     }
 
     /// A second handle on the same file and offset, seeking before it reads or writes.
     pub fn try_clone(&self) -> io::Result<Self> {
         let mut file = self.file.try_clone()?;
-        let (key, nonce) = (self.keys.key, self.keys.nonce);
+        let Some(keys) = &self.keys else {
+            return Ok(Self::plain(file));
+        };
+        let (key, nonce) = (keys.key, keys.nonce);
         let mut cipher = ChaCha20::new(&key.into(), &nonce.into());
         cipher.seek(file.stream_position()?);
-        Ok(Self { file, keys: Box::new(Keystream { cipher, key, nonce }), scratch: Vec::new() })
+        Ok(Self { file, keys: Some(Box::new(Keystream { cipher, key, nonce })), scratch: Vec::new() })
     }
 
     /// The file under the spool, to write with another API what [`Spool::encrypt`] made:
@@ -73,7 +94,9 @@ impl Spool {
     /// Encrypts `bytes` in place as the next bytes of the file, for a caller that writes
     /// them itself to [`Spool::raw_file`].
     pub fn encrypt(&mut self, bytes: &mut [u8]) {
-        self.keys.cipher.apply_keystream(bytes);
+        if let Some(keys) = &mut self.keys {
+            keys.cipher.apply_keystream(bytes);
+        }
     }
 
     /// Back to the first byte, to read what was written.
@@ -84,9 +107,12 @@ impl Spool {
 
 impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(keys) = &mut self.keys else {
+            return self.file.write(buf);
+        };
         self.scratch.clear();
         self.scratch.extend_from_slice(buf);
-        self.keys.cipher.apply_keystream(&mut self.scratch);
+        keys.cipher.apply_keystream(&mut self.scratch);
         self.file.write_all(&self.scratch)?;
         Ok(buf.len())
     }
@@ -99,7 +125,9 @@ impl Write for Spool {
 impl Read for Spool {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
-        self.keys.cipher.apply_keystream(&mut buf[..n]);
+        if let Some(keys) = &mut self.keys {
+            keys.cipher.apply_keystream(&mut buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -107,7 +135,9 @@ impl Read for Spool {
 impl Seek for Spool {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let position = self.file.seek(to)?;
-        self.keys.cipher.seek(position);
+        if let Some(keys) = &mut self.keys {
+            keys.cipher.seek(position);
+        }
         Ok(position)
     }
 }

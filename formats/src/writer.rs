@@ -6,6 +6,7 @@
 //! owns this writer while the async side feeds it through a bounded channel. Bodies are
 //! read as buffers (`BufRead`) and hashed and written straight from them.
 
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -13,9 +14,9 @@ use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use crate::bagit::{self, BAG_INFO, BAGIT, MANIFEST, TAG_MANIFEST};
-use crate::framed_zstd::{Finished, FramedZstd};
+use crate::framed_zstd::{Durable, Finished, FramedZstd};
 use crate::sink::Sink;
-use crate::spool::{self, Spool};
+use crate::spool::Spool;
 use crate::tar_member;
 
 /// Members larger than this are compressed as they are read, in a frame of their own,
@@ -38,6 +39,22 @@ pub struct Written {
     pub sha256: String,
     /// Bytes written, equal to the announced size.
     pub size: u64,
+}
+
+/// What an archive holds at a durable point ([`ArchiveWriter::durable`]): enough for a
+/// later run to continue it with [`ArchiveWriter::resume`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DurablePoint {
+    /// Compressed bytes on disk, ending on a frame boundary.
+    pub archive_bytes: u64,
+    /// Their sha256, lower-case hex.
+    pub archive_sha256: String,
+    /// Bytes of the manifest spool holding the lines of the members before that point.
+    pub manifest_bytes: u64,
+    /// Payload bytes before that point (`Payload-Oxum`).
+    pub payload_bytes: u64,
+    /// Payload files before that point.
+    pub payload_files: u64,
 }
 
 /// Why a payload member could not be written.
@@ -73,6 +90,7 @@ pub struct ArchiveWriter {
     out: FramedZstd,
     bag: String,
     manifest: BufWriter<Spool>,
+    manifest_bytes: u64,
     payload_bytes: u64,
     payload_files: u64,
     tags: Vec<(String, String)>,
@@ -81,18 +99,60 @@ pub struct ArchiveWriter {
 impl ArchiveWriter {
     /// Starts an archive in `file` (empty, opened for writing, or the layers of a [`Sink`]) whose members live under
     /// `bag/`, and writes `bagit.txt` first so that a streaming reader knows what follows.
-    /// The manifest is spooled in `spool_dir` (beside the output, so it uses that disk).
-    pub fn create(file: impl Into<Sink>, bag: &str, spool_dir: &Path, options: WriterOptions) -> io::Result<Self> {
+    /// The manifest lines are spooled into `manifest`, an empty spool beside the output (so
+    /// it uses that disk), named and in clear when the export is to be resumable.
+    pub fn create(file: impl Into<Sink>, bag: &str, manifest: Spool, options: WriterOptions) -> io::Result<Self> {
         let mut writer = Self {
             out: FramedZstd::new(file, options.level, options.workers),
             bag: bag.to_owned(),
-            manifest: BufWriter::new(spool::tempfile_in(spool_dir)?),
+            manifest: BufWriter::new(manifest),
+            manifest_bytes: 0,
             payload_bytes: 0,
             payload_files: 0,
             tags: Vec::new(),
         };
         writer.add_tag(BAGIT, bagit::BAGIT_TXT.len() as u64, &mut bagit::BAGIT_TXT.as_bytes())?;
         Ok(writer)
+    }
+
+    /// Continues an archive an earlier run left at `point`: `file` is cut there, `manifest`
+    /// (the same spool) too, and `prefix` is the sha256 state of the file's first
+    /// `point.archive_bytes` bytes, which the caller read back and checked.
+    pub fn resume(
+        file: File,
+        bag: &str,
+        mut manifest: Spool,
+        point: &DurablePoint,
+        prefix: Sha256,
+        options: WriterOptions,
+    ) -> io::Result<Self> {
+        manifest.set_len(point.manifest_bytes)?;
+        manifest.seek(SeekFrom::Start(point.manifest_bytes))?;
+        let bagit_digest = hex::encode(Sha256::digest(bagit::BAGIT_TXT.as_bytes()));
+        Ok(Self {
+            out: FramedZstd::resume(file, options.level, options.workers, point.archive_bytes, prefix)?,
+            bag: bag.to_owned(),
+            manifest: BufWriter::new(manifest),
+            manifest_bytes: point.manifest_bytes,
+            payload_bytes: point.payload_bytes,
+            payload_files: point.payload_files,
+            tags: vec![(BAGIT.to_owned(), bagit_digest)],
+        })
+    }
+
+    /// Closes the current frame and makes everything written so far durable: the archive
+    /// file synced, then the manifest spool. Returns the point a later run continues from.
+    pub fn durable(&mut self) -> io::Result<DurablePoint> {
+        let Durable { offset, sha256 } = self.out.durable()?;
+        self.manifest.flush()?;
+        self.manifest.get_ref().sync_data()?;
+        Ok(DurablePoint {
+            archive_bytes: offset,
+            archive_sha256: sha256,
+            manifest_bytes: self.manifest_bytes,
+            payload_bytes: self.payload_bytes,
+            payload_files: self.payload_files,
+        })
     }
 
     /// Adds a payload file (`path` starts with `data/`) of exactly `size` bytes.
@@ -127,7 +187,9 @@ impl ArchiveWriter {
             }
             Err(archive_error) => return Err(archive_error),
         };
-        self.manifest.write_all(bagit::manifest_line(&sha256, path).as_bytes()).map_err(AddError::Archive)?;
+        let line = bagit::manifest_line(&sha256, path);
+        self.manifest.write_all(line.as_bytes()).map_err(AddError::Archive)?;
+        self.manifest_bytes += line.len() as u64;
         self.payload_bytes += size;
         self.payload_files += 1;
         if streamed { self.out.end_frame() } else { self.out.end_frame_if_full() }.map_err(AddError::Archive)?;
@@ -138,6 +200,11 @@ impl ArchiveWriter {
     pub fn add_directory(&mut self, path: &str, mtime: u64) -> io::Result<()> {
         let member = format!("{}/{}/", self.bag, path.trim_end_matches('/'));
         self.out.write_all(&tar_member::header(EntryType::Directory, &member, 0, mtime)?)
+    }
+
+    /// Payload bytes written so far.
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
     }
 
     /// `Payload-Oxum` as BagIt defines it: `octets.files`.
@@ -271,7 +338,7 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let mut out = file.try_clone().unwrap();
         let options = WriterOptions { level: 3, workers: 1 };
-        let mut writer = ArchiveWriter::create(file, "bag", &std::env::temp_dir(), options).unwrap();
+        let mut writer = ArchiveWriter::create(file, "bag", crate::spool::tempfile().unwrap(), options).unwrap();
         let ok = writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
         assert_eq!(ok.size, 2);
         let short = writer.add_payload("data/s/short", 10, 0, &mut &b"abc"[..], true);
@@ -322,7 +389,7 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let mut out = file.try_clone().unwrap();
         let options = WriterOptions { level: 3, workers: 1 };
-        let mut writer = ArchiveWriter::create(file, "bag", &std::env::temp_dir(), options).unwrap();
+        let mut writer = ArchiveWriter::create(file, "bag", crate::spool::tempfile().unwrap(), options).unwrap();
         writer.add_payload("data/s/a", 2, 0, &mut &b"hi"[..], false).unwrap();
         writer.finish_sealed(&[("Sortie-Complete".into(), "true".into())], Vec::new(), Some(seal)).unwrap();
         out.seek(SeekFrom::Start(0)).unwrap();

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, Layout, OutputFiles};
+use sortie_core::engine::{self, ExportOptions, Layout, OutputFiles, Stop};
 use sortie_formats::sink::seal::Recipients;
 
 use super::signals::StopSignals;
@@ -16,6 +16,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     // Printed until the summary, on every path: dropped when this returns.
     let events = args.json.then(|| JsonEvents::start(&args.output, args.status_interval())).transpose()?;
     let layout = layout(&args)?;
+    let resumable = layout.resumable();
     let files = OutputFiles::for_export(&args.output, &layout);
     let mut warnings: Vec<_> = OutputFiles::check_name(&args.output)?.into_iter().collect();
     let evidence_files = crate::evidence::outputs(&files.sidecar);
@@ -65,14 +66,49 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         force: args.force,
         seal: seal.clone().map(|seal| seal as _),
         layout,
+        resume: args.resume,
+        durable_every: durable_every()?,
+        stop: Stop::default(),
     };
+    // A first signal asks the export to stop at the next safe point, with everything done
+    // so far durable; a second one stops at once (the journal's last durable point stays).
+    let export = engine::export(&sources, &args.output, &options, progress);
+    tokio::pin!(export);
     let summary = tokio::select! {
         biased;
-        summary = engine::export(&sources, &args.output, &options, progress) => summary,
+        summary = &mut export => summary,
         stop = signals.next() => {
-            bar.finish_and_clear();
-            files.remove_partials();
-            return Err(stopped(stop));
+            if resumable {
+                bar.suspend(|| eprintln!(
+                    "sortie: {stop}: stopping at the next safe point (signal again to stop at once); run the same \
+                     command with --resume to continue"
+                ));
+            } else {
+                bar.suspend(|| eprintln!(
+                    "sortie: {stop}: stopping at the next safe point (signal again to stop at once); an encrypted \
+                     or split export cannot be resumed: nothing is kept"
+                ));
+            }
+            options.stop.request(&format!("stopped by {}", stop.signal));
+            let finished = tokio::select! {
+                biased;
+                summary = &mut export => summary.ok(),
+                _ = signals.next() => None,
+            };
+            match finished {
+                // It finished just as the signal came: the archive is complete.
+                Some(summary) => Ok(summary),
+                None if resumable => {
+                    bar.finish_and_clear();
+                    let _ = std::fs::remove_file(&files.sidecar_partial);
+                    return Err(stopped_resumable(stop, &files));
+                }
+                None => {
+                    bar.finish_and_clear();
+                    files.remove_partials();
+                    return Err(stopped(stop));
+                }
+            }
         }
     };
     bar.finish_and_clear();
@@ -145,6 +181,21 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                 summary.changed_since_listing
             )?;
         }
+        if let Some(resumed) = &summary.resumed {
+            out!(
+                "resumed   after {} run(s): {} item(s) ({}) were archived before, not fetched again",
+                summary.runs.len().saturating_sub(1),
+                resumed.items,
+                HumanBytes(resumed.bytes)
+            )?;
+        }
+        if summary.changed_after_archived > 0 {
+            out!(
+                "changed   {} item(s) changed at the source after an earlier run archived them: the archive keeps \
+                 what it archived; sortie/report.json names them under \"changed_after_archived\"",
+                summary.changed_after_archived
+            )?;
+        }
         if let Some(signer) = evidence.as_ref().and_then(|e| e.signer.as_ref()) {
             out!("signed    key {} ({})", signer.key_id, signer.signature.display())?;
         }
@@ -185,9 +236,39 @@ fn layout(args: &ExportArgs) -> Result<Layout> {
     Ok(Layout { recipients, volume_size: args.volume_size })
 }
 
-/// The error of an export a signal stopped, after what was not finished is removed.
+/// The error of an export a signal stopped before it wrote anything, or while its sidecar
+/// was sealed, or an encrypted or split one (not resumable), after what was not finished is
+/// removed.
 fn stopped(stop: Stopped) -> anyhow::Error {
     anyhow::Error::new(stop).context("no archive was written")
+}
+
+/// The error of an export a signal stopped while it ran: what it did is kept for
+/// `--resume` when any of it was durable.
+fn stopped_resumable(stop: Stopped, files: &OutputFiles) -> anyhow::Error {
+    if files.journal().exists() {
+        anyhow::Error::new(stop).context(format!(
+            "the partial archive {} and its journal are kept: run the same command with --resume to continue",
+            files.partial.display()
+        ))
+    } else {
+        stopped(stop)
+    }
+}
+
+/// `SORTIE_DURABLE_INTERVAL_MS`: how often the export makes its work durable (default 1000):
+/// shorter loses less to a kill and costs more `fsync`s (docs/RESUME.md).
+fn durable_every() -> Result<std::time::Duration> {
+    match std::env::var("SORTIE_DURABLE_INTERVAL_MS") {
+        Err(_) => Ok(engine::DURABLE_EVERY),
+        Ok(text) => match text.parse::<u64>() {
+            Ok(ms) if (10..=3_600_000).contains(&ms) => Ok(std::time::Duration::from_millis(ms)),
+            _ => Err(anyhow::Error::new(sortie_core::Error::new(
+                sortie_core::ErrorKind::InvalidInput,
+                format!("SORTIE_DURABLE_INTERVAL_MS={text:?} is not a number of milliseconds from 10 to 3600000"),
+            ))),
+        },
+    }
 }
 
 /// Local reads take microseconds, remote ones wait on a round trip each: small objects from

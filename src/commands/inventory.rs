@@ -13,7 +13,16 @@ pub async fn run(args: InventoryArgs) -> Result<i32> {
     let context = context(&args.source, Vec::new());
     let (progress, bar) = crate::progress::sink(!args.json);
     let listed = match open_sources(&args.source, &context, &progress).await {
-        Ok((opened, overlaps)) => {
+        Ok((opened, mut overlaps)) => {
+            let specs: Vec<_> = opened.iter().map(|s| s.spec.clone()).collect();
+            for archive in engine::interrupted_exports(std::path::Path::new("."), &specs) {
+                let message = format!(
+                    "an interrupted export of these sources to {} can be continued: sortie export … -o {} --resume",
+                    archive.display(),
+                    archive.display()
+                );
+                overlaps.push(sortie_core::warning::Warning::new("interrupted_export", message));
+            }
             warn(&bar, &overlaps);
             let sources = engine::inventory(&opened, &context.retry, progress).await;
             sources.map(|sources| (sources, overlaps)).map_err(anyhow::Error::from)

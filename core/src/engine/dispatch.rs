@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use sortie_formats::payload_path::{self, payload_path};
+use sortie_formats::report::ChangedAfterArchived;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -16,6 +17,7 @@ use crate::provider::Provider;
 
 use super::ExportOptions;
 use super::fetch::{self, Fetcher};
+use super::journal::{Decision, DoneIndex, listed_state};
 use super::listing::{Handoff, ItemSink, Listed, SourceListing, list_source};
 use super::writer::{Job, ToWriter};
 
@@ -59,6 +61,7 @@ pub(crate) async fn dispatch(
     tx: mpsc::Sender<ToWriter>,
     fetcher: Arc<Fetcher>,
     concurrency: usize,
+    done: Option<&DoneIndex>,
 ) -> Result<()> {
     let local: Vec<bool> = providers.iter().map(|p| p.capabilities().local).collect();
     // A source's own cap (connections per IMAP user, an API's rate limit) within the global
@@ -87,11 +90,41 @@ pub(crate) async fn dispatch(
             leaf_conflict,
             item.version.as_ref().map(|v| v.0.as_slice()),
         );
+        // Where the export decides what a listed item needs: fetched, or already done by an
+        // earlier run (and whether it changed since). An incremental export's "unchanged
+        // since the previous archive" would be one more decision here.
+        let earlier = match done {
+            Some(done) => {
+                let etag = item.checksum.as_ref().map(|c| c.served.as_str());
+                done.decide(source, &path, &listed_state(item.size, item.modified, etag, &item))?
+            }
+            None => Decision::Fetch,
+        };
         let skip = oversized_inline(&item).or_else(|| item.skip.clone());
         let size = item.size;
         let has_body = item.has_body;
+        let kind = item.kind.as_str().to_owned();
+        let fetch = match earlier {
+            Decision::Fetch => true,
+            Decision::Done => {
+                records.push(ToWriter::Seen { source, kind });
+                false
+            }
+            Decision::Changed(line) => {
+                let etag = item.checksum.as_ref().map(|c| c.served.as_str());
+                let change = ChangedAfterArchived {
+                    source: ids[source].clone(),
+                    path: path.clone(),
+                    archived: line.l,
+                    now: listed_state(item.size, item.modified, etag, &item),
+                };
+                records.push(ToWriter::Changed { source, kind, change });
+                false
+            }
+        };
         let job = Job { source, item, path, listed: None, incomplete: None, _inline_budget: inline_budget };
         match skip {
+            _ if !fetch => {}
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
             Some(Skip::Failed(error)) => records.push(ToWriter::Failed { job, error, attempts: 1 }),
             None if !has_body => records.push(ToWriter::NoBytes { job }),

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
-use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
+use sortie_formats::report::{self, ChangedAfterArchived, Failure, KindCounts, ReportHeader, SourceReport};
 use sortie_formats::report_html::{self, Copy};
 use sortie_formats::report_reader::{ArchiveReport, Run};
 use sortie_formats::spool::Spool;
@@ -32,6 +32,8 @@ pub(crate) struct Closed {
     pub(crate) failed: u64,
     /// The first [`SUMMARY_FAILURES_MAX`] of them.
     pub(crate) first_failures: Vec<Failure>,
+    /// Every run, the last one ended now.
+    pub(crate) runs: Vec<report::Run>,
     /// The report as the restitution page shows it, for the copy beside the archive.
     pub(crate) report: ArchiveReport,
 }
@@ -42,13 +44,18 @@ pub(crate) fn finish(
     written: Written,
     reports: Vec<SourceReport>,
     started_at: String,
+    mut runs: Vec<report::Run>,
     dir: &Path,
     archive_path: &Path,
     seal: Option<&dyn Seal>,
 ) -> Result<Closed> {
     let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
-    let Written { archive, inventory, mut failures, exclusions, failed, .. } = written;
+    let Written { archive, inventory, mut failures, exclusions, failed, listing_failures, changes, .. } = written;
+    let failed = failed + listing_failures.len() as u64;
+    for failure in &listing_failures {
+        spool_line(&mut failures, failure)?;
+    }
     let mut unaccounted = 0;
     for report in &reports {
         for (kind, counts) in &report.kinds {
@@ -68,17 +75,23 @@ pub(crate) fn finish(
     }
     let complete = failed == 0 && unaccounted == 0;
     let finished_at = now_rfc3339();
-    let header = ReportHeader {
-        format_version,
-        complete,
-        started: started_at.clone(),
-        finished: finished_at.clone(),
-        sources: reports.clone(),
-    };
+    if let Some(run) = runs.last_mut() {
+        run.ended = Some(finished_at.clone());
+    }
     let reopen = |spool: BufWriter<Spool>| -> std::io::Result<BufReader<Spool>> {
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         Ok(BufReader::new(file))
+    };
+    let changed_after_archived = first_lines::<ChangedAfterArchived>(reopen(changes).map_err(io)?).map_err(io)?;
+    let header = ReportHeader {
+        format_version,
+        complete,
+        started: runs.first().map_or_else(|| started_at.clone(), |run| run.started.clone()),
+        finished: finished_at.clone(),
+        sources: reports.clone(),
+        runs: runs.clone(),
+        changed_after_archived,
     };
     let mut report_file = sortie_formats::spool::tempfile_in(dir).map_err(io)?;
     let mut failures = reopen(failures).map_err(io)?;
@@ -88,7 +101,7 @@ pub(crate) fn finish(
         out.flush().map_err(io)?;
     }
     failures.seek(SeekFrom::Start(0)).map_err(io)?;
-    let first_failures = first_failures(failures).map_err(io)?;
+    let first_failures = first_lines(failures).map_err(io)?;
     let inventory = inventory.into_inner().map_err(|e| io(e.into_error()))?;
 
     let mut bag_info = vec![
@@ -100,9 +113,13 @@ pub(crate) fn finish(
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
-    bag_info.push(("Sortie-Started".to_owned(), started_at.clone()));
+    bag_info.push(("Sortie-Started".to_owned(), header.started.clone()));
     bag_info.push(("Sortie-Finished".to_owned(), finished_at.clone()));
     bag_info.push(("Sortie-Complete".to_owned(), complete.to_string()));
+    for run in &runs {
+        let ended = run.ended.as_deref().unwrap_or("unknown");
+        bag_info.push(("Sortie-Run".to_owned(), format!("{} {ended} {}", run.started, run.outcome)));
+    }
 
     // The page is made from the report just written, read back as `sortie report` reads it
     // from the archive: the same numbers, the same caps.
@@ -111,7 +128,7 @@ pub(crate) fn finish(
     shown.bag = Some(bag_name(archive_path));
     shown.runs.push(Run {
         agent: bag_info.first().map(|(_, agent)| agent.clone()),
-        started: Some(started_at),
+        started: Some(header.started.clone()),
         finished: Some(finished_at),
     });
     shown.format_version = Some(format_version.to_string());
@@ -127,7 +144,7 @@ pub(crate) fn finish(
     }
     let tags = vec![(INVENTORY, inventory), (REPORT, report_file), (REPORT_HTML, html)];
     let finished = archive.finish_sealed(&bag_info, tags, seal).map_err(io)?;
-    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, report: shown })
+    Ok(Closed { archive: finished, failed: failed + unaccounted, first_failures, runs, report: shown })
 }
 
 /// The archive's file name, as the page names it.
@@ -135,16 +152,28 @@ pub(crate) fn file_name(archive: &Path) -> String {
     archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The first [`SUMMARY_FAILURES_MAX`] failures of the spool (one JSON object a line).
-fn first_failures(spool: impl BufRead) -> std::io::Result<Vec<Failure>> {
+/// The first [`SUMMARY_FAILURES_MAX`] records of a spool (one JSON object a line).
+fn first_lines<T: serde::de::DeserializeOwned>(spool: impl BufRead) -> std::io::Result<Vec<T>> {
     let lines = spool.lines().filter(|line| line.as_ref().map_or(true, |l| !l.is_empty()));
     lines.take(SUMMARY_FAILURES_MAX).map(|line| Ok(serde_json::from_str(&line?)?)).collect()
 }
 
+/// The listing's counts with the writer's. Items earlier runs of a resumed export handled
+/// (`before`) and this run's listing did not find again (fewer than `seen`) are counted as
+/// listed too: the run that archived them listed them, and the archive keeps them.
 pub(crate) fn merge_counts(
     mut listed: BTreeMap<String, KindCounts>,
     written: &BTreeMap<String, KindCounts>,
+    before: &BTreeMap<String, KindCounts>,
+    seen: &BTreeMap<String, u64>,
 ) -> BTreeMap<String, KindCounts> {
+    for (kind, counts) in before {
+        let handled = counts.archived + counts.excluded + counts.failed;
+        let gone = handled.saturating_sub(seen.get(kind).copied().unwrap_or(0));
+        if gone > 0 {
+            listed.entry(kind.clone()).or_default().listed += gone;
+        }
+    }
     for (kind, counts) in written {
         let entry = listed.entry(kind.clone()).or_default();
         entry.archived = counts.archived;
@@ -152,6 +181,7 @@ pub(crate) fn merge_counts(
         entry.excluded = counts.excluded;
         entry.failed = counts.failed;
         entry.changed_since_listing = counts.changed_since_listing;
+        entry.changed_after_archived = counts.changed_after_archived;
     }
     listed
 }

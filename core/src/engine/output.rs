@@ -27,6 +27,14 @@ pub struct Layout {
     pub volume_size: Option<u64>,
 }
 
+impl Layout {
+    /// Whether an export to this layout keeps a journal and can be resumed: only a plain
+    /// archive, whose named spools in clear beside it hold nothing the archive does not.
+    pub fn resumable(&self) -> bool {
+        self.recipients.is_none() && self.volume_size.is_none()
+    }
+}
+
 /// The files an export to an archive path writes. Whoever must recognise them (the CLI
 /// cleaning up after Ctrl-C, a source that contains the output) asks here.
 #[derive(Debug, Clone)]
@@ -120,15 +128,23 @@ impl OutputFiles {
         }))
     }
 
-    /// All the paths.
-    pub fn all(&self) -> [PathBuf; 5] {
-        [
+    /// Every path an export to the archive writes: the archive, its sidecar, their partial
+    /// files, the restitution page, the journal and its spools.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut paths = vec![
             self.archive.clone(),
             self.partial.clone(),
             self.sidecar.clone(),
             self.sidecar_partial.clone(),
             self.report.clone(),
-        ]
+        ];
+        paths.extend(super::journal::all_paths(&self.archive));
+        paths
+    }
+
+    /// The journal of an export to the archive, present while it can be resumed.
+    pub fn journal(&self) -> PathBuf {
+        super::journal::journal_path(&self.archive)
     }
 }
 
@@ -138,8 +154,9 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// Checks the destination and creates the partial file.
-    pub(crate) fn prepare(path: &Path, layout: &Layout, force: bool) -> Result<(Self, File)> {
+    /// Checks the destination and creates the partial file, or with `resume` opens the one
+    /// an interrupted export left.
+    pub(crate) fn prepare(path: &Path, layout: &Layout, force: bool, resume: bool) -> Result<(Self, File)> {
         let invalid = |message: String| Error::new(ErrorKind::InvalidInput, message);
         if path.is_dir() {
             return Err(invalid(format!(
@@ -148,6 +165,43 @@ impl Output {
             )));
         }
         let files = OutputFiles::for_export(path, layout);
+        let journal = files.journal();
+        if journal.exists() && !files.partial.exists() && files.archive.exists() {
+            // Killed between the rename and the journal's removal: the export had finished.
+            super::journal::remove(&files.archive);
+        }
+        if resume {
+            if !layout.resumable() {
+                return Err(invalid(
+                    "--resume continues plain archives only: an encrypted or split export (--encrypt-to, \
+                     --volume-size) keeps nothing to resume; run it again with --force"
+                        .to_owned(),
+                ));
+            }
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            if !journal.exists() {
+                return Err(invalid(format!(
+                    "nothing to resume: there is no journal {} (an export leaves one only when it stops before its \
+                     end); run without --resume",
+                    journal.display()
+                )));
+            }
+            let file = fs::OpenOptions::new().read(true).write(true).open(&files.partial).map_err(|e| {
+                invalid(format!(
+                    "cannot resume: the partial archive {} cannot be opened ({e}); run with --force to start over",
+                    files.partial.display()
+                ))
+            })?;
+            return Ok((Self { files, dir }, file));
+        }
+        if journal.exists() && !force {
+            return Err(invalid(format!(
+                "an interrupted export to {} left {} and its journal: run the same command with --resume to \
+                 continue it, or with --force to start over",
+                path.display(),
+                files.partial.display()
+            )));
+        }
         if !force {
             // A sidecar alone is still someone's checksum of an archive moved elsewhere.
             let first = if files.volumes { files.volume(1) } else { files.archive.clone() };
@@ -211,12 +265,16 @@ impl Output {
                 fs::rename(&files.partial, &files.archive)
             }
         };
-        write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))
+        write().map_err(|e| Error::io(format!("cannot move the archive to {}", files.archive.display()), &e))?;
+        super::journal::remove(&files.archive);
+        Ok(())
     }
 
-    /// Removes the partial files after a failure, so nothing looks like an archive.
+    /// Removes the partial files and the journal after a failure that left nothing to
+    /// resume, so nothing looks like an archive.
     pub(crate) fn abandon(&self) {
         self.files.remove_partials();
+        super::journal::remove(&self.files.archive);
     }
 }
 
@@ -241,14 +299,14 @@ impl VolumeFiles for VolumePaths {
 /// their owner only (0600, as restic and kopia create their repositories' files), whatever
 /// the umask; `chmod` widens them. A leftover file of the same name (an earlier crash) is
 /// removed first, and a link planted there is never followed: the file is created anew.
-fn create_private(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     // O_EXCL: fails even on a link put back in between, instead of following it.
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -4,12 +4,12 @@
 
 use sortie_formats::spool::Spool;
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, BufWriter, Read};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
 use sortie_formats::inventory::{Listed, Record};
-use sortie_formats::report::{Exclusion, Failure, KindCounts};
+use sortie_formats::report::{ChangedAfterArchived, Exclusion, Failure, KindCounts, ListedState};
 use sortie_formats::writer::{AddError, ArchiveWriter};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
@@ -17,6 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::item::{Item, Kind};
 use crate::progress::{Event, ProgressSink};
 
+use super::Stop;
+use super::journal::{Checkpoint, DURABLE_BYTES, DoneLine, Journal, listed_state};
 use super::spool::spool_line;
 
 /// One item on its way to the archive.
@@ -58,6 +60,11 @@ impl AsListed {
         };
         let modified = matches!((self.modified, item.modified), (Some(listed), Some(fetched)) if listed != fetched);
         size || etag || modified
+    }
+
+    /// The listing's state of `item` as the journal keeps it.
+    fn state(&self, item: &Item) -> ListedState {
+        listed_state(self.size, self.modified, self.etag.as_deref(), item)
     }
 
     fn record(&self) -> Listed {
@@ -137,6 +144,18 @@ pub(crate) enum ToWriter {
     },
     /// A listing that stopped before its end.
     ListingFailed(Failure),
+    /// An item an earlier run of a resumed export is done with, listed again unchanged.
+    Seen {
+        source: usize,
+        kind: String,
+    },
+    /// An item an earlier run archived, listed again with another size, date, ETag or
+    /// version: reported, not fetched again.
+    Changed {
+        source: usize,
+        kind: String,
+        change: ChangedAfterArchived,
+    },
     Failed {
         job: Job,
         error: String,
@@ -151,7 +170,51 @@ pub(crate) struct Written {
     pub(crate) inventory: BufWriter<Spool>,
     pub(crate) failures: BufWriter<Spool>,
     pub(crate) exclusions: BufWriter<Spool>,
+    /// One [`DoneLine`] per item handled, for a resumed run to skip.
+    pub(crate) done: BufWriter<Spool>,
+    /// Items found changed after an earlier run archived them.
+    pub(crate) changes: BufWriter<Spool>,
+    pub(crate) journal: Journal,
+    /// Failure records in `failures`.
     pub(crate) failed: u64,
+    /// Listings that stopped early, reported at the end (never journaled: a resumed run
+    /// lists again).
+    pub(crate) listing_failures: Vec<Failure>,
+    /// Per source and kind, items of earlier runs this run listed again.
+    pub(crate) seen_again: Vec<BTreeMap<String, u64>>,
+}
+
+impl Written {
+    /// Makes everything handled so far durable: the archive to its last frame, the
+    /// spools, then one journal line recording their lengths.
+    pub(crate) fn durable(&mut self) -> Result<()> {
+        let io = |e: io::Error| Error::io("cannot make the archive durable", &e);
+        let archive = self.archive.durable().map_err(io)?;
+        let mut spools = [0u64; 5];
+        let files = [&mut self.inventory, &mut self.failures, &mut self.exclusions, &mut self.done, &mut self.changes];
+        for (length, spool) in spools.iter_mut().zip(files) {
+            spool.flush().map_err(io)?;
+            spool.get_ref().sync_data().map_err(io)?;
+            *length = spool.get_mut().stream_position().map_err(io)?;
+        }
+        self.journal.durable(Checkpoint { archive, spools, failed: self.failed, counts: self.counts.clone() })
+    }
+
+    fn done_line(&mut self, job: &Job, state: ListedState) -> Result<()> {
+        let line = DoneLine { s: job.source, k: job.item.kind.as_str().to_owned(), p: job.path.clone(), l: state };
+        spool_line(&mut self.done, &line)
+    }
+}
+
+/// The listing's state of a job's item.
+fn job_state(job: &Job) -> ListedState {
+    match &job.listed {
+        Some(listed) => listed.state(&job.item),
+        None => {
+            let etag = job.item.checksum.as_ref().map(|c| c.served.as_str());
+            listed_state(job.item.size, job.item.modified, etag, &job.item)
+        }
+    }
 }
 
 /// Reads a live body from its chunk channel, keeping the provider's error if one comes.
@@ -196,13 +259,26 @@ pub(crate) struct WriterThread {
     pub(crate) state: Written,
     pub(crate) sources: Vec<String>,
     pub(crate) progress: ProgressSink,
+    pub(crate) stop: Stop,
+    pub(crate) durable_every: Duration,
 }
 
 impl WriterThread {
-    /// Runs until every sender is gone. An `Err` means the archive itself failed.
+    /// Runs until every sender is gone, or a stop is asked (then what is under way is
+    /// dropped). Makes the work durable at a frame boundary every `durable_every` or
+    /// [`DURABLE_BYTES`]. An `Err` means the archive itself failed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<ToWriter>) -> Result<Written> {
+        let mut durable_at = (Instant::now(), self.state.archive.payload_bytes());
         while let Some(message) = rx.blocking_recv() {
+            if self.stop.requested() {
+                break;
+            }
             self.handle(message)?;
+            let payload = self.state.archive.payload_bytes();
+            if durable_at.0.elapsed() >= self.durable_every || payload - durable_at.1 >= DURABLE_BYTES {
+                self.state.durable()?;
+                durable_at = (Instant::now(), payload);
+            }
         }
         Ok(self.state)
     }
@@ -210,9 +286,18 @@ impl WriterThread {
     fn handle(&mut self, message: ToWriter) -> Result<()> {
         match message {
             ToWriter::ListingFailed(failure) => {
-                self.state.failed += 1;
                 (self.progress)(failed_event(&failure));
-                spool_line(&mut self.state.failures, &failure)?;
+                self.state.listing_failures.push(failure);
+            }
+            ToWriter::Seen { source, kind } => *self.state.seen_again[source].entry(kind).or_default() += 1,
+            ToWriter::Changed { source, kind, change } => {
+                tracing::warn!(
+                    path = %change.path,
+                    "changed at the source after an earlier run archived it; the archive keeps what it archived"
+                );
+                *self.state.seen_again[source].entry(kind.clone()).or_default() += 1;
+                self.state.counts[source].entry(kind).or_default().changed_after_archived += 1;
+                spool_line(&mut self.state.changes, &change)?;
             }
             ToWriter::Batch(messages) => {
                 for message in messages {
@@ -231,6 +316,7 @@ impl WriterThread {
                 self.archived(job, member, None, None)?;
             }
             ToWriter::Excluded { job, reason } => {
+                self.state.done_line(&job, job_state(&job))?;
                 self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default().excluded += 1;
                 let exclusion = Exclusion {
                     source: self.sources[job.source].clone(),
@@ -301,6 +387,7 @@ impl WriterThread {
         written: Option<sortie_formats::writer::Written>,
         etag_verified: Option<bool>,
     ) -> Result<()> {
+        self.state.done_line(&job, job_state(&job))?;
         let Job { source, item, path, listed, .. } = job;
         let path = member.then_some(path);
         let size = written.as_ref().map(|w| w.size);
@@ -343,6 +430,7 @@ impl WriterThread {
     }
 
     fn failed(&mut self, job: &Job, error: String, attempts: u32) -> Result<()> {
+        self.state.done_line(job, job_state(job))?;
         let counts = self.state.counts[job.source].entry(job.item.kind.as_str().to_owned()).or_default();
         counts.failed += 1;
         self.failure(job, error, attempts)

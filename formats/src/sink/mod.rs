@@ -32,7 +32,25 @@ impl From<File> for Sink {
     }
 }
 
+impl SinkMark {
+    /// Bytes written to the files up to this mark.
+    pub fn written(&self) -> u64 {
+        self.out.total()
+    }
+
+    /// Lower-case hex sha256 of those bytes.
+    pub fn sha256(&self) -> String {
+        self.out.sha256()
+    }
+}
+
 impl Sink {
+    /// Continues a plain file (neither encrypted nor cut: only those are resumed) whose
+    /// first `offset` bytes, of sha256 state `prefix`, are kept; the file is already there.
+    pub fn resume(file: File, offset: u64, prefix: sha2::Sha256) -> Self {
+        Self { seal: None, out: Split::resume(file, offset, prefix) }
+    }
+
     /// An output starting in `first` (empty), encrypted to `recipients` when given, cut
     /// into volumes of `size` bytes made by `files` when given.
     pub fn new(

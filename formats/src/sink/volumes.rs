@@ -44,7 +44,22 @@ pub(crate) struct SplitMark {
     total_hash: Sha256,
 }
 
+impl SplitMark {
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub(crate) fn sha256(&self) -> String {
+        hex::encode(self.total_hash.clone().finalize())
+    }
+}
+
 impl Split {
+    /// One file whose first `offset` bytes, of sha256 state `prefix`, are kept.
+    pub(crate) fn resume(file: File, offset: u64, prefix: Sha256) -> Self {
+        Self { in_volume: offset, total: offset, total_hash: prefix, ..Self::new(file, None) }
+    }
+
     pub(crate) fn new(file: File, volumes: Option<(u64, Box<dyn VolumeFiles>)>) -> Self {
         Self {
             file,
