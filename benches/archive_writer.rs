@@ -35,7 +35,7 @@ fn writer(workers: u32) -> (tempfile::TempDir, ArchiveWriter) {
     let writer = ArchiveWriter::create(
         file,
         "bench",
-        tempfile::tempfile_in(dir.path()).unwrap(),
+        sortie_formats::spool::tempfile_in(dir.path()).unwrap(),
         WriterOptions { level: 3, workers },
     )
     .unwrap();
