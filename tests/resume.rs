@@ -603,3 +603,82 @@ fn a_swift_export_killed_20_times_resumes_to_a_complete_archive() {
     let archive = work.path().join("swift.tar.zst");
     kill_remote_and_check(work.path(), &tenant.password_env(), &["swift://resumed"], &archive, 4, &objects);
 }
+
+/// The safe cursor of source 0 at the journal's last durable point, if it has one.
+fn safe_cursor(archive: &Path) -> Option<Value> {
+    let text = fs::read_to_string(journal(archive)).ok()?;
+    text.lines().rev().find_map(|line| {
+        let (json, _) = line.rsplit_once(' ')?;
+        let value: Value = serde_json::from_str(json).ok()?;
+        (value["type"] == "durable").then(|| value["cursors"][0].clone()).filter(|c| !c.is_null())
+    })
+}
+
+#[test]
+fn a_resumed_s3_export_continues_the_listing_from_the_journal_cursor() {
+    // moto answers 1,000 keys a page: 2,500 objects are three pages.
+    let server = common::s3_server::S3Server::start("moto");
+    let objects: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+        (0..2_500u64).map(|n| (format!("k/{n:05}").into_bytes(), noise(512, 90_000 + n))).collect();
+    server.put_objects("paged", &objects);
+    let work = open_tempdir();
+    let archive = work.path().join("paged.tar.zst");
+    let command = || {
+        let mut cmd = sortie();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", work.path())
+            .env("AWS_ENDPOINT_URL", &server.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &server.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
+            .env("SORTIE_DURABLE_INTERVAL_MS", "20")
+            .args(["export", "s3://paged", "--s3-path-style", "--concurrency", "2", "-o", archive.to_str().unwrap()]);
+        cmd
+    };
+    let first_page = "GET /paged/?encoding-type=url&list-type=2 ";
+    let mut child = command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        // Past the first page of objects (the first page is the bucket's configuration).
+        if safe_cursor(&archive).is_some_and(|c| c["kinds"]["object"]["listed"].as_u64() >= Some(1_000)) {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let output = child.wait_with_output().unwrap();
+            panic!("the export ended before its first page was durable: {}", all_text(&output));
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "no safe cursor recorded");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    kill(&mut child, libc::SIGKILL);
+    child.wait().unwrap();
+    let cursor = safe_cursor(&archive).unwrap();
+    assert!(cursor["cursor"].is_string(), "{cursor}");
+    let before = cursor["kinds"]["object"]["listed"].as_u64().unwrap();
+    assert!(before >= 1_000 && before % 1_000 == 0, "{cursor}");
+    let log_before = server.log().len();
+
+    let output = command().arg("--resume").arg("--json").output().unwrap();
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    // The resumed run listed from the cursor: never the first page, and only the pages
+    // after the ones the journal says are handled.
+    let log = server.log();
+    let resumed = &log[log_before..];
+    assert_eq!(resumed.matches(first_page).count(), 0, "the resumed run listed from the start:\n{resumed}");
+    let pages = resumed.matches("GET /paged/?continuation-token=").count() as u64;
+    assert_eq!(pages, (2_500 - before).div_ceil(1_000), "{resumed}");
+    assert!(log[..log_before].matches(first_page).count() >= 1);
+
+    // The counts add up as an uninterrupted run's.
+    assert_eq!(code(&run(&["verify", archive.to_str().unwrap()])), 0);
+    assert_no_member_twice(&archive);
+    let bag = gnu_extract(&archive, "paged");
+    let report = report(&bag);
+    assert_eq!(report["complete"], true);
+    let kinds = &report["sources"][0]["kinds"]["object"];
+    assert_eq!(kinds["listed"], 2_500, "{kinds}");
+    assert_eq!(kinds["archived"], 2_500, "{kinds}");
+    assert_eq!(kinds["listed_bytes"], 2_500 * 512, "{kinds}");
+    let archived = inventory(&bag).into_iter().filter(|r| r["kind"] == "object" && r["path"].is_string()).count();
+    assert_eq!(archived, 2_500);
+}

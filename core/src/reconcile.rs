@@ -336,7 +336,8 @@ pub async fn reconcile(
                 failed = Some(error);
             }
         };
-        let listing = list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Each(&mut each)).await?;
+        let listing =
+            list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Each(&mut each), None).await?;
         if let Some(error) = failed {
             return Err(Error::io("cannot write a temporary file", &error));
         }

@@ -35,6 +35,11 @@ pub struct Capabilities {
     /// `--concurrency` says: an IMAP server caps connections per user, an API rate-limits
     /// per account. `None`: only the global limit applies.
     pub max_concurrency: Option<usize>,
+    /// A cursor this provider returned stays valid in another process (it holds the
+    /// listing's position, not a handle on a server-side session): a resumed export then
+    /// continues the listing from the cursor its journal kept instead of listing again from
+    /// the start.
+    pub resumable_cursors: bool,
 }
 
 impl Capabilities {
@@ -47,6 +52,12 @@ impl Capabilities {
     /// A local source (see the field).
     pub fn with_local(mut self) -> Self {
         self.local = true;
+        self
+    }
+
+    /// Cursors valid in another process (see the field).
+    pub fn with_resumable_cursors(mut self) -> Self {
+        self.resumable_cursors = true;
         self
     }
 

@@ -122,6 +122,12 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
         self.python(&["-c", script, &self.endpoint, bucket, list.to_str().unwrap()]);
     }
 
+    /// What the server printed so far: moto logs one line per request (method, path and
+    /// query), which a test reads to count the requests it answered.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("server.log")).unwrap_or_default()
+    }
+
     /// Runs Python code (with boto3) with this server's keys; arguments follow the script.
     pub fn python(&self, args: &[&str]) -> Output {
         let output = Command::new(python())

@@ -8,7 +8,7 @@
 //! final. The items still open are therefore prefixes of one another and form a stack no
 //! deeper than the longest key.
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LeafConflicts<T> {
     /// Open keys, each with its item and whether a child was seen.
     open: Vec<(Vec<u8>, T, bool)>,
@@ -40,6 +40,16 @@ impl<T> LeafConflicts<T> {
         }
         self.open.push((key, item, false));
         decided
+    }
+
+    /// Whether no item is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// The items held, their answer not known yet.
+    pub(crate) fn items(&self) -> impl Iterator<Item = &T> {
+        self.open.iter().map(|(_, item, _)| item)
     }
 
     /// The items still held, once the listing has ended.

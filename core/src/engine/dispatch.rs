@@ -16,6 +16,7 @@ use crate::progress::{Event, ProgressSink};
 use crate::provider::Provider;
 
 use super::ExportOptions;
+use super::cursors::Cursors;
 use super::fetch::{self, Fetcher};
 use super::journal::{Decision, DoneIndex, listed_state};
 use super::listing::{Handoff, ItemSink, Listed, SourceListing, list_source};
@@ -31,19 +32,22 @@ pub(crate) const LISTED_AHEAD: usize = 1024;
 
 type Task = std::result::Result<(), fetch::WriterGone>;
 
-/// Lists every source, one after the other, straight to the dispatcher.
+/// Lists every source, one after the other, straight to the dispatcher; a resumed export's
+/// from the safe points its journal kept.
 pub(crate) async fn list_all(
     providers: &[Arc<dyn Provider>],
     ids: &[String],
     options: &ExportOptions,
     progress: &ProgressSink,
     dispatcher: mpsc::Sender<Listed>,
+    cursors: Arc<Cursors>,
 ) -> Result<Vec<SourceListing>> {
-    let handoff = Handoff::new(dispatcher);
+    let starts = cursors.snapshot();
+    let handoff = Handoff::new(dispatcher, cursors);
     let mut listings = Vec::new();
-    for (index, (provider, id)) in providers.iter().zip(ids).enumerate() {
+    for (index, ((provider, id), from)) in providers.iter().zip(ids).zip(starts).enumerate() {
         let sink = ItemSink::Dispatch(index, &handoff);
-        listings.push(list_source(id, provider.as_ref(), &options.retry, progress, sink).await?);
+        listings.push(list_source(id, provider.as_ref(), &options.retry, progress, sink, from).await?);
     }
     progress(Event::ListingDone {
         items: listings.iter().map(|l| l.to_fetch).sum(),
@@ -82,7 +86,7 @@ pub(crate) async fn dispatch(
     let mut records: Vec<ToWriter> = Vec::new();
     let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
     let mut reads_bytes = 0u64;
-    while let Some(Listed { source, item, leaf_conflict, inline_budget }) = listed.recv().await {
+    while let Some(Listed { source, page, item, leaf_conflict, inline_budget }) = listed.recv().await {
         let path = payload_path(
             &ids[source],
             area(item.area),
@@ -107,7 +111,7 @@ pub(crate) async fn dispatch(
         let fetch = match earlier {
             Decision::Fetch => true,
             Decision::Done => {
-                records.push(ToWriter::Seen { source, kind });
+                records.push(ToWriter::Seen { page, kind });
                 false
             }
             Decision::Changed(line) => {
@@ -118,11 +122,11 @@ pub(crate) async fn dispatch(
                     archived: line.l,
                     now: listed_state(item.size, item.modified, etag, &item),
                 };
-                records.push(ToWriter::Changed { source, kind, change });
+                records.push(ToWriter::Changed { page, kind, change });
                 false
             }
         };
-        let job = Job { source, item, path, listed: None, incomplete: None, _inline_budget: inline_budget };
+        let job = Job { source, page, item, path, listed: None, incomplete: None, _inline_budget: inline_budget };
         match skip {
             _ if !fetch => {}
             Some(Skip::Excluded(reason)) => records.push(ToWriter::Excluded { job, reason }),
@@ -137,6 +141,11 @@ pub(crate) async fn dispatch(
                 }
             }
             None => {
+                // The records gathered so far go before the dispatcher may wait for a fetch
+                // slot: held back, they would hold their listing page's safe cursor too.
+                if !records.is_empty() && tx.send(ToWriter::Batch(std::mem::take(&mut records))).await.is_err() {
+                    break;
+                }
                 let provider = providers[source].clone();
                 let fetcher = fetcher.clone();
                 let source_slot = match &source_slots[source] {

@@ -30,6 +30,8 @@ use sortie_sdk::source::SourceSpec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::item::Item;
 
+use super::cursors::SafePoint;
+
 /// How often the writer makes its work durable by default, at the next frame boundary. Each time
 /// costs an `fsync` of the archive and of the spools; what a kill loses is at most this
 /// much work plus the items in flight (benches/README.md measures the overhead).
@@ -91,6 +93,10 @@ pub(crate) struct Checkpoint {
     pub(crate) failed: u64,
     /// Counts per source and kind of what the writer handled.
     pub(crate) counts: Vec<BTreeMap<String, KindCounts>>,
+    /// Per source, where its listing continues (absent in journals of sortie 0.1.0 without
+    /// it, and for providers whose cursors do not outlive the process: listed again).
+    #[serde(default)]
+    pub(crate) cursors: Vec<Option<SafePoint>>,
 }
 
 /// The journal's file and spools' names for an archive.

@@ -18,6 +18,7 @@ use crate::provider::Provider;
 use crate::retry::{RetryPolicy, retry};
 
 use super::conflicts::LeafConflicts;
+use super::cursors::{Cursors, PageTag, SafePoint};
 
 /// What listing one source found.
 #[derive(Debug, Default)]
@@ -37,7 +38,7 @@ pub struct SourceListing {
 }
 
 /// Items and bytes in one storage class.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassCounts {
     /// Items listed in the class.
     pub items: u64,
@@ -48,6 +49,8 @@ pub struct ClassCounts {
 /// One listed item on its way to the dispatcher.
 pub(crate) struct Listed {
     pub(crate) source: usize,
+    /// The page it was listed in, for the writer to say when the page is handled whole.
+    pub(crate) page: PageTag,
     pub(crate) item: Item,
     /// The item is a leaf whose name is also a directory (flat namespaces only).
     pub(crate) leaf_conflict: bool,
@@ -64,16 +67,21 @@ const INLINE_BUDGET_KIB: u32 = 16 * 1024;
 pub(crate) struct Handoff {
     tx: mpsc::Sender<Listed>,
     inline_budget: Arc<Semaphore>,
+    /// The pages under way, for the journal's safe cursors.
+    cursors: Arc<Cursors>,
 }
 
 impl Handoff {
-    pub(crate) fn new(tx: mpsc::Sender<Listed>) -> Self {
-        Self { tx, inline_budget: Arc::new(Semaphore::new(INLINE_BUDGET_KIB as usize)) }
+    pub(crate) fn new(tx: mpsc::Sender<Listed>, cursors: Arc<Cursors>) -> Self {
+        Self { tx, inline_budget: Arc::new(Semaphore::new(INLINE_BUDGET_KIB as usize)), cursors }
     }
 
     /// Hands an item on once its inline bytes fit in the budget; false when the dispatcher
     /// is gone.
-    async fn send(&self, source: usize, item: Item, leaf_conflict: bool) -> bool {
+    async fn send(&self, page: PageTag, item: Item, leaf_conflict: bool) -> bool {
+        // Counted before it leaves, so that the writer never handles an item of a page
+        // that does not count it.
+        self.cursors.listed(page);
         let inline_budget = match &item.inline {
             Some(bytes) => {
                 let kib = u32::try_from(bytes.len().div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, INLINE_BUDGET_KIB);
@@ -82,7 +90,7 @@ impl Handoff {
             }
             None => None,
         };
-        self.tx.send(Listed { source, item, leaf_conflict, inline_budget }).await.is_ok()
+        self.tx.send(Listed { source: page.source, page, item, leaf_conflict, inline_budget }).await.is_ok()
     }
 }
 
@@ -99,13 +107,15 @@ pub(crate) enum ItemSink<'a> {
 }
 
 /// Lists `provider` to the end (or to an error that retries did not cure), handing every
-/// item to `sink` in listing order.
+/// item to `sink` in listing order; from the safe point `from` an earlier run of a resumed
+/// export reached, with what it had counted before it, when given.
 pub(crate) async fn list_source(
     source: &str,
     provider: &dyn Provider,
     policy: &RetryPolicy,
     progress: &ProgressSink,
     mut sink: ItemSink<'_>,
+    from: Option<SafePoint>,
 ) -> Result<SourceListing> {
     let started = Instant::now();
     let flat = provider.capabilities().flat_namespace;
@@ -113,8 +123,29 @@ pub(crate) async fn list_source(
     // manifests of its large objects named after them), each listed in key order.
     let (mut content, mut config): (LeafConflicts<Item>, LeafConflicts<Item>) = Default::default();
     let mut listing = SourceListing::default();
-    let (mut items, mut bytes) = (0u64, 0u64);
     let mut cursor: Option<String> = None;
+    if let Some(from) = from {
+        let Some(next) = from.cursor else {
+            // Listed whole and handled by earlier runs.
+            return Ok(SourceListing {
+                kinds: from.kinds,
+                storage_classes: from.storage_classes,
+                to_fetch: from.to_fetch,
+                to_fetch_bytes: from.to_fetch_bytes,
+                ..SourceListing::default()
+            });
+        };
+        tracing::info!(source, cursor = %next, "the listing continues from the journal's cursor");
+        cursor = Some(next);
+        listing.kinds = from.kinds;
+        listing.storage_classes = from.storage_classes;
+        listing.to_fetch = from.to_fetch;
+        listing.to_fetch_bytes = from.to_fetch_bytes;
+        // Items listed before the cursor whose leaf-conflict answer was not known yet.
+        (content, config) = (from.content, from.config);
+    }
+    let mut items: u64 = listing.kinds.values().map(|c| c.listed).sum();
+    let mut bytes: u64 = listing.kinds.values().map(|c| c.listed_bytes).sum();
     loop {
         let (page, _) = retry(
             policy,
@@ -131,6 +162,10 @@ pub(crate) async fn list_source(
                 break;
             }
         };
+        let tag = match &sink {
+            ItemSink::Dispatch(index, handoff) => Some((handoff.cursors.begin_page(*index), *handoff)),
+            _ => None,
+        };
         for item in page.items {
             let counts = listing.kinds.entry(item.kind.as_str().to_owned()).or_default();
             counts.listed += 1;
@@ -146,13 +181,13 @@ pub(crate) async fn list_source(
             }
             items += 1;
             bytes += item.size.unwrap_or(0);
-            let (index, dispatcher) = match &mut sink {
-                ItemSink::Dispatch(index, dispatcher) => (*index, *dispatcher),
-                ItemSink::Each(each) => {
+            let (page_tag, dispatcher) = match (&mut sink, tag) {
+                (ItemSink::Dispatch(..), Some((page_tag, dispatcher))) => (page_tag, dispatcher),
+                (ItemSink::Each(each), _) => {
                     each(item);
                     continue;
                 }
-                ItemSink::Count => continue,
+                _ => continue,
             };
             let detector = match item.area {
                 Area::Content => Some(&mut content),
@@ -160,9 +195,9 @@ pub(crate) async fn list_source(
                 Area::Versions => None,
             };
             let delivered = if let (true, Some(detector)) = (flat, detector) {
-                hand_on(index, dispatcher, detector.observe(joined(&item), item)).await
+                hand_on(dispatcher, page_tag, detector.observe(joined(&item), item)).await
             } else {
-                dispatcher.send(index, item, false).await
+                dispatcher.send(page_tag, item, false).await
             };
             if !delivered {
                 // The export is failing; the writer reports why.
@@ -178,13 +213,23 @@ pub(crate) async fn list_source(
                 listing.error = Some(error.context(format!("listing of {source} stopped after {items} items")));
                 break;
             }
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    if let ItemSink::Dispatch(index, dispatcher) = &sink {
-        for detector in [content, config] {
-            hand_on(*index, dispatcher, detector.finish()).await;
+            Some(next) => {
+                if let Some((page_tag, handoff)) = tag {
+                    let end = SafePoint::after(Some(next.clone()), &listing, &content, &config);
+                    handoff.cursors.page_listed(page_tag, end);
+                }
+                cursor = Some(next);
+            }
+            None => {
+                if let Some((page_tag, handoff)) = tag {
+                    // The items still held go with the last page, which is then done.
+                    for detector in [std::mem::take(&mut content), std::mem::take(&mut config)] {
+                        hand_on(handoff, page_tag, detector.finish()).await;
+                    }
+                    handoff.cursors.page_listed(page_tag, SafePoint::after(None, &listing, &content, &config));
+                }
+                break;
+            }
         }
     }
     listing.seconds = started.elapsed().as_secs_f64();
@@ -196,9 +241,9 @@ pub(crate) async fn list_source(
 }
 
 /// Sends items whose leaf-conflict answer is known; false when the dispatcher is gone.
-async fn hand_on(source: usize, dispatcher: &Handoff, decided: Vec<(Item, bool)>) -> bool {
+async fn hand_on(dispatcher: &Handoff, page: PageTag, decided: Vec<(Item, bool)>) -> bool {
     for (item, leaf_conflict) in decided {
-        if !dispatcher.send(source, item, leaf_conflict).await {
+        if !dispatcher.send(page, item, leaf_conflict).await {
             return false;
         }
     }

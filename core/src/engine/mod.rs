@@ -4,6 +4,7 @@
 //! place (`output`).
 
 mod conflicts;
+mod cursors;
 mod dispatch;
 mod fetch;
 mod finish;
@@ -236,7 +237,7 @@ pub async fn inventory(
     let ids = unique_ids(sources);
     let mut out = Vec::new();
     for (source, id) in sources.iter().zip(&ids) {
-        let listing = list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Count).await?;
+        let listing = list_source(id, source.provider.as_ref(), policy, &progress, ItemSink::Count, None).await?;
         let kinds = listing
             .kinds
             .iter()
@@ -318,6 +319,8 @@ impl Begun {
         let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
         let empty = || vec![BTreeMap::<String, KindCounts>::new(); sources.len()];
         let unseen = || vec![BTreeMap::<String, u64>::new(); sources.len()];
+        let resumable_cursors: Vec<bool> =
+            sources.iter().map(|s| s.provider.capabilities().resumable_cursors).collect();
         let mut runs = Vec::new();
         if options.resume {
             let found = journal::read(archive)?;
@@ -332,6 +335,26 @@ impl Begun {
                 let reopen = |spool: &str, len: u64| {
                     journal::reopen_spool(archive, spool, len).map(|file| BufWriter::new(Spool::plain(file)))
                 };
+                let cursors = Arc::new(cursors::Cursors::new(&resumable_cursors, &last.cursors));
+                // The items before a source's safe cursor are not listed again: each counts
+                // as seen, as if the listing had found it unchanged.
+                let seen_again = cursors
+                    .snapshot()
+                    .into_iter()
+                    .map(|safe| {
+                        safe.map(|safe| {
+                            let held = safe.held();
+                            safe.kinds
+                                .into_iter()
+                                .map(|(kind, c)| {
+                                    let held = held.get(&kind).copied().unwrap_or(0);
+                                    (kind, c.listed - held)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                    })
+                    .collect();
                 let written = Written {
                     archive: ArchiveWriter::resume(file, &bag, manifest, &last.archive, prefix, writer_options)
                         .map_err(io)?,
@@ -344,7 +367,8 @@ impl Begun {
                     journal: found.into_journal(),
                     failed: last.failed,
                     listing_failures: Vec::new(),
-                    seen_again: unseen(),
+                    seen_again,
+                    cursors,
                 };
                 let index = journal::DoneIndex::build(archive, done)?;
                 let resumed = Resumed {
@@ -402,6 +426,7 @@ impl Begun {
             failed: 0,
             listing_failures: Vec::new(),
             seen_again: unseen(),
+            cursors: Arc::new(cursors::Cursors::new(&resumable_cursors, &[])),
         };
         Ok(Self { written, done: None, runs, resumed: None, before: empty() })
     }
@@ -419,6 +444,7 @@ async fn run(
     let providers: &[Arc<dyn Provider>] = &sources.iter().map(|s| s.provider.clone()).collect::<Vec<_>>();
     let ids = unique_ids(sources);
     let Begun { written: state, done, mut runs, resumed, before } = begun;
+    let cursors = state.cursors.clone();
     let (tx, rx) = mpsc::channel(options.concurrency.max(1) * 2);
     let writer = WriterThread {
         state,
@@ -450,7 +476,7 @@ async fn run(
 
     // Listing and fetching run together; the channel between them bounds the memory.
     let (listed_tx, listed_rx) = mpsc::channel(LISTED_AHEAD);
-    let listing = list_all(providers, &ids, options, &progress, listed_tx);
+    let listing = list_all(providers, &ids, options, &progress, listed_tx, cursors);
     let dispatching =
         dispatch(providers, &ids, listed_rx, tx.clone(), fetcher, options.concurrency.max(1), done.as_ref());
     let work = async { tokio::join!(listing, dispatching) };

@@ -5,6 +5,7 @@
 use sortie_formats::spool::Spool;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
@@ -18,6 +19,7 @@ use crate::item::{Item, Kind};
 use crate::progress::{Event, ProgressSink};
 
 use super::Stop;
+use super::cursors::{Cursors, PageTag};
 use super::journal::{Checkpoint, DURABLE_BYTES, DoneLine, Journal, listed_state};
 use super::spool::spool_line;
 
@@ -25,6 +27,8 @@ use super::spool::spool_line;
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
     pub(crate) source: usize,
+    /// The listing page it came in: handling it may make the page's end a safe cursor.
+    pub(crate) page: PageTag,
     pub(crate) item: Item,
     pub(crate) path: String,
     /// What the listing said, once a response has replaced it on `item`.
@@ -146,13 +150,13 @@ pub(crate) enum ToWriter {
     ListingFailed(Failure),
     /// An item an earlier run of a resumed export is done with, listed again unchanged.
     Seen {
-        source: usize,
+        page: PageTag,
         kind: String,
     },
     /// An item an earlier run archived, listed again with another size, date, ETag or
     /// version: reported, not fetched again.
     Changed {
-        source: usize,
+        page: PageTag,
         kind: String,
         change: ChangedAfterArchived,
     },
@@ -180,8 +184,11 @@ pub(crate) struct Written {
     /// Listings that stopped early, reported at the end (never journaled: a resumed run
     /// lists again).
     pub(crate) listing_failures: Vec<Failure>,
-    /// Per source and kind, items of earlier runs this run listed again.
+    /// Per source and kind, items of earlier runs this run listed again (or that the
+    /// listing did not reach again: those before the safe cursor it continued from).
     pub(crate) seen_again: Vec<BTreeMap<String, u64>>,
+    /// The listing pages under way, whose safe cursors each durable point records.
+    pub(crate) cursors: Arc<Cursors>,
 }
 
 impl Written {
@@ -197,12 +204,21 @@ impl Written {
             spool.get_ref().sync_data().map_err(io)?;
             *length = spool.get_mut().stream_position().map_err(io)?;
         }
-        self.journal.durable(Checkpoint { archive, spools, failed: self.failed, counts: self.counts.clone() })
+        self.journal.durable(Checkpoint {
+            archive,
+            spools,
+            failed: self.failed,
+            counts: self.counts.clone(),
+            cursors: self.cursors.snapshot(),
+        })
     }
 
     fn done_line(&mut self, job: &Job, state: ListedState) -> Result<()> {
         let line = DoneLine { s: job.source, k: job.item.kind.as_str().to_owned(), p: job.path.clone(), l: state };
-        spool_line(&mut self.done, &line)
+        spool_line(&mut self.done, &line)?;
+        // Written before the next durable point, which then records the cursor it allows.
+        self.cursors.handled(job.page);
+        Ok(())
     }
 }
 
@@ -289,8 +305,12 @@ impl WriterThread {
                 (self.progress)(failed_event(&failure));
                 self.state.listing_failures.push(failure);
             }
-            ToWriter::Seen { source, kind } => *self.state.seen_again[source].entry(kind).or_default() += 1,
-            ToWriter::Changed { source, kind, change } => {
+            ToWriter::Seen { page, kind } => {
+                *self.state.seen_again[page.source].entry(kind).or_default() += 1;
+                self.state.cursors.handled(page);
+            }
+            ToWriter::Changed { page, kind, change } => {
+                let source = page.source;
                 tracing::warn!(
                     path = %change.path,
                     "changed at the source after an earlier run archived it; the archive keeps what it archived"
@@ -298,6 +318,7 @@ impl WriterThread {
                 *self.state.seen_again[source].entry(kind.clone()).or_default() += 1;
                 self.state.counts[source].entry(kind).or_default().changed_after_archived += 1;
                 spool_line(&mut self.state.changes, &change)?;
+                self.state.cursors.handled(page);
             }
             ToWriter::Batch(messages) => {
                 for message in messages {

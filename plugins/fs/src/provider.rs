@@ -63,7 +63,8 @@ pub(crate) fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
 #[async_trait]
 impl Provider for FsProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_local()
+        // A cursor is the last path listed: a new walk skips through it.
+        Capabilities::default().with_local().with_resumable_cursors()
     }
 
     async fn check(&self) -> Result<()> {

@@ -100,7 +100,8 @@ impl MemoryProvider {
     /// factory opens; a test calls it to keep the provider's counters at hand).
     pub fn from_spec(spec: &SourceSpec) -> Result<Self> {
         let settings = MemorySettings::of(spec)?;
-        let mut capabilities = Capabilities::default();
+        // A cursor is a position in the generated listing, valid in any process.
+        let mut capabilities = Capabilities::default().with_resumable_cursors();
         if settings.flat {
             capabilities = capabilities.with_flat_namespace();
         }

@@ -89,7 +89,8 @@ impl ContainerProvider {
 #[async_trait]
 impl Provider for ContainerProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_flat_namespace()
+        // A cursor is a marker (an object name): any process may list from it again.
+        Capabilities::default().with_flat_namespace().with_resumable_cursors()
     }
 
     async fn check(&self) -> Result<()> {

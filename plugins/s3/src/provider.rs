@@ -43,7 +43,9 @@ impl S3Provider {
 #[async_trait]
 impl Provider for S3Provider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_flat_namespace()
+        // Continuation tokens and markers are the server's and the keys': any process may
+        // send them again.
+        Capabilities::default().with_flat_namespace().with_resumable_cursors()
     }
 
     async fn check(&self) -> Result<()> {
