@@ -86,7 +86,8 @@ pub(crate) async fn dispatch(
     let mut records: Vec<ToWriter> = Vec::new();
     let mut reads: Vec<(Arc<dyn Provider>, Job)> = Vec::new();
     let mut reads_bytes = 0u64;
-    while let Some(Listed { source, page, item, leaf_conflict, inline_budget }) = listed.recv().await {
+    while let Some(Listed { page, item, leaf_conflict, inline_budget }) = listed.recv().await {
+        let source = page.source;
         let path = payload_path(
             &ids[source],
             area(item.area),

@@ -48,8 +48,8 @@ pub struct ClassCounts {
 
 /// One listed item on its way to the dispatcher.
 pub(crate) struct Listed {
-    pub(crate) source: usize,
-    /// The page it was listed in, for the writer to say when the page is handled whole.
+    /// Its source, and the page it was handed on in, for the writer to say when the page
+    /// is handled whole.
     pub(crate) page: PageTag,
     pub(crate) item: Item,
     /// The item is a leaf whose name is also a directory (flat namespaces only).
@@ -90,7 +90,7 @@ impl Handoff {
             }
             None => None,
         };
-        self.tx.send(Listed { source: page.source, page, item, leaf_conflict, inline_budget }).await.is_ok()
+        self.tx.send(Listed { page, item, leaf_conflict, inline_budget }).await.is_ok()
     }
 }
 
