@@ -289,8 +289,23 @@ pub struct ExportArgs {
     /// least 1K): NAME.tar.zst.001, .002…, joined back by `cat`.
     #[arg(long, value_name = "SIZE", value_parser = volume_size)]
     pub volume_size: Option<u64>,
+    /// The organization that runs the export, named on the restitution page and in
+    /// bag-info.txt (`Source-Organization`).
+    #[arg(long, value_name = "NAME", value_parser = operator_text)]
+    pub organization: Option<String>,
+    /// Who to contact about the export, as "NAME <EMAIL>", NAME or EMAIL (bag-info.txt's
+    /// `Contact-Name` and `Contact-Email`).
+    #[arg(long, value_name = "\"NAME <EMAIL>\"", value_parser = contact)]
+    pub contact: Option<Contact>,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// A contact given with `--contact`: a name, an email address, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 impl ExportArgs {
@@ -477,6 +492,37 @@ fn status_interval(text: &str) -> Result<f64, String> {
         Ok(seconds) if (0.1..=3600.0).contains(&seconds) => Ok(seconds),
         _ => Err(format!("'{text}' is not a number of seconds from 0.1 to 3600")),
     }
+}
+
+/// One line of text for bag-info.txt and the page: no control character (a line break
+/// would forge a bag-info field), at most 256 characters.
+fn operator_text(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!("holds the control character {c:?}: give one line of plain text"));
+    }
+    match text.chars().count() {
+        0 => Err("is empty: give a name, or leave the option out".to_owned()),
+        257.. => Err("is longer than 256 characters".to_owned()),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// `NAME <EMAIL>`, `NAME` or `EMAIL` (a word holding `@`).
+fn contact(text: &str) -> Result<Contact, String> {
+    let text = operator_text(text)?;
+    if let Some((name, rest)) = text.split_once('<') {
+        let email = rest.strip_suffix('>').map(str::trim).filter(|e| e.contains('@') && !e.contains(['<', '>', ' ']));
+        let Some(email) = email else {
+            return Err(format!("{text:?} is not \"NAME <EMAIL>\": the address between < and > must hold an @"));
+        };
+        let name = Some(name.trim()).filter(|n| !n.is_empty()).map(str::to_owned);
+        return Ok(Contact { name, email: Some(email.to_owned()) });
+    }
+    if text.contains('@') && !text.contains(' ') {
+        return Ok(Contact { name: None, email: Some(text) });
+    }
+    Ok(Contact { name: Some(text), email: None })
 }
 
 /// A number of seconds above zero.

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, Layout, OutputFiles};
+use sortie_core::engine::{self, ExportOptions, Layout, Operator, OutputFiles};
 use sortie_formats::sink::seal::Recipients;
 
 use super::signals::StopSignals;
@@ -65,6 +65,12 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         force: args.force,
         seal: seal.clone().map(|seal| seal as _),
         layout,
+        operator: Operator {
+            organization: args.organization.clone(),
+            contact_name: args.contact.as_ref().and_then(|c| c.name.clone()),
+            contact_email: args.contact.as_ref().and_then(|c| c.email.clone()),
+            ran_as: Some(sortie_sdk::local::user_at_host()),
+        },
     };
     let summary = tokio::select! {
         biased;

@@ -11,7 +11,7 @@ use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, Failure, KindCounts, ReportHeader, SourceReport};
 use sortie_formats::report_html::{self, Copy};
-use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::report_reader::{ArchiveReport, Operator, Run};
 use sortie_formats::spool::Spool;
 use sortie_formats::writer::{Seal, bag_name};
 use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
@@ -45,6 +45,7 @@ pub(crate) fn finish(
     dir: &Path,
     archive_path: &Path,
     seal: Option<&dyn Seal>,
+    operator: &Operator,
 ) -> Result<Closed> {
     let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
@@ -97,6 +98,7 @@ pub(crate) fn finish(
         ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
         ("Sortie-Format-Version".to_owned(), format_version.to_string()),
     ];
+    bag_info.extend(operator.bag_info());
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
@@ -113,6 +115,7 @@ pub(crate) fn finish(
         agent: bag_info.first().map(|(_, agent)| agent.clone()),
         started: Some(started_at),
         finished: Some(finished_at),
+        operator: operator.clone(),
     });
     shown.format_version = Some(format_version.to_string());
     shown.complete = Some(complete);

@@ -29,6 +29,7 @@ use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, SourceReport};
 use sortie_formats::report_html::{Copy, Evidence, render};
+pub use sortie_formats::report_reader::Operator;
 use sortie_formats::writer::{ArchiveWriter, Seal, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -66,6 +67,8 @@ pub struct ExportOptions {
     pub seal: Option<Arc<dyn Seal>>,
     /// Encryption and volumes.
     pub layout: Layout,
+    /// Who runs the export, written into bag-info.txt and shown on the restitution page.
+    pub operator: Operator,
 }
 
 impl Default for ExportOptions {
@@ -78,6 +81,7 @@ impl Default for ExportOptions {
             force: false,
             seal: None,
             layout: Layout::default(),
+            operator: Operator::default(),
         }
     }
 }
@@ -281,6 +285,7 @@ async fn run(
             url: source.spec.url.clone(),
             kinds: merge_counts(listing.kinds, counts),
             listing_seconds: listing.seconds,
+            account: source.provider.account(),
         })
         .collect();
     let finished_summary = tokio::task::spawn_blocking({
@@ -288,7 +293,8 @@ async fn run(
         let dir = out.dir.clone();
         let archive = out.files.archive.clone();
         let seal = options.seal.clone();
-        move || finish(written, reports, started_at, &dir, &archive, seal.as_deref())
+        let operator = options.operator.clone();
+        move || finish(written, reports, started_at, &dir, &archive, seal.as_deref(), &operator)
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;
