@@ -289,6 +289,16 @@ pub struct ExportArgs {
     /// least 1K): NAME.tar.zst.001, .002…, joined back by `cat`.
     #[arg(long, value_name = "SIZE", value_parser = volume_size)]
     pub volume_size: Option<u64>,
+    /// Who runs the export (boxed: `Command`'s variants stay of a size).
+    #[command(flatten)]
+    pub operator: Box<OperatorArgs>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Who runs an export, named on the restitution page and in bag-info.txt.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
     /// The organization that runs the export, named on the restitution page and in
     /// bag-info.txt (`Source-Organization`).
     #[arg(long, value_name = "NAME", value_parser = operator_text)]
@@ -297,8 +307,6 @@ pub struct ExportArgs {
     /// `Contact-Name` and `Contact-Email`).
     #[arg(long, value_name = "\"NAME <EMAIL>\"", value_parser = contact)]
     pub contact: Option<Contact>,
-    #[command(flatten)]
-    pub source: SourceArgs,
 }
 
 /// A contact given with `--contact`: a name, an email address, or both.
@@ -550,5 +558,22 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
         _ => Err(format!("'{text}' is not a number of seconds above zero")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_is_a_name_an_address_or_both() {
+        let both = contact(" Jane Doe <jane@example.com> ").unwrap();
+        assert_eq!((both.name.as_deref(), both.email.as_deref()), (Some("Jane Doe"), Some("jane@example.com")));
+        assert_eq!(contact("jane@example.com").unwrap().email.as_deref(), Some("jane@example.com"));
+        assert_eq!(contact("Data Protection Office").unwrap().name.as_deref(), Some("Data Protection Office"));
+        assert!(contact("Jane <no address>").is_err() && contact("Jane <a@b").is_err());
+        assert!(operator_text("ACME\u{2028}").is_ok(), "a Unicode line separator is no bag-info line break");
+        assert!(operator_text("ACME\tCorp").is_err() && operator_text("   ").is_err());
+        assert!(operator_text(&"x".repeat(257)).is_err());
     }
 }

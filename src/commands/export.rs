@@ -66,9 +66,9 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         seal: seal.clone().map(|seal| seal as _),
         layout,
         operator: Operator {
-            organization: args.organization.clone(),
-            contact_name: args.contact.as_ref().and_then(|c| c.name.clone()),
-            contact_email: args.contact.as_ref().and_then(|c| c.email.clone()),
+            organization: args.operator.organization.clone(),
+            contact_name: args.operator.contact.as_ref().and_then(|c| c.name.clone()),
+            contact_email: args.operator.contact.as_ref().and_then(|c| c.email.clone()),
             ran_as: Some(sortie_sdk::local::user_at_host()),
         },
     };
