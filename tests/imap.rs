@@ -103,6 +103,7 @@ fn every_message_is_archived_byte_for_byte_with_its_flags_and_nothing_is_marked_
             .unwrap();
     let capabilities = account["capabilities"].as_array().unwrap();
     assert!(capabilities.contains(&"IMAP4rev1".into()) && capabilities.contains(&"CONDSTORE".into()), "{account}");
+    assert_eq!(report(&bag)["sources"][0]["account"], "user sortie");
     assert_standard_tools_accept(&dir.path().join("mail.tar.zst"), &bag);
 }
 
