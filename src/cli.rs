@@ -293,8 +293,31 @@ pub struct ExportArgs {
     /// least 1K): NAME.tar.zst.001, .002…, joined back by `cat`.
     #[arg(long, value_name = "SIZE", value_parser = volume_size)]
     pub volume_size: Option<u64>,
+    /// Who runs the export (boxed: `Command`'s variants stay of a size).
+    #[command(flatten)]
+    pub operator: Box<OperatorArgs>,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// Who runs an export, named on the restitution page and in bag-info.txt.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// The organization that runs the export, named on the restitution page and in
+    /// bag-info.txt (`Source-Organization`).
+    #[arg(long, value_name = "NAME", value_parser = operator_text)]
+    pub organization: Option<String>,
+    /// Who to contact about the export, as "NAME <EMAIL>", NAME or EMAIL (bag-info.txt's
+    /// `Contact-Name` and `Contact-Email`).
+    #[arg(long, value_name = "\"NAME <EMAIL>\"", value_parser = contact)]
+    pub contact: Option<Contact>,
+}
+
+/// A contact given with `--contact`: a name, an email address, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 impl ExportArgs {
@@ -483,6 +506,37 @@ fn status_interval(text: &str) -> Result<f64, String> {
     }
 }
 
+/// One line of text for bag-info.txt and the page: no control character (a line break
+/// would forge a bag-info field), at most 256 characters.
+fn operator_text(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!("holds the control character {c:?}: give one line of plain text"));
+    }
+    match text.chars().count() {
+        0 => Err("is empty: give a name, or leave the option out".to_owned()),
+        257.. => Err("is longer than 256 characters".to_owned()),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// `NAME <EMAIL>`, `NAME` or `EMAIL` (a word holding `@`).
+fn contact(text: &str) -> Result<Contact, String> {
+    let text = operator_text(text)?;
+    if let Some((name, rest)) = text.split_once('<') {
+        let email = rest.strip_suffix('>').map(str::trim).filter(|e| e.contains('@') && !e.contains(['<', '>', ' ']));
+        let Some(email) = email else {
+            return Err(format!("{text:?} is not \"NAME <EMAIL>\": the address between < and > must hold an @"));
+        };
+        let name = Some(name.trim()).filter(|n| !n.is_empty()).map(str::to_owned);
+        return Ok(Contact { name, email: Some(email.to_owned()) });
+    }
+    if text.contains('@') && !text.contains(' ') {
+        return Ok(Contact { name: None, email: Some(text) });
+    }
+    Ok(Contact { name: Some(text), email: None })
+}
+
 /// A number of seconds above zero.
 /// A size such as `500M` or `4G` (powers of 1024), at least 1 KiB.
 fn volume_size(text: &str) -> Result<u64, String> {
@@ -508,5 +562,22 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
         _ => Err(format!("'{text}' is not a number of seconds above zero")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_is_a_name_an_address_or_both() {
+        let both = contact(" Jane Doe <jane@example.com> ").unwrap();
+        assert_eq!((both.name.as_deref(), both.email.as_deref()), (Some("Jane Doe"), Some("jane@example.com")));
+        assert_eq!(contact("jane@example.com").unwrap().email.as_deref(), Some("jane@example.com"));
+        assert_eq!(contact("Data Protection Office").unwrap().name.as_deref(), Some("Data Protection Office"));
+        assert!(contact("Jane <no address>").is_err() && contact("Jane <a@b").is_err());
+        assert!(operator_text("ACME\u{2028}").is_ok(), "a Unicode line separator is no bag-info line break");
+        assert!(operator_text("ACME\tCorp").is_err() && operator_text("   ").is_err());
+        assert!(operator_text(&"x".repeat(257)).is_err());
     }
 }

@@ -9,8 +9,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::dav::{DavServer, Kind, PASSWORD};
-use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, sortie};
+use common::dav::{DavServer, Kind, PASSWORD, USER};
+use common::{all_text, assert_standard_tools_accept, code, gnu_extract, inventory, report, sortie};
 use sortie_sdk::ErrorKind;
 use sortie_sdk::item::{Item, Kind as ItemKind, RawName, Skip};
 use sortie_sdk::registry::{Context, ProviderFactory};
@@ -125,6 +125,7 @@ fn archives_hold_every_resource_as_a_plain_get_returns_it_in_a_valid_bag() {
             }
             let text = std::fs::read_to_string(bag.join("sortie/inventory.jsonl")).unwrap();
             assert!(!text.contains(PASSWORD), "{name}: the password is in the inventory");
+            assert_eq!(report(&bag)["sources"][0]["account"], format!("user {USER}"), "{name}");
         }
     }
 }

@@ -103,6 +103,7 @@ fn every_message_is_archived_byte_for_byte_with_its_flags_and_nothing_is_marked_
             .unwrap();
     let capabilities = account["capabilities"].as_array().unwrap();
     assert!(capabilities.contains(&"IMAP4rev1".into()) && capabilities.contains(&"CONDSTORE".into()), "{account}");
+    assert_eq!(report(&bag)["sources"][0]["account"], "user sortie");
     assert_standard_tools_accept(&dir.path().join("mail.tar.zst"), &bag);
 }
 
@@ -379,6 +380,13 @@ fn an_unchanged_account_matches_its_archive() {
     let server = Dovecot::shared();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("imaps://sortie@127.0.0.1:{}", server.tls_port);
+    // A folder's status document holds its HIGHESTMODSEQ, which Dovecot changes at the first
+    // CONDSTORE access to the folder (seen: this test alone passes, beside the other tests of
+    // this binary, which make that access at any moment, it failed on the five folders' status
+    // documents only). A first listing makes that access here, so that the export and the
+    // comparison see the same counters.
+    let warm_up = sortie_imap(server, &["inventory", &url]);
+    assert_eq!(code(&warm_up), 0, "{}", all_text(&warm_up));
     let (_, output) = export(server, dir.path(), "again", &url, &[]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let archive = dir.path().join("again.tar.zst");

@@ -108,6 +108,14 @@ fn keystone_password_whole_project_is_archived_as_swift_serves_it() {
         serde_json::from_slice(&fs::read(bag.join("data/swift-history/_config/container.json")).unwrap()).unwrap();
     assert_eq!(history["headers"]["x-versions-enabled"], "True");
     assert!(bag.join("data/swift/_config/account.json").is_file());
+    // Every source names the account its token speaks for: user and project, never the
+    // password or the token.
+    let (user, project) = (&tenant.user, format!("project {} ({})", tenant.project, tenant.project_id));
+    for source in report(&bag)["sources"].as_array().unwrap() {
+        let account = source["account"].as_str().unwrap_or_else(|| panic!("no account: {source}"));
+        assert!(account.starts_with(&format!("user {user} (")) && account.ends_with(&project), "{account}");
+        assert!(!account.contains(&tenant.password), "{account}");
+    }
 }
 
 #[test]
@@ -163,6 +171,7 @@ fn tempauth_swift_only_cluster() {
     let url = report(&bag)["sources"][0]["url"].as_str().unwrap().to_owned();
     assert!(url.starts_with("swift://tempauth-data at http") && url.ends_with("/v1/AUTH_test"), "{url}");
     run_tools(&env, &["check", bag.to_str().unwrap(), "tempauth-data"]);
+    assert_eq!(report(&bag)["sources"][0]["account"], "user test:tester");
     let mut wrong = env.clone();
     wrong[2].1 = "not-the-key".into();
     let (_, output) = export(dir.path(), "refused", &wrong, &["swift://tempauth-data"]);

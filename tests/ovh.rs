@@ -194,6 +194,8 @@ fn fresh_dumps_and_pst_exports_are_started_waited_for_and_downloaded() {
     let (archive, output) = export(&server, CK_FULL, "dumps", &["ovh://hosting", "--set", "ovh.rate=0"]);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
     let bag = gnu_extract(&archive, "dumps");
+    // The account is the NIC handle `/me` gives (the fixture's).
+    assert_eq!(report(&bag)["sources"][0]["account"], "nichandle xx1111-ovh");
     let fresh: Vec<Value> =
         inventory(&bag).into_iter().filter(|r| r["id"].as_str().unwrap().ends_with("#dump")).collect();
     let ids: Vec<&str> = fresh.iter().map(|r| r["id"].as_str().unwrap()).collect();

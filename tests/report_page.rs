@@ -218,3 +218,85 @@ fn names_that_reorder_text_are_shown_as_they_are() {
     assert!(!page.contains('\u{202E}'), "the override reached the page");
     assert!(page.contains("pay\\u{202e}fdp.exe"), "{page}");
 }
+
+/// Exports a one-file tree `docs` with `flags`, into `work/docs.tar.zst`.
+fn export_docs(work: &Path, flags: &[&str]) -> (std::path::PathBuf, std::process::Output) {
+    let source = work.join("docs");
+    write_tree(&source, &[("a.txt", b"alpha")]);
+    export(work, "docs", &[&source], flags)
+}
+
+/// `id -un` and `hostname`: who this test runs as, which the page must name.
+fn local_user_and_host() -> (String, String) {
+    let user = stdout(&tool("id", &["-un"], Path::new("/"))).trim().to_owned();
+    let host = stdout(&tool("hostname", &[], Path::new("/"))).trim().to_owned();
+    (user, host)
+}
+
+/// The operator's organization and contact go into bag-info.txt under RFC 8493's reserved
+/// labels and onto the page, escaped; the page names the account each source was read as.
+#[test]
+fn the_page_names_who_exported_and_from_which_account() {
+    let work = open_tempdir();
+    let flags = ["--organization", "ACME <&> Corp", "--contact", "Jane Doe <jane@example.com>"];
+    let (archive, output) = export_docs(work.path(), &flags);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let bag = gnu_extract(&archive, "docs");
+    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let (user, host) = local_user_and_host();
+    for line in [
+        "Source-Organization: ACME <&> Corp",
+        "Contact-Name: Jane Doe",
+        "Contact-Email: jane@example.com",
+        &format!("Sortie-Operator: {user}@{host}"),
+    ] {
+        assert!(info.lines().any(|l| l == line), "no {line:?} in:\n{info}");
+    }
+    assert_eq!(report(&bag)["sources"][0]["account"], user.as_str());
+
+    let dom = chromium(&work.path().join("docs.tar.zst.report.html"), "--dump-dom");
+    assert!(dom.contains("<span id=\"organization\">ACME &lt;&amp;&gt; Corp</span>"), "{dom}");
+    assert!(dom.contains("<span id=\"contact-name\">Jane Doe</span>"), "{dom}");
+    assert!(dom.contains("<span id=\"contact-email\">jane@example.com</span>"), "{dom}");
+    assert!(!dom.contains("id=\"anonymous\""), "{dom}");
+    assert!(dom.contains(&format!("<dd id=\"ran-as\">{user}@{host} ")), "{dom}");
+    assert!(dom.contains(&format!("account: <span class=\"account\">{user}</span>")), "{dom}");
+
+    // The page `sortie report` makes from the archive names them too.
+    let page = run(&["report", archive.to_str().unwrap(), "--html"]);
+    assert_eq!(code(&page), 0, "{}", all_text(&page));
+    assert_eq!(page.stdout, fs::read(work.path().join("docs.tar.zst.report.html")).unwrap());
+}
+
+#[test]
+fn an_operator_who_gives_no_name_is_said_to_be_anonymous_and_named_by_user_and_host() {
+    let work = open_tempdir();
+    let (archive, output) = export_docs(work.path(), &[]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let info = fs::read_to_string(gnu_extract(&archive, "docs").join("bag-info.txt")).unwrap();
+    assert!(!info.contains("Source-Organization") && !info.contains("Contact-"), "{info}");
+    let (user, host) = local_user_and_host();
+    assert!(info.lines().any(|l| l == format!("Sortie-Operator: {user}@{host}")), "{info}");
+    let dom = chromium(&work.path().join("docs.tar.zst.report.html"), "--dump-dom");
+    assert!(dom.contains("id=\"anonymous\">The operator did not identify themselves"), "{dom}");
+    assert!(dom.contains(&format!("<dd id=\"ran-as\">{user}@{host} ")), "{dom}");
+}
+
+/// A line break in --organization or --contact would forge a bag-info.txt field (here a
+/// false `Sortie-Complete`): refused before anything is read, exit 2, no archive.
+#[test]
+fn a_line_break_in_the_operator_is_refused() {
+    let work = open_tempdir();
+    for flags in [
+        ["--organization", "ACME\nSortie-Complete: true"],
+        ["--contact", "Jane <jane@example.com>\r\nContact-Email: x@y"],
+    ] {
+        let (archive, output) = export_docs(work.path(), &flags);
+        assert_eq!(code(&output), 2, "{}", all_text(&output));
+        assert!(stderr(&output).contains("control character"), "{}", all_text(&output));
+        assert!(stderr(&output).contains(flags[0]), "{}", all_text(&output));
+        assert!(!archive.exists());
+    }
+    let (_, output) = export_docs(work.path(), &["--contact", "Jane <not an address>"]);
+    assert_eq!(code(&output), 2, "{}", all_text(&output));
+}

@@ -200,6 +200,17 @@ fn s3s_fs_export_matches_direct_gets() {
     assert_eq!(newline["path"], "data/s3-sortie-fs/line^0Abreak");
     // s3s-fs implements none of the bucket configurations: each is reported, none failed.
     assert_eq!(report(&bag)["failures"].as_array().unwrap().len(), 0);
+
+    // The account is named by the key id's last four characters, never the whole id or the
+    // secret, in the report and on the page.
+    let key = &server.access_key;
+    let account = format!("access key id …{}", &key[key.len() - 4..]);
+    assert_eq!(report(&bag)["sources"][0]["account"], account.as_str());
+    let page = fs::read_to_string(dir.path().join("fs.tar.zst.report.html")).unwrap();
+    assert!(page.contains(&account), "{page}");
+    for file in [page, fs::read_to_string(bag.join("sortie/report.json")).unwrap()] {
+        assert!(!file.contains(key.as_str()) && !file.contains(&server.secret_key), "{file}");
+    }
 }
 
 #[test]

@@ -11,7 +11,9 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::webdav::{EMPTY_DIRS, PASSWORD, TOKEN, USER, WebDav, many, tree};
-use common::{all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory, stdout};
+use common::{
+    all_text, assert_files_identical, assert_standard_tools_accept, code, gnu_extract, inventory, report, stdout,
+};
 use serde_json::Value;
 use sortie_sdk::ErrorKind;
 use sortie_sdk::item::{Item, Kind, RawName};
@@ -169,6 +171,7 @@ fn a_webdav_export_is_what_an_independent_client_downloads() {
     let bag = export_and_extract(dir.path(), "dav", &server.webdav_url("tree"), &[("WEBDAV_PASSWORD", PASSWORD)]);
     let collection = format!("http://127.0.0.1:{}/dav/tree/", server.http);
     assert_same_as_independent_client(server, &bag, &collection, &dir.path().join("mirror"));
+    assert_eq!(report(&bag)["sources"][0]["account"], format!("user {USER}"));
 }
 
 #[test]

@@ -95,6 +95,10 @@ pub struct SourceReport {
     pub kinds: BTreeMap<String, KindCounts>,
     /// Time spent listing, in seconds.
     pub listing_seconds: f64,
+    /// The account the source was read as (a user name, a project, a shortened key id),
+    /// when the provider tells; never a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// An item that could not be archived.

@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 
 use crate::report::KindCounts;
-use crate::report_reader::ArchiveReport;
+use crate::report_reader::{ArchiveReport, Operator};
 use crate::shown::shown;
 
 /// Rows shown in one list (kinds of every source together, failures, exclusions); the rest
@@ -189,6 +189,7 @@ fn run(out: &mut dyn Write, report: &ArchiveReport) -> io::Result<()> {
         writeln!(out, "<dt>Tool and version</dt><dd id=\"agent\">{}</dd>", field(&run.agent))?;
         writeln!(out, "<dt>Started</dt><dd id=\"started\">{}</dd>", field(&run.started))?;
         writeln!(out, "<dt>Finished</dt><dd id=\"finished\">{}</dd>", field(&run.finished))?;
+        operator(out, &run.operator)?;
     }
     writeln!(
         out,
@@ -204,17 +205,48 @@ fn run(out: &mut dyn Write, report: &ArchiveReport) -> io::Result<()> {
     for source in report.sources.iter().take(MAX_ROWS) {
         writeln!(
             out,
-            "<li><span class=\"id\">{}</span> (archived under <code>data/{}/</code>)</li>",
+            "<li><span class=\"id\">{}</span> (archived under <code>data/{}/</code>), account: {}</li>",
             esc(&source.url),
-            esc(&source.source)
+            esc(&source.source),
+            match &source.account {
+                Some(account) => format!("<span class=\"account\">{}</span>", esc(account)),
+                None => "not told by the provider".to_owned(),
+            }
         )?;
     }
     more(out, "li", report.sources.len().saturating_sub(MAX_ROWS) as u64, "sources")?;
     writeln!(
         out,
-        "</ul><span class=\"note\">The account is the one these addresses name, read with the credentials of \
-         whoever ran the export; credentials are never written into the archive.</span></dd>\n</dl>"
+        "</ul><span class=\"note\">Each account is the identity the source was read as, as its provider \
+         tells it (a key id is shortened to its last characters); credentials are never written into the \
+         archive.</span></dd>\n</dl>"
     )
+}
+
+/// Who ran the export: the organization and contact given, or plainly that none was, and
+/// the local user and host the export ran as.
+fn operator(out: &mut dyn Write, operator: &Operator) -> io::Result<()> {
+    let who = if operator.anonymous() {
+        "<span id=\"anonymous\">The operator did not identify themselves (no <code>--organization</code> or \
+         <code>--contact</code> was given to the export).</span>"
+            .to_owned()
+    } else {
+        let part = |id: &str, label: &str, value: &Option<String>| {
+            value.as_ref().map(|v| format!("<span id=\"{id}\">{}</span> ({label})", esc(v)))
+        };
+        [
+            part("organization", "organization", &operator.organization),
+            part("contact-name", "contact", &operator.contact_name),
+            part("contact-email", "contact email", &operator.contact_email),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    writeln!(out, "<dt>Exported by</dt><dd id=\"who\">{who}</dd>")?;
+    let ran_as = esc(operator.ran_as.as_deref().unwrap_or("not recorded"));
+    writeln!(out, "<dt>Run as</dt><dd id=\"ran-as\">{ran_as} <span class=\"note\">(local user and host)</span></dd>")
 }
 
 /// The counts of every kind of every source, added up (saturating: a crafted report's
@@ -587,6 +619,7 @@ mod tests {
                 url: "s3://<script>alert(1)</script>".into(),
                 kinds: [("object".to_owned(), counts)].into_iter().collect(),
                 listing_seconds: 0.5,
+                account: Some("<i>me</i>".into()),
             }],
             failures: (0..failures.min(1000))
                 .map(|i| Failure {
@@ -636,8 +669,13 @@ mod tests {
     #[test]
     fn a_hundred_thousand_empty_sources_make_a_bounded_page() {
         let mut report = report_with(0);
-        let empty =
-            SourceReport { source: "s".into(), url: "u".into(), kinds: Default::default(), listing_seconds: 0.0 };
+        let empty = SourceReport {
+            source: "s".into(),
+            url: "u".into(),
+            kinds: Default::default(),
+            listing_seconds: 0.0,
+            account: None,
+        };
         report.sources = vec![empty; 100_000];
         let html = page(&report);
         assert!(html.len() < 2_000_000, "{} bytes", html.len());

@@ -38,6 +38,41 @@ pub struct Run {
     pub started: Option<String>,
     /// `Sortie-Finished`.
     pub finished: Option<String>,
+    /// Who ran it.
+    pub operator: Operator,
+}
+
+/// Who ran an export, as `bag-info.txt` records it: the organization and contact the
+/// operator gave (RFC 8493's reserved `Source-Organization`, `Contact-Name`,
+/// `Contact-Email`), and the local user and host the export ran as (`Sortie-Operator`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Operator {
+    /// `Source-Organization`.
+    pub organization: Option<String>,
+    /// `Contact-Name`.
+    pub contact_name: Option<String>,
+    /// `Contact-Email`.
+    pub contact_email: Option<String>,
+    /// `Sortie-Operator`: `user@host` of the process that ran the export.
+    pub ran_as: Option<String>,
+}
+
+impl Operator {
+    /// The bag-info.txt fields, in the order written.
+    pub fn bag_info(&self) -> Vec<(String, String)> {
+        let fields = [
+            ("Source-Organization", &self.organization),
+            ("Contact-Name", &self.contact_name),
+            ("Contact-Email", &self.contact_email),
+            ("Sortie-Operator", &self.ran_as),
+        ];
+        fields.into_iter().filter_map(|(label, value)| Some((label.to_owned(), value.clone()?))).collect()
+    }
+
+    /// True when the operator named neither an organization nor a contact.
+    pub fn anonymous(&self) -> bool {
+        self.organization.is_none() && self.contact_name.is_none() && self.contact_email.is_none()
+    }
 }
 
 /// What an archive says about its export.
@@ -196,6 +231,12 @@ fn read_bag_info(report: &mut ArchiveReport, text: &str) {
         agent: get("Bag-Software-Agent"),
         started: get("Sortie-Started"),
         finished: get("Sortie-Finished"),
+        operator: Operator {
+            organization: get("Source-Organization"),
+            contact_name: get("Contact-Name"),
+            contact_email: get("Contact-Email"),
+            ran_as: get("Sortie-Operator"),
+        },
     });
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 #[cfg(feature = "plugin")]
 pub mod export;
 pub mod item;
+pub mod local;
 pub mod provider;
 pub mod registry;
 pub mod retry;

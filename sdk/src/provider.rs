@@ -146,4 +146,12 @@ pub trait Provider: Send + Sync {
     /// item: everything needed must be in the item (`id`, `version`, `locator`), nothing
     /// in a cache filled while listing.
     async fn open(&self, item: &Item) -> Result<Body>;
+
+    /// The account the source is read as, once [`Provider::check`] passed, as the provider
+    /// knows it without extra privileges (a user name, a project, a shortened key id): the
+    /// restitution report says from which account the data came. Never a secret. `None`:
+    /// the provider cannot tell.
+    fn account(&self) -> Option<String> {
+        None
+    }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, Layout, OutputFiles, Stop};
+use sortie_core::engine::{self, ExportOptions, Layout, Operator, OutputFiles, Stop};
 use sortie_formats::sink::seal::Recipients;
 
 use super::signals::StopSignals;
@@ -69,6 +69,12 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         resume: args.resume,
         durable_every: durable_every()?,
         stop: Stop::default(),
+        operator: Operator {
+            organization: args.operator.organization.clone(),
+            contact_name: args.operator.contact.as_ref().and_then(|c| c.name.clone()),
+            contact_email: args.operator.contact.as_ref().and_then(|c| c.email.clone()),
+            ran_as: Some(sortie_sdk::local::user_at_host()),
+        },
     };
     // A first signal asks the export to stop at the next safe point, with everything done
     // so far durable; a second one stops at once (the journal's last durable point stays).

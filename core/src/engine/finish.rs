@@ -11,7 +11,7 @@ use sortie_formats::bagit::{INVENTORY, REPORT, REPORT_HTML};
 use sortie_formats::framed_zstd::Finished;
 use sortie_formats::report::{self, ChangedAfterArchived, Failure, KindCounts, ReportHeader, SourceReport};
 use sortie_formats::report_html::{self, Copy};
-use sortie_formats::report_reader::{ArchiveReport, Run};
+use sortie_formats::report_reader::{ArchiveReport, Operator, Run};
 use sortie_formats::spool::Spool;
 use sortie_formats::writer::{Seal, bag_name};
 use sortie_formats::{FORMAT_VERSION, SEALED_FORMAT_VERSION};
@@ -38,17 +38,27 @@ pub(crate) struct Closed {
     pub(crate) report: ArchiveReport,
 }
 
+/// Who ran the export, and when: this run and the earlier ones a resumed export continues.
+pub(crate) struct History<'a> {
+    /// This run's start.
+    pub(crate) started_at: String,
+    /// Every run so far, this one last.
+    pub(crate) runs: Vec<report::Run>,
+    /// The operator, as `export --organization`/`--contact` and the local user name them.
+    pub(crate) operator: &'a Operator,
+}
+
 /// Writes report.json, bag-info.txt and the restitution page made from them, and closes the
 /// archive (to be named `archive`), sealed by `seal` if given.
 pub(crate) fn finish(
     written: Written,
     reports: Vec<SourceReport>,
-    started_at: String,
-    mut runs: Vec<report::Run>,
+    history: History<'_>,
     dir: &Path,
     archive_path: &Path,
     seal: Option<&dyn Seal>,
 ) -> Result<Closed> {
+    let History { started_at, mut runs, operator } = history;
     let format_version = if seal.is_some() { SEALED_FORMAT_VERSION } else { FORMAT_VERSION };
     let io = |e: std::io::Error| Error::io("cannot write the archive", &e);
     let Written { archive, inventory, mut failures, exclusions, failed, listing_failures, changes, .. } = written;
@@ -110,6 +120,7 @@ pub(crate) fn finish(
         ("External-Identifier".to_owned(), format!("urn:uuid:{}", uuid::Uuid::new_v4())),
         ("Sortie-Format-Version".to_owned(), format_version.to_string()),
     ];
+    bag_info.extend(operator.bag_info());
     for report in &reports {
         bag_info.push(("Sortie-Source".to_owned(), format!("{} {}", report.source, report.url)));
     }
@@ -130,6 +141,7 @@ pub(crate) fn finish(
         agent: bag_info.first().map(|(_, agent)| agent.clone()),
         started: Some(header.started.clone()),
         finished: Some(finished_at),
+        operator: operator.clone(),
     });
     shown.format_version = Some(format_version.to_string());
     shown.complete = Some(complete);

@@ -31,6 +31,7 @@ use serde::Serialize;
 use sortie_formats::payload_path;
 use sortie_formats::report::{Failure, KindCounts, Run, SourceReport};
 use sortie_formats::report_html::{Copy, Evidence, render};
+pub use sortie_formats::report_reader::Operator;
 use sortie_formats::writer::{ArchiveWriter, Seal, WriterOptions, bag_name};
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -44,7 +45,7 @@ use crate::warning::Warning;
 
 use dispatch::{LISTED_AHEAD, dispatch, list_all};
 use fetch::{Fetcher, MEMORY_BUDGET_KIB};
-use finish::{Closed, finish, merge_counts};
+use finish::{Closed, History, finish, merge_counts};
 use finish::{file_name, now_rfc3339};
 use output::{Output, VolumePaths};
 use sortie_formats::sink::Sink;
@@ -79,6 +80,8 @@ pub struct ExportOptions {
     pub seal: Option<Arc<dyn Seal>>,
     /// Encryption and volumes.
     pub layout: Layout,
+    /// Who runs the export, written into bag-info.txt and shown on the restitution page.
+    pub operator: Operator,
 }
 
 impl Default for ExportOptions {
@@ -94,6 +97,7 @@ impl Default for ExportOptions {
             stop: Stop::default(),
             seal: None,
             layout: Layout::default(),
+            operator: Operator::default(),
         }
     }
 }
@@ -526,6 +530,7 @@ async fn run(
             url: source.spec.url.clone(),
             kinds: merge_counts(listing.kinds, counts, before, seen),
             listing_seconds: listing.seconds,
+            account: source.provider.account(),
         })
         .collect();
     if let Some(run) = runs.last_mut() {
@@ -537,7 +542,11 @@ async fn run(
         let runs = runs.clone();
         let archive = out.files.archive.clone();
         let seal = options.seal.clone();
-        move || finish(written, reports, started_at, runs, &dir, &archive, seal.as_deref())
+        let operator = options.operator.clone();
+        move || {
+            let history = History { started_at, runs, operator: &operator };
+            finish(written, reports, history, &dir, &archive, seal.as_deref())
+        }
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Other, format!("the archive writer crashed: {e}")))??;

@@ -41,6 +41,11 @@ impl Client {
     }
 
     /// The user and server, for messages.
+    /// `user alice` (or `anonymous`), the account the restitution report names.
+    pub fn account(&self) -> String {
+        self.connection.user.as_ref().map_or_else(|| "anonymous".to_owned(), |user| format!("user {user}"))
+    }
+
     pub fn who(&self) -> String {
         self.connection.who()
     }

@@ -65,6 +65,10 @@ impl Provider for DavProvider {
         Capabilities::default().with_max_concurrency(MAX_CONCURRENCY)
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.client.account())
+    }
+
     async fn check(&self) -> Result<()> {
         self.discovery().await.map(drop)
     }

@@ -67,6 +67,11 @@ impl Provider for FsProvider {
         Capabilities::default().with_local().with_resumable_cursors()
     }
 
+    /// The local user whose permissions read the tree.
+    fn account(&self) -> Option<String> {
+        sortie_sdk::local::user()
+    }
+
     async fn check(&self) -> Result<()> {
         let root = self.root.clone();
         let meta = tokio::fs::metadata(&root).await.map_err(|e| {

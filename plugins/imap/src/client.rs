@@ -127,6 +127,11 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
+    /// `user alice`, the account the restitution report names.
+    pub fn account(&self) -> String {
+        format!("user {}", self.user)
+    }
+
     /// Checks the settings and reads the CA bundle; connects to nothing yet.
     pub fn new(url: ImapUrl, settings: &ImapSettings) -> Result<Self> {
         let user = settings.user.clone().or_else(|| url.user.clone()).ok_or_else(|| {

@@ -113,7 +113,7 @@ pub async fn list(lease: &mut Lease, folder: Option<&str>) -> Result<Vec<Mailbox
             raw: n.name().to_owned(),
             name: mutf7::decode(n.name()).unwrap_or_else(|| n.name().to_owned()),
             delimiter: n.delimiter().map(str::to_owned),
-            attributes: n.attributes().iter().map(attribute).collect(),
+            attributes: n.attributes().iter().map(attribute).filter(|a| !volatile(a)).collect(),
             subscribed: subscribed.contains(n.name()),
             path: Vec::new(),
         })
@@ -170,6 +170,14 @@ fn attribute(attribute: &NameAttribute<'_>) -> String {
         NameAttribute::Extension(name) => name.to_string(),
         other => format!("{other:?}"),
     }
+}
+
+/// `\Marked` and `\Unmarked` (RFC 3501 §7.2.2) say whether messages arrived since some
+/// client last selected the folder: a hint that flips as other sessions read the account,
+/// not part of the folder. Archived, they made an unchanged account look changed to
+/// `verify --against`.
+fn volatile(attribute: &str) -> bool {
+    attribute.eq_ignore_ascii_case("\\Marked") || attribute.eq_ignore_ascii_case("\\Unmarked")
 }
 
 /// The special-use attributes (RFC 6154) among `attributes`.

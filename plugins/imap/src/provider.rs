@@ -45,6 +45,10 @@ impl Provider for ImapProvider {
         Capabilities::default().with_max_concurrency(self.max_connections)
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.pool.connector.account())
+    }
+
     async fn check(&self) -> Result<()> {
         let mut lease = self.pool.get().await?;
         self.survey(&mut lease).await?;

@@ -20,6 +20,9 @@ pub struct Session {
     /// The project the token is scoped to (Keystone), id and a name for messages.
     pub project_id: Option<String>,
     project: String,
+    /// Who the token speaks for, as the restitution report names the account: Keystone's
+    /// user and project (names and ids), or TempAuth's user. Never the token.
+    pub account: String,
 }
 
 impl Session {
@@ -100,6 +103,7 @@ async fn tempauth(http: &reqwest::Client, credentials: &Credentials, user: &str,
             catalog: Vec::new(),
             project_id: None,
             project: user.to_owned(),
+            account: format!("user {user}"),
         }),
         _ => Err(Error::new(
             ErrorKind::Other,
@@ -121,12 +125,24 @@ struct TokenBody {
     #[serde(default)]
     catalog: Vec<Service>,
     project: Option<Project>,
+    user: Option<Project>,
 }
 
+/// A project or user in a token: an id and, mostly, a name.
 #[derive(Deserialize)]
 struct Project {
     id: String,
     name: Option<String>,
+}
+
+impl Project {
+    /// `name (id)`, or the id alone.
+    fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,8 +209,13 @@ async fn keystone(http: &reqwest::Client, credentials: &Credentials) -> Result<S
         )
     })?;
     let project_id = body.token.project.as_ref().map(|p| p.id.clone());
+    let account = [("user", &body.token.user), ("project", &body.token.project)]
+        .into_iter()
+        .filter_map(|(what, named)| Some(format!("{what} {}", named.as_ref()?.label())))
+        .collect::<Vec<_>>()
+        .join(", ");
     let project = body.token.project.map(|p| p.name.unwrap_or(p.id)).unwrap_or_else(|| "(none)".into());
-    Ok(Session { token, storage_url: None, catalog: body.token.catalog, project_id, project })
+    Ok(Session { token, storage_url: None, catalog: body.token.catalog, project_id, project, account })
 }
 
 async fn request_token(http: &reqwest::Client, credentials: &Credentials, scoped: bool) -> Result<Response> {
@@ -355,6 +376,7 @@ mod tests {
             catalog: catalog().into_iter().filter(|s| s.kind != "object-store").collect(),
             project_id: None,
             project: "p".into(),
+            account: "user u".into(),
         };
         // Another service: absent from the chosen region means "not offered" there, but a
         // service in several regions needs a choice.

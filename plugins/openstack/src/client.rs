@@ -142,6 +142,13 @@ impl Client {
         Ok(self.session().await?.1.project_id.clone())
     }
 
+    /// Who the current token speaks for (see [`Session::account`]); `None` before the
+    /// first login.
+    pub fn identity(&self) -> Option<String> {
+        let session = self.session.lock().expect("session");
+        session.as_ref().map(|(_, session)| session.account.clone()).filter(|a| !a.is_empty())
+    }
+
     async fn session(&self) -> Result<(u64, Arc<Session>)> {
         if let Some(current) = self.session.lock().expect("session").clone() {
             return Ok(current);

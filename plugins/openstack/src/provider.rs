@@ -93,6 +93,10 @@ impl Provider for ContainerProvider {
         Capabilities::default().with_flat_namespace().with_resumable_cursors()
     }
 
+    fn account(&self) -> Option<String> {
+        self.client.identity()
+    }
+
     async fn check(&self) -> Result<()> {
         if self.state.get().is_some() {
             return Ok(());
@@ -148,6 +152,10 @@ impl Provider for AccountProvider {
         Capabilities::default()
     }
 
+    fn account(&self) -> Option<String> {
+        self.client.identity()
+    }
+
     async fn check(&self) -> Result<()> {
         self.client.check_account(self.account.as_deref()).await?;
         let headers = head(&self.client, None).await?;
@@ -186,6 +194,10 @@ impl ServicesProvider {
 impl Provider for ServicesProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
+    }
+
+    fn account(&self) -> Option<String> {
+        self.client.identity()
     }
 
     async fn check(&self) -> Result<()> {

@@ -35,7 +35,7 @@ pub struct Client {
     token: tokio::sync::Mutex<Option<Token>>,
     retry: RetryPolicy,
     /// Set once `GET /me` answered (see the provider's `check`).
-    pub checked: tokio::sync::OnceCell<()>,
+    pub checked: tokio::sync::OnceCell<Option<String>>,
     /// `application key 'ak' at ovh-eu`, for messages.
     pub who: String,
     /// The paths of the `POST` access rules of the consumer key, read once from

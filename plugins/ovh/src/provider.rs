@@ -32,7 +32,8 @@ impl Provider for OvhProvider {
         self.client
             .checked
             .get_or_try_init(|| async {
-                self.client.get("/me").await.map(|_| ()).map_err(|error| match error.kind() {
+                let me = self.client.get("/me").await;
+                me.map(|(_, me)| me["nichandle"].as_str().map(str::to_owned)).map_err(|error| match error.kind() {
                     ErrorKind::PermissionDenied => Error::new(
                         ErrorKind::PermissionDenied,
                         format!(
@@ -44,7 +45,12 @@ impl Provider for OvhProvider {
                 })
             })
             .await
-            .copied()
+            .map(drop)
+    }
+
+    /// The account's NIC handle, as `/me` gave it to `check`.
+    fn account(&self) -> Option<String> {
+        self.client.checked.get().cloned().flatten().map(|nic| format!("nichandle {nic}"))
     }
 
     async fn list_page(&self, cursor: Option<String>) -> Result<Page> {

@@ -126,6 +126,20 @@ impl Client {
         }
     }
 
+    /// The account as the restitution report names it: the access key id shortened to its
+    /// last four characters (the whole id is not secret, but with a leaked secret it is
+    /// half a credential, and a report travels further than a log).
+    pub fn account(&self) -> String {
+        match &self.connection.credentials {
+            Some(c) => {
+                let id = &c.access_key_id;
+                let tail = id.char_indices().rev().nth(3).map_or(id.as_str(), |(at, _)| &id[at..]);
+                format!("access key id …{tail}")
+            }
+            None => "anonymous requests (--no-sign-request)".to_owned(),
+        }
+    }
+
     /// Sends `request` and parses its answer, the XML document `what` (for messages).
     pub async fn get_document<T: DeserializeOwned>(&self, request: &Request<'_>, what: &str) -> Result<T> {
         let response = self.send(request).await?;

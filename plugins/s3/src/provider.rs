@@ -48,6 +48,10 @@ impl Provider for S3Provider {
         Capabilities::default().with_flat_namespace().with_resumable_cursors()
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.client.account())
+    }
+
     async fn check(&self) -> Result<()> {
         let query = vec![("list-type", "2".to_owned()), ("max-keys", "1".to_owned())];
         self.client.send(&Request { bucket: Some(&self.bucket), query, ..Default::default() }).await.map(drop)

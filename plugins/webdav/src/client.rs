@@ -27,6 +27,8 @@ pub struct Client {
     auth: Auth,
     /// `user 'alice' at host:port`, for messages.
     pub who: String,
+    /// `user alice`, the account the restitution report names.
+    pub account: String,
     /// [`MAX_LISTING_BYTES`], lowered by tests.
     max_listing_bytes: u64,
 }
@@ -55,11 +57,16 @@ impl Client {
             Some(port) => format!("{}:{port}", root.host_str().unwrap_or_default()),
             None => root.host_str().unwrap_or_default().to_owned(),
         };
-        let who = match (&auth, user) {
+        let who = match (&auth, user.as_deref()) {
             (Auth::Bearer(_), Some(user)) => format!("the bearer token of user '{user}' at {host}"),
             (Auth::Bearer(_), None) => format!("the bearer token given for {host}"),
             (_, Some(user)) => format!("user '{user}' at {host}"),
             (_, None) => format!("anonymous access to {host}"),
+        };
+        let account = match (&auth, &user) {
+            (_, Some(user)) => format!("user {user}"),
+            (Auth::Bearer(_), None) => "a bearer token's user".to_owned(),
+            (_, None) => "anonymous".to_owned(),
         };
         if !auth.sendable() {
             // Sent without it, every request would be refused as if the token were wrong.
@@ -68,7 +75,14 @@ impl Client {
                 format!("{who} has characters an HTTP header cannot carry (a line break?): give the token alone"),
             ));
         }
-        Ok(Self { http: sortie_http::client(ca_bundle)?, root, auth, who, max_listing_bytes: MAX_LISTING_BYTES })
+        Ok(Self {
+            http: sortie_http::client(ca_bundle)?,
+            root,
+            auth,
+            who,
+            account,
+            max_listing_bytes: MAX_LISTING_BYTES,
+        })
     }
 
     fn secrets(&self) -> Vec<&str> {

@@ -69,6 +69,10 @@ impl Provider for DavProvider {
         }
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.client.account.clone())
+    }
+
     async fn check(&self) -> Result<()> {
         let root = &self.client.root;
         let what = format!("the collection {}", root.path());
