@@ -11,7 +11,7 @@ use sortie_sdk::provider::{Body, Capabilities, Page, Provider};
 use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::lister::Lister;
-use crate::reader::{Identity, Root};
+use crate::reader::{Identity, Opened, Root};
 
 /// Files up to this size are opened, measured and read in one go: a thread hop per system
 /// call would cost more than the read itself.
@@ -124,7 +124,7 @@ impl Provider for FsProvider {
         let root = self.root_dir()?;
         let (size, stream) = if item.size.is_some_and(|size| size <= READ_AT_ONCE) {
             // A small read from a local disk costs less than handing it to another thread.
-            let opened = root.open_file(&relative, listed.as_ref(), &shown)?;
+            let opened = settle(root.open_file(&relative, listed.as_ref(), &shown)?).await?;
             let size = opened.size();
             let data = opened.read_whole()?;
             (size, futures_util::stream::once(async move { Ok(data) }).boxed())
@@ -132,10 +132,22 @@ impl Provider for FsProvider {
             let opened = tokio::task::spawn_blocking(move || root.open_file(&relative, listed.as_ref(), &shown))
                 .await
                 .map_err(|e| Error::new(ErrorKind::Other, format!("reading task failed: {e}")))??;
+            let opened = settle(opened).await?;
             (opened.size(), opened.stream())
         };
         // The length is the one measured at open: a file that grows or shrinks during the
         // read fails the reader's own check and the engine's exact-length check.
         Ok(Body::streaming(Some(size), stream))
     }
+}
+
+/// Waits until a file changed moments ago can be read with its change detected (see
+/// `reader::SETTLE`), then checks it did not change meanwhile.
+async fn settle(opened: Opened) -> Result<Opened> {
+    let wait = opened.unsettled_for();
+    if wait.is_zero() {
+        return Ok(opened);
+    }
+    tokio::time::sleep(wait).await;
+    opened.settled()
 }

@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -25,6 +26,12 @@ use sortie_sdk::{Error, ErrorKind, Result};
 
 /// Read size for file bodies.
 const CHUNK: usize = 256 * 1024;
+
+/// How old a file's last change must be before its times can tell a write during the read:
+/// the kernel stamps files from a coarse clock (one tick, 1 to 10 ms), so a read overlapping
+/// writes made within the tick of the last change before it would see the same times before
+/// and after, and pass a torn file as unchanged.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// What identifies a file and tells whether it changed: compared between the listing, the
 /// opening and the end of the read.
@@ -180,6 +187,30 @@ impl Opened {
         self.identity.size
     }
 
+    /// How long to wait before the file's times can tell a write during the read: zero when
+    /// its last change is at least [`SETTLE`] old.
+    pub(crate) fn unsettled_for(&self) -> Duration {
+        let (seconds, nanos) = self.identity.ctime;
+        let (Ok(seconds), Ok(nanos)) = (u64::try_from(seconds), u32::try_from(nanos)) else {
+            return Duration::ZERO;
+        };
+        match SystemTime::now().duration_since(UNIX_EPOCH + Duration::new(seconds, nanos)) {
+            Ok(age) => SETTLE.saturating_sub(age),
+            // Changed "in the future" (a clock set back): wait one period, then trust it.
+            Err(_) => SETTLE,
+        }
+    }
+
+    /// After waiting [`Opened::unsettled_for`]: fails, as temporary, when the file changed
+    /// meanwhile (it is being written: the engine reads it again later).
+    pub(crate) fn settled(self) -> Result<Self> {
+        self.unchanged().map_err(|_| {
+            changed(&self.shown, "it was being written when its read was to begin (its change time kept moving)")
+                .temporary()
+        })?;
+        Ok(self)
+    }
+
     /// Fails when the file changed since it was opened.
     fn unchanged(&self) -> Result<()> {
         let (now, _) =
@@ -244,6 +275,27 @@ impl Opened {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file written moments ago is read only once its change time is old enough to move on
+    /// the next write; waiting settles it, and a write during the wait is refused.
+    #[test]
+    fn a_file_just_written_waits_to_settle_and_a_write_meanwhile_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"abc").unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        let opened = root.open_file(Path::new("f"), None, "f").unwrap();
+        let wait = opened.unsettled_for();
+        assert!(wait <= SETTLE, "{wait:?}");
+        std::thread::sleep(wait);
+        let opened = opened.settled().unwrap();
+        assert!(opened.unsettled_for().is_zero());
+
+        let opened = root.open_file(Path::new("f"), None, "f").unwrap();
+        std::thread::sleep(SETTLE);
+        std::fs::write(dir.path().join("f"), b"abcd").unwrap();
+        let error = opened.settled().err().unwrap();
+        assert!(error.to_string().contains("being written when its read was to begin"), "{error}");
+    }
 
     #[test]
     fn identities_round_trip_through_the_locator() {
