@@ -510,7 +510,11 @@ fn a_full_disk_stops_the_export_and_resume_completes_it_once_space_is_freed() {
     assert_standard_tools_accept(&archive, &bag);
     assert_files_identical(&source, &bag, "fs-src");
     let runs = report(&bag)["runs"].clone();
-    assert!(runs[0]["outcome"].as_str().unwrap().starts_with("failed: "), "{runs}");
+    // The run's end is one more line in the journal, on the disk that is full: written when
+    // the failure left a few bytes free, else lost (this line of history only), and the run
+    // then reads as killed.
+    let outcome = runs[0]["outcome"].as_str().unwrap();
+    assert!(outcome.starts_with("failed: ") || outcome == "killed or crashed", "{runs}");
 }
 
 /// Exports `args` (a remote source) to `archive` with only `env` (and PATH and a HOME of
