@@ -124,6 +124,9 @@ pub(crate) async fn list_source(
     let (mut content, mut config): (LeafConflicts<Item>, LeafConflicts<Item>) = Default::default();
     let mut listing = SourceListing::default();
     let mut cursor: Option<String> = None;
+    // The page items were last handed on with: a listing that stops early still hands on,
+    // with it, the items it held back (their leaf-conflict answer is as known as it gets).
+    let mut last_tag = None;
     if let Some(from) = from {
         let Some(next) = from.cursor else {
             // Listed whole and handled by earlier runs.
@@ -166,6 +169,7 @@ pub(crate) async fn list_source(
             ItemSink::Dispatch(index, handoff) => Some((handoff.cursors.begin_page(*index), *handoff)),
             _ => None,
         };
+        last_tag = tag.or(last_tag);
         for item in page.items {
             let counts = listing.kinds.entry(item.kind.as_str().to_owned()).or_default();
             counts.listed += 1;
@@ -230,6 +234,11 @@ pub(crate) async fn list_source(
                 }
                 break;
             }
+        }
+    }
+    if let (Some(_), Some((page_tag, handoff))) = (&listing.error, last_tag) {
+        for detector in [std::mem::take(&mut content), std::mem::take(&mut config)] {
+            hand_on(handoff, page_tag, detector.finish()).await;
         }
     }
     listing.seconds = started.elapsed().as_secs_f64();
