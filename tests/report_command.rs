@@ -113,8 +113,10 @@ fn an_edited_report_a_damaged_or_a_missing_archive_is_said_so() {
 }
 
 /// Address space allowed to `report --json` of a 16 MiB report.json: a reader that builds
-/// the printed JSON as a `serde_json::Value` tree needs well over twice this.
-const REPORT_MEMORY_LIMIT: u64 = 192 << 20;
+/// the printed JSON as a `serde_json::Value` tree needs well over 384 MiB. (192 MiB failed one
+/// run in two once the sources gained their account and the binary its age and signing code:
+/// address space, not heap, is what the limit counts.)
+const REPORT_MEMORY_LIMIT: u64 = 256 << 20;
 
 #[test]
 fn a_crafted_report_of_many_sources_is_printed_as_json_without_a_copy_as_a_tree() {
