@@ -80,7 +80,7 @@ mod tests {
         let context = Context::default();
         let plain =
             MemoryFactory.open(&MemoryFactory.source("memory://a", Settings::new()).unwrap(), &context).unwrap();
-        assert_eq!(plain.capabilities(), sortie_sdk::provider::Capabilities::default());
+        assert_eq!(plain.capabilities(), sortie_sdk::provider::Capabilities::default().with_resumable_cursors());
         let spec = MemoryFactory.source("memory://b", settings(&[("flat", "yes"), ("max_concurrency", "3")])).unwrap();
         let capabilities = MemoryFactory.open(&spec, &context).unwrap().capabilities();
         assert!(capabilities.flat_namespace && !capabilities.local);
