@@ -258,6 +258,17 @@ pub struct ExportArgs {
     /// where each small object waits mostly on the network).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: Option<u16>,
+    /// Byte ranges read at once from one large object (S3, Swift, Glance, WebDAV), as
+    /// rclone's multi-thread streams: one connection rarely carries a server's full speed.
+    /// 1 reads every object as one stream. Memory: up to N × --range-chunk per export.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub range_streams: u16,
+    /// Objects of at least SIZE bytes are read in ranges (K, M, G: powers of 1024).
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = size)]
+    pub range_cutoff: u64,
+    /// The bytes of one range, 64K to 256M.
+    #[arg(long, default_value = "8M", value_name = "SIZE", value_parser = range_chunk)]
+    pub range_chunk: u64,
     /// zstd compression level.
     #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
@@ -539,7 +550,8 @@ fn contact(text: &str) -> Result<Contact, String> {
 
 /// A number of seconds above zero.
 /// A size such as `500M` or `4G` (powers of 1024), at least 1 KiB.
-fn volume_size(text: &str) -> Result<u64, String> {
+/// A size with an optional binary unit: `4G`, `500M`, `64KiB`, `1024`.
+fn size(text: &str) -> Result<u64, String> {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = match text[digits.len()..].to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
         "" => 1u64,
@@ -551,10 +563,22 @@ fn volume_size(text: &str) -> Result<u64, String> {
     };
     let number: u64 =
         digits.parse().map_err(|_| format!("{text:?} is not a size: give a number such as 500M or 4G"))?;
-    match number.checked_mul(unit) {
-        Some(size) if size >= 1024 => Ok(size),
-        Some(_) => Err(format!("{text:?} is too small: a volume holds at least 1K")),
-        None => Err(format!("{text:?} is too large")),
+    number.checked_mul(unit).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn volume_size(text: &str) -> Result<u64, String> {
+    match size(text)? {
+        size if size >= 1024 => Ok(size),
+        _ => Err(format!("{text:?} is too small: a volume holds at least 1K")),
+    }
+}
+
+/// A range holds 64K to 256M: smaller ones cost a request each for little, larger ones
+/// multiply the memory held (`--range-streams` of them).
+fn range_chunk(text: &str) -> Result<u64, String> {
+    match size(text)? {
+        size if (64 << 10..=256 << 20).contains(&size) => Ok(size),
+        _ => Err(format!("{text:?} is out of range: a range holds 64K to 256M")),
     }
 }
 

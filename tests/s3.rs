@@ -670,3 +670,105 @@ async fn a_document_or_acl_that_fails_for_good_fails_alone() {
     let locked = records(&inventory(&bag), "s3-sortie-alone", "k/07").pop().unwrap().clone();
     assert!(locked["meta"]["acl_error"].is_string(), "{locked}");
 }
+
+/// A large object is read as byte ranges, four at once: each range asked once with
+/// `If-Match`, a cut or throttled range asked again alone, and the archive byte-exact with
+/// its multipart ETag recomputed over the reassembled bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_object_is_read_in_ranges_each_retried_alone() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = S3Server::start("moto");
+    let big: Vec<u8> = (0..40u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    server.put_objects("sortie-ranges", &[(b"big.bin".to_vec(), big)].into_iter().collect());
+    let proxy = FaultProxy::start(
+        &server.endpoint,
+        vec![
+            ("/sortie-ranges/big.bin bytes=16777216-25165823", Fault::CutAfter(1 << 20)),
+            ("/sortie-ranges/big.bin bytes=25165824-33554431", Fault::Status(503, "SlowDown")),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("ranges.tar.zst");
+    let output =
+        sortie_through(&server, &proxy.endpoint, &["export", "s3://sortie-ranges", "-o", archive.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    let mut ranges = proxy.ranges("/sortie-ranges/big.bin");
+    ranges.sort();
+    let expected = [
+        "bytes=16777216-25165823",
+        "bytes=16777216-25165823",
+        "bytes=25165824-33554431",
+        "bytes=25165824-33554431",
+        "bytes=33554432-41943039",
+        "bytes=8388608-16777215",
+    ];
+    assert_eq!(ranges, expected, "the first 8 MiB from the opening GET, then each range, the faulted ones twice");
+    let bag = gnu_extract(&archive, "ranges");
+    let checked = server.check_archive(&bag, &["sortie-ranges"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let record = records(&inventory(&bag), "s3-sortie-ranges", "big.bin").pop().unwrap().clone();
+    assert!(record["etag"].as_str().unwrap().ends_with("-8\""), "{record}");
+    assert_eq!(record["etag_verified"], true, "{record}");
+
+    // --range-streams 1: one GET, no range.
+    let single = dir.path().join("single.tar.zst");
+    let output = sortie_through(
+        &server,
+        &proxy.endpoint,
+        &["export", "s3://sortie-ranges", "--range-streams", "1", "-o", single.to_str().unwrap()],
+    );
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    assert_eq!(proxy.ranges("/sortie-ranges/big.bin").len(), expected.len(), "no range asked");
+}
+
+/// An object overwritten while its ranges are read: the range asked with the old ETag gets a
+/// 412 from the server, and the object is read again from the start, whole in its new
+/// version — never the old version's first bytes stitched to the new one's last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_overwritten_between_its_ranges_is_read_again_never_stitched() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = S3Server::start("moto");
+    let old: Vec<u8> = (0..34u32 << 20).map(|i| (i % 241) as u8).collect();
+    server.put_objects("sortie-swap", &[(b"swapped.bin".to_vec(), old)].into_iter().collect());
+    let last_range = "/sortie-swap/swapped.bin bytes=33554432-35651583";
+    let proxy =
+        FaultProxy::start(&server.endpoint, vec![(last_range, Fault::Delay(std::time::Duration::from_secs(10)))]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("swap.tar.zst");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_sortie"))
+        .args(["export", "s3://sortie-swap", "-o", archive.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", &server.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while proxy.arrivals(last_range).is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the last range was never asked");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Same size, other bytes, put while the last range waits in the proxy.
+    let overwrite = "import sys, boto3\n\
+                     s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+                     s3.put_object(Bucket='sortie-swap', Key='swapped.bin', Body=bytes((i % 239) for i in range(34 << 20)))\n";
+    tokio::task::block_in_place(|| server.python(&["-c", overwrite, &server.endpoint]));
+    let output = tokio::task::block_in_place(|| export.wait_with_output().unwrap());
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+
+    let bag = gnu_extract(&archive, "swap");
+    let archived = fs::read(bag.join("data/s3-sortie-swap/swapped.bin")).unwrap();
+    let new: Vec<u8> = (0..34u32 << 20).map(|i| (i % 239) as u8).collect();
+    assert!(archived == new, "the archive holds the new version whole");
+    let checked = server.check_archive(&bag, &["sortie-swap"], &[]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    assert!(proxy.arrivals(last_range).len() >= 2, "the range was asked again in the new version");
+}

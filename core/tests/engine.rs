@@ -14,7 +14,7 @@ use sortie_core::provider::Provider;
 use sortie_core::registry::Registry;
 use sortie_core::retry::RetryPolicy;
 use sortie_core::settings::Settings;
-use sortie_plugin_memory::{Fault, HeldFactory, MemoryFactory, MemoryProvider, Object, Scripted, changed};
+use sortie_plugin_memory::{Fault, HeldFactory, MemoryFactory, MemoryProvider, Object, Scripted, changed, replaced};
 use sortie_sdk::registry::{Context, ProviderFactory};
 
 /// A store named `test` (archived under `data/mem-test/`) whose first check fails
@@ -415,4 +415,53 @@ async fn progress_counts_bytes_as_they_arrive_and_takes_back_a_broken_attempt() 
     let fetched = events.iter().filter(|e| matches!(e, Event::Fetched)).count();
     assert_eq!(fetched, 3);
     assert!(events.iter().any(|e| matches!(e, Event::ListingDone { items: 3, .. })));
+}
+
+/// Large bodies read as byte ranges: in order, each range retried alone, an object replaced
+/// while it is read archived as one version (refused by its validator, or caught by its
+/// checksum when the store pins none), never stitched from two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_are_read_in_ranges_and_never_stitched_from_two_versions() {
+    use sortie_core::engine::RangedReads;
+    let plain = noise((5 << 20) + 12_345, 5);
+    let broken = noise(4 << 20, 6);
+    let pinned = noise(3 << 20, 7);
+    let unpinned = noise(3 << 20, 8);
+    let small = noise(900 << 10, 9);
+    let provider = scripted(vec![
+        Object::new("plain", plain.clone()).with_md5(),
+        Object::new("broken", broken.clone()).fault(Fault::RangeBreaksOnce).with_md5(),
+        Object::new("pinned", pinned.clone()).fault(Fault::ReplacedWhileRead),
+        Object::new("small", small.clone()),
+        Object::new("unpinned", unpinned.clone()).fault(Fault::ReplacedUnpinned),
+    ])
+    .ranged()
+    .open();
+    let ranges = RangedReads { streams: 3, cutoff: 1 << 20, chunk: 1 << 20 };
+    let ranged = ExportOptions { ranges, ..options() };
+    let (summary, archive, _dir) = export_with(source(&provider).await, "ranges", &ranged).await;
+    assert!(summary.complete, "{:?}", summary.failures);
+    assert_eq!(summary.archived, 5);
+
+    // 5 MiB and 12,345 bytes: the opening response's first MiB, then 5 ranges.
+    assert_eq!((provider.opens("plain"), provider.range_opens("plain")), (1, 5));
+    assert_eq!((provider.opens("broken"), provider.range_opens("broken")), (1, 4), "the broken range alone again");
+    assert_eq!(provider.opens("pinned"), 2, "the refused version is opened again, whole");
+    assert_eq!(provider.opens("unpinned"), 2, "the stitched body fails its checksum and is read again");
+    assert_eq!(provider.range_opens("small"), 0, "below the cutoff, one stream");
+
+    let verification = sortie_formats::verify::verify(&sortie_formats::input::Input::new(&archive)).unwrap();
+    assert!(verification.intact(), "{:?}", verification.problems);
+    let members = read_bag(&archive);
+    assert_eq!(members["ranges/data/mem-test/plain"], plain);
+    assert_eq!(members["ranges/data/mem-test/broken"], broken);
+    assert_eq!(members["ranges/data/mem-test/pinned"], replaced(&pinned), "the version read whole");
+    assert_eq!(members["ranges/data/mem-test/unpinned"], replaced(&unpinned));
+    assert_eq!(members["ranges/data/mem-test/small"], small);
+
+    let one_stream = ExportOptions { ranges: RangedReads { streams: 1, ..ranges }, ..options() };
+    let provider = scripted(vec![Object::new("plain", plain.clone()).with_md5()]).ranged().open();
+    let (summary, _archive, _dir) = export_with(source(&provider).await, "one", &one_stream).await;
+    assert!(summary.complete);
+    assert_eq!(provider.range_opens("plain"), 0, "--range-streams 1 reads one stream");
 }

@@ -9,10 +9,12 @@ use sortie_sdk::error::{Error, ErrorKind, Result};
 
 mod auth;
 pub mod dav;
+mod range;
 mod raw_path;
 mod request_log;
 
 pub use auth::Auth;
+pub use range::{changed_while_read, range_header, ranged_body};
 pub use raw_path::{RawPathClient, has_dot_segment};
 pub use request_log::{logged, shown_url};
 

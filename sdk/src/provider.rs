@@ -40,6 +40,10 @@ pub struct Capabilities {
     /// continues the listing from the cursor its journal kept instead of listing again from
     /// the start.
     pub resumable_cursors: bool,
+    /// [`Provider::open_range`] reads any byte range of a body the provider opened: the
+    /// engine then reads a large body as several ranges at once, because one stream is bound
+    /// by what the server gives one connection.
+    pub ranged_reads: bool,
 }
 
 impl Capabilities {
@@ -58,6 +62,12 @@ impl Capabilities {
     /// Cursors valid in another process (see the field).
     pub fn with_resumable_cursors(mut self) -> Self {
         self.resumable_cursors = true;
+        self
+    }
+
+    /// Byte ranges of a body read on their own (see the field).
+    pub fn with_ranged_reads(mut self) -> Self {
+        self.ranged_reads = true;
         self
     }
 
@@ -108,13 +118,27 @@ pub struct Body {
     /// it (an S3 tag set or ACL) could not be read. The bytes are archived and the item is
     /// also reported as a failure, so that the archive does not say complete.
     pub incomplete: Option<String>,
+    /// What pins the version of the item this response came from (an ETag, as the response
+    /// wrote it): [`Provider::open_range`] sends it back so that a range of another version
+    /// is refused instead of stitched to this one. `None`: the provider pins nothing beyond
+    /// the item (its `version`), and the engine's checksums are the only guard.
+    pub validator: Option<String>,
 }
 
 impl Body {
     /// A stream of `size` bytes (when known) and nothing else announced: no checksum, type,
     /// metadata or time from the response.
     pub fn streaming(size: Option<u64>, stream: BoxStream<'static, Result<Bytes>>) -> Self {
-        Self { size, checksum: None, content_type: None, meta: Map::new(), modified: None, stream, incomplete: None }
+        Self {
+            size,
+            checksum: None,
+            content_type: None,
+            meta: Map::new(),
+            modified: None,
+            stream,
+            incomplete: None,
+            validator: None,
+        }
     }
 
     /// A body already in memory, announced exactly.
@@ -146,6 +170,16 @@ pub trait Provider: Send + Sync {
     /// item: everything needed must be in the item (`id`, `version`, `locator`), nothing
     /// in a cache filled while listing.
     async fn open(&self, item: &Item) -> Result<Body>;
+
+    /// Opens bytes `range` of an item [`Provider::open`] opened, for providers declaring
+    /// [`Capabilities::ranged_reads`]: the body holds exactly those bytes (its other fields
+    /// are ignored). `validator` is the one the opening response gave; a range of another
+    /// version of the item (the object was replaced meanwhile) must fail with
+    /// [`crate::ErrorKind::Integrity`], never return the other version's bytes.
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, validator: Option<&str>) -> Result<Body> {
+        let _ = (item, range, validator);
+        Err(crate::error::Error::new(crate::error::ErrorKind::Unsupported, "this provider does not read byte ranges"))
+    }
 
     /// The account the source is read as, once [`Provider::check`] passed, as the provider
     /// knows it without extra privileges (a user name, a project, a shortened key id): the

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use sortie_core::engine::{self, ExportOptions, Layout, Operator, OutputFiles, Stop};
+use sortie_core::engine::{self, ExportOptions, Layout, Operator, OutputFiles, RangedReads, Stop};
 use sortie_formats::sink::seal::Recipients;
 
 use super::signals::StopSignals;
@@ -59,6 +59,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     let options = ExportOptions {
         concurrency: args.concurrency.map_or_else(|| default_concurrency(&sources), usize::from),
         retry: context.retry,
+        ranges: RangedReads {
+            streams: usize::from(args.range_streams),
+            cutoff: args.range_cutoff,
+            chunk: args.range_chunk,
+        },
         zstd_level: args.zstd_level,
         zstd_workers: args
             .zstd_threads

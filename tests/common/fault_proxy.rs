@@ -22,7 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// What to do, the first time, with a request for a given target: the exact path, or, for a
 /// target holding `?`, any request starting with it (a listing page whose token is opaque),
-/// or `METHOD /path` for that method's requests only (a DAV REPORT, not the PROPFIND).
+/// or `METHOD /path` for that method's requests only (a DAV REPORT, not the PROPFIND), or
+/// `/path bytes=A-B` for the requests of that path with that `Range` header only.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
     /// Answer with this status and S3 error code, and `Retry-After: 1`.
@@ -34,6 +35,8 @@ pub enum Fault {
     /// Answer every request for the target with this status and S3 error code: a failure
     /// no retry cures.
     Always(u16, &'static str),
+    /// Forward after this wait (time for a test to change the object meanwhile).
+    Delay(Duration),
 }
 
 /// Faults one request target meets at most in random mode.
@@ -74,6 +77,8 @@ struct State {
     /// Random mode: faults met per target.
     faulted: HashMap<String, u32>,
     stats: Stats,
+    /// Per path, the `Range` headers of its requests, in arrival order.
+    ranges: HashMap<String, Vec<String>>,
 }
 
 pub struct FaultProxy {
@@ -114,6 +119,11 @@ impl FaultProxy {
         self.state.lock().unwrap().seen.get(target).cloned().unwrap_or_default()
     }
 
+    /// The `Range` headers of the requests for `path`, in arrival order.
+    pub fn ranges(&self, path: &str) -> Vec<String> {
+        self.state.lock().unwrap().ranges.get(path).cloned().unwrap_or_default()
+    }
+
     /// What the random mode did so far.
     pub fn stats(&self) -> Stats {
         self.state.lock().unwrap().stats.clone()
@@ -139,6 +149,15 @@ impl Request {
 
     fn target(&self) -> &str {
         self.head.lines().next().unwrap_or_default().split(' ').nth(1).unwrap_or_default()
+    }
+
+    /// The value of the `Range` header, if any.
+    fn range(&self) -> Option<&str> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("range"))
+            .map(|(_, value)| value.trim())
     }
 
     /// A GET of an object's bytes (`/bucket/key`, at most with a version), whose damage
@@ -180,6 +199,7 @@ enum Action {
     Cut(Option<usize>),
     Flip(Option<usize>),
     Stall,
+    Delay(Duration),
 }
 
 async fn serve(mut client: TcpStream, route: Arc<Route>, mode: Arc<Mode>, state: Arc<Mutex<State>>) {
@@ -214,6 +234,10 @@ async fn serve(mut client: TcpStream, route: Arc<Route>, mode: Arc<Mode>, state:
                 tokio::time::sleep(STALL).await;
                 forward(&mut client, &route, &request, Damage::None).await
             }
+            Action::Delay(wait) => {
+                tokio::time::sleep(wait).await;
+                forward(&mut client, &route, &request, Damage::None).await
+            }
         };
         if !keep_going {
             return;
@@ -224,9 +248,16 @@ async fn serve(mut client: TcpStream, route: Arc<Route>, mode: Arc<Mode>, state:
 fn decide(request: &Request, mode: &Mode, state: &Mutex<State>) -> Action {
     let mut state = state.lock().unwrap();
     let target = request.target();
+    if let Some(range) = request.range() {
+        state.ranges.entry(target.to_owned()).or_default().push(range.to_owned());
+    }
     match mode {
         Mode::Plan(plan) => {
             let Some((planned, fault)) = plan.iter().find(|(planned, _)| {
+                let ranged = planned.split_once(" bytes=");
+                if let Some((path, range)) = ranged {
+                    return target == path && request.range().and_then(|r| r.strip_prefix("bytes=")) == Some(range);
+                }
                 target == *planned
                     || (planned.contains('?') && target.starts_with(planned))
                     || planned.strip_prefix(request.method()).and_then(|p| p.strip_prefix(' ')) == Some(target)
@@ -246,6 +277,7 @@ fn decide(request: &Request, mode: &Mode, state: &Mutex<State>) -> Action {
                 Fault::Status(status, code) => Action::Status(status, code, true),
                 Fault::CutAfter(limit) => Action::Cut(Some(limit)),
                 Fault::Flip(offset) => Action::Flip(Some(offset)),
+                Fault::Delay(wait) => Action::Delay(wait),
             }
         }
         Mode::Random { fraction, rng } => {

@@ -27,6 +27,7 @@ use crate::progress::{Event, ProgressSink};
 use crate::provider::{Body, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
 
+use super::ranges::{RangedBody, RangedReads};
 use super::received::Received;
 use super::writer::{AsListed, Held, Job, ToWriter, same_time};
 
@@ -49,6 +50,8 @@ pub(crate) struct Fetcher {
     /// without asking, instead of sending a million doomed requests that may also lock the
     /// account.
     pub(crate) refused: Vec<OnceLock<String>>,
+    /// How large bodies are read.
+    pub(crate) ranges: RangedReads,
 }
 
 /// The writer is gone: the export is failing and this fetch stops quietly.
@@ -187,15 +190,37 @@ impl Fetcher {
     ) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let mut body = open(provider, &job.item).await?;
+        let validator = body.validator.take();
         Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
+        let ranged = job.item.inline.is_none() && self.ranges.applies(provider.capabilities(), size);
+        // The ranges need the item after the job went to the writer: a copy, once per large body.
+        let item = ranged.then(|| job.item.clone());
         let mut check = BodyCheck::new(job.item.checksum.as_ref());
         let (chunk_tx, chunks) = mpsc::channel(LIVE_CHUNKS);
         let (done, outcome) = oneshot::channel();
         let held = Held::Live { size, chunks, done, _slot: slot };
         self.tx.send(ToWriter::Payload { job, body: held }).await.map_err(|_| AttemptError::WriterGone)?;
 
-        let mut stream = body.stream;
+        let on_retry = |retry: u32, error: &Error| {
+            if let Some(item) = &item {
+                tracing::debug!(id = %item.id.display(), retry, %error, "retrying a range");
+                (self.progress)(Event::Retrying { id: item.id.display(), retry, error: error.to_string() });
+            }
+        };
+        let mut stream = match &item {
+            Some(item) => RangedBody {
+                provider,
+                item,
+                size,
+                validator,
+                reads: self.ranges,
+                policy: &self.policy,
+                on_retry: &on_retry,
+            }
+            .stream(body.stream),
+            None => body.stream,
+        };
         while let Some(chunk) = stream.next().await {
             let failed = chunk.is_err();
             if let Ok(bytes) = &chunk {

@@ -11,6 +11,7 @@ mod finish;
 mod journal;
 mod listing;
 mod output;
+mod ranges;
 mod received;
 
 pub use listing::ClassCounts;
@@ -54,6 +55,7 @@ use sortie_formats::spool::Spool;
 use writer::{ToWriter, WriterThread, Written};
 
 pub use journal::{DURABLE_BYTES, DURABLE_EVERY, interrupted_exports};
+pub use ranges::RangedReads;
 
 /// How to export.
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ pub struct ExportOptions {
     pub concurrency: usize,
     /// Retries of temporary errors.
     pub retry: RetryPolicy,
+    /// How bodies above a cutoff are read as several byte ranges at once.
+    pub ranges: RangedReads,
     /// zstd level.
     pub zstd_level: i32,
     /// zstd worker threads.
@@ -89,6 +93,7 @@ impl Default for ExportOptions {
         Self {
             concurrency: 8,
             retry: RetryPolicy::default(),
+            ranges: RangedReads::default(),
             zstd_level: 3,
             zstd_workers: 2,
             force: false,
@@ -476,6 +481,7 @@ async fn run(
         progress: progress.clone(),
         spool_dir: out.dir.clone(),
         refused: providers.iter().map(|_| OnceLock::new()).collect(),
+        ranges: options.ranges,
     });
 
     // Listing and fetching run together; the channel between them bounds the memory.

@@ -129,7 +129,10 @@ impl ProviderFactory for PluginFactory {
         let (answer, handle) = opened.map_err(|TimedOut| call::timed_out(&self.plugin, "open"))?;
         let bytes = call::outcome(&self.plugin, "open", answer).map_err(|e| call::scrub(e, &secrets))?;
         let handle = handle.ok_or_else(|| call::broken(&self.plugin, "open", "succeeded without a handle".into()))?;
-        let capabilities: Capabilities = call::decode(&self.plugin, "open", &bytes)?;
+        let mut capabilities: Capabilities = call::decode(&self.plugin, "open", &bytes)?;
+        // The C ABI carries one stream per body and no byte ranges: a plugin's body is read
+        // as one stream whatever its provider could do.
+        capabilities.ranged_reads = false;
         Ok(Arc::new(PluginProvider::new(self.plugin.clone(), handle, capabilities, secrets)))
     }
 }

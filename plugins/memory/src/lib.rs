@@ -40,5 +40,5 @@ mod settings;
 mod source;
 
 pub use provider::MemoryProvider;
-pub use scripted::{Fault, HeldFactory, Object, Scripted, changed};
+pub use scripted::{Fault, HeldFactory, Object, Scripted, changed, replaced};
 pub use source::MemoryFactory;

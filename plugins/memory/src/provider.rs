@@ -139,6 +139,13 @@ impl MemoryProvider {
         stored.opens.load(Ordering::SeqCst)
     }
 
+    /// How often byte ranges of the scripted object `key` were asked for.
+    pub fn range_opens(&self, key: &str) -> u32 {
+        let Contents::Scripted(objects) = &self.contents else { panic!("only a scripted store counts opens by key") };
+        let stored = objects.iter().find(|s| s.object.key == key).unwrap_or_else(|| panic!("no object {key}"));
+        stored.range_opens.load(Ordering::SeqCst)
+    }
+
     /// How many checks were made (failed ones included).
     pub fn checks(&self) -> u32 {
         self.counters.checks.load(Ordering::SeqCst)
@@ -230,6 +237,16 @@ impl Provider for MemoryProvider {
             })
             .boxed();
         Ok(body)
+    }
+
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, validator: Option<&str>) -> Result<Body> {
+        let index = self.index_of(item)?;
+        let Contents::Scripted(objects) = &self.contents else {
+            return Err(Error::new(ErrorKind::Unsupported, "generated items are read whole"));
+        };
+        let stored = &objects[index as usize];
+        let attempt = stored.range_opens.fetch_add(1, Ordering::SeqCst);
+        reader::scripted_range(&stored.object, range, validator, stored.opens.load(Ordering::SeqCst), attempt)
     }
 }
 

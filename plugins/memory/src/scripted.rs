@@ -37,6 +37,16 @@ pub enum Fault {
     Changed,
     /// The bytes are served, but metadata that belongs to them could not be read.
     MetadataMissing,
+    /// Read in ranges ([`Scripted::ranged`]), the first range asked for breaks after half
+    /// its bytes, once.
+    RangeBreaksOnce,
+    /// Replaced once its first open answered: the ranges asked with that open's validator
+    /// are refused (as a 412 to `If-Match`); the next open serves the [`replaced`] bytes.
+    ReplacedWhileRead,
+    /// As [`Fault::ReplacedWhileRead`], but the store pins no version (no validator): the
+    /// ranges after the first open serve the [`replaced`] bytes, which only a checksum can
+    /// tell from the bytes the first open served.
+    ReplacedUnpinned,
 }
 
 /// The bytes a [`Fault::Changed`] object has by the time it is downloaded: the first byte
@@ -49,6 +59,20 @@ pub fn changed(data: &[u8]) -> Vec<u8> {
         changed.extend_from_slice(b"v2");
     }
     changed
+}
+
+/// The bytes a [`Fault::ReplacedWhileRead`] or [`Fault::ReplacedUnpinned`] object has once
+/// replaced: its first and last bytes flipped, so that no range of it equals the original's
+/// at either end.
+pub fn replaced(data: &[u8]) -> Vec<u8> {
+    let mut replaced = data.to_vec();
+    if let Some(first) = replaced.first_mut() {
+        *first ^= 0xff;
+    }
+    if let Some(last) = replaced.last_mut() {
+        *last ^= 0xff;
+    }
+    replaced
 }
 
 /// One object of a scripted store.
@@ -91,6 +115,7 @@ impl Object {
 pub(crate) struct Stored {
     pub(crate) object: Object,
     pub(crate) opens: AtomicU32,
+    pub(crate) range_opens: AtomicU32,
 }
 
 /// A store of scripted objects, listed in the order given, two a page (so that a handful of
@@ -155,6 +180,12 @@ impl Scripted {
         self
     }
 
+    /// Reads byte ranges of a body ([`Capabilities::ranged_reads`]).
+    pub fn ranged(mut self) -> Self {
+        self.capabilities = self.capabilities.with_ranged_reads();
+        self
+    }
+
     /// The provider serving the store; keep it to read its counters after an export.
     pub fn open(self) -> Arc<MemoryProvider> {
         let spec = SourceSpec::new("memory", format!("memory://{}", self.name), source_id(&self.name), Settings::new());
@@ -167,7 +198,11 @@ impl Scripted {
             stuck: self.stuck,
             failing_checks: self.failing_checks,
         };
-        let stored = self.objects.into_iter().map(|object| Stored { object, opens: AtomicU32::new(0) }).collect();
+        let stored = self
+            .objects
+            .into_iter()
+            .map(|object| Stored { object, opens: AtomicU32::new(0), range_opens: AtomicU32::new(0) })
+            .collect();
         Arc::new(MemoryProvider::new(spec, Contents::Scripted(stored), behaviour))
     }
 }

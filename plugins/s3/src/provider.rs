@@ -3,9 +3,9 @@
 //! bucket.
 
 use async_trait::async_trait;
-use sortie_sdk::Result;
 use sortie_sdk::item::{Area, Item};
 use sortie_sdk::provider::{Body, Capabilities, Page, Provider};
+use sortie_sdk::{Error, ErrorKind, Result};
 
 use crate::bucket_config;
 use crate::client::{Client, Request};
@@ -45,7 +45,7 @@ impl Provider for S3Provider {
     fn capabilities(&self) -> Capabilities {
         // Continuation tokens and markers are the server's and the keys': any process may
         // send them again.
-        Capabilities::default().with_flat_namespace().with_resumable_cursors()
+        Capabilities::default().with_flat_namespace().with_resumable_cursors().with_ranged_reads()
     }
 
     fn account(&self) -> Option<String> {
@@ -84,5 +84,12 @@ impl Provider for S3Provider {
             return bucket_config::read(&self.client, &self.bucket, item).await;
         }
         reader::open(&self.client, &self.bucket, item, &self.support, self.allow_missing_metadata).await
+    }
+
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, validator: Option<&str>) -> Result<Body> {
+        if item.area == Area::Config {
+            return Err(Error::new(ErrorKind::Unsupported, "a bucket's configuration document is read whole"));
+        }
+        reader::open_range(&self.client, &self.bucket, item, range, validator).await
     }
 }

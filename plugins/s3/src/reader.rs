@@ -139,6 +139,7 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, support: &Support,
         checksum.sha256 = full_object_sha256(headers);
     }
     let size = response.content_length();
+    let validator = header("etag");
     let content_type = header("content-type");
     let modified = sortie_http::last_modified(headers);
     let url = format!("s3://{bucket}/{}", item.id.display());
@@ -154,7 +155,37 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, support: &Support,
     body.meta = meta;
     body.modified = modified;
     body.incomplete = incomplete;
+    body.validator = validator;
     Ok(body)
+}
+
+/// Bytes `range` of the version of an object an [`open`] read: the same version id, and
+/// `If-Match` its ETag, so that an object overwritten meanwhile answers 412 instead of
+/// another version's bytes.
+pub async fn open_range(
+    client: &Client,
+    bucket: &str,
+    item: &Item,
+    range: std::ops::Range<u64>,
+    validator: Option<&str>,
+) -> Result<Body> {
+    let mut query = Vec::new();
+    if let Some(version) = version_of(item) {
+        query.push(("versionId", version));
+    }
+    let mut headers = vec![("range", sortie_http::range_header(&range))];
+    if let Some(etag) = validator {
+        headers.push(("if-match", etag.to_owned()));
+    }
+    let get = Request { bucket: Some(bucket), key: Some(&item.id.0), query, headers, ..Default::default() };
+    let url = format!("s3://{bucket}/{}", item.id.display());
+    match client.send_checked(&get).await {
+        Ok(response) => sortie_http::ranged_body(response, &range, &url),
+        Err(failure) if failure.status == Some(reqwest::StatusCode::PRECONDITION_FAILED) => {
+            Err(sortie_http::changed_while_read(&url))
+        }
+        Err(failure) => Err(failure.error),
+    }
 }
 
 /// A multipart ETag (`"…-N"`) is the MD5 of its N parts' MD5s: with the size of every part

@@ -1,0 +1,155 @@
+//! Reading a large body as several byte ranges at once. One GET stream is bound by what the
+//! server gives one connection (object stores document ranged parallel reads as the way past
+//! it), so a body above the cutoff is read as chunks, `streams` of them in flight, and handed
+//! on in order: the archive member is still written sequentially and every checksum is
+//! still computed on the exact bytes. Memory is bounded by `streams × chunk`.
+//!
+//! The first chunk comes from the response that opened the item (its metadata and checksum
+//! are the item's); that response is dropped once the chunk is read. Each other chunk is one
+//! [`Provider::open_range`] call with the opening response's validator, retried alone.
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::item::Item;
+use crate::provider::{Capabilities, Provider};
+use crate::retry::{RetryPolicy, Retryable, retry};
+
+use super::fetch::SMALL;
+
+/// How large bodies are read: `export --range-streams`, `--range-cutoff`, `--range-chunk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangedReads {
+    /// Ranges in flight for one body; 1 reads every body as one stream.
+    pub streams: usize,
+    /// Bodies of at least this many bytes are read in ranges.
+    pub cutoff: u64,
+    /// The bytes of one range.
+    pub chunk: u64,
+}
+
+impl Default for RangedReads {
+    /// Chosen from benches/compare-s3.sh (benches/README.md): four streams of 8 MiB keep a
+    /// loopback server's throughput at its best while the window stays at 32 MiB.
+    fn default() -> Self {
+        Self { streams: 4, cutoff: 32 << 20, chunk: 8 << 20 }
+    }
+}
+
+impl RangedReads {
+    /// Whether a body of `size` bytes from a source with `capabilities` is read in ranges.
+    pub(crate) fn applies(&self, capabilities: Capabilities, size: u64) -> bool {
+        capabilities.ranged_reads && self.streams > 1 && size >= self.cutoff.max(SMALL) && size > self.chunk
+    }
+}
+
+/// A range's error, retried alone unless the provider refused the version: the object
+/// changed, and only opening it again (the item's own retry) can help.
+struct RangeError(Error);
+
+impl Retryable for RangeError {
+    fn retry_hint(&self) -> Option<Option<std::time::Duration>> {
+        if self.0.kind() == ErrorKind::Integrity { None } else { self.0.retry_hint() }
+    }
+}
+
+/// What reading one body in ranges needs besides the body.
+pub(crate) struct RangedBody<'a> {
+    pub(crate) provider: &'a dyn Provider,
+    pub(crate) item: &'a Item,
+    pub(crate) size: u64,
+    pub(crate) validator: Option<String>,
+    pub(crate) reads: RangedReads,
+    pub(crate) policy: &'a RetryPolicy,
+    /// Called before each retry of a range: its number and the error.
+    pub(crate) on_retry: &'a (dyn Fn(u32, &Error) + Sync),
+}
+
+impl<'a> RangedBody<'a> {
+    /// The body's bytes in order: the first chunk from `opened`, the others read as ranges.
+    pub(crate) fn stream(self, opened: BoxStream<'static, Result<Bytes>>) -> BoxStream<'a, Result<Bytes>> {
+        let chunk = self.reads.chunk.max(1);
+        let streams = self.reads.streams.max(1);
+        let size = self.size;
+        let first: BoxFuture<'a, Result<Vec<Bytes>>> = Box::pin(prefix(opened, chunk.min(size)));
+        let this = std::sync::Arc::new(self);
+        let rest = (1..size.div_ceil(chunk)).map(move |index| {
+            let range = index * chunk..((index + 1) * chunk).min(size);
+            let this = this.clone();
+            Box::pin(async move { this.read(range).await }) as BoxFuture<'a, Result<Vec<Bytes>>>
+        });
+        stream::once(async move { first })
+            .chain(stream::iter(rest))
+            .buffered(streams)
+            .flat_map(|chunks| match chunks {
+                Ok(chunks) => stream::iter(chunks.into_iter().map(Ok)).left_stream(),
+                Err(error) => stream::once(async move { Err(error) }).right_stream(),
+            })
+            .boxed()
+    }
+
+    /// One range, whole, retried alone.
+    async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<Bytes>> {
+        let on_retry = |retry: u32, error: &RangeError| (self.on_retry)(retry, &error.0);
+        let (outcome, _) = retry(self.policy, on_retry, || async {
+            let body = self
+                .provider
+                .open_range(self.item, range.clone(), self.validator.as_deref())
+                .await
+                .map_err(RangeError)?;
+            collect(body.stream, range.clone()).await.map_err(RangeError)
+        })
+        .await;
+        outcome.map_err(|RangeError(error)| error)
+    }
+}
+
+/// The first `len` bytes of the opening response; the rest of it is not read.
+async fn prefix(mut opened: BoxStream<'static, Result<Bytes>>, len: u64) -> Result<Vec<Bytes>> {
+    let mut chunks = Vec::new();
+    let mut left = len;
+    while left > 0 {
+        let Some(mut bytes) = opened.next().await.transpose()? else {
+            return Err(broke_off(0..len, len - left));
+        };
+        if bytes.len() as u64 > left {
+            bytes.truncate(usize::try_from(left).expect("less than a chunk"));
+        }
+        left -= bytes.len() as u64;
+        chunks.push(bytes);
+    }
+    Ok(chunks)
+}
+
+/// A range's body, which must hold exactly its bytes.
+async fn collect(mut body: BoxStream<'static, Result<Bytes>>, range: std::ops::Range<u64>) -> Result<Vec<Bytes>> {
+    let len = range.end - range.start;
+    let mut chunks = Vec::new();
+    let mut got = 0u64;
+    while let Some(bytes) = body.next().await.transpose()? {
+        got += bytes.len() as u64;
+        if got > len {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("bytes {}-{} came with more than the {len} bytes asked", range.start, range.end - 1),
+            )
+            .temporary());
+        }
+        chunks.push(bytes);
+    }
+    if got < len {
+        return Err(broke_off(range, got));
+    }
+    Ok(chunks)
+}
+
+fn broke_off(range: std::ops::Range<u64>, got: u64) -> Error {
+    let len = range.end - range.start;
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("bytes {}-{} broke off after {got} of {len} bytes", range.start, range.end - 1),
+    )
+    .temporary()
+}
