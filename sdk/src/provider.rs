@@ -123,6 +123,10 @@ pub struct Body {
     /// is refused instead of stitched to this one. `None`: the provider pins nothing beyond
     /// the item (its `version`), and the engine's checksums are the only guard.
     pub validator: Option<String>,
+    /// These bytes can be read only as this one stream, never in ranges, whatever the
+    /// provider's capabilities: a temporary copy made for this response and deleted once
+    /// read (a Cinder volume's data).
+    pub single_stream: bool,
 }
 
 impl Body {
@@ -138,6 +142,7 @@ impl Body {
             stream,
             incomplete: None,
             validator: None,
+            single_stream: false,
         }
     }
 

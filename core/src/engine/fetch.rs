@@ -193,7 +193,8 @@ impl Fetcher {
         let validator = body.validator.take();
         Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
-        let ranged = job.item.inline.is_none() && self.ranges.applies(provider.capabilities(), size);
+        let ranged =
+            job.item.inline.is_none() && !body.single_stream && self.ranges.applies(provider.capabilities(), size);
         // The ranges need the item after the job went to the writer: a copy, once per large body.
         let item = ranged.then(|| job.item.clone());
         let mut check = BodyCheck::new(job.item.checksum.as_ref());

@@ -176,12 +176,21 @@ impl Client {
 
     /// Sends `request` and returns the response when its status is a success.
     pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
+        self.send_with(request, &[]).await
+    }
+
+    /// Sends `request` with extra headers (`Range`, `If-Match`); a `412 Precondition
+    /// Failed` is the object changed while it was read in ranges.
+    pub async fn send_with(&self, request: &Request<'_>, headers: &[(&str, &str)]) -> Result<Response> {
         let method = if request.head { Method::HEAD } else { Method::GET };
         let response = self
-            .send_to(method, &|session| Ok(url(&session.storage_url(&self.credentials)?, request)), None, &[])
+            .send_to(method, &|session| Ok(url(&session.storage_url(&self.credentials)?, request)), None, headers)
             .await?;
         if response.status().is_success() {
             return Ok(response);
+        }
+        if response.status() == StatusCode::PRECONDITION_FAILED {
+            return Err(sortie_http::changed_while_read(&request.target()));
         }
         Err(self.failure(&request.target(), response).await)
     }

@@ -90,7 +90,7 @@ impl ContainerProvider {
 impl Provider for ContainerProvider {
     fn capabilities(&self) -> Capabilities {
         // A cursor is a marker (an object name): any process may list from it again.
-        Capabilities::default().with_flat_namespace().with_resumable_cursors()
+        Capabilities::default().with_flat_namespace().with_resumable_cursors().with_ranged_reads()
     }
 
     fn account(&self) -> Option<String> {
@@ -128,6 +128,10 @@ impl Provider for ContainerProvider {
 
     async fn open(&self, item: &Item) -> Result<Body> {
         reader::open(&self.client, &self.container, item).await
+    }
+
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, validator: Option<&str>) -> Result<Body> {
+        reader::open_range(&self.client, &self.container, item, range, validator).await
     }
 }
 
@@ -193,7 +197,8 @@ impl ServicesProvider {
 #[async_trait]
 impl Provider for ServicesProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        // Image data is read in ranges; a volume's data says it is read whole.
+        Capabilities::default().with_ranged_reads()
     }
 
     fn account(&self) -> Option<String> {
@@ -211,5 +216,9 @@ impl Provider for ServicesProvider {
 
     async fn open(&self, item: &Item) -> Result<Body> {
         self.services.open(item).await
+    }
+
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, _validator: Option<&str>) -> Result<Body> {
+        self.services.open_range(item, range).await
     }
 }

@@ -37,6 +37,10 @@ pub async fn open(client: &Client, container: &str, item: &Item) -> Result<Body>
     let large = headers.contains_key("x-static-large-object") || headers.contains_key("x-object-manifest");
     let listed_large = item.checksum.as_ref().is_some_and(|c| c.parts_md5.is_some());
     let etag = header(headers, "etag").unwrap_or_default();
+    // A DLO's ETag is computed from its segments as they are listed at each request and is
+    // not something Swift's If-Match compares against: its segments' MD5s (the listing's
+    // parts) guard it instead.
+    let validator = (!headers.contains_key("x-object-manifest") && !etag.is_empty()).then(|| etag.clone());
     let checksum = if listed_large {
         // The listing's parts stand.
         None
@@ -76,7 +80,31 @@ pub async fn open(client: &Client, container: &str, item: &Item) -> Result<Body>
     body.content_type = content_type;
     body.meta = meta;
     body.modified = modified;
+    body.validator = validator;
     Ok(body)
+}
+
+/// Bytes `range` of the object [`open`] read: the same version, and `If-Match` its ETag
+/// (for a static large object, the ETag of the assembled object, which Swift compares).
+pub async fn open_range(
+    client: &Client,
+    container: &str,
+    item: &Item,
+    range: std::ops::Range<u64>,
+    validator: Option<&str>,
+) -> Result<Body> {
+    let mut query = Vec::new();
+    if let Some(version) = &item.locator {
+        query.push(("version-id", version.clone()));
+    }
+    let request = Request { head: false, container: Some(container), object: Some(&item.id.0), query };
+    let asked = sortie_http::range_header(&range);
+    let mut headers = vec![("Range", asked.as_str())];
+    if let Some(etag) = validator {
+        headers.push(("If-Match", etag));
+    }
+    let response = client.send_with(&request, &headers).await?;
+    sortie_http::ranged_body(response, &range, &format!("object '{}'", item.id.display()))
 }
 
 /// The first segment of a large object that is missing or differs from its manifest.

@@ -144,5 +144,7 @@ pub(super) async fn open_data(client: &Arc<Client>, item: &Item, base: &str, vol
         .boxed();
     let mut body = Body::streaming(size, stream);
     body.checksum = checksum;
+    // The image exists for this stream only.
+    body.single_stream = true;
     Ok(body)
 }

@@ -220,6 +220,18 @@ impl Services {
         }
     }
 
+    /// Bytes `range` of an image's data (the only item read in ranges: a volume's data is
+    /// a temporary image read as one stream).
+    pub async fn open_range(&self, item: &Item, range: std::ops::Range<u64>) -> Result<Body> {
+        match Locator::from_item(item)? {
+            Locator::ImageData { image_id } => {
+                let base = self.endpoint(&glance::COLLECTIONS[0]).await?;
+                glance::open_data_range(&self.client, item, &glance::data_url(&base, &image_id), range).await
+            }
+            _ => Err(Error::new(ErrorKind::Unsupported, format!("{} is read as one stream", item.id.display()))),
+        }
+    }
+
     /// The endpoint of `collection`'s service, with its API version.
     async fn endpoint(&self, collection: &Collection) -> Result<String> {
         match self.client.service_url(collection.kinds).await? {
