@@ -530,3 +530,27 @@ fn an_unchanged_tree_matches_its_archive() {
         assert_eq!(code(&output), 0, "{name}: {}", all_text(&output));
     }
 }
+
+/// A large file read as byte ranges with `If-Match` on its ETag (WsgiDAV compares it): a
+/// throttled range alone is asked again, and the file is archived byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_is_read_in_ranges_each_retried_alone() {
+    use common::fault_proxy::{Fault, FaultProxy};
+
+    let server = server();
+    let faults = vec![("/dav/tree/big.bin bytes=2097152-4194303", Fault::Status(503, "busy"))];
+    let proxy = FaultProxy::start(&format!("http://127.0.0.1:{}", server.http), faults).await;
+    let authority = proxy.endpoint.trim_start_matches("http://");
+    let url = format!("webdav://{USER}@{authority}/dav/tree");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("ranged.tar.zst");
+    let args = ["export", &url, "--range-cutoff", "1M", "--range-chunk", "2M", "-o", archive.to_str().unwrap()];
+    let output = tokio::task::block_in_place(|| sortie(&args, &[("WEBDAV_PASSWORD", PASSWORD)]));
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let mut ranges = proxy.ranges("/dav/tree/big.bin");
+    ranges.sort();
+    assert_eq!(ranges, ["bytes=2097152-4194303", "bytes=2097152-4194303", "bytes=4194304-6291455"]);
+    let bag = gnu_extract(&archive, "ranged");
+    let record = inventory(&bag).into_iter().find(|r| r["id"] == "big.bin").unwrap();
+    assert_eq!(fs::read(bag.join(record["path"].as_str().unwrap())).unwrap(), tree()[b"big.bin".as_slice()]);
+}

@@ -40,8 +40,14 @@ impl Default for RangedReads {
 
 impl RangedReads {
     /// Whether a body of `size` bytes from a source with `capabilities` is read in ranges.
+    /// Not from a source that caps its connections (an IMAP server, a WebDAV server given a
+    /// `connections` limit): ranges would open more than it allows.
     pub(crate) fn applies(&self, capabilities: Capabilities, size: u64) -> bool {
-        capabilities.ranged_reads && self.streams > 1 && size >= self.cutoff.max(SMALL) && size > self.chunk
+        capabilities.ranged_reads
+            && capabilities.max_concurrency.is_none()
+            && self.streams > 1
+            && size >= self.cutoff.max(SMALL)
+            && size > self.chunk
     }
 }
 

@@ -2,6 +2,7 @@
 //! the answers mapped to errors.
 
 use std::io::{BufReader, Seek};
+use std::ops::Range;
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -9,6 +10,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode, Url};
 pub use sortie_http::Auth;
 use sortie_http::dav;
+use sortie_sdk::provider::Body;
 use sortie_sdk::{Error, ErrorKind, Result};
 use tokio::io::AsyncWriteExt;
 
@@ -105,21 +107,26 @@ impl Client {
         let verb = Method::from_bytes(method.as_bytes()).expect("a valid method");
         let sent = async { builder.send().await.map_err(|e| error::transport_error(url.as_str(), &e)) };
         let response = sortie_http::logged(&verb, url.as_str(), sent).await?;
-        let status = response.status();
-        if status == expected {
+        if response.status() == expected {
             return Ok(response);
         }
+        Err(self.refusal(response, method, what).await)
+    }
+
+    /// The error for an answer that is not the one expected.
+    async fn refusal(&self, response: reqwest::Response, method: &str, what: &str) -> Error {
+        let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
         let excerpt = sortie_http::excerpt(&body, &self.secrets());
         let excerpt = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
         if status.is_success() && method == "PROPFIND" {
-            return Err(Error::new(
+            return Error::new(
                 ErrorKind::InvalidInput,
                 format!("{what} answered PROPFIND with {status}, not 207 Multi-Status: it is not a WebDAV collection"),
-            ));
+            );
         }
-        Err(error::from_status(status, &Target { what, who: &self.who, method }, &excerpt, &headers))
+        error::from_status(status, &Target { what, who: &self.who, method }, &excerpt, &headers)
     }
 
     /// `PROPFIND` of `url` at `depth` (`0`, `1` or `infinity`) with `body`, its multistatus
@@ -157,6 +164,23 @@ impl Client {
     /// `GET` of `url`, answered 200.
     pub async fn get(&self, url: &Url, what: &str) -> Result<reqwest::Response> {
         self.send(self.request(Method::GET, url), url, "GET", what, StatusCode::OK).await
+    }
+
+    /// `GET` of bytes `range` of `url`, with `If-Match: validator` when given: the answer
+    /// with its bytes (checked by [`sortie_http::ranged_body`]), a 412 as the file changed.
+    pub async fn get_range(&self, url: &Url, range: &Range<u64>, validator: Option<&str>, what: &str) -> Result<Body> {
+        let mut builder = self.request(Method::GET, url).header("Range", sortie_http::range_header(range));
+        if let Some(etag) = validator {
+            builder = builder.header("If-Match", etag);
+        }
+        let sent = async { builder.send().await.map_err(|e| error::transport_error(url.as_str(), &e)) };
+        let response = sortie_http::logged(&Method::GET, url.as_str(), sent).await?;
+        match response.status() {
+            // A 200 is refused by ranged_body without its body being read.
+            StatusCode::PARTIAL_CONTENT | StatusCode::OK => sortie_http::ranged_body(response, range, what),
+            StatusCode::PRECONDITION_FAILED => Err(sortie_http::changed_while_read(what)),
+            _ => Err(self.refusal(response, "GET", what).await),
+        }
     }
 }
 

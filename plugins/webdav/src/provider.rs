@@ -63,9 +63,10 @@ impl DavProvider {
 #[async_trait]
 impl Provider for DavProvider {
     fn capabilities(&self) -> Capabilities {
+        let capabilities = Capabilities::default().with_ranged_reads();
         match self.connections {
-            Some(limit) => Capabilities::default().with_max_concurrency(limit),
-            None => Capabilities::default(),
+            Some(limit) => capabilities.with_max_concurrency(limit),
+            None => capabilities,
         }
     }
 
@@ -136,5 +137,9 @@ impl Provider for DavProvider {
 
     async fn open(&self, item: &Item) -> Result<Body> {
         reader::open(&self.client, item).await
+    }
+
+    async fn open_range(&self, item: &Item, range: std::ops::Range<u64>, validator: Option<&str>) -> Result<Body> {
+        reader::open_range(&self.client, item, range, validator).await
     }
 }

@@ -33,6 +33,9 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
         },
     };
     let size = response.content_length();
+    // If-Match compares strongly: a weak ETag (`W/"…"`) would refuse every range.
+    let validator =
+        headers.get("etag").and_then(|v| v.to_str().ok()).filter(|etag| !etag.starts_with("W/")).map(str::to_owned);
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let modified = sortie_http::last_modified(headers);
     let mut offset = 0u64;
@@ -56,12 +59,26 @@ pub async fn open(client: &Client, item: &Item) -> Result<Body> {
         body.checksum = Some(sums.provider_checksum(&served));
     }
     if let Some(algorithm) = sums.checked_here() {
-        // Archived only when it matched: a mismatch fails the body at its end.
+        // Archived only when it matched: a mismatch fails the body at its end. Checked here
+        // on this one stream, which must then be read whole, not in ranges.
         body.meta.insert("checksum_verified".into(), algorithm.into());
+        body.single_stream = true;
     }
     body.content_type = content_type;
     body.modified = modified;
+    body.validator = validator;
     Ok(body)
+}
+
+/// Bytes `range` of a listed file that [`open`] opened, its ETag as `validator`.
+pub async fn open_range(
+    client: &Client,
+    item: &Item,
+    range: std::ops::Range<u64>,
+    validator: Option<&str>,
+) -> Result<Body> {
+    let url = url_of(client, item)?;
+    client.get_range(&url, &range, validator, &format!("file '{}'", item.id.display())).await
 }
 
 /// The URL the listing gave, or, for an item built without one, its path under the root.
