@@ -267,7 +267,7 @@ pub struct ExportArgs {
     #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = size)]
     pub range_cutoff: u64,
     /// The bytes of one range, 64K to 256M.
-    #[arg(long, default_value = "8M", value_name = "SIZE", value_parser = range_chunk)]
+    #[arg(long, default_value = "4M", value_name = "SIZE", value_parser = range_chunk)]
     pub range_chunk: u64,
     /// zstd compression level.
     #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]

@@ -2,13 +2,16 @@
 //! server gives one connection (object stores document ranged parallel reads as the way past
 //! it), so a body above the cutoff is read as chunks, `streams` of them in flight, and handed
 //! on in order: the archive member is still written sequentially and every checksum is
-//! still computed on the exact bytes. Memory is bounded by `streams × chunk`.
+//! still computed on the exact bytes. Each range is copied into one buffer of its size as it
+//! arrives (the network's read buffers are freed at once) and handed on in slices of
+//! [`SLICE`], so memory is bounded by `streams × chunk` plus the few slices queued
+//! for the writer.
 //!
 //! The first chunk comes from the response that opened the item (its metadata and checksum
 //! are the item's); that response is dropped once the chunk is read. Each other chunk is one
 //! [`Provider::open_range`] call with the opening response's validator, retried alone.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
@@ -18,6 +21,10 @@ use crate::provider::{Capabilities, Provider};
 use crate::retry::{RetryPolicy, Retryable, retry};
 
 use super::fetch::SMALL;
+
+/// The pieces a range is handed to the writer in: small enough that those queued for it
+/// (`LIVE_CHUNKS`) hold little beyond the window, large enough that it is woken rarely.
+const SLICE: usize = 256 << 10;
 
 /// How large bodies are read: `export --range-streams`, `--range-cutoff`, `--range-chunk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +38,10 @@ pub struct RangedReads {
 }
 
 impl Default for RangedReads {
-    /// Chosen from benches/compare-s3.sh (benches/README.md): four streams of 8 MiB keep a
-    /// loopback server's throughput at its best while the window stays at 32 MiB.
+    /// Chosen from benches/large-objects.sh (benches/README.md): four streams of 4 MiB
+    /// keep a loopback server's throughput at its best while the window stays at 16 MiB.
     fn default() -> Self {
-        Self { streams: 4, cutoff: 32 << 20, chunk: 8 << 20 }
+        Self { streams: 4, cutoff: 32 << 20, chunk: 4 << 20 }
     }
 }
 
@@ -79,25 +86,28 @@ impl<'a> RangedBody<'a> {
         let chunk = self.reads.chunk.max(1);
         let streams = self.reads.streams.max(1);
         let size = self.size;
-        let first: BoxFuture<'a, Result<Vec<Bytes>>> = Box::pin(prefix(opened, chunk.min(size)));
+        let first: BoxFuture<'a, Result<Bytes>> = Box::pin(prefix(opened, chunk.min(size)));
         let this = std::sync::Arc::new(self);
         let rest = (1..size.div_ceil(chunk)).map(move |index| {
             let range = index * chunk..((index + 1) * chunk).min(size);
             let this = this.clone();
-            Box::pin(async move { this.read(range).await }) as BoxFuture<'a, Result<Vec<Bytes>>>
+            Box::pin(async move { this.read(range).await }) as BoxFuture<'a, Result<Bytes>>
         });
         stream::once(async move { first })
             .chain(stream::iter(rest))
             .buffered(streams)
-            .flat_map(|chunks| match chunks {
-                Ok(chunks) => stream::iter(chunks.into_iter().map(Ok)).left_stream(),
+            .flat_map(|range| match range {
+                Ok(bytes) => stream::iter(
+                    (0..bytes.len()).step_by(SLICE).map(move |at| Ok(bytes.slice(at..(at + SLICE).min(bytes.len())))),
+                )
+                .left_stream(),
                 Err(error) => stream::once(async move { Err(error) }).right_stream(),
             })
             .boxed()
     }
 
     /// One range, whole, retried alone.
-    async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<Bytes>> {
+    async fn read(&self, range: std::ops::Range<u64>) -> Result<Bytes> {
         let on_retry = |retry: u32, error: &RangeError| (self.on_retry)(retry, &error.0);
         let (outcome, _) = retry(self.policy, on_retry, || async {
             let body = self
@@ -113,42 +123,36 @@ impl<'a> RangedBody<'a> {
 }
 
 /// The first `len` bytes of the opening response; the rest of it is not read.
-async fn prefix(mut opened: BoxStream<'static, Result<Bytes>>, len: u64) -> Result<Vec<Bytes>> {
-    let mut chunks = Vec::new();
-    let mut left = len;
-    while left > 0 {
-        let Some(mut bytes) = opened.next().await.transpose()? else {
-            return Err(broke_off(0..len, len - left));
+async fn prefix(mut opened: BoxStream<'static, Result<Bytes>>, len: u64) -> Result<Bytes> {
+    let mut buffer = BytesMut::with_capacity(usize::try_from(len).expect("a chunk fits in memory"));
+    while (buffer.len() as u64) < len {
+        let Some(bytes) = opened.next().await.transpose()? else {
+            return Err(broke_off(0..len, buffer.len() as u64));
         };
-        if bytes.len() as u64 > left {
-            bytes.truncate(usize::try_from(left).expect("less than a chunk"));
-        }
-        left -= bytes.len() as u64;
-        chunks.push(bytes);
+        let take = bytes.len().min(buffer.capacity() - buffer.len());
+        buffer.extend_from_slice(&bytes[..take]);
     }
-    Ok(chunks)
+    Ok(buffer.freeze())
 }
 
 /// A range's body, which must hold exactly its bytes.
-async fn collect(mut body: BoxStream<'static, Result<Bytes>>, range: std::ops::Range<u64>) -> Result<Vec<Bytes>> {
+async fn collect(mut body: BoxStream<'static, Result<Bytes>>, range: std::ops::Range<u64>) -> Result<Bytes> {
     let len = range.end - range.start;
-    let mut chunks = Vec::new();
-    let mut got = 0u64;
+    let mut buffer = BytesMut::with_capacity(usize::try_from(len).expect("a chunk fits in memory"));
     while let Some(bytes) = body.next().await.transpose()? {
-        got += bytes.len() as u64;
-        if got > len {
+        if (buffer.len() + bytes.len()) as u64 > len {
             return Err(Error::new(
                 ErrorKind::Integrity,
                 format!("bytes {}-{} came with more than the {len} bytes asked", range.start, range.end - 1),
             )
             .temporary());
         }
-        chunks.push(bytes);
+        buffer.extend_from_slice(&bytes);
     }
-    if got < len {
-        return Err(broke_off(range, got));
+    if (buffer.len() as u64) < len {
+        return Err(broke_off(range, buffer.len() as u64));
     }
-    Ok(chunks)
+    Ok(buffer.freeze())
 }
 
 fn broke_off(range: std::ops::Range<u64>, got: u64) -> Error {

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Large objects at the server's speed (issue 17): Sortie's S3 export against `rclone copy`
+# (its defaults: multi-thread streams above 250 MiB) and `aws s3 cp` (PyPI awscli: 10
+# concurrent ranged requests), against the same local s3s-fs and the same data:
+#   large   one object of 1 GiB (half random, half text)
+#   small   10,000 objects of 4 KiB, each tool's defaults, then 32 at once on both sides
+# The tools run alternately, RUNS rounds, the order turning each round; each case prints
+# every tool's median wall time with its spread (min–max), its CPU-seconds (user+sys of the
+# process, median), its peak RSS, and Sortie's ratios to the peers (Sortie / peer: below 1.0
+# Sortie is faster, or spends less CPU).
+#
+#   bash benches/large-objects.sh [DATA_DIR] [RUNS] [SORTIE_FLAGS...]
+#
+# DATA_DIR defaults to target/bench-s3 (shared with compare-s3.sh), RUNS to 5. Extra
+# arguments go to `sortie export` (e.g. `--range-streams 1` to measure one stream).
+# CASES=large (or small) runs one case only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=$(realpath -m "${1:-target/bench-s3}")
+runs=${2:-5}
+shift $(($# > 2 ? 2 : $#))
+sortie_flags=("$@")
+command -v rclone >/dev/null || { echo "needs rclone (apt-get install rclone)" >&2; exit 2; }
+command -v aws >/dev/null || { echo "needs the AWS CLI (pip install awscli)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
+bash tests/servers/install
+cargo build --release --quiet --locked
+sortie=$PWD/target/release/sortie
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export S3_TEST_ACCESS_KEY=benchkey S3_TEST_SECRET_KEY=benchsecret
+mkdir -p "$data/server/data"
+python3 - "$data/server/data" <<'PY'
+import hashlib, os, sys
+root = sys.argv[1]
+text = (b"Sortie benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n" * 14000)[: 1 << 20]
+big = os.path.join(os.path.dirname(os.path.dirname(root)), "big.src")
+if not os.path.exists(big):
+    with open(big, "wb") as f:
+        for i in range(1024):
+            f.write(os.urandom(1 << 20) if i % 2 == 0 else text)
+if not os.path.exists(os.path.join(root, "bench-small")):
+    for i in range(10_000):
+        folder = os.path.join(root, "bench-small", f"d{i % 100:02d}")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"f{i:06d}.bin"), "wb") as f:
+            f.write((hashlib.sha256(str(i).encode()).digest() * 64) + os.urandom(2048))
+PY
+bash tests/servers/s3 start s3s-fs "$data/server" "$port"
+trap 'bash tests/servers/s3 stop "$data/server"' EXIT
+
+endpoint=http://127.0.0.1:$port
+# The large object goes up through the API, as any object does: s3s-fs then keeps its ETag,
+# where for a file put straight into its folder it computes the whole object's MD5 at every
+# GET — every ranged GET too, which no real store does (a 1 GiB object read as 8 MiB ranges
+# took 148 s, against 10 s as one stream).
+if [ ! -e "$data/server/data/bench-large/big.bin" ]; then
+    AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
+        target/test-tools/moto/bin/python - "$endpoint" "$data/big.src" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+s3.create_bucket(Bucket="bench-large")
+with open(sys.argv[2], "rb") as body:
+    s3.put_object(Bucket="bench-large", Key="big.bin", Body=body)
+PY
+fi
+# rclone 1.60 fails every call when AWS_CA_BUNDLE is set (../shared notes); nothing here uses TLS.
+unset AWS_CA_BUNDLE
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT=$endpoint \
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
+    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+export AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY AWS_ENDPOINT_URL=$endpoint \
+    AWS_DEFAULT_REGION=us-east-1
+
+# One timed run: appends "WALL CPU KIB" to $data/NAME.times.
+timed() {
+    local name=$1
+    shift
+    rm -rf "$data/out" "$data/out.tar.zst"*
+    mkdir -p "$data/out"
+    sync
+    /usr/bin/time -f "%e %U %S %M" -o "$data/time.txt" "$@" >/dev/null 2>"$data/stderr.txt" \
+        || { echo "$name failed:" >&2; cat "$data/stderr.txt" >&2; exit 1; }
+    awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$data/time.txt" >> "$data/$name.times"
+}
+
+# "MEDIAN_WALL MIN MAX MEDIAN_CPU PEAK_KIB" of a tool's runs.
+summary() {
+    local file="$data/$1.times" mid
+    mid=$((($(wc -l < "$file") + 1) / 2))
+    local column
+    column() { sort -n -k"$1,$1" "$file" | cut -d' ' -f"$1"; }
+    echo "$(column 1 | sed -n "${mid}p") $(column 1 | head -1) $(column 1 | tail -1)" \
+        "$(column 2 | sed -n "${mid}p") $(column 3 | tail -1)"
+}
+
+# case NAME TOOL:COMMAND... — runs every tool RUNS times, alternating, and prints the table.
+bench() {
+    local case=$1
+    shift
+    local tools=("$@") round i
+    for tool in "${tools[@]}"; do rm -f "$data/${tool%%:*}.times"; done
+    for round in $(seq "$runs"); do
+        for i in "${!tools[@]}"; do
+            local tool=${tools[$(((i + round) % ${#tools[@]}))]}
+            timed "${tool%%:*}" bash -c "${tool#*:}"
+        done
+    done
+    echo "== $case ($runs runs each, alternating)"
+    printf '%-14s %9s %17s %8s %9s\n' tool wall_s spread cpu_s rss_MiB
+    local sortie_wall sortie_cpu
+    read -r sortie_wall _ _ sortie_cpu _ < <(summary sortie)
+    for tool in "${tools[@]}"; do
+        local name=${tool%%:*} wall low high cpu kib
+        read -r wall low high cpu kib < <(summary "$name")
+        printf '%-14s %9s %8s–%-8s %8s %9s' "$name" "$wall" "$low" "$high" "$cpu" "$((kib / 1024))"
+        if [ "$name" != sortie ]; then
+            awk -v sw="$sortie_wall" -v w="$wall" -v sc="$sortie_cpu" -v c="$cpu" \
+                'BEGIN { printf "   sortie/%s: wall %.2fx, cpu %.2fx", "peer", sw / w, sc / c }'
+        fi
+        echo
+    done
+}
+
+flags="${sortie_flags[*]:-}"
+cases=${CASES:-large small}
+[[ $cases == *large* ]] && bench "one 1 GiB object" \
+    "sortie:$sortie export s3://bench-large -o $data/out.tar.zst $flags" \
+    "rclone:rclone copy bench:bench-large $data/out" \
+    "aws:aws s3 cp s3://bench-large/big.bin $data/out/big.bin"
+[[ $cases == *small* ]] && bench "10,000 x 4 KiB, defaults" \
+    "sortie:$sortie export s3://bench-small -o $data/out.tar.zst $flags" \
+    "rclone:rclone copy bench:bench-small $data/out"
+[[ $cases == *small* ]] && bench "10,000 x 4 KiB, 32 at once" \
+    "sortie:$sortie export s3://bench-small -o $data/out.tar.zst --concurrency 32 $flags" \
+    "rclone:rclone copy --transfers 32 --checkers 32 bench:bench-small $data/out"
+rm -rf "$data/out" "$data/out.tar.zst"* "$data"/*.times "$data/time.txt" "$data/stderr.txt"
