@@ -156,7 +156,7 @@ pub(crate) async fn dispatch(
                 lanes
                     .spawn(async move {
                         let _source_slot = source_slot;
-                        match fetcher.fetch(provider.as_ref(), job).await? {
+                        match fetcher.fetch(&provider, job).await? {
                             Some(message) => fetcher.tx.send(message).await.map_err(|_| fetch::WriterGone),
                             None => Ok(()),
                         }
@@ -234,7 +234,7 @@ impl Lanes {
                 runtime.block_on(async {
                     let mut messages = Vec::with_capacity(reads.len());
                     for (provider, job) in reads {
-                        messages.extend(fetcher.fetch(provider.as_ref(), job).await?);
+                        messages.extend(fetcher.fetch(&provider, job).await?);
                     }
                     fetcher.tx.send(ToWriter::Batch(messages)).await.map_err(|_| fetch::WriterGone)
                 })

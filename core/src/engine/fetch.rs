@@ -134,7 +134,7 @@ impl Fetcher {
     /// Fetches `job` until it is in the archive or known to have failed. A body streamed
     /// live is handed to the writer by this call (`None`); otherwise the message for the
     /// writer (a held body or a failure) is returned, so that the caller may batch it.
-    pub(crate) async fn fetch(&self, provider: &dyn Provider, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
+    pub(crate) async fn fetch(&self, provider: &Arc<dyn Provider>, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
         if let Some(why) = self.refused[job.source].get() {
             let error = format!("not attempted: the source refused the credentials earlier ({why})");
             (self.progress)(Event::Fetched);
@@ -166,7 +166,7 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, provider: &dyn Provider, job: &Job) -> Result<Fetched, AttemptError> {
+    async fn attempt(&self, provider: &Arc<dyn Provider>, job: &Job) -> Result<Fetched, AttemptError> {
         let mut received = Received::new(&self.progress);
         if job.item.size.is_some_and(|size| size > SMALL) {
             // The writer needs the job with the body it receives while this call streams it.
@@ -174,7 +174,7 @@ impl Fetcher {
             received.keep();
             return Ok(Fetched::Live);
         }
-        let mut body = open(provider, &job.item).await?;
+        let mut body = open(provider.as_ref(), &job.item).await?;
         let announced = Box::new(Announced::take(&mut body));
         let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
         let held = self.collect(body, job.item.size, checksum, &mut received).await?;
@@ -184,12 +184,12 @@ impl Fetcher {
 
     async fn stream_live(
         &self,
-        provider: &dyn Provider,
+        provider: &Arc<dyn Provider>,
         mut job: Job,
         received: &mut Received<'_>,
     ) -> Result<(), AttemptError> {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
-        let mut body = open(provider, &job.item).await?;
+        let mut body = open(provider.as_ref(), &job.item).await?;
         let validator = body.validator.take();
         Announced::take(&mut body).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
@@ -203,23 +203,24 @@ impl Fetcher {
         let held = Held::Live { size, chunks, done, _slot: slot };
         self.tx.send(ToWriter::Payload { job, body: held }).await.map_err(|_| AttemptError::WriterGone)?;
 
-        let on_retry = |retry: u32, error: &Error| {
-            if let Some(item) = &item {
-                tracing::debug!(id = %item.id.display(), retry, %error, "retrying a range");
-                (self.progress)(Event::Retrying { id: item.id.display(), retry, error: error.to_string() });
+        let mut stream = match item {
+            Some(item) => {
+                let (progress, id) = (self.progress.clone(), item.id.display());
+                let on_retry = move |retry: u32, error: &Error| {
+                    tracing::debug!(%id, retry, %error, "retrying a range");
+                    progress(Event::Retrying { id: id.clone(), retry, error: error.to_string() });
+                };
+                RangedBody {
+                    provider: provider.clone(),
+                    item,
+                    size,
+                    validator,
+                    reads: self.ranges,
+                    policy: self.policy,
+                    on_retry: Box::new(on_retry),
+                }
+                .stream(body.stream)
             }
-        };
-        let mut stream = match &item {
-            Some(item) => RangedBody {
-                provider,
-                item,
-                size,
-                validator,
-                reads: self.ranges,
-                policy: &self.policy,
-                on_retry: &on_retry,
-            }
-            .stream(body.stream),
             None => body.stream,
         };
         while let Some(chunk) = stream.next().await {

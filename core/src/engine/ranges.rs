@@ -8,11 +8,17 @@
 //! for the writer.
 //!
 //! The first chunk comes from the response that opened the item (its metadata and checksum
-//! are the item's); that response is dropped once the chunk is read. Each other chunk is one
-//! [`Provider::open_range`] call with the opening response's validator, retried alone.
+//! are the item's); that response is dropped once the chunk is read (the bytes the server
+//! had already sent beyond it are discarded: at most a TCP window). Each other chunk is one
+//! [`Provider::open_range`] call with the opening response's validator, retried alone, in
+//! a task of its own.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -69,29 +75,31 @@ impl Retryable for RangeError {
 }
 
 /// What reading one body in ranges needs besides the body.
-pub(crate) struct RangedBody<'a> {
-    pub(crate) provider: &'a dyn Provider,
-    pub(crate) item: &'a Item,
+pub(crate) struct RangedBody {
+    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) item: Item,
     pub(crate) size: u64,
     pub(crate) validator: Option<String>,
     pub(crate) reads: RangedReads,
-    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) policy: RetryPolicy,
     /// Called before each retry of a range: its number and the error.
-    pub(crate) on_retry: &'a (dyn Fn(u32, &Error) + Sync),
+    pub(crate) on_retry: Box<dyn Fn(u32, &Error) + Send + Sync>,
 }
 
-impl<'a> RangedBody<'a> {
+impl RangedBody {
     /// The body's bytes in order: the first chunk from `opened`, the others read as ranges.
-    pub(crate) fn stream(self, opened: BoxStream<'static, Result<Bytes>>) -> BoxStream<'a, Result<Bytes>> {
+    /// Each range is read by a task of its own, so that the downloads go on while the
+    /// caller hashes what came; dropping the stream aborts them.
+    pub(crate) fn stream(self, opened: BoxStream<'static, Result<Bytes>>) -> BoxStream<'static, Result<Bytes>> {
         let chunk = self.reads.chunk.max(1);
         let streams = self.reads.streams.max(1);
         let size = self.size;
-        let first: BoxFuture<'a, Result<Bytes>> = Box::pin(prefix(opened, chunk.min(size)));
-        let this = std::sync::Arc::new(self);
+        let first = Spawned(tokio::spawn(prefix(opened, chunk.min(size))));
+        let this = Arc::new(self);
         let rest = (1..size.div_ceil(chunk)).map(move |index| {
             let range = index * chunk..((index + 1) * chunk).min(size);
             let this = this.clone();
-            Box::pin(async move { this.read(range).await }) as BoxFuture<'a, Result<Bytes>>
+            Spawned(tokio::spawn(async move { this.read(range).await }))
         });
         stream::once(async move { first })
             .chain(stream::iter(rest))
@@ -109,16 +117,35 @@ impl<'a> RangedBody<'a> {
     /// One range, whole, retried alone.
     async fn read(&self, range: std::ops::Range<u64>) -> Result<Bytes> {
         let on_retry = |retry: u32, error: &RangeError| (self.on_retry)(retry, &error.0);
-        let (outcome, _) = retry(self.policy, on_retry, || async {
+        let (outcome, _) = retry(&self.policy, on_retry, || async {
             let body = self
                 .provider
-                .open_range(self.item, range.clone(), self.validator.as_deref())
+                .open_range(&self.item, range.clone(), self.validator.as_deref())
                 .await
                 .map_err(RangeError)?;
             collect(body.stream, range.clone()).await.map_err(RangeError)
         })
         .await;
         outcome.map_err(|RangeError(error)| error)
+    }
+}
+
+/// A range's task, aborted when dropped (the body failed, or its reader is gone).
+struct Spawned(tokio::task::JoinHandle<Result<Bytes>>);
+
+impl Future for Spawned {
+    type Output = Result<Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| Err(Error::new(ErrorKind::Other, format!("reading a range stopped: {e}"))))
+        })
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
