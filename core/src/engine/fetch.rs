@@ -134,7 +134,11 @@ impl Fetcher {
     /// Fetches `job` until it is in the archive or known to have failed. A body streamed
     /// live is handed to the writer by this call (`None`); otherwise the message for the
     /// writer (a held body or a failure) is returned, so that the caller may batch it.
-    pub(crate) async fn fetch(&self, provider: &Arc<dyn Provider>, mut job: Job) -> Result<Option<ToWriter>, WriterGone> {
+    pub(crate) async fn fetch(
+        &self,
+        provider: &Arc<dyn Provider>,
+        mut job: Job,
+    ) -> Result<Option<ToWriter>, WriterGone> {
         if let Some(why) = self.refused[job.source].get() {
             let error = format!("not attempted: the source refused the credentials earlier ({why})");
             (self.progress)(Event::Fetched);

@@ -74,6 +74,9 @@ impl Retryable for RangeError {
     }
 }
 
+/// Told of each retry of a range: its number and the error.
+pub(crate) type OnRetry = dyn Fn(u32, &Error) + Send + Sync;
+
 /// What reading one body in ranges needs besides the body.
 pub(crate) struct RangedBody {
     pub(crate) provider: Arc<dyn Provider>,
@@ -83,7 +86,7 @@ pub(crate) struct RangedBody {
     pub(crate) reads: RangedReads,
     pub(crate) policy: RetryPolicy,
     /// Called before each retry of a range: its number and the error.
-    pub(crate) on_retry: Box<dyn Fn(u32, &Error) + Send + Sync>,
+    pub(crate) on_retry: Box<OnRetry>,
 }
 
 impl RangedBody {
@@ -101,8 +104,7 @@ impl RangedBody {
             let this = this.clone();
             Spawned(tokio::spawn(async move { this.read(range).await }))
         });
-        stream::once(async move { first })
-            .chain(stream::iter(rest))
+        stream::iter(std::iter::once(first).chain(rest))
             .buffered(streams)
             .flat_map(|range| match range {
                 Ok(bytes) => stream::iter(
