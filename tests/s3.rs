@@ -456,18 +456,12 @@ async fn an_object_overwritten_between_listing_and_download_is_archived_as_fetch
         FaultProxy::start(&server.endpoint, vec![("/sortie-changed/obj-0000", Fault::Status(503, "SlowDown"))]).await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("changed.tar.zst");
-    let export = std::process::Command::new(env!("CARGO_BIN_EXE_sortie"))
-        .args(["export", "s3://sortie-changed", "--concurrency", "1", "-o", archive.to_str().unwrap()])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("AWS_ACCESS_KEY_ID", &server.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let export = spawn_sortie(
+        &server,
+        &proxy.endpoint,
+        dir.path(),
+        &["export", "s3://sortie-changed", "--concurrency", "1", "-o", archive.to_str().unwrap()],
+    );
     let started = std::time::Instant::now();
     while proxy.arrivals("/sortie-changed/obj-0000").is_empty() {
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "the export never fetched");
@@ -509,6 +503,23 @@ async fn an_object_overwritten_between_listing_and_download_is_archived_as_fetch
         "{counts}"
     );
     assert!(text.contains(&format!("changed   {} item(s)", changed.len())), "{text}");
+}
+
+/// `sortie ARGS` started with the server's keys against `endpoint` (a fault proxy) and `home`
+/// as its home, its output piped, while the test acts on the server meanwhile.
+fn spawn_sortie(server: &S3Server, endpoint: &str, home: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sortie"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_ACCESS_KEY_ID", &server.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// `sortie ARGS` with the server's keys against `endpoint` (a fault proxy), from a tokio test
@@ -671,7 +682,7 @@ async fn a_document_or_acl_that_fails_for_good_fails_alone() {
     assert!(locked["meta"]["acl_error"].is_string(), "{locked}");
 }
 
-/// A large object is read as byte ranges, four at once: each range asked once with
+/// A large object is read as byte ranges of 8 MiB, four at once: each range asked once with
 /// `If-Match`, a cut or throttled range asked again alone, and the archive byte-exact with
 /// its multipart ETag recomputed over the reassembled bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,8 +702,8 @@ async fn a_large_object_is_read_in_ranges_each_retried_alone() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("ranges.tar.zst");
-    let output =
-        sortie_through(&server, &proxy.endpoint, &["export", "s3://sortie-ranges", "-o", archive.to_str().unwrap()]);
+    let args = ["export", "s3://sortie-ranges", "--range-chunk", "8M", "-o", archive.to_str().unwrap()];
+    let output = sortie_through(&server, &proxy.endpoint, &args);
     assert_eq!(code(&output), 0, "{}", all_text(&output));
 
     let mut ranges = proxy.ranges("/sortie-ranges/big.bin");
@@ -739,18 +750,12 @@ async fn an_object_overwritten_between_its_ranges_is_read_again_never_stitched()
         FaultProxy::start(&server.endpoint, vec![(last_range, Fault::Delay(std::time::Duration::from_secs(10)))]).await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("swap.tar.zst");
-    let export = std::process::Command::new(env!("CARGO_BIN_EXE_sortie"))
-        .args(["export", "s3://sortie-swap", "-o", archive.to_str().unwrap()])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("AWS_ACCESS_KEY_ID", &server.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &server.secret_key)
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let export = spawn_sortie(
+        &server,
+        &proxy.endpoint,
+        dir.path(),
+        &["export", "s3://sortie-swap", "-o", archive.to_str().unwrap()],
+    );
     let started = std::time::Instant::now();
     while proxy.arrivals(last_range).is_empty() {
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "the last range was never asked");
