@@ -134,16 +134,19 @@ impl MemoryProvider {
     /// How often the scripted object `key` was opened. Panics for a key the store does not
     /// hold, or a generated source.
     pub fn opens(&self, key: &str) -> u32 {
-        let Contents::Scripted(objects) = &self.contents else { panic!("only a scripted store counts opens by key") };
-        let stored = objects.iter().find(|s| s.object.key == key).unwrap_or_else(|| panic!("no object {key}"));
-        stored.opens.load(Ordering::SeqCst)
+        self.stored(key).opens.load(Ordering::SeqCst)
     }
 
-    /// How often byte ranges of the scripted object `key` were asked for.
+    /// How often byte ranges of the scripted object `key` were asked for (panics as
+    /// [`MemoryProvider::opens`] does).
     pub fn range_opens(&self, key: &str) -> u32 {
+        self.stored(key).range_opens.load(Ordering::SeqCst)
+    }
+
+    /// The scripted object `key` and its counters.
+    fn stored(&self, key: &str) -> &Stored {
         let Contents::Scripted(objects) = &self.contents else { panic!("only a scripted store counts opens by key") };
-        let stored = objects.iter().find(|s| s.object.key == key).unwrap_or_else(|| panic!("no object {key}"));
-        stored.range_opens.load(Ordering::SeqCst)
+        objects.iter().find(|s| s.object.key == key).unwrap_or_else(|| panic!("no object {key}"))
     }
 
     /// How many checks were made (failed ones included).

@@ -46,12 +46,9 @@ pub(crate) fn scripted(object: &Object, attempt: u32) -> Result<Body> {
         _ => object.data.clone(),
     };
     let chunks: Vec<Result<Bytes>> = match object.fault {
-        Fault::BreakOnce if attempt == 0 => vec![
-            Ok(data.slice(..data.len() / 2)),
-            Err(Error::new(ErrorKind::Unavailable, "connection reset").temporary()),
-        ],
+        Fault::BreakOnce if attempt == 0 => broken_half(&data),
         Fault::Short => vec![Ok(data.slice(..data.len() - 1))],
-        _ => (0..data.len()).step_by(CHUNK).map(|at| Ok(data.slice(at..data.len().min(at + CHUNK)))).collect(),
+        _ => in_chunks(&data),
     };
     let size = (object.fault != Fault::UnknownSize).then_some(data.len() as u64);
     let mut body = Body::streaming(size, futures_util::stream::iter(chunks).boxed());
@@ -97,10 +94,17 @@ pub(crate) fn scripted_range(
     let end = usize::try_from(range.end).unwrap_or(usize::MAX).min(current.len());
     let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(end);
     let data = current.slice(start..end);
-    let chunks: Vec<Result<Bytes>> = if object.fault == Fault::RangeBreaksOnce && attempt == 0 {
-        vec![Ok(data.slice(..data.len() / 2)), Err(Error::new(ErrorKind::Unavailable, "connection reset").temporary())]
-    } else {
-        (0..data.len()).step_by(CHUNK).map(|at| Ok(data.slice(at..data.len().min(at + CHUNK)))).collect()
-    };
+    let chunks =
+        if object.fault == Fault::RangeBreaksOnce && attempt == 0 { broken_half(&data) } else { in_chunks(&data) };
     Ok(Body::streaming(Some(data.len() as u64), futures_util::stream::iter(chunks).boxed()))
+}
+
+/// `data` served in chunks of [`CHUNK`].
+fn in_chunks(data: &Bytes) -> Vec<Result<Bytes>> {
+    (0..data.len()).step_by(CHUNK).map(|at| Ok(data.slice(at..data.len().min(at + CHUNK)))).collect()
+}
+
+/// The first half of `data`, then the connection reset.
+fn broken_half(data: &Bytes) -> Vec<Result<Bytes>> {
+    vec![Ok(data.slice(..data.len() / 2)), Err(Error::new(ErrorKind::Unavailable, "connection reset").temporary())]
 }
