@@ -13,9 +13,7 @@
 #
 # DATA_DIR defaults to target/bench-s3, RUNS to 3; LISTING=skip leaves out the 100k case
 # (about 6 minutes: s3s-fs lists slowly).
-#
-# The objects are written straight into the server's folder (s3s-fs serves each top-level
-# directory as a bucket): seeding 110,000 objects through the API would take minutes.
+# How the data is made and served: benches/s3-server.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(realpath -m "${1:-target/bench-s3}")
@@ -23,42 +21,10 @@ runs=${2:-3}
 listing=${3:-run}
 command -v rclone >/dev/null || { echo "needs rclone (apt-get install rclone)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
-bash tests/servers/install
 cargo build --release --quiet
 sortie=$PWD/target/release/sortie
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export S3_TEST_ACCESS_KEY=benchkey S3_TEST_SECRET_KEY=benchsecret
-mkdir -p "$data/server/data"
-python3 - "$data/server/data" <<'PY'
-import hashlib, os, sys
-root = sys.argv[1]
-text = (b"Sortie benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n" * 14000)[: 1 << 20]
-big = os.path.join(root, "bench-large", "big.bin")
-if not os.path.exists(big):
-    os.makedirs(os.path.dirname(big))
-    with open(big, "wb") as f:
-        for i in range(1024):
-            f.write(os.urandom(1 << 20) if i % 2 == 0 else text)
-for bucket, count in (("bench-small", 10_000), ("bench-listing", 100_000)):
-    if os.path.exists(os.path.join(root, bucket)):
-        continue
-    for i in range(count):
-        folder = os.path.join(root, bucket, f"d{i % 100:02d}")
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, f"f{i:06d}.bin"), "wb") as f:
-            f.write((hashlib.sha256(str(i).encode()).digest() * 64) + os.urandom(2048))
-PY
-bash tests/servers/s3 start s3s-fs "$data/server" "$port"
-trap 'bash tests/servers/s3 stop "$data/server"' EXIT
-
-endpoint=http://127.0.0.1:$port
-# rclone 1.60 fails every call when AWS_CA_BUNDLE is set (../shared notes); nothing here uses TLS.
-unset AWS_CA_BUNDLE
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT=$endpoint \
-    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
-    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
-export AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY AWS_ENDPOINT_URL=$endpoint
+source benches/s3-server.sh
+if [ "$listing" != skip ]; then start_s3_bench bench-big bench-small bench-listing; else start_s3_bench bench-big bench-small; fi
 
 source benches/measure.sh
 
@@ -71,7 +37,7 @@ compare() {
     printf '%-26s %10s %10s %8s MiB %8s MiB %7sx\n' "$name" "$r_s" "$s_s" "$((r_kib / 1024))" "$((s_kib / 1024))" \
         "$(awk -v r="$r_s" -v s="$s_s" 'BEGIN { printf "%.2f", r / s }')"
 }
-compare "large 1 GiB, defaults" bench-large "" ""
+compare "large 1 GiB, defaults" bench-big "" ""
 compare "small 10k, defaults" bench-small "" ""
 compare "small 10k, 32 transfers" bench-small "--transfers 32 --checkers 32" "--concurrency 32"
 

@@ -23,54 +23,10 @@ sortie_flags=("$@")
 command -v rclone >/dev/null || { echo "needs rclone (apt-get install rclone)" >&2; exit 2; }
 command -v aws >/dev/null || { echo "needs the AWS CLI (pip install awscli)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
-bash tests/servers/install
 cargo build --release --quiet --locked
 sortie=$PWD/target/release/sortie
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export S3_TEST_ACCESS_KEY=benchkey S3_TEST_SECRET_KEY=benchsecret
-mkdir -p "$data/server/data"
-python3 - "$data/server/data" <<'PY'
-import hashlib, os, sys
-root = sys.argv[1]
-text = (b"Sortie benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n" * 14000)[: 1 << 20]
-big = os.path.join(os.path.dirname(os.path.dirname(root)), "big.src")
-if not os.path.exists(big):
-    with open(big, "wb") as f:
-        for i in range(1024):
-            f.write(os.urandom(1 << 20) if i % 2 == 0 else text)
-if not os.path.exists(os.path.join(root, "bench-small")):
-    for i in range(10_000):
-        folder = os.path.join(root, "bench-small", f"d{i % 100:02d}")
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, f"f{i:06d}.bin"), "wb") as f:
-            f.write((hashlib.sha256(str(i).encode()).digest() * 64) + os.urandom(2048))
-PY
-bash tests/servers/s3 start s3s-fs "$data/server" "$port"
-trap 'bash tests/servers/s3 stop "$data/server"' EXIT
-
-endpoint=http://127.0.0.1:$port
-# The large object goes up through the API, as any object does: s3s-fs then keeps its ETag,
-# where for a file put straight into its folder it computes the whole object's MD5 at every
-# GET — every ranged GET too, which no real store does (a 1 GiB object read as 8 MiB ranges
-# took 148 s, against 10 s as one stream).
-if [ ! -e "$data/server/data/bench-large/big.bin" ]; then
-    AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
-        target/test-tools/moto/bin/python - "$endpoint" "$data/big.src" <<'PY'
-import sys, boto3
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
-s3.create_bucket(Bucket="bench-large")
-with open(sys.argv[2], "rb") as body:
-    s3.put_object(Bucket="bench-large", Key="big.bin", Body=body)
-PY
-fi
-# rclone 1.60 fails every call when AWS_CA_BUNDLE is set (../shared notes); nothing here uses TLS.
-unset AWS_CA_BUNDLE
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT=$endpoint \
-    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
-    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
-export AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY AWS_ENDPOINT_URL=$endpoint \
-    AWS_DEFAULT_REGION=us-east-1
+source benches/s3-server.sh
+start_s3_bench bench-big bench-small
 
 # One timed run: appends "WALL CPU KIB" to $data/NAME.times.
 timed() {
@@ -125,9 +81,9 @@ bench() {
 flags="${sortie_flags[*]:-}"
 cases=${CASES:-large small}
 [[ $cases == *large* ]] && bench "one 1 GiB object" \
-    "sortie:$sortie export s3://bench-large -o $data/out.tar.zst $flags" \
-    "rclone:rclone copy bench:bench-large $data/out" \
-    "aws:aws s3 cp s3://bench-large/big.bin $data/out/big.bin"
+    "sortie:$sortie export s3://bench-big -o $data/out.tar.zst $flags" \
+    "rclone:rclone copy bench:bench-big $data/out" \
+    "aws:aws s3 cp s3://bench-big/big.bin $data/out/big.bin"
 [[ $cases == *small* ]] && bench "10,000 x 4 KiB, defaults" \
     "sortie:$sortie export s3://bench-small -o $data/out.tar.zst $flags" \
     "rclone:rclone copy bench:bench-small $data/out"
