@@ -39,12 +39,14 @@ pub fn ranged_body(response: reqwest::Response, range: &Range<u64>, what: &str) 
             ),
         ));
     }
-    let content_range = response.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let served = content_range.strip_prefix("bytes ").and_then(|r| r.split('/').next());
+    let content_range = response.headers().get("content-range").map_or(&b""[..], |v| v.as_bytes());
+    let served = std::str::from_utf8(content_range).ok().and_then(|r| r.strip_prefix("bytes ")?.split('/').next());
     if served != Some(&asked["bytes=".len()..]) {
+        // The server's header is shown as an excerpt: bounded, printable.
+        let shown = crate::excerpt(content_range, &[]);
         return Err(Error::new(
             ErrorKind::Integrity,
-            format!("{what}: asked for `Range: {asked}`, the server sent `Content-Range: {content_range}`"),
+            format!("{what}: asked for `Range: {asked}`, the server sent `Content-Range: {shown}`"),
         )
         .temporary());
     }
@@ -56,4 +58,33 @@ pub fn ranged_body(response: reqwest::Response, range: &Range<u64>, what: &str) 
         })
         .boxed();
     Ok(Body::streaming(Some(range.end - range.start), stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, content_range: &[u8]) -> reqwest::Response {
+        let response = http::Response::builder()
+            .status(status)
+            .header("content-range", http::HeaderValue::from_bytes(content_range).unwrap())
+            .body("0123456789")
+            .unwrap();
+        reqwest::Response::from(response)
+    }
+
+    #[test]
+    fn only_a_206_of_the_very_range_asked_is_taken_and_a_hostile_header_is_shown_bounded() {
+        let range = 10..20;
+        assert_eq!(range_header(&range), "bytes=10-19");
+        assert!(ranged_body(answer(206, b"bytes 10-19/100"), &range, "object 'a'").is_ok());
+        let whole = ranged_body(answer(200, b""), &range, "object 'a'").err().unwrap();
+        assert_eq!(whole.kind(), ErrorKind::Unsupported);
+        assert!(whole.to_string().contains("--range-streams 1"), "{whole}");
+        let other = ranged_body(answer(206, b"bytes 0-9/100"), &range, "object 'a'").err().unwrap();
+        assert!(other.is_temporary() && other.to_string().contains("`Content-Range: bytes 0-9/100`"), "{other}");
+        let hostile = [b"bytes <script>\xff\xfe".as_slice(), &[b'x'; 8000], b"/9"].concat();
+        let shown = ranged_body(answer(206, &hostile), &range, "object 'a'").err().unwrap().to_string();
+        assert!(shown.len() < 1000 && !shown.contains("<script>"), "{shown}");
+    }
 }

@@ -192,3 +192,30 @@ fn broke_off(range: std::ops::Range<u64>, got: u64) -> Error {
     )
     .temporary()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(chunks: &[&'static [u8]]) -> BoxStream<'static, Result<Bytes>> {
+        stream::iter(chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect::<Vec<_>>()).boxed()
+    }
+
+    #[tokio::test]
+    async fn a_range_holds_exactly_the_bytes_asked_or_fails_naming_them() {
+        assert_eq!(collect(body(&[b"abc", b"de"]), 10..15).await.unwrap(), &b"abcde"[..]);
+        let longer = collect(body(&[b"abc", b"def"]), 10..15).await.unwrap_err();
+        assert_eq!(longer.kind(), ErrorKind::Integrity);
+        assert!(longer.to_string().contains("bytes 10-14 came with more than the 5 bytes asked"), "{longer}");
+        let shorter = collect(body(&[b"abc"]), 10..15).await.unwrap_err();
+        assert!(shorter.is_temporary());
+        assert!(shorter.to_string().contains("bytes 10-14 broke off after 3 of 5 bytes"), "{shorter}");
+    }
+
+    #[tokio::test]
+    async fn the_first_range_takes_the_opening_response_up_to_its_length_only() {
+        assert_eq!(prefix(body(&[b"abc", b"defgh", b"ijk"]), 5).await.unwrap(), &b"abcde"[..]);
+        let short = prefix(body(&[b"ab"]), 5).await.unwrap_err();
+        assert!(short.to_string().contains("bytes 0-4 broke off after 2 of 5 bytes"), "{short}");
+    }
+}
