@@ -682,6 +682,103 @@ async fn a_document_or_acl_that_fails_for_good_fails_alone() {
     assert!(locked["meta"]["acl_error"].is_string(), "{locked}");
 }
 
+/// Objects whose server records a full-object CRC32, CRC32C, CRC64NVME or sha256 are checked
+/// against it instead of recomputing their MD5 (s3s-fs stores and serves all four; moto
+/// ignores the last two). A byte damaged in an answer — in the middle of a ranged read too —
+/// fails that check and the object is read again; `--all-checksums` checks the MD5 as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_object_checksums_are_checked_instead_of_the_md5() {
+    use common::fault_proxy::{Fault, FaultProxy};
+    use crc_fast::CrcAlgorithm::{Crc32Iscsi, Crc32IsoHdlc, Crc64Nvme};
+    use sha2::Digest;
+
+    let server = S3Server::start("s3s-fs");
+    let body = |len: u32, seed: u32| (0..len).map(|i| (i.wrapping_mul(seed) >> 7) as u8).collect::<Vec<u8>>();
+    let objects = [
+        ("crc32.bin", body(70_000, 2_654_435_761)),
+        ("crc32c.bin", body(200_000, 40_503)),
+        ("crc64nvme.bin", body(3 << 20, 2_246_822_519)),
+        ("sha256.bin", body(5_000, 3_266_489_917)),
+        ("md5.bin", body(90_000, 668_265_263)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = Vec::new();
+    for (key, bytes) in &objects {
+        let path = dir.path().join(key);
+        fs::write(&path, bytes).unwrap();
+        let (header, value) = match *key {
+            "crc32.bin" => ("ChecksumCRC32", format!("{:08x}", crc_fast::checksum(Crc32IsoHdlc, bytes))),
+            "crc32c.bin" => ("ChecksumCRC32C", format!("{:08x}", crc_fast::checksum(Crc32Iscsi, bytes))),
+            "crc64nvme.bin" => ("ChecksumCRC64NVME", format!("{:016x}", crc_fast::checksum(Crc64Nvme, bytes))),
+            "sha256.bin" => ("ChecksumSHA256", hex::encode(sha2::Sha256::digest(bytes))),
+            _ => ("", String::new()),
+        };
+        manifest.push(serde_json::json!([key, path, header, value]));
+    }
+    let list = dir.path().join("manifest.json");
+    fs::write(&list, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    // Checksums sent only where given (the SDK adds a CRC32 to every upload otherwise); s3s-fs
+    // refuses an upload whose bytes do not match the one sent.
+    let script = "import base64, json, sys, boto3\n\
+                  from botocore.config import Config\n\
+                  s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                  \x20   config=Config(request_checksum_calculation='when_required'))\n\
+                  s3.create_bucket(Bucket='sortie-sums')\n\
+                  for key, path, header, value in json.load(open(sys.argv[2])):\n\
+                  \x20   extra = {header: base64.b64encode(bytes.fromhex(value)).decode()} if header else {}\n\
+                  \x20   s3.put_object(Bucket='sortie-sums', Key=key, Body=open(path, 'rb').read(), **extra)\n";
+    tokio::task::block_in_place(|| server.python(&["-c", script, &server.endpoint, list.to_str().unwrap()]));
+    let proxy = FaultProxy::start(
+        &server.endpoint,
+        vec![
+            ("/sortie-sums/crc32c.bin", Fault::Flip(100_000)),
+            // In the third of its 1 MiB ranges: only the CRC over the reassembled bytes sees it.
+            ("/sortie-sums/crc64nvme.bin bytes=2097152-3145727", Fault::Flip(12_345)),
+            ("/sortie-sums/sha256.bin", Fault::Flip(0)),
+        ],
+    )
+    .await;
+    let ranged = ["--range-cutoff", "2M", "--range-chunk", "1M"];
+    let archive = dir.path().join("sums.tar.zst");
+    let mut args = vec!["export", "s3://sortie-sums", "-o", archive.to_str().unwrap()];
+    args.extend(ranged);
+    let output = sortie_through(&server, &proxy.endpoint, &args);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    for target in ["/sortie-sums/crc32c.bin", "/sortie-sums/sha256.bin"] {
+        assert_eq!(proxy.arrivals(target).len(), 2, "{target}: the damaged answer was read again");
+    }
+    let third = proxy.ranges("/sortie-sums/crc64nvme.bin").iter().filter(|r| *r == "bytes=2097152-3145727").count();
+    assert_eq!(third, 2, "the object was read again after its reassembled bytes failed their CRC64NVME");
+    let bag = gnu_extract(&archive, "sums");
+    let checked = server.check_archive(&bag, &["sortie-sums"], &["--no-extras"]);
+    assert!(checked.contains("0 problem(s)"), "{checked}");
+    let all = inventory(&bag);
+    let verified = |all: &[Value], key: &str| {
+        let record = records(all, "s3-sortie-sums", key).pop().unwrap().clone();
+        assert_eq!(record["etag_verified"], true, "{record}");
+        record["checksums_verified"].clone()
+    };
+    for (key, checked) in [
+        ("crc32.bin", "crc32"),
+        ("crc32c.bin", "crc32c"),
+        ("crc64nvme.bin", "crc64nvme"),
+        ("sha256.bin", "sha256"),
+        ("md5.bin", "md5"),
+    ] {
+        assert_eq!(verified(&all, key), serde_json::json!([checked]), "{key}");
+    }
+
+    let every = dir.path().join("every.tar.zst");
+    let mut args = vec!["export", "s3://sortie-sums", "--all-checksums", "-o", every.to_str().unwrap()];
+    args.extend(ranged);
+    let output = sortie_through(&server, &server.endpoint, &args);
+    assert_eq!(code(&output), 0, "{}", all_text(&output));
+    let all = inventory(&gnu_extract(&every, "every"));
+    assert_eq!(verified(&all, "crc64nvme.bin"), serde_json::json!(["crc64nvme", "md5"]));
+    assert_eq!(verified(&all, "sha256.bin"), serde_json::json!(["sha256", "md5"]));
+    assert_eq!(verified(&all, "md5.bin"), serde_json::json!(["md5"]));
+}
+
 /// A large object is read as byte ranges of 8 MiB, four at once: each range asked once with
 /// `If-Match`, a cut or throttled range asked again alone, and the archive byte-exact with
 /// its multipart ETag recomputed over the reassembled bytes.

@@ -35,6 +35,10 @@ pub struct Record {
     /// Why `etag` could not be checked, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag_note: Option<String>,
+    /// The checksums announced by the provider that the bytes were checked against while they
+    /// streamed (`md5`, `multipart-md5`, `sha256`, `sha512`, `crc32`, `crc32c`, `crc64nvme`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checksums_verified: Vec<String>,
     /// Provider metadata: user metadata, tags, ACL, version id, flags, link targets…
     pub meta: Map<String, Value>,
     /// What the listing announced, present only when the bytes fetched afterwards differ

@@ -64,6 +64,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             cutoff: args.range_cutoff,
             chunk: args.range_chunk,
         },
+        all_checksums: args.all_checksums,
         zstd_level: args.zstd_level,
         zstd_workers: args
             .zstd_threads

@@ -52,6 +52,8 @@ pub(crate) struct Fetcher {
     pub(crate) refused: Vec<OnceLock<String>>,
     /// How large bodies are read.
     pub(crate) ranges: RangedReads,
+    /// Whether the MD5 of a body is checked even when a cheaper full-object checksum is.
+    pub(crate) all_checksums: bool,
 }
 
 /// The writer is gone: the export is failing and this fetch stops quietly.
@@ -76,9 +78,12 @@ struct Announced {
 }
 
 impl Announced {
-    fn take(body: &mut Body) -> Self {
+    /// What the response announced; `all_checksums` false leaves out the MD5 checks a
+    /// full-object CRC or sha256 makes redundant.
+    fn take(body: &mut Body, all_checksums: bool) -> Self {
+        let checksum = body.checksum.clone();
         Self {
-            checksum: body.checksum.clone(),
+            checksum: if all_checksums { checksum } else { checksum.map(ProviderChecksum::without_redundant_md5) },
             content_type: body.content_type.take(),
             meta: std::mem::take(&mut body.meta),
             modified: body.modified,
@@ -179,7 +184,7 @@ impl Fetcher {
             return Ok(Fetched::Live);
         }
         let mut body = open(provider.as_ref(), &job.item).await?;
-        let announced = Box::new(Announced::take(&mut body));
+        let announced = Box::new(Announced::take(&mut body, self.all_checksums));
         let checksum = announced.checksum.as_ref().or(job.item.checksum.as_ref());
         let held = self.collect(body, job.item.size, checksum, &mut received).await?;
         received.keep();
@@ -195,7 +200,7 @@ impl Fetcher {
         let slot = self.live.clone().acquire_owned().await.map_err(|_| AttemptError::WriterGone)?;
         let mut body = open(provider.as_ref(), &job.item).await?;
         let validator = body.validator.take();
-        Announced::take(&mut body).apply(&mut job);
+        Announced::take(&mut body, self.all_checksums).apply(&mut job);
         let size = body.size.or(job.item.size).expect("live bodies have a known size");
         let ranged =
             job.item.inline.is_none() && !body.single_stream && self.ranges.applies(provider.capabilities(), size);
@@ -329,22 +334,38 @@ async fn open(provider: &dyn Provider, item: &crate::item::Item) -> crate::error
     }
 }
 
-/// Checks a body against the MD5, sha256, sha512 and multipart ETag its provider announced, as the
-/// bytes go by; does nothing for what was not announced.
+/// Checks a body against the checksums its provider announced, as the bytes go by; does
+/// nothing for what was not announced.
 struct BodyCheck {
     md5: Option<(String, Md5)>,
     sha256: Option<(String, Sha256)>,
     sha512: Option<(String, Sha512)>,
     parts: Option<PartsCheck>,
+    crcs: Vec<(&'static str, String, crc_fast::Digest)>,
 }
 
 impl BodyCheck {
     fn new(checksum: Option<&ProviderChecksum>) -> Self {
+        let crc = |name, expected: Option<&String>, algorithm| {
+            expected.map(|expected| (name, expected.clone(), crc_fast::Digest::new(algorithm)))
+        };
         Self {
             md5: checksum.and_then(|c| c.md5.clone()).map(|expected| (expected, Md5::new())),
             sha256: checksum.and_then(|c| c.sha256.clone()).map(|expected| (expected, Sha256::new())),
             sha512: checksum.and_then(|c| c.sha512.clone()).map(|expected| (expected, Sha512::new())),
             parts: checksum.and_then(|c| c.parts_md5.clone()).map(PartsCheck::new),
+            crcs: checksum
+                .map(|c| {
+                    [
+                        crc("CRC32", c.crc32.as_ref(), crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+                        crc("CRC32C", c.crc32c.as_ref(), crc_fast::CrcAlgorithm::Crc32Iscsi),
+                        crc("CRC64NVME", c.crc64nvme.as_ref(), crc_fast::CrcAlgorithm::Crc64Nvme),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -361,6 +382,9 @@ impl BodyCheck {
         if let Some(parts) = self.parts.as_mut() {
             parts.update(bytes);
         }
+        for (_, _, digest) in &mut self.crcs {
+            digest.update(bytes);
+        }
     }
 
     fn verify(self) -> Result<()> {
@@ -375,6 +399,10 @@ impl BodyCheck {
         }
         if let Some(parts) = self.parts {
             parts.verify()?;
+        }
+        for (name, expected, digest) in self.crcs {
+            let width = if name == "CRC64NVME" { 16 } else { 8 };
+            compare(name, &expected, &format!("{:0width$x}", digest.finalize()))?;
         }
         Ok(())
     }
@@ -507,6 +535,65 @@ mod tests {
             check.update(piece);
         }
         check.verify()
+    }
+
+    #[test]
+    fn full_object_crcs_are_checked_across_any_chunking_and_name_themselves() {
+        let body = b"123456789".repeat(1000);
+        let announced = |crc32: &str, crc32c: &str, crc64nvme: &str| {
+            let mut checksum = ProviderChecksum::unchecked("", None);
+            checksum.crc32 = Some(crc32.to_owned());
+            checksum.crc32c = Some(crc32c.to_owned());
+            checksum.crc64nvme = Some(crc64nvme.to_owned());
+            checksum
+        };
+        let run = |checksum: &ProviderChecksum, body: &[u8], chunk: usize| {
+            let mut check = BodyCheck::new(Some(checksum));
+            body.chunks(chunk).for_each(|piece| check.update(piece));
+            check.verify()
+        };
+        // The check values of the three CRCs (the catalogue's "123456789").
+        let nine = announced("cbf43926", "e3069283", "ae8b14860a799888");
+        run(&nine, b"123456789", 4).unwrap();
+        let whole = announced(
+            &format!("{:08x}", crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &body)),
+            &format!("{:08x}", crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &body)),
+            &format!("{:016x}", crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &body)),
+        );
+        for chunk in [1, 7, 4096, body.len()] {
+            run(&whole, &body, chunk).unwrap();
+        }
+        for (field, name) in [(0, "CRC32 "), (1, "CRC32C "), (2, "CRC64NVME ")] {
+            let mut wrong = whole.clone();
+            let slot = [&mut wrong.crc32, &mut wrong.crc32c, &mut wrong.crc64nvme][field].as_mut().unwrap();
+            *slot = slot.replace(|c: char| c != '0', "0");
+            let error = run(&wrong, &body, 64).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Integrity);
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+        let mut damaged = body.clone();
+        damaged[4321] ^= 1;
+        assert!(run(&whole, &damaged, 64).is_err());
+    }
+
+    #[test]
+    fn an_md5_is_not_recomputed_where_a_full_object_checksum_is_checked() {
+        let etag = ProviderChecksum::md5("\"e2fc714c4727ee9395f324cd2e7f331f\"", "e2fc714c4727ee9395f324cd2e7f331f");
+        assert_eq!(etag.checkable(), ["md5"]);
+        assert_eq!(etag.clone().without_redundant_md5().checkable(), ["md5"], "the MD5 is all there is");
+        let mut both = etag;
+        both.crc64nvme = Some("ae8b14860a799888".into());
+        assert_eq!(both.checkable(), ["crc64nvme", "md5"]);
+        let narrowed = both.clone().without_redundant_md5();
+        assert_eq!(narrowed.checkable(), ["crc64nvme"]);
+        assert_eq!(narrowed.served, both.served, "the ETag is still recorded as served");
+        let mut parts = ProviderChecksum::unchecked("\"abc-2\"", None);
+        parts.parts_md5 = Some(PartsMd5::new(None, vec![1, 1]));
+        parts.sha256 = Some("00".into());
+        assert_eq!(parts.without_redundant_md5().checkable(), ["sha256"]);
+        let mut image = ProviderChecksum::md5("x", "e2fc714c4727ee9395f324cd2e7f331f");
+        image.sha512 = Some("00".into());
+        assert_eq!(image.without_redundant_md5().checkable(), ["md5", "sha512"], "Glance's pair stays whole");
     }
 
     #[test]

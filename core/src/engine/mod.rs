@@ -66,6 +66,9 @@ pub struct ExportOptions {
     pub retry: RetryPolicy,
     /// How bodies above a cutoff are read as several byte ranges at once.
     pub ranges: RangedReads,
+    /// Check every checksum a provider announces, an MD5 ETag too when a full-object CRC or
+    /// sha256 is checked (`export --all-checksums`).
+    pub all_checksums: bool,
     /// zstd level.
     pub zstd_level: i32,
     /// zstd worker threads.
@@ -94,6 +97,7 @@ impl Default for ExportOptions {
             concurrency: 8,
             retry: RetryPolicy::default(),
             ranges: RangedReads::default(),
+            all_checksums: false,
             zstd_level: 3,
             zstd_workers: 2,
             force: false,
@@ -482,6 +486,7 @@ async fn run(
         spool_dir: out.dir.clone(),
         refused: providers.iter().map(|_| OnceLock::new()).collect(),
         ranges: options.ranges,
+        all_checksums: options.all_checksums,
     });
 
     // Listing and fetching run together; the channel between them bounds the memory.

@@ -334,7 +334,7 @@ impl WriterThread {
                         .add_directory(&job.path, mtime(&job.item))
                         .map_err(|e| Error::io("cannot write the archive", &e))?;
                 }
-                self.archived(job, member, None, None)?;
+                self.archived(job, member, None)?;
             }
             ToWriter::Excluded { job, reason } => {
                 self.state.done_line(&job, job_state(&job))?;
@@ -389,25 +389,14 @@ impl WriterThread {
                 if let Some(why) = &job.incomplete {
                     self.archived_incomplete(&job, why.clone())?;
                 }
-                let verified = job
-                    .item
-                    .checksum
-                    .as_ref()
-                    .map(|c| c.md5.is_some() || c.sha256.is_some() || c.sha512.is_some() || c.parts_md5.is_some());
-                self.archived(job, true, Some(written), verified)
+                self.archived(job, true, Some(written))
             }
             None => Ok(()),
         }
     }
 
     /// Records an archived item; `member` says whether `job.path` is a member of the archive.
-    fn archived(
-        &mut self,
-        job: Job,
-        member: bool,
-        written: Option<sortie_formats::writer::Written>,
-        etag_verified: Option<bool>,
-    ) -> Result<()> {
+    fn archived(&mut self, job: Job, member: bool, written: Option<sortie_formats::writer::Written>) -> Result<()> {
         self.state.done_line(&job, job_state(&job))?;
         let Job { source, item, path, listed, .. } = job;
         let path = member.then_some(path);
@@ -420,6 +409,10 @@ impl WriterThread {
             counts.changed_since_listing += 1;
             tracing::info!(id = %item.id.display(), "changed at the source since it was listed; archived as fetched");
         }
+        // Bytes were written only after every checksum checked on them matched.
+        let checked = item.checksum.as_ref().filter(|_| written.is_some()).map(|c| c.checkable());
+        let etag_verified = checked.as_ref().map(|checked| !checked.is_empty());
+        let checksums_verified = checked.unwrap_or_default().into_iter().map(str::to_owned).collect();
         let (etag, etag_note) = item.checksum.map_or((None, None), |c| (Some(c.served), c.note));
         let mut record = Record {
             path,
@@ -434,6 +427,7 @@ impl WriterThread {
             etag,
             etag_verified,
             etag_note,
+            checksums_verified,
             meta: item.meta,
             listed,
         };

@@ -136,7 +136,10 @@ pub async fn open(client: &Client, bucket: &str, item: &Item, support: &Support,
             checksum.parts_md5 = Some(PartsMd5::new(Some(digest), part_sizes));
             checksum.note = None;
         }
-        checksum.sha256 = full_object_sha256(headers);
+        checksum.sha256 = full_object_checksum(headers, "sha256", 32);
+        checksum.crc32 = full_object_checksum(headers, "crc32", 4);
+        checksum.crc32c = full_object_checksum(headers, "crc32c", 4);
+        checksum.crc64nvme = full_object_checksum(headers, "crc64nvme", 8);
     }
     let size = response.content_length();
     let validator = header("etag");
@@ -249,16 +252,17 @@ fn encrypted(header: &dyn Fn(&str) -> Option<String>) -> bool {
         || header("x-amz-server-side-encryption-customer-algorithm").is_some()
 }
 
-/// `x-amz-checksum-sha256` when it is the sha256 of the whole body; a composite checksum
-/// of a multipart upload (`…-N`, type COMPOSITE) is one of the parts' checksums.
-fn full_object_sha256(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("x-amz-checksum-sha256")?.to_str().ok()?;
+/// `x-amz-checksum-<algorithm>` in lower-case hex when it is a checksum of the whole body
+/// (`len` bytes); a composite checksum of a multipart upload (`…-N`, type COMPOSITE) is
+/// one of its parts' checksums, not checkable on the object's bytes.
+fn full_object_checksum(headers: &HeaderMap, algorithm: &str, len: usize) -> Option<String> {
+    let value = headers.get(format!("x-amz-checksum-{algorithm}"))?.to_str().ok()?;
     let composite = headers.get("x-amz-checksum-type").is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"COMPOSITE"));
     if composite || value.contains('-') {
         return None;
     }
     let digest = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
-    (digest.len() == 32).then(|| hex::encode(digest))
+    (digest.len() == len).then(|| hex::encode(digest))
 }
 
 fn response_meta(headers: &HeaderMap) -> Map<String, Value> {
@@ -447,14 +451,22 @@ mod tests {
     }
 
     #[test]
-    fn only_full_object_sha256_checksums_are_checked() {
+    fn only_full_object_checksums_are_checked() {
         let mut headers = HeaderMap::new();
         headers.insert("x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap());
+        headers.insert("x-amz-checksum-crc32", "yk/JSg==".parse().unwrap());
+        headers.insert("x-amz-checksum-crc64nvme", "AAAAAAAAAAA=".parse().unwrap());
         assert_eq!(
-            full_object_sha256(&headers).as_deref(),
+            full_object_checksum(&headers, "sha256", 32).as_deref(),
             Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
+        assert_eq!(full_object_checksum(&headers, "crc32", 4).as_deref(), Some("ca4fc94a"));
+        assert_eq!(full_object_checksum(&headers, "crc64nvme", 8).as_deref(), Some("0000000000000000"));
+        assert_eq!(full_object_checksum(&headers, "crc32c", 4), None, "not announced");
+        assert_eq!(full_object_checksum(&headers, "crc32", 8), None, "not a CRC64");
+        headers.insert("x-amz-checksum-crc32c", "yk/JSg==-3".parse().unwrap());
+        assert_eq!(full_object_checksum(&headers, "crc32c", 4), None, "a multipart upload's composite checksum");
         headers.insert("x-amz-checksum-type", "COMPOSITE".parse().unwrap());
-        assert_eq!(full_object_sha256(&headers), None);
+        assert_eq!(full_object_checksum(&headers, "sha256", 32), None);
     }
 }
