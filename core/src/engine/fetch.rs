@@ -341,13 +341,14 @@ struct BodyCheck {
     sha256: Option<(String, Sha256)>,
     sha512: Option<(String, Sha512)>,
     parts: Option<PartsCheck>,
-    crcs: Vec<(&'static str, String, crc_fast::Digest)>,
+    /// Each announced CRC: its name, its width in hex digits, the value announced.
+    crcs: Vec<(&'static str, usize, String, crc_fast::Digest)>,
 }
 
 impl BodyCheck {
     fn new(checksum: Option<&ProviderChecksum>) -> Self {
-        let crc = |name, expected: Option<&String>, algorithm| {
-            expected.map(|expected| (name, expected.clone(), crc_fast::Digest::new(algorithm)))
+        let crc = |name, width, expected: Option<&String>, algorithm| {
+            expected.map(|expected| (name, width, expected.clone(), crc_fast::Digest::new(algorithm)))
         };
         Self {
             md5: checksum.and_then(|c| c.md5.clone()).map(|expected| (expected, Md5::new())),
@@ -357,9 +358,9 @@ impl BodyCheck {
             crcs: checksum
                 .map(|c| {
                     [
-                        crc("CRC32", c.crc32.as_ref(), crc_fast::CrcAlgorithm::Crc32IsoHdlc),
-                        crc("CRC32C", c.crc32c.as_ref(), crc_fast::CrcAlgorithm::Crc32Iscsi),
-                        crc("CRC64NVME", c.crc64nvme.as_ref(), crc_fast::CrcAlgorithm::Crc64Nvme),
+                        crc("CRC32", 8, c.crc32.as_ref(), crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+                        crc("CRC32C", 8, c.crc32c.as_ref(), crc_fast::CrcAlgorithm::Crc32Iscsi),
+                        crc("CRC64NVME", 16, c.crc64nvme.as_ref(), crc_fast::CrcAlgorithm::Crc64Nvme),
                     ]
                     .into_iter()
                     .flatten()
@@ -382,7 +383,7 @@ impl BodyCheck {
         if let Some(parts) = self.parts.as_mut() {
             parts.update(bytes);
         }
-        for (_, _, digest) in &mut self.crcs {
+        for (_, _, _, digest) in &mut self.crcs {
             digest.update(bytes);
         }
     }
@@ -400,8 +401,7 @@ impl BodyCheck {
         if let Some(parts) = self.parts {
             parts.verify()?;
         }
-        for (name, expected, digest) in self.crcs {
-            let width = if name == "CRC64NVME" { 16 } else { 8 };
+        for (name, width, expected, digest) in self.crcs {
             compare(name, &expected, &format!("{:0width$x}", digest.finalize()))?;
         }
         Ok(())
