@@ -261,13 +261,13 @@ pub struct ExportArgs {
     /// Byte ranges read at once from one large object (S3, Swift, Glance, WebDAV), as
     /// rclone's multi-thread streams: one connection rarely carries a server's full speed.
     /// 1 reads every object as one stream. Memory: up to N × --range-chunk per export.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    #[arg(long, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
     pub range_streams: u16,
     /// Objects of at least SIZE bytes are read in ranges (K, M, G: powers of 1024).
     #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = size)]
     pub range_cutoff: u64,
     /// The bytes of one range, 64K to 256M.
-    #[arg(long, default_value = "4M", value_name = "SIZE", value_parser = range_chunk)]
+    #[arg(long, default_value = "3M", value_name = "SIZE", value_parser = range_chunk)]
     pub range_chunk: u64,
     /// Check every checksum a provider announces. By default an object whose provider
     /// records a full-object CRC32, CRC32C, CRC64NVME or sha256 (S3's `x-amz-checksum-*`)

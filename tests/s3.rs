@@ -851,7 +851,7 @@ async fn an_object_overwritten_between_its_ranges_is_read_again_never_stitched()
         &server,
         &proxy.endpoint,
         dir.path(),
-        &["export", "s3://sortie-swap", "-o", archive.to_str().unwrap()],
+        &["export", "s3://sortie-swap", "--range-chunk", "4M", "-o", archive.to_str().unwrap()],
     );
     let started = std::time::Instant::now();
     while proxy.arrivals(last_range).is_empty() {
