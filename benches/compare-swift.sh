@@ -3,16 +3,18 @@
 # `rclone copy` (swift remote), into plain folders, against the same local OpenStack
 # (Keystone + Swift from tests/servers/openstack) and the same data:
 #   large       one object of 1 GiB (half random, half text)
-#   small       10,000 objects of 4 KiB
-# Each tool runs with its defaults and, for the small objects, also with 32 transfers on all
-# sides (swift --object-threads, rclone --transfers/--checkers). rclone and swift write files and check MD5s; Sortie also
-# hashes every byte (sha256), checks MD5 ETags, compresses (zstd -3) and writes the manifests,
-# the inventory and the report.
+#   small       10,000 objects of 4 KiB, each tool's defaults, then 32 transfers on all sides
+#               (swift --object-threads, rclone --transfers/--checkers, sortie --concurrency)
+# rclone and swift write files and check MD5s; Sortie also hashes every byte (sha256),
+# checks MD5 ETags, compresses (zstd -3) and writes the manifests, the inventory and the
+# report. The tools run alternately, RUNS rounds (benches/alternate.sh prints the table:
+# wall, spread, CPU, RSS, the CPU of every OpenStack process, Sortie / peer).
 #
 #   bash benches/compare-swift.sh [DATA_DIR] [RUNS]
 #
 # DATA_DIR (default target/bench-swift) holds the server's storage and the outputs; RUNS
-# defaults to 3. Seeding takes a few minutes, through the API.
+# defaults to 3. Seeding takes a few minutes, through the API. CASES=large (or small) runs
+# one case only; PIN=1 or PIN=tools as in benches/large-objects.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(realpath -m "${1:-target/bench-swift}")
@@ -37,32 +39,35 @@ export RCLONE_CONFIG_BENCH_TYPE=swift RCLONE_CONFIG_BENCH_AUTH=$OS_AUTH_URL RCLO
     RCLONE_CONFIG_BENCH_USER=$OS_USERNAME RCLONE_CONFIG_BENCH_KEY=$OS_PASSWORD RCLONE_CONFIG_BENCH_TENANT=$OS_PROJECT_NAME \
     RCLONE_CONFIG_BENCH_DOMAIN=Default RCLONE_CONFIG_BENCH_TENANT_DOMAIN=Default RCLONE_CONFIG_BENCH_REGION=RegionOne
 
-echo "seeding 10,000 × 4 KiB and 1 GiB…" >&2
-"$tools/swift/bin/python" tests/servers/swift_tools.py many bench-small 10000 4096
-python3 - "$data/big.bin" <<'PY'
+cases=${CASES:-large small}
+echo "seeding…" >&2
+[[ $cases == *small* ]] && "$tools/swift/bin/python" tests/servers/swift_tools.py many bench-small 10000 4096
+if [[ $cases == *large* ]]; then
+    python3 - "$data/big.bin" <<'PY'
 import os, sys
 text = (b"Sortie benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n" * 14000)[: 1 << 20]
 with open(sys.argv[1], "wb") as f:
     for i in range(1024):
         f.write(os.urandom(1 << 20) if i % 2 == 0 else text)
 PY
-(cd "$data" && "$tools/swift/bin/swift" upload bench-large big.bin >/dev/null)
-rm -f "$data/big.bin"
+    (cd "$data" && "$tools/swift/bin/swift" upload bench-large big.bin >/dev/null)
+    rm -f "$data/big.bin"
+fi
 
-source benches/measure.sh
+source benches/alternate.sh
+server_groups=$(cat "$data/stack/run/"*.pid)
+pin_server
 
-printf '%-22s %9s %9s %9s %11s %12s\n' case swift_s rclone_s sortie_s "vs rclone" "vs swift"
-compare() {
-    local name=$1 container=$2 swift_flags=$3 rclone_flags=$4 sortie_flags=$5
-    read -r w_s _ < <(measure "rm -rf '$data/out'" "$tools/swift/bin/swift" download $swift_flags "$container" -D "$data/out")
-    read -r r_s _ < <(measure "rm -rf '$data/out'" rclone copy $rclone_flags "bench:$container" "$data/out")
-    read -r s_s s_kib < <(measure "rm -f '$data/out.tar.zst'*" "$sortie" export "swift://$container" -o "$data/out.tar.zst" $sortie_flags)
-    "$sortie" verify "$data/out.tar.zst" >/dev/null
-    ratio() { awk -v peer="$1" -v s="$s_s" 'BEGIN { printf "%.2fx", peer / s }'; }
-    printf '%-22s %9s %9s %9s %11s %12s   (sortie RSS %s MiB)\n' "$name" "$w_s" "$r_s" "$s_s" "$(ratio "$r_s")" \
-        "$(ratio "$w_s")" "$((s_kib / 1024))"
-}
-compare "large 1 GiB" bench-large "" "" ""
-compare "small 10k × 4 KiB" bench-small "" "" ""
-compare "small, 32 transfers" bench-small "--object-threads 32" "--transfers 32 --checkers 32" "--concurrency 32"
-rm -rf "$data/out" "$data/out.tar.zst"* "$data/time.txt"
+[[ $cases == *large* ]] && bench "one 1 GiB object" \
+    "sortie:$sortie export swift://bench-large -o $data/out.tar.zst" \
+    "rclone:rclone copy bench:bench-large $data/out" \
+    "swift:$tools/swift/bin/swift download bench-large -D $data/out"
+[[ $cases == *small* ]] && bench "10,000 x 4 KiB, defaults" \
+    "sortie:$sortie export swift://bench-small -o $data/out.tar.zst" \
+    "rclone:rclone copy bench:bench-small $data/out" \
+    "swift:$tools/swift/bin/swift download bench-small -D $data/out"
+[[ $cases == *small* ]] && bench "10,000 x 4 KiB, 32 at once" \
+    "sortie:$sortie export swift://bench-small -o $data/out.tar.zst --concurrency 32" \
+    "rclone:rclone copy --transfers 32 --checkers 32 bench:bench-small $data/out" \
+    "swift:$tools/swift/bin/swift download --object-threads 32 bench-small -D $data/out"
+rm -rf "$data/out" "$data/out.tar.zst"*
