@@ -3,7 +3,9 @@
 # (its defaults: multi-thread streams above 250 MiB) and `aws s3 cp` (PyPI awscli: 10
 # concurrent ranged requests), against the same local s3s-fs and the same data:
 #   large   one object of 1 GiB (half random, half text), with two floors: curl reading it
-#           into /dev/null (benches/null-client.sh) in Sortie's ranges and in the AWS CLI's
+#           into /dev/null (benches/null-client.sh) in Sortie's ranges and in the AWS CLI's;
+#           and Sortie's work done by standard tools in one stream: curl | sha256 of the
+#           bytes, zstd -3, sha256 of the compressed bytes (openssl dgst)
 #   small   10,000 objects of 4 KiB, each tool's defaults, then 32 at once on both sides, and
 #           what one small GET waits for, with and without TCP_QUICKACK (benches/delayed-ack.py)
 # The tools run alternately, RUNS rounds, the order turning each round (benches/alternate.sh
@@ -27,6 +29,7 @@ command -v rclone >/dev/null || { echo "needs rclone (apt-get install rclone)" >
 command -v aws >/dev/null || { echo "needs the AWS CLI (pip install awscli)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 2; }
 command -v curl >/dev/null || { echo "needs curl (apt-get install curl)" >&2; exit 2; }
+command -v openssl >/dev/null || { echo "needs openssl (apt-get install openssl)" >&2; exit 2; }
 cargo build --release --quiet --locked
 sortie=$PWD/target/release/sortie
 source benches/s3-server.sh
@@ -42,7 +45,9 @@ cases=${CASES:-large small}
     "rclone:rclone copy bench:bench-big $data/out" \
     "aws:aws s3 cp s3://bench-big/big.bin $data/out/big.bin" \
     "curl-6x3M:bash benches/null-client.sh bench-big/big.bin $((1 << 30)) 6 3" \
-    "curl-10x8M:bash benches/null-client.sh bench-big/big.bin $((1 << 30)) 10 8"
+    "curl-10x8M:bash benches/null-client.sh bench-big/big.bin $((1 << 30)) 10 8" \
+    "curl-work:bash benches/null-client.sh bench-big/big.bin $((1 << 30)) 1 1024 - |
+        tee >(openssl dgst -sha256 >/dev/null) | zstd -3 -T1 -q | openssl dgst -sha256 >/dev/null"
 [[ $cases == *small* ]] && bench "10,000 x 4 KiB, defaults" \
     "sortie:$sortie export s3://bench-small -o $data/out.tar.zst $flags" \
     "rclone:rclone copy bench:bench-small $data/out"
