@@ -610,4 +610,21 @@ mod tests {
         assert!(operator_text("ACME\tCorp").is_err() && operator_text("   ").is_err());
         assert!(operator_text(&"x".repeat(257)).is_err());
     }
+
+    /// The help shows the ranged-read defaults as sizes ("3M"), so they are written in the
+    /// arguments above as well as in the engine's `RangedReads::default()`, which library
+    /// callers get: the two must stay the same.
+    #[test]
+    fn the_ranged_read_defaults_are_the_engines() {
+        let Command::Export(args) =
+            Cli::try_parse_from(["sortie", "export", "src", "-o", "out.tar.zst"]).unwrap().command
+        else {
+            panic!("not an export");
+        };
+        let engine = sortie_core::engine::RangedReads::default();
+        assert_eq!(
+            (usize::from(args.range_streams), args.range_cutoff, args.range_chunk),
+            (engine.streams, engine.cutoff, engine.chunk)
+        );
+    }
 }
